@@ -1,0 +1,1 @@
+"""SLA arithmetic: business calendars and clocks."""

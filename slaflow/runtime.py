@@ -1,0 +1,39 @@
+"""What every entry point (CLI, flows, HTTP app) needs: settings, the company, the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from slaflow.company import Company, load_company
+from slaflow.settings import Settings, load_settings
+from storage.db import make_engine, migrate, session_factory
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Runtime:
+        settings = load_settings()
+        clean = {key: value for key, value in overrides.items() if value is not None}
+        return cls(settings.model_copy(update=clean) if clean else settings)
+
+    @cached_property
+    def company(self) -> Company:
+        return load_company(self.settings.config)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    def migrate(self) -> None:
+        migrate(self.settings.database_url)

@@ -1,0 +1,103 @@
+"""Read models of a case for people (CLI, API, dashboard): plain dicts, computed at ``now``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sla.clocks import used_between
+from slaflow.clocks import RUNNING
+from slaflow.company import Company
+from storage.models import Case, SlaClock
+
+
+def clock_used(company: Company, clock: SlaClock, now: datetime) -> float:
+    """Business minutes a clock has used by ``now`` (a running clock keeps counting)."""
+    used = clock.used_minutes
+    if clock.stopped_at is None and clock.paused_since is None and now > clock.running_since:
+        used += used_between(company.calendars[clock.calendar], clock.running_since, now)
+    return used
+
+
+def remaining(company: Company, clock: SlaClock | None, now: datetime) -> dict[str, float] | None:
+    """Remaining time of a running clock in business minutes and in wall-clock minutes
+    (negative once the deadline has passed)."""
+    if clock is None or clock.deadline_at is None or clock.target_minutes is None or clock.stopped_at is not None:
+        return None
+    return {
+        "business_minutes": clock.target_minutes - clock_used(company, clock, now),
+        "wall_minutes": (clock.deadline_at - now).total_seconds() / 60,
+    }
+
+
+def describe_remaining(left: dict[str, float] | None) -> str | None:
+    if left is None:
+        return None
+    business, wall = left["business_minutes"], left["wall_minutes"]
+    if wall < 0:
+        return f"overdue by {_span(-wall)} (wall clock)"
+    return f"{_span(business)} business, {_span(wall)} wall clock"
+
+
+def _span(minutes: float) -> str:
+    minutes = max(minutes, 0.0)
+    days, rest = divmod(int(round(minutes)), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return (f"{days}d " if days else "") + f"{hours}h{mins:02d}m"
+
+
+def _step_clock(session: Session, case: Case) -> SlaClock | None:
+    return session.scalars(
+        select(SlaClock)
+        .where(SlaClock.case_id == case.id, SlaClock.kind == "step", SlaClock.stopped_at.is_(None))
+        .order_by(SlaClock.id.desc())
+    ).first()
+
+
+def _owner(case: Case) -> str | None:
+    if case.owner_department is None:
+        return None
+    owner = case.owner_department + (f"/{case.owner_role}" if case.owner_role else "")
+    return owner + (f" ({case.owner_person})" if case.owner_person else "")
+
+
+def case_row(company: Company, case: Case, now: datetime, session: Session | None = None) -> dict[str, Any]:
+    from sqlalchemy.orm import object_session
+
+    session = session or object_session(case)
+    assert session is not None
+    left = remaining(company, _step_clock(session, case), now)
+    return {
+        "id": case.id, "type": case.case_type, "state": case.state, "owner": _owner(case), "due_at": case.due_at,
+        "remaining": describe_remaining(left), "remaining_minutes": left, "version": case.version,
+        "opened_at": case.opened_at, "closed_at": case.closed_at,
+    }
+
+
+def case_detail(session: Session, company: Company, case: Case, now: datetime) -> dict[str, Any]:
+    clocks = list(session.scalars(select(SlaClock).where(SlaClock.case_id == case.id).order_by(SlaClock.id)))
+    detail = case_row(company, case, now, session)
+    detail.update(
+        data=case.data,
+        participants=sorted(p.department for p in case.participants),
+        external=(f"{case.external_source}:{case.external_key}" if case.external_key else None),
+        clocks=[
+            {
+                "kind": c.kind, "state": c.state, "department": c.department, "person": c.person,
+                "status": c.status, "started_at": c.started_at, "deadline_at": c.deadline_at,
+                "stopped_at": c.stopped_at, "target_minutes": c.target_minutes,
+                "used_minutes": clock_used(company, c, now),
+                "running": c.status == RUNNING and c.stopped_at is None,
+            }
+            for c in clocks
+        ],
+        events=[
+            {"seq": e.seq, "at": e.at, "actor": e.actor, "trigger": e.trigger, "from": e.from_state,
+             "to": e.to_state, "payload": e.payload, "source": e.source}
+            for e in case.events
+        ],
+    )
+    return detail

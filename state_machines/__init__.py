@@ -1,0 +1,1 @@
+"""Case types as state machines: pure definitions (no I/O) and the cached `transitions` machine."""

@@ -1,0 +1,48 @@
+"""Lead dispute: sales marks a lead as non-target with a reason; marketing accepts (the lead
+leaves its qualified-lead count) or rejects with a justification; the commercial director
+arbitrates a rejection."""
+
+from state_machines.schema import CaseTypeDef
+
+DEFINITION = CaseTypeDef.model_validate(
+    {
+        "name": "lead_dispute",
+        "label": {"ru": "Спор о качестве лида", "en": "Lead quality dispute", "pl": "Spór o jakość leada"},
+        "requester": "sales",
+        "performer": "marketing",
+        "initial": "review",
+        "open_requires": ["lead_id", "reason"],
+        "target": "24h",
+        "states": {
+            "review": {
+                "label": {"ru": "Проверка маркетингом", "en": "Marketing review", "pl": "Weryfikacja marketingu"},
+                "department": "marketing",
+                "role": "marketer",
+                "target": "8h",
+            },
+            "arbitration": {
+                "label": {"ru": "Арбитраж коммерческого директора", "en": "Commercial director arbitration",
+                          "pl": "Arbitraż dyrektora handlowego"},
+                "department": "commercial",
+                "role": "head",
+                "target": "16h",
+            },
+            "accepted": {"label": {"ru": "Лид нецелевой", "en": "Lead is non-target", "pl": "Lead niecelowy"},
+                         "terminal": True},
+            "kept": {"label": {"ru": "Лид целевой", "en": "Lead stays qualified", "pl": "Lead celowy"},
+                     "terminal": True},
+            "withdrawn": {"label": {"ru": "Отозван", "en": "Withdrawn", "pl": "Wycofany"}, "terminal": True},
+        },
+        "transitions": [
+            {"trigger": "accept", "source": "review", "dest": "accepted", "allowed": ["marketing"]},
+            {"trigger": "reject", "source": "review", "dest": "arbitration",
+             "allowed": ["marketing"], "requires": ["justification"]},
+            {"trigger": "rule_for_sales", "source": "arbitration", "dest": "accepted",
+             "allowed": ["commercial/head"], "requires": ["decision"]},
+            {"trigger": "rule_for_marketing", "source": "arbitration", "dest": "kept",
+             "allowed": ["commercial/head"], "requires": ["decision"]},
+            {"trigger": "withdraw", "source": ["review", "arbitration"], "dest": "withdrawn",
+             "allowed": ["sales"]},
+        ],
+    }
+)

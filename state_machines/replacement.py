@@ -1,0 +1,66 @@
+"""Replacement: sales requests it; quality finds the cause and checks the product; the warehouse
+picks the replacement (purchasing supplies it when out of stock); logistics delivers; sales
+confirms with the customer."""
+
+from state_machines.schema import CaseTypeDef
+
+DEFINITION = CaseTypeDef.model_validate(
+    {
+        "name": "replacement",
+        "label": {"ru": "Замена товара", "en": "Product replacement", "pl": "Wymiana towaru"},
+        "requester": "sales",
+        "performer": "quality",
+        "initial": "diagnosis",
+        "open_requires": ["customer", "order", "product", "complaint"],
+        "target": "48h",
+        "states": {
+            "diagnosis": {
+                "label": {"ru": "Диагностика причины", "en": "Cause diagnosis", "pl": "Diagnoza przyczyny"},
+                "department": "quality",
+                "role": "inspector",
+                "target": "8h",
+            },
+            "picking": {
+                "label": {"ru": "Подбор замены", "en": "Picking the replacement", "pl": "Kompletacja"},
+                "department": "warehouse",
+                "role": "storekeeper",
+                "target": "4h",
+            },
+            "awaiting_supply": {
+                "label": {"ru": "Закупка замены", "en": "Supplying the replacement", "pl": "Zakup zamiennika"},
+                "department": "purchasing",
+                "role": "buyer",
+                "target": "16h",
+            },
+            "delivery": {
+                "label": {"ru": "Доставка", "en": "Delivery", "pl": "Dostawa"},
+                "department": "logistics",
+                "role": "dispatcher",
+                "target": "16h",
+            },
+            "confirmation": {
+                "label": {"ru": "Подтверждение клиентом", "en": "Customer confirmation", "pl": "Potwierdzenie"},
+                "department": "sales",
+                "role": "manager",
+                "target": "8h",
+            },
+            "done": {"label": {"ru": "Заменён", "en": "Replaced", "pl": "Wymieniony"}, "terminal": True},
+            "declined": {"label": {"ru": "Отказано", "en": "Declined", "pl": "Odmowa"}, "terminal": True},
+        },
+        "transitions": [
+            {"trigger": "confirm_defect", "source": "diagnosis", "dest": "picking",
+             "allowed": ["quality"], "requires": ["cause"]},
+            {"trigger": "decline", "source": "diagnosis", "dest": "declined",
+             "allowed": ["quality"], "requires": ["reason"]},
+            {"trigger": "out_of_stock", "source": "picking", "dest": "awaiting_supply",
+             "allowed": ["warehouse"]},
+            {"trigger": "supplied", "source": "awaiting_supply", "dest": "picking",
+             "allowed": ["purchasing"], "requires": ["supply_doc"]},
+            {"trigger": "picked", "source": "picking", "dest": "delivery",
+             "allowed": ["warehouse"], "requires": ["pick_list"]},
+            {"trigger": "delivered", "source": "delivery", "dest": "confirmation",
+             "allowed": ["logistics"], "requires": ["waybill"]},
+            {"trigger": "confirmed", "source": "confirmation", "dest": "done", "allowed": ["sales"]},
+        ],
+    }
+)

@@ -1,0 +1,63 @@
+"""Return: sales registers the customer's request; the warehouse (or quality) inspects the goods
+and decides if the return is justified; logistics collects them (urgently when the customer is
+unreliable); accounting refunds or issues a credit note."""
+
+from state_machines.schema import CaseTypeDef
+
+DEFINITION = CaseTypeDef.model_validate(
+    {
+        "name": "return",
+        "label": {"ru": "Возврат товара", "en": "Product return", "pl": "Zwrot towaru"},
+        "requester": "sales",
+        "performer": "warehouse",
+        "initial": "inspection",
+        "open_requires": ["customer", "order", "reason"],
+        "target": "40h",
+        "states": {
+            "inspection": {
+                "label": {"ru": "Проверка товара", "en": "Goods inspection", "pl": "Kontrola towaru"},
+                "department": "warehouse",
+                "role": "storekeeper",
+                "target": "8h",
+            },
+            "awaiting_customer": {
+                "label": {"ru": "Ждём клиента", "en": "Waiting for the customer", "pl": "Czekamy na klienta"},
+                "department": "sales",
+                "role": "manager",
+                "paused": True,
+            },
+            "collection": {
+                "label": {"ru": "Вывоз товара", "en": "Goods collection", "pl": "Odbiór towaru"},
+                "department": "logistics",
+                "role": "dispatcher",
+                "target": "16h",
+                "target_rules": [{"when": {"customer_unreliable": True}, "target": "4h"}],
+            },
+            "refund": {
+                "label": {"ru": "Возврат денег", "en": "Refund or credit note", "pl": "Zwrot pieniędzy"},
+                "department": "accounting",
+                "role": "accountant",
+                "target": "8h",
+            },
+            "closed": {"label": {"ru": "Закрыт", "en": "Closed", "pl": "Zamknięty"}, "terminal": True},
+            "rejected": {"label": {"ru": "Отклонён", "en": "Rejected", "pl": "Odrzucony"}, "terminal": True},
+            "withdrawn": {"label": {"ru": "Отозван", "en": "Withdrawn", "pl": "Wycofany"}, "terminal": True},
+        },
+        "transitions": [
+            {"trigger": "approve", "source": "inspection", "dest": "collection",
+             "allowed": ["warehouse", "quality"], "requires": ["inspection_notes"]},
+            {"trigger": "reject", "source": "inspection", "dest": "rejected",
+             "allowed": ["warehouse", "quality"], "requires": ["reason"]},
+            {"trigger": "request_info", "source": "inspection", "dest": "awaiting_customer",
+             "allowed": ["warehouse", "quality"], "requires": ["question"]},
+            {"trigger": "info_received", "source": "awaiting_customer", "dest": "inspection",
+             "allowed": ["sales"], "requires": ["answer"]},
+            {"trigger": "collected", "source": "collection", "dest": "refund",
+             "allowed": ["logistics"], "requires": ["waybill"]},
+            {"trigger": "refunded", "source": "refund", "dest": "closed",
+             "allowed": ["accounting"], "requires": ["document"]},
+            {"trigger": "withdraw", "source": ["inspection", "awaiting_customer"], "dest": "withdrawn",
+             "allowed": ["sales"], "requires": ["reason"]},
+        ],
+    }
+)

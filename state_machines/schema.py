@@ -1,0 +1,238 @@
+"""The case-type schema: one definition format for built-in types and company YAML.
+
+A case type is pure data. Structural rules (every state reachable, a terminal state reachable
+from every state, one destination per trigger and source) are checked here, so a broken
+definition fails when the configuration is loaded, never in the middle of a case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+IDENT = r"^[a-z][a-z0-9_]*$"
+Identifier = Annotated[str, Field(pattern=IDENT)]
+
+Label = str | dict[str, str]
+"""A text in one language, or a mapping locale -> text (e.g. ``{ru: "Возврат", en: "Return"}``)."""
+
+
+def label_text(label: Label, locale: str, fallback: str = "en") -> str:
+    """Pick the text for ``locale``; fall back to ``fallback`` then to any text."""
+    if isinstance(label, str):
+        return label
+    return label.get(locale) or label.get(fallback) or next(iter(label.values()), "")
+
+
+_DURATION = re.compile(r"^\s*(?:(?P<h>\d+(?:\.\d+)?)\s*h)?\s*(?:(?P<m>\d+(?:\.\d+)?)\s*m(?:in)?)?\s*$")
+
+
+def parse_business_minutes(value: Any) -> float:
+    """Parse ``"4h"``, ``"90m"``, ``"1h30m"`` or a number of minutes into business minutes."""
+    if isinstance(value, bool):
+        raise ValueError("a duration must be a number of minutes or a text like '4h', '90m', '1h30m'")
+    if isinstance(value, int | float):
+        minutes = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if not value.strip() or not match or not (match["h"] or match["m"]):
+            raise ValueError(f"{value!r} is not a duration; write e.g. '4h', '90m' or '1h30m'")
+        minutes = float(match["h"] or 0) * 60 + float(match["m"] or 0)
+    else:
+        raise ValueError(f"{value!r} is not a duration; write e.g. '4h', '90m' or '1h30m'")
+    if minutes < 0:
+        raise ValueError("a duration cannot be negative")
+    return minutes
+
+
+BusinessMinutes = Annotated[float, BeforeValidator(parse_business_minutes)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetRule(_Strict):
+    """A different target when the case data matches, e.g. urgent collection for an unreliable customer."""
+
+    when: dict[str, Any] = Field(min_length=1)
+    target: BusinessMinutes
+
+    def matches(self, data: dict[str, Any]) -> bool:
+        return all(data.get(key) == value for key, value in self.when.items())
+
+
+class AutoTransition(_Strict):
+    """A trigger the system fires by itself after a business-time delay in the state
+    (e.g. a stock reservation released at the end of its hold period)."""
+
+    after: BusinessMinutes
+    trigger: Identifier
+
+
+class StateDef(_Strict):
+    """One step of a case: who owns it and how long they have (in their business time)."""
+
+    label: Label
+    department: str | None = None
+    """Owning department code; ``None`` only for terminal states."""
+    role: str | None = None
+    """Role inside the owning department that holds the step (e.g. ``head``, ``storekeeper``)."""
+    target: BusinessMinutes | None = None
+    target_rules: list[TargetRule] = []
+    warn_at: float = Field(0.75, gt=0, lt=1)
+    """Fraction of the target after which the owner is warned."""
+    paused: bool = False
+    """The case waits on someone outside the company (e.g. the customer): no SLA clock runs."""
+    terminal: bool = False
+    auto: AutoTransition | None = None
+
+    @model_validator(mode="after")
+    def _owner_rules(self) -> StateDef:
+        if self.terminal:
+            if self.target is not None or self.target_rules:
+                raise ValueError("a terminal state cannot have an SLA target")
+        elif self.department is None:
+            raise ValueError("a non-terminal state needs an owning department")
+        if self.paused and (self.target is not None or self.target_rules):
+            raise ValueError("a paused state cannot have an SLA target (its clock does not run)")
+        return self
+
+    def target_for(self, data: dict[str, Any]) -> float | None:
+        """The target in business minutes for a case with this data, or None if untimed."""
+        for rule in self.target_rules:
+            if rule.matches(data):
+                return rule.target
+        return self.target
+
+
+class TransitionDef(_Strict):
+    """A trigger that moves a case, and who may fire it with what payload."""
+
+    trigger: Identifier
+    source: list[str]
+    dest: str
+    allowed: list[str] = Field(min_length=1)
+    """Who may fire it: ``"dept"``, ``"dept/role"``, or ``"system"`` for automatic transitions."""
+    requires: list[Identifier] = []
+    """Payload fields the actor must supply (non-empty)."""
+    label: Label | None = None
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("allowed")
+    @classmethod
+    def _actor_rules(cls, value: list[str]) -> list[str]:
+        for rule in value:
+            if not re.match(r"^(system|[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?)$", rule):
+                raise ValueError(f"{rule!r} is not 'department', 'department/role' or 'system'")
+        return value
+
+
+class CaseTypeDef(_Strict):
+    """A whole case type. ``states`` keeps the YAML order, which is also the diagram order."""
+
+    name: Identifier
+    label: Label
+    description: Label = ""
+    requester: str
+    """The department that asks (it is a participant from the start)."""
+    performer: str
+    """The department that mainly does the work (a participant from the start)."""
+    initial: str
+    states: dict[str, StateDef]
+    transitions: list[TransitionDef] = Field(min_length=1)
+    open_requires: list[Identifier] = []
+    """Case data fields that must be present when the case is opened."""
+    open_allowed: list[str] = []
+    """Who may open the case; empty means members of the requesting department."""
+    target: BusinessMinutes | None = None
+    """Whole-case target, in the requesting department's business time."""
+
+    @field_validator("states")
+    @classmethod
+    def _state_names(cls, value: dict[str, StateDef]) -> dict[str, StateDef]:
+        for name in value:
+            if not re.match(IDENT, name):
+                raise ValueError(f"state name {name!r} must be lower_snake_case")
+        if not value:
+            raise ValueError("a case type needs at least one state")
+        return value
+
+    @model_validator(mode="after")
+    def _structure(self) -> CaseTypeDef:
+        states = self.states
+        if self.initial not in states:
+            raise ValueError(f"initial state {self.initial!r} is not among the states {sorted(states)}")
+        if states[self.initial].terminal:
+            raise ValueError(f"initial state {self.initial!r} cannot be terminal")
+        seen: dict[tuple[str, str], str] = {}
+        outgoing: dict[str, set[str]] = {name: set() for name in states}
+        for index, transition in enumerate(self.transitions):
+            where = f"transitions[{index}] ({transition.trigger})"
+            if transition.dest not in states:
+                raise ValueError(f"{where}: destination {transition.dest!r} is not a state")
+            for source in transition.source:
+                if source not in states:
+                    raise ValueError(f"{where}: source {source!r} is not a state")
+                if states[source].terminal:
+                    raise ValueError(f"{where}: source {source!r} is terminal; nothing leaves it")
+                if (transition.trigger, source) in seen:
+                    raise ValueError(
+                        f"{where}: trigger {transition.trigger!r} from {source!r} is defined twice "
+                        f"(also to {seen[(transition.trigger, source)]!r})"
+                    )
+                seen[(transition.trigger, source)] = transition.dest
+                outgoing[source].add(transition.dest)
+        reachable = _closure({self.initial}, outgoing)
+        unreachable = [name for name in states if name not in reachable]
+        if unreachable:
+            raise ValueError(f"states not reachable from {self.initial!r}: {unreachable}")
+        for name, state in states.items():
+            if state.auto is not None:
+                rule = seen.get((state.auto.trigger, name))
+                allowed = [t for t in self.transitions if t.trigger == state.auto.trigger and name in t.source]
+                if rule is None or "system" not in allowed[0].allowed:
+                    raise ValueError(
+                        f"states.{name}.auto: trigger {state.auto.trigger!r} must leave {name!r} "
+                        "and list 'system' in allowed"
+                    )
+        terminals = {name for name, state in states.items() if state.terminal}
+        if not terminals:
+            raise ValueError("a case type needs at least one terminal state")
+        incoming: dict[str, set[str]] = {name: set() for name in states}
+        for source, dests in outgoing.items():
+            for dest in dests:
+                incoming[dest].add(source)
+        can_finish = _closure(terminals, incoming)
+        stuck = [name for name in states if name not in can_finish]
+        if stuck:
+            raise ValueError(f"no terminal state can be reached from: {stuck}")
+        return self
+
+    def departments(self) -> set[str]:
+        """Every department the definition names (for cross-checks against the company)."""
+        names = {self.requester, self.performer}
+        names |= {state.department for state in self.states.values() if state.department}
+        for rule in [*self.open_allowed, *(r for t in self.transitions for r in t.allowed)]:
+            if rule != "system":
+                names.add(rule.split("/")[0])
+        return names
+
+
+def _closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:
+    seen = set(start)
+    queue = deque(start)
+    while queue:
+        for nxt in edges[queue.popleft()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+

@@ -1,0 +1,1 @@
+"""The database layer: models, connection set-up and Alembic migrations."""

@@ -1,0 +1,205 @@
+"""The tables. Cases hold current state; the event log is append-only and is the history from
+which state can be replayed; clocks, breaches and timers are derived records the sweeper and
+reports read. All timestamps are timezone-aware and stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JsonDoc}
+
+
+class CaseTypeVersion(Base):
+    """Every case-type definition a case was opened under, so old cases keep their rules."""
+
+    __tablename__ = "case_type_versions"
+
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("external_source", "external_key", name="uq_cases_external"),
+        Index("ix_cases_open_due", "closed_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_type: Mapped[str] = mapped_column(String(64), index=True)
+    definition_fingerprint: Mapped[str] = mapped_column(ForeignKey("case_type_versions.fingerprint"))
+    external_source: Mapped[str | None] = mapped_column(String(64))
+    external_key: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+    requester: Mapped[str] = mapped_column(String(64), index=True)
+    performer: Mapped[str] = mapped_column(String(64), index=True)
+    owner_department: Mapped[str | None] = mapped_column(String(64), index=True)
+    owner_role: Mapped[str | None] = mapped_column(String(64))
+    owner_person: Mapped[str | None] = mapped_column(String(64))
+    due_at: Mapped[datetime | None]
+    """Deadline of the current step (None if the step is untimed or paused)."""
+    version: Mapped[int] = mapped_column(Integer)
+    """Number of events applied; equals the last event's seq."""
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.seq", cascade="all, delete-orphan"
+    )
+    participants: Mapped[list[CaseParticipant]] = relationship(cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+
+class CaseParticipant(Base):
+    """Departments involved in a case: requester and performer from the start, then each owner."""
+
+    __tablename__ = "case_participants"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    """requester, performer or owner (how the department joined)."""
+    since: Mapped[datetime]
+
+
+class CaseEvent(Base):
+    """Append-only: one row per change of a case. Never updated or deleted."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    trigger: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(64))
+    to_state: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(64))
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class SlaClock(Base):
+    """One clock per state visit (kind ``step``, the owning department's OLA) and one per case
+    (kind ``case``), each in its owner's business calendar."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (Index("ix_sla_clocks_case_kind", "case_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str | None] = mapped_column(String(64))
+    event_seq: Mapped[int] = mapped_column(Integer)
+    """The event that started this clock."""
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str | None] = mapped_column(String(64))
+    person: Mapped[str | None] = mapped_column(String(64))
+    calendar: Mapped[str] = mapped_column(String(64))
+    target_minutes: Mapped[float | None] = mapped_column(Float)
+    warn_fraction: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime]
+    running_since: Mapped[datetime]
+    """When the clock last started running (its start, or the end of its last pause)."""
+    deadline_at: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
+    used_minutes: Mapped[float] = mapped_column(Float, default=0.0)
+    """Business minutes used up to ``paused_since``/``stopped_at`` (running time is added on read)."""
+    paused_since: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """running, paused, met or breached."""
+
+
+class Timer(Base):
+    """A moment at which the sweeper must act. ``due_at`` is precomputed and indexed."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_pending_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    clock_id: Mapped[int | None] = mapped_column(ForeignKey("sla_clocks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """warning, breach, escalation or auto (an automatic transition)."""
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    trigger: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(64))
+    """The case state the timer belongs to (the guard re-checks it)."""
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    """pending, fired or cancelled."""
+    fired_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Breach(Base):
+    """A missed deadline, charged to the department (and person) that held the clock."""
+
+    __tablename__ = "breaches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    clock_id: Mapped[int] = mapped_column(ForeignKey("sla_clocks.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    person: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str | None] = mapped_column(String(64))
+    deadline_at: Mapped[datetime]
+    breached_at: Mapped[datetime] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]
+    late_minutes: Mapped[float | None] = mapped_column(Float)
+    """Business minutes past the deadline when the clock stopped (None while still open)."""
