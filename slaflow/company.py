@@ -7,6 +7,7 @@ owned by a role nobody in the department has), and reports errors as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crm.config import CrmConfig
+from notifications.config import NotificationsConfig
 from sla.calendar import BusinessCalendar, CalendarConfig
 from slaflow.errors import ConfigError, UnknownCaseType, UnknownPerson
 from state_machines.builtin import BUILTIN_TYPES
@@ -68,6 +71,8 @@ class CompanyConfig(_Strict):
     departments: dict[str, DepartmentConfig] = Field(min_length=1)
     case_types: dict[str, dict[str, Any]] = {}
     """Company case types in the built-in schema; a name equal to a built-in replaces it."""
+    notifications: NotificationsConfig = NotificationsConfig()
+    crm: CrmConfig = CrmConfig()
 
     @model_validator(mode="after")
     def _references(self) -> CompanyConfig:
@@ -104,8 +109,6 @@ class CompanyConfig(_Strict):
 
 
 def _is_ident(value: str) -> bool:
-    import re
-
     return re.match(IDENT, value) is not None
 
 

@@ -203,3 +203,74 @@ class Breach(Base):
     closed_at: Mapped[datetime | None]
     late_minutes: Mapped[float | None] = mapped_column(Float)
     """Business minutes past the deadline when the clock stopped (None while still open)."""
+
+
+class OutboxMessage(Base):
+    """A message to one person through one channel, written in the same transaction as its cause
+    and delivered later by the dispatcher. ``dedupe_key`` makes it go out once."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    """case_opened, assigned, warning, breach, escalation, resolved, digest, lead_report, test."""
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    recipient: Mapped[str] = mapped_column(String(64), index=True)
+    """Person id from the company config."""
+    channel: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(8))
+    context: Mapped[dict[str, Any]]
+    """Template variables (rendered at delivery)."""
+    urgent: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    """pending, sent, failed (permanent error or attempts exhausted)."""
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    """Not before this instant (working hours of the recipient, or backoff after an error)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+
+
+class DeliveryAttempt(Base):
+    """Every try to deliver a message, with its outcome (never log-and-forget)."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    ok: Mapped[bool]
+    permanent: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class InboxEvent(Base):
+    """A webhook request that passed authentication, stored before we answer 2xx."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("source", "idempotency_key", name="uq_inbox_idempotency"),
+        Index("ix_inbox_status", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    received_at: Mapped[datetime]
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    headers: Mapped[dict[str, Any]]
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    """received, processed, unmatched or failed."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
+    """What processing did: the normalised events and the cases opened or moved."""

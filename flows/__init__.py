@@ -1,0 +1,1 @@
+"""Prefect flows: the sweeper, the outbox dispatcher, inbox processing, scheduled reports."""
