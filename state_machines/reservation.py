@@ -1,6 +1,7 @@
 """Reservation: sales asks to reserve stock for a big deal; the head of sales approves (taking
 responsibility for depriving other sellers of small deals); the warehouse reserves; the stock is
-held until converted to an order, cancelled, or released automatically at the end of the hold;
+held until converted to an order, cancelled, or released automatically at the end of the hold
+(three working days);
 accounting confirms the prepayment where required."""
 
 from state_machines.schema import CaseTypeDef
@@ -31,7 +32,7 @@ DEFINITION = CaseTypeDef.model_validate(
                 "department": "sales",
                 "role": "manager",
                 "paused": True,
-                "auto": {"after": "40h", "trigger": "expire"},
+                "auto": {"after": "24h", "trigger": "expire"},
             },
             "prepayment_check": {
                 "label": {"ru": "Проверка предоплаты", "en": "Prepayment check", "pl": "Kontrola przedpłaty"},

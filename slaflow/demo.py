@@ -1,0 +1,215 @@
+"""`slaflow demo`: a simulated working week at the example company.
+
+Opens a case of every type, moves them as people would (some late), lets the sweeper fire
+warnings, breaches and automatic transitions, shows the errors a wrong move gets, and ends with
+the per-department SLA summary. Time is simulated: nothing waits for a real deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from slaflow import cases
+from slaflow.clock import SimulatedClock
+from slaflow.company import Company, load_company
+from slaflow.errors import SlaflowError
+from slaflow.reports import department_figures
+from slaflow.settings import EXAMPLE_COMPANY
+from slaflow.timers import sweep
+from state_machines.schema import label_text
+from storage.db import make_engine, migrate, session_factory
+from storage.models import Case, SlaClock, Timer
+
+MSK = ZoneInfo("Europe/Moscow")
+WEEK_START = datetime(2026, 11, 16, tzinfo=MSK)  # a Monday with no Russian holidays that week
+DAYS = {"Mon": 0, "Tue": 1, "Wed": 2, "Thu": 3, "Fri": 4}
+
+
+@dataclass(frozen=True)
+class Step:
+    when: str
+    """Moscow time, e.g. ``"Tue 09:30"``."""
+    actor: str
+    case: str
+    """Demo label of the case (``R1`` ...)."""
+    trigger: str
+    """A trigger name, or ``open:<case type>``."""
+    data: dict[str, Any]
+
+
+SCRIPT: list[Step] = [
+    Step("Mon 09:30", "ivanov", "R1", "open:return",
+         {"customer": "ООО Ромашка", "order": "SO-1041", "reason": "damaged packaging", "customer_unreliable": True}),
+    Step("Mon 10:00", "petrova", "D1", "open:rush_delivery",
+         {"customer": "ИП Сидоренко", "order": "SO-1042", "deliver_by": "2026-11-17", "reason": "new key account"}),
+    Step("Mon 10:15", "ivanov", "V1", "open:reservation",
+         {"customer": "ТД Восток", "deal": "DL-77", "items": "40 pallets of tiles"}),
+    Step("Mon 11:00", "petrova", "L1", "open:lead_dispute", {"lead_id": "LD-5531", "reason": "a student, not a company"}),
+    Step("Mon 11:20", "kozlov", "D1", "confirm_slot", {"slot": "Tue 10:00"}),
+    Step("Mon 11:30", "ivanov", "P1", "open:replacement",
+         {"customer": "ООО Вега", "order": "SO-1007", "product": "mixer M-200", "complaint": "motor stops"}),
+    Step("Mon 12:00", "petrova", "E1", "open:picking_error",
+         {"customer": "ООО Лира", "order": "SO-1033", "complaint": "2 boxes of grout missing"}),
+    Step("Mon 12:30", "ivanov", "A1", "open:price_approval", {"customer": "ТД Восток", "deal": "DL-77", "discount_pct": 12}),
+    Step("Mon 13:00", "kuznetsova", "V1", "approve", {}),
+    Step("Mon 13:30", "volkova", "D1", "picked", {"pick_list": "PL-553"}),
+    Step("Mon 14:00", "nowak", "P1", "confirm_defect", {"cause": "faulty motor batch"}),
+    Step("Mon 14:30", "volkova", "E1", "confirm_error", {"missing_items": "grout x2"}),
+    Step("Mon 15:00", "morozova", "A1", "margin_ok", {"margin_pct": 18}),
+    Step("Mon 16:00", "sidorov", "L1", "reject", {"justification": "the company domain was verified"}),
+    Step("Mon 16:30", "popov", "V1", "reserved", {"reservation_doc": "RSV-901"}),
+    Step("Tue 09:30", "popov", "R1", "approve", {"inspection_notes": "packaging damaged in transit"}),
+    Step("Tue 10:00", "orlov", "A1", "approve", {}),
+    Step("Tue 10:30", "popov", "P1", "out_of_stock", {}),
+    Step("Tue 11:00", "kozlov", "D1", "delivered", {"waybill": "WB-7781"}),
+    Step("Tue 12:00", "petrova", "D1", "confirmed", {}),
+    # Three wrong moves, to show the errors: wrong department, missing field, wrong state.
+    Step("Tue 12:30", "ivanov", "R1", "collected", {"waybill": "WB-0000"}),
+    Step("Tue 12:35", "kozlov", "R1", "collected", {}),
+    Step("Tue 12:40", "morozova", "R1", "refunded", {"document": "CN-311"}),
+    Step("Wed 15:00", "kozlov", "R1", "collected", {"waybill": "WB-7790"}),
+    Step("Wed 15:00", "orlov", "L1", "rule_for_sales", {"decision": "a private person is not a lead"}),
+    Step("Thu 11:00", "egorov", "P1", "supplied", {"supply_doc": "PO-4410"}),
+    Step("Thu 12:00", "morozova", "R1", "refunded", {"document": "CN-311"}),
+    Step("Fri 10:00", "popov", "P1", "picked", {"pick_list": "PL-560"}),
+]
+END = "Fri 18:00"
+SWEEP_EVERY = timedelta(minutes=30)
+
+
+def at(label: str) -> datetime:
+    day, hhmm = label.split()
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    return datetime.combine((WEEK_START + timedelta(days=DAYS[day])).date(), time(hours, minutes), tzinfo=MSK)
+
+
+def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[str, int]:
+    """Run the week; return counts (used by the test of the demo)."""
+    company = load_company(config or EXAMPLE_COMPANY)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{database}"
+    migrate(url)
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    clock = SimulatedClock(at("Mon 09:00"))
+    ids: dict[str, int] = {}
+    totals = {"opened": 0, "moved": 0, "rejected": 0, "warnings": 0, "breaches": 0, "auto": 0}
+    locale = company.locale
+    console.rule(f"[bold]slaflow demo[/] — {label_text(company.config.company.name, locale)}, week of 16 Nov 2026")
+    for step in [*SCRIPT, None]:
+        target = at(step.when) if step else at(END)
+        _sweep_until(factory, company, clock, target, console, totals)
+        if step is None:
+            break
+        _act(factory, company, clock, step, ids, console, totals)
+    console.print()
+    _summary(factory, company, clock.now(), console)
+    console.print(f"\ndatabase: {database} — try: slaflow case show {ids['E1']} --database-url {url}")
+    engine.dispose()
+    return totals
+
+
+def _sweep_until(
+    factory: sessionmaker[Session], company: Company, clock: SimulatedClock, target: datetime,
+    console: Console, totals: dict[str, int],
+) -> None:
+    """Advance time in sweeper-sized steps, firing whatever falls due (as the worker would)."""
+    while clock.now() < target:
+        now = min(clock.now() + SWEEP_EVERY, target)
+        clock.set(now)
+        result = sweep(factory, company, now=now, owner="demo")
+        if not result.fired_total:
+            continue
+        totals["warnings"] += result.fired["warning"]
+        totals["breaches"] += result.fired["breach"]
+        totals["auto"] += result.fired["auto"]
+        with factory() as session:
+            fired = session.execute(
+                select(Timer, Case, SlaClock)
+                .join(Case, Case.id == Timer.case_id)
+                .outerjoin(SlaClock, SlaClock.id == Timer.clock_id)
+                .where(Timer.fired_at == now)
+                .order_by(Timer.id)
+            ).all()
+            for timer, case, sla_clock in fired:
+                _print_timer(company, timer, case, sla_clock, now, console)
+
+
+def _print_timer(
+    company: Company, timer: Timer, case: Case, sla_clock: SlaClock | None, now: datetime, console: Console
+) -> None:
+    when = _local(now)
+    if timer.kind == "auto":
+        console.print(f"{when}  [cyan]AUTO[/]    #{case.id} {case.case_type}: {timer.trigger} -> {case.state}", soft_wrap=True)
+        return
+    assert sla_clock is not None
+    what = f"step {sla_clock.state}" if sla_clock.kind == "step" else "whole case"
+    dept = company.department_name(sla_clock.department)
+    if timer.kind == "warning":
+        console.print(f"{when}  [yellow]WARNING[/] #{case.id} {case.case_type} {what}: {dept} has used "
+                      f"{sla_clock.warn_fraction:.0%} of its time, due {_local(sla_clock.deadline_at)}", soft_wrap=True)
+    else:
+        console.print(f"{when}  [bold red]BREACH[/]  #{case.id} {case.case_type} {what}: {dept} missed "
+                      f"the deadline {_local(sla_clock.deadline_at)}", soft_wrap=True)
+
+
+def _act(
+    factory: sessionmaker[Session], company: Company, clock: SimulatedClock, step: Step, ids: dict[str, int],
+    console: Console, totals: dict[str, int],
+) -> None:
+    now = clock.now()
+    actor = company.actor(step.actor)
+    who = company.person_name(step.actor)
+    try:
+        with factory.begin() as session:
+            if step.trigger.startswith("open:"):
+                case = cases.open_case(session, company, case_type=step.trigger.split(":", 1)[1], data=step.data,
+                                       actor=actor, now=now, source="demo")
+                ids[step.case] = case.id
+                totals["opened"] += 1
+                console.print(f"{_local(now)}  [green]OPEN[/]    #{case.id} {case.case_type} by {who} -> "
+                              f"{case.state} ({_owner(company, case)}, due {_local(case.due_at)})", soft_wrap=True)
+                return
+            before = cases.get_case(session, ids[step.case]).state
+            case = cases.fire(session, company, case_id=ids[step.case], trigger=step.trigger, actor=actor,
+                              payload=step.data, now=now, source="demo")
+            totals["moved"] += 1
+            due = f", due {_local(case.due_at)}" if case.due_at else ""
+            console.print(f"{_local(now)}  [blue]MOVE[/]    #{case.id} {case.case_type}: {step.trigger} by {who}: "
+                          f"{before} -> {case.state} ({_owner(company, case)}{due})", soft_wrap=True)
+    except SlaflowError as exc:
+        totals["rejected"] += 1
+        console.print(f"{_local(now)}  [magenta]REFUSED[/] {who}: {exc}", highlight=False, soft_wrap=True)
+
+
+def _owner(company: Company, case: Case) -> str:
+    if case.owner_department is None:
+        return "closed"
+    return company.department_name(case.owner_department) + (f"/{case.owner_role}" if case.owner_role else "")
+
+
+def _summary(factory: sessionmaker[Session], company: Company, now: datetime, console: Console) -> None:
+    table = Table(title=f"SLA by department, week to {_local(now)} (Moscow time)")
+    for column in ("department", "steps", "met", "breached", "still open", "compliance", "business min late"):
+        table.add_column(column, justify="left" if column == "department" else "right")
+    with factory() as session:
+        for row in department_figures(session):
+            compliance = f"{row.compliance:.0%}" if row.compliance is not None else "-"
+            style = "red" if row.breached else None
+            table.add_row(company.department_name(row.department), str(row.steps), str(row.met), str(row.breached),
+                          str(row.running), compliance, f"{row.late_minutes:.0f}", style=style)
+    console.print(table)
+
+
+def _local(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(MSK).strftime("%a %H:%M")
