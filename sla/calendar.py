@@ -59,7 +59,7 @@ def _time_str(value: object) -> object:
     """Before-validator for "HH:MM" strings with a hint for the classic YAML 1.1 trap."""
     if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError(
-            f"got the number {value}, not a time: quote times in YAML, e.g. \"14:00\" "
+            f'got the number {value}, not a time: quote times in YAML, e.g. "14:00" '
             "(unquoted 14:00 is read as a base-60 number)"
         )
     return value
@@ -306,8 +306,7 @@ class BusinessCalendar:
         # Hours used for a country's working weekend day when the weekday it replaces is unknown.
         self._default_hours = next((h for h in self._weekly[:5] if h), ())
         self._extra = {
-            e.date: _parse_hours(f"extra working day {e.date.isoformat()}", e.hours)
-            for e in config.extra_working_days
+            e.date: _parse_hours(f"extra working day {e.date.isoformat()}", e.hours) for e in config.extra_working_days
         }
         self._holidays = frozenset(config.holidays)
         self._shortened = {s.date: s.minutes for s in config.shortened_days}
@@ -346,9 +345,12 @@ class BusinessCalendar:
         while True:
             starts, cum = t.starts, t.cum
             i = bisect_right(starts, s)
-            inside = i and s < t.ends[i - 1]
-            target = (cum[i - 1] + (s - starts[i - 1]) if inside else cum[i]) + budget
-            j = bisect_left(cum, target, 1)
+            if i and s < t.ends[i - 1]:  # inside interval i - 1
+                target = cum[i - 1] + (s - starts[i - 1]) + budget
+                j = bisect_left(cum, target, i)
+            else:  # before interval i
+                target = cum[i] + budget
+                j = bisect_left(cum, target, i + 1)
             if j < len(cum):
                 k = j - 1
                 return _utc(min(starts[k] + (target - cum[k]), t.ends[k]))
@@ -497,7 +499,7 @@ class BusinessCalendar:
         day = date(year, 1, 1)
         one = timedelta(days=1)
         while day.year == year:
-            for a, b in self.day_hours(day):
+            for a, b in self._day_hours(day):
                 start, end = self._instant(day, a), self._instant(day, b)
                 if end > start:  # a boundary inside a DST gap can empty an interval
                     out.append((start, end))
@@ -514,6 +516,10 @@ class BusinessCalendar:
     def day_hours(self, day: date) -> tuple[tuple[int, int], ...]:
         """The local working intervals of ``day`` as (start, end) minutes of the day, after holidays,
         transfers, extra working days and shortening (for inspection and tests)."""
+        with self._lock:  # the holidays object fills its years lazily
+            return self._day_hours(day)
+
+    def _day_hours(self, day: date) -> tuple[tuple[int, int], ...]:
         hours = self._extra.get(day)
         if hours is None:
             if day in self._holidays:

@@ -1,9 +1,12 @@
 """The case engine: open a case, fire a trigger, assign an owner, replay the event log.
 
 Every function works inside the caller's transaction (``session``) and validates everything
-before writing anything, so a rejected request changes nothing. Decisions come from the case
+before writing anything, so a refused request changes nothing. Decisions come from the case
 type's `transitions` machine; the state change, the event row, the clocks and the timers are
 then written together and become visible only when the caller commits.
+
+Writes use statements built once at import (see `slaflow.clocks` for why); reads for people
+(`slaflow.views`) use the ORM.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from slaflow import clocks
 from slaflow.clock import ensure_utc
@@ -33,12 +37,95 @@ from slaflow.errors import (
     NotPermitted,
     SlaflowError,
 )
-from state_machines.machine import definition_fingerprint, machine_for
+from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
 from storage.models import Case, CaseEvent, CaseParticipant, CaseTypeVersion
 
 OPEN, ASSIGN = "open", "assign"
 """Event triggers that are not state-machine triggers."""
+
+_cases = Case.__table__
+_events = CaseEvent.__table__
+_participants = CaseParticipant.__table__
+
+_LOAD_FOR_UPDATE = select(_cases).where(_cases.c.id == bindparam("b_case_id")).with_for_update()
+_FIND_EXTERNAL = select(_cases.c.id).where(
+    _cases.c.external_source == bindparam("b_source"), _cases.c.external_key == bindparam("b_key")
+)
+_INSERT_CASE = insert(_cases).returning(_cases.c.id)
+_INSERT_EVENT = insert(_events)
+_MOVE_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
+    .values(
+        state=bindparam("b_state"),
+        data=bindparam("b_data"),
+        owner_department=bindparam("b_owner_department"),
+        owner_role=bindparam("b_owner_role"),
+        owner_person=None,
+        due_at=bindparam("b_due_at"),
+        closed_at=bindparam("b_closed_at"),
+        version=bindparam("b_version"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_ASSIGN_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
+    .values(owner_person=bindparam("b_person"), version=bindparam("b_version"), updated_at=bindparam("b_now"))
+)
+_JOIN = {
+    "sqlite": sqlite_insert(_participants).on_conflict_do_nothing(index_elements=["case_id", "department"]),
+    "postgresql": pg_insert(_participants).on_conflict_do_nothing(index_elements=["case_id", "department"]),
+}
+_SET_STEP = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case_id"))
+    .values(
+        owner_department=bindparam("b_owner_department"),
+        owner_role=bindparam("b_owner_role"),
+        due_at=bindparam("b_due_at"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A case as the engine left it (the result of open, fire and assign)."""
+
+    id: int
+    case_type: str
+    state: str
+    version: int
+    data: dict[str, Any]
+    requester: str
+    performer: str
+    owner_department: str | None
+    owner_role: str | None
+    owner_person: str | None
+    due_at: datetime | None
+    opened_at: datetime
+    closed_at: datetime | None
+    definition_fingerprint: str
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> CaseRecord:
+        return cls(
+            id=row.id,
+            case_type=row.case_type,
+            state=row.state,
+            version=row.version,
+            data=dict(row.data),
+            requester=row.requester,
+            performer=row.performer,
+            owner_department=row.owner_department,
+            owner_role=row.owner_role,
+            owner_person=row.owner_person,
+            due_at=row.due_at,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            definition_fingerprint=row.definition_fingerprint,
+        )
 
 
 def open_case(
@@ -52,7 +139,7 @@ def open_case(
     source: str = "api",
     external_source: str | None = None,
     external_key: str | None = None,
-) -> Case:
+) -> CaseRecord:
     now = ensure_utc(now)
     definition = company.case_type(case_type)
     data = _plain_json(data, "case data")
@@ -62,35 +149,95 @@ def open_case(
     missing = [name for name in definition.open_requires if _blank(data.get(name))]
     if missing:
         raise MissingFields(f"opening a {case_type!r} case", missing)
+    origin = (external_source or source) if external_key is not None else None
     if external_key is not None:
-        source_name = external_source or source
-        existing = session.scalar(
-            select(Case.id).where(Case.external_source == source_name, Case.external_key == external_key)
-        )
+        existing = session.connection().execute(_FIND_EXTERNAL, {"b_source": origin, "b_key": external_key}).scalar()
         if existing is not None:
-            raise DuplicateCase(source_name, external_key, existing)
+            raise DuplicateCase(str(origin), external_key, existing)
     fingerprint = _remember_definition(session, definition, now)
-    case = Case(
-        case_type=case_type, definition_fingerprint=fingerprint, state=definition.initial, data=data,
-        requester=definition.requester, performer=definition.performer, version=1, opened_at=now,
-        updated_at=now, external_source=(external_source or source) if external_key else None,
-        external_key=external_key,
-    )
-    session.add(case)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise DuplicateCase(external_source or source, external_key or "", -1) from None
-    session.add(
-        CaseEvent(case_id=case.id, seq=1, at=now, actor=actor.name, trigger=OPEN, from_state=None,
-                  to_state=definition.initial, payload=data, source=source)
+    row = {
+        "case_type": case_type,
+        "definition_fingerprint": fingerprint,
+        "external_source": origin,
+        "external_key": external_key,
+        "state": definition.initial,
+        "data": data,
+        "requester": definition.requester,
+        "performer": definition.performer,
+        "owner_department": None,
+        "owner_role": None,
+        "owner_person": None,
+        "due_at": None,
+        "version": 1,
+        "opened_at": now,
+        "updated_at": now,
+        "closed_at": None,
+    }
+    if external_key is None:
+        case_id = session.connection().execute(_INSERT_CASE, row).scalar_one()
+    else:
+        try:
+            with session.begin_nested():  # a concurrent duplicate fails here, not the caller's transaction
+                case_id = session.connection().execute(_INSERT_CASE, row).scalar_one()
+        except IntegrityError:
+            existing = (
+                session.connection().execute(_FIND_EXTERNAL, {"b_source": origin, "b_key": external_key}).scalar()
+            )
+            raise DuplicateCase(str(origin), external_key, existing or -1) from None
+    session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "case_id": case_id,
+            "seq": 1,
+            "at": now,
+            "actor": actor.name,
+            "trigger": OPEN,
+            "from_state": None,
+            "to_state": definition.initial,
+            "payload": data,
+            "source": source,
+        },
     )
     for department, role in ((definition.requester, "requester"), (definition.performer, "performer")):
-        _join(session, case, department, role, now)
-    clocks.start_case_clock(session, company, case, definition, now)
-    _enter(session, company, case, definition, 1, now)
-    session.flush()
-    return case
+        _join(session, case_id, department, role, now)
+    clocks.start_case_clock(session, company, case_id=case_id, definition=definition, now=now)
+    step = clocks.enter_state(
+        session,
+        company,
+        case_id=case_id,
+        definition=definition,
+        state_name=definition.initial,
+        data=data,
+        owner_person=None,
+        event_seq=1,
+        now=now,
+    )
+    session.connection().execute(
+        _SET_STEP,
+        {
+            "b_case_id": case_id,
+            "b_owner_department": step.owner_department,
+            "b_owner_role": step.owner_role,
+            "b_due_at": step.due_at,
+        },
+    )
+    _join_owner(session, case_id, definition, step.owner_department, now)
+    return CaseRecord(
+        id=case_id,
+        case_type=case_type,
+        state=definition.initial,
+        version=1,
+        data=data,
+        requester=definition.requester,
+        performer=definition.performer,
+        owner_department=step.owner_department,
+        owner_role=step.owner_role,
+        owner_person=None,
+        due_at=step.due_at,
+        opened_at=now,
+        closed_at=None,
+        definition_fingerprint=fingerprint,
+    )
 
 
 def fire(
@@ -104,7 +251,7 @@ def fire(
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
     source: str = "api",
-) -> Case:
+) -> CaseRecord:
     """Apply ``trigger`` to a case. Raises a specific `SlaflowError` and changes nothing if the
     trigger is not allowed from the current state, by this actor, or without required fields."""
     now = ensure_utc(now)
@@ -125,19 +272,67 @@ def fire(
         raise MissingFields(f"trigger {trigger!r}", missing)
 
     seq = case.version + 1
-    clocks.leave_state(session, company, case, now)
-    session.add(
-        CaseEvent(case_id=case.id, seq=seq, at=now, actor=actor.name, trigger=trigger, from_state=case.state,
-                  to_state=dest, payload=payload, source=source)
+    data = {**case.data, **payload}
+    clocks.leave_state(session, company, case_id=case.id, state_name=case.state, now=now)
+    session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "case_id": case.id,
+            "seq": seq,
+            "at": now,
+            "actor": actor.name,
+            "trigger": trigger,
+            "from_state": case.state,
+            "to_state": dest,
+            "payload": payload,
+            "source": source,
+        },
     )
-    case.state = dest
-    case.data = {**case.data, **payload}
-    case.owner_person = None
-    case.version = seq
-    case.updated_at = now
-    _enter(session, company, case, definition, seq, now)
-    _flush(session, case, seq - 1)
-    return case
+    step = clocks.enter_state(
+        session,
+        company,
+        case_id=case.id,
+        definition=definition,
+        state_name=dest,
+        data=data,
+        owner_person=None,
+        event_seq=seq,
+        now=now,
+        was_paused=definition.states[case.state].paused,
+    )
+    moved = session.connection().execute(
+        _MOVE_CASE,
+        {
+            "b_case_id": case.id,
+            "b_seen_version": case.version,
+            "b_state": dest,
+            "b_data": data,
+            "b_owner_department": step.owner_department,
+            "b_owner_role": step.owner_role,
+            "b_due_at": step.due_at,
+            "b_closed_at": step.closed_at,
+            "b_version": seq,
+            "b_now": now,
+        },
+    )
+    _require_one(session, moved.rowcount, case)
+    _join_owner(session, case.id, definition, step.owner_department, now)
+    return CaseRecord(
+        id=case.id,
+        case_type=case.case_type,
+        state=dest,
+        version=seq,
+        data=data,
+        requester=case.requester,
+        performer=case.performer,
+        owner_department=step.owner_department,
+        owner_role=step.owner_role,
+        owner_person=None,
+        due_at=step.due_at,
+        opened_at=case.opened_at,
+        closed_at=step.closed_at,
+        definition_fingerprint=case.definition_fingerprint,
+    )
 
 
 def assign(
@@ -150,7 +345,7 @@ def assign(
     now: datetime,
     expected_version: int | None = None,
     source: str = "api",
-) -> Case:
+) -> CaseRecord:
     """Name the person who holds the current step (a member of the owning department)."""
     now = ensure_utc(now)
     case = _load_for_update(session, case_id)
@@ -165,18 +360,42 @@ def assign(
     if not actor.may(allowed):
         raise NotPermitted(actor.name, f"assign case {case.id}", allowed)
     seq = case.version + 1
-    session.add(
-        CaseEvent(case_id=case.id, seq=seq, at=now, actor=actor.name, trigger=ASSIGN, from_state=case.state,
-                  to_state=case.state, payload={"person": person}, source=source)
+    session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "case_id": case.id,
+            "seq": seq,
+            "at": now,
+            "actor": actor.name,
+            "trigger": ASSIGN,
+            "from_state": case.state,
+            "to_state": case.state,
+            "payload": {"person": person},
+            "source": source,
+        },
     )
-    case.owner_person = person
-    case.version = seq
-    case.updated_at = now
-    clock = clocks.current_step_clock(session, case)
-    if clock is not None:
-        clock.person = person
-    _flush(session, case, seq - 1)
-    return case
+    moved = session.connection().execute(
+        _ASSIGN_CASE,
+        {"b_case_id": case.id, "b_seen_version": case.version, "b_person": person, "b_version": seq, "b_now": now},
+    )
+    _require_one(session, moved.rowcount, case)
+    clocks.assign_step(session, case_id=case.id, person=person)
+    return CaseRecord(
+        id=case.id,
+        case_type=case.case_type,
+        state=case.state,
+        version=seq,
+        data=case.data,
+        requester=case.requester,
+        performer=case.performer,
+        owner_department=case.owner_department,
+        owner_role=case.owner_role,
+        owner_person=person,
+        due_at=case.due_at,
+        opened_at=case.opened_at,
+        closed_at=case.closed_at,
+        definition_fingerprint=case.definition_fingerprint,
+    )
 
 
 def get_case(session: Session, case_id: int) -> Case:
@@ -198,7 +417,9 @@ def list_cases(
     if case_type:
         query = query.where(Case.case_type == case_type)
     if department:
-        query = query.where(Case.id.in_(select(CaseParticipant.case_id).where(CaseParticipant.department == department)))
+        query = query.where(
+            Case.id.in_(select(CaseParticipant.case_id).where(CaseParticipant.department == department))
+        )
     if open_only:
         query = query.where(Case.closed_at.is_(None))
     return list(session.scalars(query))
@@ -220,9 +441,14 @@ class CaseSnapshot:
     @classmethod
     def of(cls, case: Case) -> CaseSnapshot:
         return cls(
-            state=case.state, data=dict(case.data), owner_department=case.owner_department,
-            owner_role=case.owner_role, owner_person=case.owner_person, version=case.version,
-            closed_at=case.closed_at, participants=frozenset(p.department for p in case.participants),
+            state=case.state,
+            data=dict(case.data),
+            owner_department=case.owner_department,
+            owner_role=case.owner_role,
+            owner_person=case.owner_person,
+            version=case.version,
+            closed_at=case.closed_at,
+            participants=frozenset(p.department for p in case.participants),
         )
 
 
@@ -257,8 +483,14 @@ def replay(definition: CaseTypeDef, events: Iterable[CaseEvent]) -> CaseSnapshot
         raise SlaflowError("an empty event log does not describe a case")
     final = definition.states[state]
     return CaseSnapshot(
-        state=state, data=data, owner_department=final.department, owner_role=final.role, owner_person=person,
-        version=version, closed_at=closed_at, participants=frozenset(participants),
+        state=state,
+        data=data,
+        owner_department=final.department,
+        owner_role=final.role,
+        owner_person=person,
+        version=version,
+        closed_at=closed_at,
+        participants=frozenset(participants),
     )
 
 
@@ -266,7 +498,7 @@ _definitions_lock = threading.Lock()
 _definitions: dict[str, CaseTypeDef] = {}
 
 
-def definition_of(session: Session, company: Company, case: Case) -> CaseTypeDef:
+def definition_of(session: Session, company: Company, case: Case | CaseRecord) -> CaseTypeDef:
     """The definition a case was opened under (a changed config does not rewrite open cases)."""
     current = company.case_types.get(case.case_type)
     if current is not None and _fingerprint(current) == case.definition_fingerprint:
@@ -290,44 +522,51 @@ def _remember_definition(session: Session, definition: CaseTypeDef, now: datetim
     fingerprint = _fingerprint(definition)
     if session.get(CaseTypeVersion, fingerprint) is None:
         session.add(
-            CaseTypeVersion(fingerprint=fingerprint, name=definition.name,
-                            definition=definition.model_dump(mode="json"), created_at=now)
+            CaseTypeVersion(
+                fingerprint=fingerprint,
+                name=definition.name,
+                definition=definition.model_dump(mode="json"),
+                created_at=now,
+            )
         )
         session.flush()
     return fingerprint
 
 
-def _enter(session: Session, company: Company, case: Case, definition: CaseTypeDef, seq: int, now: datetime) -> None:
-    clocks.enter_state(session, company, case, definition, seq, now)
-    if case.owner_department is not None:
-        _join(session, case, case.owner_department, "owner", now)
+def _join_owner(session: Session, case_id: int, definition: CaseTypeDef, department: str | None, now: datetime) -> None:
+    if department is not None and department not in (definition.requester, definition.performer):
+        _join(session, case_id, department, "owner", now)  # requester and performer joined at opening
 
 
-def _join(session: Session, case: Case, department: str, role: str, now: datetime) -> None:
-    if all(p.department != department for p in case.participants):
-        case.participants.append(CaseParticipant(case_id=case.id, department=department, role=role, since=now))
+def _join(session: Session, case_id: int, department: str, role: str, now: datetime) -> None:
+    """Add a participant unless the department already is one (no read of the collection)."""
+    session.connection().execute(
+        _JOIN[session.get_bind().dialect.name],
+        {"case_id": case_id, "department": department, "role": role, "since": now},
+    )
 
 
-def _load_for_update(session: Session, case_id: int) -> Case:
+def _load_for_update(session: Session, case_id: int) -> CaseRecord:
     # FOR UPDATE makes concurrent triggers on PostgreSQL queue on the row; SQLite already
     # serialises writers with BEGIN IMMEDIATE (see storage.db).
-    case = session.get(Case, case_id, with_for_update=True, populate_existing=True)
-    if case is None:
+    row = session.connection().execute(_LOAD_FOR_UPDATE, {"b_case_id": case_id}).first()
+    if row is None:
         raise CaseNotFound(case_id)
-    return case
+    return CaseRecord.of(row)
 
 
-def _flush(session: Session, case: Case, seen_version: int) -> None:
-    try:
-        session.flush()
-    except (StaleDataError, IntegrityError):
+def _require_one(session: Session, rowcount: int, case: CaseRecord) -> None:
+    """The version check in the UPDATE failed: someone else moved the case first."""
+    if rowcount != 1:
         actual = session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or -1
-        raise ConflictError(case.id, seen_version, actual) from None
+        raise ConflictError(case.id, case.version, actual)
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and len(value) == 0) or (
-        isinstance(value, str) and not value.strip()
+    return (
+        value is None
+        or (isinstance(value, str | list | dict) and len(value) == 0)
+        or (isinstance(value, str) and not value.strip())
     )
 
 

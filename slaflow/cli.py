@@ -24,7 +24,7 @@ config_app = typer.Typer(help="Check a company configuration.", no_args_is_help=
 app.add_typer(case_app, name="case")
 app.add_typer(config_app, name="config")
 
-console = Console()
+console = Console(soft_wrap=True)
 errors = Console(stderr=True)
 
 DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_DATABASE_URL", help="SQLAlchemy URL")]
@@ -140,8 +140,9 @@ def sweep(database_url: DbOption = None, config: ConfigOption = None, at: AtOpti
 
     runtime = _runtime(database_url, config)
     result = run_sweep(runtime.sessions, runtime.company, now=_now(at), owner="cli")
-    console.print(f"claimed {result.claimed}, fired {dict(result.fired)}, skipped {result.skipped}, "
-                  f"failed {result.failed}")
+    console.print(
+        f"claimed {result.claimed}, fired {dict(result.fired)}, skipped {result.skipped}, failed {result.failed}"
+    )
 
 
 @case_app.command("open")
@@ -160,11 +161,19 @@ def case_open(
     company = runtime.company
     with runtime.sessions.begin() as session:
         case = cases.open_case(
-            session, company, case_type=case_type, data=_fields(data, raw_json), actor=company.actor(actor),
-            now=_now(at), source="cli", external_key=external_key,
+            session,
+            company,
+            case_type=case_type,
+            data=_fields(data, raw_json),
+            actor=company.actor(actor),
+            now=_now(at),
+            source="cli",
+            external_key=external_key,
         )
-        console.print(f"opened case {case.id} ({case.case_type}) in state {case.state}, "
-                      f"owner {case.owner_department}, due {_fmt(case.due_at)}")
+        console.print(
+            f"opened case {case.id} ({case.case_type}) in state {case.state}, "
+            f"owner {case.owner_department}, due {_fmt(case.due_at)}"
+        )
 
 
 @case_app.command("fire")
@@ -185,11 +194,20 @@ def case_fire(
     with runtime.sessions.begin() as session:
         before = cases.get_case(session, case_id).state
         case = cases.fire(
-            session, company, case_id=case_id, trigger=trigger, actor=company.actor(actor),
-            payload=_fields(data, raw_json), now=_now(at), expected_version=expect_version, source="cli",
+            session,
+            company,
+            case_id=case_id,
+            trigger=trigger,
+            actor=company.actor(actor),
+            payload=_fields(data, raw_json),
+            now=_now(at),
+            expected_version=expect_version,
+            source="cli",
         )
-        console.print(f"case {case.id}: {before} -> {case.state} (version {case.version}), "
-                      f"owner {case.owner_department or '-'}, due {_fmt(case.due_at)}")
+        console.print(
+            f"case {case.id}: {before} -> {case.state} (version {case.version}), "
+            f"owner {case.owner_department or '-'}, due {_fmt(case.due_at)}"
+        )
 
 
 @case_app.command("assign")
@@ -205,8 +223,9 @@ def case_assign(
     runtime = _runtime(database_url, config)
     company = runtime.company
     with runtime.sessions.begin() as session:
-        case = cases.assign(session, company, case_id=case_id, person=person, actor=company.actor(actor),
-                            now=_now(at), source="cli")
+        case = cases.assign(
+            session, company, case_id=case_id, person=person, actor=company.actor(actor), now=_now(at), source="cli"
+        )
         console.print(f"case {case.id}: step {case.state} is held by {person}")
 
 
@@ -226,20 +245,27 @@ def case_show(
         console.print_json(json.dumps(detail, default=str))
         return
     console.print(f"[bold]case {detail['id']}[/] {detail['type']} — {detail['state']} (version {detail['version']})")
-    console.print(f"owner: {detail['owner'] or '-'}   due: {_fmt(detail['due_at'])}   "
-                  f"remaining: {detail['remaining'] or '-'}")
+    console.print(
+        f"owner: {detail['owner'] or '-'}   due: {_fmt(detail['due_at'])}   remaining: {detail['remaining'] or '-'}"
+    )
     console.print(f"participants: {', '.join(detail['participants'])}")
     console.print(f"data: {json.dumps(detail['data'], ensure_ascii=False)}", highlight=False, markup=False)
     clock_table = Table("clock", "department", "status", "started", "deadline", "used (business min)")
     for clock in detail["clocks"]:
-        clock_table.add_row(clock["kind"] + (f" {clock['state']}" if clock["state"] else ""), clock["department"],
-                            clock["status"], _fmt(clock["started_at"]), _fmt(clock["deadline_at"]),
-                            f"{clock['used_minutes']:.0f}")
+        clock_table.add_row(
+            clock["kind"] + (f" {clock['state']}" if clock["state"] else ""),
+            clock["department"],
+            clock["status"],
+            _fmt(clock["started_at"]),
+            _fmt(clock["deadline_at"]),
+            f"{clock['used_minutes']:.0f}",
+        )
     console.print(clock_table)
     history = Table("seq", "at", "actor", "trigger", "from", "to")
     for event in detail["events"]:
-        history.add_row(str(event["seq"]), _fmt(event["at"]), event["actor"], event["trigger"],
-                        event["from"] or "", event["to"])
+        history.add_row(
+            str(event["seq"]), _fmt(event["at"]), event["actor"], event["trigger"], event["from"] or "", event["to"]
+        )
     console.print(history)
 
 
@@ -257,11 +283,18 @@ def case_list(
     runtime = _runtime(database_url, config)
     table = Table("id", "type", "state", "owner", "due", "remaining")
     with runtime.sessions() as session:
-        for case in cases.list_cases(session, case_type=case_type, department=department, open_only=open_only,
-                                     limit=limit):
+        for case in cases.list_cases(
+            session, case_type=case_type, department=department, open_only=open_only, limit=limit
+        ):
             row = case_row(runtime.company, case, now=_now(at))
-            table.add_row(str(row["id"]), row["type"], row["state"], row["owner"] or "-", _fmt(row["due_at"]),
-                          row["remaining"] or "-")
+            table.add_row(
+                str(row["id"]),
+                row["type"],
+                row["state"],
+                row["owner"] or "-",
+                _fmt(row["due_at"]),
+                row["remaining"] or "-",
+            )
     console.print(table)
 
 

@@ -76,36 +76,49 @@ class CompanyConfig(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> CompanyConfig:
-        problems: list[str] = []
-        people, departments = self.people, self.departments
-        if self.company.director not in people:
+        problems = [*self._people_problems(), *self._department_problems(), *self._parent_loops()]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _people_problems(self) -> list[str]:
+        problems = []
+        if self.company.director not in self.people:
             problems.append(f"company.director: {self.company.director!r} is not in people")
-        for key, person in people.items():
-            if person.manager is not None and person.manager not in people:
+        for key, person in self.people.items():
+            if person.manager is not None and person.manager not in self.people:
                 problems.append(f"people.{key}.manager: {person.manager!r} is not in people")
-        for key, dept in departments.items():
+        return problems
+
+    def _department_problems(self) -> list[str]:
+        problems = []
+        for key, dept in self.departments.items():
             if not _is_ident(key):
                 problems.append(f"departments.{key}: a department code must be lower_snake_case")
-            if dept.head not in people:
+            if dept.head not in self.people:
                 problems.append(f"departments.{key}.head: {dept.head!r} is not in people")
-            if dept.parent is not None and dept.parent not in departments:
+            if dept.parent is not None and dept.parent not in self.departments:
                 problems.append(f"departments.{key}.parent: {dept.parent!r} is not a department")
             if dept.calendar not in self.calendars:
                 problems.append(f"departments.{key}.calendar: {dept.calendar!r} is not in calendars")
-            for index, member in enumerate(dept.members):
-                if member.person not in people:
-                    problems.append(f"departments.{key}.members[{index}].person: {member.person!r} is not in people")
-        for key in departments:
-            seen, cursor = {key}, departments[key].parent
-            while cursor is not None and cursor in departments:
+            problems += [
+                f"departments.{key}.members[{index}].person: {member.person!r} is not in people"
+                for index, member in enumerate(dept.members)
+                if member.person not in self.people
+            ]
+        return problems
+
+    def _parent_loops(self) -> list[str]:
+        problems = []
+        for key in self.departments:
+            seen, cursor = {key}, self.departments[key].parent
+            while cursor is not None and cursor in self.departments:
                 if cursor in seen:
                     problems.append(f"departments.{key}.parent: the parent chain loops back to {key!r}")
                     break
                 seen.add(cursor)
-                cursor = departments[cursor].parent
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+                cursor = self.departments[cursor].parent
+        return problems
 
 
 def _is_ident(value: str) -> bool:
@@ -264,7 +277,7 @@ def _format_validation(source: str, exc: ValidationError, prefix: tuple[str, ...
     lines = []
     for error in exc.errors():
         loc = [*prefix, *(str(part) for part in error["loc"])]
-        path = ".".join(loc) or "(top level)"
-        message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {path}: {message}")
+        for message in error["msg"].removeprefix("Value error, ").splitlines():
+            # Cross-reference problems already start with their own path.
+            lines.append(f"{source}: {'.'.join(loc)}: {message}" if loc else f"{source}: {message}")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from slaflow import cases
+from slaflow.cases import CaseRecord
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company, load_company
 from slaflow.errors import SlaflowError
@@ -47,19 +48,52 @@ class Step:
 
 
 SCRIPT: list[Step] = [
-    Step("Mon 09:30", "ivanov", "R1", "open:return",
-         {"customer": "ООО Ромашка", "order": "SO-1041", "reason": "damaged packaging", "customer_unreliable": True}),
-    Step("Mon 10:00", "petrova", "D1", "open:rush_delivery",
-         {"customer": "ИП Сидоренко", "order": "SO-1042", "deliver_by": "2026-11-17", "reason": "new key account"}),
-    Step("Mon 10:15", "ivanov", "V1", "open:reservation",
-         {"customer": "ТД Восток", "deal": "DL-77", "items": "40 pallets of tiles"}),
-    Step("Mon 11:00", "petrova", "L1", "open:lead_dispute", {"lead_id": "LD-5531", "reason": "a student, not a company"}),
+    Step(
+        "Mon 09:30",
+        "ivanov",
+        "R1",
+        "open:return",
+        {"customer": "ООО Ромашка", "order": "SO-1041", "reason": "damaged packaging", "customer_unreliable": True},
+    ),
+    Step(
+        "Mon 10:00",
+        "petrova",
+        "D1",
+        "open:rush_delivery",
+        {"customer": "ИП Сидоренко", "order": "SO-1042", "deliver_by": "2026-11-17", "reason": "new key account"},
+    ),
+    Step(
+        "Mon 10:15",
+        "ivanov",
+        "V1",
+        "open:reservation",
+        {"customer": "ТД Восток", "deal": "DL-77", "items": "40 pallets of tiles"},
+    ),
+    Step(
+        "Mon 11:00", "petrova", "L1", "open:lead_dispute", {"lead_id": "LD-5531", "reason": "a student, not a company"}
+    ),
     Step("Mon 11:20", "kozlov", "D1", "confirm_slot", {"slot": "Tue 10:00"}),
-    Step("Mon 11:30", "ivanov", "P1", "open:replacement",
-         {"customer": "ООО Вега", "order": "SO-1007", "product": "mixer M-200", "complaint": "motor stops"}),
-    Step("Mon 12:00", "petrova", "E1", "open:picking_error",
-         {"customer": "ООО Лира", "order": "SO-1033", "complaint": "2 boxes of grout missing"}),
-    Step("Mon 12:30", "ivanov", "A1", "open:price_approval", {"customer": "ТД Восток", "deal": "DL-77", "discount_pct": 12}),
+    Step(
+        "Mon 11:30",
+        "ivanov",
+        "P1",
+        "open:replacement",
+        {"customer": "ООО Вега", "order": "SO-1007", "product": "mixer M-200", "complaint": "motor stops"},
+    ),
+    Step(
+        "Mon 12:00",
+        "petrova",
+        "E1",
+        "open:picking_error",
+        {"customer": "ООО Лира", "order": "SO-1033", "complaint": "2 boxes of grout missing"},
+    ),
+    Step(
+        "Mon 12:30",
+        "ivanov",
+        "A1",
+        "open:price_approval",
+        {"customer": "ТД Восток", "deal": "DL-77", "discount_pct": 12},
+    ),
     Step("Mon 13:00", "kuznetsova", "V1", "approve", {}),
     Step("Mon 13:30", "volkova", "D1", "picked", {"pick_list": "PL-553"}),
     Step("Mon 14:00", "nowak", "P1", "confirm_defect", {"cause": "faulty motor batch"}),
@@ -120,8 +154,12 @@ def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[s
 
 
 def _sweep_until(
-    factory: sessionmaker[Session], company: Company, clock: SimulatedClock, target: datetime,
-    console: Console, totals: dict[str, int],
+    factory: sessionmaker[Session],
+    company: Company,
+    clock: SimulatedClock,
+    target: datetime,
+    console: Console,
+    totals: dict[str, int],
 ) -> None:
     """Advance time in sweeper-sized steps, firing whatever falls due (as the worker would)."""
     while clock.now() < target:
@@ -150,22 +188,35 @@ def _print_timer(
 ) -> None:
     when = _local(now)
     if timer.kind == "auto":
-        console.print(f"{when}  [cyan]AUTO[/]    #{case.id} {case.case_type}: {timer.trigger} -> {case.state}", soft_wrap=True)
+        console.print(
+            f"{when}  [cyan]AUTO[/]    #{case.id} {case.case_type}: {timer.trigger} -> {case.state}", soft_wrap=True
+        )
         return
     assert sla_clock is not None
     what = f"step {sla_clock.state}" if sla_clock.kind == "step" else "whole case"
     dept = company.department_name(sla_clock.department)
     if timer.kind == "warning":
-        console.print(f"{when}  [yellow]WARNING[/] #{case.id} {case.case_type} {what}: {dept} has used "
-                      f"{sla_clock.warn_fraction:.0%} of its time, due {_local(sla_clock.deadline_at)}", soft_wrap=True)
+        console.print(
+            f"{when}  [yellow]WARNING[/] #{case.id} {case.case_type} {what}: {dept} has used "
+            f"{sla_clock.warn_fraction:.0%} of its time, due {_local(sla_clock.deadline_at)}",
+            soft_wrap=True,
+        )
     else:
-        console.print(f"{when}  [bold red]BREACH[/]  #{case.id} {case.case_type} {what}: {dept} missed "
-                      f"the deadline {_local(sla_clock.deadline_at)}", soft_wrap=True)
+        console.print(
+            f"{when}  [bold red]BREACH[/]  #{case.id} {case.case_type} {what}: {dept} missed "
+            f"the deadline {_local(sla_clock.deadline_at)}",
+            soft_wrap=True,
+        )
 
 
 def _act(
-    factory: sessionmaker[Session], company: Company, clock: SimulatedClock, step: Step, ids: dict[str, int],
-    console: Console, totals: dict[str, int],
+    factory: sessionmaker[Session],
+    company: Company,
+    clock: SimulatedClock,
+    step: Step,
+    ids: dict[str, int],
+    console: Console,
+    totals: dict[str, int],
 ) -> None:
     now = clock.now()
     actor = company.actor(step.actor)
@@ -173,26 +224,47 @@ def _act(
     try:
         with factory.begin() as session:
             if step.trigger.startswith("open:"):
-                case = cases.open_case(session, company, case_type=step.trigger.split(":", 1)[1], data=step.data,
-                                       actor=actor, now=now, source="demo")
+                case = cases.open_case(
+                    session,
+                    company,
+                    case_type=step.trigger.split(":", 1)[1],
+                    data=step.data,
+                    actor=actor,
+                    now=now,
+                    source="demo",
+                )
                 ids[step.case] = case.id
                 totals["opened"] += 1
-                console.print(f"{_local(now)}  [green]OPEN[/]    #{case.id} {case.case_type} by {who} -> "
-                              f"{case.state} ({_owner(company, case)}, due {_local(case.due_at)})", soft_wrap=True)
+                console.print(
+                    f"{_local(now)}  [green]OPEN[/]    #{case.id} {case.case_type} by {who} -> "
+                    f"{case.state} ({_owner(company, case)}, due {_local(case.due_at)})",
+                    soft_wrap=True,
+                )
                 return
             before = cases.get_case(session, ids[step.case]).state
-            case = cases.fire(session, company, case_id=ids[step.case], trigger=step.trigger, actor=actor,
-                              payload=step.data, now=now, source="demo")
+            case = cases.fire(
+                session,
+                company,
+                case_id=ids[step.case],
+                trigger=step.trigger,
+                actor=actor,
+                payload=step.data,
+                now=now,
+                source="demo",
+            )
             totals["moved"] += 1
             due = f", due {_local(case.due_at)}" if case.due_at else ""
-            console.print(f"{_local(now)}  [blue]MOVE[/]    #{case.id} {case.case_type}: {step.trigger} by {who}: "
-                          f"{before} -> {case.state} ({_owner(company, case)}{due})", soft_wrap=True)
+            console.print(
+                f"{_local(now)}  [blue]MOVE[/]    #{case.id} {case.case_type}: {step.trigger} by {who}: "
+                f"{before} -> {case.state} ({_owner(company, case)}{due})",
+                soft_wrap=True,
+            )
     except SlaflowError as exc:
         totals["rejected"] += 1
         console.print(f"{_local(now)}  [magenta]REFUSED[/] {who}: {exc}", highlight=False, soft_wrap=True)
 
 
-def _owner(company: Company, case: Case) -> str:
+def _owner(company: Company, case: CaseRecord) -> str:
     if case.owner_department is None:
         return "closed"
     return company.department_name(case.owner_department) + (f"/{case.owner_role}" if case.owner_role else "")
@@ -206,8 +278,16 @@ def _summary(factory: sessionmaker[Session], company: Company, now: datetime, co
         for row in department_figures(session):
             compliance = f"{row.compliance:.0%}" if row.compliance is not None else "-"
             style = "red" if row.breached else None
-            table.add_row(company.department_name(row.department), str(row.steps), str(row.met), str(row.breached),
-                          str(row.running), compliance, f"{row.late_minutes:.0f}", style=style)
+            table.add_row(
+                company.department_name(row.department),
+                str(row.steps),
+                str(row.met),
+                str(row.breached),
+                str(row.running),
+                compliance,
+                f"{row.late_minutes:.0f}",
+                style=style,
+            )
     console.print(table)
 
 

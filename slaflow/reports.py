@@ -32,11 +32,7 @@ def department_figures(
     session: Session, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[DepartmentFigures]:
     """Step clocks per owning department, for clocks started in ``[since, until)``."""
-    late = (
-        select(Breach.clock_id, Breach.late_minutes)
-        .where(Breach.kind == "step")
-        .subquery()
-    )
+    late = select(Breach.clock_id, Breach.late_minutes).where(Breach.kind == "step").subquery()
     query = (
         select(
             SlaClock.department,
@@ -56,7 +52,13 @@ def department_figures(
     if until is not None:
         query = query.where(SlaClock.started_at < until)
     return [
-        DepartmentFigures(department=row[0], steps=row[1], met=row[2] or 0, breached=row[3] or 0,
-                          running=row[4] or 0, late_minutes=float(row[5] or 0.0))
+        DepartmentFigures(
+            department=row[0],
+            steps=row[1],
+            met=row[2] or 0,
+            breached=row[3] or 0,
+            running=row[4] or 0,
+            late_minutes=float(row[5] or 0.0),
+        )
         for row in session.execute(query)
     ]

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from slaflow import cases, clocks
@@ -25,6 +25,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 10
+
+_timers = Timer.__table__
+_LOAD_TIMER = select(_timers).where(_timers.c.id == bindparam("b_timer_id")).with_for_update()
+_CASE_STATE = select(Case.__table__.c.state).where(Case.__table__.c.id == bindparam("b_case_id"))
+_LOAD_CLOCK = select(SlaClock.__table__).where(SlaClock.__table__.c.id == bindparam("b_clock_id"))
+_FINISH = (
+    update(_timers)
+    .where(_timers.c.id == bindparam("b_timer_id"))
+    .values(status=bindparam("b_status"), fired_at=bindparam("b_fired_at"), lease_owner=None, lease_until=None)
+)
+_RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
 
 
 @dataclass
@@ -46,21 +57,19 @@ def claim_due(
     other's rows (``FOR UPDATE SKIP LOCKED``); on SQLite the write lock makes the claim atomic."""
     now = ensure_utc(now)
     candidates = (
-        select(Timer.id)
-        .where(Timer.status == "pending", Timer.due_at <= now)
-        .where(or_(Timer.lease_until.is_(None), Timer.lease_until < now))
-        .order_by(Timer.due_at, Timer.id)
+        select(_timers.c.id)
+        .where(_timers.c.status == "pending", _timers.c.due_at <= now)
+        .where(or_(_timers.c.lease_until.is_(None), _timers.c.lease_until < now))
+        .order_by(_timers.c.due_at, _timers.c.id)
         .limit(limit)
     )
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     claimed = session.scalars(
-        update(Timer)
-        .where(Timer.id.in_(candidates.scalar_subquery()))
-        .values(lease_owner=owner, lease_until=now + lease, attempts=Timer.attempts + 1)
-        .returning(Timer.id)
-        .execution_options(synchronize_session=False)
+        update(_timers)
+        .where(_timers.c.id.in_(candidates.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=now + lease, attempts=_timers.c.attempts + 1)
+        .returning(_timers.c.id)
     )
     return sorted(claimed)
 
@@ -68,32 +77,41 @@ def claim_due(
 def fire_timer(session: Session, company: Company, *, timer_id: int, owner: str, now: datetime) -> str | None:
     """Fire one claimed timer; return its kind if it fired, None if the guard said no."""
     now = ensure_utc(now)
-    timer = session.get(Timer, timer_id, with_for_update=True, populate_existing=True)
+    timer = session.connection().execute(_LOAD_TIMER, {"b_timer_id": timer_id}).first()
     if timer is None or timer.status != "pending" or timer.lease_owner != owner:
         return None
-    case = session.get(Case, timer.case_id, with_for_update=True, populate_existing=True)
-    assert case is not None
-    if timer.state != "*" and case.state != timer.state:
-        return _finish(timer, "cancelled", now)
-    clock = session.get(SlaClock, timer.clock_id) if timer.clock_id is not None else None
+    state = session.connection().execute(_CASE_STATE, {"b_case_id": timer.case_id}).scalar_one()
+    if timer.state != "*" and state != timer.state:
+        return _finish(session, timer_id, "cancelled", now)
+    clock = (
+        session.connection().execute(_LOAD_CLOCK, {"b_clock_id": timer.clock_id}).first() if timer.clock_id else None
+    )
     if clock is not None and (clock.stopped_at is not None or clock.paused_since is not None):
-        return _finish(timer, "cancelled", now)
+        return _finish(session, timer_id, "cancelled", now)
     if timer.kind == "auto":
         assert timer.trigger is not None
-        cases.fire(session, company, case_id=case.id, trigger=timer.trigger, actor=Actor.system(),
-                   now=now, source="timer")
-        return _finish(timer, "fired", now, kind="auto")
-    assert clock is not None, f"timer {timer.id} of kind {timer.kind} has no clock"
+        cases.fire(
+            session,
+            company,
+            case_id=timer.case_id,
+            trigger=timer.trigger,
+            actor=Actor.system(),
+            now=now,
+            source="timer",
+        )
+        return _finish(session, timer_id, "fired", now, kind="auto")
+    assert clock is not None, f"timer {timer_id} of kind {timer.kind} has no clock"
     if timer.kind == "breach":
         if clock.deadline_at is None or clock.deadline_at != timer.due_at:
-            return _finish(timer, "cancelled", now)  # the deadline moved; its own timer exists
+            return _finish(session, timer_id, "cancelled", now)  # the deadline moved; its own timer exists
         if now <= clock.deadline_at:
-            return _release(timer)
-        clocks.record_breach(session, clock, case)
-        return _finish(timer, "fired", now, kind="breach")
+            session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
+            return None
+        clocks.record_breach(session, clock)
+        return _finish(session, timer_id, "fired", now, kind="breach")
     if timer.kind == "warning":
-        return _finish(timer, "fired", now, kind="warning")
-    raise ValueError(f"timer {timer.id} has unknown kind {timer.kind!r}")
+        return _finish(session, timer_id, "fired", now, kind="warning")
+    raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
 
 
 def sweep(
@@ -130,34 +148,24 @@ def sweep(
     return result
 
 
-def _finish(timer: Timer, status: str, now: datetime, kind: str | None = None) -> str | None:
-    timer.status = status
-    timer.fired_at = now if status == "fired" else None
-    timer.lease_owner = None
-    timer.lease_until = None
+def _finish(session: Session, timer_id: int, status: str, now: datetime, kind: str | None = None) -> str | None:
+    session.connection().execute(
+        _FINISH, {"b_timer_id": timer_id, "b_status": status, "b_fired_at": now if status == "fired" else None}
+    )
     return kind
 
 
-def _release(timer: Timer) -> None:
-    timer.lease_owner = None
-    timer.lease_until = None
-    return None
-
-
 def _record_failure(factory: sessionmaker[Session], timer_id: int, owner: str, exc: Exception) -> None:
+    """Keep the error on the timer; give up (status ``failed``) after MAX_ATTEMPTS claims."""
     with factory.begin() as session:
+        attempts = session.scalar(select(_timers.c.attempts).where(_timers.c.id == timer_id)) or 0
         session.execute(
-            update(Timer)
-            .where(Timer.id == timer_id, Timer.lease_owner == owner)
+            update(_timers)
+            .where(_timers.c.id == timer_id, _timers.c.lease_owner == owner)
             .values(
                 last_error=f"{type(exc).__name__}: {exc}"[:2000],
                 lease_until=None,
                 lease_owner=None,
-                status=_status_after_failure(session, timer_id),
+                status="failed" if attempts >= MAX_ATTEMPTS else "pending",
             )
         )
-
-
-def _status_after_failure(session: Session, timer_id: int) -> str:
-    attempts = session.scalar(select(Timer.attempts).where(Timer.id == timer_id)) or 0
-    return "failed" if attempts >= MAX_ATTEMPTS else "pending"

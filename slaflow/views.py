@@ -71,9 +71,16 @@ def case_row(company: Company, case: Case, now: datetime, session: Session | Non
     assert session is not None
     left = remaining(company, _step_clock(session, case), now)
     return {
-        "id": case.id, "type": case.case_type, "state": case.state, "owner": _owner(case), "due_at": case.due_at,
-        "remaining": describe_remaining(left), "remaining_minutes": left, "version": case.version,
-        "opened_at": case.opened_at, "closed_at": case.closed_at,
+        "id": case.id,
+        "type": case.case_type,
+        "state": case.state,
+        "owner": _owner(case),
+        "due_at": case.due_at,
+        "remaining": describe_remaining(left),
+        "remaining_minutes": left,
+        "version": case.version,
+        "opened_at": case.opened_at,
+        "closed_at": case.closed_at,
     }
 
 
@@ -86,17 +93,31 @@ def case_detail(session: Session, company: Company, case: Case, now: datetime) -
         external=(f"{case.external_source}:{case.external_key}" if case.external_key else None),
         clocks=[
             {
-                "kind": c.kind, "state": c.state, "department": c.department, "person": c.person,
-                "status": c.status, "started_at": c.started_at, "deadline_at": c.deadline_at,
-                "stopped_at": c.stopped_at, "target_minutes": c.target_minutes,
+                "kind": c.kind,
+                "state": c.state,
+                "department": c.department,
+                "person": c.person,
+                "status": c.status,
+                "started_at": c.started_at,
+                "deadline_at": c.deadline_at,
+                "stopped_at": c.stopped_at,
+                "target_minutes": c.target_minutes,
                 "used_minutes": clock_used(company, c, now),
                 "running": c.status == RUNNING and c.stopped_at is None,
             }
             for c in clocks
         ],
         events=[
-            {"seq": e.seq, "at": e.at, "actor": e.actor, "trigger": e.trigger, "from": e.from_state,
-             "to": e.to_state, "payload": e.payload, "source": e.source}
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "trigger": e.trigger,
+                "from": e.from_state,
+                "to": e.to_state,
+                "payload": e.payload,
+                "source": e.source,
+            }
             for e in case.events
         ],
     )

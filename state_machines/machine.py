@@ -41,8 +41,7 @@ class CaseMachine:
     @staticmethod
     def _transition_specs(definition: CaseTypeDef) -> list[dict[str, object]]:
         return [
-            {"trigger": rule.trigger, "source": list(rule.source), "dest": rule.dest}
-            for rule in definition.transitions
+            {"trigger": rule.trigger, "source": list(rule.source), "dest": rule.dest} for rule in definition.transitions
         ]
 
     def triggers(self, state: str) -> list[str]:
@@ -90,17 +89,21 @@ def _format_minutes(minutes: float) -> str:
 
 
 _lock = threading.Lock()
-_machines: dict[str, CaseMachine] = {}
+_by_fingerprint: dict[str, CaseMachine] = {}
+_by_object: dict[int, tuple[CaseTypeDef, CaseMachine]] = {}
 
 
 def machine_for(definition: CaseTypeDef) -> CaseMachine:
-    """The cached machine for a definition (keyed by its fingerprint, so a changed definition
-    gets a new machine while cases opened under the old one keep theirs)."""
-    key = f"{definition.name}:{definition_fingerprint(definition)}"
-    machine = _machines.get(key)
-    if machine is None:
-        with _lock:
-            machine = _machines.get(key)
-            if machine is None:
-                machine = _machines[key] = CaseMachine(definition)
+    """The cached machine for a definition. Equal definitions share one machine (keyed by the
+    fingerprint); a changed definition gets a new one while cases opened under the old one keep
+    theirs. The per-object index makes the hot path a dict lookup instead of hashing the JSON."""
+    hit = _by_object.get(id(definition))
+    if hit is not None and hit[0] is definition:
+        return hit[1]
+    with _lock:
+        key = f"{definition.name}:{definition_fingerprint(definition)}"
+        machine = _by_fingerprint.get(key)
+        if machine is None:
+            machine = _by_fingerprint[key] = CaseMachine(definition)
+        _by_object[id(definition)] = (definition, machine)  # holding the object keeps its id unique
     return machine

@@ -167,21 +167,28 @@ class CaseTypeDef(_Strict):
 
     @model_validator(mode="after")
     def _structure(self) -> CaseTypeDef:
-        states = self.states
-        if self.initial not in states:
-            raise ValueError(f"initial state {self.initial!r} is not among the states {sorted(states)}")
-        if states[self.initial].terminal:
+        if self.initial not in self.states:
+            raise ValueError(f"initial state {self.initial!r} is not among the states {sorted(self.states)}")
+        if self.states[self.initial].terminal:
             raise ValueError(f"initial state {self.initial!r} cannot be terminal")
+        outgoing = self._check_transitions()
+        self._check_auto_transitions()
+        self._check_reachability(outgoing)
+        return self
+
+    def _check_transitions(self) -> dict[str, set[str]]:
+        """Every source and destination exists, nothing leaves a terminal state, and a trigger
+        has one destination per source. Returns the state graph."""
         seen: dict[tuple[str, str], str] = {}
-        outgoing: dict[str, set[str]] = {name: set() for name in states}
+        outgoing: dict[str, set[str]] = {name: set() for name in self.states}
         for index, transition in enumerate(self.transitions):
             where = f"transitions[{index}] ({transition.trigger})"
-            if transition.dest not in states:
+            if transition.dest not in self.states:
                 raise ValueError(f"{where}: destination {transition.dest!r} is not a state")
             for source in transition.source:
-                if source not in states:
+                if source not in self.states:
                     raise ValueError(f"{where}: source {source!r} is not a state")
-                if states[source].terminal:
+                if self.states[source].terminal:
                     raise ValueError(f"{where}: source {source!r} is terminal; nothing leaves it")
                 if (transition.trigger, source) in seen:
                     raise ValueError(
@@ -190,31 +197,36 @@ class CaseTypeDef(_Strict):
                     )
                 seen[(transition.trigger, source)] = transition.dest
                 outgoing[source].add(transition.dest)
+        return outgoing
+
+    def _check_auto_transitions(self) -> None:
+        for name, state in self.states.items():
+            if state.auto is None:
+                continue
+            rules = [t for t in self.transitions if t.trigger == state.auto.trigger and name in t.source]
+            if not rules or "system" not in rules[0].allowed:
+                raise ValueError(
+                    f"states.{name}.auto: trigger {state.auto.trigger!r} must leave {name!r} "
+                    "and list 'system' in allowed"
+                )
+
+    def _check_reachability(self, outgoing: dict[str, set[str]]) -> None:
+        """Every state is reachable from the initial one, and some terminal state from every state."""
         reachable = _closure({self.initial}, outgoing)
-        unreachable = [name for name in states if name not in reachable]
+        unreachable = [name for name in self.states if name not in reachable]
         if unreachable:
             raise ValueError(f"states not reachable from {self.initial!r}: {unreachable}")
-        for name, state in states.items():
-            if state.auto is not None:
-                rule = seen.get((state.auto.trigger, name))
-                allowed = [t for t in self.transitions if t.trigger == state.auto.trigger and name in t.source]
-                if rule is None or "system" not in allowed[0].allowed:
-                    raise ValueError(
-                        f"states.{name}.auto: trigger {state.auto.trigger!r} must leave {name!r} "
-                        "and list 'system' in allowed"
-                    )
-        terminals = {name for name, state in states.items() if state.terminal}
+        terminals = {name for name, state in self.states.items() if state.terminal}
         if not terminals:
             raise ValueError("a case type needs at least one terminal state")
-        incoming: dict[str, set[str]] = {name: set() for name in states}
+        incoming: dict[str, set[str]] = {name: set() for name in self.states}
         for source, dests in outgoing.items():
             for dest in dests:
                 incoming[dest].add(source)
         can_finish = _closure(terminals, incoming)
-        stuck = [name for name in states if name not in can_finish]
+        stuck = [name for name in self.states if name not in can_finish]
         if stuck:
             raise ValueError(f"no terminal state can be reached from: {stuck}")
-        return self
 
     def departments(self) -> set[str]:
         """Every department the definition names (for cross-checks against the company)."""
@@ -235,4 +247,3 @@ def _closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 queue.append(nxt)
     return seen
-

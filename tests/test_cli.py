@@ -1,0 +1,146 @@
+"""The ``slaflow`` command, run as a real subprocess against a real SQLite file."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from slaflow.demo import run_demo
+from slaflow.settings import EXAMPLE_COMPANY
+
+
+def slaflow(*args: str, db: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    if db is not None:
+        env["SLAFLOW_DATABASE_URL"] = f"sqlite:///{db}"
+    result = subprocess.run(
+        [sys.executable, "-m", "slaflow.cli", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_config_validate_accepts_the_example_and_counts_what_it_found() -> None:
+    out = slaflow("config", "validate", str(EXAMPLE_COMPANY)).stdout
+    assert "OK — 9 departments, 19 people, 4 calendars, 7 case types (1 from the file)" in out
+
+
+def test_config_validate_names_file_path_and_problem(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        EXAMPLE_COMPANY.read_text(encoding="utf-8").replace("head: smirnov", "head: smirnoff"), encoding="utf-8"
+    )
+    result = slaflow("config", "validate", str(broken), check=False)
+    assert result.returncode == 2
+    assert f"{broken}: departments.warehouse.head: 'smirnoff' is not in people" in result.stderr.replace("\n", "")
+
+
+def test_a_case_is_opened_moved_shown_and_listed_from_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    slaflow("init", db=db)
+    at = "2026-11-16T09:00:00+03:00"
+    opened = slaflow(
+        "case",
+        "open",
+        "return",
+        "--as",
+        "ivanov",
+        "-d",
+        "customer=ООО Ромашка",
+        "-d",
+        "order=SO-9",
+        "-d",
+        "reason=broken",
+        "--at",
+        at,
+        db=db,
+    ).stdout
+    assert "opened case 1 (return) in state inspection, owner warehouse, due 2026-11-16 14:00 UTC" in opened
+    refused = slaflow(
+        "case", "fire", "1", "refunded", "--as", "morozova", "-d", "document=CN", "--at", at, db=db, check=False
+    )
+    assert refused.returncode == 2
+    assert "trigger 'refunded' is not allowed in state 'inspection'; allowed triggers: approve" in refused.stderr
+    stale = slaflow(
+        "case",
+        "fire",
+        "1",
+        "approve",
+        "--as",
+        "popov",
+        "-d",
+        "inspection_notes=ok",
+        "--expect-version",
+        "7",
+        "--at",
+        at,
+        db=db,
+        check=False,
+    )
+    assert stale.returncode == 2 and "you saw version 7, it is now 1" in stale.stderr
+    moved = slaflow(
+        "case",
+        "fire",
+        "1",
+        "approve",
+        "--as",
+        "popov",
+        "-d",
+        "inspection_notes=ok",
+        "--at",
+        "2026-11-16T10:00:00+03:00",
+        db=db,
+    ).stdout
+    assert "case 1: inspection -> collection (version 2), owner logistics" in moved
+    # Logistics (Yekaterinburg, +2h) got it at 12:00 local, lunch 12-13: at 14:00 local 1 business hour is used.
+    shown = slaflow("case", "show", "1", "--at", "2026-11-16T12:00:00+03:00", db=db).stdout
+    assert "case 1 return — collection (version 2)" in shown
+    assert "due: 2026-11-18 07:00 UTC   remaining: 15h00m business, 1d 22h00m wall clock" in shown
+    assert "approve" in shown and "ООО Ромашка" in shown
+    listed = slaflow("case", "list", "--department", "logistics", "--open", db=db).stdout
+    assert "collection" in listed and "return" in listed
+
+
+def test_unknown_case_type_and_unknown_person_are_clear_errors(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    slaflow("init", db=db)
+    result = slaflow("case", "open", "refund", "--as", "ivanov", db=db, check=False)
+    assert result.returncode == 2 and "unknown case type 'refund'; known types:" in result.stderr
+    result = slaflow("case", "open", "return", "--as", "ghost", db=db, check=False)
+    assert result.returncode == 2 and "unknown person 'ghost'" in result.stderr
+    result = slaflow("case", "open", "return", "--as", "ivanov", "--json", "[1, 2]", db=db, check=False)
+    assert result.returncode == 2 and "--json must be a JSON object" in result.stderr
+
+
+def test_graph_prints_the_mermaid_diagram_of_a_type() -> None:
+    out = slaflow("graph", "lead_dispute", "--locale", "ru").stdout
+    assert "stateDiagram-v2" in out and "review --> arbitration: reject" in out and "Арбитраж" in out
+
+
+def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Path) -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
+    totals = run_demo(database=tmp_path / "demo.db", config=None, console=console)
+    out = buffer.getvalue()
+    assert totals["opened"] == 7 and totals["rejected"] == 3 and totals["auto"] == 1
+    assert totals["breaches"] >= 5 and totals["warnings"] >= 5
+    assert "BREACH  #1 return step inspection: Склад missed the deadline Mon 17:30" in out
+    assert "AUTO    #3 reservation: expire -> released" in out
+    assert "may not fire 'collected' on case 1; allowed: logistics" in out
+    assert "SLA by department" in out
+    # Warehouse: 6 steps, 4 late, 940 business minutes late (checked by hand against its 08-20 shift).
+    rows = [[cell.strip() for cell in line.strip("│ ").split("│")] for line in out.splitlines() if "│ Склад" in line]
+    assert rows == [["Склад", "6", "2", "4", "0", "33%", "940"]], out
+
+
+@pytest.mark.parametrize("command", [["--help"], ["case", "--help"]])
+def test_help_lists_the_commands(command: list[str]) -> None:
+    out = slaflow(*command).stdout
+    assert "Usage" in out

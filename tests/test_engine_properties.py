@@ -1,0 +1,150 @@
+"""Properties of the engine on a real SQLite file: random people firing random triggers never
+reach an undefined state, a refused trigger changes nothing, and the event log always replays
+to exactly the stored state."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from slaflow import cases
+from slaflow.clock import SimulatedClock
+from slaflow.company import Company
+from slaflow.errors import SlaflowError
+from state_machines.builtin import BUILTIN_TYPES
+from storage.db import make_engine, session_factory
+from storage.models import Case, CaseEvent, SlaClock, Timer
+from tests.conftest import MONDAY_0900_MSK
+
+OPEN_DATA = {
+    "return": {"customer": "c", "order": "o", "reason": "r"},
+    "replacement": {"customer": "c", "order": "o", "product": "p", "complaint": "x"},
+    "rush_delivery": {"customer": "c", "order": "o", "deliver_by": "d", "reason": "r"},
+    "reservation": {"customer": "c", "deal": "d", "items": "i"},
+    "lead_dispute": {"lead_id": "l", "reason": "r"},
+    "picking_error": {"customer": "c", "order": "o", "complaint": "x"},
+}
+PEOPLE = ["ivanov", "kuznetsova", "popov", "kozlov", "morozova", "egorov", "sidorov", "nowak", "orlov"]
+"""Someone of every department that owns a step (the property only holds if moves succeed)."""
+FIELDS = [
+    "inspection_notes",
+    "reason",
+    "question",
+    "answer",
+    "waybill",
+    "document",
+    "cause",
+    "supply_doc",
+    "pick_list",
+    "slot",
+    "reservation_doc",
+    "available_qty",
+    "order",
+    "payment_doc",
+    "justification",
+    "decision",
+    "missing_items",
+    "details",
+]
+
+
+@pytest.fixture(scope="module")
+def property_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> str:
+    path = tmp_path_factory.mktemp("properties") / "slaflow.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case_type=st.sampled_from(sorted(BUILTIN_TYPES)), data=st.data())
+def test_random_moves_keep_the_case_consistent(
+    property_db: str, company: Company, case_type: str, data: st.DataObject
+) -> None:
+    engine = make_engine(property_db)
+    sessions = session_factory(engine)
+    clock = SimulatedClock(MONDAY_0900_MSK)
+    definition = company.case_type(case_type)
+    machine = company.machine(case_type)
+    all_triggers = sorted({t.trigger for d in BUILTIN_TYPES.values() for t in d.transitions})
+    with sessions.begin() as session:
+        case_id = cases.open_case(
+            session,
+            company,
+            case_type=case_type,
+            data=OPEN_DATA[case_type],
+            actor=company.actor("ivanov"),
+            now=clock.now(),
+        ).id
+    accepted = 0
+    for _ in range(data.draw(st.integers(min_value=0, max_value=12), label="moves")):
+        state = _snapshot(sessions, case_id)[0]
+        # Mostly a trigger of the current state with its required fields; sometimes anything.
+        allowed = machine.triggers(str(state))
+        trigger = data.draw(
+            st.sampled_from(allowed) if allowed and data.draw(st.booleans()) else st.sampled_from(all_triggers),
+            label="trigger",
+        )
+        rule = machine.rule(trigger, str(state))
+        required = set(rule.requires) if rule else set()
+        fields = data.draw(st.sets(st.sampled_from(FIELDS), max_size=3), label="fields")
+        if data.draw(st.booleans(), label="supply required fields"):
+            fields |= required
+        person = data.draw(st.sampled_from(PEOPLE), label="person")
+        clock.advance(timedelta(minutes=data.draw(st.integers(min_value=0, max_value=600), label="minutes")))
+        before = _snapshot(sessions, case_id)
+        try:
+            with sessions.begin() as session:
+                cases.fire(
+                    session,
+                    company,
+                    case_id=case_id,
+                    trigger=trigger,
+                    actor=company.actor(person),
+                    payload={name: "v" for name in fields},
+                    now=clock.now(),
+                )
+            accepted += 1
+        except SlaflowError:
+            assert _snapshot(sessions, case_id) == before
+    with sessions() as session:
+        case = cases.get_case(session, case_id)
+        assert case.state in definition.states
+        assert case.version == accepted + 1
+        assert cases.replay(definition, case.events) == cases.CaseSnapshot.of(case)
+        running = session.scalar(
+            select(func.count())
+            .select_from(SlaClock)
+            .where(SlaClock.case_id == case_id, SlaClock.kind == "step", SlaClock.stopped_at.is_(None))
+        )
+        state = definition.states[case.state]
+        assert running == (0 if state.terminal or state.paused else 1)
+        if state.terminal:
+            assert (
+                session.scalar(
+                    select(func.count()).select_from(Timer).where(Timer.case_id == case_id, Timer.status == "pending")
+                )
+                == 0
+            )
+    engine.dispose()
+
+
+def _snapshot(sessions: sessionmaker[Session], case_id: int) -> tuple[object, ...]:
+    with sessions() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return (
+            case.state,
+            case.version,
+            dict(case.data),
+            case.updated_at,
+            session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case_id)),
+            session.scalar(select(func.count()).select_from(Timer).where(Timer.case_id == case_id)),
+            session.scalar(select(func.count()).select_from(SlaClock).where(SlaClock.case_id == case_id)),
+        )
