@@ -17,6 +17,7 @@ from slaflow.company import load_company
 from slaflow.errors import SlaflowError
 from slaflow.runtime import Runtime
 from slaflow.views import case_detail, case_row
+from state_machines.machine import diagrams_markdown
 
 app = typer.Typer(help="SLA workflow engine for requests between departments.", no_args_is_help=True)
 case_app = typer.Typer(help="Open, move and inspect cases.", no_args_is_help=True)
@@ -112,12 +113,15 @@ def demo(
 
 @app.command()
 def graph(
-    case_type: Annotated[str, typer.Argument(help="case type name")],
+    case_type: Annotated[str | None, typer.Argument(help="case type name (all types if omitted)")] = None,
     locale: Annotated[str, typer.Option(help="label language: ru, en or pl")] = "en",
     config: ConfigOption = None,
 ) -> None:
-    """Print the Mermaid state diagram of a case type."""
+    """Print the Mermaid state diagram of a case type (or Markdown with all of them)."""
     company = _runtime(None, config).company
+    if case_type is None:
+        console.print(diagrams_markdown(company.case_types.values(), locale), highlight=False, markup=False)
+        return
     console.print(company.machine(case_type).mermaid(locale), highlight=False, markup=False)
 
 

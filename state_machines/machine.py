@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections.abc import Iterable
 
 from transitions import Machine
 from transitions.extensions.diagrams import GraphMachine
@@ -80,7 +81,26 @@ class CaseMachine:
                 parts.append("paused")
             source = source.replace(f'state "{name}" as {name}', f'state "{" · ".join(parts)}" as {name}')
         terminals = [n for n, s in self.definition.states.items() if s.terminal]
-        return source.rstrip() + "\n" + "".join(f"  {name} --> [*]\n" for name in terminals)
+        lines = [line.rstrip() for line in source.rstrip().splitlines()]
+        return "\n".join(line for line in lines if line) + "\n" + "".join(f"  {t} --> [*]\n" for t in terminals)
+
+
+def diagrams_markdown(definitions: Iterable[CaseTypeDef], locale: str = "en") -> str:
+    """One Mermaid block per case type, for the README and the regulation documents."""
+    blocks = []
+    for definition in definitions:
+        requester, performer = definition.requester, definition.performer
+        blocks.append(
+            f"#### `{definition.name}` — {label_text(definition.label, locale)}\n\n"
+            f"Requested by **{requester}**, performed by **{performer}**"
+            + (
+                f", whole case within **{_format_minutes(definition.target)}** business time"
+                if definition.target
+                else ""
+            )
+            + f".\n\n```mermaid\n{machine_for(definition).mermaid(locale)}```\n"
+        )
+    return "\n".join(blocks)
 
 
 def _format_minutes(minutes: float) -> str:
