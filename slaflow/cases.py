@@ -12,7 +12,6 @@ Writes use statements built once at import (see `slaflow.clocks` for why); reads
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from slaflow import clocks
+from notifications import events as notify
+from slaflow import clocks, versions
 from slaflow.clock import ensure_utc
 from slaflow.company import Actor, Company
 from slaflow.errors import (
@@ -39,7 +39,7 @@ from slaflow.errors import (
 )
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
-from storage.models import Case, CaseEvent, CaseParticipant, CaseTypeVersion
+from storage.models import Case, CaseEvent, CaseParticipant
 
 OPEN, ASSIGN = "open", "assign"
 """Event triggers that are not state-machine triggers."""
@@ -154,7 +154,7 @@ def open_case(
         existing = session.connection().execute(_FIND_EXTERNAL, {"b_source": origin, "b_key": external_key}).scalar()
         if existing is not None:
             raise DuplicateCase(str(origin), external_key, existing)
-    fingerprint = _remember_definition(session, definition, now)
+    fingerprint = versions.register_definition(session, definition, now)
     row = {
         "case_type": case_type,
         "definition_fingerprint": fingerprint,
@@ -222,7 +222,7 @@ def open_case(
         },
     )
     _join_owner(session, case_id, definition, step.owner_department, now)
-    return CaseRecord(
+    record = CaseRecord(
         id=case_id,
         case_type=case_type,
         state=definition.initial,
@@ -238,6 +238,8 @@ def open_case(
         closed_at=None,
         definition_fingerprint=fingerprint,
     )
+    notify.case_opened(session, company, record, now=now)
+    return record
 
 
 def fire(
@@ -256,7 +258,7 @@ def fire(
     trigger is not allowed from the current state, by this actor, or without required fields."""
     now = ensure_utc(now)
     payload = _plain_json(payload or {}, "payload")
-    case = _load_for_update(session, case_id)
+    case = load(session, case_id)
     if expected_version is not None and case.version != expected_version:
         raise ConflictError(case.id, expected_version, case.version)
     definition = definition_of(session, company, case)
@@ -317,7 +319,7 @@ def fire(
     )
     _require_one(session, moved.rowcount, case)
     _join_owner(session, case.id, definition, step.owner_department, now)
-    return CaseRecord(
+    record = CaseRecord(
         id=case.id,
         case_type=case.case_type,
         state=dest,
@@ -333,6 +335,9 @@ def fire(
         closed_at=step.closed_at,
         definition_fingerprint=case.definition_fingerprint,
     )
+    if step.closed_at is not None:
+        notify.case_resolved(session, company, record, now=now)
+    return record
 
 
 def assign(
@@ -348,7 +353,7 @@ def assign(
 ) -> CaseRecord:
     """Name the person who holds the current step (a member of the owning department)."""
     now = ensure_utc(now)
-    case = _load_for_update(session, case_id)
+    case = load(session, case_id)
     if expected_version is not None and case.version != expected_version:
         raise ConflictError(case.id, expected_version, case.version)
     if case.owner_department is None:
@@ -380,7 +385,7 @@ def assign(
     )
     _require_one(session, moved.rowcount, case)
     clocks.assign_step(session, case_id=case.id, person=person)
-    return CaseRecord(
+    record = CaseRecord(
         id=case.id,
         case_type=case.case_type,
         state=case.state,
@@ -396,6 +401,8 @@ def assign(
         closed_at=case.closed_at,
         definition_fingerprint=case.definition_fingerprint,
     )
+    notify.case_assigned(session, company, record, person=person, now=now)
+    return record
 
 
 def get_case(session: Session, case_id: int) -> Case:
@@ -494,43 +501,9 @@ def replay(definition: CaseTypeDef, events: Iterable[CaseEvent]) -> CaseSnapshot
     )
 
 
-_definitions_lock = threading.Lock()
-_definitions: dict[str, CaseTypeDef] = {}
-
-
 def definition_of(session: Session, company: Company, case: Case | CaseRecord) -> CaseTypeDef:
-    """The definition a case was opened under (a changed config does not rewrite open cases)."""
-    current = company.case_types.get(case.case_type)
-    if current is not None and _fingerprint(current) == case.definition_fingerprint:
-        return current
-    cached = _definitions.get(case.definition_fingerprint)
-    if cached is None:
-        row = session.get(CaseTypeVersion, case.definition_fingerprint)
-        if row is None:
-            raise SlaflowError(f"case {case.id}: its definition {case.definition_fingerprint} is missing")
-        cached = CaseTypeDef.model_validate(row.definition)
-        with _definitions_lock:
-            _definitions[case.definition_fingerprint] = cached
-    return cached
-
-
-def _fingerprint(definition: CaseTypeDef) -> str:
-    return machine_for(definition).fingerprint
-
-
-def _remember_definition(session: Session, definition: CaseTypeDef, now: datetime) -> str:
-    fingerprint = _fingerprint(definition)
-    if session.get(CaseTypeVersion, fingerprint) is None:
-        session.add(
-            CaseTypeVersion(
-                fingerprint=fingerprint,
-                name=definition.name,
-                definition=definition.model_dump(mode="json"),
-                created_at=now,
-            )
-        )
-        session.flush()
-    return fingerprint
+    """The definition the case was opened under."""
+    return versions.definition_for(session, company, case.case_type, case.definition_fingerprint)
 
 
 def _join_owner(session: Session, case_id: int, definition: CaseTypeDef, department: str | None, now: datetime) -> None:
@@ -546,9 +519,9 @@ def _join(session: Session, case_id: int, department: str, role: str, now: datet
     )
 
 
-def _load_for_update(session: Session, case_id: int) -> CaseRecord:
-    # FOR UPDATE makes concurrent triggers on PostgreSQL queue on the row; SQLite already
-    # serialises writers with BEGIN IMMEDIATE (see storage.db).
+def load(session: Session, case_id: int) -> CaseRecord:
+    """The case, locked for this transaction (FOR UPDATE makes concurrent writers on PostgreSQL
+    queue on the row; SQLite already serialises writers with BEGIN IMMEDIATE, see storage.db)."""
     row = session.connection().execute(_LOAD_FOR_UPDATE, {"b_case_id": case_id}).first()
     if row is None:
         raise CaseNotFound(case_id)

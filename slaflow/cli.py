@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from notifications.cli import notify_app, outbox_app
 from slaflow import cases
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.company import load_company
@@ -24,6 +25,8 @@ case_app = typer.Typer(help="Open, move and inspect cases.", no_args_is_help=Tru
 config_app = typer.Typer(help="Check a company configuration.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 app.add_typer(config_app, name="config")
+app.add_typer(notify_app, name="notify")
+app.add_typer(outbox_app, name="outbox")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)

@@ -23,7 +23,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from sla.calendar import BusinessCalendar
 from sla.clocks import late_minutes, plan_clock, used_between
+from slaflow import versions
 from slaflow.company import Company
 from state_machines.schema import CaseTypeDef
 from storage.models import Breach, SlaClock, Timer
@@ -177,7 +179,7 @@ def pause_case_clock(session: Session, company: Company, *, case_id: int, now: d
     clock = session.connection().execute(_CASE_CLOCK, {"b_case_id": case_id}).first()
     if clock is None or clock.stopped_at is not None or clock.paused_since is not None:
         return
-    used = clock.used_minutes + used_between(company.calendars[clock.calendar], clock.running_since, now)
+    used = clock.used_minutes + used_between(_calendar(session, company, clock), clock.running_since, now)
     status = PAUSED if clock.status == RUNNING else clock.status
     session.connection().execute(_PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": status})
     session.connection().execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock.id})
@@ -194,7 +196,7 @@ def resume_case_clock(session: Session, company: Company, *, case_id: int, now: 
     }
     if clock.target_minutes is not None:
         plan = plan_clock(
-            company.calendars[clock.calendar], now, clock.target_minutes, clock.warn_fraction, clock.used_minutes
+            _calendar(session, company, clock), now, clock.target_minutes, clock.warn_fraction, clock.used_minutes
         )
         values.update(deadline_at=plan.deadline, warn_at=plan.warn_at)
         timers = [_timer(case_id, clock.id, "breach", "*", plan.deadline)]
@@ -234,7 +236,7 @@ def record_breach(session: Session, clock: Row[Any] | SlaClock) -> None:
 
 
 def _stop(session: Session, company: Company, clock: Row[Any], now: datetime) -> None:
-    calendar = company.calendars[clock.calendar]
+    calendar = _calendar(session, company, clock)
     used = clock.used_minutes
     if clock.paused_since is None:
         used += used_between(calendar, clock.running_since, now)
@@ -266,10 +268,11 @@ def _start_clock(
     now: datetime,
 ) -> datetime | None:
     """Insert a running clock (and its warning and breach timers); return its deadline."""
-    calendar_name = company.config.departments[department].calendar
+    calendar = company.calendar_of(department)
+    fingerprint = versions.register_calendar(session, calendar, now)
     deadline = warn_at = None
     if target is not None:
-        plan = plan_clock(company.calendars[calendar_name], now, target, warn_fraction)
+        plan = plan_clock(calendar, now, target, warn_fraction)
         deadline, warn_at = plan.deadline, plan.warn_at
     clock_id = session.execute(
         _INSERT_CLOCK,
@@ -281,7 +284,8 @@ def _start_clock(
             "department": department,
             "role": role,
             "person": person,
-            "calendar": calendar_name,
+            "calendar": calendar.name,
+            "calendar_fingerprint": fingerprint,
             "target_minutes": target,
             "warn_fraction": warn_fraction,
             "started_at": now,
@@ -304,6 +308,10 @@ def _start_clock(
             ],
         )
     return deadline
+
+
+def _calendar(session: Session, company: Company, clock: Row[Any]) -> BusinessCalendar:
+    return versions.calendar_for(session, company, clock.calendar, clock.calendar_fingerprint)
 
 
 def _timer(

@@ -7,6 +7,7 @@ the per-department SLA summary. Time is simulated: nothing waits for a real dead
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -18,6 +19,8 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from notifications.outbox import dispatch_due
+from notifications.settings import NotificationSettings
 from slaflow import cases
 from slaflow.cases import CaseRecord
 from slaflow.clock import SimulatedClock
@@ -127,7 +130,8 @@ def at(label: str) -> datetime:
 
 
 def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[str, int]:
-    """Run the week; return counts (used by the test of the demo)."""
+    """Run the week; return counts (used by the test of the demo). Messages people would
+    receive are written to a folder beside the database instead of being sent."""
     company = load_company(config or EXAMPLE_COMPANY)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -136,19 +140,26 @@ def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[s
     engine = make_engine(url)
     factory = session_factory(engine)
     clock = SimulatedClock(at("Mon 09:00"))
+    messages_dir = database.parent / f"{database.stem}-messages"
+    shutil.rmtree(messages_dir, ignore_errors=True)
+    delivery = NotificationSettings(notify_redirect="file", notify_file_dir=messages_dir)
     ids: dict[str, int] = {}
-    totals = {"opened": 0, "moved": 0, "rejected": 0, "warnings": 0, "breaches": 0, "auto": 0}
+    totals = {"opened": 0, "moved": 0, "rejected": 0, "warnings": 0, "breaches": 0, "auto": 0, "messages": 0}
     locale = company.locale
     console.rule(f"[bold]slaflow demo[/] — {label_text(company.config.company.name, locale)}, week of 16 Nov 2026")
     for step in [*SCRIPT, None]:
         target = at(step.when) if step else at(END)
         _sweep_until(factory, company, clock, target, console, totals)
+        totals["messages"] += dispatch_due(factory, company, now=clock.now(), owner="demo", settings=delivery).sent
         if step is None:
             break
         _act(factory, company, clock, step, ids, console, totals)
     console.print()
     _summary(factory, company, clock.now(), console)
-    console.print(f"\ndatabase: {database} — try: slaflow case show {ids['E1']} --database-url {url}")
+    people = sorted(p.name for p in messages_dir.iterdir()) if messages_dir.exists() else []
+    console.print(f"\n{totals['messages']} messages to {len(people)} people written to {messages_dir}/ "
+                  f"(one folder per person; e-mail and chat as they would be sent)")
+    console.print(f"database: {database} — try: slaflow case show {ids['E1']} --database-url {url}")
     engine.dispose()
     return totals
 

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from notifications import events as notify
 from slaflow import cases, clocks
 from slaflow.clock import ensure_utc
 from slaflow.company import Actor, Company
-from storage.models import Case, SlaClock, Timer
+from storage.models import Breach, Case, SlaClock, Timer
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ _FINISH = (
     .where(_timers.c.id == bindparam("b_timer_id"))
     .values(status=bindparam("b_status"), fired_at=bindparam("b_fired_at"), lease_owner=None, lease_until=None)
 )
+_BREACH_OF_CLOCK = select(Breach.__table__).where(Breach.__table__.c.clock_id == bindparam("b_clock_id"))
 _RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
 
 
@@ -108,8 +110,11 @@ def fire_timer(session: Session, company: Company, *, timer_id: int, owner: str,
             session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
             return None
         clocks.record_breach(session, clock)
+        breach = session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
+        notify.step_breached(session, company, cases.load(session, timer.case_id), clock, breach, now=now)
         return _finish(session, timer_id, "fired", now, kind="breach")
     if timer.kind == "warning":
+        notify.step_warning(session, company, cases.load(session, timer.case_id), clock, now=now)
         return _finish(session, timer_id, "fired", now, kind="warning")
     raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
 

@@ -9,26 +9,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sla.clocks import used_between
+from slaflow import versions
 from slaflow.clocks import RUNNING
 from slaflow.company import Company
 from storage.models import Case, SlaClock
 
 
-def clock_used(company: Company, clock: SlaClock, now: datetime) -> float:
+def clock_used(session: Session, company: Company, clock: SlaClock, now: datetime) -> float:
     """Business minutes a clock has used by ``now`` (a running clock keeps counting)."""
     used = clock.used_minutes
     if clock.stopped_at is None and clock.paused_since is None and now > clock.running_since:
-        used += used_between(company.calendars[clock.calendar], clock.running_since, now)
+        calendar = versions.calendar_for(session, company, clock.calendar, clock.calendar_fingerprint)
+        used += used_between(calendar, clock.running_since, now)
     return used
 
 
-def remaining(company: Company, clock: SlaClock | None, now: datetime) -> dict[str, float] | None:
+def remaining(session: Session, company: Company, clock: SlaClock | None, now: datetime) -> dict[str, float] | None:
     """Remaining time of a running clock in business minutes and in wall-clock minutes
     (negative once the deadline has passed)."""
     if clock is None or clock.deadline_at is None or clock.target_minutes is None or clock.stopped_at is not None:
         return None
     return {
-        "business_minutes": clock.target_minutes - clock_used(company, clock, now),
+        "business_minutes": clock.target_minutes - clock_used(session, company, clock, now),
         "wall_minutes": (clock.deadline_at - now).total_seconds() / 60,
     }
 
@@ -69,7 +71,7 @@ def case_row(company: Company, case: Case, now: datetime, session: Session | Non
 
     session = session or object_session(case)
     assert session is not None
-    left = remaining(company, _step_clock(session, case), now)
+    left = remaining(session, company, _step_clock(session, case), now)
     return {
         "id": case.id,
         "type": case.case_type,
@@ -102,7 +104,7 @@ def case_detail(session: Session, company: Company, case: Case, now: datetime) -
                 "deadline_at": c.deadline_at,
                 "stopped_at": c.stopped_at,
                 "target_minutes": c.target_minutes,
-                "used_minutes": clock_used(company, c, now),
+                "used_minutes": clock_used(session, company, c, now),
                 "running": c.status == RUNNING and c.stopped_at is None,
             }
             for c in clocks

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    MetaData,
     Float,
     ForeignKey,
     Index,
@@ -48,6 +49,15 @@ JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
+    # Named constraints, so migrations can drop and alter them on every backend.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JsonDoc}
 
 
@@ -59,6 +69,17 @@ class CaseTypeVersion(Base):
     fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), index=True)
     definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class CalendarVersion(Base):
+    """Every business calendar a clock ran on, so its arithmetic can be repeated exactly."""
+
+    __tablename__ = "calendar_versions"
+
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    config: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
 
 
@@ -146,6 +167,8 @@ class SlaClock(Base):
     role: Mapped[str | None] = mapped_column(String(64))
     person: Mapped[str | None] = mapped_column(String(64))
     calendar: Mapped[str] = mapped_column(String(64))
+    calendar_fingerprint: Mapped[str] = mapped_column(ForeignKey("calendar_versions.fingerprint"))
+    """The calendar version the clock runs on (a changed calendar does not rewrite running clocks)."""
     target_minutes: Mapped[float | None] = mapped_column(Float)
     warn_fraction: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime]
@@ -159,6 +182,22 @@ class SlaClock(Base):
     stopped_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), index=True)
     """running, paused, met or breached."""
+
+
+class ClockPause(Base):
+    """An interval in which a clock did not run: its case sat in a paused state (waiting on the
+    customer), or the owning department waited on another department's step (a dependency)."""
+
+    __tablename__ = "clock_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clock_id: Mapped[int] = mapped_column(ForeignKey("sla_clocks.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(String(16))
+    """``paused_state`` or ``dependency``."""
+    waiting_on: Mapped[str | None] = mapped_column(String(64))
+    """For a dependency pause: the department whose step the clock waited for."""
 
 
 class Timer(Base):

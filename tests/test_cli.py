@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import os
 import subprocess
@@ -135,6 +137,10 @@ def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Pat
     assert "AUTO    #3 reservation: expire -> released" in out
     assert "may not fire 'collected' on case 1; allowed: logistics" in out
     assert "SLA by department" in out
+    assert totals["messages"] > 20
+    mails = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+             for f in (tmp_path / "demo-messages" / "smirnov").glob("*-breach-email.eml")]
+    assert any(str(m["Subject"]).startswith("Срок нарушен: заявка №1") for m in mails)
     # Warehouse: 6 steps, 4 late, 940 business minutes late (checked by hand against its 08-20 shift).
     rows = [[cell.strip() for cell in line.strip("│ ").split("│")] for line in out.splitlines() if "│ Склад" in line]
     assert rows == [["Склад", "6", "2", "4", "0", "33%", "940"]], out

@@ -1,0 +1,130 @@
+"""What the engine calls when something happens to a case: outbox rows, nothing else.
+
+Each function runs inside the engine's open transaction and only writes `OutboxMessage` rows
+(idempotently, so re-processing a cause adds nothing). Who hears about what comes from the
+``notifications.audiences`` config over `DEFAULT_AUDIENCES`; delivery is the dispatcher's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from notifications import context as ctx
+from notifications import recipients
+from notifications.outbox import dedupe_key, enqueue
+from notifications.recipients import Scope
+from slaflow.clock import ensure_utc
+from slaflow.errors import UnknownPerson
+from storage.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from notifications.context import BreachLike, ClockLike
+    from slaflow.company import Company
+    from storage.models import Case
+
+Build = Callable[[str, str], dict[str, Any]]
+"""(person, locale) -> kind-specific template variables."""
+
+
+def case_opened(session: Session, company: Company, case: Case, *, now: datetime) -> None:
+    """Both departments hear that a case between them exists."""
+    _produce(session, company, "case_opened", case, Scope.of_case(case), key=f"case={case.id}", now=now,
+             build=lambda person, locale: {})
+
+
+def case_assigned(session: Session, company: Company, case: Case, *, person: str, now: datetime) -> None:
+    """The person now holding the step (each assignment event is its own message)."""
+    def build(_: str, locale: str) -> dict[str, Any]:
+        return {"assignee_name": ctx.person_name(company, person, locale)}
+
+    _produce(session, company, "assigned", case, Scope.of_case(case, assignee=person),
+             key=f"case={case.id}|event={case.version}", now=now, build=build)
+
+
+def step_warning(session: Session, company: Company, case: Case, clock: ClockLike, *, now: datetime) -> None:
+    """The deadline of a clock is near; one message per clock (each state visit has its own)."""
+    _produce(session, company, "warning", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
+             now=now, department=clock.department,
+             build=lambda person, locale: {"clock": ctx.clock_context(company, case, clock, now, locale)})
+
+
+def step_breached(
+    session: Session, company: Company, case: Case, clock: ClockLike, breach: BreachLike, *, now: datetime
+) -> None:
+    """A clock missed its deadline: its owner and the owning department's head."""
+    def build(_: str, locale: str) -> dict[str, Any]:
+        return {"clock": ctx.clock_context(company, case, clock, now, locale),
+                "breach": ctx.breach_context(company, clock, breach, now)}
+
+    _produce(session, company, "breach", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
+             now=now, department=clock.department, build=build)
+
+
+def escalated(
+    session: Session, company: Company, case: Case, clock: ClockLike, *, level: int, audience: list[str],
+    now: datetime,
+) -> None:
+    """Escalation level ``level`` of a clock to ``audience`` (audience specs, e.g. from an
+    escalation chain: ``[head_manager]``, ``[director]``, ``[person:orlov]``)."""
+    def build(_: str, locale: str) -> dict[str, Any]:
+        return {"level": level, "clock": ctx.clock_context(company, case, clock, now, locale)}
+
+    _produce(session, company, "escalation", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
+             now=now, department=clock.department, level=level, audience=audience, build=build)
+
+
+def case_resolved(session: Session, company: Company, case: Case, *, now: datetime) -> None:
+    """The case reached a terminal state; both departments hear the outcome."""
+    _produce(session, company, "resolved", case, Scope.of_case(case), key=f"case={case.id}", now=now,
+             department=case.performer, build=lambda person, locale: {})
+
+
+def _produce(
+    session: Session,
+    company: Company,
+    kind: str,
+    case: Case,
+    scope: Scope,
+    *,
+    key: str,
+    now: datetime,
+    build: Build,
+    department: str | None = None,
+    level: int = 0,
+    audience: list[str] | None = None,
+) -> None:
+    """Resolve the audience now, then one context per recipient (in their language and time
+    zone) and one row per channel. ``key`` names the cause for the dedupe key."""
+    now = ensure_utc(now)
+    specs = audience if audience is not None else company.config.notifications.audience(kind)
+    about = department or scope.department or case.performer
+    for person in recipients.resolve(company, specs, scope):
+        locale = recipients.locale_of(company, person)
+        tz = recipients.calendar_of_person(company, person, about).config.tz
+        context = {**ctx.base(company, person, locale, tz), "case": ctx.case_context(company, case, locale),
+                   **build(person, locale)}
+        enqueue(session, company, kind=kind, recipient=person, context=context, scope=key, now=now,
+                case_id=case.id, level=level, department=about)
+
+
+def test_message(session: Session, company: Company, *, person: str, channel: str, now: datetime) -> int:
+    """A test message to one person on one channel (``slaflow notify test``); returns its id."""
+    now = ensure_utc(now)
+    if person not in company.config.people:
+        raise UnknownPerson(person)
+    locale = recipients.locale_of(company, person)
+    tz = recipients.calendar_of_person(company, person).config.tz
+    context = {**ctx.base(company, person, locale, tz), "channel": channel, "sent_at": now.isoformat()}
+    scope = f"test={now.isoformat()}"
+    enqueue(session, company, kind="test", recipient=person, context=context, scope=scope, now=now, channels=[channel])
+    message_id = session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key("test", scope, 0, person, channel))
+    )
+    assert message_id is not None
+    return message_id

@@ -1,0 +1,356 @@
+"""The outbox: messages are rows first (written with their cause), delivered later.
+
+``enqueue`` runs inside the caller's transaction and is idempotent on ``dedupe_key``
+(``INSERT ... ON CONFLICT DO NOTHING``, so a repeat never poisons that transaction).
+``dispatch_due`` claims due rows with a lease (the pattern of `slaflow.timers.claim_due`),
+commits, sends outside any transaction, and records each attempt in a new one. Channels are
+sent in parallel, one thread per transport, so a slow or failing channel delays only itself.
+Delivery is at-least-once: a worker that dies after sending but before recording sends again
+when its lease runs out (e-mails carry a stable Message-ID, webhooks an idempotency key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import TemplateError
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications import recipients
+from notifications.render import render
+from notifications.settings import NotificationSettings, load_notification_settings
+from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
+from storage.models import DeliveryAttempt, OutboxMessage
+
+if TYPE_CHECKING:
+    from slaflow.company import Company
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+BREAKER_THRESHOLD = 3
+"""Consecutive transient failures of one channel in one run after which its remaining messages
+are released untried (a dead SMTP server should cost three timeouts, not two hundred)."""
+
+
+# --------------------------------------------------------------------------- producing
+
+
+def dedupe_key(kind: str, scope: str, level: int, recipient: str, channel: str) -> str:
+    """(cause, kind, level, recipient, channel): the identity of one message."""
+    key = f"{kind}|{scope}|L{level}|{recipient}|{channel}"
+    if len(key) <= 255:
+        return key
+    return f"{kind}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def enqueue(
+    session: Session,
+    company: Company,
+    *,
+    kind: str,
+    recipient: str,
+    context: dict[str, Any],
+    scope: str,
+    now: datetime,
+    case_id: int | None = None,
+    level: int = 0,
+    department: str | None = None,
+    channels: Sequence[str] | None = None,
+) -> list[str]:
+    """Write one row per channel of ``recipient`` unless it exists; return the channels written.
+
+    ``scope`` identifies the cause (e.g. ``case=7|clock=12``); ``department`` is the one the
+    message is about, whose calendar is used for a recipient outside the org chart. Non-urgent
+    kinds wait for the recipient's next working instant.
+    """
+    config = company.config.notifications
+    urgent = config.urgent(kind)
+    if channels is None:
+        channels = recipients.channels_for(company, recipient, all_channels=kind in config.all_channels_for)
+    not_before = now
+    if not urgent:
+        not_before = recipients.calendar_of_person(company, recipient, department).next_working_instant(now)
+    locale = str(context.get("locale") or recipients.locale_of(company, recipient))
+    written = []
+    for channel in channels:
+        row = {
+            "dedupe_key": dedupe_key(kind, scope, level, recipient, channel),
+            "case_id": case_id, "kind": kind, "level": level, "recipient": recipient, "channel": channel,
+            "locale": locale, "context": context, "urgent": urgent, "status": PENDING, "created_at": now,
+            "next_attempt_at": not_before, "attempts": 0,
+        }
+        if _insert_once(session, row):
+            written.append(channel)
+    return written
+
+
+def _insert_once(session: Session, row: dict[str, Any]) -> bool:
+    dialect = session.get_bind(OutboxMessage).dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(OutboxMessage).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    # Other databases: look, then insert inside a savepoint so a racing duplicate rolls back
+    # only the savepoint, never the caller's transaction.
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == row["dedupe_key"])) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(OutboxMessage(**row))
+    except IntegrityError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- delivering
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+    """Claimed but not tried this run (their channel's breaker opened)."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A claimed row, detached from its session."""
+
+    id: int
+    dedupe_key: str
+    kind: str
+    level: int
+    recipient: str
+    channel: str
+    locale: str
+    context: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    ok: bool
+    error: str | None = None
+    permanent: bool = False
+    retry_after: float | None = None
+    duration_ms: float = 0.0
+
+
+def claim_due(
+    session: Session,
+    *,
+    now: datetime,
+    owner: str,
+    limit: int = 200,
+    lease: timedelta = timedelta(seconds=300),
+    only: Sequence[int] | None = None,
+) -> list[int]:
+    """Lease up to ``limit`` due messages to ``owner`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+    on SQLite the write lock taken by ``BEGIN IMMEDIATE`` makes the claim atomic)."""
+    candidates = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
+        .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+        .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if only is not None:
+        candidates = candidates.where(OutboxMessage.id.in_(list(only)))
+    if session.get_bind(OutboxMessage).dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    claimed = session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=now + lease, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed)
+
+
+def dispatch_due(
+    factory: sessionmaker[Session],
+    company: Company,
+    *,
+    now: datetime,
+    owner: str,
+    settings: NotificationSettings | None = None,
+    limit: int = 200,
+    only: Sequence[int] | None = None,
+    transports: Mapping[str, Transport] | None = None,
+) -> DispatchResult:
+    """Claim due messages, deliver them, record every attempt. Never raises for a message:
+    each outcome is a `DeliveryAttempt` row and a status. ``transports`` replaces registry
+    instances (tests, or a caller that keeps connections)."""
+    settings = settings if settings is not None else load_notification_settings()
+    config = company.config.notifications
+    with factory.begin() as session:
+        ids = claim_due(session, now=now, owner=owner, limit=limit,
+                        lease=timedelta(seconds=config.lease_seconds), only=only)
+        jobs = [
+            _Job(m.id, m.dedupe_key, m.kind, m.level, m.recipient, m.channel, m.locale, dict(m.context), m.attempts)
+            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
+        ]
+    result = DispatchResult(claimed=len(jobs))
+    groups: dict[str, list[_Job]] = {}
+    for job in jobs:
+        groups.setdefault(settings.notify_redirect or job.channel, []).append(job)
+    delivery = _Delivery(factory, company, settings, dict(transports or {}), owner, now)
+    if len(groups) <= 1:
+        outcomes = [delivery.run_group(kind, group) for kind, group in groups.items()]
+    else:
+        with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="outbox") as pool:
+            outcomes = list(pool.map(lambda item: delivery.run_group(*item), groups.items()))
+    for counts in outcomes:
+        for name, value in counts.items():
+            setattr(result, name, getattr(result, name) + value)
+    return result
+
+
+class _Delivery:
+    """One dispatch run: renders, sends and records the jobs of one transport per thread."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], company: Company, settings: NotificationSettings,
+        transports: dict[str, Transport], owner: str, now: datetime,
+    ) -> None:
+        self.factory, self.company, self.settings = factory, company, settings
+        self.transports, self.owner, self.now = transports, owner, now
+
+    def run_group(self, transport_kind: str, jobs: list[_Job]) -> dict[str, int]:
+        counts = {"sent": 0, "retried": 0, "failed": 0, "released": 0}
+        streak = 0
+        for index, job in enumerate(jobs):
+            if streak >= BREAKER_THRESHOLD:
+                counts["released"] += self._release([j.id for j in jobs[index:]])
+                break
+            outcome = self._attempt(transport_kind, job)
+            streak = streak + 1 if not outcome.ok and not outcome.permanent else 0
+            try:
+                status = self._record(job, outcome)
+            except Exception:  # the database is gone: the lease expires and the row is retried
+                log.exception("could not record the delivery of outbox message %s", job.id)
+                continue
+            counts[{SENT: "sent", FAILED: "failed"}.get(status, "retried")] += 1
+        return counts
+
+    def _transport(self, kind: str) -> Transport:
+        if kind not in self.transports:
+            self.transports[kind] = REGISTRY[kind](self.settings, self.company.config.notifications)
+        return self.transports[kind]
+
+    def _attempt(self, transport_kind: str, job: _Job) -> _Outcome:
+        started = time.perf_counter()
+        try:
+            self._send(transport_kind, job)
+        except TransportError as exc:
+            return _Outcome(False, str(exc), exc.permanent, exc.retry_after, _ms(started))
+        except TemplateError as exc:
+            return _Outcome(False, f"template {job.locale}/{job.kind}: {type(exc).__name__}: {exc}", True,
+                            duration_ms=_ms(started))
+        except Exception as exc:  # a bug in a transport must not lose the message: retry, capped
+            log.exception("outbox message %s: unexpected error", job.id)
+            return _Outcome(False, f"{type(exc).__name__}: {exc}", False, duration_ms=_ms(started))
+        return _Outcome(True, duration_ms=_ms(started))
+
+    def _send(self, transport_kind: str, job: _Job) -> None:
+        person = self.company.config.people.get(job.recipient)
+        if person is None:
+            raise TransportError(f"{job.recipient!r} is no longer in the company config", permanent=True)
+        channel = REGISTRY.get(job.channel)
+        if channel is None or transport_kind not in REGISTRY:
+            unknown = job.channel if channel is None else transport_kind
+            raise TransportError(f"no transport for channel {unknown!r} (known: {', '.join(REGISTRY)})",
+                                 permanent=True)
+        address = channel.address(job.recipient, person)
+        if address is None:
+            raise TransportError(f"{job.recipient} has no {job.channel} address in the company config", permanent=True)
+        rendered = render(job.kind, job.locale, channel.format, job.context, app_url=self.settings.public_url)
+        self._transport(transport_kind).send(
+            Outgoing(
+                message_id=job.id, dedupe_key=job.dedupe_key, kind=job.kind, channel=job.channel,
+                recipient=job.recipient, address=address, subject=rendered.subject, text=rendered.text,
+                payload=rendered.payload, now=self.now,
+            )
+        )
+
+    def _record(self, job: _Job, outcome: _Outcome) -> str:
+        """Store the attempt; move the message on if this worker still holds its lease."""
+        config = self.company.config.notifications
+        with self.factory.begin() as session:
+            session.add(DeliveryAttempt(message_id=job.id, at=self.now, ok=outcome.ok, permanent=outcome.permanent,
+                                        error=_clip(outcome.error), duration_ms=outcome.duration_ms))
+            message = session.get(OutboxMessage, job.id, with_for_update=True, populate_existing=True)
+            if message is None or message.status != PENDING or message.lease_owner != self.owner:
+                return message.status if message is not None else FAILED
+            message.lease_owner, message.lease_until = None, None
+            message.last_error = _clip(outcome.error)
+            if outcome.ok:
+                message.status, message.sent_at = SENT, self.now
+            elif outcome.permanent or message.attempts >= config.max_attempts:
+                message.status = FAILED
+            else:
+                wait = max(config.backoff(message.attempts), outcome.retry_after or 0.0)
+                message.next_attempt_at = self.now + timedelta(seconds=wait)
+            return message.status
+
+    def _release(self, ids: list[int]) -> int:
+        """Give back claimed messages untried (the claim's attempt count is undone)."""
+        wait = timedelta(seconds=self.company.config.notifications.backoff_seconds)
+        with self.factory.begin() as session:
+            released = session.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner,
+                       OutboxMessage.status == PENDING)
+                .values(lease_owner=None, lease_until=None, attempts=OutboxMessage.attempts - 1,
+                        next_attempt_at=self.now + wait)
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+            return len(list(released))
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _clip(error: str | None) -> str | None:
+    return error[:2000] if error is not None else None
+
+
+# --------------------------------------------------------------------------- operating
+
+
+def list_messages(session: Session, *, status: str | None = None, limit: int = 100) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    return list(session.scalars(query))
+
+
+def retry(session: Session, *, now: datetime, ids: Sequence[int] = (), all_failed: bool = False) -> list[int]:
+    """Put failed (or pending) messages back in the queue with a fresh attempt budget.
+    Sent messages are never re-sent."""
+    which = OutboxMessage.status == FAILED if all_failed else OutboxMessage.id.in_(list(ids))
+    query = update(OutboxMessage).where(OutboxMessage.status.in_([FAILED, PENDING]), which)
+    retried = session.scalars(
+        query.values(status=PENDING, attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(retried)

@@ -1,0 +1,174 @@
+"""Scheduled messages that summarise cases: the daily digest and the weekly lead-quality report.
+
+Like `notifications.events`, these only read the database and write outbox rows, inside the
+caller's transaction; a scheduler (a Prefect flow) calls them. Dedupe keys carry the local day
+or ISO week, so running a schedule twice sends once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from notifications import context as ctx
+from notifications import recipients
+from notifications.outbox import enqueue
+from slaflow.clock import ensure_utc
+from storage.models import Breach, Case, SlaClock
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from slaflow.company import Company
+
+DIGEST_LIMIT = 50
+"""Items per list in a digest; the totals are always exact."""
+
+
+def enqueue_daily_digests(session: Session, company: Company, *, now: datetime, skip_empty: bool = True) -> int:
+    """One digest per department head (for the departments they head and those below them):
+    open cases by remaining business time, and the breaches of yesterday in the head's calendar.
+    Returns the number of rows written."""
+    now = ensure_utc(now)
+    written = 0
+    for head, departments in _headed(company).items():
+        locale = recipients.locale_of(company, head)
+        tz = recipients.calendar_of_person(company, head).config.tz
+        zone = ZoneInfo(tz)
+        today = now.astimezone(zone).date()
+        day_end = datetime(today.year, today.month, today.day, tzinfo=zone)
+        yesterday = today - timedelta(days=1)
+        day_start = datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=zone)
+        open_cases = _open_cases(session, company, departments, now, locale)
+        breaches = _breaches(session, company, departments, day_start, day_end, locale)
+        if skip_empty and not open_cases and not breaches:
+            continue
+        context = {
+            **ctx.base(company, head, locale, tz),
+            "date": today.isoformat(),
+            "departments": [ctx.department_name(company, d, locale) for d in departments],
+            "open_total": len(open_cases),
+            "open_cases": open_cases[:DIGEST_LIMIT],
+            "breaches_total": len(breaches),
+            "breaches_yesterday": breaches[:DIGEST_LIMIT],
+        }
+        written += len(enqueue(session, company, kind="digest", recipient=head, context=context,
+                               scope=f"digest={today.isoformat()}", now=now, department=departments[0]))
+    return written
+
+
+def _headed(company: Company) -> dict[str, list[str]]:
+    """Head -> the departments they head and every department below those."""
+    departments = company.config.departments
+    result: dict[str, list[str]] = {}
+    for code in departments:
+        cursor: str | None = code
+        while cursor is not None:
+            codes = result.setdefault(departments[cursor].head, [])
+            if code not in codes:
+                codes.append(code)
+            cursor = departments[cursor].parent
+    return result
+
+
+def _open_cases(
+    session: Session, company: Company, departments: list[str], now: datetime, locale: str
+) -> list[dict[str, Any]]:
+    rows = []
+    for case in session.scalars(
+        select(Case).where(Case.closed_at.is_(None), Case.owner_department.in_(departments)).order_by(Case.id)
+    ):
+        clock = session.scalars(
+            select(SlaClock)
+            .where(SlaClock.case_id == case.id, SlaClock.kind == "step", SlaClock.stopped_at.is_(None))
+            .order_by(SlaClock.id.desc())
+            .limit(1)
+        ).first()
+        remaining = ctx.clock_context(company, case, clock, now, locale)["remaining_minutes"] if clock else None
+        item = ctx.case_context(company, case, locale)
+        rows.append({key: item[key] for key in ("id", "type_label", "state_label", "owner_department_name",
+                                                 "owner_person_name", "due_at")} | {"remaining_minutes": remaining})
+    return sorted(rows, key=lambda r: (r["remaining_minutes"] is None, r["remaining_minutes"] or 0.0, r["id"]))
+
+
+def _breaches(
+    session: Session, company: Company, departments: list[str], start: datetime, end: datetime, locale: str
+) -> list[dict[str, Any]]:
+    query = (
+        select(Breach, Case)
+        .join(Case, Case.id == Breach.case_id)
+        .where(Breach.department.in_(departments), Breach.breached_at >= start, Breach.breached_at < end)
+        .order_by(Breach.breached_at, Breach.id)
+    )
+    return [
+        {
+            "case_id": case.id,
+            "type_label": ctx.case_context(company, case, locale)["type_label"],
+            "state_label": ctx.state_label(company, case.case_type, breach.state, locale),
+            "department_name": ctx.department_name(company, breach.department, locale),
+            "person_name": ctx.person_name(company, breach.person, locale),
+            "deadline_at": ctx.iso(breach.deadline_at),
+        }
+        for breach, case in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class LeadReport:
+    """What only sales knows: the CRM's lead count and what it asks marketing for."""
+
+    total_leads: int
+    asks: str
+    expected_result: str
+    lead_url: str | None = None
+    """Link pattern to a lead in the CRM, e.g. ``https://crm.example/leads/{lead_id}``."""
+
+
+def enqueue_lead_report(
+    session: Session, company: Company, report: LeadReport, *, now: datetime, case_type: str = "lead_dispute"
+) -> int:
+    """The weekly lead-quality report from the requesting department's head (sales) to the
+    performing department's head (marketing): the leads disputed as non-target this ISO week
+    (Monday to Sunday in the reader's calendar), each with its dispute's outcome."""
+    now = ensure_utc(now)
+    definition = company.case_type(case_type)
+    sender, reader = company.head_of(definition.requester), company.head_of(definition.performer)
+    locale = recipients.locale_of(company, reader)
+    tz = recipients.calendar_of_person(company, reader, definition.performer).config.tz
+    today = now.astimezone(ZoneInfo(tz)).date()
+    monday = today - timedelta(days=today.weekday())
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=ZoneInfo(tz))
+    disputes = session.scalars(
+        select(Case)
+        .where(Case.case_type == case_type, Case.opened_at >= start, Case.opened_at < start + timedelta(days=7))
+        .order_by(Case.id)
+    ).all()
+    non_target = [
+        {
+            "lead_id": str(case.data.get("lead_id", "")),
+            "reason": str(case.data.get("reason", "")),
+            "case_id": case.id,
+            "status_label": ctx.state_label(company, case.case_type, case.state, locale),
+            "url": report.lead_url.format(lead_id=case.data.get("lead_id", "")) if report.lead_url else None,
+        }
+        for case in disputes
+    ]
+    year, week, _ = monday.isocalendar()
+    context = {
+        **ctx.base(company, reader, locale, tz),
+        "from_name": company.person_name(sender, locale),
+        "from_department_name": company.department_name(definition.requester, locale),
+        "week_start": monday.isoformat(),
+        "week_end": (monday + timedelta(days=6)).isoformat(),
+        "total_leads": report.total_leads,
+        "non_target_count": len(non_target),
+        "non_target": non_target,
+        "asks": report.asks,
+        "expected_result": report.expected_result,
+    }
+    return len(enqueue(session, company, kind="lead_report", recipient=reader, context=context,
+                       scope=f"lead_report={year}-W{week:02d}", now=now, department=definition.performer))
