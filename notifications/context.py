@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sla.clocks import late_minutes, used_between
+from sla.clocks import used_by
 from state_machines.schema import label_text
 
 if TYPE_CHECKING:
@@ -79,10 +79,9 @@ def case_context(company: Company, case: Case, locale: str) -> dict[str, Any]:
 def clock_context(company: Company, case: Case, clock: ClockLike, now: datetime, locale: str) -> dict[str, Any]:
     """The clock a warning, breach or escalation is about, with business minutes left at ``now``
     (negative once overdue)."""
-    calendar = company.calendars[clock.calendar]
-    used = clock.used_minutes
-    if clock.stopped_at is None and clock.paused_since is None and now > clock.running_since:
-        used += used_between(calendar, clock.running_since, now)
+    used = used_by(company.calendars[clock.calendar], used_minutes=clock.used_minutes,
+                   running_since=clock.running_since, paused_since=clock.paused_since,
+                   stopped_at=clock.stopped_at, now=now)
     remaining = clock.target_minutes - used if clock.target_minutes is not None else None
     return {
         "kind": clock.kind,
@@ -98,6 +97,9 @@ def clock_context(company: Company, case: Case, clock: ClockLike, now: datetime,
 def breach_context(company: Company, clock: ClockLike, breach: BreachLike, now: datetime) -> dict[str, Any]:
     """The missed deadline; business minutes late so far (the breach row has them once closed)."""
     late = breach.late_minutes
-    if late is None:
-        late = late_minutes(company.calendars[clock.calendar], breach.deadline_at, now)
+    if late is None:  # still open: the business minutes used beyond the target so far
+        used = used_by(company.calendars[clock.calendar], used_minutes=clock.used_minutes,
+                       running_since=clock.running_since, paused_since=clock.paused_since,
+                       stopped_at=clock.stopped_at, now=now)
+        late = max(used - (clock.target_minutes or 0.0), 0.0)
     return {"deadline_at": iso(breach.deadline_at), "breached_at": iso(breach.breached_at), "late_minutes": late}

@@ -39,6 +39,17 @@ def used_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> 
     return calendar.business_minutes_between(start, end)
 
 
-def late_minutes(calendar: BusinessCalendar, deadline: datetime, at: datetime) -> float:
-    """How late ``at`` is, in business minutes past ``deadline`` (0 if not late)."""
-    return calendar.business_minutes_between(deadline, at) if at > deadline else 0.0
+def used_by(
+    calendar: BusinessCalendar,
+    *,
+    used_minutes: float,
+    running_since: datetime,
+    paused_since: datetime | None,
+    stopped_at: datetime | None,
+    now: datetime,
+) -> float:
+    """Business minutes a clock has used by ``now``: what is stored, plus the stretch it has been
+    running since (a stopped or paused clock does not count on)."""
+    if stopped_at is None and paused_since is None and now > running_since:
+        return used_minutes + used_between(calendar, running_since, now)
+    return used_minutes

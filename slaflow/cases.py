@@ -275,7 +275,19 @@ def fire(
 
     seq = case.version + 1
     data = {**case.data, **payload}
-    clocks.leave_state(session, company, case_id=case.id, state_name=case.state, now=now)
+    leaving, entering = definition.states[case.state], definition.states[dest]
+    hand_off = entering.on_behalf_of == case.state  # the owner now waits on another department
+    returning = leaving.on_behalf_of is not None and leaving.on_behalf_of == dest
+    clocks.leave_state(
+        session,
+        company,
+        case_id=case.id,
+        state_name=case.state,
+        now=now,
+        waiting_on=entering.department if hand_off else None,
+    )
+    if leaving.on_behalf_of is not None and not returning:
+        clocks.stop_suspended(session, company, case_id=case.id, state_name=leaving.on_behalf_of, now=now)
     session.connection().execute(
         _INSERT_EVENT,
         {
@@ -300,7 +312,8 @@ def fire(
         owner_person=None,
         event_seq=seq,
         now=now,
-        was_paused=definition.states[case.state].paused,
+        was_paused=leaving.paused,
+        resume=returning,
     )
     moved = session.connection().execute(
         _MOVE_CASE,

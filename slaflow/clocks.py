@@ -24,17 +24,24 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sla.calendar import BusinessCalendar
-from sla.clocks import late_minutes, plan_clock, used_between
+from sla.clocks import plan_clock, used_between
 from slaflow import versions
 from slaflow.company import Company
 from state_machines.schema import CaseTypeDef
-from storage.models import Breach, SlaClock, Timer
+from storage.models import Breach, ClockPause, SlaClock, Timer
 
 STEP, WHOLE_CASE = "step", "case"
 RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
 
 _clocks = SlaClock.__table__
 _timers = Timer.__table__
+_pauses = ClockPause.__table__
+_INSERT_PAUSE = insert(_pauses)
+_CLOSE_PAUSE = (
+    update(_pauses)
+    .where(_pauses.c.clock_id == bindparam("b_clock_id"), _pauses.c.ended_at.is_(None))
+    .values(ended_at=bindparam("b_now"))
+)
 _breaches = Breach.__table__
 
 _OPEN_STEP_CLOCK = (
@@ -44,6 +51,18 @@ _OPEN_STEP_CLOCK = (
     .limit(1)
 )
 _CASE_CLOCK = select(_clocks).where(_clocks.c.case_id == bindparam("b_case_id"), _clocks.c.kind == WHOLE_CASE)
+_SUSPENDED_STEP_CLOCK = (
+    select(_clocks)
+    .where(
+        _clocks.c.case_id == bindparam("b_case_id"),
+        _clocks.c.kind == STEP,
+        _clocks.c.state == bindparam("b_state"),
+        _clocks.c.stopped_at.is_(None),
+        _clocks.c.paused_since.is_not(None),
+    )
+    .order_by(_clocks.c.id.desc())
+    .limit(1)
+)
 _INSERT_CLOCK = insert(_clocks).returning(_clocks.c.id)
 _UPDATE_CLOCK = update(_clocks).where(_clocks.c.id == bindparam("b_clock_id"))
 _STOP_CLOCK = _UPDATE_CLOCK.values(
@@ -102,10 +121,12 @@ def enter_state(
     event_seq: int,
     now: datetime,
     was_paused: bool = False,
+    resume: bool = False,
 ) -> StepResult:
     """Start whatever the new state needs: its step clock and timers, a pause, or the end.
     ``was_paused`` says whether the state left was paused, so the whole-case clock is only
-    touched when pausedness changes."""
+    touched when pausedness changes; ``resume`` says the case returns from a dependency, so the
+    state's suspended clock resumes instead of a new one starting."""
     state = definition.states[state_name]
     if state.terminal:
         stop_case_clock(session, company, case_id=case_id, now=now)
@@ -116,7 +137,14 @@ def enter_state(
         resume_case_clock(session, company, case_id=case_id, now=now)
     department = state.department or definition.performer
     due_at = None
-    if not state.paused:
+    suspended = None
+    if resume:
+        suspended = (
+            session.connection().execute(_SUSPENDED_STEP_CLOCK, {"b_case_id": case_id, "b_state": state_name}).first()
+        )
+    if suspended is not None:
+        due_at = _resume(session, company, suspended, case_id=case_id, timer_state=state_name, now=now)
+    elif not state.paused:  # (a case opened before the state became a dependency starts afresh)
         due_at = _start_clock(
             session,
             company,
@@ -139,14 +167,44 @@ def enter_state(
     return StepResult(state.department, state.role, due_at, None)
 
 
-def leave_state(session: Session, company: Company, *, case_id: int, state_name: str, now: datetime) -> None:
-    """Stop the current step clock (met or breached) and cancel the state's pending timers."""
+def leave_state(
+    session: Session,
+    company: Company,
+    *,
+    case_id: int,
+    state_name: str,
+    now: datetime,
+    waiting_on: str | None = None,
+) -> None:
+    """Stop the current step clock (met or breached) and cancel the state's pending timers. When
+    the case goes to a dependency (``waiting_on`` names its department), the clock is suspended
+    instead: the owner waits on another department and that time is not theirs."""
     clock = session.connection().execute(_OPEN_STEP_CLOCK, {"b_case_id": case_id}).first()
-    if clock is not None:
+    if clock is not None and waiting_on is not None:
+        _suspend(session, company, clock, now, waiting_on)
+    elif clock is not None:
         _stop(session, company, clock, now)
     # Step and automatic timers carry the state's name (whole-case timers carry "*"), so this
     # one statement cancels them all.
     session.connection().execute(_CANCEL_STATE_TIMERS, {"b_case_id": case_id, "b_timer_state": state_name})
+
+
+def stop_suspended(session: Session, company: Company, *, case_id: int, state_name: str, now: datetime) -> None:
+    """The case left a dependency without returning: the step it served is over too."""
+    clock = session.connection().execute(_SUSPENDED_STEP_CLOCK, {"b_case_id": case_id, "b_state": state_name}).first()
+    if clock is not None:
+        _stop(session, company, clock, now)
+
+
+def _suspend(session: Session, company: Company, clock: Row[Any], now: datetime, waiting_on: str) -> None:
+    used = clock.used_minutes + used_between(_calendar(session, company, clock), clock.running_since, now)
+    status = PAUSED if clock.status == RUNNING else clock.status
+    conn = session.connection()
+    conn.execute(_PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": status})
+    conn.execute(
+        _INSERT_PAUSE,
+        {"clock_id": clock.id, "started_at": now, "ended_at": None, "reason": "dependency", "waiting_on": waiting_on},
+    )
 
 
 def start_case_clock(
@@ -181,29 +239,47 @@ def pause_case_clock(session: Session, company: Company, *, case_id: int, now: d
         return
     used = clock.used_minutes + used_between(_calendar(session, company, clock), clock.running_since, now)
     status = PAUSED if clock.status == RUNNING else clock.status
-    session.connection().execute(_PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": status})
-    session.connection().execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock.id})
+    conn = session.connection()
+    conn.execute(_PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": status})
+    conn.execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock.id})
+    conn.execute(
+        _INSERT_PAUSE,
+        {"clock_id": clock.id, "started_at": now, "ended_at": None, "reason": "paused_state", "waiting_on": None},
+    )
 
 
 def resume_case_clock(session: Session, company: Company, *, case_id: int, now: datetime) -> None:
     clock = session.connection().execute(_CASE_CLOCK, {"b_case_id": case_id}).first()
     if clock is None or clock.stopped_at is not None or clock.paused_since is None:
         return
+    _resume(session, company, clock, case_id=case_id, timer_state="*", now=now)
+
+
+def _resume(
+    session: Session, company: Company, clock: Row[Any], *, case_id: int, timer_state: str, now: datetime
+) -> datetime | None:
+    """Run a paused clock again with the time it had left: new deadline, new timers."""
     values: dict[str, Any] = {
         "paused_since": None,
         "running_since": now,
         "status": RUNNING if clock.status == PAUSED else clock.status,
     }
-    if clock.target_minutes is not None:
+    deadline = clock.deadline_at
+    if clock.status == BREACHED:
+        pass  # already breached before the pause: its breach stays open, no new timers
+    elif clock.target_minutes is not None:
         plan = plan_clock(
             _calendar(session, company, clock), now, clock.target_minutes, clock.warn_fraction, clock.used_minutes
         )
+        deadline = plan.deadline
         values.update(deadline_at=plan.deadline, warn_at=plan.warn_at)
-        timers = [_timer(case_id, clock.id, "breach", "*", plan.deadline)]
+        timers = [_timer(case_id, clock.id, "breach", timer_state, plan.deadline)]
         if plan.warn_at > now:  # a warning instant passed before the pause was due then
-            timers.append(_timer(case_id, clock.id, "warning", "*", plan.warn_at))
+            timers.append(_timer(case_id, clock.id, "warning", timer_state, plan.warn_at))
         session.connection().execute(_INSERT_TIMERS, timers)
-    session.execute(update(_clocks).where(_clocks.c.id == clock.id).values(**values))
+    session.connection().execute(update(_clocks).where(_clocks.c.id == clock.id).values(**values))
+    session.connection().execute(_CLOSE_PAUSE, {"b_clock_id": clock.id, "b_now": now})
+    return deadline
 
 
 def stop_case_clock(session: Session, company: Company, *, case_id: int, now: datetime) -> None:
@@ -236,20 +312,23 @@ def record_breach(session: Session, clock: Row[Any] | SlaClock) -> None:
 
 
 def _stop(session: Session, company: Company, clock: Row[Any], now: datetime) -> None:
-    calendar = _calendar(session, company, clock)
+    """Stop a clock. It is breached if it already was, or if it runs past its deadline; it is late
+    by the business minutes it used beyond its target (the deadline is where used == target, so
+    this also counts lateness from before a pause)."""
     used = clock.used_minutes
+    conn = session.connection()
     if clock.paused_since is None:
-        used += used_between(calendar, clock.running_since, now)
-    late = clock.deadline_at is not None and now > clock.deadline_at
-    session.connection().execute(
-        _STOP_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": BREACHED if late else MET}
+        used += used_between(_calendar(session, company, clock), clock.running_since, now)
+    else:  # a suspended clock did not run since its pause
+        conn.execute(_CLOSE_PAUSE, {"b_clock_id": clock.id, "b_now": now})
+    late = clock.status == BREACHED or (
+        clock.paused_since is None and clock.deadline_at is not None and now > clock.deadline_at
     )
+    conn.execute(_STOP_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": BREACHED if late else MET})
     if late:
         record_breach(session, clock)
-        session.connection().execute(
-            _CLOSE_BREACH,
-            {"b_clock_id": clock.id, "b_closed_at": now, "b_late": late_minutes(calendar, clock.deadline_at, now)},
-        )
+        late_by = max(used - (clock.target_minutes or 0.0), 0.0)
+        conn.execute(_CLOSE_BREACH, {"b_clock_id": clock.id, "b_closed_at": now, "b_late": late_by})
 
 
 def _start_clock(

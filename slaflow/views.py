@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sla.clocks import used_between
+from sla.clocks import used_by
 from slaflow import versions
 from slaflow.clocks import RUNNING
 from slaflow.company import Company
@@ -17,11 +17,9 @@ from storage.models import Case, SlaClock
 
 def clock_used(session: Session, company: Company, clock: SlaClock, now: datetime) -> float:
     """Business minutes a clock has used by ``now`` (a running clock keeps counting)."""
-    used = clock.used_minutes
-    if clock.stopped_at is None and clock.paused_since is None and now > clock.running_since:
-        calendar = versions.calendar_for(session, company, clock.calendar, clock.calendar_fingerprint)
-        used += used_between(calendar, clock.running_since, now)
-    return used
+    calendar = versions.calendar_for(session, company, clock.calendar, clock.calendar_fingerprint)
+    return used_by(calendar, used_minutes=clock.used_minutes, running_since=clock.running_since,
+                   paused_since=clock.paused_since, stopped_at=clock.stopped_at, now=now)
 
 
 def remaining(session: Session, company: Company, clock: SlaClock | None, now: datetime) -> dict[str, float] | None:

@@ -1,6 +1,6 @@
 """Replacement: sales requests it; quality finds the cause and checks the product; the warehouse
-picks the replacement (purchasing supplies it when out of stock); logistics delivers; sales
-confirms with the customer."""
+picks the replacement (purchasing supplies it when out of stock: the warehouse's clock pauses
+while it waits on purchasing); logistics delivers; sales confirms with the customer."""
 
 from state_machines.schema import CaseTypeDef
 
@@ -31,6 +31,7 @@ DEFINITION = CaseTypeDef.model_validate(
                 "department": "purchasing",
                 "role": "buyer",
                 "target": "16h",
+                "on_behalf_of": "picking",
             },
             "delivery": {
                 "label": {"ru": "Доставка", "en": "Delivery", "pl": "Dostawa"},

@@ -89,6 +89,10 @@ class StateDef(_Strict):
     """The case waits on someone outside the company (e.g. the customer): no SLA clock runs."""
     terminal: bool = False
     auto: AutoTransition | None = None
+    on_behalf_of: str | None = None
+    """A dependency: this step serves the named state (e.g. purchasing supplies what the warehouse
+    needs to pick). Entering it from that state pauses that state's clock instead of stopping it,
+    and returning to it resumes the clock with the time it had left."""
 
     @model_validator(mode="after")
     def _owner_rules(self) -> StateDef:
@@ -173,6 +177,7 @@ class CaseTypeDef(_Strict):
             raise ValueError(f"initial state {self.initial!r} cannot be terminal")
         outgoing = self._check_transitions()
         self._check_auto_transitions()
+        self._check_dependencies(outgoing)
         self._check_reachability(outgoing)
         return self
 
@@ -209,6 +214,19 @@ class CaseTypeDef(_Strict):
                     f"states.{name}.auto: trigger {state.auto.trigger!r} must leave {name!r} "
                     "and list 'system' in allowed"
                 )
+
+    def _check_dependencies(self, outgoing: dict[str, set[str]]) -> None:
+        for name, state in self.states.items():
+            served = state.on_behalf_of
+            if served is None:
+                continue
+            where = f"states.{name}.on_behalf_of"
+            if served not in self.states or served == name:
+                raise ValueError(f"{where}: {served!r} must be another state")
+            if self.states[served].terminal or self.states[served].paused or state.paused or state.terminal:
+                raise ValueError(f"{where}: a dependency links two timed, non-terminal states")
+            if name not in outgoing[served] or served not in outgoing[name]:
+                raise ValueError(f"{where}: needs transitions {served!r} -> {name!r} and back")
 
     def _check_reachability(self, outgoing: dict[str, set[str]]) -> None:
         """Every state is reachable from the initial one, and some terminal state from every state."""
