@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from notifications.cli import notify_app, outbox_app
+from sla.calendar import BusinessCalendar
 from slaflow import cases
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.company import load_company
@@ -25,6 +26,8 @@ case_app = typer.Typer(help="Open, move and inspect cases.", no_args_is_help=Tru
 config_app = typer.Typer(help="Check a company configuration.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 app.add_typer(config_app, name="config")
+sla_app = typer.Typer(help="Check and explore the SLA records.", no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
 app.add_typer(notify_app, name="notify")
 app.add_typer(outbox_app, name="outbox")
 
@@ -268,6 +271,11 @@ def case_show(
             f"{clock['used_minutes']:.0f}",
         )
     console.print(clock_table)
+    if detail["ledger"]:
+        console.print(
+            "business minutes by department: "
+            + ", ".join(f"{row['department']} {row['minutes']:.0f} ({row['share']:.0%})" for row in detail["ledger"])
+        )
     history = Table("seq", "at", "actor", "trigger", "from", "to")
     for event in detail["events"]:
         history.add_row(
@@ -303,6 +311,88 @@ def case_list(
                 row["remaining"] or "-",
             )
     console.print(table)
+
+
+@sla_app.command("rebuild")
+def sla_rebuild(
+    case_ids: Annotated[list[int] | None, typer.Option("--case", help="only these cases (repeatable)")] = None,
+    limit: Annotated[int | None, typer.Option(help="at most this many cases")] = None,
+    database_url: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Recompute clocks, breaches, pauses and timers from the event log and compare with the stored ones."""
+    from slaflow.rebuild import rebuild
+
+    runtime = _runtime(database_url, config)
+    result = rebuild(runtime.sessions, runtime.company, case_ids=case_ids, limit=limit)
+    for case_id, differences in result.differences.items():
+        for difference in differences:
+            errors.print(f"case {case_id}: {difference}", highlight=False, markup=False)
+    if not result.ok:
+        errors.print(f"{len(result.differences)} of {result.checked} cases differ from their event log")
+        raise SystemExit(1)
+    console.print(
+        f"{result.checked} cases replayed from their event logs: every clock, breach, pause and timer matches"
+    )
+
+
+@sla_app.command("what-if")
+def sla_what_if(
+    since: Annotated[datetime, typer.Option("--from", help="cases opened from this instant (ISO 8601)")],
+    until: Annotated[datetime, typer.Option("--to", help="until this instant (exclusive)")],
+    calendar_file: Annotated[Path | None, typer.Option("--calendar", help="YAML with calendars to try")] = None,
+    changed_config: Annotated[Path | None, typer.Option("--with-config", help="a whole company YAML to try")] = None,
+    database_url: DbOption = None,
+    config: ConfigOption = None,
+    at: AtOption = None,
+) -> None:
+    """Replay past cases under other calendars or targets and show how compliance would change."""
+    from slaflow.rebuild import what_if
+
+    runtime = _runtime(database_url, config)
+    company = runtime.company
+    changed = load_company(changed_config) if changed_config else company
+    if calendar_file:
+        changed = changed.with_versions(calendars=_calendars_from(calendar_file))
+    if changed is company:
+        raise SlaflowError("give --calendar FILE and/or --with-config FILE to compare against")
+    result = what_if(runtime.sessions, company, changed, since=ensure_utc(since), until=ensure_utc(until), now=_now(at))
+    table = Table("department", "breached before", "after", "compliance before", "after")
+    after = {row.department: row for row in result.after}
+    for row in result.before:
+        new = after.get(row.department)
+        table.add_row(
+            row.department,
+            str(row.breached),
+            str(new.breached if new else "-"),
+            _pct(row.compliance),
+            _pct(new.compliance) if new else "-",
+        )
+    console.print(table)
+    console.print(f"{result.cases} cases replayed; {len(result.skipped)} could not be replayed under the change")
+    for case_id, reason in result.skipped.items():
+        console.print(f"  case {case_id}: {reason}", highlight=False, markup=False)
+
+
+def _calendars_from(path: Path) -> dict[str, BusinessCalendar]:
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SlaflowError(f"{path}: cannot read calendars: {exc}") from None
+    raw = raw.get("calendars", raw) if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or not raw:
+        raise SlaflowError(f"{path}: expected a mapping of calendar names to calendars (optionally under 'calendars:')")
+    try:
+        return {name: BusinessCalendar.from_mapping(body, name=name) for name, body in raw.items()}
+    except ValidationError as exc:
+        raise SlaflowError(f"{path}: {exc}") from None
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "-"
 
 
 def _fmt(moment: Any) -> str:

@@ -197,14 +197,22 @@ def stop_suspended(session: Session, company: Company, *, case_id: int, state_na
 
 
 def _suspend(session: Session, company: Company, clock: Row[Any], now: datetime, waiting_on: str) -> None:
-    used = clock.used_minutes + used_between(_calendar(session, company, clock), clock.running_since, now)
-    status = PAUSED if clock.status == RUNNING else clock.status
-    conn = session.connection()
-    conn.execute(_PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": status})
-    conn.execute(
+    _hold(session, company, clock, now)
+    session.connection().execute(
         _INSERT_PAUSE,
         {"clock_id": clock.id, "started_at": now, "ended_at": None, "reason": "dependency", "waiting_on": waiting_on},
     )
+
+
+def _hold(session: Session, company: Company, clock: Row[Any], now: datetime) -> None:
+    """Stop a clock from running without ending it. Whether it is already late is decided here,
+    from the time alone, so the records never depend on whether a sweep came first."""
+    used = clock.used_minutes + used_between(_calendar(session, company, clock), clock.running_since, now)
+    late = clock.deadline_at is not None and now > clock.deadline_at
+    status = BREACHED if late or clock.status == BREACHED else PAUSED
+    session.connection().execute(_PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": status})
+    if late:
+        record_breach(session, clock)
 
 
 def start_case_clock(
@@ -237,10 +245,8 @@ def pause_case_clock(session: Session, company: Company, *, case_id: int, now: d
     clock = session.connection().execute(_CASE_CLOCK, {"b_case_id": case_id}).first()
     if clock is None or clock.stopped_at is not None or clock.paused_since is not None:
         return
-    used = clock.used_minutes + used_between(_calendar(session, company, clock), clock.running_since, now)
-    status = PAUSED if clock.status == RUNNING else clock.status
+    _hold(session, company, clock, now)
     conn = session.connection()
-    conn.execute(_PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": status})
     conn.execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock.id})
     conn.execute(
         _INSERT_PAUSE,

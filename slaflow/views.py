@@ -84,12 +84,27 @@ def case_row(company: Company, case: Case, now: datetime, session: Session | Non
     }
 
 
+def ledger(used_by_department: dict[str, float]) -> list[dict[str, Any]]:
+    """Business minutes each department used on a case, and its share: a whole-case breach is
+    charged to the departments that used the time, not to whoever held the case last."""
+    total = sum(used_by_department.values())
+    return [
+        {"department": dept, "minutes": minutes, "share": minutes / total if total else 0.0}
+        for dept, minutes in sorted(used_by_department.items(), key=lambda item: -item[1])
+    ]
+
+
 def case_detail(session: Session, company: Company, case: Case, now: datetime) -> dict[str, Any]:
     clocks = list(session.scalars(select(SlaClock).where(SlaClock.case_id == case.id).order_by(SlaClock.id)))
     detail = case_row(company, case, now, session)
+    used: dict[str, float] = {}
+    for clock in clocks:
+        if clock.kind == "step":
+            used[clock.department] = used.get(clock.department, 0.0) + clock_used(session, company, clock, now)
     detail.update(
         data=case.data,
         participants=sorted(p.department for p in case.participants),
+        ledger=ledger(used),
         external=(f"{case.external_source}:{case.external_key}" if case.external_key else None),
         clocks=[
             {

@@ -1,6 +1,6 @@
 """Properties of the engine on a real SQLite file: random people firing random triggers never
 reach an undefined state, a refused trigger changes nothing, and the event log always replays
-to exactly the stored state."""
+to exactly the stored state and SLA records."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from slaflow import cases
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company
 from slaflow.errors import SlaflowError
+from slaflow.rebuild import rebuild
 from state_machines.builtin import BUILTIN_TYPES
 from storage.db import make_engine, session_factory
 from storage.models import Case, CaseEvent, SlaClock, Timer
@@ -62,10 +63,17 @@ def property_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(scope="module")
+def replay_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> str:
+    path = tmp_path_factory.mktemp("replay") / "replay.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case_type=st.sampled_from(sorted(BUILTIN_TYPES)), data=st.data())
 def test_random_moves_keep_the_case_consistent(
-    property_db: str, company: Company, case_type: str, data: st.DataObject
+    property_db: str, replay_db: str, company: Company, case_type: str, data: st.DataObject
 ) -> None:
     engine = make_engine(property_db)
     sessions = session_factory(engine)
