@@ -18,7 +18,6 @@ from slaflow import cases
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company
 from slaflow.errors import SlaflowError
-from slaflow.rebuild import rebuild
 from state_machines.builtin import BUILTIN_TYPES
 from storage.db import make_engine, session_factory
 from storage.models import Case, CaseEvent, SlaClock, Timer

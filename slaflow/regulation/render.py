@@ -17,8 +17,8 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from sla.calendar import WEEKDAYS, BusinessCalendar
 from notifications.recipients import Scope, resolve
+from sla.calendar import WEEKDAYS, BusinessCalendar
 from slaflow.company import Company
 from slaflow.duties import CronSchedule, DutyConfig, duties_of
 from slaflow.errors import SlaflowError
