@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,8 +41,8 @@ from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
 from storage.models import Case, CaseEvent, CaseParticipant
 
-OPEN, ASSIGN = "open", "assign"
-"""Event triggers that are not state-machine triggers."""
+OPEN, ASSIGN, ACKNOWLEDGE, SNOOZE = "open", "assign", "acknowledge", "snooze"
+"""Event triggers that are not state-machine triggers (the last three keep the state)."""
 
 _cases = Case.__table__
 _events = CaseEvent.__table__
@@ -78,6 +78,11 @@ _JOIN = {
     "sqlite": sqlite_insert(_participants).on_conflict_do_nothing(index_elements=["case_id", "department"]),
     "postgresql": pg_insert(_participants).on_conflict_do_nothing(index_elements=["case_id", "department"]),
 }
+_TOUCH_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
+    .values(version=bindparam("b_version"), updated_at=bindparam("b_now"))
+)
 _SET_STEP = (
     update(_cases)
     .where(_cases.c.id == bindparam("b_case_id"))
@@ -374,9 +379,9 @@ def assign(
     members = company.members(case.owner_department)
     if person not in members:
         raise InvalidData(f"{person!r} is not a member of {case.owner_department!r}; members: {', '.join(members)}")
-    allowed = [case.owner_department, f"{case.owner_department}/head"]
+    allowed = [case.owner_department, f"{case.owner_department}/head", "system"]
     if not actor.may(allowed):
-        raise NotPermitted(actor.name, f"assign case {case.id}", allowed)
+        raise NotPermitted(actor.name, f"assign case {case.id}", allowed[:2])
     seq = case.version + 1
     session.connection().execute(
         _INSERT_EVENT,
@@ -416,6 +421,60 @@ def assign(
     )
     notify.case_assigned(session, company, record, person=person, now=now)
     return record
+
+
+def acknowledge(
+    session: Session,
+    company: Company,
+    *,
+    case_id: int,
+    actor: Actor,
+    now: datetime,
+    snooze_minutes: float | None = None,
+    source: str = "api",
+) -> CaseRecord:
+    """Someone in the escalation chain of the current step says "seen": acknowledging stops the
+    remaining escalation levels of this step; snoozing holds them for ``snooze_minutes`` of the
+    owning department's business time. Both are events in the log."""
+    now = ensure_utc(now)
+    case = load(session, case_id)
+    if case.owner_department is None:
+        raise SlaflowError(f"case {case.id} is {case.state!r}: a closed case has nothing to acknowledge")
+    department = case.owner_department
+    chain = {
+        company.head_of(department),
+        company.manager_of(company.head_of(department)),
+        company.config.company.director,
+    }
+    if not (actor.may([department]) or actor.person in chain):
+        raise NotPermitted(
+            actor.name, f"acknowledge case {case.id}", [department, "its head, their manager, the director"]
+        )
+    if snooze_minutes is not None and not 0 < snooze_minutes <= 5 * 24 * 60:
+        raise InvalidData("snooze between 1 minute and 5 days of business time")
+    trigger, payload = (ACKNOWLEDGE, {}) if snooze_minutes is None else (SNOOZE, {"minutes": snooze_minutes})
+    seq = case.version + 1
+    conn = session.connection()
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "case_id": case.id,
+            "seq": seq,
+            "at": now,
+            "actor": actor.name,
+            "trigger": trigger,
+            "from_state": case.state,
+            "to_state": case.state,
+            "payload": payload,
+            "source": source,
+        },
+    )
+    moved = conn.execute(
+        _TOUCH_CASE, {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now}
+    )
+    _require_one(session, moved.rowcount, case)
+    clocks.hold_escalation(session, company, case_id=case.id, now=now, snooze_minutes=snooze_minutes)
+    return replace(case, version=seq)
 
 
 def get_case(session: Session, case_id: int) -> Case:
@@ -488,6 +547,8 @@ def replay(definition: CaseTypeDef, events: Iterable[CaseEvent]) -> CaseSnapshot
             state, data = event.to_state, dict(event.payload)
         elif event.trigger == ASSIGN:
             person = event.payload["person"]
+        elif event.trigger in (ACKNOWLEDGE, SNOOZE):
+            pass  # the state and owner stay; only the escalation timers change
         else:
             if state is None or machine.next_state(event.trigger, state) != event.to_state:
                 raise SlaflowError(f"event {event.seq} ({event.trigger}: {state} -> {event.to_state}) is not legal")

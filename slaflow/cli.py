@@ -239,6 +239,31 @@ def case_assign(
         console.print(f"case {case.id}: step {case.state} is held by {person}")
 
 
+@case_app.command("ack")
+def case_ack(
+    case_id: Annotated[int, typer.Argument(help="case id")],
+    actor: ActorOption,
+    snooze: Annotated[str | None, typer.Option("--snooze", help="hold escalations for this long, e.g. 2h")] = None,
+    database_url: DbOption = None,
+    config: ConfigOption = None,
+    at: AtOption = None,
+) -> None:
+    """Acknowledge the current step's escalations (no more levels), or snooze them."""
+    from state_machines.schema import parse_business_minutes
+
+    runtime = _runtime(database_url, config)
+    company = runtime.company
+    try:
+        minutes = parse_business_minutes(snooze) if snooze is not None else None
+    except ValueError as exc:
+        raise SlaflowError(f"--snooze: {exc}") from None
+    with runtime.sessions.begin() as session:
+        case = cases.acknowledge(session, company, case_id=case_id, actor=company.actor(actor), now=_now(at),
+                                 snooze_minutes=minutes, source="cli")
+    what = f"snoozed for {snooze} of business time" if minutes else "acknowledged: no further escalation of this step"
+    console.print(f"case {case.id} ({case.state}): {what}")
+
+
 @case_app.command("show")
 def case_show(
     case_id: Annotated[int, typer.Argument(help="case id")],

@@ -14,6 +14,7 @@ the ORM unit of work: it is the hot path of every trigger, and this is 4-5x fast
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from sla.calendar import BusinessCalendar
 from sla.clocks import plan_clock, used_between
 from slaflow import versions
 from slaflow.company import Company
-from state_machines.schema import CaseTypeDef
+from state_machines.schema import CaseTypeDef, EscalationLevel
 from storage.models import Breach, ClockPause, SlaClock, Timer
 
 STEP, WHOLE_CASE = "step", "case"
@@ -143,7 +144,15 @@ def enter_state(
             session.connection().execute(_SUSPENDED_STEP_CLOCK, {"b_case_id": case_id, "b_state": state_name}).first()
         )
     if suspended is not None:
-        due_at = _resume(session, company, suspended, case_id=case_id, timer_state=state_name, now=now)
+        due_at = _resume(
+            session,
+            company,
+            suspended,
+            case_id=case_id,
+            timer_state=state_name,
+            now=now,
+            escalation=definition.escalation_of(state_name),
+        )
     elif not state.paused:  # (a case opened before the state became a dependency starts afresh)
         due_at = _start_clock(
             session,
@@ -158,6 +167,7 @@ def enter_state(
             warn_fraction=state.warn_at,
             event_seq=event_seq,
             now=now,
+            escalation=definition.escalation_of(state_name),
         )
     if state.auto is not None:
         due = company.calendar_of(department).add_business_minutes(now, state.auto.after)
@@ -187,6 +197,26 @@ def leave_state(
     # Step and automatic timers carry the state's name (whole-case timers carry "*"), so this
     # one statement cancels them all.
     session.connection().execute(_CANCEL_STATE_TIMERS, {"b_case_id": case_id, "b_timer_state": state_name})
+
+
+def hold_escalation(
+    session: Session, company: Company, *, case_id: int, now: datetime, snooze_minutes: float | None
+) -> None:
+    """Acknowledge (cancel) or snooze (postpone to ``now`` + business minutes) the pending
+    escalation levels of the running step."""
+    clock = session.connection().execute(_OPEN_STEP_CLOCK, {"b_case_id": case_id}).first()
+    if clock is None:
+        return
+    pending = _timers.c.clock_id == clock.id, _timers.c.kind == "escalation", _timers.c.status == "pending"
+    if snooze_minutes is None:
+        session.connection().execute(update(_timers).where(*pending).values(status="cancelled"))
+        return
+    until = _calendar(session, company, clock).add_business_minutes(now, snooze_minutes)
+    session.connection().execute(
+        update(_timers)
+        .where(*pending, _timers.c.due_at < until)
+        .values(due_at=until, lease_owner=None, lease_until=None)
+    )
 
 
 def stop_suspended(session: Session, company: Company, *, case_id: int, state_name: str, now: datetime) -> None:
@@ -262,27 +292,38 @@ def resume_case_clock(session: Session, company: Company, *, case_id: int, now: 
 
 
 def _resume(
-    session: Session, company: Company, clock: Row[Any], *, case_id: int, timer_state: str, now: datetime
+    session: Session,
+    company: Company,
+    clock: Row[Any],
+    *,
+    case_id: int,
+    timer_state: str,
+    now: datetime,
+    escalation: Sequence[EscalationLevel] = (),
 ) -> datetime | None:
-    """Run a paused clock again with the time it had left: new deadline, new timers."""
+    """Run a paused clock again with the time it had left: new deadline, new timers. Escalation
+    levels count from the deadline (a level that already fired is not fired again)."""
     values: dict[str, Any] = {
         "paused_since": None,
         "running_since": now,
         "status": RUNNING if clock.status == PAUSED else clock.status,
     }
     deadline = clock.deadline_at
+    calendar = _calendar(session, company, clock)
     if clock.status == BREACHED:
-        pass  # already breached before the pause: its breach stays open, no new timers
+        pass  # already breached before the pause: its breach stays open, no new warning or breach
     elif clock.target_minutes is not None:
-        plan = plan_clock(
-            _calendar(session, company, clock), now, clock.target_minutes, clock.warn_fraction, clock.used_minutes
-        )
+        plan = plan_clock(calendar, now, clock.target_minutes, clock.warn_fraction, clock.used_minutes)
         deadline = plan.deadline
         values.update(deadline_at=plan.deadline, warn_at=plan.warn_at)
         timers = [_timer(case_id, clock.id, "breach", timer_state, plan.deadline)]
         if plan.warn_at > now:  # a warning instant passed before the pause was due then
             timers.append(_timer(case_id, clock.id, "warning", timer_state, plan.warn_at))
         session.connection().execute(_INSERT_TIMERS, timers)
+    if deadline is not None and escalation:
+        session.connection().execute(
+            _INSERT_TIMERS, _escalation_timers(calendar, case_id, clock.id, timer_state, deadline, escalation)
+        )
     session.connection().execute(update(_clocks).where(_clocks.c.id == clock.id).values(**values))
     session.connection().execute(_CLOSE_PAUSE, {"b_clock_id": clock.id, "b_now": now})
     return deadline
@@ -351,8 +392,9 @@ def _start_clock(
     warn_fraction: float,
     event_seq: int,
     now: datetime,
+    escalation: Sequence[EscalationLevel] = (),
 ) -> datetime | None:
-    """Insert a running clock (and its warning and breach timers); return its deadline."""
+    """Insert a running clock (and its warning, breach and escalation timers); return its deadline."""
     calendar = company.calendar_of(department)
     fingerprint = versions.register_calendar(session, calendar, now)
     deadline = warn_at = None
@@ -390,9 +432,25 @@ def _start_clock(
             [
                 _timer(case_id, clock_id, "warning", timer_state, warn_at),
                 _timer(case_id, clock_id, "breach", timer_state, deadline),
+                *_escalation_timers(calendar, case_id, clock_id, timer_state, deadline, escalation),
             ],
         )
     return deadline
+
+
+def _escalation_timers(
+    calendar: BusinessCalendar,
+    case_id: int,
+    clock_id: int,
+    state: str,
+    deadline: datetime,
+    escalation: Sequence[EscalationLevel],
+) -> list[dict[str, Any]]:
+    """Level N is due ``after`` business minutes past the deadline, in the owner's calendar."""
+    return [
+        _timer(case_id, clock_id, "escalation", state, calendar.add_business_minutes(deadline, level.after), level=n)
+        for n, level in enumerate(escalation, start=1)
+    ]
 
 
 def _calendar(session: Session, company: Company, clock: Row[Any]) -> BusinessCalendar:
@@ -400,13 +458,19 @@ def _calendar(session: Session, company: Company, clock: Row[Any]) -> BusinessCa
 
 
 def _timer(
-    case_id: int, clock_id: int | None, kind: str, state: str, due: datetime, trigger: str | None = None
+    case_id: int,
+    clock_id: int | None,
+    kind: str,
+    state: str,
+    due: datetime,
+    trigger: str | None = None,
+    level: int = 0,
 ) -> dict[str, Any]:
     return {
         "case_id": case_id,
         "clock_id": clock_id,
         "kind": kind,
-        "level": 0,
+        "level": level,
         "trigger": trigger,
         "state": state,
         "due_at": due,

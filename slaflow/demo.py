@@ -157,8 +157,10 @@ def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[s
     console.print()
     _summary(factory, company, clock.now(), console)
     people = sorted(p.name for p in messages_dir.iterdir()) if messages_dir.exists() else []
-    console.print(f"\n{totals['messages']} messages to {len(people)} people written to {messages_dir}/ "
-                  f"(one folder per person; e-mail and chat as they would be sent)")
+    console.print(
+        f"\n{totals['messages']} messages to {len(people)} people written to {messages_dir}/ "
+        f"(one folder per person; e-mail and chat as they would be sent)"
+    )
     console.print(f"database: {database} — try: slaflow case show {ids['E1']} --database-url {url}")
     engine.dispose()
     return totals

@@ -18,6 +18,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -162,9 +163,9 @@ def duty_problems(config: CompanyConfig, duties: Sequence[DutyConfig]) -> list[s
         if duty.name in seen:
             problems.append(f"{where}.name: {duty.name!r} is used by an earlier duty")
         seen.add(duty.name)
-        for field in ("department", "requester"):
-            if getattr(duty, field) not in config.departments:
-                problems.append(f"{where}.{field}: {getattr(duty, field)!r} is not in departments")
+        for attr in ("department", "requester"):
+            if getattr(duty, attr) not in config.departments:
+                problems.append(f"{where}.{attr}: {getattr(duty, attr)!r} is not in departments")
         schedule = duty.schedule
         calendar, field = (
             (schedule.working_days, "working_days")
@@ -240,7 +241,15 @@ def deadline_minutes(duty: DutyConfig, company: Company, occurrence: datetime) -
 
 
 def occurrence_definition(duty: DutyConfig, target: float) -> CaseTypeDef:
-    """The ``duty`` case type specialised for this duty and one occurrence's target."""
+    """The ``duty`` case type specialised for this duty and one occurrence's target. Cached:
+    the engine's machine cache keeps every definition object it sees, so equal ones must be
+    the same object."""
+    return _occurrence_definition(duty.model_dump_json(), target)
+
+
+@lru_cache(maxsize=256)
+def _occurrence_definition(duty_json: str, target: float) -> CaseTypeDef:
+    duty = DutyConfig.model_validate_json(duty_json)
     return duty_type.duty_definition(
         requester=duty.requester,
         performer=duty.department,
@@ -344,7 +353,7 @@ def deliver_duty(
         .where(
             Case.case_type == duty_type.NAME,
             Case.external_source == SOURCE,
-            Case.external_key.like(f"{duty}:%"),
+            Case.external_key.startswith(f"{duty}:", autoescape=True),
             Case.closed_at.is_(None),
             Case.opened_at <= now,
         )

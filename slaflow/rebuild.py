@@ -79,6 +79,16 @@ def replay_case(target: sessionmaker[Session], company: Company, events: list[Ca
                     now=event.at,
                     source=event.source,
                 )
+            elif event.trigger in (cases.ACKNOWLEDGE, cases.SNOOZE):
+                cases.acknowledge(
+                    session,
+                    company,
+                    case_id=new_id,
+                    actor=actor,
+                    now=event.at,
+                    snooze_minutes=event.payload.get("minutes"),
+                    source=event.source,
+                )
             else:
                 cases.fire(
                     session,
@@ -194,7 +204,7 @@ def derived(session: Session, case_id: int) -> dict[str, Any]:
             for p in session.scalars(select(ClockPause).where(ClockPause.clock_id.in_(index)))
         ),
         "timers": sorted(
-            (t.kind, t.state, t.due_at, t.trigger or "")
+            (t.kind, t.level, t.state, t.due_at, t.trigger or "")
             for t in session.scalars(select(Timer).where(Timer.case_id == case_id))
         ),
     }

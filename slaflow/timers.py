@@ -12,8 +12,9 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import events as notify
@@ -37,6 +38,16 @@ _FINISH = (
     .values(status=bindparam("b_status"), fired_at=bindparam("b_fired_at"), lease_owner=None, lease_until=None)
 )
 _BREACH_OF_CLOCK = select(Breach.__table__).where(Breach.__table__.c.clock_id == bindparam("b_clock_id"))
+_LEVEL_FIRED = (
+    select(_timers.c.id)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level == bindparam("b_level"),
+        _timers.c.status == "fired",
+    )
+    .limit(1)
+)
 _RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
 
 
@@ -116,7 +127,37 @@ def fire_timer(session: Session, company: Company, *, timer_id: int, owner: str,
     if timer.kind == "warning":
         notify.step_warning(session, company, cases.load(session, timer.case_id), clock, now=now)
         return _finish(session, timer_id, "fired", now, kind="warning")
+    if timer.kind == "escalation":
+        return _escalate(session, company, timer, clock, now)
     raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
+
+
+def _escalate(session: Session, company: Company, timer: Row[Any], clock: Row[Any], now: datetime) -> str | None:
+    """Level N of the step's chain: tell its audience (resolved from the org chart now) and/or
+    hand the step to someone (an ``assign`` event). A level fires once per clock, even when a
+    dependency pause re-scheduled it."""
+    if session.connection().execute(_LEVEL_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
+        return _finish(session, timer.id, "cancelled", now)
+    case = cases.load(session, timer.case_id)
+    levels = cases.definition_of(session, company, case).escalation_of(timer.state)
+    if timer.level > len(levels):
+        return _finish(session, timer.id, "cancelled", now)  # the chain was shortened since
+    level = levels[timer.level - 1]
+    if level.notify:
+        notify.escalated(session, company, case, clock, level=timer.level, audience=level.notify, now=now)
+    if level.reassign_to is not None:
+        person = company.head_of(clock.department) if level.reassign_to == "head" else level.reassign_to[7:]
+        if person != case.owner_person:
+            cases.assign(
+                session,
+                company,
+                case_id=case.id,
+                person=person,
+                actor=Actor.system("escalation"),
+                now=now,
+                source="timer",
+            )
+    return _finish(session, timer.id, "fired", now, kind="escalation")
 
 
 def sweep(

@@ -18,8 +18,14 @@ from storage.models import Case, SlaClock
 def clock_used(session: Session, company: Company, clock: SlaClock, now: datetime) -> float:
     """Business minutes a clock has used by ``now`` (a running clock keeps counting)."""
     calendar = versions.calendar_for(session, company, clock.calendar, clock.calendar_fingerprint)
-    return used_by(calendar, used_minutes=clock.used_minutes, running_since=clock.running_since,
-                   paused_since=clock.paused_since, stopped_at=clock.stopped_at, now=now)
+    return used_by(
+        calendar,
+        used_minutes=clock.used_minutes,
+        running_since=clock.running_since,
+        paused_since=clock.paused_since,
+        stopped_at=clock.stopped_at,
+        now=now,
+    )
 
 
 def remaining(session: Session, company: Company, clock: SlaClock | None, now: datetime) -> dict[str, float] | None:

@@ -65,6 +65,64 @@ class TargetRule(_Strict):
         return all(data.get(key) == value for key, value in self.when.items())
 
 
+class EscalationLevel(_Strict):
+    """What happens when a step is still not done ``after`` business time past its deadline
+    (counted in the owning department's calendar): tell ``notify`` (audiences resolved from the
+    org chart when the level fires) and/or hand the step to ``reassign_to`` (an event in the log)."""
+
+    after: BusinessMinutes
+    notify: list[str] = []
+    """Audiences: owner, department_head, head_manager, director, person:<id>, department:<code>."""
+    reassign_to: str | None = Field(None, pattern=r"^(head|person:[a-z][a-z0-9_]*)$")
+    """``head`` (the owning department's head) or ``person:<id>`` (a member of that department)."""
+
+    @model_validator(mode="after")
+    def _does_something(self) -> EscalationLevel:
+        if not self.notify and self.reassign_to is None:
+            raise ValueError("an escalation level must notify someone or reassign the step")
+        return self
+
+
+DEFAULT_ESCALATION = (
+    EscalationLevel(after=240, notify=["department_head"]),
+    EscalationLevel(after=480, notify=["head_manager"]),
+    EscalationLevel(after=960, notify=["director"]),
+)
+"""After the breach (which tells the owner and the head): the head again at +4 business hours,
+the head's manager at +1 business day, the director at +2."""
+
+
+def expand_escalation(levels: list[EscalationLevel], repeat_every: float | None, repeat_max: int) -> list[
+    EscalationLevel
+]:
+    """The chain with reminders to the owner every ``repeat_every`` after the breach, at most
+    ``repeat_max`` of them, merged in time order (each level has its own number for dedupe)."""
+    reminders = [EscalationLevel(after=repeat_every * k, notify=["owner"]) for k in range(1, repeat_max + 1)] if (
+        repeat_every
+    ) else []
+    return sorted([*levels, *reminders], key=lambda level: level.after)
+
+
+class Escalation(_Strict):
+    levels: list[EscalationLevel] = list(DEFAULT_ESCALATION)
+    repeat_every: BusinessMinutes | None = None
+    """Remind the owner this often after the breach..."""
+    repeat_max: int = Field(0, ge=0, le=20)
+    """...at most this many times."""
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Escalation:
+        afters = [level.after for level in self.levels]
+        if afters != sorted(afters) or len(set(afters)) != len(afters):
+            raise ValueError("escalation levels must have increasing 'after' offsets")
+        if self.repeat_max and not self.repeat_every:
+            raise ValueError("repeat_max needs repeat_every")
+        return self
+
+    def chain(self) -> list[EscalationLevel]:
+        return expand_escalation(self.levels, self.repeat_every, self.repeat_max)
+
+
 class AutoTransition(_Strict):
     """A trigger the system fires by itself after a business-time delay in the state
     (e.g. a stock reservation released at the end of its hold period)."""
@@ -89,6 +147,8 @@ class StateDef(_Strict):
     """The case waits on someone outside the company (e.g. the customer): no SLA clock runs."""
     terminal: bool = False
     auto: AutoTransition | None = None
+    escalation: Escalation | None = None
+    """This step's escalation chain; None takes the case type's."""
     on_behalf_of: str | None = None
     """A dependency: this step serves the named state (e.g. purchasing supplies what the warehouse
     needs to pick). Entering it from that state pauses that state's clock instead of stopping it,
@@ -158,6 +218,12 @@ class CaseTypeDef(_Strict):
     """Who may open the case; empty means members of the requesting department."""
     target: BusinessMinutes | None = None
     """Whole-case target, in the requesting department's business time."""
+    escalation: Escalation = Escalation()
+    """The default escalation chain of every timed step (a state may have its own)."""
+
+    def escalation_of(self, state: str) -> list[EscalationLevel]:
+        """The levels that apply to ``state`` (level N is ``chain[N - 1]``)."""
+        return (self.states[state].escalation or self.escalation).chain()
 
     @field_validator("states")
     @classmethod

@@ -105,8 +105,10 @@ def test_opening_a_case_records_owner_deadline_participants_and_the_first_event(
             "inspection",
             "ivanov",
         )
-        kinds = sorted((t.kind, t.state) for t in session.scalars(select(Timer)))
-        assert kinds == [("breach", "*"), ("breach", "inspection"), ("warning", "*"), ("warning", "inspection")]
+        kinds = sorted((t.kind, t.level, t.state) for t in session.scalars(select(Timer)))
+        assert kinds == [("breach", 0, "*"), ("breach", 0, "inspection"), ("escalation", 1, "inspection"),
+                         ("escalation", 2, "inspection"), ("escalation", 3, "inspection"), ("warning", 0, "*"),
+                         ("warning", 0, "inspection")]
 
 
 def test_a_case_goes_through_every_department_to_closed(

@@ -33,15 +33,12 @@ FORMATS: tuple[str, ...] = ("md", "html")
 
 def escalation_chain(company: Company, department: str) -> list[str]:
     """Who a missed step of ``department`` escalates to after its owner, as person ids: the
-    department head, the head's manager (else the parent department's head), the company
-    director; each once. The one place to read configured chains when they exist."""
+    department head, the head's manager, the company director; each once. This is the default
+    chain as the notifications resolve it (``department_head``, ``head_manager``, ``director``);
+    the one place to read configured chains."""
     head = company.head_of(department)
-    manager = company.manager_of(head)
-    parent = company.config.departments[department].parent
-    if manager is None and parent is not None:
-        manager = company.head_of(parent)
     chain: list[str] = []
-    for person in (head, manager, company.config.company.director):
+    for person in (head, company.manager_of(head), company.config.company.director):
         if person is not None and person not in chain:
             chain.append(person)
     return chain
@@ -127,8 +124,12 @@ class _Facts:
     def department(self, code: str) -> dict[str, Any]:
         return {"code": code, "name": self.company.department_name(code, self.locale)}
 
-    def chain(self, department: str) -> list[str]:
-        return [self.person(p) for p in escalation_chain(self.company, department)]
+    def chain(self, department: str, role: str | None = None) -> list[str]:
+        """Names of the escalation chain; a step the head holds starts above the head."""
+        chain = escalation_chain(self.company, department)
+        if role == "head" and len(chain) > 1:
+            chain = chain[1:]
+        return [self.person(p) for p in chain]
 
     def holders(self, department: str, role: str | None) -> list[str]:
         return [self.person(p) for p in self.company.members(department, role)] if role else []
@@ -177,11 +178,12 @@ class _Facts:
             "holders": self.holders(department, state.role),
             "target": state.target,
             "target_rules": [{"when": rule.when, "target": rule.target} for rule in state.target_rules],
+            "timed": state.target is not None or bool(state.target_rules),
             "warn_at": state.warn_at,
             "paused": state.paused,
             "auto": {"after": state.auto.after, "trigger": state.auto.trigger} if state.auto else None,
             "calendar": self.calendar(self.company.config.departments[department].calendar),
-            "escalation": self.chain(department),
+            "escalation": self.chain(department, state.role),
         }
 
     def case_type(self, definition: CaseTypeDef) -> dict[str, Any]:
@@ -217,7 +219,13 @@ class _Facts:
         if isinstance(schedule, CronSchedule):
             when = {"kind": "cron", "cron": schedule.cron, "tz": schedule.tz, "calendar": schedule.calendar}
         else:
-            when = {"kind": "working_days", "calendar": self.calendar(schedule.working_days), "at": schedule.at}
+            calendar = self.company.calendars[schedule.working_days]
+            when = {
+                "kind": "working_days",
+                "calendar": schedule.working_days,
+                "tz": calendar.config.tz,
+                "at": schedule.at,
+            }
         scope = Scope(duty.department, duty.role, requester=duty.requester, performer=duty.department)
         return {
             "name": duty.name,
@@ -234,25 +242,21 @@ class _Facts:
             "requires": duty.requires,
             "notify": [self.person(p) for p in resolve(self.company, duty.notify, scope)],
             "warn_at": duty.warn_at,
-            "escalation": self.chain(duty.department),
+            "escalation": self.chain(duty.department, duty.role),
         }
 
 
-def regulation_context(
-    company: Company, locale: str, *, duties: Sequence[DutyConfig] | None = None
-) -> dict[str, Any]:
+def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyConfig] | None = None) -> dict[str, Any]:
     """Everything the templates show, as plain data."""
     facts = _Facts(company, locale)
     duty_list = list(duties) if duties is not None else duties_of(company)
-    types = [
-        facts.case_type(definition) for name, definition in company.case_types.items() if name != duty_type.NAME
-    ]
+    types = [facts.case_type(definition) for name, definition in company.case_types.items() if name != duty_type.NAME]
     duty_views = [facts.duty(duty) for duty in duty_list]
     departments = []
     for code, dept in company.config.departments.items():
         owes, owed = [], []
         for case_type in types:
-            for step in case_type["steps"]:
+            for step in (s for s in case_type["steps"] if not s["paused"]):  # a paused step is owed to nobody
                 entry = {"case_type": case_type["label"], "step": step}
                 if step["department"]["code"] == code:
                     owes.append({**entry, "to": case_type["requester"]})
@@ -264,9 +268,7 @@ def regulation_context(
                 "head": facts.person(dept.head),
                 "parent": facts.department(dept.parent) if dept.parent else None,
                 "calendar": facts.calendar(dept.calendar),
-                "members": [
-                    {"name": facts.person(m.person), "roles": m.roles} for m in dept.members
-                ],
+                "members": [{"name": facts.person(m.person), "roles": m.roles} for m in dept.members],
                 "escalation": facts.chain(code),
                 "owes": owes,
                 "owed": owed,
