@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from crm.cli import inbox_app, serve
 from notifications.cli import notify_app, outbox_app
 from sla.calendar import BusinessCalendar
 from slaflow import cases
@@ -30,6 +31,8 @@ sla_app = typer.Typer(help="Check and explore the SLA records.", no_args_is_help
 app.add_typer(sla_app, name="sla")
 app.add_typer(notify_app, name="notify")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(inbox_app, name="inbox")
+app.command("serve")(serve)
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)

@@ -1,0 +1,128 @@
+"""The REST API for people and other systems: list, read, open and move cases; SLA figures.
+
+Routers are thin: each calls one engine service in one transaction; the engine enforces who may
+do what (from the case-type definitions) and its errors become 403/404/409/422 answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select, text
+
+from api.auth import CurrentActor
+from api.schemas import (
+    MAX_ID,
+    AssignCase,
+    CaseDetail,
+    CaseRow,
+    DepartmentFigures,
+    ErrorBody,
+    FireTrigger,
+    Health,
+    OpenCase,
+)
+from api.state import app_state
+from slaflow import cases
+from slaflow.clocks import BREACHED, MET, PAUSED, RUNNING, STEP
+from slaflow.views import case_detail, case_row
+from storage.models import SlaClock
+
+router = APIRouter(prefix="/api", tags=["cases"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)
+}
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="case id")]
+
+
+@router.get("/cases", response_model=list[CaseRow], responses=ERRORS)
+def list_cases(
+    request: Request,
+    actor: CurrentActor,
+    type: Annotated[str | None, Query(max_length=64, description="only this case type")] = None,
+    department: Annotated[str | None, Query(max_length=64, description="only cases it takes part in")] = None,
+    open: Annotated[bool, Query(description="only open cases")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    state = app_state(request)
+    now = state.clock.now()
+    with state.sessions() as session:
+        found = cases.list_cases(session, case_type=type, department=department, open_only=open, limit=limit)
+        return [case_row(state.company, case, now, session) for case in found]
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail, responses=ERRORS)
+def get_case(case_id: CaseId, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """A case with its clocks (business time used, deadlines) and its history."""
+    state = app_state(request)
+    with state.sessions() as session:
+        return case_detail(session, state.company, cases.get_case(session, case_id), state.clock.now())
+
+
+@router.post("/cases", response_model=CaseDetail, status_code=201, responses=ERRORS)
+def open_case(body: OpenCase, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    state = app_state(request)
+    now = state.clock.now()
+    with state.sessions.begin() as session:
+        opened = cases.open_case(session, state.company, case_type=body.type, data=body.data, actor=actor, now=now,
+                                 source="api", external_key=body.external_key)
+        return case_detail(session, state.company, cases.get_case(session, opened.id), now)
+
+
+@router.post("/cases/{case_id}/fire", response_model=CaseDetail, responses=ERRORS)
+def fire_trigger(case_id: CaseId, body: FireTrigger, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """Fire a trigger; 409 if ``expected_version`` is stale or the trigger is not allowed now."""
+    state = app_state(request)
+    now = state.clock.now()
+    with state.sessions.begin() as session:
+        cases.fire(session, state.company, case_id=case_id, trigger=body.trigger, actor=actor, now=now,
+                   payload=body.payload, expected_version=body.expected_version, source="api")
+        return case_detail(session, state.company, cases.get_case(session, case_id), now)
+
+
+@router.post("/cases/{case_id}/assign", response_model=CaseDetail, responses=ERRORS)
+def assign_case(case_id: CaseId, body: AssignCase, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """Name the person who holds the current step."""
+    state = app_state(request)
+    now = state.clock.now()
+    with state.sessions.begin() as session:
+        cases.assign(session, state.company, case_id=case_id, person=body.person, actor=actor, now=now,
+                     expected_version=body.expected_version, source="api")
+        return case_detail(session, state.company, cases.get_case(session, case_id), now)
+
+
+@router.get("/sla/departments", response_model=list[DepartmentFigures], responses=ERRORS, tags=["sla"])
+def department_figures(request: Request, actor: CurrentActor) -> list[DepartmentFigures]:
+    """Step clocks per department: how many met, breached, are running or paused."""
+    state = app_state(request)
+    with state.sessions() as session:
+        counts = session.execute(
+            select(SlaClock.department, SlaClock.status, func.count())
+            .where(SlaClock.kind == STEP)
+            .group_by(SlaClock.department, SlaClock.status)
+        ).all()
+    figures = {dept: dict.fromkeys((MET, BREACHED, RUNNING, PAUSED), 0) for dept in state.company.config.departments}
+    for department, status, count in counts:
+        figures.setdefault(department, dict.fromkeys((MET, BREACHED, RUNNING, PAUSED), 0))[status] = count
+    return [
+        DepartmentFigures(department=dept, steps=sum(by.values()), met=by[MET], breached=by[BREACHED],
+                          running=by[RUNNING], paused=by[PAUSED])
+        for dept, by in figures.items()
+    ]
+
+
+health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/health", response_model=Health, responses={503: {"model": Health}})
+def health(request: Request) -> Any:
+    """Is the database reachable? (No token needed: load balancers ask.)"""
+    state = app_state(request)
+    try:
+        with state.sessions() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:
+        body = Health(status="unavailable", database=type(exc).__name__, inbox_backlog=state.pipeline.backlog)
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Health(status="ok", database="ok", inbox_backlog=state.pipeline.backlog)

@@ -1,0 +1,161 @@
+"""Request and response bodies of the HTTP API (they are also its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_ID = 2**31 - 1
+
+
+def _no_nul(value: Any, where: str = "value") -> Any:
+    """PostgreSQL cannot store NUL in JSON text; refuse it here with a clear 422 instead."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"{where} contains a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, "a key")
+            _no_nul(item, f"field {key!r}")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item, where)
+    return value
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenCase(_Body):
+    type: str = Field(min_length=1, max_length=64, description="case type name")
+    data: dict[str, Any] = Field(default_factory=dict, description="case fields")
+    external_key: str | None = Field(None, min_length=1, max_length=255,
+                                     description="key of the record in your system (a second open is refused)")
+
+    check_plain = field_validator("data", "external_key", "type")(lambda v: _no_nul(v))
+
+
+class FireTrigger(_Body):
+    trigger: str = Field(min_length=1, max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    expected_version: int | None = Field(None, ge=1, le=MAX_ID,
+                                         description="refuse (409) if the case changed since this version")
+
+    check_plain = field_validator("payload", "trigger")(lambda v: _no_nul(v))
+
+
+class AssignCase(_Body):
+    person: str = Field(min_length=1, max_length=64)
+    expected_version: int | None = Field(None, ge=1, le=MAX_ID)
+
+    check_plain = field_validator("person")(lambda v: _no_nul(v))
+
+
+class RemainingMinutes(BaseModel):
+    business_minutes: float
+    wall_minutes: float
+
+
+class CaseRow(BaseModel):
+    id: int
+    type: str
+    state: str
+    owner: str | None
+    due_at: datetime | None
+    remaining: str | None
+    remaining_minutes: RemainingMinutes | None
+    version: int
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class ClockRead(BaseModel):
+    kind: str
+    state: str | None
+    department: str
+    person: str | None
+    status: str
+    started_at: datetime
+    deadline_at: datetime | None
+    stopped_at: datetime | None
+    target_minutes: float | None
+    used_minutes: float
+    running: bool
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    seq: int
+    at: datetime
+    actor: str
+    trigger: str
+    from_: str | None = Field(alias="from")
+    to: str
+    payload: dict[str, Any]
+    source: str
+
+
+class CaseDetail(CaseRow):
+    data: dict[str, Any]
+    participants: list[str]
+    external: str | None
+    clocks: list[ClockRead]
+    events: list[EventRead]
+
+
+class DepartmentFigures(BaseModel):
+    department: str
+    steps: int = Field(description="step clocks charged to the department")
+    met: int
+    breached: int
+    running: int
+    paused: int
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    inbox_backlog: int = Field(description="stored webhooks waiting for processing in this process")
+
+
+class WebhookAccepted(BaseModel):
+    id: int = Field(description="inbox event id (the first one, for a redelivery)")
+    status: str = Field(description="received, processed, unmatched or failed")
+    duplicate: bool
+    result: dict[str, Any] | None = None
+
+
+class InboxEventRead(BaseModel):
+    id: int
+    source: str
+    idempotency_key: str
+    received_at: datetime
+    status: str
+    attempts: int
+    last_error: str | None
+    processed_at: datetime | None
+    result: dict[str, Any] | None
+    content_type: str | None
+    headers: dict[str, Any]
+    body: str
+
+
+class InboxEventRow(BaseModel):
+    id: int
+    source: str
+    received_at: datetime
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    error: str | None = None
+    allowed: list[str] | None = None
+    missing: list[str] | None = None
+    case_id: int | None = None
+    inbox_id: int | None = Field(None, description="where a refused but authenticated webhook was kept")

@@ -1,0 +1,33 @@
+"""What the routers share: the runtime, the clock, the webhook pipeline and resolved secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm.config import ApiToken, SourceConfig
+from crm.pipeline import InboxPipeline
+from slaflow.clock import Clock
+from slaflow.company import Company
+
+
+@dataclass
+class AppState:
+    company: Company
+    clock: Clock
+    sessions: sessionmaker[Session]
+    pipeline: InboxPipeline
+    sources: dict[str, SourceConfig]
+    """Enabled webhook sources."""
+    secrets: dict[str, dict[str, str]]
+    """Per source, its secrets (read once at start-up)."""
+    tokens: dict[str, ApiToken]
+    """API tokens by the SHA-256 hex of the token."""
+
+
+def app_state(request: Request) -> AppState:
+    state = request.app.state.slaflow
+    assert isinstance(state, AppState)
+    return state

@@ -1,0 +1,72 @@
+"""Helpers for tests of the HTTP app: an in-process client and a company with known API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from slaflow.clock import Clock
+from slaflow.runtime import Runtime
+from slaflow.settings import EXAMPLE_COMPANY, Settings
+
+with warnings.catch_warnings():
+    # Starlette prefers httpx2 for its TestClient; plain httpx works the same for our tests.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+API_TOKENS = {
+    "ivanov": "tok-ivanov-sales-manager",
+    "kuznetsova": "tok-kuznetsova-head-of-sales",
+    "morozova": "tok-morozova-accountant",
+    "erp": "tok-erp-warehouse-integration",
+}
+"""Bearer tokens of the test company: three people and one integration (warehouse storekeeper)."""
+
+
+def token_header(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_TOKENS[name]}"}
+
+
+def example_config(**crm: Any) -> dict[str, Any]:
+    """The example company as a mapping, with the test API tokens and ``crm`` keys replaced."""
+    raw: dict[str, Any] = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    tokens = [
+        {"name": name, "sha256": hashlib.sha256(token.encode()).hexdigest(),
+         **({"memberships": ["warehouse/storekeeper"]} if name == "erp" else {"person": name})}
+        for name, token in API_TOKENS.items()
+    ]
+    raw["crm"] = {**raw["crm"], "api_tokens": tokens, **crm}
+    return raw
+
+
+def write_config(directory: Path, **crm: Any) -> Path:
+    path = directory / "company.yaml"
+    path.write_text(yaml.safe_dump(example_config(**crm), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def runtime(database_url: str, config: Path) -> Runtime:
+    return Runtime(Settings(database_url=database_url, config=config))
+
+
+@contextmanager
+def serving(database_url: str, config: Path, clock: Clock, environ: Mapping[str, str],
+            **options: Any) -> Iterator[TestClient]:
+    """An in-process client of a started app; the app's database connections are closed after."""
+    from api.app import create_app
+
+    served = runtime(database_url, config)
+    try:
+        with TestClient(create_app(served, clock, environ=environ, **options)) as client:
+            yield client
+    finally:
+        served.engine.dispose()
+
+
+__all__ = ["API_TOKENS", "TestClient", "example_config", "runtime", "serving", "token_header", "write_config"]

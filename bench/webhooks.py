@@ -1,0 +1,320 @@
+"""Webhook ingestion benchmark: how many signed webhooks per second one uvicorn worker accepts and
+stores (committed before the 2xx), at what latency, and how long until each case is open.
+
+    .venv/bin/python bench/webhooks.py --quick            # SQLite, well under a minute
+    .venv/bin/python bench/webhooks.py --pg postgresql://postgres@127.0.0.1:5432/test
+
+The server runs in a subprocess (``uvicorn api.app:app_from_env --factory``, one worker); the load
+comes from ``wrk`` in another process (a Lua script cycles through pre-signed, unique generic
+webhooks, each of which opens a ``rush_delivery`` case), or, if wrk is missing, from a Python
+httpx generator in a subprocess (said in the output). Phase 1 saturates the server with a closed
+loop of connections: accepted-and-stored per second and p50/p99 latency. Phase 2 sends a steady
+50 webhooks/s and measures the time from sending a webhook until its case is open. The last
+line printed is one JSON object."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0:1] = [str(ROOT)]  # bench/ holds calendar.py, which would shadow the standard library's
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+
+from crm.adapters.generic import sign  # noqa: E402
+from crm.samples import SAMPLE_ENV  # noqa: E402
+from slaflow.settings import EXAMPLE_COMPANY  # noqa: E402
+from storage.db import make_engine, migrate, normalise_url  # noqa: E402
+from storage.models import Case, InboxEvent  # noqa: E402
+
+TARGET_RPS = 1000
+TARGET_P99_MS = 50.0
+SECRET = SAMPLE_ENV["SLAFLOW_GENERIC_SECRET"]
+PATH = "/webhooks/generic"
+
+LUA = r"""
+local requests, count, index = {}, 0, 0
+function init(args)
+  for line in io.lines(args[1]) do
+    local ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+    count = count + 1
+    requests[count] = wrk.format("POST", "%(path)s", {["Content-Type"] = "application/json",
+      ["X-Slaflow-Timestamp"] = ts, ["X-Slaflow-Signature"] = sig}, body)
+  end
+end
+function request()
+  index = index + 1
+  if index > count then index = 1 end
+  return requests[index]
+end
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short phases (under a minute)")
+    parser.add_argument("--pg", help="also run on this PostgreSQL server URL (default: $SLAFLOW_TEST_PG_URL)")
+    parser.add_argument("--duration", type=float, help="seconds of saturating load per database")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections of the load generator")
+    parser.add_argument("--python-load", action="store_true", help="use the Python generator even if wrk exists")
+    parser.add_argument("--load-generator", nargs=4, metavar=("URL", "FILE", "SECONDS", "CONNECTIONS"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load_generator:
+        url, file, seconds, connections = args.load_generator
+        print(json.dumps(asyncio.run(python_load(url, Path(file), float(seconds), int(connections)))))
+        return
+    duration = args.duration or (6.0 if args.quick else 20.0)
+    pg = args.pg or os.environ.get("SLAFLOW_TEST_PG_URL")
+    wrk = None if args.python_load else shutil.which("wrk")
+    generator = "wrk" if wrk else "python-httpx (wrk not found: apt-get install -y wrk)"
+    print(f"load generator: {generator}; {args.connections} connections, {duration:.0f} s per database")
+    report: dict[str, Any] = {"bench": "webhooks", "load_generator": generator.split(" ")[0]}
+    runs = [("sqlite", None)] + ([("pg", pg)] if pg else [])
+    for name, server_url in runs:
+        with database(name, server_url) as url:
+            figures = run(url, duration=duration, connections=args.connections, wrk=wrk, drain=not args.quick)
+        for key, value in figures.items():
+            report[f"{name}_{key}"] = value
+        print(f"{name}: {json.dumps(figures)}")
+    report["open_lag_p50_ms"] = report.get("sqlite_open_lag_p50_ms")
+    report["open_lag_p99_ms"] = report.get("sqlite_open_lag_p99_ms")
+    report["target_rps"] = TARGET_RPS
+    report["target_p99_ms"] = TARGET_P99_MS
+    report["ok"] = bool(report["sqlite_rps"] >= TARGET_RPS and report["sqlite_p99_ms"] < TARGET_P99_MS
+                        and report["sqlite_errors"] == 0)
+    print(json.dumps(report))
+
+
+class database:
+    """A fresh, migrated database: a SQLite file, or a throwaway database on a PostgreSQL server."""
+
+    def __init__(self, name: str, server_url: str | None) -> None:
+        self.name, self.server_url = name, server_url
+        self.tmp = Path(tempfile.mkdtemp(prefix="slaflow-bench-"))
+        self.pg_name = f"slaflow_bench_{uuid.uuid4().hex[:8]}"
+
+    def __enter__(self) -> str:
+        if self.server_url is None:
+            url = f"sqlite:///{self.tmp / 'bench.db'}"
+        else:
+            admin = create_engine(normalise_url(self.server_url), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.pg_name}"'))
+            admin.dispose()
+            url = normalise_url(self.server_url).rsplit("/", 1)[0] + f"/{self.pg_name}"
+        migrate(url)
+        return url
+
+    def __exit__(self, *exc: object) -> None:
+        if self.server_url is not None:
+            admin = create_engine(normalise_url(self.server_url), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
+            admin.dispose()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: bool) -> dict[str, Any]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **SAMPLE_ENV, "SLAFLOW_DATABASE_URL": url, "SLAFLOW_CONFIG": str(EXAMPLE_COMPANY),
+           "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:app_from_env", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    engine = make_engine(url)
+    try:
+        wait_healthy(base)
+        requests_file = Path(tempfile.mkstemp(suffix=".tsv")[1])
+        write_requests(requests_file, count=int(duration * 6000), prefix="load")
+        started_rows = count_rows(engine)
+        started = time.monotonic()
+        load = wrk_load(wrk, base, requests_file, duration, connections) if wrk else subprocess_python_load(
+            base, requests_file, duration, connections)
+        elapsed = time.monotonic() - started
+        stored = count_rows(engine) - started_rows
+        opened_during = count_cases(engine)
+        requests_file.unlink()
+        figures: dict[str, Any] = {
+            "rps": round(stored / load.get("seconds", elapsed), 1),
+            "p50_ms": load["p50_ms"], "p99_ms": load["p99_ms"], "errors": load["errors"],
+            "requests": load["requests"], "stored": stored,
+            "processing_rps": round(opened_during / elapsed, 1),
+            "backlog_after_load": stored - opened_during,
+        }
+        if drain:
+            figures["drain_s"] = wait_processed(engine, stored, timeout=600)
+        figures.update(lag_phase(base, engine))
+        return figures
+    finally:
+        server.terminate()
+        server.wait(20)
+        engine.dispose()
+
+
+def write_requests(path: Path, *, count: int, prefix: str) -> None:
+    stamp = str(int(time.time()))
+    run_id = uuid.uuid4().hex[:6]
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(count):
+            body = order(f"{prefix}-{run_id}-{n}")
+            out.write(f"{stamp}\t{sign(SECRET, stamp, body)}\t{body.decode()}\n")
+
+
+def order(order_id: str) -> bytes:
+    return json.dumps({"entity": "order", "entity_id": order_id, "event": "stage_changed", "stage": "rush_requested",
+                       "fields": {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "bench"}},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def wrk_load(wrk: str, base: str, requests_file: Path, duration: float, connections: int) -> dict[str, Any]:
+    script = requests_file.with_suffix(".lua")
+    script.write_text(LUA % {"path": PATH}, encoding="utf-8")
+    out = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{duration:.0f}s", "--latency", "-s", str(script), f"{base}{PATH}",
+         "--", str(requests_file)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    script.unlink()
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", out, re.MULTILINE))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    seconds = float(re.search(r"requests in ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: .*", out)
+    return {"requests": requests, "seconds": seconds, "p50_ms": to_ms(percentiles["50"]),
+            "p99_ms": to_ms(percentiles["99"]), "errors": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(0) if socket_errors else None}
+
+
+def to_ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return round(float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit], 2)
+
+
+def subprocess_python_load(base: str, requests_file: Path, duration: float, connections: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--load-generator", base, str(requests_file), str(duration), str(connections)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+async def python_load(base: str, requests_file: Path, duration: float, connections: int) -> dict[str, Any]:
+    lines = requests_file.read_text(encoding="utf-8").splitlines()
+    latencies: list[float] = []
+    errors = 0
+    cursor = 0
+    deadline = time.monotonic() + duration
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal cursor, errors
+            while time.monotonic() < deadline and cursor < len(lines):
+                stamp, signature, body = lines[cursor].split("\t", 2)
+                cursor += 1
+                started = time.perf_counter()
+                response = await client.post(PATH, content=body.encode(), headers={
+                    "Content-Type": "application/json", "X-Slaflow-Timestamp": stamp,
+                    "X-Slaflow-Signature": signature})
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += response.status_code >= 300
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        seconds = time.monotonic() - started
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {"requests": len(latencies), "seconds": seconds, "p50_ms": round(quantiles[49], 2),
+            "p99_ms": round(quantiles[98], 2), "errors": errors}
+
+
+def lag_phase(base: str, engine: Any, rate: float = 50.0, seconds: float = 3.0) -> dict[str, Any]:
+    """Steady load the processor keeps up with: time from sending a webhook to its case being open."""
+    wait_processed(engine, None, timeout=600)
+    sent: dict[str, float] = {}
+    run_id = uuid.uuid4().hex[:6]
+    with httpx.Client(base_url=base, timeout=30) as client:
+        start = time.monotonic()
+        for n in range(int(rate * seconds)):
+            time.sleep(max(0.0, start + n / rate - time.monotonic()))
+            order_id = f"lag-{run_id}-{n}"
+            body = order(order_id)
+            stamp = str(int(time.time()))
+            sent[f"order:{order_id}:rush_delivery"] = time.time()
+            response = client.post(PATH, content=body, headers={
+                "Content-Type": "application/json", "X-Slaflow-Timestamp": stamp,
+                "X-Slaflow-Signature": sign(SECRET, stamp, body)})
+            response.raise_for_status()
+    wait_processed(engine, None, timeout=120)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Case.external_key, Case.opened_at).where(Case.external_key.in_(list(sent))))
+        lags = sorted((opened_at.timestamp() - sent[key]) * 1000 for key, opened_at in rows)
+    if len(lags) < 2:
+        return {"open_lag_p50_ms": None, "open_lag_p99_ms": None}
+    quantiles = statistics.quantiles(lags, n=100)
+    return {"open_lag_p50_ms": round(quantiles[49], 1), "open_lag_p99_ms": round(quantiles[98], 1),
+            "lag_cases": len(lags)}
+
+
+def wait_processed(engine: Any, expected: int | None, timeout: float) -> float:
+    """Seconds until no inbox row is left ``received``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        with engine.connect() as conn:
+            waiting = conn.execute(
+                select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "received")).scalar_one()
+        if waiting == 0:
+            return round(time.monotonic() - started, 1)
+        time.sleep(0.1)
+    raise TimeoutError(f"inbox rows still unprocessed after {timeout:.0f} s")
+
+
+def count_rows(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(InboxEvent)).scalar_one())
+
+
+def count_cases(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Case)).scalar_one())
+
+
+def wait_healthy(base: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server at {base} did not become healthy in {timeout:.0f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()

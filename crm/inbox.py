@@ -1,0 +1,144 @@
+"""The webhook inbox: every authenticated request is a row, committed before we answer 2xx.
+
+``(source, idempotency_key)`` is unique, so a redelivery finds the first row and changes nothing.
+Rows move received -> processed | unmatched | failed (failed rows are retried); a request whose
+body could not be read is kept as ``rejected`` for the record and never processed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.models import InboxEvent
+
+RECEIVED, PROCESSED, UNMATCHED, FAILED, REJECTED = "received", "processed", "unmatched", "failed", "rejected"
+DONE = (PROCESSED, UNMATCHED)
+RETRYABLE = (RECEIVED, FAILED)
+
+
+@dataclass(frozen=True)
+class InboxRecord:
+    """A request about to be stored."""
+
+    source: str
+    idempotency_key: str
+    received_at: datetime
+    content_type: str | None
+    headers: dict[str, str]
+    body: str
+    status: str = RECEIVED
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """What the caller of a webhook is told: the row (the first one, for a redelivery) and its state."""
+
+    id: int
+    status: str
+    duplicate: bool
+    result: dict[str, Any] | None
+    last_error: str | None
+
+
+def store(session: Session, record: InboxRecord) -> StoredEvent:
+    """Insert the request unless its idempotency key is known; then report the (first) row."""
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        upsert(InboxEvent)
+        .values(**_values(record))
+        .on_conflict_do_nothing(index_elements=["source", "idempotency_key"])
+        .returning(InboxEvent.id)
+    )
+    new_id = session.execute(statement).scalar()
+    if new_id is not None:
+        return StoredEvent(id=new_id, status=record.status, duplicate=False, result=None,
+                           last_error=record.last_error)
+    first = session.execute(
+        select(InboxEvent.id, InboxEvent.status, InboxEvent.result, InboxEvent.last_error).where(
+            InboxEvent.source == record.source, InboxEvent.idempotency_key == record.idempotency_key
+        )
+    ).one()
+    return StoredEvent(id=first.id, status=first.status, duplicate=True, result=first.result,
+                       last_error=first.last_error)
+
+
+_INBOX = cast(Table, InboxEvent.__table__)
+_INSERT_MANY = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
+
+
+def store_many(session: Session, records: list[InboxRecord]) -> list[StoredEvent]:
+    """`store` for a batch in a few statements (one SELECT per source, one multi-row INSERT):
+    the group commit of the webhook path. A row inserted concurrently by another process makes
+    the INSERT fail; the caller then falls back to `store`, row by row."""
+    known: dict[tuple[str, str], StoredEvent] = {}
+    for source in {r.source for r in records}:
+        keys = [r.idempotency_key for r in records if r.source == source]
+        for row in session.execute(
+            select(_INBOX.c.id, _INBOX.c.status, _INBOX.c.result, _INBOX.c.last_error, _INBOX.c.idempotency_key)
+            .where(_INBOX.c.source == source, _INBOX.c.idempotency_key.in_(keys))
+        ):
+            known[(source, row.idempotency_key)] = StoredEvent(
+                id=row.id, status=row.status, duplicate=True, result=row.result, last_error=row.last_error)
+    new: dict[tuple[str, str], InboxRecord] = {}
+    for record in records:
+        key = (record.source, record.idempotency_key)
+        if key not in known:
+            new.setdefault(key, record)
+    if new:
+        ids = session.execute(_INSERT_MANY, [_values(r) for r in new.values()]).scalars().all()
+        for (key, record), new_id in zip(new.items(), ids, strict=True):
+            known[key] = StoredEvent(id=new_id, status=record.status, duplicate=False, result=None,
+                                     last_error=record.last_error)
+    answers: list[StoredEvent] = []
+    first_seen: set[tuple[str, str]] = set()
+    for record in records:
+        key = (record.source, record.idempotency_key)
+        answer = known[key]
+        if not answer.duplicate and key in first_seen:  # the same delivery twice in one batch
+            answer = replace(answer, duplicate=True)
+        first_seen.add(key)
+        answers.append(answer)
+    return answers
+
+
+def _values(record: InboxRecord) -> dict[str, Any]:
+    return {"source": record.source, "idempotency_key": record.idempotency_key, "received_at": record.received_at,
+            "content_type": record.content_type, "headers": record.headers, "body": record.body,
+            "status": record.status, "attempts": 0, "last_error": record.last_error}
+
+
+def pending_inbox_ids(
+    session: Session,
+    limit: int,
+    *,
+    statuses: tuple[str, ...] = RETRYABLE,
+    max_attempts: int | None = None,
+    after_id: int = 0,
+) -> list[int]:
+    """Rows still to (re)process, oldest first: ``received`` ones and ``failed`` ones to retry."""
+    query = (
+        select(InboxEvent.id)
+        .where(InboxEvent.status.in_(statuses), InboxEvent.id > after_id)
+        .order_by(InboxEvent.id)
+        .limit(limit)
+    )
+    if max_attempts is not None:
+        query = query.where(InboxEvent.attempts < max_attempts)
+    return list(session.scalars(query))
+
+
+def list_inbox(session: Session, *, status: str | None = None, source: str | None = None,
+               limit: int = 50) -> list[InboxEvent]:
+    query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
+    if status:
+        query = query.where(InboxEvent.status == status)
+    if source:
+        query = query.where(InboxEvent.source == source)
+    return list(session.scalars(query))

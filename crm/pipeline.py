@@ -1,0 +1,155 @@
+"""Store-then-answer: one thread owns the database writes of the webhook path.
+
+Requests hand their row to the thread and wait; it commits whatever has queued up in ONE
+transaction (group commit), then answers them all. Between two batches it processes one stored
+row (`process_inbox_event`), so a request waits for at most one case's processing, never for its
+own, and on SQLite no two writers in this process wait on each other's lock. Rows left unprocessed at shutdown stay
+``received`` in the database and are picked up at the next start (or by ``inbox replay``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm.inbox import RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
+from crm.processing import process_inbox_event
+from slaflow.clock import Clock
+from slaflow.company import Company
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Submission:
+    record: InboxRecord
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[StoredEvent]
+
+
+class PipelineStopped(RuntimeError):
+    """The pipeline is shutting down; the request was not stored."""
+
+
+class InboxPipeline:
+    def __init__(
+        self, factory: sessionmaker[Session], company: Company, clock: Clock, *, process: bool = True,
+        max_batch: int = 256,
+    ) -> None:
+        self._factory, self._company, self._clock = factory, company, clock
+        self._process, self._max_batch = process, max_batch
+        self._cond = threading.Condition()
+        self._incoming: deque[_Submission] = deque()
+        self._to_process: deque[int] = deque()
+        self._busy = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self, *, resume_limit: int = 10_000) -> None:
+        """Start the writer thread; first queue rows a previous run stored but did not process."""
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            if self._process:
+                with self._factory() as session:
+                    self._to_process.extend(pending_inbox_ids(session, resume_limit, statuses=(RECEIVED,)))
+            self._thread = threading.Thread(target=self._run, name="slaflow-inbox", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            thread, self._stopping = self._thread, True
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout)
+        with self._cond:
+            self._thread = None
+            self._to_process.clear()
+
+    async def submit(self, record: InboxRecord) -> StoredEvent:
+        """Store a request (committed when this returns) and queue it for processing."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[StoredEvent] = loop.create_future()
+        if self._thread is None:
+            self.start()
+        with self._cond:
+            if self._stopping:
+                raise PipelineStopped("the server is shutting down")
+            self._incoming.append(_Submission(record, loop, future))
+            self._cond.notify()
+        return await future
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until everything submitted is stored and processed (tests, benchmarks)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._busy or self._incoming or self._to_process), timeout)
+
+    @property
+    def backlog(self) -> int:
+        return len(self._to_process)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._incoming or self._to_process or self._stopping):
+                    self._busy = False
+                    self._cond.notify_all()
+                    self._cond.wait()
+                if self._stopping and not self._incoming:
+                    self._busy = False
+                    self._cond.notify_all()
+                    return
+                self._busy = True
+                batch = [self._incoming.popleft() for _ in range(min(len(self._incoming), self._max_batch))]
+            if batch:
+                self._store(batch)
+            # One stored row is processed between two batches: under a burst, acceptance keeps
+            # its pace (batches grow) and processing still advances.
+            with self._cond:
+                inbox_id = self._to_process.popleft() if self._to_process else None
+            if inbox_id is not None:
+                self._process_one(inbox_id)
+
+    def _store(self, batch: list[_Submission]) -> None:
+        try:
+            with self._factory.begin() as session:
+                stored = store_many(session, [item.record for item in batch]) if len(batch) > 1 else [
+                    store(session, batch[0].record)]
+        except Exception as exc:
+            if len(batch) > 1:  # one bad row must not fail the others: store them one by one
+                for item in batch:
+                    self._store([item])
+                return
+            log.exception("inbox: storing a %s request failed", batch[0].record.source)
+            _answer(batch[0], exc)
+            return
+        with self._cond:
+            if self._process:
+                self._to_process.extend(s.id for s in stored if not s.duplicate and s.status == RECEIVED)
+        for item, result in zip(batch, stored, strict=True):
+            _answer(item, result)
+
+    def _process_one(self, inbox_id: int) -> None:
+        try:
+            process_inbox_event(self._factory, self._company, inbox_id, self._clock.now())
+        except Exception:  # the row stays received/failed in the database: replay picks it up
+            log.exception("inbox event %s: processing could not record its outcome", inbox_id)
+
+
+def _answer(item: _Submission, outcome: StoredEvent | BaseException) -> None:
+    def deliver() -> None:
+        if item.future.done():
+            return  # the client went away; the row is stored all the same
+        if isinstance(outcome, BaseException):
+            item.future.set_exception(outcome)
+        else:
+            item.future.set_result(outcome)
+
+    with contextlib.suppress(RuntimeError):  # the loop is closed (shutdown): nobody is waiting any more
+        item.loop.call_soon_threadsafe(deliver)

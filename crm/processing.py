@@ -1,0 +1,176 @@
+"""Turn a stored webhook into case openings and triggers.
+
+One inbox row is processed in ONE transaction: its cases are opened or moved and its status is
+set together, so a crash leaves either both or neither. The row is locked first (``FOR UPDATE``
+on PostgreSQL; SQLite serialises writers), and a row already processed is left alone, so the
+in-process worker, a Prefect safety net and ``slaflow inbox replay`` may all call this at once.
+A failure rolls everything back and records ``failed`` with the error; the row is retried."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm.adapters import ADAPTERS
+from crm.config import SourceConfig
+from crm.inbox import DONE, FAILED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
+from crm.rules import OPEN, PlannedAction, plan
+from slaflow import cases
+from slaflow.company import Actor, Company
+from slaflow.errors import DuplicateCase, IllegalTransition, SlaflowError
+from storage.models import Case, CaseEvent, InboxEvent
+
+log = logging.getLogger(__name__)
+
+
+class ProcessingError(SlaflowError):
+    """The stored request cannot be processed as the configuration stands."""
+
+
+@dataclass(frozen=True)
+class Processed:
+    """The state of an inbox row after a processing attempt."""
+
+    id: int
+    status: str
+    attempts: int
+    result: dict[str, Any] | None
+    last_error: str | None
+
+
+def integration_actor(source: str, config: SourceConfig) -> Actor:
+    """The actor a CRM acts as: ``crm:<source>`` with the configured department/role memberships."""
+    pairs = frozenset((dept, role) for dept, _, role in (m.partition("/") for m in config.memberships))
+    return Actor(name=f"crm:{source}", memberships=pairs)
+
+
+def process_inbox_event(
+    factory: sessionmaker[Session], company: Company, inbox_id: int, now: datetime, *, force: bool = False
+) -> Processed | None:
+    """Process one inbox row (idempotent). ``force`` re-processes a processed/unmatched row (replay
+    after a config change; opens are then reported as existing). None if the row does not exist."""
+    try:
+        with factory.begin() as session:
+            row = _lock(session, inbox_id)
+            if row is None:
+                return None
+            if row.status == REJECTED or (row.status in DONE and not force):
+                return _snapshot(row)
+            status, result = _apply(session, company, row, now)
+            row.status, row.result, row.processed_at, row.last_error = status, result, now, None
+            row.attempts += 1
+            return _snapshot(row)
+    except Exception as exc:
+        if not isinstance(exc, SlaflowError):
+            log.exception("inbox event %s: processing failed unexpectedly", inbox_id)
+        return _record_failure(factory, inbox_id, exc, force)
+
+
+def replay(
+    factory: sessionmaker[Session], company: Company, ids: Iterable[int], now: Callable[[], datetime]
+) -> list[Processed]:
+    """Re-process rows by id (``slaflow inbox replay``), each in its own transaction."""
+    return [p for inbox_id in ids if (p := process_inbox_event(factory, company, inbox_id, now(), force=True))]
+
+
+def replay_status(
+    factory: sessionmaker[Session], company: Company, status: str, now: Callable[[], datetime], batch: int = 200
+) -> list[Processed]:
+    """Re-process every row with ``status`` (failed or unmatched), oldest first, each once."""
+    done: list[Processed] = []
+    after = 0
+    while True:
+        with factory() as session:
+            ids = pending_inbox_ids(session, batch, statuses=(status,), after_id=after)
+        if not ids:
+            return done
+        done.extend(replay(factory, company, ids, now))
+        after = ids[-1]
+
+
+def _lock(session: Session, inbox_id: int) -> InboxEvent | None:
+    return session.get(InboxEvent, inbox_id, with_for_update=True, populate_existing=True)
+
+
+def _apply(session: Session, company: Company, row: InboxEvent, now: datetime) -> tuple[str, dict[str, Any]]:
+    adapter = ADAPTERS.get(row.source)
+    config = getattr(company.config.crm.sources, row.source, None) if adapter else None
+    if adapter is None or not isinstance(config, SourceConfig):
+        raise ProcessingError(f"source {row.source!r} is not configured under crm.sources")
+    events = adapter.parse(row.body.encode("utf-8"), config)
+    actor = integration_actor(row.source, config)
+    planned = [action for event in events for action in plan(company.config.crm.rules, event)]
+    outcomes = [_perform(session, company, action, actor, now) for action in planned]
+    result = {"events": [e.model_dump(mode="json", exclude={"fields"}) for e in events], "actions": outcomes}
+    return (PROCESSED if planned else UNMATCHED), result
+
+
+def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime) -> dict[str, Any]:
+    source = action.event.source
+    outcome: dict[str, Any] = {
+        "rule": action.rule.label, "action": action.action, "case_type": action.case_type,
+        "entity": action.event.entity_key,
+    }
+    if action.action == OPEN:
+        try:
+            case = cases.open_case(
+                session, company, case_type=action.case_type, data=action.data, actor=actor, now=now,
+                source=f"crm:{source}", external_source=source, external_key=action.external_key,
+            )
+        except DuplicateCase:
+            return {**outcome, "outcome": "exists", "case_id": _linked_case(session, action, open_only=False)}
+        return {**outcome, "outcome": "opened", "case_id": case.id, "state": case.state}
+    case_id = _linked_case(session, action, open_only=True)
+    if case_id is None:
+        return {**outcome, "outcome": "skipped",
+                "reason": f"no open {action.case_type} case is linked to {source} {action.event.entity_key}"}
+    assert action.trigger is not None
+    try:
+        case = cases.fire(session, company, case_id=case_id, trigger=action.trigger, actor=actor, now=now,
+                          payload=action.data, source=f"crm:{source}")
+    except IllegalTransition:
+        # A CRM repeats itself (a Bitrix24 update while the deal stays in a stage): a trigger this
+        # source already fired on the case is not an error.
+        if _already_fired(session, case_id, action.trigger, f"crm:{source}"):
+            return {**outcome, "trigger": action.trigger, "outcome": "already_applied", "case_id": case_id}
+        raise
+    return {**outcome, "trigger": action.trigger, "outcome": "fired", "case_id": case.id, "state": case.state}
+
+
+def _linked_case(session: Session, action: PlannedAction, *, open_only: bool) -> int | None:
+    query = select(Case.id).where(
+        Case.external_source == action.event.source, Case.external_key == action.external_key
+    )
+    if open_only:
+        query = query.where(Case.closed_at.is_(None))
+    return session.scalar(query)
+
+
+def _already_fired(session: Session, case_id: int, trigger: str, source: str) -> bool:
+    query = select(CaseEvent.id).where(
+        CaseEvent.case_id == case_id, CaseEvent.trigger == trigger, CaseEvent.source == source
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def _record_failure(factory: sessionmaker[Session], inbox_id: int, exc: Exception, force: bool) -> Processed | None:
+    with factory.begin() as session:
+        row = _lock(session, inbox_id)
+        if row is None:
+            return None
+        if row.status in DONE and not force:
+            return _snapshot(row)  # processed meanwhile by another worker
+        row.status, row.last_error = FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+        row.attempts += 1
+        return _snapshot(row)
+
+
+def _snapshot(row: InboxEvent) -> Processed:
+    return Processed(id=row.id, status=row.status, attempts=row.attempts, result=row.result,
+                     last_error=row.last_error)
