@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
@@ -29,9 +29,10 @@ from slaflow.errors import SlaflowError
 from slaflow.reports import department_figures
 from slaflow.settings import EXAMPLE_COMPANY
 from slaflow.timers import sweep
+from slaflow.views import case_detail
 from state_machines.schema import label_text
 from storage.db import make_engine, migrate, session_factory
-from storage.models import Case, SlaClock, Timer
+from storage.models import Case, OutboxMessage, SlaClock, Timer
 
 MSK = ZoneInfo("Europe/Moscow")
 WEEK_START = datetime(2026, 11, 16, tzinfo=MSK)  # a Monday with no Russian holidays that week
@@ -115,6 +116,7 @@ SCRIPT: list[Step] = [
     Step("Tue 12:40", "morozova", "R1", "refunded", {"document": "CN-311"}),
     Step("Wed 15:00", "kozlov", "R1", "collected", {"waybill": "WB-7790"}),
     Step("Wed 15:00", "orlov", "L1", "rule_for_sales", {"decision": "a private person is not a lead"}),
+    Step("Thu 10:00", "lebedev", "E1", "acknowledge", {}),
     Step("Thu 11:00", "egorov", "P1", "supplied", {"supply_doc": "PO-4410"}),
     Step("Thu 12:00", "morozova", "R1", "refunded", {"document": "CN-311"}),
     Step("Fri 10:00", "popov", "P1", "picked", {"pick_list": "PL-560"}),
@@ -156,6 +158,7 @@ def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[s
         _act(factory, company, clock, step, ids, console, totals)
     console.print()
     _summary(factory, company, clock.now(), console)
+    _whole_case_breaches(factory, company, clock.now(), console)
     people = sorted(p.name for p in messages_dir.iterdir()) if messages_dir.exists() else []
     console.print(
         f"\n{totals['messages']} messages to {len(people)} people written to {messages_dir}/ "
@@ -214,6 +217,27 @@ def _print_timer(
             f"{sla_clock.warn_fraction:.0%} of its time, due {_local(sla_clock.deadline_at)}",
             soft_wrap=True,
         )
+    elif timer.kind == "escalation":
+        session = object_session(timer)
+        assert session is not None
+        told = sorted(
+            set(
+                session.scalars(
+                    select(OutboxMessage.recipient).where(
+                        OutboxMessage.case_id == case.id,
+                        OutboxMessage.kind == "escalation",
+                        OutboxMessage.level == timer.level,
+                        OutboxMessage.created_at == now,
+                    )
+                )
+            )
+        )
+        names = ", ".join(company.person_name(person) for person in told)
+        console.print(
+            f"{when}  [bold magenta]ESCALATE[/] #{case.id} {case.case_type} {what} ({dept}) level {timer.level}: "
+            f"told {names}",
+            soft_wrap=True,
+        )
     else:
         console.print(
             f"{when}  [bold red]BREACH[/]  #{case.id} {case.case_type} {what}: {dept} missed "
@@ -254,7 +278,19 @@ def _act(
                     soft_wrap=True,
                 )
                 return
-            before = cases.get_case(session, ids[step.case]).state
+            if step.trigger == "acknowledge":
+                record = cases.acknowledge(
+                    session, company, case_id=ids[step.case], actor=actor, now=now, source="demo"
+                )
+                console.print(
+                    f"{_local(now)}  [cyan]ACK[/]     #{record.id} {record.case_type}: {who} acknowledged "
+                    "the escalation; no further levels for this step",
+                    soft_wrap=True,
+                )
+                return
+            before_case = cases.get_case(session, ids[step.case])
+            before = before_case.state
+            definition = cases.definition_of(session, company, before_case)
             case = cases.fire(
                 session,
                 company,
@@ -267,6 +303,14 @@ def _act(
             )
             totals["moved"] += 1
             due = f", due {_local(case.due_at)}" if case.due_at else ""
+            entering, leaving = definition.states[case.state], definition.states[before]
+            if entering.on_behalf_of == before and leaving.department and entering.department:
+                due += (
+                    f"; {company.department_name(leaving.department)}'s clock pauses while it waits on "
+                    f"{company.department_name(entering.department)}"
+                )
+            elif leaving.on_behalf_of == case.state and entering.department:
+                due += f"; {company.department_name(entering.department)}'s clock resumes with the time it had left"
             console.print(
                 f"{_local(now)}  [blue]MOVE[/]    #{case.id} {case.case_type}: {step.trigger} by {who}: "
                 f"{before} -> {case.state} ({_owner(company, case)}{due})",
@@ -302,6 +346,24 @@ def _summary(factory: sessionmaker[Session], company: Company, now: datetime, co
                 style=style,
             )
     console.print(table)
+
+
+def _whole_case_breaches(factory: sessionmaker[Session], company: Company, now: datetime, console: Console) -> None:
+    """A missed whole-case target is charged to the departments that used the time."""
+    with factory() as session:
+        breached = session.scalars(
+            select(Case)
+            .join(SlaClock, SlaClock.case_id == Case.id)
+            .where(SlaClock.kind == "case", SlaClock.status == "breached")
+            .order_by(Case.id)
+        ).all()
+        for case in breached:
+            shares = case_detail(session, company, case, now)["ledger"]
+            charged = ", ".join(f"{company.department_name(row['department'])} {row['share']:.0%}" for row in shares)
+            console.print(
+                f"whole case #{case.id} {case.case_type} missed its target; business time used: {charged}",
+                soft_wrap=True,
+            )
 
 
 def _local(moment: datetime | None) -> str:

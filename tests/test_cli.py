@@ -137,6 +137,10 @@ def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Pat
     assert "AUTO    #3 reservation: expire -> released" in out
     assert "may not fire 'collected' on case 1; allowed: logistics" in out
     assert "SLA by department" in out
+    assert "ESCALATE #1 return step collection (Логистика) level 2: told Андрей Орлов" in out
+    assert "ACK     #6 picking_error: Дмитрий Лебедев acknowledged" in out
+    assert "Склад's clock pauses while it waits on Закупки" in out
+    assert "whole case #6 picking_error missed its target; business time used: Логистика 93%, Склад 7%" in out
     assert totals["messages"] > 20
     mails = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
              for f in (tmp_path / "demo-messages" / "smirnov").glob("*-breach-email.eml")]
