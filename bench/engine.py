@@ -33,6 +33,16 @@ MOVES = [
     ("refunded", "morozova", {"document": "CN"}),
 ]
 DATA = {"customer": "c", "order": "o", "reason": "r"}
+CONTEXT = json.dumps(
+    {
+        "case": {"id": 1, "type": "return", "data": DATA, "state": "closed"},
+        "person": "x" * 40,
+        "company": "y" * 40,
+        "links": ["z" * 60] * 4,
+    },
+    ensure_ascii=False,
+)
+"""About the size of a message context the engine stores (~1 KB)."""
 
 
 def engine_run(db: Path, n_cases: int) -> tuple[float, int, dict[str, int]]:
@@ -83,8 +93,8 @@ def _row_counts(db: Path) -> dict[str, int]:
 
 def floor_run(db: Path, n_cases: int) -> tuple[float, int]:
     """The same writes per trigger as the engine makes, in plain sqlite3: update the case, stop the
-    step clock, cancel its timers, insert the event, insert the next clock and its two timers,
-    add the participant."""
+    step clock, cancel its timers, insert the event, insert the next clock with its warning,
+    breach and three escalation timers, add the participant."""
     migrate(f"sqlite:///{db}")
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -92,6 +102,7 @@ def floor_run(db: Path, n_cases: int) -> tuple[float, int]:
     ts = START.strftime("%Y-%m-%d %H:%M:%S.%f")
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("insert into case_type_versions values ('f', 'return', '{}', ?)", (ts,))
+    conn.execute("insert into calendar_versions values ('c', 'c', '{}', ?)", (ts,))
     conn.executemany(
         "insert into cases (id, case_type, definition_fingerprint, state, data, requester, performer, "
         "owner_department, version, opened_at, updated_at) values (?, 'return', 'f', 'inspection', ?, 'sales', "
@@ -127,17 +138,27 @@ def floor_run(db: Path, n_cases: int) -> tuple[float, int]:
             )
             conn.execute(
                 "insert into sla_clocks (id, case_id, kind, state, event_seq, department, calendar, "
-                "target_minutes, warn_fraction, started_at, running_since, deadline_at, warn_at, "
-                "used_minutes, status) values (?, ?, 'step', 'y', ?, 'logistics', 'c', 480, 0.75, ?, ?, ?, "
-                "?, 0, 'running')",
+                "calendar_fingerprint, target_minutes, warn_fraction, started_at, running_since, deadline_at, "
+                "warn_at, used_minutes, status) values (?, ?, 'step', 'y', ?, 'logistics', 'c', 'c', 480, 0.75, "
+                "?, ?, ?, ?, 0, 'running')",
                 (clock_id, case_id, step + 2, ts, ts, ts, ts),
             )
             conn.executemany(
                 "insert into timers (case_id, clock_id, kind, level, state, due_at, status, attempts) "
                 "values (?, ?, ?, 0, 'y', ?, 'pending', 0)",
-                [(case_id, clock_id, "warning", ts), (case_id, clock_id, "breach", ts)],
+                [
+                    (case_id, clock_id, kind, ts)
+                    for kind in ("warning", "breach", "escalation", "escalation", "escalation")
+                ],
             )
             conn.execute("insert or ignore into case_participants values (?, ?, 'owner', ?)", (case_id, f"d{step}", ts))
+            if step == len(MOVES) - 1:  # the case closes: both departments are told (two outbox rows)
+                conn.executemany(
+                    "insert or ignore into outbox_messages (dedupe_key, case_id, kind, level, recipient, channel, "
+                    "locale, context, urgent, status, created_at, next_attempt_at, attempts) "
+                    "values (?, ?, 'resolved', 0, ?, 'email', 'ru', ?, 0, 'pending', ?, ?, 0)",
+                    [(f"{case_id}-{who}", case_id, who, CONTEXT, ts, ts) for who in ("head1", "head2")],
+                )
             conn.execute("COMMIT")
             fired += 1
     elapsed = time.perf_counter() - began

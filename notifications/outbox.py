@@ -96,12 +96,18 @@ def enqueue(
     return written
 
 
+_INSERT_ONCE = {
+    "postgresql": pg_insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "sqlite": sqlite_insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+}
+"""Built once: this runs inside every case change that notifies anyone."""
+
+
 def _insert_once(session: Session, row: dict[str, Any]) -> bool:
-    dialect = session.get_bind(OutboxMessage).dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(OutboxMessage).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    statement = _INSERT_ONCE.get(session.get_bind(OutboxMessage).dialect.name)
+    if statement is not None:
+        full = {"last_error": None, "sent_at": None, "lease_owner": None, "lease_until": None, **row}
+        return bool(session.connection().execute(statement, full).rowcount)
     # Other databases: look, then insert inside a savepoint so a racing duplicate rolls back
     # only the savepoint, never the caller's transaction.
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == row["dedupe_key"])) is not None:
