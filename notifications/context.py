@@ -16,9 +16,12 @@ from state_machines.schema import label_text
 if TYPE_CHECKING:
     from sqlalchemy import Row
 
+    from slaflow.cases import CaseRecord
     from slaflow.company import Company
     from storage.models import Breach, Case, SlaClock
 
+    CaseLike: TypeAlias = Case | CaseRecord
+    """The engine passes its CaseRecord; readers may pass the ORM Case."""
     ClockLike: TypeAlias = SlaClock | Row[Any]
     """The engine passes ORM objects or Core rows; both have the columns as attributes."""
     BreachLike: TypeAlias = Breach | Row[Any]
@@ -57,7 +60,7 @@ def state_label(company: Company, case_type: str, state: str | None, locale: str
     return label_text(definition.states[state].label, locale)
 
 
-def case_context(company: Company, case: Case, locale: str) -> dict[str, Any]:
+def case_context(company: Company, case: CaseLike, locale: str) -> dict[str, Any]:
     definition = company.case_types.get(case.case_type)
     return {
         "id": case.id,
@@ -76,7 +79,7 @@ def case_context(company: Company, case: Case, locale: str) -> dict[str, Any]:
     }
 
 
-def clock_context(company: Company, case: Case, clock: ClockLike, now: datetime, locale: str) -> dict[str, Any]:
+def clock_context(company: Company, case: CaseLike, clock: ClockLike, now: datetime, locale: str) -> dict[str, Any]:
     """The clock a warning, breach or escalation is about, with business minutes left at ``now``
     (negative once overdue)."""
     used = used_by(company.calendars[clock.calendar], used_minutes=clock.used_minutes,

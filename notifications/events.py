@@ -24,21 +24,20 @@ from storage.models import OutboxMessage
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from notifications.context import BreachLike, ClockLike
+    from notifications.context import BreachLike, CaseLike, ClockLike
     from slaflow.company import Company
-    from storage.models import Case
 
 Build = Callable[[str, str], dict[str, Any]]
 """(person, locale) -> kind-specific template variables."""
 
 
-def case_opened(session: Session, company: Company, case: Case, *, now: datetime) -> None:
+def case_opened(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
     """Both departments hear that a case between them exists."""
     _produce(session, company, "case_opened", case, Scope.of_case(case), key=f"case={case.id}", now=now,
              build=lambda person, locale: {})
 
 
-def case_assigned(session: Session, company: Company, case: Case, *, person: str, now: datetime) -> None:
+def case_assigned(session: Session, company: Company, case: CaseLike, *, person: str, now: datetime) -> None:
     """The person now holding the step (each assignment event is its own message)."""
     def build(_: str, locale: str) -> dict[str, Any]:
         return {"assignee_name": ctx.person_name(company, person, locale)}
@@ -47,7 +46,7 @@ def case_assigned(session: Session, company: Company, case: Case, *, person: str
              key=f"case={case.id}|event={case.version}", now=now, build=build)
 
 
-def step_warning(session: Session, company: Company, case: Case, clock: ClockLike, *, now: datetime) -> None:
+def step_warning(session: Session, company: Company, case: CaseLike, clock: ClockLike, *, now: datetime) -> None:
     """The deadline of a clock is near; one message per clock (each state visit has its own)."""
     _produce(session, company, "warning", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
              now=now, department=clock.department,
@@ -55,7 +54,7 @@ def step_warning(session: Session, company: Company, case: Case, clock: ClockLik
 
 
 def step_breached(
-    session: Session, company: Company, case: Case, clock: ClockLike, breach: BreachLike, *, now: datetime
+    session: Session, company: Company, case: CaseLike, clock: ClockLike, breach: BreachLike, *, now: datetime
 ) -> None:
     """A clock missed its deadline: its owner and the owning department's head."""
     def build(_: str, locale: str) -> dict[str, Any]:
@@ -67,7 +66,7 @@ def step_breached(
 
 
 def escalated(
-    session: Session, company: Company, case: Case, clock: ClockLike, *, level: int, audience: list[str],
+    session: Session, company: Company, case: CaseLike, clock: ClockLike, *, level: int, audience: list[str],
     now: datetime,
 ) -> None:
     """Escalation level ``level`` of a clock to ``audience`` (audience specs, e.g. from an
@@ -79,7 +78,7 @@ def escalated(
              now=now, department=clock.department, level=level, audience=audience, build=build)
 
 
-def case_resolved(session: Session, company: Company, case: Case, *, now: datetime) -> None:
+def case_resolved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
     """The case reached a terminal state; both departments hear the outcome."""
     _produce(session, company, "resolved", case, Scope.of_case(case), key=f"case={case.id}", now=now,
              department=case.performer, build=lambda person, locale: {})
@@ -89,7 +88,7 @@ def _produce(
     session: Session,
     company: Company,
     kind: str,
-    case: Case,
+    case: CaseLike,
     scope: Scope,
     *,
     key: str,

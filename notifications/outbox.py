@@ -31,7 +31,7 @@ from notifications import recipients
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
-from storage.models import DeliveryAttempt, OutboxMessage
+from storage.models import DeliveryAttempt, OutboxMessage, table
 
 if TYPE_CHECKING:
     from slaflow.company import Company
@@ -97,8 +97,8 @@ def enqueue(
 
 
 _INSERT_ONCE = {
-    "postgresql": pg_insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-    "sqlite": sqlite_insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "postgresql": pg_insert(table(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "sqlite": sqlite_insert(table(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedupe_key"]),
 }
 """Built once: this runs inside every case change that notifies anyone."""
 

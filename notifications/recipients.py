@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 from notifications.transports import REGISTRY
 
 if TYPE_CHECKING:
-    from notifications.context import ClockLike
+    from notifications.context import CaseLike, ClockLike
     from sla.calendar import BusinessCalendar
     from slaflow.company import Company
-    from storage.models import Case
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +34,13 @@ class Scope:
     assignee: str | None = None
 
     @classmethod
-    def of_case(cls, case: Case, assignee: str | None = None) -> Scope:
+    def of_case(cls, case: CaseLike, assignee: str | None = None) -> Scope:
         """The case's current step."""
         return cls(case.owner_department, case.owner_role, case.owner_person, case.requester, case.performer,
                    assignee)
 
     @classmethod
-    def of_clock(cls, case: Case, clock: ClockLike) -> Scope:
+    def of_clock(cls, case: CaseLike, clock: ClockLike) -> Scope:
         """The step a clock measured (it may no longer be the current one)."""
         return cls(clock.department, clock.role, clock.person, case.requester, case.performer)
 

@@ -39,14 +39,14 @@ from slaflow.errors import (
 )
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
-from storage.models import Case, CaseEvent, CaseParticipant
+from storage.models import Case, CaseEvent, CaseParticipant, table
 
 OPEN, ASSIGN, ACKNOWLEDGE, SNOOZE = "open", "assign", "acknowledge", "snooze"
 """Event triggers that are not state-machine triggers (the last three keep the state)."""
 
-_cases = Case.__table__
-_events = CaseEvent.__table__
-_participants = CaseParticipant.__table__
+_cases = table(Case)
+_events = table(CaseEvent)
+_participants = table(CaseParticipant)
 
 _LOAD_FOR_UPDATE = select(_cases).where(_cases.c.id == bindparam("b_case_id")).with_for_update()
 _FIND_EXTERNAL = select(_cases.c.id).where(

@@ -29,21 +29,21 @@ from sla.clocks import plan_clock, used_between
 from slaflow import versions
 from slaflow.company import Company
 from state_machines.schema import CaseTypeDef, EscalationLevel
-from storage.models import Breach, ClockPause, SlaClock, Timer
+from storage.models import Breach, ClockPause, SlaClock, Timer, table
 
 STEP, WHOLE_CASE = "step", "case"
 RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
 
-_clocks = SlaClock.__table__
-_timers = Timer.__table__
-_pauses = ClockPause.__table__
+_clocks = table(SlaClock)
+_timers = table(Timer)
+_pauses = table(ClockPause)
 _INSERT_PAUSE = insert(_pauses)
 _CLOSE_PAUSE = (
     update(_pauses)
     .where(_pauses.c.clock_id == bindparam("b_clock_id"), _pauses.c.ended_at.is_(None))
     .values(ended_at=bindparam("b_now"))
 )
-_breaches = Breach.__table__
+_breaches = table(Breach)
 
 _OPEN_STEP_CLOCK = (
     select(_clocks)
@@ -308,7 +308,7 @@ def _resume(
         "running_since": now,
         "status": RUNNING if clock.status == PAUSED else clock.status,
     }
-    deadline = clock.deadline_at
+    deadline: datetime | None = clock.deadline_at
     calendar = _calendar(session, company, clock)
     if clock.status == BREACHED:
         pass  # already breached before the pause: its breach stays open, no new warning or breach

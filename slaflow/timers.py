@@ -21,23 +21,23 @@ from notifications import events as notify
 from slaflow import cases, clocks
 from slaflow.clock import ensure_utc
 from slaflow.company import Actor, Company
-from storage.models import Breach, Case, SlaClock, Timer
+from storage.models import Breach, Case, SlaClock, Timer, table
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 10
 
-_timers = Timer.__table__
+_timers = table(Timer)
 _LOAD_TIMER = select(_timers).where(_timers.c.id == bindparam("b_timer_id")).with_for_update()
-_CASE_STATE = select(Case.__table__.c.state).where(Case.__table__.c.id == bindparam("b_case_id"))
-_LOAD_CLOCK = select(SlaClock.__table__).where(SlaClock.__table__.c.id == bindparam("b_clock_id"))
+_CASE_STATE = select(table(Case).c.state).where(table(Case).c.id == bindparam("b_case_id"))
+_LOAD_CLOCK = select(table(SlaClock)).where(table(SlaClock).c.id == bindparam("b_clock_id"))
 _FINISH = (
     update(_timers)
     .where(_timers.c.id == bindparam("b_timer_id"))
     .values(status=bindparam("b_status"), fired_at=bindparam("b_fired_at"), lease_owner=None, lease_until=None)
 )
-_BREACH_OF_CLOCK = select(Breach.__table__).where(Breach.__table__.c.clock_id == bindparam("b_clock_id"))
+_BREACH_OF_CLOCK = select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id"))
 _LEVEL_FIRED = (
     select(_timers.c.id)
     .where(

@@ -25,10 +25,10 @@ from slaflow.company import Company
 from slaflow.errors import SlaflowError
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
-from storage.models import CalendarVersion, CaseTypeVersion
+from storage.models import CalendarVersion, CaseTypeVersion, table
 
-_definitions = CaseTypeVersion.__table__
-_calendars = CalendarVersion.__table__
+_definitions = table(CaseTypeVersion)
+_calendars = table(CalendarVersion)
 _INSERT = {
     table.name: {
         "sqlite": sqlite_insert(table).on_conflict_do_nothing(index_elements=["fingerprint"]),
@@ -112,7 +112,7 @@ def calendar_for(session: Session, company: Company, name: str, fingerprint: str
 
 def _register(session: Session, table: str, fingerprint: str, row: dict[str, Any]) -> None:
     bind = session.get_bind()
-    key = (str(bind.url), table, fingerprint)
+    key = (str(bind.engine.url), table, fingerprint)
     if key in _stored:
         return
     pending: set[tuple[str, str, str]] = session.info.setdefault(_PENDING, set())

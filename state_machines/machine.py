@@ -69,7 +69,7 @@ class CaseMachine:
             graph_engine="mermaid",
             title=label_text(self.definition.label, locale),
         )
-        source = graph_machine.get_combined_graph().draw(None)
+        source = str(graph_machine.get_combined_graph().draw(None))
         source = re.sub(r"^\s*(classDef|Class) .*\n", "", source, flags=re.MULTILINE)
         for name, state in self.definition.states.items():
             parts = [label_text(state.label, locale)]

@@ -5,17 +5,18 @@ reports read. All timestamps are timezone-aware and stored in UTC."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     DateTime,
-    MetaData,
     Float,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -46,6 +47,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+def table(model: type[Base]) -> Table:
+    """A model's table, typed for Core statements (``Model.__table__`` is typed as FromClause)."""
+    return cast(Table, model.__table__)
 
 
 class Base(DeclarativeBase):
