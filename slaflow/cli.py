@@ -18,6 +18,7 @@ from slaflow import cases
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.company import load_company
 from slaflow.errors import SlaflowError
+from slaflow.regulation.cli import regulation
 from slaflow.runtime import Runtime
 from slaflow.views import case_detail, case_row
 from state_machines.machine import diagrams_markdown
@@ -33,6 +34,7 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(inbox_app, name="inbox")
 app.command("serve")(serve)
+app.command()(regulation)
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)

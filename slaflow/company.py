@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from crm.config import CrmConfig
 from notifications.config import NotificationsConfig
 from sla.calendar import BusinessCalendar, CalendarConfig
+from slaflow.duties import DutyConfig, duty_problems
 from slaflow.errors import ConfigError, UnknownCaseType, UnknownPerson
 from state_machines.builtin import BUILTIN_TYPES
 from state_machines.machine import CaseMachine, machine_for
@@ -73,10 +74,13 @@ class CompanyConfig(_Strict):
     """Company case types in the built-in schema; a name equal to a built-in replaces it."""
     notifications: NotificationsConfig = NotificationsConfig()
     crm: CrmConfig = CrmConfig()
+    duties: list[DutyConfig] = []
+    """Recurring information duties (a case of the built-in ``duty`` type per occurrence)."""
 
     @model_validator(mode="after")
     def _references(self) -> CompanyConfig:
-        problems = [*self._people_problems(), *self._department_problems(), *self._parent_loops()]
+        problems = [*self._people_problems(), *self._department_problems(), *self._parent_loops(),
+                    *duty_problems(self, self.duties)]
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -186,8 +186,8 @@ def duty_problems(config: CompanyConfig, duties: Sequence[DutyConfig]) -> list[s
 
 
 def duties_of(company: Company) -> list[DutyConfig]:
-    """The company's duties (empty until ``CompanyConfig`` has its ``duties`` field)."""
-    return list(getattr(company.config, "duties", []))
+    """The company's duties."""
+    return list(company.config.duties)
 
 
 # --------------------------------------------------------------------------- scheduling (pure)

@@ -45,7 +45,7 @@ def test_it_resolves_people_to_their_departments_and_roles(company: Company) -> 
 
 
 def test_it_names_the_known_types_for_an_unknown_one(company: Company) -> None:
-    with pytest.raises(UnknownCaseType, match=r"unknown case type 'refund'; known types: lead_dispute, "):
+    with pytest.raises(UnknownCaseType, match=r"unknown case type 'refund'; known types: duty, lead_dispute, "):
         company.case_type("refund")
 
 
@@ -86,8 +86,12 @@ def _write(tmp_path: Path, mutate: Any) -> Path:
             "case_types.price_approval: initial state 'nowhere' is not among the states",
         ),
         (
+            lambda r: r["departments"]["quality"].update(members=[{"person": "nowak", "roles": ["tester"]}]),
+            "built-in case type 'replacement'.states.diagnosis: nobody in 'quality' has the role 'inspector'",
+        ),
+        (
             lambda r: r["departments"]["warehouse"].update(members=[{"person": "popov", "roles": ["loader"]}]),
-            "built-in case type 'return'.states.inspection: nobody in 'warehouse' has the role 'storekeeper'",
+            "duties[2].role: nobody in 'warehouse' has the role 'storekeeper'",
         ),
     ],
 )

@@ -70,7 +70,7 @@ def replay_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case_type=st.sampled_from(sorted(BUILTIN_TYPES)), data=st.data())
+@given(case_type=st.sampled_from(sorted(OPEN_DATA)), data=st.data())
 def test_random_moves_keep_the_case_consistent(
     property_db: str, replay_db: str, company: Company, case_type: str, data: st.DataObject
 ) -> None:
