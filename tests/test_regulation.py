@@ -90,21 +90,21 @@ def test_each_step_names_its_owner_target_calendar_and_escalation_chain(
             "Склад — storekeeper (Олег Попов, Наталья Волкова)",
             "8 ч",
             "msk_warehouse (Europe/Moscow): пн–сб 08:00–20:00; государственные праздники: RU",
-            "ответственный за этап → Сергей Смирнов → Андрей Орлов",
+            "+4 ч после срока: Сергей Смирнов; +8 ч после срока: Андрей Орлов; +16 ч после срока: Андрей Орлов",
             "при 75% срока",
         ],
         "en": [
             "Warehouse — storekeeper (Oleg Popov, Natalia Volkova)",
             "8 h",
             "msk_warehouse (Europe/Moscow): Mon–Sat 08:00–20:00; public holidays of RU",
-            "the step's owner → Sergey Smirnov → Andrey Orlov",
+            "+4 h after the deadline: Sergey Smirnov; +8 h after the deadline: Andrey Orlov",
             "at 75% of the target",
         ],
         "pl": [
             "Magazyn — storekeeper (Oleg Popov, Natalia Volkova)",
             "8 godz.",
             "msk_warehouse (Europe/Moscow): pon.–sob. 08:00–20:00; święta państwowe: RU",
-            "odpowiedzialny za etap → Sergey Smirnov → Andrey Orlov",
+            "+4 godz. po terminie: Sergey Smirnov; +8 godz. po terminie: Andrey Orlov",
             "po 75% terminu",
         ],
     }[locale]
@@ -241,3 +241,14 @@ def test_the_regulation_command_writes_the_documents(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "regulation.pl.md" in result.output
     assert (tmp_path / "regulation.pl.html").read_text(encoding="utf-8").count("<section") > 10
+
+
+def test_a_configured_escalation_chain_is_what_the_regulation_states(company: Company) -> None:
+    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    margin = raw["case_types"]["price_approval"]["states"]["margin_check"]
+    margin["escalation"] = {"levels": [{"after": "2h", "notify": ["person:orlov"], "reassign_to": "head"}]}
+    before = render_regulation(company, "en", duties=_duties())["md"]
+    after = render_regulation(company_from_mapping(raw), "en", duties=_duties())["md"]
+    line = "Escalation if missed: +2 h after the deadline: Andrey Orlov, hand the step to Olga Novikova"
+    assert line not in before and line in after
+    assert "+4 h after the deadline: Sergey Smirnov; +8 h after the deadline: Andrey Orlov" in after  # the default

@@ -184,7 +184,34 @@ class _Facts:
             "auto": {"after": state.auto.after, "trigger": state.auto.trigger} if state.auto else None,
             "calendar": self.calendar(self.company.config.departments[department].calendar),
             "escalation": self.chain(department, state.role),
+            "levels": self.levels(definition, name, department) if state.target is not None or state.target_rules
+            else [],
         }
+
+    def levels(self, definition: CaseTypeDef, state: str, department: str) -> list[dict[str, Any]]:
+        """The step's configured escalation levels, with the people they reach today."""
+        head = self.company.head_of(department)
+        who = {
+            "department_head": [head],
+            "head_manager": [m for m in [self.company.manager_of(head)] if m],
+            "director": [self.company.config.company.director],
+        }
+        levels = []
+        for level in definition.escalation_of(state):
+            names: list[str] = []
+            for spec in level.notify:
+                if spec == "owner":
+                    names.append(texts(self.locale)["the_owner"])
+                elif spec.startswith("person:"):
+                    names.append(self.person(spec[7:]))
+                elif spec.startswith("department:"):
+                    names.append(self.company.department_name(spec[11:], self.locale))
+                else:
+                    names += [self.person(p) for p in who.get(spec, [])]
+            target = level.reassign_to
+            reassign = None if target is None else self.person(head if target == "head" else target[7:])
+            levels.append({"after": level.after, "names": list(dict.fromkeys(names)), "reassign": reassign})
+        return levels
 
     def case_type(self, definition: CaseTypeDef) -> dict[str, Any]:
         states = definition.states
