@@ -189,19 +189,17 @@ def open_case(
                 session.connection().execute(_FIND_EXTERNAL, {"b_source": origin, "b_key": external_key}).scalar()
             )
             raise DuplicateCase(str(origin), external_key, existing or -1) from None
-    session.connection().execute(
-        _INSERT_EVENT,
-        {
-            "case_id": case_id,
-            "seq": 1,
-            "at": now,
-            "actor": actor.name,
-            "trigger": OPEN,
-            "from_state": None,
-            "to_state": definition.initial,
-            "payload": data,
-            "source": source,
-        },
+    _append_event(
+        session,
+        case_id=case_id,
+        seq=1,
+        at=now,
+        actor=actor.name,
+        trigger=OPEN,
+        from_state=None,
+        to_state=definition.initial,
+        payload=data,
+        source=source,
     )
     for department, role in ((definition.requester, "requester"), (definition.performer, "performer")):
         _join(session, case_id, department, role, now)
@@ -293,19 +291,17 @@ def fire(
     )
     if leaving.on_behalf_of is not None and not returning:
         clocks.stop_suspended(session, company, case_id=case.id, state_name=leaving.on_behalf_of, now=now)
-    session.connection().execute(
-        _INSERT_EVENT,
-        {
-            "case_id": case.id,
-            "seq": seq,
-            "at": now,
-            "actor": actor.name,
-            "trigger": trigger,
-            "from_state": case.state,
-            "to_state": dest,
-            "payload": payload,
-            "source": source,
-        },
+    _append_event(
+        session,
+        case_id=case.id,
+        seq=seq,
+        at=now,
+        actor=actor.name,
+        trigger=trigger,
+        from_state=case.state,
+        to_state=dest,
+        payload=payload,
+        source=source,
     )
     step = clocks.enter_state(
         session,
@@ -337,21 +333,16 @@ def fire(
     )
     _require_one(session, moved.rowcount, case)
     _join_owner(session, case.id, definition, step.owner_department, now)
-    record = CaseRecord(
-        id=case.id,
-        case_type=case.case_type,
+    record = replace(
+        case,
         state=dest,
         version=seq,
         data=data,
-        requester=case.requester,
-        performer=case.performer,
         owner_department=step.owner_department,
         owner_role=step.owner_role,
         owner_person=None,
         due_at=step.due_at,
-        opened_at=case.opened_at,
         closed_at=step.closed_at,
-        definition_fingerprint=case.definition_fingerprint,
     )
     if step.closed_at is not None:
         notify.case_resolved(session, company, record, now=now)
@@ -383,19 +374,17 @@ def assign(
     if not actor.may(allowed):
         raise NotPermitted(actor.name, f"assign case {case.id}", allowed[:2])
     seq = case.version + 1
-    session.connection().execute(
-        _INSERT_EVENT,
-        {
-            "case_id": case.id,
-            "seq": seq,
-            "at": now,
-            "actor": actor.name,
-            "trigger": ASSIGN,
-            "from_state": case.state,
-            "to_state": case.state,
-            "payload": {"person": person},
-            "source": source,
-        },
+    _append_event(
+        session,
+        case_id=case.id,
+        seq=seq,
+        at=now,
+        actor=actor.name,
+        trigger=ASSIGN,
+        from_state=case.state,
+        to_state=case.state,
+        payload={"person": person},
+        source=source,
     )
     moved = session.connection().execute(
         _ASSIGN_CASE,
@@ -403,22 +392,7 @@ def assign(
     )
     _require_one(session, moved.rowcount, case)
     clocks.assign_step(session, case_id=case.id, person=person)
-    record = CaseRecord(
-        id=case.id,
-        case_type=case.case_type,
-        state=case.state,
-        version=seq,
-        data=case.data,
-        requester=case.requester,
-        performer=case.performer,
-        owner_department=case.owner_department,
-        owner_role=case.owner_role,
-        owner_person=person,
-        due_at=case.due_at,
-        opened_at=case.opened_at,
-        closed_at=case.closed_at,
-        definition_fingerprint=case.definition_fingerprint,
-    )
+    record = replace(case, version=seq, owner_person=person)
     notify.case_assigned(session, company, record, person=person, now=now)
     return record
 
@@ -455,19 +429,17 @@ def acknowledge(
     trigger, payload = (ACKNOWLEDGE, {}) if snooze_minutes is None else (SNOOZE, {"minutes": snooze_minutes})
     seq = case.version + 1
     conn = session.connection()
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "case_id": case.id,
-            "seq": seq,
-            "at": now,
-            "actor": actor.name,
-            "trigger": trigger,
-            "from_state": case.state,
-            "to_state": case.state,
-            "payload": payload,
-            "source": source,
-        },
+    _append_event(
+        session,
+        case_id=case.id,
+        seq=seq,
+        at=now,
+        actor=actor.name,
+        trigger=trigger,
+        from_state=case.state,
+        to_state=case.state,
+        payload=payload,
+        source=source,
     )
     moved = conn.execute(
         _TOUCH_CASE, {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now}
@@ -578,6 +550,11 @@ def replay(definition: CaseTypeDef, events: Iterable[CaseEvent]) -> CaseSnapshot
 def definition_of(session: Session, company: Company, case: Case | CaseRecord) -> CaseTypeDef:
     """The definition the case was opened under."""
     return versions.definition_for(session, company, case.case_type, case.definition_fingerprint)
+
+
+def _append_event(session: Session, **row: Any) -> None:
+    """The one way a case's history grows: one append-only row per change."""
+    session.connection().execute(_INSERT_EVENT, row)
 
 
 def _join_owner(session: Session, case_id: int, definition: CaseTypeDef, department: str | None, now: datetime) -> None:
