@@ -373,24 +373,17 @@ def assign(
     allowed = [case.owner_department, f"{case.owner_department}/head", "system"]
     if not actor.may(allowed):
         raise NotPermitted(actor.name, f"assign case {case.id}", allowed[:2])
-    seq = case.version + 1
-    _append_event(
+    seq = _record_in_place(
         session,
-        case_id=case.id,
-        seq=seq,
-        at=now,
-        actor=actor.name,
+        case,
+        actor=actor,
         trigger=ASSIGN,
-        from_state=case.state,
-        to_state=case.state,
         payload={"person": person},
+        now=now,
         source=source,
+        update=_ASSIGN_CASE,
+        values={"b_person": person},
     )
-    moved = session.connection().execute(
-        _ASSIGN_CASE,
-        {"b_case_id": case.id, "b_seen_version": case.version, "b_person": person, "b_version": seq, "b_now": now},
-    )
-    _require_one(session, moved.rowcount, case)
     clocks.assign_step(session, case_id=case.id, person=person)
     record = replace(case, version=seq, owner_person=person)
     notify.case_assigned(session, company, record, person=person, now=now)
@@ -427,24 +420,17 @@ def acknowledge(
     if snooze_minutes is not None and not 0 < snooze_minutes <= 5 * 24 * 60:
         raise InvalidData("snooze between 1 minute and 5 days of business time")
     trigger, payload = (ACKNOWLEDGE, {}) if snooze_minutes is None else (SNOOZE, {"minutes": snooze_minutes})
-    seq = case.version + 1
-    conn = session.connection()
-    _append_event(
+    seq = _record_in_place(
         session,
-        case_id=case.id,
-        seq=seq,
-        at=now,
-        actor=actor.name,
+        case,
+        actor=actor,
         trigger=trigger,
-        from_state=case.state,
-        to_state=case.state,
         payload=payload,
+        now=now,
         source=source,
+        update=_TOUCH_CASE,
+        values={},
     )
-    moved = conn.execute(
-        _TOUCH_CASE, {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now}
-    )
-    _require_one(session, moved.rowcount, case)
     clocks.hold_escalation(session, company, case_id=case.id, now=now, snooze_minutes=snooze_minutes)
     return replace(case, version=seq)
 
@@ -550,6 +536,40 @@ def replay(definition: CaseTypeDef, events: Iterable[CaseEvent]) -> CaseSnapshot
 def definition_of(session: Session, company: Company, case: Case | CaseRecord) -> CaseTypeDef:
     """The definition the case was opened under."""
     return versions.definition_for(session, company, case.case_type, case.definition_fingerprint)
+
+
+def _record_in_place(
+    session: Session,
+    case: CaseRecord,
+    *,
+    actor: Actor,
+    trigger: str,
+    payload: dict[str, Any],
+    now: datetime,
+    source: str,
+    update: Any,
+    values: dict[str, Any],
+) -> int:
+    """An event that keeps the state (assign, acknowledge, snooze): append it and bump the
+    version, refusing if someone else changed the case first. Returns the new version."""
+    seq = case.version + 1
+    _append_event(
+        session,
+        case_id=case.id,
+        seq=seq,
+        at=now,
+        actor=actor.name,
+        trigger=trigger,
+        from_state=case.state,
+        to_state=case.state,
+        payload=payload,
+        source=source,
+    )
+    moved = session.connection().execute(
+        update, {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now, **values}
+    )
+    _require_one(session, moved.rowcount, case)
+    return seq
 
 
 def _append_event(session: Session, **row: Any) -> None:
