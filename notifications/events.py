@@ -32,9 +32,9 @@ Build = Callable[[str, str], dict[str, Any]]
 
 
 def case_opened(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
-    """Both departments hear that a case between them exists."""
+    """Both departments hear that a case between them exists (or the people the case names)."""
     _produce(session, company, "case_opened", case, Scope.of_case(case), key=f"case={case.id}", now=now,
-             build=lambda person, locale: {})
+             build=lambda person, locale: {}, audience=_named_in(case))
 
 
 def case_assigned(session: Session, company: Company, case: CaseLike, *, person: str, now: datetime) -> None:
@@ -81,7 +81,16 @@ def escalated(
 def case_resolved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
     """The case reached a terminal state; both departments hear the outcome."""
     _produce(session, company, "resolved", case, Scope.of_case(case), key=f"case={case.id}", now=now,
-             department=case.performer, build=lambda person, locale: {})
+             department=case.performer, build=lambda person, locale: {}, audience=_named_in(case))
+
+
+def _named_in(case: CaseLike) -> list[str] | None:
+    """A case may name who hears of its opening and outcome (``data["notify"]``, person ids —
+    e.g. a recurring duty's subscribers); otherwise the configured audience applies."""
+    named = case.data.get("notify") if isinstance(case.data, dict) else None
+    if isinstance(named, list) and named and all(isinstance(p, str) for p in named):
+        return [f"person:{person}" for person in named]
+    return None
 
 
 def _produce(

@@ -73,3 +73,12 @@ def test_a_breach_reaches_each_recipient_once_through_a_real_smtp_server(
                                    "smirnov@sever.example": 1})
     assert dispatch_due(sessions, company, now=clock.now() + timedelta(hours=1), owner="d2",
                         settings=smtp.settings).sent == 0  # nothing goes out twice
+
+
+def test_a_case_that_names_its_subscribers_tells_them_instead_of_the_heads(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    with sessions.begin() as session:
+        cases.open_case(session, company, case_type="return", data={**RETURN_DATA, "notify": ["ivanov", "petrova"]},
+                        actor=company.actor("ivanov"), now=clock.now())
+    assert set(_messages(sessions, "case_opened")) == {("ivanov", 0), ("petrova", 0)}
