@@ -13,6 +13,7 @@ from rich.table import Table
 
 from crm.cli import inbox_app, serve
 from notifications.cli import notify_app, outbox_app
+from reports.cli import report_app
 from sla.calendar import BusinessCalendar
 from slaflow import cases
 from slaflow.clock import SystemClock, ensure_utc
@@ -35,6 +36,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(inbox_app, name="inbox")
 app.command("serve")(serve)
 app.command()(regulation)
+app.add_typer(report_app, name="report")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)

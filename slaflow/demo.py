@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
+from reports.queries import department_figures
 from slaflow import cases
 from slaflow.cases import CaseRecord
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company, load_company
 from slaflow.errors import SlaflowError
-from slaflow.reports import department_figures
 from slaflow.settings import EXAMPLE_COMPANY
 from slaflow.timers import sweep
 from slaflow.views import case_detail

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from reports.queries import DepartmentFigures, department_figures
 from sla.calendar import BusinessCalendar
 from slaflow import cases, versions
 from slaflow.company import Actor, Company
-from slaflow.reports import DepartmentFigures, department_figures
 from slaflow.timers import sweep
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Breach, Case, CaseEvent, CaseParticipant, ClockPause, SlaClock, Timer

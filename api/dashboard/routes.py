@@ -1,0 +1,135 @@
+"""The dashboard's pages. Thin, like the REST routers: read at the app clock's ``now`` in one
+session, render a template. Kept out of the OpenAPI schema: these are HTML pages, not the API."""
+
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from api.dashboard import access, charts, data
+from api.dashboard.text import LOCALES, DashboardLabels, render
+from api.schemas import MAX_ID
+from api.state import app_state
+from reports.queries import report_zone
+from slaflow.company import Actor
+from slaflow.errors import CaseNotFound
+from state_machines.schema import label_text
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+STYLESHEET = FilePath(__file__).resolve().parent.parent / "static" / "dashboard.css"
+
+Lang = Annotated[Literal["ru", "en", "pl"] | None, Query(description="page language; default: the company's")]
+PeriodKey = Annotated[Literal["week", "4w"], Query(description="compliance period: this week or the last 4 weeks")]
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _labels(request: Request, lang: str | None) -> DashboardLabels:
+    company = app_state(request).company
+    return DashboardLabels(company, lang or company.locale, report_zone(company))
+
+
+def _page(
+    request: Request, t: DashboardLabels, template: str, actor: Actor | None, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render with what every page shows: the company, who is looking, language links."""
+    company = app_state(request).company
+
+    def link(path: str, **params: str) -> str:
+        """A dashboard link that keeps the page language."""
+        return f"{path}?{urlencode({**params, 'lang': t.locale})}"
+
+    def switch(**params: str) -> str:
+        """This page with some query parameters replaced."""
+        return f"{request.url.path}?{urlencode({**request.query_params, **params})}"
+
+    html = render(
+        template,
+        t=t,
+        company_name=label_text(company.config.company.name, t.locale),
+        viewer=None if actor is None else (t.person(actor.person) if actor.person else actor.name),
+        locales=LOCALES,
+        link=link,
+        switch=switch,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+@router.get("", response_class=HTMLResponse)
+def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Response:
+    """Open cases by department with their remaining time, and compliance per department."""
+    actor = access.viewer(request)
+    if actor is None:
+        return access.to_login(request)
+    state = app_state(request)
+    t = _labels(request, lang)
+    with state.sessions() as session:
+        shown = data.board(session, state.company, state.clock.now(), period)
+    figures = [row for row in shown.figures if row.compliance is not None]
+    return _page(
+        request,
+        t,
+        "board.html.j2",
+        actor,
+        board=shown,
+        periods=list(data.PERIODS),
+        compliance_svg=charts.compliance_chart(figures, t) if figures else None,
+        trend_svg=charts.trend_chart(shown.trend, t) if any(w.compliance is not None for w in shown.trend) else None,
+    )
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case(case_id: CaseId, request: Request, lang: Lang = None) -> Response:
+    """One case: its timeline (states, pauses, breaches, messages), clocks and ledger."""
+    actor = access.viewer(request)
+    if actor is None:
+        return access.to_login(request)
+    state = app_state(request)
+    t = _labels(request, lang)
+    now = state.clock.now()
+    with state.sessions() as session:
+        try:
+            page = data.case_page(session, state.company, case_id, now)
+        except CaseNotFound:
+            return _page(request, t, "not_found.html.j2", actor, status=404, case_id=case_id, now=now)
+        return _page(request, t, "case.html.j2", actor, page=page, case=page.detail, now=now)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, lang: Lang = None, next: Annotated[str, Query(max_length=2048)] = "") -> Response:
+    t = _labels(request, lang)
+    return _page(request, t, "login.html.j2", None, next=access.safe_next(next), failed=False)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=512)],
+    next: Annotated[str, Form(max_length=2048)] = "",
+    lang: Lang = None,
+) -> Response:
+    """Check the token and keep it in the session cookie; a wrong one gets the form again (401)."""
+    target = access.safe_next(next)
+    if access.actor_for_token(request, token.strip()) is None:
+        t = _labels(request, lang)
+        return _page(request, t, "login.html.j2", None, status=401, next=target, failed=True)
+    response = RedirectResponse(target, status_code=303)
+    access.start_session(request, response, token.strip())
+    return response
+
+
+@router.post("/logout")
+def logout(lang: Lang = None) -> Response:
+    response = RedirectResponse(access.LOGIN + (f"?{urlencode({'lang': lang})}" if lang else ""), status_code=303)
+    access.end_session(response)
+    return response
+
+
+@router.get("/static/dashboard.css")
+def stylesheet() -> FileResponse:
+    """Served by the app itself: the machine has no internet access, so nothing comes from a CDN."""
+    return FileResponse(STYLESHEET, media_type="text/css", headers={"Cache-Control": "max-age=3600"})

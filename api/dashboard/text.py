@@ -1,0 +1,91 @@
+"""Texts and page rendering of the dashboard. Every label lives in
+``api/templates/dashboard/translations.yaml`` (ru, en, pl); names of departments, people, case
+types and states come from the company config, as in the reports."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from reports.labels import LOCALES, Labels
+from state_machines.schema import CaseTypeDef, label_text
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "dashboard"
+TRANSLATIONS = TEMPLATES / "translations.yaml"
+FALLBACK = "en"
+
+__all__ = ["LOCALES", "TEMPLATES", "TRANSLATIONS", "DashboardLabels", "catalog", "render"]
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, dict[str, str]]:
+    """The dashboard's translations, checked once: every key has an en text."""
+    raw: dict[str, dict[str, str]] = yaml.safe_load(TRANSLATIONS.read_text(encoding="utf-8"))
+    missing = [key for key, texts in raw.items() if FALLBACK not in texts]
+    if missing:
+        raise ValueError(f"{TRANSLATIONS}: no {FALLBACK} text for {', '.join(missing)}")
+    return raw
+
+
+class DashboardLabels(Labels):
+    """The reports' number, date and name formatting with the dashboard's own texts (so a key
+    renamed in the reports' file cannot break a page)."""
+
+    def __call__(self, key: str, **values: Any) -> str:
+        texts = catalog()[key]
+        text = texts.get(self.locale) or texts[FALLBACK]
+        return text.format(**values) if values else text
+
+    def has(self, key: str) -> bool:
+        return key in catalog()
+
+    def actor(self, name: str) -> str:
+        """Who made a change: a person's name, the system (timers, sweeper), or an integration."""
+        if name in self.company.config.people:
+            return self.person(name)
+        if name == "system" or name.startswith("system:"):
+            return self("actor_system")
+        return name
+
+    def state_of(self, definition: CaseTypeDef | None, state: str | None) -> str:
+        """A state's label in the definition the case was opened under."""
+        if state is None:
+            return self("none")
+        if definition is None or state not in definition.states:
+            return state
+        return label_text(definition.states[state].label, self.locale)
+
+    def trigger(self, definition: CaseTypeDef | None, trigger: str) -> str:
+        """A trigger's label: the case type's own, else the engine's (open, acknowledge...)."""
+        if definition is not None:
+            for transition in definition.transitions:
+                if transition.trigger == trigger and transition.label:
+                    return label_text(transition.label, self.locale)
+        key = f"trigger_{trigger}"
+        return self(key) if self.has(key) else trigger
+
+    def remaining(self, business_minutes: float | None) -> str:
+        if business_minutes is None:
+            return self("none")
+        if business_minutes < 0:
+            return self("overdue_by", value=self.hours(-business_minutes))
+        return self("left", value=self.hours(business_minutes))
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)

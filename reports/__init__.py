@@ -1,0 +1,7 @@
+"""SLA reports: SQL aggregation over clocks, breaches and cases (`reports.queries`), the assembled
+report (`reports.report`), its outputs (`reports.render`) and the ``slaflow report`` command
+(`reports.cli`).
+
+Nothing is imported here on purpose: the demo imports `reports.queries` and must not pull in the
+chart library the HTML output needs.
+"""
