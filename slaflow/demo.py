@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
 from reports.queries import department_figures
+from reports.render import write_report
 from slaflow import cases
 from slaflow.cases import CaseRecord
 from slaflow.clock import SimulatedClock
@@ -159,6 +160,11 @@ def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[s
     console.print()
     _summary(factory, company, clock.now(), console)
     _whole_case_breaches(factory, company, clock.now(), console)
+    report_dir = database.parent / f"{database.stem}-report"
+    with factory() as session:
+        written = write_report(session, company, since=at("Mon 00:00"), until=clock.now(), out_dir=report_dir,
+                               formats=["html", "csv", "json"], locale=company.locale, now=clock.now())
+    console.print(f"\nSLA report for the week: {written['html']} (also CSV and JSON in {report_dir}/)", soft_wrap=True)
     people = sorted(p.name for p in messages_dir.iterdir()) if messages_dir.exists() else []
     console.print(
         f"\n{totals['messages']} messages to {len(people)} people written to {messages_dir}/ "

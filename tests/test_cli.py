@@ -142,6 +142,9 @@ def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Pat
     assert "Склад's clock pauses while it waits on Закупки" in out
     assert "whole case #6 picking_error missed its target; business time used: Логистика 93%, Склад 7%" in out
     assert totals["messages"] > 20
+    report = tmp_path / "demo-report" / "sla-report.html"
+    assert f"SLA report for the week: {report}" in out
+    assert "<svg" in report.read_text(encoding="utf-8") and "Склад" in report.read_text(encoding="utf-8")
     mails = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
              for f in (tmp_path / "demo-messages" / "smirnov").glob("*-breach-email.eml")]
     assert any(str(m["Subject"]).startswith("Срок нарушен: заявка №1") for m in mails)
