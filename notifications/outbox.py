@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +29,7 @@ from notifications import recipients
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
+from storage.db import insert_ignoring_duplicates
 from storage.models import DeliveryAttempt, OutboxMessage, table
 
 if TYPE_CHECKING:
@@ -96,10 +95,7 @@ def enqueue(
     return written
 
 
-_INSERT_ONCE = {
-    "postgresql": pg_insert(table(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-    "sqlite": sqlite_insert(table(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-}
+_INSERT_ONCE = insert_ignoring_duplicates(table(OutboxMessage), "dedupe_key")
 """Built once: this runs inside every case change that notifies anyone."""
 
 

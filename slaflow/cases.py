@@ -18,8 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +37,7 @@ from slaflow.errors import (
 )
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
+from storage.db import insert_ignoring_duplicates
 from storage.models import Case, CaseEvent, CaseParticipant, table
 
 OPEN, ASSIGN, ACKNOWLEDGE, SNOOZE = "open", "assign", "acknowledge", "snooze"
@@ -74,10 +73,7 @@ _ASSIGN_CASE = (
     .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
     .values(owner_person=bindparam("b_person"), version=bindparam("b_version"), updated_at=bindparam("b_now"))
 )
-_JOIN = {
-    "sqlite": sqlite_insert(_participants).on_conflict_do_nothing(index_elements=["case_id", "department"]),
-    "postgresql": pg_insert(_participants).on_conflict_do_nothing(index_elements=["case_id", "department"]),
-}
+_JOIN = insert_ignoring_duplicates(_participants, "case_id", "department")
 _TOUCH_CASE = (
     update(_cases)
     .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))

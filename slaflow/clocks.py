@@ -20,8 +20,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sla.calendar import BusinessCalendar
@@ -29,6 +27,7 @@ from sla.clocks import plan_clock, used_between
 from slaflow import versions
 from slaflow.company import Company
 from state_machines.schema import CaseTypeDef, EscalationLevel
+from storage.db import insert_ignoring_duplicates
 from storage.models import Breach, ClockPause, SlaClock, Timer, table
 
 STEP, WHOLE_CASE = "step", "case"
@@ -89,10 +88,7 @@ _CANCEL_CLOCK_TIMERS = (
     .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.status == "pending")
     .values(status="cancelled", lease_owner=None, lease_until=None)
 )
-_INSERT_BREACH = {
-    "sqlite": sqlite_insert(_breaches).on_conflict_do_nothing(index_elements=["clock_id"]),
-    "postgresql": pg_insert(_breaches).on_conflict_do_nothing(index_elements=["clock_id"]),
-}
+_INSERT_BREACH = insert_ignoring_duplicates(_breaches, "clock_id")
 _CLOSE_BREACH = (
     update(_breaches)
     .where(_breaches.c.clock_id == bindparam("b_clock_id"))

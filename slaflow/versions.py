@@ -16,8 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, event, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sla.calendar import BusinessCalendar, CalendarConfig
@@ -25,17 +23,12 @@ from slaflow.company import Company
 from slaflow.errors import SlaflowError
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
+from storage.db import insert_ignoring_duplicates
 from storage.models import CalendarVersion, CaseTypeVersion, table
 
 _definitions = table(CaseTypeVersion)
 _calendars = table(CalendarVersion)
-_INSERT = {
-    table.name: {
-        "sqlite": sqlite_insert(table).on_conflict_do_nothing(index_elements=["fingerprint"]),
-        "postgresql": pg_insert(table).on_conflict_do_nothing(index_elements=["fingerprint"]),
-    }
-    for table in (_definitions, _calendars)
-}
+_INSERT = {table.name: insert_ignoring_duplicates(table, "fingerprint") for table in (_definitions, _calendars)}
 _LOAD_DEFINITION = select(_definitions.c.definition).where(_definitions.c.fingerprint == bindparam("b_fp"))
 _LOAD_CALENDAR = select(_calendars.c.name, _calendars.c.config).where(_calendars.c.fingerprint == bindparam("b_fp"))
 
