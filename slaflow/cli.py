@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from crm.cli import inbox_app, serve
+from flows.cli import up as flows_up
+from flows.cli import worker as flows_worker
 from notifications.cli import notify_app, outbox_app
 from reports.cli import report_app
 from sla.calendar import BusinessCalendar
@@ -37,6 +39,8 @@ app.add_typer(inbox_app, name="inbox")
 app.command("serve")(serve)
 app.command()(regulation)
 app.add_typer(report_app, name="report")
+app.command("worker")(flows_worker)
+app.command("up")(flows_up)
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)

@@ -1,0 +1,80 @@
+"""What every flow shares: the runtime for one run, who is working, where to log.
+
+Flows are entry points (DESIGN.md): they open a `Runtime` from the environment, call one
+service, close the database connections and report. A served deployment runs each flow run in
+a fresh process, so nothing here is cached between runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from slaflow.runtime import Runtime
+
+LEASE_OWNER_MAX = 64
+"""Length of ``timers.lease_owner`` / ``outbox_messages.lease_owner``."""
+
+OFFLINE_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+"""Prefect runs offline: no telemetry, no analytics from the server."""
+
+
+@contextmanager
+def open_runtime() -> Iterator[Runtime]:
+    """Settings, company and database of one flow run; the connections close when it ends."""
+    runtime = Runtime.from_env()
+    try:
+        yield runtime
+    finally:
+        if "engine" in runtime.__dict__:
+            runtime.engine.dispose()
+
+
+def worker_id() -> str:
+    """hostname:pid:flow-run-id, so a lease names the machine, the process and the Prefect run
+    that holds it (cut to fit the lease column; the run id is kept whole, the host shortened)."""
+    tail = f":{os.getpid()}:{_flow_run_id() or 'local'}"
+    host = socket.gethostname()
+    return host[: max(1, LEASE_OWNER_MAX - len(tail))] + tail
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    return str(run_id) if run_id else None
+
+
+def in_flow_run() -> bool:
+    """True inside a Prefect flow run (False when a test calls ``flow.fn`` directly)."""
+    from prefect.context import FlowRunContext
+
+    return FlowRunContext.get() is not None
+
+
+def run_logger(name: str) -> logging.Logger | logging.LoggerAdapter[Any]:
+    """The flow run's logger (its lines show in the Prefect UI), or a plain one outside a run."""
+    if in_flow_run():
+        from prefect.logging import get_run_logger
+
+        return get_run_logger()
+    return logging.getLogger(name)
+
+
+def publish_table(key: str, rows: list[dict[str, Any]], description: str) -> None:
+    """A table artifact on the flow run (the run's page in the UI shows it); no-op outside a run."""
+    if not in_flow_run() or not rows:
+        return
+    from prefect.artifacts import create_table_artifact
+
+    create_table_artifact(table=rows, key=key, description=description)
+
+
+def apply_offline_env() -> None:
+    """Set the offline variables unless the operator set them (call before importing prefect)."""
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)

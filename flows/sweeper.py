@@ -1,0 +1,61 @@
+"""The sweeper flow: every N seconds, fire every due timer (warning, breach, escalation, auto).
+
+One flow run fires thousands of timers: it runs `slaflow.timers.sweep`, which claims due rows in
+batches with a lease and fires each in its own transaction. A flow run per timer would cost ~1 s
+and 150-200 MB each (measured); a sweep costs one process per tick whatever the backlog.
+
+Several sweeps may overlap (two machines, or a slow tick and the next one): claims skip each
+other's rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) and firing
+re-checks the lease and status, so each timer fires once. A sweep that dies keeps its unfired
+claims only until their lease runs out; the next sweep takes them (that is the reconciliation,
+see `flows.reconciler` for what it cannot fix by itself).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows._support import open_runtime, publish_table, run_logger, worker_id
+from slaflow.clock import SystemClock
+from slaflow.timers import SweepResult, sweep
+
+
+def summarise(result: SweepResult, *, owner: str, now: str, capacity: int) -> dict[str, Any]:
+    """The flow run's result: counts per kind, plus whether the sweep left a backlog behind."""
+    return {
+        "owner": owner,
+        "now": now,
+        "claimed": result.claimed,
+        "fired": dict(sorted(result.fired.items())),
+        "fired_total": result.fired_total,
+        "skipped": result.skipped,
+        "failed": result.failed,
+        "backlog_left": result.claimed >= capacity,
+    }
+
+
+@flow(name="sweep-timers", retries=0, log_prints=False)
+def sweep_timers(batch: int = 500, max_batches: int = 100) -> dict[str, Any]:
+    """Fire the timers due now; return (and log, and show as an artifact) what fired."""
+    log = run_logger(__name__)
+    owner = worker_id()
+    with open_runtime() as runtime:
+        now = SystemClock().now()
+        result = sweep(runtime.sessions, runtime.company, now=now, owner=owner, batch=batch, max_batches=max_batches)
+    summary = summarise(result, owner=owner, now=now.isoformat(), capacity=batch * max_batches)
+    log.info(
+        "sweep at %s by %s: claimed %d, fired %s, skipped %d, failed %d",
+        summary["now"], owner, result.claimed, summary["fired"] or "{}", result.skipped, result.failed,
+    )
+    if result.failed:
+        log.warning("%d timers raised; their errors are on the rows (timers.last_error)", result.failed)
+    if summary["backlog_left"]:
+        log.warning("stopped after %d batches of %d with timers still due; the next sweep goes on", max_batches, batch)
+    if result.claimed:
+        rows = [{"kind": kind, "fired": count} for kind, count in summary["fired"].items()]
+        rows.append({"kind": "(skipped by the guard)", "fired": result.skipped})
+        rows.append({"kind": "(failed)", "fired": result.failed})
+        publish_table("sweep-timers", rows, f"Timers fired by {owner} at {summary['now']}")
+    return summary

@@ -1,0 +1,105 @@
+"""The flows' bodies without a Prefect server (``flow.fn``): each reads SLAFLOW_* like a served
+run, calls one service and reports counts; the deployments a worker serves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
+from crm import samples
+from crm.inbox import InboxRecord, store
+from flows import cli as flows_cli
+from flows._support import LEASE_OWNER_MAX, worker_id
+from flows.hooks import hook_idempotency_key
+from flows.inbox import process_inbox
+from flows.reconciler import reconcile_timers
+from flows.serve import build_deployments
+from flows.sweeper import sweep_timers
+from slaflow.clock import SystemClock
+from slaflow.company import Company
+from slaflow.errors import SlaflowError
+from storage.models import Case, InboxEvent
+from tests.test_sweeper_logic import open_returns
+
+RESERVE = {"id": 25399013, "status_id": 43315792, "pipeline_id": 4740529, "old_status_id": 43315795,
+           "last_modified": 1794808790, "custom_fields": [(1, "Компания", "ООО Ромашка"), (2, "Товары", "40 паллет")]}
+
+
+@pytest.fixture
+def env_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database a flow run finds in its environment, as a served run would."""
+    monkeypatch.setenv("SLAFLOW_DATABASE_URL", db_url)
+    monkeypatch.delenv("SLAFLOW_CONFIG", raising=False)
+    return db_url
+
+
+def test_the_sweep_flow_body_fires_what_is_due_and_counts_it_per_kind(
+    env_db: str, sessions: sessionmaker[Session], company: Company
+) -> None:
+    open_returns(sessions, company, SystemClock().now() - timedelta(days=30), 2)
+    summary = sweep_timers.fn(batch=3, max_batches=100)
+    assert summary["fired"]["breach"] == 4 and summary["fired"]["warning"] == 4
+    assert summary["fired_total"] == summary["claimed"] and summary["failed"] == 0
+    assert summary["backlog_left"] is False and summary["owner"].endswith(":local")
+    assert sweep_timers.fn()["claimed"] == 0
+
+
+def test_the_sweep_flow_says_when_it_left_a_backlog(
+    env_db: str, sessions: sessionmaker[Session], company: Company
+) -> None:
+    open_returns(sessions, company, SystemClock().now() - timedelta(days=30), 1)
+    summary = sweep_timers.fn(batch=1, max_batches=2)
+    assert (summary["claimed"], summary["backlog_left"]) == (2, True)
+
+
+def test_the_inbox_flow_processes_stored_webhooks(env_db: str, sessions: sessionmaker[Session]) -> None:
+    body, _ = samples.amocrm_lead("status", [RESERVE])
+    with sessions.begin() as session:
+        inbox_id = store(session, InboxRecord(
+            source="amocrm", idempotency_key="k1", received_at=SystemClock().now(),
+            content_type="application/x-www-form-urlencoded", headers={}, body=body.decode(),
+        )).id
+    assert process_inbox.fn() == {"processed": 1}
+    assert process_inbox.fn() == {}
+    with sessions() as session:
+        assert session.get(InboxEvent, inbox_id).status == "processed"  # type: ignore[union-attr]
+        assert session.scalars(select(Case.case_type)).all() == ["reservation"]
+
+
+def test_the_reconciler_flow_reports_nothing_when_all_is_well(
+    env_db: str, sessions: sessionmaker[Session], company: Company
+) -> None:
+    open_returns(sessions, company, SystemClock().now(), 1)
+    report = reconcile_timers.fn()
+    assert (report["failed"], report["expired_leases"], report["overdue"], report["poison"]) == (0, 0, 0, 0)
+
+
+def test_a_worker_serves_its_own_deployments_on_the_given_intervals() -> None:
+    deployments = build_deployments(7, 8, 9, 600, instance="host-1")
+    by_flow = {d.flow_name: d for d in deployments}
+    assert set(by_flow) == {"sweep-timers", "dispatch-outbox", "process-inbox", "reconcile-timers"}
+    assert {d.name for d in deployments} == {"host-1"}
+    intervals = {name: getattr(d.schedules[0].schedule, "interval", None) for name, d in by_flow.items() if d.schedules}
+    assert intervals == {
+        "sweep-timers": timedelta(seconds=7), "dispatch-outbox": timedelta(seconds=8),
+        "process-inbox": timedelta(seconds=9), "reconcile-timers": timedelta(seconds=600),
+    }
+    assert by_flow["sweep-timers"].entrypoint == "flows.sweeper.sweep_timers"
+    with pytest.raises(ValueError, match="must be positive"):
+        build_deployments(0)
+
+
+def test_a_worker_refuses_to_start_without_a_prefect_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with pytest.raises(SlaflowError, match="PREFECT_API_URL is not set"):
+        flows_cli.worker()
+
+
+def test_a_lease_owner_names_host_process_and_run_within_the_column() -> None:
+    owner = worker_id()
+    assert len(owner) <= LEASE_OWNER_MAX and owner.count(":") >= 2
+    assert hook_idempotency_key(7, 3) == "case-7-seq-3"
