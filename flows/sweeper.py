@@ -43,7 +43,8 @@ def sweep_timers(batch: int = 500, max_batches: int = 100) -> dict[str, Any]:
     owner = worker_id()
     with open_runtime() as runtime:
         now = SystemClock().now()
-        result = sweep(runtime.sessions, runtime.company, now=now, owner=owner, batch=batch, max_batches=max_batches)
+        result = sweep(runtime.sessions, runtime.company, clock=SystemClock(), owner=owner, batch=batch,
+                       max_batches=max_batches)
     summary = summarise(result, owner=owner, now=now.isoformat(), capacity=batch * max_batches)
     log.info(
         "sweep at %s by %s: claimed %d, fired %s, skipped %d, failed %d",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import events as notify
 from slaflow import cases, clocks
-from slaflow.clock import ensure_utc
+from slaflow.clock import Clock, ensure_utc
 from slaflow.company import Actor, Company
 from storage.models import Breach, Case, SlaClock, Timer, table
 
@@ -164,34 +164,99 @@ def sweep(
     factory: sessionmaker[Session],
     company: Company,
     *,
-    now: datetime,
     owner: str,
+    now: datetime | None = None,
+    clock: Clock | None = None,
     batch: int = 500,
     max_batches: int = 100,
     lease: timedelta = DEFAULT_LEASE,
+    group: int = 50,
 ) -> SweepResult:
-    """Claim and fire due timers until none are left (or ``max_batches`` is reached)."""
+    """Claim and fire due timers until none are left (or ``max_batches`` is reached).
+
+    Give ``now`` (tests, the demo) or a ``clock`` read again for every batch (a long sweep then
+    records true firing times and sees timers that fell due meanwhile). Timers fire ``group`` to a
+    transaction; if any of a group raises, the group is rolled back and its timers fire one by one,
+    so one bad timer never blocks the others."""
+    if (now is None) == (clock is None):
+        raise ValueError("sweep needs exactly one of now= or clock=")
     result = SweepResult()
     for _ in range(max_batches):
+        at = clock.now() if clock is not None else ensure_utc(now)  # type: ignore[arg-type]
         with factory.begin() as session:
-            ids = claim_due(session, now=now, owner=owner, limit=batch, lease=lease)
+            _give_up(session, now=at)
+            ids = claim_due(session, now=at, owner=owner, limit=batch, lease=lease)
         result.claimed += len(ids)
-        for timer_id in ids:
-            try:
-                with factory.begin() as session:
-                    kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now)
-            except Exception as exc:  # one bad timer must not stop the others
-                log.exception("timer %s failed", timer_id)
-                result.failed += 1
-                _record_failure(factory, timer_id, owner, exc)
-                continue
-            if kind is None:
-                result.skipped += 1
-            else:
-                result.fired[kind] += 1
+        for start in range(0, len(ids), group):
+            chunk = ids[start : start + group]
+            if not _fire_group(factory, company, chunk, owner=owner, now=at, result=result):
+                for timer_id in chunk:
+                    _fire_alone(factory, company, timer_id, owner=owner, now=at, result=result)
         if len(ids) < batch:
             break
     return result
+
+
+def _fire_group(
+    factory: sessionmaker[Session],
+    company: Company,
+    ids: list[int],
+    *,
+    owner: str,
+    now: datetime,
+    result: SweepResult,
+) -> bool:
+    """Fire timers in one transaction; False (nothing kept) if any of them raised."""
+    tally: Counter[str] = Counter()
+    skipped = 0
+    try:
+        with factory.begin() as session:
+            for timer_id in ids:
+                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now)
+                if kind is None:
+                    skipped += 1
+                else:
+                    tally[kind] += 1
+    except Exception:  # retried one by one, where the failing timer is recorded
+        log.info("a group of %d timers failed; firing them one by one", len(ids))
+        return False
+    result.fired.update(tally)
+    result.skipped += skipped
+    return True
+
+
+def _fire_alone(
+    factory: sessionmaker[Session],
+    company: Company,
+    timer_id: int,
+    *,
+    owner: str,
+    now: datetime,
+    result: SweepResult,
+) -> None:
+    try:
+        with factory.begin() as session:
+            kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now)
+    except Exception as exc:  # one bad timer must not stop the others
+        log.exception("timer %s failed", timer_id)
+        result.failed += 1
+        _record_failure(factory, timer_id, owner, exc)
+        return
+    if kind is None:
+        result.skipped += 1
+    else:
+        result.fired[kind] += 1
+
+
+def _give_up(session: Session, *, now: datetime) -> None:
+    """A timer claimed MAX_ATTEMPTS times without firing (its worker died on it each time) is
+    marked failed, visibly, instead of being claimed forever."""
+    session.connection().execute(
+        update(_timers)
+        .where(_timers.c.status == "pending", _timers.c.attempts >= MAX_ATTEMPTS, _timers.c.due_at <= now)
+        .where(or_(_timers.c.lease_until.is_(None), _timers.c.lease_until < now))
+        .values(status="failed", last_error=f"gave up after {MAX_ATTEMPTS} claims without firing")
+    )
 
 
 def _finish(session: Session, timer_id: int, status: str, now: datetime, kind: str | None = None) -> str | None:

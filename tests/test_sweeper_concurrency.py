@@ -37,7 +37,7 @@ from slaflow.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 
 url, owner, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
-batch, delay = int(sys.argv[4]), float(sys.argv[5])
+batch, delay, group = int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 if delay:  # test-only slowness: say which timer is being fired, then dawdle inside its transaction
     fire = timers.fire_timer
     def slow_fire(*args, **kwargs):
@@ -51,7 +51,7 @@ engine = make_engine(url)
 factory = session_factory(engine)
 print("ready", flush=True)
 sys.stdin.readline()
-result = timers.sweep(factory, company, now=now, owner=owner, batch=batch)
+result = timers.sweep(factory, company, now=now, owner=owner, batch=batch, group=group)
 print(json.dumps({"claimed": result.claimed, "fired": dict(result.fired), "skipped": result.skipped,
                   "failed": result.failed}), flush=True)
 engine.dispose()
@@ -60,11 +60,11 @@ engine.dispose()
 
 @contextmanager
 def sweeper_process(
-    url: str, owner: str, now: datetime, *, batch: int = 25, delay: float = 0.0
+    url: str, owner: str, now: datetime, *, batch: int = 25, delay: float = 0.0, group: int = 5
 ) -> Iterator[subprocess.Popen[str]]:
     """A sweeper in its own process, loaded and connected, waiting for "go" on its stdin."""
     with subprocess.Popen(
-        [sys.executable, "-c", CHILD, url, owner, now.isoformat(), str(batch), str(delay)],
+        [sys.executable, "-c", CHILD, url, owner, now.isoformat(), str(batch), str(delay), str(group)],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     ) as process:
         try:
@@ -157,7 +157,8 @@ def test_a_sweep_killed_mid_batch_loses_and_doubles_nothing(
     now = populate(sessions, company, clock.now(), returns=30, held=4)
     due = due_timers(sessions, now)
     total = sum(due.values())
-    with sweeper_process(db_url, "victim", now, batch=total, delay=0.05) as victim:
+    # One timer per transaction, so the kill lands inside the fifth timer's own transaction.
+    with sweeper_process(db_url, "victim", now, batch=total, delay=0.05, group=1) as victim:
         go(victim)
         seen = [read_line(victim.stdout) for _ in range(5)]
         assert all(line.startswith("firing") for line in seen)
