@@ -32,7 +32,7 @@ def test_a_bad_timer_in_a_group_is_set_aside_and_the_others_fire(
         assert session.scalar(select(func.count()).select_from(Breach)) == 5
         broken = session.get(Timer, bad)
         assert broken is not None and broken.status == "pending"
-        assert broken.last_error == "ValueError: timer %d has unknown kind 'mystery'" % bad
+        assert broken.last_error == f"ValueError: timer {bad} has unknown kind 'mystery'"
     for attempt in range(MAX_ATTEMPTS + 1):  # each sweep claims it again, until it gives up
         sweep(sessions, company, now=clock.now() + timedelta(minutes=attempt), owner="s")
     with sessions() as session:
