@@ -24,9 +24,10 @@ OFFLINE_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
 @contextmanager
-def open_runtime() -> Iterator[Runtime]:
-    """Settings, company and database of one flow run; the connections close when it ends."""
-    runtime = Runtime.from_env()
+def open_runtime(database_url: str | None = None) -> Iterator[Runtime]:
+    """Settings, company and database of one flow run (the database may be given, e.g. by the
+    demo); the connections close when it ends."""
+    runtime = Runtime.from_env(database_url=database_url)
     try:
         yield runtime
     finally:

@@ -13,18 +13,20 @@ see `flows.reconciler` for what it cannot fix by itself).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
 
 from flows._support import open_runtime, publish_table, run_logger, worker_id
-from slaflow.clock import SystemClock
+from slaflow.clock import SystemClock, ensure_utc
 from slaflow.timers import SweepResult, sweep
 
 
 def summarise(result: SweepResult, *, owner: str, now: str, capacity: int) -> dict[str, Any]:
     """The flow run's result: counts per kind, plus whether the sweep left a backlog behind."""
     return {
+        "flow_run": _flow_run_name(),
         "owner": owner,
         "now": now,
         "claimed": result.claimed,
@@ -36,19 +38,45 @@ def summarise(result: SweepResult, *, owner: str, now: str, capacity: int) -> di
     }
 
 
+def _flow_run_name() -> str | None:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.get_name()) if flow_run.get_id() else None
+
+
 @flow(name="sweep-timers", retries=0, log_prints=False)
-def sweep_timers(batch: int = 500, max_batches: int = 100) -> dict[str, Any]:
-    """Fire the timers due now; return (and log, and show as an artifact) what fired."""
+def sweep_timers(
+    batch: int = 500, max_batches: int = 100, at: datetime | None = None, database_url: str | None = None
+) -> dict[str, Any]:
+    """Fire the timers due now (or at ``at``: a simulated week in the demo, a backfill); return
+    (and log, and show as an artifact) what fired."""
     log = run_logger(__name__)
     owner = worker_id()
-    with open_runtime() as runtime:
-        now = SystemClock().now()
-        result = sweep(runtime.sessions, runtime.company, clock=SystemClock(), owner=owner, batch=batch,
-                       max_batches=max_batches)
+    with open_runtime(database_url) as runtime:
+        if at is None:
+            now = SystemClock().now()
+            result = sweep(
+                runtime.sessions,
+                runtime.company,
+                clock=SystemClock(),
+                owner=owner,
+                batch=batch,
+                max_batches=max_batches,
+            )
+        else:
+            now = ensure_utc(at)
+            result = sweep(
+                runtime.sessions, runtime.company, now=now, owner=owner, batch=batch, max_batches=max_batches
+            )
     summary = summarise(result, owner=owner, now=now.isoformat(), capacity=batch * max_batches)
     log.info(
         "sweep at %s by %s: claimed %d, fired %s, skipped %d, failed %d",
-        summary["now"], owner, result.claimed, summary["fired"] or "{}", result.skipped, result.failed,
+        summary["now"],
+        owner,
+        result.claimed,
+        summary["fired"] or "{}",
+        result.skipped,
+        result.failed,
     )
     if result.failed:
         log.warning("%d timers raised; their errors are on the rows (timers.last_error)", result.failed)

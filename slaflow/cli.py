@@ -121,11 +121,12 @@ def init(database_url: DbOption = None, config: ConfigOption = None) -> None:
 def demo(
     database: Annotated[Path, typer.Option(help="SQLite file for the demo (recreated)")] = Path("slaflow-demo.db"),
     config: ConfigOption = None,
+    prefect: Annotated[bool, typer.Option(help="sweep with Prefect flow runs (else call the sweeper directly)")] = True,
 ) -> None:
     """Simulate a working week: open cases of every type, move them, miss deadlines, report."""
     from slaflow.demo import run_demo
 
-    run_demo(database=database, config=config, console=console)
+    run_demo(database=database, config=config, console=console, prefect=prefect)
 
 
 @app.command()

@@ -7,7 +7,10 @@ the per-department SLA summary. Time is simulated: nothing waits for a real dead
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -16,9 +19,10 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from flows._support import OFFLINE_ENV
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
 from reports.queries import department_figures
@@ -132,9 +136,11 @@ def at(label: str) -> datetime:
     return datetime.combine((WEEK_START + timedelta(days=DAYS[day])).date(), time(hours, minutes), tzinfo=MSK)
 
 
-def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[str, int]:
+def run_demo(*, database: Path, config: Path | None, console: Console, prefect: bool = True) -> dict[str, int]:
     """Run the week; return counts (used by the test of the demo). Messages people would
-    receive are written to a folder beside the database instead of being sent."""
+    receive are written to a folder beside the database instead of being sent. With ``prefect``
+    every sweep that has timers due is a run of the ``sweep-timers`` Prefect flow (in Prefect's
+    local ephemeral mode); without it the same service is called directly."""
     company = load_company(config or EXAMPLE_COMPANY)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -147,12 +153,22 @@ def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[s
     shutil.rmtree(messages_dir, ignore_errors=True)
     delivery = NotificationSettings(notify_redirect="file", notify_file_dir=messages_dir)
     ids: dict[str, int] = {}
-    totals = {"opened": 0, "moved": 0, "rejected": 0, "warnings": 0, "breaches": 0, "auto": 0, "messages": 0}
+    totals = {
+        "opened": 0,
+        "moved": 0,
+        "rejected": 0,
+        "warnings": 0,
+        "breaches": 0,
+        "auto": 0,
+        "messages": 0,
+        "flow_runs": 0,
+    }
+    sweeper = _prefect_sweeper(url, console) if prefect else _direct_sweeper(factory, company)
     locale = company.locale
     console.rule(f"[bold]slaflow demo[/] — {label_text(company.config.company.name, locale)}, week of 16 Nov 2026")
     for step in [*SCRIPT, None]:
         target = at(step.when) if step else at(END)
-        _sweep_until(factory, company, clock, target, console, totals)
+        _sweep_until(factory, company, clock, target, console, totals, sweeper)
         totals["messages"] += dispatch_due(factory, company, now=clock.now(), owner="demo", settings=delivery).sent
         if step is None:
             break
@@ -162,8 +178,22 @@ def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[s
     _whole_case_breaches(factory, company, clock.now(), console)
     report_dir = database.parent / f"{database.stem}-report"
     with factory() as session:
-        written = write_report(session, company, since=at("Mon 00:00"), until=clock.now(), out_dir=report_dir,
-                               formats=["html", "csv", "json"], locale=company.locale, now=clock.now())
+        written = write_report(
+            session,
+            company,
+            since=at("Mon 00:00"),
+            until=clock.now(),
+            out_dir=report_dir,
+            formats=["html", "csv", "json"],
+            locale=company.locale,
+            now=clock.now(),
+        )
+    if totals["flow_runs"]:
+        console.print(
+            f"\n{totals['flow_runs']} Prefect flow runs of sweep-timers fired these warnings, breaches, "
+            "escalations and releases",
+            soft_wrap=True,
+        )
     console.print(f"\nSLA report for the week: {written['html']} (also CSV and JSON in {report_dir}/)", soft_wrap=True)
     people = sorted(p.name for p in messages_dir.iterdir()) if messages_dir.exists() else []
     console.print(
@@ -175,6 +205,35 @@ def run_demo(*, database: Path, config: Path | None, console: Console) -> dict[s
     return totals
 
 
+Sweeper = Callable[[datetime], tuple[Counter[str], str | None]]
+"""Fires what is due at an instant; says how many of each kind fired, and by which flow run."""
+
+
+def _direct_sweeper(factory: sessionmaker[Session], company: Company) -> Sweeper:
+    return lambda now: (sweep(factory, company, now=now, owner="demo").fired, None)
+
+
+def _prefect_sweeper(url: str, console: Console) -> Sweeper:
+    """Sweeps as Prefect flow runs, offline, without heartbeats (a sync run would wait ~1 s)."""
+    for name, value in {**OFFLINE_ENV, "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
+        os.environ.setdefault(name, value)  # before prefect is imported: it reads them then
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.sweeper import sweep_timers
+
+    console.print(
+        "sweeps run as Prefect flow runs of [bold]sweep-timers[/] (Prefect's local ephemeral mode); "
+        "each fired line names its flow run"
+    )
+
+    def run(now: datetime) -> tuple[Counter[str], str | None]:
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            summary = sweep_timers(at=now, database_url=url)
+        return Counter(summary["fired"]), summary["flow_run"]
+
+    return run
+
+
 def _sweep_until(
     factory: sessionmaker[Session],
     company: Company,
@@ -182,36 +241,48 @@ def _sweep_until(
     target: datetime,
     console: Console,
     totals: dict[str, int],
+    sweeper: Sweeper,
 ) -> None:
-    """Advance time in sweeper-sized steps, firing whatever falls due (as the worker would)."""
+    """Advance time in sweeper-sized steps, firing whatever falls due (as the worker would; a
+    tick with nothing due starts no flow run)."""
     while clock.now() < target:
         now = min(clock.now() + SWEEP_EVERY, target)
         clock.set(now)
-        result = sweep(factory, company, now=now, owner="demo")
-        if not result.fired_total:
-            continue
-        totals["warnings"] += result.fired["warning"]
-        totals["breaches"] += result.fired["breach"]
-        totals["auto"] += result.fired["auto"]
         with factory() as session:
-            fired = session.execute(
+            due = session.scalar(select(exists().where(Timer.status == "pending", Timer.due_at <= now)))
+        if not due:
+            continue
+        fired, flow_run = sweeper(now)
+        totals["flow_runs"] += flow_run is not None
+        totals["warnings"] += fired["warning"]
+        totals["breaches"] += fired["breach"]
+        totals["auto"] += fired["auto"]
+        with factory() as session:
+            rows = session.execute(
                 select(Timer, Case, SlaClock)
                 .join(Case, Case.id == Timer.case_id)
                 .outerjoin(SlaClock, SlaClock.id == Timer.clock_id)
                 .where(Timer.fired_at == now)
                 .order_by(Timer.id)
             ).all()
-            for timer, case, sla_clock in fired:
-                _print_timer(company, timer, case, sla_clock, now, console)
+            for timer, case, sla_clock in rows:
+                _print_timer(company, timer, case, sla_clock, now, console, flow_run)
 
 
 def _print_timer(
-    company: Company, timer: Timer, case: Case, sla_clock: SlaClock | None, now: datetime, console: Console
+    company: Company,
+    timer: Timer,
+    case: Case,
+    sla_clock: SlaClock | None,
+    now: datetime,
+    console: Console,
+    flow_run: str | None,
 ) -> None:
     when = _local(now)
+    by = f"  [dim](flow run {flow_run})[/]" if flow_run else ""
     if timer.kind == "auto":
         console.print(
-            f"{when}  [cyan]AUTO[/]    #{case.id} {case.case_type}: {timer.trigger} -> {case.state}", soft_wrap=True
+            f"{when}  [cyan]AUTO[/]    #{case.id} {case.case_type}: {timer.trigger} -> {case.state}{by}", soft_wrap=True
         )
         return
     assert sla_clock is not None
@@ -220,7 +291,7 @@ def _print_timer(
     if timer.kind == "warning":
         console.print(
             f"{when}  [yellow]WARNING[/] #{case.id} {case.case_type} {what}: {dept} has used "
-            f"{sla_clock.warn_fraction:.0%} of its time, due {_local(sla_clock.deadline_at)}",
+            f"{sla_clock.warn_fraction:.0%} of its time, due {_local(sla_clock.deadline_at)}{by}",
             soft_wrap=True,
         )
     elif timer.kind == "escalation":
@@ -241,13 +312,13 @@ def _print_timer(
         names = ", ".join(company.person_name(person) for person in told)
         console.print(
             f"{when}  [bold magenta]ESCALATE[/] #{case.id} {case.case_type} {what} ({dept}) level {timer.level}: "
-            f"told {names}",
+            f"told {names}{by}",
             soft_wrap=True,
         )
     else:
         console.print(
             f"{when}  [bold red]BREACH[/]  #{case.id} {case.case_type} {what}: {dept} missed "
-            f"the deadline {_local(sla_clock.deadline_at)}",
+            f"the deadline {_local(sla_clock.deadline_at)}{by}",
             soft_wrap=True,
         )
 

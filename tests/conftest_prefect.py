@@ -54,8 +54,8 @@ def prefect_server() -> Iterator[None]:
     """One Prefect test server for the module (it takes ~10 s to start), flow heartbeats off
     (a sync flow run otherwise waits ~1 s for its heartbeat thread)."""
     problem = _server_problem()
-    if problem:
-        pytest.skip(problem)
+    if problem:  # fail, never skip: a silently skipped Prefect suite would hide a broken scheduler
+        pytest.fail(problem)
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 

@@ -129,7 +129,7 @@ def test_graph_prints_the_mermaid_diagram_of_a_type() -> None:
 def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Path) -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, color_system=None)
-    totals = run_demo(database=tmp_path / "demo.db", config=None, console=console)
+    totals = run_demo(database=tmp_path / "demo.db", config=None, console=console, prefect=False)
     out = buffer.getvalue()
     assert totals["opened"] == 7 and totals["rejected"] == 3 and totals["auto"] == 1
     assert totals["breaches"] >= 5 and totals["warnings"] >= 5

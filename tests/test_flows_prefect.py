@@ -82,3 +82,42 @@ def test_a_state_hook_starts_its_deployment_once_per_state_entry() -> None:
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(first)  # type: ignore[arg-type]
     assert run.parameters == {"case_id": 7} and run.idempotency_key == "case-7-seq-3"
+
+
+def test_the_demo_fires_its_warnings_breaches_and_escalations_in_prefect_flow_runs(tmp_path: Path) -> None:
+    import io
+
+    from prefect.client.orchestration import get_client
+    from rich.console import Console
+
+    from slaflow.demo import run_demo
+
+    buffer = io.StringIO()
+    totals = run_demo(database=tmp_path / "demo.db", config=None, prefect=True,
+                      console=Console(file=buffer, width=200, color_system=None))
+    out = buffer.getvalue()
+    assert totals["flow_runs"] >= 20 and totals["breaches"] >= 5
+    assert "ESCALATE #1 return step collection (Логистика) level 2: told Андрей Орлов  (flow run " in out
+
+    async def completed_sweeps() -> int:
+        from prefect.client.schemas.filters import (
+            FlowFilter,
+            FlowFilterName,
+            FlowRunFilter,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["sweep-timers"])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                    any_=[StateType.COMPLETED]))),
+                limit=200,
+            )
+            return len(runs)
+
+    import asyncio
+
+    assert asyncio.run(completed_sweeps()) >= totals["flow_runs"]  # the server recorded every one of them
