@@ -30,6 +30,7 @@ def build_deployments(
     dispatch_interval: float = 30,
     inbox_interval: float = 10,
     reconcile_interval: float = 900,
+    duties_interval: float = 300,
     *,
     instance: str | None = None,
     with_reports: bool = True,
@@ -38,6 +39,7 @@ def build_deployments(
     from prefect.types.entrypoint import EntrypointType
 
     from flows.dispatcher import dispatch_outbox
+    from flows.duties import open_duties
     from flows.inbox import process_inbox
     from flows.reconciler import reconcile_timers
     from flows.sweeper import sweep_timers
@@ -48,6 +50,7 @@ def build_deployments(
         (dispatch_outbox, dispatch_interval, "Deliver queued notifications."),
         (process_inbox, inbox_interval, "Process stored CRM webhooks the HTTP app left unprocessed."),
         (reconcile_timers, reconcile_interval, "Report timers the sweeper cannot fire by itself."),
+        (open_duties, duties_interval, "Open the recurring information duties that fell due."),
     ]
     deployments: list[RunnerDeployment] = []
     for flow, interval, description in plan:
@@ -89,6 +92,7 @@ def serve_all(
     dispatch_interval: float = 30,
     inbox_interval: float = 10,
     reconcile_interval: float = 900,
+    duties_interval: float = 300,
     *,
     instance: str | None = None,
     with_reports: bool = True,
@@ -98,7 +102,7 @@ def serve_all(
     from prefect import serve
 
     deployments = build_deployments(
-        sweep_interval, dispatch_interval, inbox_interval, reconcile_interval,
+        sweep_interval, dispatch_interval, inbox_interval, reconcile_interval, duties_interval,
         instance=instance, with_reports=with_reports,
     )
     serve(*deployments, limit=limit, pause_on_shutdown=True)

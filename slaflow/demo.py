@@ -31,6 +31,7 @@ from slaflow import cases
 from slaflow.cases import CaseRecord
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company, load_company
+from slaflow.duties import deliver_duty, freshness, occurrences, open_due_duties
 from slaflow.errors import SlaflowError
 from slaflow.settings import EXAMPLE_COMPANY
 from slaflow.timers import sweep
@@ -126,6 +127,26 @@ SCRIPT: list[Step] = [
     Step("Thu 12:00", "morozova", "R1", "refunded", {"document": "CN-311"}),
     Step("Fri 10:00", "popov", "P1", "picked", {"pick_list": "PL-560"}),
 ]
+# Recurring information duties: delivered on time mostly; Wednesday's confirmation of deliveries
+# and Thursday's payments come late, and the warehouse sends no stock figures on Thursday or Friday.
+DUTY_STEPS: list[Step] = [
+    *(
+        Step(f"{day} 08:40", "popov", "-", "deliver:stock_on_hand", {"figures": {"tiles": 1200, "grout": 40}})
+        for day in ("Mon", "Tue", "Wed")
+    ),
+    *(
+        Step(
+            f"{day} {hhmm}", "kozlov", "-", "deliver:deliveries_confirmed", {"figures": {"delivered": 14, "failed": 1}}
+        )
+        for day, hhmm in (("Mon", "08:45"), ("Tue", "08:50"), ("Wed", "10:30"), ("Thu", "08:50"), ("Fri", "08:40"))
+    ),
+    *(
+        Step(f"{day} {hhmm}", "morozova", "-", "deliver:customer_payments", {"link": "https://bank.example/stmt"})
+        for day, hhmm in (("Mon", "09:40"), ("Tue", "09:50"), ("Wed", "09:45"), ("Thu", "10:40"), ("Fri", "09:30"))
+    ),
+    Step("Mon 11:30", "egorov", "-", "deliver:supply_forecast", {"link": "https://erp.example/forecast"}),
+]
+START = "Mon 08:00"
 END = "Fri 18:00"
 SWEEP_EVERY = timedelta(minutes=30)
 
@@ -148,7 +169,7 @@ def run_demo(*, database: Path, config: Path | None, console: Console, prefect: 
     migrate(url)
     engine = make_engine(url)
     factory = session_factory(engine)
-    clock = SimulatedClock(at("Mon 09:00"))
+    clock = SimulatedClock(at(START))
     messages_dir = database.parent / f"{database.stem}-messages"
     shutil.rmtree(messages_dir, ignore_errors=True)
     delivery = NotificationSettings(notify_redirect="file", notify_file_dir=messages_dir)
@@ -162,13 +183,19 @@ def run_demo(*, database: Path, config: Path | None, console: Console, prefect: 
         "auto": 0,
         "messages": 0,
         "flow_runs": 0,
+        "duties_met": 0,
+        "duties_late": 0,
     }
     sweeper = _prefect_sweeper(url, console) if prefect else _direct_sweeper(factory, company)
+    duty_opener = _prefect_duties(url) if prefect else _direct_duties(factory, company)
     locale = company.locale
     console.rule(f"[bold]slaflow demo[/] — {label_text(company.config.company.name, locale)}, week of 16 Nov 2026")
-    for step in [*SCRIPT, None]:
+    week = sorted([*SCRIPT, *DUTY_STEPS], key=lambda step: at(step.when))  # stable: same-time steps keep order
+    duty_opener(at("Mon 00:00"), clock.now())  # what fell due before the demo's first tick
+    _print_new_duties(factory, company, at("Mon 00:00"), clock.now(), console)
+    for step in [*week, None]:
         target = at(step.when) if step else at(END)
-        _sweep_until(factory, company, clock, target, console, totals, sweeper)
+        _sweep_until(factory, company, clock, target, console, totals, sweeper, duty_opener)
         totals["messages"] += dispatch_due(factory, company, now=clock.now(), owner="demo", settings=delivery).sent
         if step is None:
             break
@@ -176,6 +203,7 @@ def run_demo(*, database: Path, config: Path | None, console: Console, prefect: 
     console.print()
     _summary(factory, company, clock.now(), console)
     _whole_case_breaches(factory, company, clock.now(), console)
+    _freshness(factory, company, clock.now(), console)
     report_dir = database.parent / f"{database.stem}-report"
     with factory() as session:
         written = write_report(
@@ -234,6 +262,28 @@ def _prefect_sweeper(url: str, console: Console) -> Sweeper:
     return run
 
 
+DutyOpener = Callable[[datetime, datetime], None]
+"""Opens the duty occurrences that fell due in (since, now]."""
+
+
+def _direct_duties(factory: sessionmaker[Session], company: Company) -> DutyOpener:
+    def run(since: datetime, now: datetime) -> None:
+        with factory.begin() as session:
+            open_due_duties(session, company, now=now, since=since)
+
+    return run
+
+
+def _prefect_duties(url: str) -> DutyOpener:
+    from flows.duties import open_duties
+
+    def run(since: datetime, now: datetime) -> None:
+        minutes = int((now - since).total_seconds() // 60) + 1
+        open_duties(window_minutes=minutes, at=now, database_url=url)
+
+    return run
+
+
 def _sweep_until(
     factory: sessionmaker[Session],
     company: Company,
@@ -242,12 +292,16 @@ def _sweep_until(
     console: Console,
     totals: dict[str, int],
     sweeper: Sweeper,
+    duty_opener: DutyOpener,
 ) -> None:
     """Advance time in sweeper-sized steps, firing whatever falls due (as the worker would; a
     tick with nothing due starts no flow run)."""
     while clock.now() < target:
-        now = min(clock.now() + SWEEP_EVERY, target)
+        since, now = clock.now(), min(clock.now() + SWEEP_EVERY, target)
         clock.set(now)
+        if any(occurrences(duty, company, since, now) for duty in company.config.duties):
+            duty_opener(since, now)
+            _print_new_duties(factory, company, since, now, console)
         with factory() as session:
             due = session.scalar(select(exists().where(Timer.status == "pending", Timer.due_at <= now)))
         if not due:
@@ -267,6 +321,23 @@ def _sweep_until(
             ).all()
             for timer, case, sla_clock in rows:
                 _print_timer(company, timer, case, sla_clock, now, console, flow_run)
+
+
+def _print_new_duties(
+    factory: sessionmaker[Session], company: Company, since: datetime, now: datetime, console: Console
+) -> None:
+    with factory() as session:
+        opened = session.scalars(
+            select(Case)
+            .where(Case.case_type == "duty", Case.opened_at > since, Case.opened_at <= now)
+            .order_by(Case.opened_at, Case.id)
+        ).all()
+        for case in opened:
+            console.print(
+                f"{_local(case.opened_at)}  [blue]DUTY[/]    #{case.id} {case.data['duty']}: "
+                f"{company.department_name(case.performer)} owes it by {_local(case.due_at)}",
+                soft_wrap=True,
+            )
 
 
 def _print_timer(
@@ -355,6 +426,26 @@ def _act(
                     soft_wrap=True,
                 )
                 return
+            if step.trigger.startswith("deliver:"):
+                record = deliver_duty(
+                    session,
+                    company,
+                    duty=step.trigger.split(":", 1)[1],
+                    actor=actor,
+                    now=now,
+                    payload=step.data,
+                    source="demo",
+                )
+                status = session.scalar(
+                    select(SlaClock.status).where(SlaClock.case_id == record.id, SlaClock.kind == "step")
+                )
+                verdict = "[green]on time[/]" if status == "met" else "[bold red]late[/]"
+                console.print(
+                    f"{_local(now)}  [blue]DELIVER[/] #{record.id} {record.data['duty']} by {who}: {verdict}",
+                    soft_wrap=True,
+                )
+                totals["duties_met" if status == "met" else "duties_late"] += 1
+                return
             if step.trigger == "acknowledge":
                 record = cases.acknowledge(
                     session, company, case_id=ids[step.case], actor=actor, now=now, source="demo"
@@ -421,6 +512,28 @@ def _summary(factory: sessionmaker[Session], company: Company, now: datetime, co
                 compliance,
                 f"{row.late_minutes:.0f}",
                 style=style,
+            )
+    console.print(table)
+
+
+def _freshness(factory: sessionmaker[Session], company: Company, now: datetime, console: Console) -> None:
+    """How reliably the information sales depends on arrived this week."""
+    table = Table(title="Information duties this week")
+    for column in ("duty", "owed by", "occurrences", "on time", "late", "on-time rate", "worst (business min)"):
+        table.add_column(column, justify="left" if column in ("duty", "owed by") else "right")
+    with factory() as session:
+        for row in freshness(session, company, now=now, since=at("Mon 00:00")):
+            rate = f"{row.on_time_rate:.0%}" if row.on_time_rate is not None else "-"
+            worst = f"{row.worst_late_minutes:.0f}" if row.worst_late_minutes is not None else "-"
+            table.add_row(
+                row.duty,
+                company.department_name(row.department),
+                str(row.occurrences),
+                str(row.on_time),
+                str(row.late),
+                rate,
+                worst,
+                style="red" if row.late else None,
             )
     console.print(table)
 

@@ -133,26 +133,32 @@ def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Pat
     out = buffer.getvalue()
     assert totals["opened"] == 7 and totals["rejected"] == 3 and totals["auto"] == 1
     assert totals["breaches"] >= 5 and totals["warnings"] >= 5
-    assert "BREACH  #1 return step inspection: Склад missed the deadline Mon 17:30" in out
-    assert "AUTO    #3 reservation: expire -> released" in out
-    assert "may not fire 'collected' on case 1; allowed: logistics" in out
+    # Recurring duties: Thursday's and Friday's stock figures never come (a breach each, escalated),
+    # Wednesday's delivery confirmation and Thursday's payments come late.
+    assert (totals["duties_met"], totals["duties_late"]) == (12, 2)  # 3 stock + 4 + 4 + 1 forecast
+    assert "BREACH  #19 duty step due: Склад missed the deadline Thu 09:00" in out
+    assert "ESCALATE #19 duty step due (Склад) level 1: told Сергей Смирнов" in out
+    assert "BREACH  #5 return step inspection: Склад missed the deadline Mon 17:30" in out
+    assert "AUTO    #7 reservation: expire -> released" in out
+    assert "may not fire 'collected' on case 5; allowed: logistics" in out
     assert "SLA by department" in out
-    assert "ESCALATE #1 return step collection (Логистика) level 2: told Андрей Орлов" in out
-    assert "ACK     #6 picking_error: Дмитрий Лебедев acknowledged" in out
+    assert "ESCALATE #5 return step collection (Логистика) level 2: told Андрей Орлов" in out
+    assert "ACK     #10 picking_error: Дмитрий Лебедев acknowledged" in out
     assert "Склад's clock pauses while it waits on Закупки" in out
-    assert "whole case #6 picking_error missed its target; business time used: Логистика 93%, Склад 7%" in out
+    assert "whole case #10 picking_error missed its target; business time used: Логистика 93%, Склад 7%" in out
     assert totals["messages"] > 20
     report = tmp_path / "demo-report" / "sla-report.html"
     assert f"SLA report for the week: {report}" in out
     assert "<svg" in report.read_text(encoding="utf-8") and "Склад" in report.read_text(encoding="utf-8")
     mails = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
              for f in (tmp_path / "demo-messages" / "smirnov").glob("*-breach-email.eml")]
-    assert any(str(m["Subject"]).startswith("Срок нарушен: заявка №1") for m in mails)
-    # Warehouse: 5 steps (the replacement's picking clock paused while purchasing supplied, then
-    # resumed: one clock), 3 late; business minutes late against its 08-20 shift, by hand:
-    # return inspection 240 + rush picking 10 + replacement picking 1170 used - 240 target = 930.
+    assert any(str(m["Subject"]) == "Срок нарушен: заявка №5, Проверка товара" for m in mails)
+    # Warehouse: 5 case steps (the replacement's picking clock paused while purchasing supplied,
+    # then resumed: one clock), 3 late, plus 5 stock duties (Thursday's and Friday's missed, still
+    # open). Business minutes late on closed steps against its 08-20 shift, by hand: return
+    # inspection 240 + rush picking 10 + replacement picking 1170 used - 240 target = 930.
     rows = [[cell.strip() for cell in line.strip("│ ").split("│")] for line in out.splitlines() if "│ Склад" in line]
-    assert rows == [["Склад", "5", "2", "3", "0", "40%", "1180"]], out
+    assert rows == [["Склад", "10", "5", "5", "2", "50%", "1180"]], out
 
 
 @pytest.mark.parametrize("command", [["--help"], ["case", "--help"]])

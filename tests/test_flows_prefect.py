@@ -97,7 +97,7 @@ def test_the_demo_fires_its_warnings_breaches_and_escalations_in_prefect_flow_ru
                       console=Console(file=buffer, width=200, color_system=None))
     out = buffer.getvalue()
     assert totals["flow_runs"] >= 20 and totals["breaches"] >= 5
-    assert "ESCALATE #1 return step collection (Логистика) level 2: told Андрей Орлов  (flow run " in out
+    assert "ESCALATE #5 return step collection (Логистика) level 2: told Андрей Орлов  (flow run " in out
 
     async def completed_sweeps() -> int:
         from prefect.client.schemas.filters import (
