@@ -71,20 +71,28 @@ def build_deployments(
 
 
 def scheduled_reports() -> list[RunnerDeployment]:
-    """Company-wide scheduled work (reports, digests): one run per tick for the whole company.
+    """Company-wide scheduled work: one run per tick for the whole company, so it has a FIXED
+    deployment name (not the worker's) and is served by one worker only (``--no-reports`` on the
+    others): a worker that stops pauses what it served. The weekly SLA reports go out on Monday
+    at 09:00 in the head office's time zone (the director's department's calendar)."""
+    from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
 
-    Add them here with a cron schedule in an explicit time zone and a FIXED deployment name
-    (not the worker's), and serve them from one worker only (``--no-reports`` on the others):
-    a worker that stops pauses what it served, so the company-wide schedule should belong to
-    the worker meant to own it. For example::
+    from flows.reports import weekly_reports
+    from slaflow.runtime import Runtime
 
-        from prefect.schedules import Cron
-        from flows.reports import weekly_report
-        return [weekly_report.to_deployment(
-            name="company", schedules=[Cron("0 9 * * 1", timezone="Europe/Moscow")],
-            entrypoint_type=EntrypointType.MODULE_PATH)]
-    """
-    return []
+    company = Runtime.from_env().company
+    director = company.config.company.director
+    head_office = next((code for code, dept in company.config.departments.items() if dept.head == director), None)
+    tz = company.calendar_of(head_office).config.tz if head_office else "UTC"
+    return [
+        weekly_reports.to_deployment(
+            name="company",
+            schedules=[Cron("0 9 * * 1", timezone=tz)],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            description="E-mail each department head their weekly SLA report and the director the summary.",
+        )
+    ]
 
 
 def serve_all(
@@ -102,7 +110,12 @@ def serve_all(
     from prefect import serve
 
     deployments = build_deployments(
-        sweep_interval, dispatch_interval, inbox_interval, reconcile_interval, duties_interval,
-        instance=instance, with_reports=with_reports,
+        sweep_interval,
+        dispatch_interval,
+        inbox_interval,
+        reconcile_interval,
+        duties_interval,
+        instance=instance,
+        with_reports=with_reports,
     )
     serve(*deployments, limit=limit, pause_on_shutdown=True)

@@ -14,7 +14,8 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Kind = Literal[
-    "case_opened", "assigned", "warning", "breach", "escalation", "resolved", "digest", "lead_report", "test"
+    "case_opened", "assigned", "warning", "breach", "escalation", "resolved", "digest", "lead_report", "sla_report",
+    "test",
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
 

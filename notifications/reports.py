@@ -56,8 +56,18 @@ def enqueue_daily_digests(session: Session, company: Company, *, now: datetime, 
             "breaches_total": len(breaches),
             "breaches_yesterday": breaches[:DIGEST_LIMIT],
         }
-        written += len(enqueue(session, company, kind="digest", recipient=head, context=context,
-                               scope=f"digest={today.isoformat()}", now=now, department=departments[0]))
+        written += len(
+            enqueue(
+                session,
+                company,
+                kind="digest",
+                recipient=head,
+                context=context,
+                scope=f"digest={today.isoformat()}",
+                now=now,
+                department=departments[0],
+            )
+        )
     return written
 
 
@@ -90,8 +100,13 @@ def _open_cases(
         ).first()
         remaining = ctx.clock_context(company, case, clock, now, locale)["remaining_minutes"] if clock else None
         item = ctx.case_context(company, case, locale)
-        rows.append({key: item[key] for key in ("id", "type_label", "state_label", "owner_department_name",
-                                                 "owner_person_name", "due_at")} | {"remaining_minutes": remaining})
+        rows.append(
+            {
+                key: item[key]
+                for key in ("id", "type_label", "state_label", "owner_department_name", "owner_person_name", "due_at")
+            }
+            | {"remaining_minutes": remaining}
+        )
     return sorted(rows, key=lambda r: (r["remaining_minutes"] is None, r["remaining_minutes"] or 0.0, r["id"]))
 
 
@@ -170,5 +185,59 @@ def enqueue_lead_report(
         "asks": report.asks,
         "expected_result": report.expected_result,
     }
-    return len(enqueue(session, company, kind="lead_report", recipient=reader, context=context,
-                       scope=f"lead_report={year}-W{week:02d}", now=now, department=definition.performer))
+    return len(
+        enqueue(
+            session,
+            company,
+            kind="lead_report",
+            recipient=reader,
+            context=context,
+            scope=f"lead_report={year}-W{week:02d}",
+            now=now,
+            department=definition.performer,
+        )
+    )
+
+
+def enqueue_sla_report(
+    session: Session,
+    company: Company,
+    *,
+    recipient: str,
+    rows: list[dict[str, Any]],
+    since: datetime,
+    until: datetime,
+    department: str | None,
+    now: datetime,
+    link: str | None = None,
+) -> int:
+    """The weekly SLA figures for one department's head (``department``) or for the director
+    (``None``: every department). ``rows`` are the report's per-department figures; the dedupe
+    key carries the period, so a schedule that runs twice sends once."""
+    now = ensure_utc(now)
+    locale = recipients.locale_of(company, recipient)
+    tz = recipients.calendar_of_person(company, recipient, department).config.tz
+    zone = ZoneInfo(tz)
+    context = {
+        **ctx.base(company, recipient, locale, tz),
+        "scope_name": company.department_name(department, locale)
+        if department
+        else ctx.label_text(company.config.company.name, locale),
+        "period_start": since.astimezone(zone).date().isoformat(),
+        "period_end": (until.astimezone(zone) - timedelta(seconds=1)).date().isoformat(),
+        "rows": [{**row, "department_name": company.department_name(row["department"], locale)} for row in rows],
+        "link": link,
+    }
+    scope = f"sla_report={department or 'company'}:{since.isoformat()}"
+    return len(
+        enqueue(
+            session,
+            company,
+            kind="sla_report",
+            recipient=recipient,
+            context=context,
+            scope=scope,
+            now=now,
+            department=department,
+        )
+    )

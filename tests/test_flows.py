@@ -79,18 +79,26 @@ def test_the_reconciler_flow_reports_nothing_when_all_is_well(
 
 
 def test_a_worker_serves_its_own_deployments_on_the_given_intervals() -> None:
-    deployments = build_deployments(7, 8, 9, 600, instance="host-1")
+    deployments = build_deployments(7, 8, 9, 600, 300, instance="host-1", with_reports=False)
     by_flow = {d.flow_name: d for d in deployments}
-    assert set(by_flow) == {"sweep-timers", "dispatch-outbox", "process-inbox", "reconcile-timers"}
+    assert set(by_flow) == {"sweep-timers", "dispatch-outbox", "process-inbox", "reconcile-timers", "open-duties"}
     assert {d.name for d in deployments} == {"host-1"}
     intervals = {name: getattr(d.schedules[0].schedule, "interval", None) for name, d in by_flow.items() if d.schedules}
     assert intervals == {
         "sweep-timers": timedelta(seconds=7), "dispatch-outbox": timedelta(seconds=8),
         "process-inbox": timedelta(seconds=9), "reconcile-timers": timedelta(seconds=600),
+        "open-duties": timedelta(seconds=300),
     }
+
     assert by_flow["sweep-timers"].entrypoint == "flows.sweeper.sweep_timers"
     with pytest.raises(ValueError, match="must be positive"):
         build_deployments(0)
+
+
+def test_the_weekly_reports_run_on_a_cron_in_the_head_office_time_zone() -> None:
+    [deployment] = [d for d in build_deployments(instance="host-1") if d.flow_name == "weekly-reports"]
+    schedule = deployment.schedules[0].schedule
+    assert (deployment.name, schedule.cron, schedule.timezone) == ("company", "0 9 * * 1", "Europe/Moscow")
 
 
 def test_a_worker_refuses_to_start_without_a_prefect_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +111,36 @@ def test_a_lease_owner_names_host_process_and_run_within_the_column() -> None:
     owner = worker_id()
     assert len(owner) <= LEASE_OWNER_MAX and owner.count(":") >= 2
     assert hook_idempotency_key(7, 3) == "case-7-seq-3"
+
+
+def test_the_weekly_reports_flow_queues_each_head_their_figures_and_the_director_the_summary(
+    sqlite_url: str, company: Company
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from flows.reports import weekly_reports
+    from slaflow import cases
+    from storage.db import make_engine, session_factory
+    from storage.models import OutboxMessage
+
+    engine = make_engine(sqlite_url)
+    sessions = session_factory(engine)
+    monday = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
+    with sessions.begin() as session:
+        case_id = cases.open_case(session, company, case_type="return", data={"customer": "c", "order": "o",
+                                  "reason": "r"}, actor=company.actor("ivanov"), now=monday).id
+        cases.fire(session, company, case_id=case_id, trigger="approve", actor=company.actor("popov"),
+                   payload={"inspection_notes": "x"}, now=monday + timedelta(hours=9))  # an hour late
+    friday = monday + timedelta(days=4)
+    for _ in range(2):  # the schedule firing twice sends once
+        weekly_reports.fn(at=friday, database_url=sqlite_url)
+    with sessions() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "sla_report")).all()
+    by_person = {(m.recipient, m.channel): m.context for m in rows}
+    assert set(by_person) == {("smirnov", "email"), ("lebedev", "slack"), ("orlov", "email")}
+    warehouse = by_person[("smirnov", "email")]["rows"]
+    assert [(r["department"], r["steps"], r["breached"]) for r in warehouse] == [("warehouse", 1, 1)]
+    assert {r["department"] for r in by_person[("orlov", "email")]["rows"]} == {"warehouse", "logistics"}
+    engine.dispose()

@@ -42,6 +42,10 @@ def _produce_every_kind(session: Session, company: Company) -> None:
     report = reports.LeadReport(120, "filter the spam", "under 5% non-target", "https://crm.example/leads/{lead_id}")
     reports.enqueue_lead_report(session, company, report, now=later)
     events.test_message(session, company, person="kowalski", channel="email", now=later)
+    figures = [{"department": "warehouse", "steps": 5, "met": 2, "breached": 3, "running": 0, "late_minutes": 930.0,
+                "compliance": 0.4}]
+    reports.enqueue_sla_report(session, company, recipient="smirnov", rows=figures, since=now - timedelta(days=7),
+                               until=now, department="warehouse", now=later, link="https://sla.example/report")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +66,7 @@ def contexts(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, co
 KIND_KEY = {
     "case_opened": "case", "assigned": "assignee_name", "warning": "clock", "breach": "breach",
     "escalation": "level", "resolved": "case", "digest": "open_total", "lead_report": "total_leads",
-    "test": "channel",
+    "sla_report": "rows", "test": "channel",
 }
 """A variable each kind's templates cannot do without."""
 

@@ -1,0 +1,54 @@
+"""The weekly SLA reports flow: each department head gets their department's figures, the
+director the whole company's, as outbox messages (delivered by the dispatcher, once per week
+however often the schedule fires). Scheduled on a cron in the head office's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+from prefect import flow
+
+from flows._support import open_runtime, run_logger
+from notifications.reports import enqueue_sla_report
+from reports.queries import department_figures
+from slaflow.clock import SystemClock, ensure_utc
+
+
+@flow(name="weekly-reports", retries=0)
+def weekly_reports(days: int = 7, at: datetime | None = None, database_url: str | None = None) -> dict[str, int]:
+    """Queue the reports for the ``days`` before now (steps started in that period)."""
+    log = run_logger(__name__)
+    until = ensure_utc(at) if at is not None else SystemClock().now()
+    since = until - timedelta(days=days)
+    written = 0
+    with open_runtime(database_url) as runtime, runtime.sessions.begin() as session:
+        company = runtime.company
+        rows = [
+            {**asdict(row), "compliance": row.compliance}
+            for row in department_figures(session, since=since, until=until)
+        ]
+        for row in rows:
+            head = company.head_of(row["department"])
+            written += enqueue_sla_report(
+                session,
+                company,
+                recipient=head,
+                rows=[row],
+                since=since,
+                until=until,
+                department=row["department"],
+                now=until,
+            )
+        written += enqueue_sla_report(
+            session,
+            company,
+            recipient=company.config.company.director,
+            rows=rows,
+            since=since,
+            until=until,
+            department=None,
+            now=until,
+        )
+    log.info("weekly reports for %s .. %s: %d messages queued", since.isoformat(), until.isoformat(), written)
+    return {"departments": len(rows), "messages": written}
