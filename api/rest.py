@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from api.auth import CurrentActor
 from api.schemas import (
     MAX_ID,
+    AcknowledgeEscalation,
     AssignCase,
     CaseDetail,
     CaseRow,
@@ -89,6 +90,19 @@ def assign_case(case_id: CaseId, body: AssignCase, request: Request, actor: Curr
     with state.sessions.begin() as session:
         cases.assign(session, state.company, case_id=case_id, person=body.person, actor=actor, now=now,
                      expected_version=body.expected_version, source="api")
+        return case_detail(session, state.company, cases.get_case(session, case_id), now)
+
+
+@router.post("/cases/{case_id}/acknowledge", response_model=CaseDetail, responses=ERRORS)
+def acknowledge_case(
+    case_id: CaseId, body: AcknowledgeEscalation, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    """Someone in the escalation chain acknowledges (no further levels) or snoozes the step."""
+    state = app_state(request)
+    now = state.clock.now()
+    with state.sessions.begin() as session:
+        cases.acknowledge(session, state.company, case_id=case_id, actor=actor, now=now,
+                          snooze_minutes=body.snooze_minutes, source="api")
         return case_detail(session, state.company, cases.get_case(session, case_id), now)
 
 

@@ -53,6 +53,13 @@ class AssignCase(_Body):
     check_plain = field_validator("person")(lambda v: _no_nul(v))
 
 
+class AcknowledgeEscalation(_Body):
+    """Stop the current step's remaining escalation levels, or hold them for ``snooze_minutes``
+    of the owning department's business time."""
+
+    snooze_minutes: float | None = Field(None, gt=0, le=5 * 24 * 60)
+
+
 class RemainingMinutes(BaseModel):
     business_minutes: float
     wall_minutes: float

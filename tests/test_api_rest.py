@@ -133,3 +133,17 @@ def test_it_reports_health_without_a_token_and_publishes_openapi(api: TestClient
     assert api.get("/health").json() == {"status": "ok", "database": "ok", "inbox_backlog": 0}
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/webhooks/{source}", "/api/cases", "/api/cases/{case_id}/fire", "/api/sla/departments"} <= set(paths)
+
+
+def test_someone_in_the_chain_acknowledges_or_snoozes_the_escalation_through_the_api(api: TestClient) -> None:
+    case = opened(api)  # the reservation waits on the head of sales: a sales step
+    refused = api.post(f"/api/cases/{case['id']}/acknowledge", json={}, headers=token_header("erp"))
+    assert refused.status_code == 403 and "may not acknowledge" in refused.json()["detail"]
+    snoozed = api.post(f"/api/cases/{case['id']}/acknowledge", json={"snooze_minutes": 120},
+                       headers=token_header("ivanov"))
+    assert snoozed.status_code == 200, snoozed.text
+    assert [e["trigger"] for e in snoozed.json()["events"]] == ["open", "snooze"]
+    acked = api.post(f"/api/cases/{case['id']}/acknowledge", json={}, headers=token_header("ivanov"))
+    assert [e["trigger"] for e in acked.json()["events"]][-1] == "acknowledge"
+    bad = api.post(f"/api/cases/{case['id']}/acknowledge", json={"snooze_minutes": 0}, headers=token_header("ivanov"))
+    assert bad.status_code == 422
