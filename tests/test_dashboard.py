@@ -22,8 +22,8 @@ from slaflow.demo import END, at, run_demo
 
 DEMO_END = at(END)
 """Friday 20 November 2026, 18:00 in Moscow: the demo's last moment."""
-BREACHED_CASE, ON_TRACK_CASE = 6, 5
-"""At the demo's end: #6 (picking error) is past its shipping deadline; #5 (replacement) is in
+BREACHED_CASE, ON_TRACK_CASE = 10, 9
+"""At the demo's end: #10 (picking error) is past its shipping deadline; #9 (replacement) is in
 delivery with days left. Its warning threshold passes on Monday 23 November at 12:00 UTC."""
 LOGIN = "/dashboard/login"
 
@@ -71,7 +71,7 @@ def case_row(html: str, case_id: int) -> str:
 # Who may look
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/dashboard/cases/6?lang=en"])
+@pytest.mark.parametrize("path", ["/dashboard", f"/dashboard/cases/{BREACHED_CASE}?lang=en"])
 def test_it_sends_a_browser_without_a_session_to_the_login_form(web: TestClient, path: str) -> None:
     answer = web.get(path, follow_redirects=False)
     assert answer.status_code == 303
@@ -177,7 +177,8 @@ def test_it_charts_compliance_per_department_for_the_chosen_period(signed_in: Te
     chart = week.split('id="compliance-chart"', 1)[1].split("</figure>", 1)[0]
     assert "<svg" in chart and "Step compliance, %" in chart and "Warehouse" in chart
     assert "2026-11-16 – 2026-11-22" in week and 'id="trend-chart"' not in week
-    assert re.search(r"<td>Warehouse</td>\s*<td class=\"num\">5</td>\s*<td class=\"num\">2</td>", week)
+    assert re.search(r"<td>Warehouse</td>\s*<td class=\"num\">10</td>\s*<td class=\"num\">5</td>", week)
+    assert 'id="duties"' in week and "stock_on_hand" in week and "overdue" in week  # Friday's stock never came
     weeks = signed_in.get("/dashboard?lang=en&period=4w").text
     assert "2026-10-26 – 2026-11-22" in weeks and 'id="trend-chart"' in weeks and "2026-W47" in weeks
     assert signed_in.get("/dashboard?period=year").status_code == 422

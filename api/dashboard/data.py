@@ -18,6 +18,7 @@ from reports import queries
 from reports.queries import DepartmentFigures, Scope, WeekTrend
 from slaflow import cases
 from slaflow.company import Company
+from slaflow.duties import DutyFreshness, freshness
 from slaflow.views import case_detail, clock_used, remaining
 from state_machines.schema import CaseTypeDef
 from storage.models import Breach, Case, ClockPause, OutboxMessage, SlaClock
@@ -78,6 +79,8 @@ class Board:
     """All open cases, also those beyond ``OPEN_LIMIT``."""
     figures: list[DepartmentFigures]
     trend: list[WeekTrend]
+    duties: list[DutyFreshness] = field(default_factory=list)
+    """How reliably each recurring information duty arrived in the period, and today."""
 
     def count(self, status: str) -> int:
         return sum(board.count(status) for board in self.departments)
@@ -187,6 +190,7 @@ def board(session: Session, company: Company, now: datetime, period_key: str) ->
         open_total=int(total or 0),
         figures=queries.step_figures(session, scope),
         trend=queries.weekly_trend(session, scope, zone) if PERIODS[period_key] > 1 else [],
+        duties=freshness(session, company, now=now, since=chosen.since) if company.config.duties else [],
     )
 
 
