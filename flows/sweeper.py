@@ -19,6 +19,7 @@ from typing import Any
 from prefect import flow
 
 from flows._support import open_runtime, publish_table, run_logger, worker_id
+from flows.hooks import start_state_hook
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.timers import SweepResult, sweep
 
@@ -36,6 +37,10 @@ def summarise(result: SweepResult, *, owner: str, now: str, capacity: int) -> di
         "failed": result.failed,
         "backlog_left": result.claimed >= capacity,
     }
+
+
+def _start_hook(deployment: str, case_id: int, event_seq: int) -> None:
+    start_state_hook(deployment, case_id, event_seq)
 
 
 def _flow_run_name() -> str | None:
@@ -62,11 +67,13 @@ def sweep_timers(
                 owner=owner,
                 batch=batch,
                 max_batches=max_batches,
+                hooks=_start_hook,
             )
         else:
             now = ensure_utc(at)
             result = sweep(
-                runtime.sessions, runtime.company, now=now, owner=owner, batch=batch, max_batches=max_batches
+                runtime.sessions, runtime.company, now=now, owner=owner, batch=batch, max_batches=max_batches,
+                hooks=_start_hook,
             )
     summary = summarise(result, owner=owner, now=now.isoformat(), capacity=batch * max_batches)
     log.info(

@@ -165,6 +165,10 @@ def enter_state(
             now=now,
             escalation=definition.escalation_of(state_name),
         )
+    if state.hook is not None:  # started by the sweeper's hook handler, once (the timer is the record)
+        session.connection().execute(
+            _INSERT_TIMERS, [_timer(case_id, None, "hook", state_name, now, trigger=state.hook, level=event_seq)]
+        )
     if state.auto is not None:
         due = company.calendar_of(department).add_business_minutes(now, state.auto.after)
         session.connection().execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,7 +88,14 @@ def claim_due(
     return sorted(claimed)
 
 
-def fire_timer(session: Session, company: Company, *, timer_id: int, owner: str, now: datetime) -> str | None:
+HookHandler = Callable[[str, int, int], None]
+"""Starts a state's hook: (deployment name, case id, event seq). Given by the entry point (the
+Prefect sweeper flow passes `flows.hooks.start_state_hook`); the core never imports Prefect."""
+
+
+def fire_timer(
+    session: Session, company: Company, *, timer_id: int, owner: str, now: datetime, hooks: HookHandler | None = None
+) -> str | None:
     """Fire one claimed timer; return its kind if it fired, None if the guard said no."""
     now = ensure_utc(now)
     timer = session.connection().execute(_LOAD_TIMER, {"b_timer_id": timer_id}).first()
@@ -101,6 +109,14 @@ def fire_timer(session: Session, company: Company, *, timer_id: int, owner: str,
     )
     if clock is not None and (clock.stopped_at is not None or clock.paused_since is not None):
         return _finish(session, timer_id, "cancelled", now)
+    if timer.kind == "hook":
+        if hooks is None:  # this sweeper cannot start deployments: leave it to one that can
+            session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
+            return None
+        # Inside the timer's transaction: if it rolls back after the call, the next sweep calls
+        # again and the deployment's idempotency key makes it one flow run all the same.
+        hooks(str(timer.trigger), timer.case_id, timer.level)
+        return _finish(session, timer_id, "fired", now, kind="hook")
     if timer.kind == "auto":
         assert timer.trigger is not None
         cases.fire(
@@ -171,6 +187,7 @@ def sweep(
     max_batches: int = 100,
     lease: timedelta = DEFAULT_LEASE,
     group: int = 50,
+    hooks: HookHandler | None = None,
 ) -> SweepResult:
     """Claim and fire due timers until none are left (or ``max_batches`` is reached).
 
@@ -189,9 +206,9 @@ def sweep(
         result.claimed += len(ids)
         for start in range(0, len(ids), group):
             chunk = ids[start : start + group]
-            if not _fire_group(factory, company, chunk, owner=owner, now=at, result=result):
+            if not _fire_group(factory, company, chunk, owner=owner, now=at, result=result, hooks=hooks):
                 for timer_id in chunk:
-                    _fire_alone(factory, company, timer_id, owner=owner, now=at, result=result)
+                    _fire_alone(factory, company, timer_id, owner=owner, now=at, result=result, hooks=hooks)
         if len(ids) < batch:
             break
     return result
@@ -205,6 +222,7 @@ def _fire_group(
     owner: str,
     now: datetime,
     result: SweepResult,
+    hooks: HookHandler | None,
 ) -> bool:
     """Fire timers in one transaction; False (nothing kept) if any of them raised."""
     tally: Counter[str] = Counter()
@@ -212,7 +230,7 @@ def _fire_group(
     try:
         with factory.begin() as session:
             for timer_id in ids:
-                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now)
+                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now, hooks=hooks)
                 if kind is None:
                     skipped += 1
                 else:
@@ -233,10 +251,11 @@ def _fire_alone(
     owner: str,
     now: datetime,
     result: SweepResult,
+    hooks: HookHandler | None,
 ) -> None:
     try:
         with factory.begin() as session:
-            kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now)
+            kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now, hooks=hooks)
     except Exception as exc:  # one bad timer must not stop the others
         log.exception("timer %s failed", timer_id)
         result.failed += 1

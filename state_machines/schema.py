@@ -92,14 +92,16 @@ DEFAULT_ESCALATION = (
 the head's manager at +1 business day, the director at +2."""
 
 
-def expand_escalation(levels: list[EscalationLevel], repeat_every: float | None, repeat_max: int) -> list[
-    EscalationLevel
-]:
+def expand_escalation(
+    levels: list[EscalationLevel], repeat_every: float | None, repeat_max: int
+) -> list[EscalationLevel]:
     """The chain with reminders to the owner every ``repeat_every`` after the breach, at most
     ``repeat_max`` of them, merged in time order (each level has its own number for dedupe)."""
-    reminders = [EscalationLevel(after=repeat_every * k, notify=["owner"]) for k in range(1, repeat_max + 1)] if (
-        repeat_every
-    ) else []
+    reminders = (
+        [EscalationLevel(after=repeat_every * k, notify=["owner"]) for k in range(1, repeat_max + 1)]
+        if (repeat_every)
+        else []
+    )
     return sorted([*levels, *reminders], key=lambda level: level.after)
 
 
@@ -149,6 +151,9 @@ class StateDef(_Strict):
     auto: AutoTransition | None = None
     escalation: Escalation | None = None
     """This step's escalation chain; None takes the case type's."""
+    hook: str | None = Field(None, pattern=r"^[\w.-]+/[\w.-]+$")
+    """A Prefect deployment (``flow-name/deployment-name``) started once each time a case enters
+    this state, with ``case_id`` and ``event_seq`` as parameters (e.g. to book a carrier)."""
     on_behalf_of: str | None = None
     """A dependency: this step serves the named state (e.g. purchasing supplies what the warehouse
     needs to pick). Entering it from that state pauses that state's clock instead of stopping it,

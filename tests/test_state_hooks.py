@@ -1,0 +1,39 @@
+"""A state may start a Prefect deployment on entry: a hook timer written with the state change,
+fired once by a sweeper that can start deployments (the Prefect flow passes
+`flows.hooks.start_state_hook`, tested against a real Prefect server in test_flows_prefect)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from slaflow import cases
+from slaflow.clock import SimulatedClock
+from slaflow.company import company_from_mapping
+from slaflow.settings import EXAMPLE_COMPANY
+from slaflow.timers import sweep
+from storage.models import Timer
+
+
+def test_entering_a_hooked_state_starts_its_deployment_once(
+    sessions: sessionmaker[Session], clock: SimulatedClock
+) -> None:
+    raw: dict[str, Any] = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw["case_types"]["price_approval"]["states"]["approval"]["hook"] = "notify-cfo/default"
+    company = company_from_mapping(raw)
+    with sessions.begin() as session:
+        case_id = cases.open_case(session, company, case_type="price_approval", actor=company.actor("ivanov"),
+                                  data={"customer": "c", "deal": "d", "discount_pct": 10}, now=clock.now()).id
+        cases.fire(session, company, case_id=case_id, trigger="margin_ok", actor=company.actor("morozova"),
+                   payload={"margin_pct": 18}, now=clock.now())
+    started: list[tuple[str, int, int]] = []
+    assert sweep(sessions, company, now=clock.now(), owner="plain").fired["hook"] == 0  # no handler: left pending
+    with sessions() as session:
+        assert session.scalars(select(Timer.status).where(Timer.kind == "hook")).one() == "pending"
+    for _ in range(2):
+        sweep(sessions, company, now=clock.now(), owner="prefect",
+              hooks=lambda deployment, case, seq: started.append((deployment, case, seq)))
+    assert started == [("notify-cfo/default", case_id, 2)]  # the state was entered by event 2
