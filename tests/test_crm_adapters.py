@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -181,7 +182,11 @@ STAGE_EVENT = samples.hubspot_property_change(3816279340, 1246965, "dealstage", 
 
 
 def test_it_accepts_a_hubspot_v3_signature_computed_over_the_public_url() -> None:
-    ADAPTERS["hubspot"].authenticate(hubspot_request([STAGE_EVENT]), HUBSPOT, HUBSPOT_SECRETS, NOW)
+    good = hubspot_request([STAGE_EVENT])
+    ADAPTERS["hubspot"].authenticate(good, HUBSPOT, HUBSPOT_SECRETS, NOW)  # raises AuthFailed if refused
+    tampered = replace(good, body=good.body.replace(b"closedwon", b"closedlost"))
+    with pytest.raises(AuthFailed):  # the same signature over another body is refused
+        ADAPTERS["hubspot"].authenticate(tampered, HUBSPOT, HUBSPOT_SECRETS, NOW)
 
 
 def test_it_verifies_the_hubspot_v3_signature_as_hubspots_docs_define_it() -> None:
