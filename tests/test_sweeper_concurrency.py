@@ -147,7 +147,8 @@ def test_two_sweeper_processes_racing_fire_each_timer_once(
     assert all(r["failed"] == 0 and r["skipped"] == 0 for r in results)
     assert sum(r["claimed"] for r in results) == sum(due.values())  # no timer was claimed twice
     assert sum((Counter(r["fired"]) for r in results), Counter()) == Counter(due)
-    assert all(sum(r["fired"].values()) > 0 for r in results), f"the sweepers did not overlap: {results}"
+    if db_url.startswith("postgresql"):  # SQLite's lock is not fair (a sleeping waiter may lose every round)
+        assert all(sum(r["fired"].values()) > 0 for r in results), f"the sweepers did not overlap: {results}"
     assert_fired_once(sessions, now, due, held=10)
 
 
