@@ -22,7 +22,7 @@ from notifications import events as notify
 from slaflow import cases, clocks
 from slaflow.clock import Clock, ensure_utc
 from slaflow.company import Actor, Company
-from storage.models import Breach, Case, SlaClock, Timer, table
+from storage.models import Breach, SlaClock, Timer, table
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,6 @@ MAX_ATTEMPTS = 10
 
 _timers = table(Timer)
 _LOAD_TIMER = select(_timers).where(_timers.c.id == bindparam("b_timer_id")).with_for_update()
-_CASE_STATE = select(table(Case).c.state).where(table(Case).c.id == bindparam("b_case_id"))
 _LOAD_CLOCK = select(table(SlaClock)).where(table(SlaClock).c.id == bindparam("b_clock_id"))
 _FINISH = (
     update(_timers)
@@ -101,8 +100,8 @@ def fire_timer(
     timer = session.connection().execute(_LOAD_TIMER, {"b_timer_id": timer_id}).first()
     if timer is None or timer.status != "pending" or timer.lease_owner != owner:
         return None
-    state = session.connection().execute(_CASE_STATE, {"b_case_id": timer.case_id}).scalar_one()
-    if timer.state != "*" and state != timer.state:
+    case = cases.load(session, timer.case_id)  # locked: no trigger moves it while its timer fires
+    if timer.state != "*" and case.state != timer.state:
         return _finish(session, timer_id, "cancelled", now)
     clock = (
         session.connection().execute(_LOAD_CLOCK, {"b_clock_id": timer.clock_id}).first() if timer.clock_id else None
@@ -138,23 +137,24 @@ def fire_timer(
             return None
         clocks.record_breach(session, clock)
         breach = session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
-        notify.step_breached(session, company, cases.load(session, timer.case_id), clock, breach, now=now)
+        notify.step_breached(session, company, case, clock, breach, now=now)
         return _finish(session, timer_id, "fired", now, kind="breach")
     if timer.kind == "warning":
-        notify.step_warning(session, company, cases.load(session, timer.case_id), clock, now=now)
+        notify.step_warning(session, company, case, clock, now=now)
         return _finish(session, timer_id, "fired", now, kind="warning")
     if timer.kind == "escalation":
-        return _escalate(session, company, timer, clock, now)
+        return _escalate(session, company, timer, case, clock, now)
     raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
 
 
-def _escalate(session: Session, company: Company, timer: Row[Any], clock: Row[Any], now: datetime) -> str | None:
+def _escalate(
+    session: Session, company: Company, timer: Row[Any], case: cases.CaseRecord, clock: Row[Any], now: datetime
+) -> str | None:
     """Level N of the step's chain: tell its audience (resolved from the org chart now) and/or
     hand the step to someone (an ``assign`` event). A level fires once per clock, even when a
     dependency pause re-scheduled it."""
     if session.connection().execute(_LEVEL_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
         return _finish(session, timer.id, "cancelled", now)
-    case = cases.load(session, timer.case_id)
     levels = cases.definition_of(session, company, case).escalation_of(timer.state)
     if timer.level > len(levels):
         return _finish(session, timer.id, "cancelled", now)  # the chain was shortened since
