@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sla.clocks import used_by
+from slaflow.views import clock_used
 from state_machines.schema import label_text
 
 if TYPE_CHECKING:
     from sqlalchemy import Row
+    from sqlalchemy.orm import Session
 
     from slaflow.cases import CaseRecord
     from slaflow.company import Company
@@ -79,12 +80,12 @@ def case_context(company: Company, case: CaseLike, locale: str) -> dict[str, Any
     }
 
 
-def clock_context(company: Company, case: CaseLike, clock: ClockLike, now: datetime, locale: str) -> dict[str, Any]:
+def clock_context(
+    session: Session, company: Company, case: CaseLike, clock: ClockLike, now: datetime, locale: str
+) -> dict[str, Any]:
     """The clock a warning, breach or escalation is about, with business minutes left at ``now``
-    (negative once overdue)."""
-    used = used_by(company.calendars[clock.calendar], used_minutes=clock.used_minutes,
-                   running_since=clock.running_since, paused_since=clock.paused_since,
-                   stopped_at=clock.stopped_at, now=now)
+    (negative once overdue), counted on the calendar version the clock runs on."""
+    used = clock_used(session, company, clock, now)  # type: ignore[arg-type]
     remaining = clock.target_minutes - used if clock.target_minutes is not None else None
     return {
         "kind": clock.kind,
@@ -97,12 +98,11 @@ def clock_context(company: Company, case: CaseLike, clock: ClockLike, now: datet
     }
 
 
-def breach_context(company: Company, clock: ClockLike, breach: BreachLike, now: datetime) -> dict[str, Any]:
+def breach_context(
+    session: Session, company: Company, clock: ClockLike, breach: BreachLike, now: datetime
+) -> dict[str, Any]:
     """The missed deadline; business minutes late so far (the breach row has them once closed)."""
     late = breach.late_minutes
     if late is None:  # still open: the business minutes used beyond the target so far
-        used = used_by(company.calendars[clock.calendar], used_minutes=clock.used_minutes,
-                       running_since=clock.running_since, paused_since=clock.paused_since,
-                       stopped_at=clock.stopped_at, now=now)
-        late = max(used - (clock.target_minutes or 0.0), 0.0)
+        late = max(clock_used(session, company, clock, now) - (clock.target_minutes or 0.0), 0.0)  # type: ignore[arg-type]
     return {"deadline_at": iso(breach.deadline_at), "breached_at": iso(breach.breached_at), "late_minutes": late}

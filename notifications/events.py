@@ -50,7 +50,7 @@ def step_warning(session: Session, company: Company, case: CaseLike, clock: Cloc
     """The deadline of a clock is near; one message per clock (each state visit has its own)."""
     _produce(session, company, "warning", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
              now=now, department=clock.department,
-             build=lambda person, locale: {"clock": ctx.clock_context(company, case, clock, now, locale)})
+             build=lambda person, locale: {"clock": ctx.clock_context(session, company, case, clock, now, locale)})
 
 
 def step_breached(
@@ -58,8 +58,8 @@ def step_breached(
 ) -> None:
     """A clock missed its deadline: its owner and the owning department's head."""
     def build(_: str, locale: str) -> dict[str, Any]:
-        return {"clock": ctx.clock_context(company, case, clock, now, locale),
-                "breach": ctx.breach_context(company, clock, breach, now)}
+        return {"clock": ctx.clock_context(session, company, case, clock, now, locale),
+                "breach": ctx.breach_context(session, company, clock, breach, now)}
 
     _produce(session, company, "breach", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
              now=now, department=clock.department, build=build)
@@ -72,7 +72,7 @@ def escalated(
     """Escalation level ``level`` of a clock to ``audience`` (audience specs, e.g. from an
     escalation chain: ``[head_manager]``, ``[director]``, ``[person:orlov]``)."""
     def build(_: str, locale: str) -> dict[str, Any]:
-        return {"level": level, "clock": ctx.clock_context(company, case, clock, now, locale)}
+        return {"level": level, "clock": ctx.clock_context(session, company, case, clock, now, locale)}
 
     _produce(session, company, "escalation", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
              now=now, department=clock.department, level=level, audience=audience, build=build)

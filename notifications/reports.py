@@ -18,6 +18,7 @@ from notifications import context as ctx
 from notifications import recipients
 from notifications.outbox import enqueue
 from slaflow.clock import ensure_utc
+from state_machines.schema import label_text
 from storage.models import Breach, Case, SlaClock
 
 if TYPE_CHECKING:
@@ -98,7 +99,9 @@ def _open_cases(
             .order_by(SlaClock.id.desc())
             .limit(1)
         ).first()
-        remaining = ctx.clock_context(company, case, clock, now, locale)["remaining_minutes"] if clock else None
+        remaining = None
+        if clock is not None:
+            remaining = ctx.clock_context(session, company, case, clock, now, locale)["remaining_minutes"]
         item = ctx.case_context(company, case, locale)
         rows.append(
             {
@@ -222,7 +225,7 @@ def enqueue_sla_report(
         **ctx.base(company, recipient, locale, tz),
         "scope_name": company.department_name(department, locale)
         if department
-        else ctx.label_text(company.config.company.name, locale),
+        else label_text(company.config.company.name, locale),
         "period_start": since.astimezone(zone).date().isoformat(),
         "period_end": (until.astimezone(zone) - timedelta(seconds=1)).date().isoformat(),
         "rows": [{**row, "department_name": company.department_name(row["department"], locale)} for row in rows],
