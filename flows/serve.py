@@ -85,14 +85,13 @@ def scheduled_reports() -> list[RunnerDeployment]:
     director = company.config.company.director
     head_office = next((code for code, dept in company.config.departments.items() if dept.head == director), None)
     tz = company.calendar_of(head_office).config.tz if head_office else "UTC"
-    return [
-        weekly_reports.to_deployment(
-            name="company",
-            schedules=[Cron("0 9 * * 1", timezone=tz)],
-            entrypoint_type=EntrypointType.MODULE_PATH,
-            description="E-mail each department head their weekly SLA report and the director the summary.",
-        )
-    ]
+    deployment = weekly_reports.to_deployment(
+        name="company",
+        schedules=[Cron("0 9 * * 1", timezone=tz)],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="E-mail each department head their weekly SLA report and the director the summary.",
+    )  # sync call: a deployment
+    return [cast("RunnerDeployment", deployment)]
 
 
 def serve_all(

@@ -57,24 +57,21 @@ def sweep_timers(
     (and log, and show as an artifact) what fired."""
     log = run_logger(__name__)
     owner = worker_id()
+    # Live: the clock is read again for every batch; simulated (``at``): one fixed instant.
+    clock = SystemClock() if at is None else None
+    fixed = ensure_utc(at) if at is not None else None
+    now = fixed or SystemClock().now()
     with open_runtime(database_url) as runtime:
-        if at is None:
-            now = SystemClock().now()
-            result = sweep(
-                runtime.sessions,
-                runtime.company,
-                clock=SystemClock(),
-                owner=owner,
-                batch=batch,
-                max_batches=max_batches,
-                hooks=_start_hook,
-            )
-        else:
-            now = ensure_utc(at)
-            result = sweep(
-                runtime.sessions, runtime.company, now=now, owner=owner, batch=batch, max_batches=max_batches,
-                hooks=_start_hook,
-            )
+        result = sweep(
+            runtime.sessions,
+            runtime.company,
+            now=fixed,
+            clock=clock,
+            owner=owner,
+            batch=batch,
+            max_batches=max_batches,
+            hooks=_start_hook,
+        )
     summary = summarise(result, owner=owner, now=now.isoformat(), capacity=batch * max_batches)
     log.info(
         "sweep at %s by %s: claimed %d, fired %s, skipped %d, failed %d",
