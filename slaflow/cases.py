@@ -445,10 +445,13 @@ def list_cases(
     department: str | None = None,
     open_only: bool = False,
     limit: int = 100,
+    state: str | None = None,
 ) -> list[Case]:
     query = select(Case).order_by(Case.id).limit(limit)
     if case_type:
         query = query.where(Case.case_type == case_type)
+    if state:
+        query = query.where(Case.state == state)
     if department:
         query = query.where(
             Case.id.in_(select(CaseParticipant.case_id).where(CaseParticipant.department == department))

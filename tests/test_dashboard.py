@@ -31,8 +31,8 @@ LOGIN = "/dashboard/login"
 def build_demo(directory: Path) -> tuple[str, Path]:
     """The demo week in a SQLite file, with the test company's API tokens: (database URL, config)."""
     config = write_config(directory)
+    run_demo(out=directory, config=config, console=Console(file=io.StringIO()))
     database = directory / "demo.db"
-    run_demo(database=database, config=config, console=Console(file=io.StringIO()))
     return f"sqlite:///{database}", config
 
 
