@@ -81,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _usage_error(exc: typer.TyperException) -> NoReturn:
     ctx: Any = getattr(exc, "ctx", None)
-    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-        print(ctx.get_help(), file=sys.stderr)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed when the error was made
+        if exc.format_message().strip():
+            print(exc.format_message(), file=sys.stderr)
         raise SystemExit(2)
     hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
     fail(exc.format_message().replace("\n", " ") + hint, getattr(exc, "exit_code", 2) or 2)

@@ -75,10 +75,11 @@ def case_open(
     at: AtOption = None,
 ) -> None:
     """Open a case."""
+    fields = _fields(data, raw_json)
     with open_runtime(database_url, config) as runtime, runtime.sessions.begin() as session:
         company = runtime.company
         case = cases.open_case(
-            session, company, case_type=case_type, data=_fields(data, raw_json), actor=company.actor(actor),
+            session, company, case_type=case_type, data=fields, actor=company.actor(actor),
             now=now_or(at), source="cli", external_key=external_key,
         )
         console.print(
@@ -100,12 +101,13 @@ def case_fire(
     at: AtOption = None,
 ) -> None:
     """Fire a trigger on a case."""
+    payload = _fields(data, raw_json)
     with open_runtime(database_url, config) as runtime, runtime.sessions.begin() as session:
         company = runtime.company
         before = cases.get_case(session, case_id).state
         case = cases.fire(
             session, company, case_id=case_id, trigger=trigger, actor=company.actor(actor),
-            payload=_fields(data, raw_json), now=now_or(at), expected_version=expect_version, source="cli",
+            payload=payload, now=now_or(at), expected_version=expect_version, source="cli",
         )
         console.print(
             f"case {case.id}: {before} -> {case.state} (version {case.version}), "
