@@ -18,7 +18,6 @@ from slaflow.cli_support import (
     ConfigOption,
     DbOption,
     JsonFlag,
-    check_choice,
     local_time,
     now_or,
     open_runtime,
@@ -224,14 +223,13 @@ def case_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List cases (filters are checked: an unknown department, type or state is an error)."""
+    from slaflow.filters import check_case_filters
     from slaflow.views import case_row
 
     with open_runtime(database_url, config) as runtime:
         company = runtime.company
-        check_choice("--type", case_type, company.case_types)
-        check_choice("--department", department, company.config.departments)
-        types = [company.case_types[case_type]] if case_type else company.case_types.values()
-        check_choice("--state", state, {name for definition in types for name in definition.states})
+        check_case_filters(company, case_type=case_type, department=department, state=state,
+                           names=("--type", "--department", "--state"))
         with runtime.sessions() as session:
             found = cases.list_cases(
                 session, case_type=case_type, department=department, open_only=open_only, limit=limit, state=state

@@ -4,15 +4,13 @@ times (in the company's zone, the zone shown; JSON in ISO 8601 with the offset).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
-from slaflow.errors import SlaflowError
 
 if TYPE_CHECKING:
     from slaflow.runtime import Runtime
@@ -87,10 +85,3 @@ def to_json(value: Any, zone: tzinfo) -> str:
         return str(item)
 
     return json.dumps(value, default=default, ensure_ascii=False, indent=2)
-
-
-def check_choice(option: str, value: str | None, known: Iterable[str]) -> None:
-    """A filter value must be one of the known ones (a typo must not print an empty list)."""
-    choices = sorted(known)
-    if value is not None and value not in choices:
-        raise SlaflowError(f"{option}: unknown value {value!r}; known: {', '.join(choices)}")
