@@ -111,5 +111,5 @@ def write_starter(path: Path, config: dict[str, Any], *, force: bool = False) ->
     company_from_mapping(config, source=str(path))  # raises if the generator made something invalid
     unused = sorted(set(BUILTIN_TYPES) - set(config["builtin_case_types"]) - ALWAYS)
     header = HEADER.format(company=config["company"]["name"], path=path, unused=", ".join(unused) or "none")
-    body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
     path.write_text(header + body, encoding="utf-8")
