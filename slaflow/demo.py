@@ -269,17 +269,16 @@ def _direct_sweeper(factory: sessionmaker[Session], company: Company) -> Sweeper
     return lambda now: (sweep(factory, company, now=now, owner="demo").fired, None)
 
 
-PREFECT_STARTUP_SECONDS = "600"
+PREFECT_STARTUP_SECONDS = 600
 """How long Prefect may take to start its local server (its default, 20 s, is not enough on a
 busy 2-core machine); used unless PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS is set."""
 
 
 def _prefect_sweeper(url: str, console: Console) -> Sweeper:
     """Sweeps as Prefect flow runs, offline, without heartbeats (a sync run would wait ~1 s)."""
-    for name, value in {**OFFLINE_ENV, "PREFECT_LOGGING_LEVEL": "WARNING",
-                        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": PREFECT_STARTUP_SECONDS}.items():
+    for name, value in {**OFFLINE_ENV, "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
         os.environ.setdefault(name, value)  # before prefect is imported: it reads them then
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import temporary_settings
 
     from flows.sweeper import sweep_timers
 
@@ -288,15 +287,28 @@ def _prefect_sweeper(url: str, console: Console) -> Sweeper:
         "starts with the first run, which can take a minute on a busy machine); each fired line names its flow run"
     )
 
+    updates = _prefect_settings()
+
     def run(now: datetime) -> tuple[Counter[str], str | None]:
         try:
-            with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            with temporary_settings(updates):
                 summary = sweep_timers(at=now, database_url=url)
         except RuntimeError as exc:
             raise _prefect_start_error(exc) from None
         return Counter(summary["fired"]), summary["flow_run"]
 
     return run
+
+
+def _prefect_settings() -> dict[Any, Any]:
+    """No flow heartbeats (a sync run would wait ~1 s for its thread) and time for the local
+    server to start (unless the user set PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    updates: dict[Any, Any] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in os.environ:
+        updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = PREFECT_STARTUP_SECONDS
+    return updates
 
 
 def _prefect_start_error(exc: RuntimeError) -> Exception:
@@ -325,12 +337,17 @@ def _direct_duties(factory: sessionmaker[Session], company: Company) -> DutyOpen
 
 
 def _prefect_duties(url: str) -> DutyOpener:
+    from prefect.settings import temporary_settings
+
     from flows.duties import open_duties
+
+    updates = _prefect_settings()
 
     def run(since: datetime, now: datetime) -> None:
         minutes = int((now - since).total_seconds() // 60) + 1
         try:
-            open_duties(window_minutes=minutes, at=now, database_url=url)
+            with temporary_settings(updates):
+                open_duties(window_minutes=minutes, at=now, database_url=url)
         except RuntimeError as exc:
             raise _prefect_start_error(exc) from None
 

@@ -153,6 +153,14 @@ def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Pat
     mails = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
              for f in (tmp_path / "demo-messages" / "smirnov").glob("*-breach-email.eml")]
     assert any(str(m["Subject"]) == "Срок нарушен: заявка №5, Проверка товара" for m in mails)
+    # Readable with `cat`: the body is 8-bit UTF-8 text, not base64.
+    raw = next((tmp_path / "demo-messages" / "smirnov").glob("*-breach-email.eml")).read_bytes()
+    assert b"Content-Transfer-Encoding: 8bit" in raw and "Срок".encode() in raw.split(b"\n\n", 1)[1]
+    # Everything under the one output folder, with a plain-text transcript of what was printed.
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("demo.db")) == [
+        "demo-messages", "demo-report", "demo-transcript.txt"]
+    transcript = (tmp_path / "demo-transcript.txt").read_text(encoding="utf-8")
+    assert "SLA by department" in transcript and "\x1b[" not in transcript
     # Warehouse: 5 case steps (the replacement's picking clock paused while purchasing supplied,
     # then resumed: one clock), 3 late, plus 5 stock duties (Thursday's and Friday's missed, still
     # open). Business minutes late on closed steps against its 08-20 shift, by hand: return

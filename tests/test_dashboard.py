@@ -31,7 +31,7 @@ LOGIN = "/dashboard/login"
 def build_demo(directory: Path) -> tuple[str, Path]:
     """The demo week in a SQLite file, with the test company's API tokens: (database URL, config)."""
     config = write_config(directory)
-    run_demo(out=directory, config=config, console=Console(file=io.StringIO()))
+    run_demo(out=directory, config=config, console=Console(file=io.StringIO()), prefect=False)  # data only
     database = directory / "demo.db"
     return f"sqlite:///{database}", config
 

@@ -20,10 +20,10 @@ from slaflow.clock import SystemClock
 from slaflow.company import Company
 from slaflow.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
-from tests.conftest_prefect import prefect_server  # noqa: F401  (the module's Prefect server)
+from tests.conftest_prefect import TIMEOUT, prefect_server  # noqa: F401  (the module's Prefect server)
 from tests.test_sweeper_logic import open_returns
 
-pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server"), pytest.mark.timeout(TIMEOUT)]
 
 
 @pytest.fixture
