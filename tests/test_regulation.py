@@ -64,7 +64,7 @@ def test_it_shows_every_case_types_steps_owners_targets_and_calendars(
         if name == DUTY_TYPE:
             continue  # the duty template is described through each configured duty instead
         assert shown(label_text(definition.label, locale)) in text, name
-        assert "stateDiagram-v2" in text
+        assert ("stateDiagram-v2" if fmt == "md" else '<svg xmlns="http://www.w3.org/2000/svg"') in text
         for state_name, state in definition.states.items():
             assert shown(label_text(state.label, locale)) in text, (name, state_name)
             if state.department:
