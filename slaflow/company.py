@@ -70,6 +70,9 @@ class CompanyConfig(_Strict):
     calendars: dict[str, CalendarConfig] = Field(min_length=1)
     people: dict[str, PersonConfig] = Field(min_length=1)
     departments: dict[str, DepartmentConfig] = Field(min_length=1)
+    roles: dict[str, Label] = {}
+    """How people read role codes (``storekeeper: {ru: Кладовщик, en: Storekeeper}``); a role
+    without a label is shown by its code."""
     builtin_case_types: BuiltinChoice = None
     """The built-in case types this company uses, optionally adapted (absent: all of them)."""
     case_types: dict[str, dict[str, Any]] = {}
@@ -221,6 +224,10 @@ class Company:
 
     def department_name(self, department: str, locale: str | None = None) -> str:
         return label_text(self.config.departments[department].name, locale or self.locale)
+
+    def role_name(self, role: str, locale: str | None = None) -> str:
+        label = self.config.roles.get(role)
+        return label_text(label, locale or self.locale) if label is not None else role
 
     def person_name(self, person: str, locale: str | None = None) -> str:
         return label_text(self.config.people[person].name, locale or self.locale)

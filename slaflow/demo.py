@@ -562,7 +562,8 @@ def _act(
 def _owner(company: Company, case: CaseRecord) -> str:
     if case.owner_department is None:
         return "closed"
-    return company.department_name(case.owner_department) + (f"/{case.owner_role}" if case.owner_role else "")
+    role = f", {company.role_name(case.owner_role)}" if case.owner_role else ""
+    return company.department_name(case.owner_department) + role
 
 
 def _summary(factory: sessionmaker[Session], company: Company, now: datetime, console: Console) -> None:

@@ -87,7 +87,7 @@ def test_each_step_names_its_owner_target_calendar_and_escalation_chain(
     markdown = rendered[locale]["md"]
     expected = {
         "ru": [
-            "Склад — storekeeper (Олег Попов, Наталья Волкова)",
+            "Склад — кладовщик (Олег Попов, Наталья Волкова)",  # the config's role label, not the code
             "8 ч",
             "msk_warehouse (Europe/Moscow): пн–сб 08:00–20:00; государственные праздники: RU",
             "+4 ч после срока: Сергей Смирнов; +8 ч после срока: Андрей Орлов; +16 ч после срока: Андрей Орлов",
@@ -101,7 +101,7 @@ def test_each_step_names_its_owner_target_calendar_and_escalation_chain(
             "at 75% of the target",
         ],
         "pl": [
-            "Magazyn — storekeeper (Oleg Popov, Natalia Volkova)",
+            "Magazyn — magazynier (Oleg Popov, Natalia Volkova)",
             "8 godz.",
             "msk_warehouse (Europe/Moscow): pon.–sob. 08:00–20:00; święta państwowe: RU",
             "+4 godz. po terminie: Sergey Smirnov; +8 godz. po terminie: Andrey Orlov",

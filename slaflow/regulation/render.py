@@ -321,8 +321,10 @@ def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyCo
                 "duties_received": [d for d in duty_views if d["requester"]["code"] == code],
             }
         )
+    base = texts(locale)
+    roles = {**base.get("roles", {}), **{code: company.role_name(code, locale) for code in company.config.roles}}
     return {
-        "t": texts(locale),
+        "t": {**base, "roles": roles},
         "locale": locale,
         "company": {
             "name": label_text(company.config.company.name, locale),
