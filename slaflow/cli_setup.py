@@ -58,9 +58,14 @@ def init(
                       f"`slaflow config validate {target}`)", highlight=False, markup=False)
 
 
-def _ask(company: str | None, departments: str | None, locale: str, timezone: str) -> tuple[str, str, str, str]:
-    console.print("A starter company for slaflow (Enter keeps the value in brackets).")
-    name = typer.prompt("Company name", default=company or "My company")
+def _ask(
+    company: str | None, departments: str | None, locale: str, timezone: str
+) -> tuple[str | None, str | None, str, str]:
+    console.print("A starter company for slaflow (Enter keeps the value in brackets; an empty name only "
+                  "creates the database).")
+    name = typer.prompt("Company name", default=company or "", show_default=bool(company)).strip()
+    if not name:
+        return None, None, locale, timezone
     codes = typer.prompt("Department codes, comma-separated", default=departments or "sales,warehouse")
     language = typer.prompt("Language (ru, en, pl)", default=locale)
     zone = typer.prompt("Time zone", default=timezone)

@@ -152,12 +152,12 @@ def test_without_a_company_file_commands_say_how_to_create_one(
 def test_an_internal_error_is_exit_1_with_a_hint_to_report_it(
     db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import slaflow.cli_cases
+    import slaflow.cases
 
     def broken(*_: object, **__: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(slaflow.cli_cases.cases, "list_cases", broken)
+    monkeypatch.setattr(slaflow.cases, "list_cases", broken)
     code, _, err = run(["case", "list"], capsys)
     assert code == 1 and "internal error: KeyError" in err and "please report it" in err
     assert "Traceback" not in err

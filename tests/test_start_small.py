@@ -69,6 +69,10 @@ def test_the_wizard_asks_for_the_company_when_told_to(tmp_path: Path, monkeypatc
     company = load_company(tmp_path / "slaflow.yaml")
     assert company.config.company.name == "Вектор" and company.locale == "ru"
     assert "rush_delivery" in company.case_types  # sales -> logistics is there now
+    (tmp_path / "slaflow.yaml").unlink()
+    skipped = CliRunner().invoke(single, ["--wizard"], input="\n")  # no name: only the database
+    assert skipped.exit_code == 0 and "database ready" in skipped.output, skipped.output
+    assert not (tmp_path / "slaflow.yaml").exists()
 
 
 def test_a_company_chooses_built_in_types_and_adapts_targets_and_owners() -> None:
