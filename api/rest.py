@@ -27,6 +27,7 @@ from api.schemas import (
 from api.state import app_state
 from slaflow import cases
 from slaflow.clocks import BREACHED, MET, PAUSED, RUNNING, STEP
+from slaflow.filters import check_case_filters
 from slaflow.views import case_detail, case_row
 from storage.models import SlaClock
 
@@ -47,6 +48,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     state = app_state(request)
+    check_case_filters(state.company, case_type=type, department=department)  # a typo is a 422, not []
     now = state.clock.now()
     with state.sessions() as session:
         found = cases.list_cases(session, case_type=type, department=department, open_only=open, limit=limit)

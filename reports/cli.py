@@ -39,7 +39,7 @@ def report(
     department: Annotated[str | None, typer.Option("--department", help="department code")] = None,
     case_type: Annotated[str | None, typer.Option("--type", help="case type name")] = None,
     formats: Annotated[str, typer.Option("--format", help=f"comma-separated: {','.join(FORMATS)}")] = "table",
-    out: Annotated[Path, typer.Option("--out", help="folder for the files")] = Path("sla-report"),
+    out: Annotated[Path, typer.Option("--out", help="folder for the files")] = Path("slaflow-out/report"),
     locale: Annotated[
         str | None, typer.Option("--locale", help=f"{' | '.join(LOCALES)} (default: the company's)")
     ] = None,

@@ -21,7 +21,6 @@ from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from notifications import events as notify
 from slaflow import clocks, versions
 from slaflow.clock import ensure_utc
 from slaflow.company import Actor, Company
@@ -237,6 +236,7 @@ def open_case(
         closed_at=None,
         definition_fingerprint=fingerprint,
     )
+    from notifications import events as notify  # imported on first write: reads start faster
     notify.case_opened(session, company, record, now=now)
     return record
 
@@ -341,6 +341,7 @@ def fire(
         closed_at=step.closed_at,
     )
     if step.closed_at is not None:
+        from notifications import events as notify  # imported on first write: reads start faster
         notify.case_resolved(session, company, record, now=now)
     return record
 
@@ -382,6 +383,7 @@ def assign(
     )
     clocks.assign_step(session, case_id=case.id, person=person)
     record = replace(case, version=seq, owner_person=person)
+    from notifications import events as notify  # imported on first write: reads start faster
     notify.case_assigned(session, company, record, person=person, now=now)
     return record
 
@@ -445,10 +447,13 @@ def list_cases(
     department: str | None = None,
     open_only: bool = False,
     limit: int = 100,
+    state: str | None = None,
 ) -> list[Case]:
     query = select(Case).order_by(Case.id).limit(limit)
     if case_type:
         query = query.where(Case.case_type == case_type)
+    if state:
+        query = query.where(Case.state == state)
     if department:
         query = query.where(
             Case.id.in_(select(CaseParticipant.case_id).where(CaseParticipant.department == department))

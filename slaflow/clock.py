@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from slaflow.errors import NaiveDatetime
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -37,5 +39,5 @@ class SimulatedClock:
 def ensure_utc(moment: datetime) -> datetime:
     """Reject naive datetimes (their meaning depends on the machine) and normalise to UTC."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()} has no time zone; pass an aware datetime")
+        raise NaiveDatetime(moment)
     return moment.astimezone(UTC)

@@ -10,19 +10,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crm.config import CrmConfig
 from notifications.config import NotificationsConfig
 from sla.calendar import BusinessCalendar, CalendarConfig
+from slaflow.builtin_choice import ALWAYS, BuiltinChoice, chosen_builtins
 from slaflow.duties import DutyConfig, duty_problems
 from slaflow.errors import ConfigError, UnknownCaseType, UnknownPerson
-from state_machines.builtin import BUILTIN_TYPES
 from state_machines.machine import CaseMachine, machine_for
 from state_machines.schema import IDENT, CaseTypeDef, Label, label_text
 
@@ -70,6 +70,11 @@ class CompanyConfig(_Strict):
     calendars: dict[str, CalendarConfig] = Field(min_length=1)
     people: dict[str, PersonConfig] = Field(min_length=1)
     departments: dict[str, DepartmentConfig] = Field(min_length=1)
+    roles: dict[str, Label] = {}
+    """How people read role codes (``storekeeper: {ru: Кладовщик, en: Storekeeper}``); a role
+    without a label is shown by its code."""
+    builtin_case_types: BuiltinChoice = None
+    """The built-in case types this company uses, optionally adapted (absent: all of them)."""
     case_types: dict[str, dict[str, Any]] = {}
     """Company case types in the built-in schema; a name equal to a built-in replaces it."""
     notifications: NotificationsConfig = NotificationsConfig()
@@ -183,6 +188,14 @@ class Company:
     def locale(self) -> str:
         return self.config.company.locale
 
+    @cached_property
+    def zone(self) -> tzinfo:
+        """The company's own time zone (people read times in it): the calendar of the department
+        the director heads (the head office), else of the first department."""
+        departments = self.config.departments
+        home = next((code for code, dept in departments.items() if dept.head == self.config.company.director), None)
+        return self.calendar_of(home or next(iter(departments))).tz
+
     def with_versions(
         self, *, case_types: dict[str, CaseTypeDef] | None = None, calendars: dict[str, BusinessCalendar] | None = None
     ) -> Company:
@@ -212,6 +225,10 @@ class Company:
     def department_name(self, department: str, locale: str | None = None) -> str:
         return label_text(self.config.departments[department].name, locale or self.locale)
 
+    def role_name(self, role: str, locale: str | None = None) -> str:
+        label = self.config.roles.get(role)
+        return label_text(label, locale or self.locale) if label is not None else role
+
     def person_name(self, person: str, locale: str | None = None) -> str:
         return label_text(self.config.people[person].name, locale or self.locale)
 
@@ -239,18 +256,10 @@ class Company:
 
 def load_company(path: str | Path) -> Company:
     """Read, validate and cross-check a company YAML file."""
+    from slaflow.yaml_loader import read_yaml
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    raw = read_yaml(path)
     return company_from_mapping(raw, source=str(path))
 
 
@@ -261,13 +270,15 @@ def company_from_mapping(raw: Any, source: str = "<memory>") -> Company:
         config = CompanyConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation(source, exc)) from None
-    types = dict(BUILTIN_TYPES)
+    types, problems = chosen_builtins(config.builtin_case_types)
     for name, body in config.case_types.items():
         try:
             types[name] = CaseTypeDef.model_validate({"name": name, **body})
         except ValidationError as exc:
             raise ConfigError(_format_validation(source, exc, prefix=("case_types", name))) from None
-    problems = [p for name, case_type in types.items() for p in _check_case_type(config, name, case_type)]
+    problems += [
+        p for name, case_type in types.items() if name not in ALWAYS for p in _check_case_type(config, name, case_type)
+    ]
     if problems:
         raise ConfigError(f"{source}: " + f"\n{source}: ".join(problems))
     return Company(config=config, source=source, case_types=types)

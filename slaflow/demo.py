@@ -157,12 +157,20 @@ def at(label: str) -> datetime:
     return datetime.combine((WEEK_START + timedelta(days=DAYS[day])).date(), time(hours, minutes), tzinfo=MSK)
 
 
-def run_demo(*, database: Path, config: Path | None, console: Console, prefect: bool = True) -> dict[str, int]:
-    """Run the week; return counts (used by the test of the demo). Messages people would
-    receive are written to a folder beside the database instead of being sent. With ``prefect``
-    every sweep that has timers due is a run of the ``sweep-timers`` Prefect flow (in Prefect's
-    local ephemeral mode); without it the same service is called directly."""
-    company = load_company(config or EXAMPLE_COMPANY)
+def run_demo(*, out: Path, config: Path | None, console: Console, prefect: bool = True) -> dict[str, int]:
+    """Run the week; return counts (used by the test of the demo). Everything it writes goes
+    under ``out``: the database, the messages people would receive (instead of being sent), the
+    report and a plain-text transcript of what it printed. With ``prefect`` every sweep that has
+    timers due is a run of the ``sweep-timers`` Prefect flow (in Prefect's local ephemeral mode);
+    without it the same service is called directly."""
+    config_file = (config or EXAMPLE_COMPANY).resolve()
+    company = load_company(config_file)
+    previous_config = os.environ.get("SLAFLOW_CONFIG")
+    os.environ["SLAFLOW_CONFIG"] = str(config_file)  # the flow runs read the company from here
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "demo.db"
+    transcript = out / "demo-transcript.txt"
+    console.record = True
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{database}"
@@ -173,7 +181,6 @@ def run_demo(*, database: Path, config: Path | None, console: Console, prefect: 
     messages_dir = database.parent / f"{database.stem}-messages"
     shutil.rmtree(messages_dir, ignore_errors=True)
     delivery = NotificationSettings(notify_redirect="file", notify_file_dir=messages_dir)
-    ids: dict[str, int] = {}
     totals = {
         "opened": 0,
         "moved": 0,
@@ -187,6 +194,25 @@ def run_demo(*, database: Path, config: Path | None, console: Console, prefect: 
         "duties_late": 0,
     }
     sweeper = _prefect_sweeper(url, console) if prefect else _direct_sweeper(factory, company)
+    try:
+        return _run_week(factory, company, clock, console, sweeper, prefect, url, database, messages_dir, delivery,
+                         totals)
+    finally:
+        engine.dispose()
+        if previous_config is None:
+            os.environ.pop("SLAFLOW_CONFIG", None)
+        else:
+            os.environ["SLAFLOW_CONFIG"] = previous_config
+        console.save_text(str(transcript))
+        console.print(f"transcript: {transcript}", highlight=False)
+
+
+def _run_week(
+    factory: sessionmaker[Session], company: Company, clock: SimulatedClock, console: Console, sweeper: Sweeper,
+    prefect: bool, url: str, database: Path, messages_dir: Path, delivery: NotificationSettings,
+    totals: dict[str, int],
+) -> dict[str, int]:
+    ids: dict[str, int] = {}
     duty_opener = _prefect_duties(url) if prefect else _direct_duties(factory, company)
     locale = company.locale
     console.rule(f"[bold]slaflow demo[/] — {label_text(company.config.company.name, locale)}, week of 16 Nov 2026")
@@ -228,8 +254,10 @@ def run_demo(*, database: Path, config: Path | None, console: Console, prefect: 
         f"\n{totals['messages']} messages to {len(people)} people written to {messages_dir}/ "
         f"(one folder per person; e-mail and chat as they would be sent)"
     )
-    console.print(f"database: {database} — try: slaflow case show {ids['E1']} --database-url {url}")
-    engine.dispose()
+    console.print(
+        f"database: {database} — try: slaflow case show {ids['E1']} --database-url {url} --config {company.source}",
+        highlight=False,
+    )
     return totals
 
 
@@ -241,25 +269,59 @@ def _direct_sweeper(factory: sessionmaker[Session], company: Company) -> Sweeper
     return lambda now: (sweep(factory, company, now=now, owner="demo").fired, None)
 
 
+PREFECT_STARTUP_SECONDS = 600
+"""How long Prefect may take to start its local server (its default, 20 s, is not enough on a
+busy 2-core machine); used unless PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS is set."""
+
+
 def _prefect_sweeper(url: str, console: Console) -> Sweeper:
     """Sweeps as Prefect flow runs, offline, without heartbeats (a sync run would wait ~1 s)."""
     for name, value in {**OFFLINE_ENV, "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
         os.environ.setdefault(name, value)  # before prefect is imported: it reads them then
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import temporary_settings
 
     from flows.sweeper import sweep_timers
 
     console.print(
-        "sweeps run as Prefect flow runs of [bold]sweep-timers[/] (Prefect's local ephemeral mode); "
-        "each fired line names its flow run"
+        "sweeps run as Prefect flow runs of [bold]sweep-timers[/] (Prefect's local ephemeral mode; its server "
+        "starts with the first run, which can take a minute on a busy machine); each fired line names its flow run"
     )
 
+    updates = _prefect_settings()
+
     def run(now: datetime) -> tuple[Counter[str], str | None]:
-        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            summary = sweep_timers(at=now, database_url=url)
+        try:
+            with temporary_settings(updates):
+                summary = sweep_timers(at=now, database_url=url)
+        except RuntimeError as exc:
+            raise _prefect_start_error(exc) from None
         return Counter(summary["fired"]), summary["flow_run"]
 
     return run
+
+
+def _prefect_settings() -> dict[Any, Any]:
+    """No flow heartbeats (a sync run would wait ~1 s for its thread) and time for the local
+    server to start (unless the user set PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    updates: dict[Any, Any] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in os.environ:
+        updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = PREFECT_STARTUP_SECONDS
+    return updates
+
+
+def _prefect_start_error(exc: RuntimeError) -> Exception:
+    """Prefect's "Timed out while attempting to connect to ephemeral Prefect API server" as one
+    line with the way out; any other error as it is."""
+    if "ephemeral Prefect API server" not in str(exc):
+        return exc
+    limit = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_SECONDS)
+    return SlaflowError(
+        f"Prefect's local server did not start within {limit} s; run `slaflow demo --no-prefect` "
+        "(the same week, swept without Prefect), or allow it longer with "
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    )
 
 
 DutyOpener = Callable[[datetime, datetime], None]
@@ -275,11 +337,19 @@ def _direct_duties(factory: sessionmaker[Session], company: Company) -> DutyOpen
 
 
 def _prefect_duties(url: str) -> DutyOpener:
+    from prefect.settings import temporary_settings
+
     from flows.duties import open_duties
+
+    updates = _prefect_settings()
 
     def run(since: datetime, now: datetime) -> None:
         minutes = int((now - since).total_seconds() // 60) + 1
-        open_duties(window_minutes=minutes, at=now, database_url=url)
+        try:
+            with temporary_settings(updates):
+                open_duties(window_minutes=minutes, at=now, database_url=url)
+        except RuntimeError as exc:
+            raise _prefect_start_error(exc) from None
 
     return run
 
@@ -492,7 +562,8 @@ def _act(
 def _owner(company: Company, case: CaseRecord) -> str:
     if case.owner_department is None:
         return "closed"
-    return company.department_name(case.owner_department) + (f"/{case.owner_role}" if case.owner_role else "")
+    role = f", {company.role_name(case.owner_role)}" if case.owner_role else ""
+    return company.department_name(case.owner_department) + role
 
 
 def _summary(factory: sessionmaker[Session], company: Company, now: datetime, console: Console) -> None:

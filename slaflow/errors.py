@@ -72,3 +72,15 @@ class DuplicateCase(SlaflowError):
     def __init__(self, source: str, external_key: str, case_id: int) -> None:
         super().__init__(f"a case for {source} key {external_key!r} already exists: case {case_id}")
         self.case_id = case_id
+
+
+class NaiveDatetime(SlaflowError, ValueError):
+    """A date and time without a UTC offset: its meaning would depend on the machine."""
+
+    def __init__(self, moment: object) -> None:
+        text = moment.isoformat() if hasattr(moment, "isoformat") else str(moment)
+        super().__init__(f"{text} has no UTC offset; give one, e.g. 2026-12-01T10:00+03:00 or 2026-12-01T07:00Z")
+
+
+class DatabaseNotReady(SlaflowError):
+    """The database is missing, not initialised, or cannot be reached."""

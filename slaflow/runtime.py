@@ -25,11 +25,22 @@ class Runtime:
 
     @cached_property
     def company(self) -> Company:
-        return load_company(self.settings.config)
+        return load_company(self.settings.company_file())
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        """The database, checked first: it exists, answers and has the current schema (a read
+        never creates an empty SQLite file)."""
+        from slaflow.readiness import check_database
+
+        url = self.settings.database_url
+        engine = make_engine(url)
+        try:
+            check_database(url, engine)
+        except Exception:
+            engine.dispose()
+            raise
+        return engine
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -8,13 +8,30 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EXAMPLE_COMPANY = Path(__file__).parent / "examples" / "company.yaml"
+"""The demo's company. Never a silent default: other commands need the user's own file."""
+DEFAULT_COMPANY_FILE = Path("slaflow.yaml")
+"""Where ``slaflow init --company`` writes the starter company, and where commands look for it."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLAFLOW_", extra="ignore")
 
     database_url: str = Field("sqlite:///./slaflow.db", description="SQLAlchemy URL; SQLite file by default")
-    config: Path = Field(EXAMPLE_COMPANY, description="company configuration YAML")
+    config: Path | None = Field(None, description="company configuration YAML (default: ./slaflow.yaml)")
+
+    def company_file(self) -> Path:
+        """The company file to load: the one given, else ./slaflow.yaml; never the example."""
+        from slaflow.errors import ConfigError
+
+        if self.config is not None:
+            return self.config
+        if DEFAULT_COMPANY_FILE.exists():
+            return DEFAULT_COMPANY_FILE
+        raise ConfigError(
+            f"no company configuration: pass --config FILE or set SLAFLOW_CONFIG (none given, and no "
+            f"./{DEFAULT_COMPANY_FILE}); create one with `slaflow init --company NAME --departments sales,warehouse`, "
+            "or try the example with `slaflow demo`"
+        )
 
 
 def load_settings() -> Settings:

@@ -21,6 +21,7 @@ from storage.db import make_engine, migrate, normalise_url, session_factory
 from storage.models import Base
 
 PG_URL = os.environ.get("SLAFLOW_TEST_PG_URL")
+os.environ.setdefault("SLAFLOW_CONFIG", str(EXAMPLE_COMPANY))  # commands need a company; the tests use the example
 
 # Monday 16 November 2026, 09:00 in Moscow: an ordinary working week (no RU holidays).
 MONDAY_0900_MSK = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)

@@ -29,6 +29,12 @@ for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
     os.environ.pop(_name, None)
 
 
+STARTUP_SECONDS = int(os.environ.get("SLAFLOW_TEST_PREFECT_STARTUP_SECONDS", "300"))
+"""How long the test server may take to start: ~10 s on a quiet machine, minutes on a 2-core one
+with both cores busy (Prefect's own default, 20-30 s, then fails the whole module)."""
+TIMEOUT = STARTUP_SECONDS + 120
+"""pytest-timeout for a test of a module with the server (its set-up counts against the first test)."""
+
 FASTAPI_BREAKS_PREFECT_SERVER = (0, 151)
 """FastAPI 0.151 rejects the explicit nulls Prefect 3.8's client sends in filter bodies (422 on
 /artifacts/filter and friends); 0.155 drops ``Body(min_items=...)``, which the server's routes
@@ -56,8 +62,20 @@ def prefect_server() -> Iterator[None]:
     problem = _server_problem()
     if problem:  # fail, never skip: a silently skipped Prefect suite would hide a broken scheduler
         pytest.fail(problem)
+    from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield
+    before = set(map(id, SubprocessASGIServer._instances.values()))
+    try:
+        with (
+            prefect_test_harness(server_startup_timeout=STARTUP_SECONDS),
+            temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        ):
+            yield
+    finally:
+        # The harness stops its server when it exits normally, but not when the start times out;
+        # stop every server started here either way, so no process outlives the tests.
+        for server in list(SubprocessASGIServer._instances.values()):
+            if id(server) not in before:
+                server.stop()

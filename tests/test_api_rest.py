@@ -147,3 +147,14 @@ def test_someone_in_the_chain_acknowledges_or_snoozes_the_escalation_through_the
     assert [e["trigger"] for e in acked.json()["events"]][-1] == "acknowledge"
     bad = api.post(f"/api/cases/{case['id']}/acknowledge", json={"snooze_minutes": 0}, headers=token_header("ivanov"))
     assert bad.status_code == 422
+
+
+def test_it_answers_422_listing_the_known_values_to_a_filter_with_a_typo(api: TestClient) -> None:
+    headers = token_header("morozova")
+    typo = api.get("/api/cases?department=logistcs", headers=headers)
+    assert typo.status_code == 422
+    assert typo.json()["detail"].startswith("department: unknown value 'logistcs'; known: accounting, commercial")
+    assert "logistics" in typo.json()["detail"]
+    wrong_type = api.get("/api/cases?type=retrun", headers=headers)
+    assert wrong_type.status_code == 422 and "type: unknown value 'retrun'" in wrong_type.json()["detail"]
+    assert api.get("/api/cases?department=logistics", headers=headers).status_code == 200

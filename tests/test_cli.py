@@ -64,7 +64,7 @@ def test_a_case_is_opened_moved_shown_and_listed_from_the_command_line(tmp_path:
         at,
         db=db,
     ).stdout
-    assert "opened case 1 (return) in state inspection, owner warehouse, due 2026-11-16 14:00 UTC" in opened
+    assert "opened case 1 (return) in state inspection, owner warehouse, due 2026-11-16 17:00 MSK" in opened
     refused = slaflow(
         "case", "fire", "1", "refunded", "--as", "morozova", "-d", "document=CN", "--at", at, db=db, check=False
     )
@@ -104,7 +104,7 @@ def test_a_case_is_opened_moved_shown_and_listed_from_the_command_line(tmp_path:
     # Logistics (Yekaterinburg, +2h) got it at 12:00 local, lunch 12-13: at 14:00 local 1 business hour is used.
     shown = slaflow("case", "show", "1", "--at", "2026-11-16T12:00:00+03:00", db=db).stdout
     assert "case 1 return — collection (version 2)" in shown
-    assert "due: 2026-11-18 07:00 UTC   remaining: 15h00m business, 1d 22h00m wall clock" in shown
+    assert "due: 2026-11-18 10:00 MSK   remaining: 15h00m business, 1d 22h00m wall clock" in shown
     assert "approve" in shown and "ООО Ромашка" in shown
     listed = slaflow("case", "list", "--department", "logistics", "--open", db=db).stdout
     assert "collection" in listed and "return" in listed
@@ -129,7 +129,7 @@ def test_graph_prints_the_mermaid_diagram_of_a_type() -> None:
 def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Path) -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, color_system=None)
-    totals = run_demo(database=tmp_path / "demo.db", config=None, console=console, prefect=False)
+    totals = run_demo(out=tmp_path, config=None, console=console, prefect=False)
     out = buffer.getvalue()
     assert totals["opened"] == 7 and totals["rejected"] == 3 and totals["auto"] == 1
     assert totals["breaches"] >= 5 and totals["warnings"] >= 5
@@ -153,6 +153,14 @@ def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Pat
     mails = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
              for f in (tmp_path / "demo-messages" / "smirnov").glob("*-breach-email.eml")]
     assert any(str(m["Subject"]) == "Срок нарушен: заявка №5, Проверка товара" for m in mails)
+    # Readable with `cat`: the body is 8-bit UTF-8 text, not base64.
+    raw = next((tmp_path / "demo-messages" / "smirnov").glob("*-breach-email.eml")).read_bytes()
+    assert b"Content-Transfer-Encoding: 8bit" in raw and "Срок".encode() in raw.split(b"\n\n", 1)[1]
+    # Everything under the one output folder, with a plain-text transcript of what was printed.
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("demo.db")) == [
+        "demo-messages", "demo-report", "demo-transcript.txt"]
+    transcript = (tmp_path / "demo-transcript.txt").read_text(encoding="utf-8")
+    assert "SLA by department" in transcript and "\x1b[" not in transcript
     # Warehouse: 5 case steps (the replacement's picking clock paused while purchasing supplied,
     # then resumed: one clock), 3 late, plus 5 stock duties (Thursday's and Friday's missed, still
     # open). Business minutes late on closed steps against its 08-20 shift, by hand: return

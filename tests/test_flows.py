@@ -22,6 +22,7 @@ from flows.sweeper import sweep_timers
 from slaflow.clock import SystemClock
 from slaflow.company import Company
 from slaflow.errors import SlaflowError
+from slaflow.settings import EXAMPLE_COMPANY
 from storage.models import Case, InboxEvent
 from tests.test_sweeper_logic import open_returns
 
@@ -33,7 +34,7 @@ RESERVE = {"id": 25399013, "status_id": 43315792, "pipeline_id": 4740529, "old_s
 def env_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The database a flow run finds in its environment, as a served run would."""
     monkeypatch.setenv("SLAFLOW_DATABASE_URL", db_url)
-    monkeypatch.delenv("SLAFLOW_CONFIG", raising=False)
+    monkeypatch.setenv("SLAFLOW_CONFIG", str(EXAMPLE_COMPANY))
     return db_url
 
 

@@ -18,11 +18,12 @@ from flows.sweeper import sweep_timers
 from notifications import events
 from slaflow.clock import SystemClock
 from slaflow.company import Company
+from slaflow.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
-from tests.conftest_prefect import prefect_server  # noqa: F401  (the module's Prefect server)
+from tests.conftest_prefect import TIMEOUT, prefect_server  # noqa: F401  (the module's Prefect server)
 from tests.test_sweeper_logic import open_returns
 
-pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server"), pytest.mark.timeout(TIMEOUT)]
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def sqlite_sessions(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """A SQLite database the flow runs find in their environment (one backend is enough here:
     the sweeper's backends are covered without Prefect)."""
     monkeypatch.setenv("SLAFLOW_DATABASE_URL", sqlite_url)
-    monkeypatch.delenv("SLAFLOW_CONFIG", raising=False)
+    monkeypatch.setenv("SLAFLOW_CONFIG", str(EXAMPLE_COMPANY))
     engine = make_engine(sqlite_url)
     yield session_factory(engine)
     engine.dispose()
@@ -93,7 +94,7 @@ def test_the_demo_fires_its_warnings_breaches_and_escalations_in_prefect_flow_ru
     from slaflow.demo import run_demo
 
     buffer = io.StringIO()
-    totals = run_demo(database=tmp_path / "demo.db", config=None, prefect=True,
+    totals = run_demo(out=tmp_path, config=None, prefect=True,
                       console=Console(file=buffer, width=200, color_system=None))
     out = buffer.getvalue()
     assert totals["flow_runs"] >= 20 and totals["breaches"] >= 5

@@ -51,6 +51,11 @@ class DashboardLabels(Labels):
             return self("actor_system")
         return name
 
+    def duty_name(self, name: str) -> str:
+        """A recurring duty's label from the config (its code only if it is no longer configured)."""
+        duty = next((d for d in self.company.config.duties if d.name == name), None)
+        return label_text(duty.label, self.locale) if duty is not None else name
+
     def state_of(self, definition: CaseTypeDef | None, state: str | None) -> str:
         """A state's label in the definition the case was opened under."""
         if state is None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import httpx
-
 if TYPE_CHECKING:
+    import httpx
+
     from notifications.config import NotificationsConfig
     from notifications.settings import NotificationSettings
     from slaflow.company import PersonConfig
@@ -80,6 +80,8 @@ def post(
     """POST and classify failures: 4xx (but 408, 429) permanent; 5xx, timeouts and network
     errors transient (``check=False`` leaves the status to the caller). ``what`` names the call
     in errors so URLs with secrets never reach the log."""
+    import httpx  # imported when a message goes out: the CLI must start fast
+
     try:
         response = httpx.post(url, content=content, headers=headers, timeout=timeout)
     except httpx.TimeoutException as exc:

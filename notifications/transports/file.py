@@ -36,7 +36,7 @@ class FileTransport(Transport):
         if message.payload and not message.subject:
             name, data = f"{stem}.json", json.dumps(message.payload, ensure_ascii=False, indent=2).encode()
         elif message.subject:
-            name, data = f"{stem}.eml", build_email(self.settings, message).as_bytes()
+            name, data = f"{stem}.eml", build_email(self.settings, message, cte="8bit").as_bytes()
         else:
             name, data = f"{stem}.txt", message.text.encode()
         target = Path(folder) / message.recipient / name

@@ -70,9 +70,10 @@ def _connect(settings: NotificationSettings) -> smtplib.SMTP:
     return smtp
 
 
-def build_email(settings: NotificationSettings, message: Outgoing) -> EmailMessage:
+def build_email(settings: NotificationSettings, message: Outgoing, *, cte: str | None = None) -> EmailMessage:
     """The MIME message; its Message-ID is derived from the dedupe key so a re-sent copy can be
-    recognised by the receiving side (delivery is at-least-once)."""
+    recognised by the receiving side (delivery is at-least-once). ``cte="8bit"`` keeps the body
+    readable as plain text (the file channel); SMTP keeps the safe default."""
     domain = settings.smtp_from.rpartition("@")[2] or "localhost"
     digest = hashlib.sha256(message.dedupe_key.encode()).hexdigest()[:24]
     mail = EmailMessage()
@@ -84,5 +85,5 @@ def build_email(settings: NotificationSettings, message: Outgoing) -> EmailMessa
     mail["X-Slaflow-Kind"] = message.kind
     if message.now is not None:
         mail["Date"] = format_datetime(message.now)
-    mail.set_content(message.text)
+    mail.set_content(message.text, cte=cte)
     return mail

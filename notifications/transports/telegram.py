@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-import httpx
-
 from notifications.transports.base import Outgoing, Transport, TransportError, post, status_error
 
 if TYPE_CHECKING:
+    import httpx
+
     from slaflow.company import PersonConfig
 
 MAX_TEXT = 4096

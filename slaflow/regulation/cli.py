@@ -13,7 +13,9 @@ from slaflow.runtime import Runtime
 
 
 def regulation(
-    out: Annotated[Path, typer.Option(help="folder for regulation.<locale>.md and .html")] = Path("regulation"),
+    out: Annotated[Path, typer.Option(help="folder for regulation.<locale>.md and .html")] = Path(
+        "slaflow-out/regulation"
+    ),
     locale: Annotated[str | None, typer.Option(help="ru, en or pl (default: the company's locale)")] = None,
     config: Annotated[Path | None, typer.Option("--config", envvar="SLAFLOW_CONFIG", help="company YAML")] = None,
 ) -> None:

@@ -213,6 +213,23 @@ class _Facts:
             levels.append({"after": level.after, "names": list(dict.fromkeys(names)), "reassign": reassign})
         return levels
 
+    def diagram(self, definition: CaseTypeDef) -> str:
+        """The state diagram as inline SVG, in the reader's language (labels, not ids)."""
+        from slaflow.regulation.diagram import state_svg
+
+        def lines_of(name: str) -> list[str]:
+            state = definition.states[name]
+            lines = [label_text(state.label, self.locale)]
+            if state.department:
+                lines.append(self.company.department_name(state.department, self.locale))
+            if state.target is not None:
+                hours, minutes = divmod(int(state.target), 60)
+                lines.append(f"{hours}h" * bool(hours) + f"{minutes}m" * bool(minutes) or "0m")
+            return lines
+
+        labels = {t.trigger: label_text(t.label, self.locale) for t in definition.transitions if t.label}
+        return state_svg(definition, lines_of, lambda trigger: labels.get(trigger, trigger))
+
     def case_type(self, definition: CaseTypeDef) -> dict[str, Any]:
         states = definition.states
         return {
@@ -225,6 +242,7 @@ class _Facts:
             "open_allowed": [self.rule(r) for r in definition.open_allowed or [definition.requester]],
             "open_requires": definition.open_requires,
             "mermaid": machine_for(definition).mermaid(self.locale),
+            "svg": Markup(self.diagram(definition)),
             "steps": [self.step(definition, n, s) for n, s in states.items() if not s.terminal],
             "outcomes": [label_text(s.label, self.locale) for s in states.values() if s.terminal],
             "transitions": [
@@ -303,8 +321,10 @@ def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyCo
                 "duties_received": [d for d in duty_views if d["requester"]["code"] == code],
             }
         )
+    base = texts(locale)
+    roles = {**base.get("roles", {}), **{code: company.role_name(code, locale) for code in company.config.roles}}
     return {
-        "t": texts(locale),
+        "t": {**base, "roles": roles},
         "locale": locale,
         "company": {
             "name": label_text(company.config.company.name, locale),
