@@ -406,7 +406,8 @@ def sla_what_if(
             _pct(new.compliance) if new else "-",
         )
     console.print(table)
-    console.print(f"{result.cases} cases replayed; {len(result.skipped)} could not be replayed under the change")
+    console.print(f"{result.cases} cases replayed; {len(result.skipped)} could not be replayed under the change; "
+                  f"{len(result.differences) or 'no'} departments' figures differ")
     for case_id, reason in result.skipped.items():
         console.print(f"  case {case_id}: {reason}", highlight=False, markup=False)
 

@@ -180,7 +180,7 @@ def by_department(company: Company, rows: list[OpenRow]) -> list[DepartmentBoard
 def board(session: Session, company: Company, now: datetime, period_key: str) -> Board:
     zone = queries.report_zone(company)
     chosen = period(period_key, now, zone)
-    scope = Scope(since=chosen.since, until=chosen.until)
+    scope = Scope(since=chosen.since, until=chosen.until, now=now)
     rows = open_rows(session, company, now)
     total = session.scalar(select(func.count()).select_from(Case).where(Case.closed_at.is_(None)))
     return Board(
