@@ -17,6 +17,7 @@ from sqlalchemy import select
 from notifications import context as ctx
 from notifications import recipients
 from notifications.outbox import enqueue
+from reports.queries import Scope, lead_figures
 from slaflow.clock import ensure_utc
 from state_machines.schema import label_text
 from storage.models import Breach, Case, SlaClock
@@ -150,8 +151,9 @@ def enqueue_lead_report(
     session: Session, company: Company, report: LeadReport, *, now: datetime, case_type: str = "lead_dispute"
 ) -> int:
     """The weekly lead-quality report from the requesting department's head (sales) to the
-    performing department's head (marketing): the leads disputed as non-target this ISO week
-    (Monday to Sunday in the reader's calendar), each with its dispute's outcome."""
+    performing department's head (marketing): the leads disputed this ISO week (Monday to Sunday
+    in the reader's calendar), each with its dispute's outcome, and how many were decided
+    non-target."""
     now = ensure_utc(now)
     definition = company.case_type(case_type)
     sender, reader = company.head_of(definition.requester), company.head_of(definition.performer)
@@ -175,6 +177,9 @@ def enqueue_lead_report(
         }
         for case in disputes
     ]
+    # Counted by the report's own query: a lead is non-target once a dispute about it was decided
+    # so (``accepted``), not while a dispute is open or after marketing kept it.
+    figures = lead_figures(session, Scope(since=start, until=start + timedelta(days=7)), case_type=case_type)
     year, week, _ = monday.isocalendar()
     context = {
         **ctx.base(company, reader, locale, tz),
@@ -183,7 +188,8 @@ def enqueue_lead_report(
         "week_start": monday.isoformat(),
         "week_end": (monday + timedelta(days=6)).isoformat(),
         "total_leads": report.total_leads,
-        "non_target_count": len(non_target),
+        "non_target_count": figures.non_target_leads,
+        "disputed_count": figures.disputed_leads,
         "non_target": non_target,
         "asks": report.asks,
         "expected_result": report.expected_result,
