@@ -123,13 +123,15 @@ def test_fired_at_created_at_and_detected_at_are_the_moment_of_each_fire(
     result = sweep(sessions, company, clock=ticking, owner="s")
     assert result.fired["breach"] == 3
     with sessions() as session:
-        fired = {t.clock_id: t.fired_at for t in session.scalars(
+        fired: dict[int | None, datetime | None] = {t.clock_id: t.fired_at for t in session.scalars(
             select(Timer).where(Timer.kind == "breach", Timer.status == "fired", Timer.state == "inspection"))}
         breaches = {b.clock_id: b for b in session.scalars(select(Breach).where(Breach.kind == "step"))}
         created = {m.case_id: m.created_at for m in session.scalars(
             select(OutboxMessage).where(OutboxMessage.kind == "breach"))}
-    assert len(set(fired.values())) == 3 and min(fired.values()) > started + timedelta(seconds=1)
+    moments = [at for at in fired.values() if at is not None]
+    assert len(set(moments)) == 3 and min(moments) > started + timedelta(seconds=1)
     for clock_id, at in fired.items():
+        assert clock_id is not None
         breach = breaches[clock_id]
         assert breach.detected_at == at and created[breach.case_id] == at
         assert breach.breached_at == breach.deadline_at == started - timedelta(hours=1)
