@@ -18,9 +18,10 @@ from notifications import context as ctx
 from notifications import recipients
 from notifications.outbox import enqueue
 from reports.queries import Scope, lead_figures
+from sla.ledger import breached_by_deadline
 from slaflow.clock import ensure_utc
 from state_machines.schema import label_text
-from storage.models import Breach, Case, SlaClock
+from storage.models import Case, SlaClock
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -46,7 +47,7 @@ def enqueue_daily_digests(session: Session, company: Company, *, now: datetime, 
         yesterday = today - timedelta(days=1)
         day_start = datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=zone)
         open_cases = _open_cases(session, company, departments, now, locale)
-        breaches = _breaches(session, company, departments, day_start, day_end, locale)
+        breaches = _breaches(session, company, departments, day_start, day_end, now, locale)
         if skip_empty and not open_cases and not breaches:
             continue
         context = {
@@ -115,24 +116,23 @@ def _open_cases(
 
 
 def _breaches(
-    session: Session, company: Company, departments: list[str], start: datetime, end: datetime, locale: str
+    session: Session, company: Company, departments: list[str], start: datetime, end: datetime, now: datetime,
+    locale: str,
 ) -> list[dict[str, Any]]:
-    query = (
-        select(Breach, Case)
-        .join(Case, Case.id == Breach.case_id)
-        .where(Breach.department.in_(departments), Breach.breached_at >= start, Breach.breached_at < end)
-        .order_by(Breach.breached_at, Breach.id)
-    )
+    """Steps whose deadline fell in the day and that are breached (`sla.ledger`: also one past its
+    deadline that no sweep has recorded yet)."""
+    found = breached_by_deadline(session, departments=departments, start=start, end=end, now=now)
+    by_id = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_({c.case_id for c in found})))}
     return [
         {
-            "case_id": case.id,
-            "type_label": ctx.case_context(company, case, locale)["type_label"],
-            "state_label": ctx.state_label(company, case.case_type, breach.state, locale),
-            "department_name": ctx.department_name(company, breach.department, locale),
-            "person_name": ctx.person_name(company, breach.person, locale),
-            "deadline_at": ctx.iso(breach.deadline_at),
+            "case_id": clock.case_id,
+            "type_label": ctx.case_context(company, by_id[clock.case_id], locale)["type_label"],
+            "state_label": ctx.state_label(company, by_id[clock.case_id].case_type, clock.state, locale),
+            "department_name": ctx.department_name(company, clock.department, locale),
+            "person_name": ctx.person_name(company, clock.person, locale),
+            "deadline_at": ctx.iso(clock.deadline_at),
         }
-        for breach, case in session.execute(query)
+        for clock in found
     ]
 
 

@@ -179,3 +179,21 @@ def case_minutes(session: Session, case_ids: Iterable[int], now: datetime) -> di
             _, used, _ = judge(session, row, now)
             found[row.case_id][row.department] = found[row.case_id].get(row.department, 0.0) + used
     return found
+
+
+def breached_by_deadline(
+    session: Session, *, departments: Sequence[str], start: datetime, end: datetime, now: datetime
+) -> list[Row[Any]]:
+    """Step clocks of ``departments`` whose deadline fell in ``[start, end)`` and that are
+    breached at ``now`` (recorded, or open past the deadline and not swept yet), by deadline."""
+    query = (
+        select(*OPEN_COLUMNS, clocks.c.state, clocks.c.person)
+        .where(
+            clocks.c.kind == STEP,
+            clocks.c.department.in_(list(departments)),
+            clocks.c.deadline_at >= start,
+            clocks.c.deadline_at < end,
+        )
+        .order_by(clocks.c.deadline_at, clocks.c.id)
+    )
+    return [row for row in session.execute(query) if outcome(record_of(row), now) is Outcome.BREACHED]

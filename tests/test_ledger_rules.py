@@ -93,3 +93,17 @@ def test_the_lead_letter_counts_only_disputes_decided_non_target(
     assert letter.context["non_target_count"] == 1
     assert letter.context["disputed_count"] == 3
     assert len(letter.context["non_target"]) == 3  # every dispute is listed with its outcome
+
+
+def test_the_daily_digest_lists_a_breach_no_sweep_has_recorded_yet(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    with sessions.begin() as session:  # inspection due Monday 17:00; no sweeper runs
+        cases.open_case(session, company, case_type="return", data=RETURN, actor=company.actor("ivanov"),
+                        now=clock.now())
+        letters.enqueue_daily_digests(session, company, now=clock.now() + timedelta(hours=23, minutes=30))
+    with sessions() as session:
+        digests = {m.recipient: m.context for m in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "digest", OutboxMessage.channel == "email"))}
+    assert digests["smirnov"]["breaches_total"] == 1  # the warehouse head hears of Monday's breach
+    assert digests["smirnov"]["breaches_yesterday"][0]["deadline_at"].startswith("2026-11-16T14:00")
