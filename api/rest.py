@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from api.auth import CurrentActor
 from api.schemas import (
@@ -25,11 +25,11 @@ from api.schemas import (
     OpenCase,
 )
 from api.state import app_state
+from sla.compliance import Tally
+from sla.ledger import step_where, tallies
 from slaflow import cases
-from slaflow.clocks import BREACHED, MET, PAUSED, RUNNING, STEP
 from slaflow.filters import check_case_filters
 from slaflow.views import case_detail, case_row
-from storage.models import SlaClock
 
 router = APIRouter(prefix="/api", tags=["cases"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -110,21 +110,14 @@ def acknowledge_case(
 
 @router.get("/sla/departments", response_model=list[DepartmentFigures], responses=ERRORS, tags=["sla"])
 def department_figures(request: Request, actor: CurrentActor) -> list[DepartmentFigures]:
-    """Step clocks per department: how many met, breached, are running or paused."""
+    """Steps per department (every visit of a state with a target), each met, breached or running
+    at the app clock's now, as the reports count them (`sla.ledger`)."""
     state = app_state(request)
     with state.sessions() as session:
-        counts = session.execute(
-            select(SlaClock.department, SlaClock.status, func.count())
-            .where(SlaClock.kind == STEP)
-            .group_by(SlaClock.department, SlaClock.status)
-        ).all()
-    figures = {dept: dict.fromkeys((MET, BREACHED, RUNNING, PAUSED), 0) for dept in state.company.config.departments}
-    for department, status, count in counts:
-        figures.setdefault(department, dict.fromkeys((MET, BREACHED, RUNNING, PAUSED), 0))[status] = count
+        found = {row.department: row for row in tallies(session, step_where(), state.clock.now())}
+    departments = [*state.company.config.departments, *sorted(set(found) - set(state.company.config.departments))]
     return [
-        DepartmentFigures(department=dept, steps=sum(by.values()), met=by[MET], breached=by[BREACHED],
-                          running=by[RUNNING], paused=by[PAUSED])
-        for dept, by in figures.items()
+        DepartmentFigures.model_validate(found.get(dept, Tally(dept)), from_attributes=True) for dept in departments
     ]
 
 

@@ -114,12 +114,16 @@ class CaseDetail(CaseRow):
 
 
 class DepartmentFigures(BaseModel):
+    """met + breached + running == steps (the README's SLA rules)."""
+
     department: str
-    steps: int = Field(description="step clocks charged to the department")
+    steps: int = Field(description="visits of states with a target the department owned")
     met: int
-    breached: int
-    running: int
-    paused: int
+    breached: int = Field(description="stopped late, or open past the deadline")
+    running: int = Field(description="open and not late")
+    paused: int = Field(description="of the running: waiting on another department's step")
+    late_minutes: float = Field(description="business minutes past the deadlines of the breached steps, so far")
+    compliance: float | None = Field(description="met / (met + breached); null when none is decided")
 
 
 class Health(BaseModel):

@@ -205,7 +205,8 @@ CLOCK_COLUMNS = (
     "warn_fraction, started_at, running_since, deadline_at, warn_at, used_minutes, paused_since, stopped_at, status"
 )
 BREACH_COLUMNS = (
-    "id, case_id, clock_id, kind, department, person, state, deadline_at, breached_at, closed_at, late_minutes"
+    "id, case_id, clock_id, kind, department, person, state, deadline_at, breached_at, detected_at, closed_at, "
+    "late_minutes"
 )
 EVENT_COLUMNS = "id, case_id, seq, at, actor, trigger, from_state, to_state, payload, source"
 
@@ -252,7 +253,7 @@ def generate(
                 breach_id += 1
                 batch.breaches.append(
                     (breach_id, case_id, clock_id, "step", step.department, None, step.state, deadline, deadline,
-                     now + wall, round(used - step.target, 1))
+                     deadline, now + wall, round(used - step.target, 1))
                 )  # fmt: skip
             used_total += used
             now += wall
@@ -268,8 +269,8 @@ def generate(
         if late:
             breach_id += 1
             batch.breaches.append(
-                (breach_id, case_id, case_clock, "case", kind.requester, None, None, deadline, deadline, now,
-                 round(used_total - (kind.target or 0), 1))
+                (breach_id, case_id, case_clock, "case", kind.requester, None, None, deadline, deadline, deadline,
+                 now, round(used_total - (kind.target or 0), 1))
             )  # fmt: skip
         data = "{}"
         trigger = LEAD_TRIGGER.get((state, taken)) if kind.name == "lead_dispute" else None
@@ -294,7 +295,7 @@ def generate(
 TIME_COLUMNS = {
     "cases": (8, 9, 10),
     "clocks": (12, 13, 14, 15, 18),
-    "breaches": (7, 8, 9),
+    "breaches": (7, 8, 9, 10),
     "events": (3,),
 }
 

@@ -17,9 +17,11 @@ from sqlalchemy import select
 from notifications import context as ctx
 from notifications import recipients
 from notifications.outbox import enqueue
+from reports.queries import Scope, lead_figures
+from sla.ledger import breached_by_deadline
 from slaflow.clock import ensure_utc
 from state_machines.schema import label_text
-from storage.models import Breach, Case, SlaClock
+from storage.models import Case, SlaClock
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,7 +47,7 @@ def enqueue_daily_digests(session: Session, company: Company, *, now: datetime, 
         yesterday = today - timedelta(days=1)
         day_start = datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=zone)
         open_cases = _open_cases(session, company, departments, now, locale)
-        breaches = _breaches(session, company, departments, day_start, day_end, locale)
+        breaches = _breaches(session, company, departments, day_start, day_end, now, locale)
         if skip_empty and not open_cases and not breaches:
             continue
         context = {
@@ -114,24 +116,23 @@ def _open_cases(
 
 
 def _breaches(
-    session: Session, company: Company, departments: list[str], start: datetime, end: datetime, locale: str
+    session: Session, company: Company, departments: list[str], start: datetime, end: datetime, now: datetime,
+    locale: str,
 ) -> list[dict[str, Any]]:
-    query = (
-        select(Breach, Case)
-        .join(Case, Case.id == Breach.case_id)
-        .where(Breach.department.in_(departments), Breach.breached_at >= start, Breach.breached_at < end)
-        .order_by(Breach.breached_at, Breach.id)
-    )
+    """Steps whose deadline fell in the day and that are breached (`sla.ledger`: also one past its
+    deadline that no sweep has recorded yet)."""
+    found = breached_by_deadline(session, departments=departments, start=start, end=end, now=now)
+    by_id = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_({c.case_id for c in found})))}
     return [
         {
-            "case_id": case.id,
-            "type_label": ctx.case_context(company, case, locale)["type_label"],
-            "state_label": ctx.state_label(company, case.case_type, breach.state, locale),
-            "department_name": ctx.department_name(company, breach.department, locale),
-            "person_name": ctx.person_name(company, breach.person, locale),
-            "deadline_at": ctx.iso(breach.deadline_at),
+            "case_id": clock.case_id,
+            "type_label": ctx.case_context(company, by_id[clock.case_id], locale)["type_label"],
+            "state_label": ctx.state_label(company, by_id[clock.case_id].case_type, clock.state, locale),
+            "department_name": ctx.department_name(company, clock.department, locale),
+            "person_name": ctx.person_name(company, clock.person, locale),
+            "deadline_at": ctx.iso(clock.deadline_at),
         }
-        for breach, case in session.execute(query)
+        for clock in found
     ]
 
 
@@ -150,8 +151,9 @@ def enqueue_lead_report(
     session: Session, company: Company, report: LeadReport, *, now: datetime, case_type: str = "lead_dispute"
 ) -> int:
     """The weekly lead-quality report from the requesting department's head (sales) to the
-    performing department's head (marketing): the leads disputed as non-target this ISO week
-    (Monday to Sunday in the reader's calendar), each with its dispute's outcome."""
+    performing department's head (marketing): the leads disputed this ISO week (Monday to Sunday
+    in the reader's calendar), each with its dispute's outcome, and how many were decided
+    non-target."""
     now = ensure_utc(now)
     definition = company.case_type(case_type)
     sender, reader = company.head_of(definition.requester), company.head_of(definition.performer)
@@ -175,6 +177,9 @@ def enqueue_lead_report(
         }
         for case in disputes
     ]
+    # Counted by the report's own query: a lead is non-target once a dispute about it was decided
+    # so (``accepted``), not while a dispute is open or after marketing kept it.
+    figures = lead_figures(session, Scope(since=start, until=start + timedelta(days=7)), case_type=case_type)
     year, week, _ = monday.isocalendar()
     context = {
         **ctx.base(company, reader, locale, tz),
@@ -183,7 +188,8 @@ def enqueue_lead_report(
         "week_start": monday.isoformat(),
         "week_end": (monday + timedelta(days=6)).isoformat(),
         "total_leads": report.total_leads,
-        "non_target_count": len(non_target),
+        "non_target_count": figures.non_target_leads,
+        "disputed_count": figures.disputed_leads,
         "non_target": non_target,
         "asks": report.asks,
         "expected_result": report.expected_result,

@@ -18,7 +18,6 @@ owner of an open case's current step); a case-type filter keeps the clocks and c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -26,6 +25,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from sla import ledger as sla_ledger
+from sla.compliance import Outcome, Tally, blame
 from slaflow.clock import ensure_utc
 from slaflow.company import Company
 from storage.models import Breach, Case, CaseEvent, SlaClock
@@ -52,31 +53,27 @@ class Scope:
     until: datetime
     department: str | None = None
     case_type: str | None = None
+    now: datetime | None = None
+    """The instant open clocks are judged at (default: ``until``): an open step past its deadline
+    is breached, late by the business time it has used so far."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "since", ensure_utc(self.since))
         object.__setattr__(self, "until", ensure_utc(self.until))
+        object.__setattr__(self, "now", ensure_utc(self.now) if self.now is not None else self.until)
+
+    @property
+    def at(self) -> datetime:
+        assert self.now is not None
+        return self.now
         if self.until <= self.since:
             raise ValueError(
                 f"empty period: until {self.until.isoformat()} is not after since {self.since.isoformat()}"
             )
 
 
-@dataclass(frozen=True)
-class DepartmentFigures:
-    department: str
-    steps: int
-    met: int
-    breached: int
-    running: int
-    late_minutes: float
-    """Business minutes past deadlines, summed over closed breaches."""
-
-    @property
-    def compliance(self) -> float | None:
-        """Share of finished steps that met their deadline (None if nothing finished)."""
-        finished = self.met + self.breached
-        return self.met / finished if finished else None
+DepartmentFigures = Tally
+"""Steps owned, met, breached, running and minutes late per department (`sla.compliance`)."""
 
 
 @dataclass(frozen=True)
@@ -159,10 +156,12 @@ class CaseLedger:
     case_type: str
     state: str
     requester: str
-    late_minutes: float | None
-    """Business minutes past the whole-case deadline (None while the case is still open)."""
+    late_minutes: float
+    """Business minutes past the whole-case deadline (for an open case: so far)."""
     minutes: dict[str, float] = field(default_factory=dict)
-    """Business minutes used per department, largest first."""
+    """Business minutes used per department (open steps up to now), largest first."""
+    shares: dict[str, float] = field(default_factory=dict)
+    """Each department's share of those minutes: what the breach is charged by."""
 
 
 @dataclass(frozen=True)
@@ -249,37 +248,11 @@ def _step_filter(scope: Scope) -> list[ColumnElement[bool]]:
     return where
 
 
-def _step_counts(where: Iterable[ColumnElement[bool]]) -> Select[Any]:
-    late = select(_breaches.c.clock_id, _breaches.c.late_minutes).where(_breaches.c.kind == STEP).subquery()
-    return (
-        select(
-            _clocks.c.department,
-            func.count(),
-            _sum_if(_clocks.c.status == MET),
-            _sum_if(_clocks.c.status == BREACHED),
-            _sum_if(_clocks.c.stopped_at.is_(None)),
-            func.coalesce(func.sum(late.c.late_minutes), 0.0),
-        )
-        .select_from(_clocks)
-        .outerjoin(late, late.c.clock_id == _clocks.c.id)
-        .where(*where)
-        .group_by(_clocks.c.department)
-        .order_by(_clocks.c.department)
-    )
-
-
-def _figures(session: Session, query: Select[Any]) -> list[DepartmentFigures]:
-    return [
-        DepartmentFigures(
-            department=row[0],
-            steps=int(row[1]),
-            met=int(row[2]),
-            breached=int(row[3]),
-            running=int(row[4]),
-            late_minutes=float(row[5]),
-        )
-        for row in session.execute(query)
-    ]
+def _open_by_department(session: Session, where: list[ColumnElement[bool]]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for row in sla_ledger.open_clocks(session, where):
+        found.setdefault(row.department, []).append(row)
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,16 +260,21 @@ def _figures(session: Session, query: Select[Any]) -> list[DepartmentFigures]:
 
 
 def department_figures(
-    session: Session, *, since: datetime | None = None, until: datetime | None = None
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
 ) -> list[DepartmentFigures]:
-    """Step clocks per owning department, for clocks started in ``[since, until)`` (either bound
-    may be open). Kept with the seed's signature for the demo's summary."""
-    where = [_clocks.c.kind == STEP, _clocks.c.target_minutes.is_not(None)]
-    if since is not None:
-        where.append(_clocks.c.started_at >= ensure_utc(since))
-    if until is not None:
-        where.append(_clocks.c.started_at < ensure_utc(until))
-    return _figures(session, _step_counts(where))
+    """Step figures per owning department (`sla.ledger.tallies`) for clocks started in
+    ``[since, until)`` (either bound may be open), judged at ``now`` (default ``until``)."""
+    moment = now if now is not None else until
+    if moment is None:
+        raise ValueError("department_figures needs now= (or until=) to judge open steps")
+    where = sla_ledger.step_where(
+        since=None if since is None else ensure_utc(since), until=None if until is None else ensure_utc(until)
+    )
+    return sla_ledger.tallies(session, where, ensure_utc(moment))
 
 
 PERCENTILES = {"median": (1, 2), "p90": (9, 10)}
@@ -326,19 +304,8 @@ def _step_statement(scope: Scope) -> Select[Any]:
     ``percentile_cont``. (One window plus the grouped n is about twice as fast on SQLite as a
     second ``count() over (partition by ...)`` window.)"""
     where = _step_filter(scope)
-    late = select(_breaches.c.clock_id, _breaches.c.late_minutes).where(_breaches.c.kind == STEP).subquery("late")
     counts = (
-        select(
-            _clocks.c.department.label("department"),
-            func.count().label("steps"),
-            _sum_if(_clocks.c.status == MET).label("met"),
-            _sum_if(_clocks.c.status == BREACHED).label("breached"),
-            _sum_if(_clocks.c.stopped_at.is_(None)).label("running"),
-            func.coalesce(func.sum(late.c.late_minutes), 0.0).label("late_minutes"),
-            _sum_if(_clocks.c.stopped_at.is_not(None)).label("stopped"),
-        )
-        .select_from(_clocks)
-        .outerjoin(late, late.c.clock_id == _clocks.c.id)
+        select(_clocks.c.department.label("department"), *sla_ledger.settled_columns())
         .where(*where)
         .group_by(_clocks.c.department)
         .cte("counts")
@@ -377,16 +344,10 @@ def _step_statement(scope: Scope) -> Select[Any]:
 
 
 def _step_rows(session: Session, scope: Scope) -> list[tuple[DepartmentFigures, TimeInState]]:
+    open_by = _open_by_department(session, _step_filter(scope))
     return [
         (
-            DepartmentFigures(
-                department=row.department,
-                steps=int(row.steps),
-                met=int(row.met),
-                breached=int(row.breached),
-                running=int(row.running),
-                late_minutes=float(row.late_minutes),
-            ),
+            sla_ledger.tally_of(session, row.department, row, open_by.get(row.department, []), scope.at),
             TimeInState(
                 department=row.department,
                 finished=int(row.stopped),
@@ -417,34 +378,46 @@ def _case_clock_filter(clock: Any, scope: Scope) -> list[ColumnElement[bool]]:
 
 
 def case_figures(session: Session, scope: Scope) -> list[CaseFigures]:
-    """Whole-case clocks (cases opened in the period) per requesting department."""
+    """Whole-case clocks (cases opened in the period) per requesting department, by the same
+    rules as steps (`sla.ledger.tallies`): an open case past its deadline is breached."""
     where = _case_clock_filter(_clocks, scope)
     if scope.department:
         where.append(_clocks.c.department == scope.department)
-    query = (
-        select(
-            _clocks.c.department,
-            func.count(),
-            _sum_if(_clocks.c.status == MET),
-            _sum_if(_clocks.c.status == BREACHED),
-            _sum_if(_clocks.c.stopped_at.is_(None)),
-        )
-        .where(*where)
-        .group_by(_clocks.c.department)
-        .order_by(_clocks.c.department)
-    )
     return [
-        CaseFigures(department=row[0], cases=int(row[1]), met=int(row[2]), breached=int(row[3]), running=int(row[4]))
-        for row in session.execute(query)
+        CaseFigures(department=row.department, cases=row.steps, met=row.met, breached=row.breached,
+                    running=row.running)
+        for row in sla_ledger.tallies(session, where, scope.at)
     ]
+
+
+def _open_steps_of_cases(session: Session, scope: Scope) -> list[tuple[str, Any]]:
+    """(requester, open step clock) for the cases opened in the period."""
+    whole = _clocks.alias("whole")
+    query = (
+        select(whole.c.department.label("requester"), *sla_ledger.OPEN_COLUMNS)
+        .join_from(_clocks, whole, and_(whole.c.case_id == _clocks.c.case_id))
+        .where(*_case_clock_filter(whole, scope), _clocks.c.kind == STEP, _clocks.c.stopped_at.is_(None))
+    )
+    return [(row.requester, row) for row in session.execute(query)]
+
+
+def _open_breached_cases(session: Session, scope: Scope) -> list[tuple[Any, float]]:
+    """Open whole-case clocks of the period that are breached at ``now``, with minutes late."""
+    found = []
+    for row in sla_ledger.open_clocks(session, _case_clock_filter(_clocks, scope)):
+        result, _, late = sla_ledger.judge(session, row, scope.at)
+        if result is Outcome.BREACHED:
+            found.append((row, late))
+    return found
 
 
 def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
     """Who used the time of the cases opened in the period: business minutes of step clocks per
-    (requesting department, step department), and each department's share of the requester's
-    whole-case breaches. Two aggregate queries: the minutes group the case-step join directly;
+    (requesting department, step department), open steps up to ``now``, and each department's
+    share of the requester's whole-case breaches (open cases past their deadline included).
+    Settled cases are aggregated by the database: the minutes group the case-step join directly;
     the shares need each case's total (a window over the case) and run over the breached cases
-    only, a few percent of them."""
+    only, a few percent of them. Open cases are few and are added from `sla.ledger`."""
     whole = _clocks.alias("whole")
     step = _clocks.alias("step")
     joined = and_(step.c.case_id == whole.c.case_id, step.c.kind == STEP)
@@ -468,7 +441,7 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             func.sum(func.sum(step.c.used_minutes)).over(partition_by=whole.c.id).label("total"),
         )
         .join_from(whole, step, joined)
-        .where(*_case_clock_filter(whole, scope), whole.c.status == BREACHED)
+        .where(*_case_clock_filter(whole, scope), whole.c.status == BREACHED, whole.c.stopped_at.is_not(None))
         .group_by(whole.c.id, whole.c.department, step.c.department)
         .subquery()
     )
@@ -477,77 +450,89 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
         .where(per_case.c.total > 0)
         .group_by(per_case.c.requester, per_case.c.department)
     )
-    if scope.department:
-        # After the per-case level, so a case's total still counts every department's minutes.
-        minutes = minutes.where(or_(whole.c.department == scope.department, step.c.department == scope.department))
-        shares = shares.where(or_(per_case.c.requester == scope.department, per_case.c.department == scope.department))
-    share_of = {(row[0], row[1]): float(row[2] or 0.0) for row in session.execute(shares)}
+    wanted = scope.department
+
+    def kept(requester: str, department: str) -> bool:
+        return wanted is None or wanted in (requester, department)
+
+    share_of = {(row[0], row[1]): float(row[2] or 0.0) for row in session.execute(shares) if kept(row[0], row[1])}
+    open_breached = _open_breached_cases(session, scope)
+    spent = sla_ledger.case_minutes(session, [row.case_id for row, _ in open_breached], scope.at)
+    for row, _ in open_breached:
+        for share in blame(spent[row.case_id]):
+            if kept(row.department, share.department):
+                key = (row.department, share.department)
+                share_of[key] = share_of.get(key, 0.0) + share.share
+    extra: dict[tuple[str, str], float] = {}
+    for requester, clock in _open_steps_of_cases(session, scope):
+        _, used, _ = sla_ledger.judge(session, clock, scope.at)
+        key = (requester, clock.department)
+        extra[key] = extra.get(key, 0.0) + used - clock.used_minutes
     return [
         LedgerCell(
             requester=row[0],
             department=row[1],
             cases=int(row[2]),
-            minutes=float(row[3]),
+            minutes=float(row[3]) + extra.get((row[0], row[1]), 0.0),
             breach_share=share_of.get((row[0], row[1]), 0.0),
         )
         for row in session.execute(minutes)
+        if kept(row[0], row[1])
     ]
 
 
-def case_ledger(session: Session, case_id: int) -> dict[str, float]:
-    """Business minutes one case's steps used, per department, largest first."""
-    total = func.sum(_clocks.c.used_minutes)
-    query = (
-        select(_clocks.c.department, total)
-        .where(_clocks.c.case_id == case_id, _clocks.c.kind == STEP)
-        .group_by(_clocks.c.department)
-        .order_by(total.desc(), _clocks.c.department)
-    )
-    return {row[0]: float(row[1] or 0.0) for row in session.execute(query)}
+def case_ledger(session: Session, case_id: int, now: datetime) -> dict[str, float]:
+    """Business minutes one case's steps used by ``now``, per department, largest first."""
+    spent = sla_ledger.case_minutes(session, [case_id], now)[case_id]
+    return {share.department: share.minutes for share in blame(spent)}
 
 
 def late_cases(session: Session, scope: Scope, *, limit: int = 10) -> list[CaseLedger]:
-    """The whole-case breaches of the period, latest first, each with its ledger (two queries:
-    the breaches, then the minutes of just those cases)."""
+    """The whole-case breaches of the period (open cases past their deadline included, late by
+    the time used so far), latest first, each with who used its time."""
     whole = _clocks.alias("whole")
-    late = func.coalesce(_breaches.c.late_minutes, 0.0)
+    over = whole.c.used_minutes - func.coalesce(whole.c.target_minutes, 0.0)
     query = (
-        select(
-            _breaches.c.case_id, _cases.c.case_type, _cases.c.state, _breaches.c.department, _breaches.c.late_minutes
-        )
-        .join(whole, whole.c.id == _breaches.c.clock_id)
-        .join(_cases, _cases.c.id == _breaches.c.case_id)
-        .where(_breaches.c.kind == WHOLE_CASE, *_case_clock_filter(whole, scope))
-        .order_by(late.desc(), _breaches.c.case_id)
+        select(whole.c.case_id, whole.c.department, over.label("late"))
+        .where(*_case_clock_filter(whole, scope), whole.c.status == BREACHED, whole.c.stopped_at.is_not(None))
+        .order_by(over.desc(), whole.c.case_id)
         .limit(limit)
     )
+    open_rows = _open_breached_cases(session, scope)
     if scope.department:
         took_part = select(_clocks.c.case_id).where(_clocks.c.department == scope.department)
-        query = query.where(or_(_breaches.c.department == scope.department, _breaches.c.case_id.in_(took_part)))
-    rows = session.execute(query).all()
-    if not rows:
+        query = query.where(or_(whole.c.department == scope.department, whole.c.case_id.in_(took_part)))
+        involved = set(session.scalars(took_part.where(_clocks.c.case_id.in_([r.case_id for r, _ in open_rows]))))
+        open_rows = [(r, late) for r, late in open_rows if r.department == scope.department or r.case_id in involved]
+    found = [(int(row.case_id), row.department, max(float(row.late), 0.0)) for row in session.execute(query)]
+    found += [(int(row.case_id), row.department, late) for row, late in open_rows]
+    found = sorted(found, key=lambda item: (-item[2], item[0]))[:limit]
+    if not found:
         return []
-    total = func.sum(_clocks.c.used_minutes)
-    minutes: dict[int, dict[str, float]] = {row[0]: {} for row in rows}
-    spent = (
-        select(_clocks.c.case_id, _clocks.c.department, total)
-        .where(_clocks.c.kind == STEP, _clocks.c.case_id.in_(list(minutes)))
-        .group_by(_clocks.c.case_id, _clocks.c.department)
-        .order_by(_clocks.c.case_id, total.desc(), _clocks.c.department)
-    )
-    for case_id, department, used in session.execute(spent):
-        minutes[case_id][department] = float(used or 0.0)
-    return [
-        CaseLedger(
-            case_id=row[0],
-            case_type=row[1],
-            state=row[2],
-            requester=row[3],
-            late_minutes=None if row[4] is None else float(row[4]),
-            minutes=minutes[row[0]],
+    spent = sla_ledger.case_minutes(session, [case_id for case_id, _, _ in found], scope.at)
+    about = {
+        row.id: row
+        for row in session.execute(
+            select(_cases.c.id, _cases.c.case_type, _cases.c.state).where(
+                _cases.c.id.in_([case_id for case_id, _, _ in found])
+            )
         )
-        for row in rows
-    ]
+    }
+    result = []
+    for case_id, requester, late in found:
+        shares = blame(spent[case_id])
+        result.append(
+            CaseLedger(
+                case_id=case_id,
+                case_type=about[case_id].case_type,
+                state=about[case_id].state,
+                requester=requester,
+                late_minutes=late,
+                minutes={share.department: share.minutes for share in shares},
+                shares={share.department: share.share for share in shares},
+            )
+        )
+    return result
 
 
 def open_cases(
@@ -632,14 +617,24 @@ def weekly_trend(session: Session, scope: Scope, tz: tzinfo) -> list[WeekTrend]:
     bucket = case(*((_clocks.c.started_at < end, index) for index, (_, _, end) in enumerate(weeks)), else_=len(weeks))
     # Grouped in an outer query: PostgreSQL cannot match a GROUP BY expression with bound
     # parameters to the same expression in the SELECT list.
-    inner = select(bucket.label("week"), _clocks.c.status.label("status")).where(*_step_filter(scope)).subquery()
+    inner = (
+        select(bucket.label("week"), _clocks.c.status.label("status"), _clocks.c.stopped_at.label("stopped_at"))
+        .where(*_step_filter(scope))
+        .subquery()
+    )
+    settled = inner.c.stopped_at.is_not(None)
     query = select(
         inner.c.week,
         func.count(),
-        _sum_if(inner.c.status == MET),
-        _sum_if(inner.c.status == BREACHED),
+        _sum_if(and_(settled, inner.c.status == MET)),
+        _sum_if(and_(settled, inner.c.status == BREACHED)),
     ).group_by(inner.c.week)
-    counts = {int(row[0]): (int(row[1]), int(row[2]), int(row[3])) for row in session.execute(query)}
+    counts = {int(row[0]): [int(row[1]), int(row[2]), int(row[3])] for row in session.execute(query)}
+    open_rows = sla_ledger.open_clocks(session, _step_filter(scope))
+    for row in open_rows:  # an open step past its deadline is breached, in the week it started
+        if sla_ledger.judge(session, row, scope.at)[0] is Outcome.BREACHED:
+            index = next((i for i, (_, _, end) in enumerate(weeks) if row.started_at < end), len(weeks))
+            counts.setdefault(index, [0, 0, 0])[2] += 1
     return [WeekTrend(label, monday, *counts.get(index, (0, 0, 0))) for index, (label, monday, _) in enumerate(weeks)]
 
 

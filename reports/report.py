@@ -21,7 +21,6 @@ from reports.queries import (
     Scope,
     WeekTrend,
 )
-from slaflow.clock import ensure_utc
 from slaflow.company import Company
 from slaflow.errors import InvalidData
 
@@ -112,10 +111,11 @@ def build_report(
     limit: int = DEFAULT_LIMIT,
 ) -> Report:
     """Run every report query for ``[since, until)``. ``now`` (default: ``until``) is when open
-    cases' remaining time is measured; ``tz`` (default: the head office's) cuts the weeks."""
+    cases' remaining time is measured and open steps are judged (`sla.compliance`); ``tz``
+    (default: the head office's) cuts the weeks."""
     check_filters(company, department=department, case_type=case_type)
-    scope = Scope(since=since, until=until, department=department, case_type=case_type)
-    moment = ensure_utc(now) if now is not None else scope.until
+    scope = Scope(since=since, until=until, department=department, case_type=case_type, now=now)
+    moment = scope.at
     zone = tz or queries.report_zone(company)
     with_leads = case_type in (None, LEAD_DISPUTE)
     cells = queries.ledger(session, scope)

@@ -82,7 +82,10 @@ def sla_what_if(
         table.add_row(row.department, str(row.breached), str(new.breached if new else "-"), _pct(row.compliance),
                       _pct(new.compliance) if new else "-")
     console.print(table)
-    console.print(f"{result.cases} cases replayed; {len(result.skipped)} could not be replayed under the change")
+    console.print(
+        f"{result.cases} cases replayed; {len(result.skipped)} could not be replayed under the change; "
+        f"{len(result.differences) or 'no'} departments' figures differ"
+    )
     for case_id, reason in result.skipped.items():
         console.print(f"  case {case_id}: {reason}", highlight=False, markup=False)
 

@@ -88,6 +88,11 @@ _CANCEL_CLOCK_TIMERS = (
     .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.status == "pending")
     .values(status="cancelled", lease_owner=None, lease_until=None)
 )
+_CANCEL_WARNING = (
+    update(_timers)
+    .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.kind == "warning", _timers.c.status == "pending")
+    .values(status="cancelled", lease_owner=None, lease_until=None)
+)
 _INSERT_BREACH = insert_ignoring_duplicates(_breaches, "clock_id")
 _CLOSE_BREACH = (
     update(_breaches)
@@ -242,7 +247,7 @@ def _hold(session: Session, company: Company, clock: Row[Any], now: datetime) ->
     status = BREACHED if late or clock.status == BREACHED else PAUSED
     session.connection().execute(_PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": status})
     if late:
-        record_breach(session, clock)
+        record_breach(session, clock, now=now)
 
 
 def start_case_clock(
@@ -302,7 +307,9 @@ def _resume(
     escalation: Sequence[EscalationLevel] = (),
 ) -> datetime | None:
     """Run a paused clock again with the time it had left: new deadline, new timers. Escalation
-    levels count from the deadline (a level that already fired is not fired again)."""
+    levels count the owner's own business time past the deadline, so the pause shifts every
+    pending level by its length: a level never fires for time another department (or the
+    customer) used. A level that already fired is not fired again (checked when it fires)."""
     values: dict[str, Any] = {
         "paused_since": None,
         "running_since": now,
@@ -320,10 +327,10 @@ def _resume(
         if plan.warn_at > now:  # a warning instant passed before the pause was due then
             timers.append(_timer(case_id, clock.id, "warning", timer_state, plan.warn_at))
         session.connection().execute(_INSERT_TIMERS, timers)
-    if deadline is not None and escalation:
-        session.connection().execute(
-            _INSERT_TIMERS, _escalation_timers(calendar, case_id, clock.id, timer_state, deadline, escalation)
-        )
+    if clock.target_minutes is not None and escalation:
+        overdue = clock.used_minutes - clock.target_minutes
+        levels = _escalation_timers(calendar, case_id, clock.id, timer_state, now, escalation, overdue=overdue)
+        session.connection().execute(_INSERT_TIMERS, levels)
     session.connection().execute(update(_clocks).where(_clocks.c.id == clock.id).values(**values))
     session.connection().execute(_CLOSE_PAUSE, {"b_clock_id": clock.id, "b_now": now})
     return deadline
@@ -336,9 +343,11 @@ def stop_case_clock(session: Session, company: Company, *, case_id: int, now: da
         session.connection().execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock.id})
 
 
-def record_breach(session: Session, clock: Row[Any] | SlaClock) -> None:
+def record_breach(session: Session, clock: Row[Any] | SlaClock, *, now: datetime) -> None:
     """Write the breach row of a clock that ran past its deadline (once per clock) and mark
-    the clock breached."""
+    the clock breached. The row keeps the deadline (``breached_at``) and the moment the breach
+    was detected (``detected_at``: the sweep that fired, or the stop or pause that found it
+    late); its pending warning is cancelled, since that stage has passed."""
     assert clock.deadline_at is not None
     session.execute(
         _INSERT_BREACH[session.get_bind().dialect.name],
@@ -351,11 +360,13 @@ def record_breach(session: Session, clock: Row[Any] | SlaClock) -> None:
             "state": clock.state,
             "deadline_at": clock.deadline_at,
             "breached_at": clock.deadline_at,
+            "detected_at": now,
             "closed_at": None,
             "late_minutes": None,
         },
     )
     session.connection().execute(_MARK_BREACHED, {"b_clock_id": clock.id})
+    session.connection().execute(_CANCEL_WARNING, {"b_clock_id": clock.id})
 
 
 def _stop(session: Session, company: Company, clock: Row[Any], now: datetime) -> None:
@@ -373,7 +384,7 @@ def _stop(session: Session, company: Company, clock: Row[Any], now: datetime) ->
     )
     conn.execute(_STOP_CLOCK, {"b_clock_id": clock.id, "b_used": used, "b_now": now, "b_st": BREACHED if late else MET})
     if late:
-        record_breach(session, clock)
+        record_breach(session, clock, now=now)
         late_by = max(used - (clock.target_minutes or 0.0), 0.0)
         conn.execute(_CLOSE_BREACH, {"b_clock_id": clock.id, "b_closed_at": now, "b_late": late_by})
 
@@ -443,12 +454,23 @@ def _escalation_timers(
     case_id: int,
     clock_id: int,
     state: str,
-    deadline: datetime,
+    start: datetime,
     escalation: Sequence[EscalationLevel],
+    *,
+    overdue: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Level N is due ``after`` business minutes past the deadline, in the owner's calendar."""
+    """Level N is due when the owner has used ``after`` business minutes past the deadline, in
+    the owner's calendar. From ``start`` (the deadline, or the moment a paused clock resumes)
+    ``overdue`` of them are already used (negative: the deadline is that far ahead)."""
     return [
-        _timer(case_id, clock_id, "escalation", state, calendar.add_business_minutes(deadline, level.after), level=n)
+        _timer(
+            case_id,
+            clock_id,
+            "escalation",
+            state,
+            calendar.add_business_minutes(start, max(level.after - overdue, 0.0)),
+            level=n,
+        )
         for n, level in enumerate(escalation, start=1)
     ]
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from flows._support import OFFLINE_ENV
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
-from reports.queries import department_figures
+from reports.queries import Scope, department_figures, late_cases
 from reports.render import write_report
 from slaflow import cases
 from slaflow.cases import CaseRecord
@@ -35,7 +35,6 @@ from slaflow.duties import deliver_duty, freshness, occurrences, open_due_duties
 from slaflow.errors import SlaflowError
 from slaflow.settings import EXAMPLE_COMPANY
 from slaflow.timers import sweep
-from slaflow.views import case_detail
 from state_machines.schema import label_text
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Case, OutboxMessage, SlaClock, Timer
@@ -568,10 +567,10 @@ def _owner(company: Company, case: CaseRecord) -> str:
 
 def _summary(factory: sessionmaker[Session], company: Company, now: datetime, console: Console) -> None:
     table = Table(title=f"SLA by department, week to {_local(now)} (Moscow time)")
-    for column in ("department", "steps", "met", "breached", "still open", "compliance", "business min late"):
+    for column in ("department", "steps", "met", "breached", "running", "compliance", "business min late"):
         table.add_column(column, justify="left" if column == "department" else "right")
     with factory() as session:
-        for row in department_figures(session):
+        for row in department_figures(session, now=now):
             compliance = f"{row.compliance:.0%}" if row.compliance is not None else "-"
             style = "red" if row.breached else None
             table.add_row(
@@ -612,17 +611,13 @@ def _freshness(factory: sessionmaker[Session], company: Company, now: datetime, 
 def _whole_case_breaches(factory: sessionmaker[Session], company: Company, now: datetime, console: Console) -> None:
     """A missed whole-case target is charged to the departments that used the time."""
     with factory() as session:
-        breached = session.scalars(
-            select(Case)
-            .join(SlaClock, SlaClock.case_id == Case.id)
-            .where(SlaClock.kind == "case", SlaClock.status == "breached")
-            .order_by(Case.id)
-        ).all()
-        for case in breached:
-            shares = case_detail(session, company, case, now)["ledger"]
-            charged = ", ".join(f"{company.department_name(row['department'])} {row['share']:.0%}" for row in shares)
+        scope = Scope(since=at("Mon 00:00"), until=now, now=now)
+        for case in sorted(late_cases(session, scope, limit=1000), key=lambda item: item.case_id):
+            charged = ", ".join(
+                f"{company.department_name(code)} {share:.0%}" for code, share in case.shares.items()
+            )
             console.print(
-                f"whole case #{case.id} {case.case_type} missed its target; business time used: {charged}",
+                f"whole case #{case.case_id} {case.case_type} missed its target; business time used: {charged}",
                 soft_wrap=True,
             )
 

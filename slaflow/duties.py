@@ -396,6 +396,18 @@ def _with_definition(company: Company, definition: CaseTypeDef) -> Company:
     return view
 
 
+def company_for_occurrence(company: Company, data: dict[str, Any]) -> Company:
+    """The company as the engine saw it when it opened a duty occurrence (``data`` is the case's
+    opening data), with ``company``'s duties and calendars: how `sla what-if` replays a duty
+    case under a changed configuration (its target is recomputed from the changed duty)."""
+    name, occurrence = data.get("duty"), data.get("occurrence")
+    duty = next((d for d in company.config.duties if d.name == name), None)
+    if duty is None or not isinstance(occurrence, str):
+        raise SlaflowError(f"duty {name!r} is not in this configuration")
+    moment = ensure_utc(datetime.fromisoformat(occurrence))
+    return _with_definition(company, occurrence_definition(duty, deadline_minutes(duty, company, moment)))
+
+
 def _notify(company: Company, duty: DutyConfig) -> list[str]:
     from notifications.recipients import Scope, resolve
 

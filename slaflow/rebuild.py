@@ -2,8 +2,11 @@
 events through the engine into a scratch database must reproduce exactly what is stored.
 
 `rebuild` checks that (``slaflow sla rebuild``); `what_if` replays past cases under other
-calendars or case-type targets and compares the compliance that results
-(``slaflow sla what-if``). Both replay with the same engine code that wrote the records.
+calendars or case-type targets and compares the figures that result (``slaflow sla what-if``).
+Both are one mechanism: `replay_company` picks the configuration a case is replayed under and
+`replay_case` applies its events with the engine code that wrote the records; the figures come
+from the one ledger (`sla.ledger`), judged at the same instant on both sides, so a change that
+changes nothing shows nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from reports.queries import DepartmentFigures, department_figures
 from sla.calendar import BusinessCalendar
 from slaflow import cases, versions
 from slaflow.company import Actor, Company
-from slaflow.timers import sweep
+from slaflow.duties import company_for_occurrence
+from state_machines.duty import NAME as DUTY
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Breach, Case, CaseEvent, CaseParticipant, ClockPause, SlaClock, Timer
 
@@ -114,6 +118,18 @@ def company_as_run(session: Session, company: Company, case: Case) -> Company:
     return company.with_versions(case_types={case.case_type: definition}, calendars=calendars)
 
 
+def replay_company(session: Session, company: Company, case: Case, changed: Company | None = None) -> Company:
+    """The configuration a stored case is replayed under: as it ran (``changed`` None: its stored
+    definition and calendar versions), or ``changed``. A duty occurrence's definition is built
+    from its duty when the case is opened, so under ``changed`` it is built again from the
+    changed duty (the case type ``duty`` alone is only the template)."""
+    if changed is None:
+        return company_as_run(session, company, case)
+    if case.case_type == DUTY:
+        return company_for_occurrence(changed, case.data)
+    return changed
+
+
 def rebuild(
     sessions: sessionmaker[Session],
     company: Company,
@@ -135,8 +151,7 @@ def rebuild(
         if limit:
             query = query.limit(limit)
         for case in session.scalars(query):
-            as_run = company_as_run(session, company, case)
-            new_id = replay_case(scratch, as_run, list(case.events), case)
+            new_id = replay_case(scratch, replay_company(session, company, case), list(case.events), case)
             with scratch() as replayed:
                 stored, rebuilt = derived(session, case.id), derived(replayed, new_id)
             result.checked += 1
@@ -217,6 +232,20 @@ class WhatIf:
     before: list[DepartmentFigures]
     after: list[DepartmentFigures]
 
+    @property
+    def differences(self) -> list[str]:
+        """Departments whose figures differ, with both sides (empty when nothing changes)."""
+        def key(row: DepartmentFigures) -> tuple[int, int, int, int, float]:
+            return (row.steps, row.met, row.breached, row.running, round(row.late_minutes, 6))
+
+        before = {row.department: key(row) for row in self.before}
+        after = {row.department: key(row) for row in self.after}
+        return [
+            f"{department}: {before.get(department)} -> {after.get(department)}"
+            for department in sorted(before.keys() | after.keys())
+            if before.get(department) != after.get(department)
+        ]
+
 
 def what_if(
     sessions: sessionmaker[Session],
@@ -228,22 +257,24 @@ def what_if(
     now: datetime,
 ) -> WhatIf:
     """Replay the cases opened in ``[since, until)`` as they ran and under ``changed`` (other
-    calendars or case-type definitions), sweep both at ``now``, and compare the figures."""
+    calendars, case-type definitions or duties) and compare the per-department figures, both
+    judged at ``now`` by the ledger. Nothing is swept: the event log already holds every move
+    the sweeper made (automatic transitions, escalation reassignments), and the ledger decides
+    breaches from time alone."""
     skipped: dict[int, str] = {}
     count = 0
     with scratch_database() as before, scratch_database() as after, sessions() as session:
         query = select(Case).where(Case.opened_at >= since, Case.opened_at < until).order_by(Case.id)
         for case in session.scalars(query):
             events = list(case.events)
-            replay_case(before, company_as_run(session, company, case), events, case)
+            replay_case(before, replay_company(session, company, case), events, case)
             try:
-                replay_case(after, changed, events, case)
+                replay_case(after, replay_company(session, company, case, changed), events, case)
             except Exception as exc:  # a changed definition may refuse an old move; report, go on
                 skipped[case.id] = f"{type(exc).__name__}: {exc}"
             count += 1
         figures = []
         for scratch in (before, after):
-            sweep(scratch, company if scratch is before else changed, now=now, owner="what-if")
             with scratch() as replayed:
-                figures.append(department_figures(replayed))
+                figures.append(department_figures(replayed, now=now))
     return WhatIf(cases=count, skipped=skipped, before=figures[0], after=figures[1])

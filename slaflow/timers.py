@@ -19,6 +19,7 @@ from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import events as notify
+from notifications import recipients
 from slaflow import cases, clocks
 from slaflow.clock import Clock, ensure_utc
 from slaflow.company import Actor, Company
@@ -47,6 +48,27 @@ _LEVEL_FIRED = (
         _timers.c.status == "fired",
     )
     .limit(1)
+)
+_HIGHER_FIRED = (
+    select(_timers.c.id)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level > bindparam("b_level"),
+        _timers.c.status == "fired",
+    )
+    .limit(1)
+)
+_HIGHER_DUE = (
+    select(_timers.c.level)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level > bindparam("b_level"),
+        _timers.c.status == "pending",
+        _timers.c.due_at <= bindparam("b_now"),
+    )
+    .distinct()
 )
 _RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
 
@@ -135,16 +157,27 @@ def fire_timer(
         if now <= clock.deadline_at:
             session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
             return None
-        clocks.record_breach(session, clock)
+        clocks.record_breach(session, clock, now=now)
         breach = session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
         notify.step_breached(session, company, case, clock, breach, now=now)
         return _finish(session, timer_id, "fired", now, kind="breach")
     if timer.kind == "warning":
-        notify.step_warning(session, company, case, clock, now=now)
-        return _finish(session, timer_id, "fired", now, kind="warning")
+        return _warn(session, company, timer_id, case, clock, now)
     if timer.kind == "escalation":
         return _escalate(session, company, timer, case, clock, now)
     raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
+
+
+def _warn(
+    session: Session, company: Company, timer_id: int, case: cases.CaseRecord, clock: Row[Any], now: datetime
+) -> str | None:
+    """The deadline is near. Checked when it fires (a warning reclaimed after its worker died may
+    fire late): once the clock is breached or past its deadline, that stage has passed and no
+    "75 % used" goes out after the breach."""
+    if clock.status == clocks.BREACHED or (clock.deadline_at is not None and now > clock.deadline_at):
+        return _finish(session, timer_id, "cancelled", now)
+    notify.step_warning(session, company, case, clock, now=now)
+    return _finish(session, timer_id, "fired", now, kind="warning")
 
 
 def _escalate(
@@ -152,17 +185,34 @@ def _escalate(
 ) -> str | None:
     """Level N of the step's chain: tell its audience (resolved from the org chart now) and/or
     hand the step to someone (an ``assign`` event). A level fires once per clock, even when a
-    dependency pause re-scheduled it."""
+    dependency pause re-scheduled it, and never after a higher level (its stage has passed).
+    When higher levels are due too, a person they also reach hears only the highest one: one
+    message naming the higher level instead of several at the same moment."""
     if session.connection().execute(_LEVEL_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
+        return _finish(session, timer.id, "cancelled", now)
+    if session.connection().execute(_HIGHER_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
         return _finish(session, timer.id, "cancelled", now)
     levels = cases.definition_of(session, company, case).escalation_of(timer.state)
     if timer.level > len(levels):
         return _finish(session, timer.id, "cancelled", now)  # the chain was shortened since
     level = levels[timer.level - 1]
-    if level.notify:
-        notify.escalated(session, company, case, clock, level=timer.level, audience=level.notify, now=now)
-    if level.reassign_to is not None:
-        person = company.head_of(clock.department) if level.reassign_to == "head" else level.reassign_to[7:]
+    higher = [
+        levels[n - 1]
+        for n in session.connection()
+        .execute(_HIGHER_DUE, {"b_clock_id": clock.id, "b_level": timer.level, "b_now": now})
+        .scalars()
+        if n <= len(levels)
+    ]
+    audience = level.notify
+    if audience and higher:
+        scope = recipients.Scope.of_clock(case, clock)
+        reached = {person for up in higher for person in recipients.resolve(company, up.notify, scope)}
+        audience = [f"person:{p}" for p in recipients.resolve(company, level.notify, scope) if p not in reached]
+    if audience:
+        notify.escalated(session, company, case, clock, level=timer.level, audience=audience, now=now)
+    reassign = level.reassign_to if not any(up.reassign_to for up in higher) else None
+    if reassign is not None:
+        person = company.head_of(clock.department) if reassign == "head" else reassign[7:]
         if person != case.owner_person:
             cases.assign(
                 session,
@@ -191,27 +241,37 @@ def sweep(
 ) -> SweepResult:
     """Claim and fire due timers until none are left (or ``max_batches`` is reached).
 
-    Give ``now`` (tests, the demo) or a ``clock`` read again for every batch (a long sweep then
-    records true firing times and sees timers that fell due meanwhile). Timers fire ``group`` to a
+    Give ``now`` (tests, the demo) or a ``clock``, read again for every batch (to see timers that
+    fell due meanwhile) and for every timer as it fires: ``fired_at``, the breach's
+    ``detected_at`` and the messages' ``created_at`` are the moment of that fire, not the start
+    of the batch. Timers fire ``group`` to a
     transaction; if any of a group raises, the group is rolled back and its timers fire one by one,
     so one bad timer never blocks the others."""
     if (now is None) == (clock is None):
         raise ValueError("sweep needs exactly one of now= or clock=")
     result = SweepResult()
+    read_now = clock.now if clock is not None else _constant(ensure_utc(now))  # type: ignore[arg-type]
     for _ in range(max_batches):
-        at = clock.now() if clock is not None else ensure_utc(now)  # type: ignore[arg-type]
+        at = ensure_utc(read_now())
         with factory.begin() as session:
             _give_up(session, now=at)
             ids = claim_due(session, now=at, owner=owner, limit=batch, lease=lease)
         result.claimed += len(ids)
         for start in range(0, len(ids), group):
             chunk = ids[start : start + group]
-            if not _fire_group(factory, company, chunk, owner=owner, now=at, result=result, hooks=hooks):
+            if not _fire_group(factory, company, chunk, owner=owner, now=read_now, result=result, hooks=hooks):
                 for timer_id in chunk:
-                    _fire_alone(factory, company, timer_id, owner=owner, now=at, result=result, hooks=hooks)
+                    _fire_alone(factory, company, timer_id, owner=owner, now=read_now, result=result, hooks=hooks)
         if len(ids) < batch:
             break
     return result
+
+
+def _constant(moment: datetime) -> Callable[[], datetime]:
+    def read() -> datetime:
+        return moment
+
+    return read
 
 
 def _fire_group(
@@ -220,7 +280,7 @@ def _fire_group(
     ids: list[int],
     *,
     owner: str,
-    now: datetime,
+    now: Callable[[], datetime],
     result: SweepResult,
     hooks: HookHandler | None,
 ) -> bool:
@@ -230,7 +290,7 @@ def _fire_group(
     try:
         with factory.begin() as session:
             for timer_id in ids:
-                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now, hooks=hooks)
+                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks)
                 if kind is None:
                     skipped += 1
                 else:
@@ -249,13 +309,13 @@ def _fire_alone(
     timer_id: int,
     *,
     owner: str,
-    now: datetime,
+    now: Callable[[], datetime],
     result: SweepResult,
     hooks: HookHandler | None,
 ) -> None:
     try:
         with factory.begin() as session:
-            kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now, hooks=hooks)
+            kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks)
     except Exception as exc:  # one bad timer must not stop the others
         log.exception("timer %s failed", timer_id)
         result.failed += 1

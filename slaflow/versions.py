@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
-from sla.calendar import BusinessCalendar, CalendarConfig
+from sla.calendar import BusinessCalendar
+from sla.ledger import stored_calendar
 from slaflow.company import Company
 from slaflow.errors import SlaflowError
 from state_machines.machine import machine_for
@@ -30,14 +31,12 @@ _definitions = table(CaseTypeVersion)
 _calendars = table(CalendarVersion)
 _INSERT = {table.name: insert_ignoring_duplicates(table, "fingerprint") for table in (_definitions, _calendars)}
 _LOAD_DEFINITION = select(_definitions.c.definition).where(_definitions.c.fingerprint == bindparam("b_fp"))
-_LOAD_CALENDAR = select(_calendars.c.name, _calendars.c.config).where(_calendars.c.fingerprint == bindparam("b_fp"))
 
 _PENDING = "slaflow.versions.pending"
 _lock = threading.Lock()
 _stored: set[tuple[str, str, str]] = set()
 """(database URL, table, fingerprint) known to be committed."""
 _loaded_definitions: dict[str, CaseTypeDef] = {}
-_loaded_calendars: dict[str, BusinessCalendar] = {}
 
 
 def register_definition(session: Session, definition: CaseTypeDef, now: datetime) -> str:
@@ -92,15 +91,10 @@ def calendar_for(session: Session, company: Company, name: str, fingerprint: str
     current = company.calendars.get(name)
     if current is not None and current.fingerprint == fingerprint:
         return current
-    found = _loaded_calendars.get(fingerprint)
-    if found is None:
-        row = session.connection().execute(_LOAD_CALENDAR, {"b_fp": fingerprint}).first()
-        if row is None:
-            raise SlaflowError(f"calendar {name!r} version {fingerprint} is not stored")
-        found = BusinessCalendar(CalendarConfig.model_validate(row.config), name=row.name)
-        with _lock:
-            _loaded_calendars[fingerprint] = found
-    return found
+    try:
+        return stored_calendar(session, name, fingerprint)
+    except LookupError as exc:
+        raise SlaflowError(str(exc)) from None
 
 
 def _register(session: Session, table: str, fingerprint: str, row: dict[str, Any]) -> None:

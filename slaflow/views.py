@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sla.clocks import used_by
+from sla.compliance import blame
 from slaflow import versions
 from slaflow.clocks import RUNNING
 from slaflow.company import Company
@@ -91,13 +93,9 @@ def case_row(company: Company, case: Case, now: datetime, session: Session | Non
 
 
 def ledger(used_by_department: dict[str, float]) -> list[dict[str, Any]]:
-    """Business minutes each department used on a case, and its share: a whole-case breach is
-    charged to the departments that used the time, not to whoever held the case last."""
-    total = sum(used_by_department.values())
-    return [
-        {"department": dept, "minutes": minutes, "share": minutes / total if total else 0.0}
-        for dept, minutes in sorted(used_by_department.items(), key=lambda item: -item[1])
-    ]
+    """Business minutes each department used on a case, and its share (`sla.compliance.blame`):
+    a whole-case breach is charged to the departments that used the time."""
+    return [dataclasses.asdict(share) for share in blame(used_by_department)]
 
 
 def case_detail(session: Session, company: Company, case: Case, now: datetime) -> dict[str, Any]:

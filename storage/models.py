@@ -250,6 +250,9 @@ class Breach(Base):
     state: Mapped[str | None] = mapped_column(String(64))
     deadline_at: Mapped[datetime]
     breached_at: Mapped[datetime] = mapped_column(index=True)
+    """The deadline the clock ran past (the breach is from then on)."""
+    detected_at: Mapped[datetime]
+    """When the breach was recorded: the sweep that fired it, or the stop or pause that found it late."""
     closed_at: Mapped[datetime | None]
     late_minutes: Mapped[float | None] = mapped_column(Float)
     """Business minutes past the deadline when the clock stopped (None while still open)."""

@@ -202,10 +202,13 @@ def test_a_late_step_is_breached_against_its_department_with_business_minutes_la
     case_id = _open(sessions, company, clock)  # inspection due Monday 17:00 Moscow
     clock.advance(timedelta(hours=9))  # Monday 18:00 Moscow: the sweeper fires the breach
     result = sweep(sessions, company, now=clock.now(), owner="test")
-    assert result.fired["breach"] == 1 and result.fired["warning"] == 1
+    # The warning (due 15:00) was not swept before the deadline: its stage has passed, so only
+    # the breach goes out. The breach keeps its deadline and records when it was detected.
+    assert result.fired["breach"] == 1 and result.fired["warning"] == 0
     with sessions() as session:
         [breach] = session.scalars(select(Breach)).all()
         assert (breach.department, breach.state, breach.closed_at) == ("warehouse", "inspection", None)
+        assert (breach.breached_at, breach.detected_at) == (clock.now() - timedelta(hours=1), clock.now())
     clock.advance(timedelta(hours=15))  # Tuesday 09:00 Moscow
     _fire(sessions, company, clock, case_id, "approve", "popov", inspection_notes="late")
     with sessions() as session:

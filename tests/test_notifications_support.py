@@ -190,7 +190,8 @@ def step_clock(session: Session, case: Case) -> SlaClock:
 
 def record_breach_row(session: Session, clock: SlaClock) -> Breach:
     """The breach row the sweeper writes at a clock's deadline (`slaflow.clocks.record_breach`)."""
-    record_breach(session, clock)
+    assert clock.deadline_at is not None
+    record_breach(session, clock, now=clock.deadline_at)
     breach = session.scalars(select(Breach).where(Breach.clock_id == clock.id)).one()
     session.refresh(clock)
     return breach

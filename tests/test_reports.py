@@ -144,7 +144,7 @@ def dataset(sessions: sessionmaker[Session], company: Company) -> dict[str, int]
     return build_dataset(sessions, company)
 
 
-SCOPE = Scope(SINCE, UNTIL)
+SCOPE = Scope(SINCE, UNTIL, now=NOW)
 
 
 def _by_department(rows: list[Any]) -> dict[str, Any]:
@@ -161,14 +161,14 @@ def test_it_counts_steps_met_breached_and_compliance_per_department(
     # logistics: A, B collections and R slot, R delivery met; N collection running.
     # accounting: A refund met; B refund (120 late) and P margin check (60 late) breached.
     # commercial: P approval, L2 and L3 arbitration met.
-    # marketing: L1-L3 reviews met; L4 review breached by the sweeper, still running (no late
-    #   minutes until it stops).
+    # marketing: L1-L3 reviews met; L4 review breached and still open: late by the time used so
+    #   far, Tue 17 10:00 to Mon 23 12:00 = 420 + 3 x 480 + 180 = 2040 of 480, 1560 late.
     # sales: R confirmation breached, 720 late.
     expected = {
         "accounting": (3, 1, 2, 0, 180.0),
         "commercial": (3, 3, 0, 0, 0.0),
         "logistics": (5, 4, 0, 1, 0.0),
-        "marketing": (4, 3, 1, 1, 0.0),
+        "marketing": (4, 3, 1, 0, 1560.0),
         "sales": (1, 0, 1, 0, 720.0),
         "warehouse": (4, 3, 1, 0, 60.0),
     }
@@ -234,20 +234,21 @@ def test_it_charges_each_department_the_business_minutes_it_used_in_the_cases_of
     with sessions() as session:
         cells = {(c.requester, c.department): (c.cases, c.minutes) for c in queries.ledger(session, SCOPE)}
         rows = _by_department(queries.department_rows(session, SCOPE))
-        ledger_of_r = queries.case_ledger(session, dataset["R"])
-    # Every case type here is requested by sales. Running steps count 0 until they stop.
-    # warehouse A 60 + B 120 + R 180 + N 90; logistics A 240 + B 480 + R 60+360 + N 0 (running);
-    # accounting A 60 + B 600 + P 300; commercial P 210 + L2 300 + L3 240;
-    # marketing L1 120 + L2 180 + L3 60 + L4 0 (running); sales R 960.
+        ledger_of_r = queries.case_ledger(session, dataset["R"], NOW)
+    # Every case type here is requested by sales. Open steps count the time used up to NOW.
+    # warehouse A 60 + B 120 + R 180 + N 90; logistics A 240 + B 480 + R 60+360 + N 60 (open since
+    # 10:30, the Yekaterinburg lunch until 11:00 Moscow, then 11-12); accounting A 60 + B 600 +
+    # P 300; commercial P 210 + L2 300 + L3 240; marketing L1 120 + L2 180 + L3 60 + L4 2040
+    # (open, see above); sales R 960.
     assert cells == {
         ("sales", "warehouse"): (4, 450.0),
-        ("sales", "logistics"): (4, 1140.0),
+        ("sales", "logistics"): (4, 1200.0),
         ("sales", "accounting"): (3, 960.0),
         ("sales", "commercial"): (3, 750.0),
-        ("sales", "marketing"): (4, 360.0),
+        ("sales", "marketing"): (4, 2400.0),
         ("sales", "sales"): (1, 960.0),
     }
-    assert rows["logistics"].ledger_minutes == 1140.0 and rows["logistics"].ledger_cases == 4
+    assert rows["logistics"].ledger_minutes == 1200.0 and rows["logistics"].ledger_cases == 4
     assert ledger_of_r == {"sales": 960.0, "logistics": 420.0, "warehouse": 180.0}
     assert list(ledger_of_r) == ["sales", "logistics", "warehouse"]  # largest first
 
@@ -264,12 +265,12 @@ def test_it_splits_breaches_into_own_and_waiting_on_other_departments(
     assert (sales.cases_requested, sales.case_breaches, sales.own_breaches) == (9, 3, 1)
     # Waiting: R used 1560 minutes, 180 warehouse + 420 logistics = 600 of them not sales' ->
     # 600/1560 = 5/13; P used 510, all accounting (300) and commercial (210) -> 1; L4's only
-    # step still runs (0 minutes used), so it cannot be attributed -> 0. Total 1 + 5/13.
-    assert sales.waiting_breaches == pytest.approx(1 + 5 / 13)
+    # step is still open and used 2040 minutes so far, all marketing's -> 1. Total 2 + 5/13.
+    assert sales.waiting_breaches == pytest.approx(2 + 5 / 13)
     assert shares[("sales", "sales")] == pytest.approx(960 / 1560)
     assert shares[("sales", "warehouse")] == pytest.approx(180 / 1560)
     assert shares[("sales", "accounting")] == pytest.approx(300 / 510)
-    assert shares[("sales", "marketing")] == 0.0
+    assert shares[("sales", "marketing")] == 1.0
     assert rows["warehouse"].case_breaches == 0 and rows["warehouse"].waiting_breaches == 0.0
 
 
@@ -279,13 +280,15 @@ def test_it_lists_late_cases_latest_first_and_open_cases_nearest_their_deadline(
     with sessions() as session:
         late = queries.late_cases(session, SCOPE)
         due = queries.open_cases(session, company, now=NOW)
-    # Whole-case lateness: R 180 (Thu 09-12), P 30 (Tue 09:00-09:30), L4 still open (no figure yet).
+    # Whole-case lateness: L4 still open, 2040 used of 1440 so far -> 600 (the worst breach is
+    # the current one); R 180 (Thu 09-12), P 30 (Tue 09:00-09:30).
     assert [(c.case_id, c.late_minutes) for c in late] == [
+        (dataset["L4"], 600.0),
         (dataset["R"], 180.0),
         (dataset["P"], 30.0),
-        (dataset["L4"], None),
     ]
-    assert late[1].minutes == {"accounting": 300.0, "commercial": 210.0}
+    assert late[2].minutes == {"accounting": 300.0, "commercial": 210.0}
+    assert late[0].minutes == {"marketing": 2040.0} and late[0].shares == {"marketing": 1.0}
     # L4's review was due Wed 18 10:00: until Mon 23 12:00 the office worked Wed 420 + Thu 480
     # + Fri 480 + Mon 180 = 1560 minutes past it. N's collection is due Wed 25 12:00 EKB; from
     # Mon 14:00 EKB that is Mon 180 + Tue 480 + Wed 240 = 900 minutes away.
@@ -359,8 +362,8 @@ def test_it_gives_the_demo_its_department_figures(
     from reports.queries import department_figures
 
     with sessions() as session:
-        everything = {f.department: f for f in department_figures(session)}
-        second_week = department_figures(session, since=msk(23, 0))
+        everything = {f.department: f for f in department_figures(session, now=NOW)}
+        second_week = department_figures(session, since=msk(23, 0), now=NOW)
     assert (everything["warehouse"].steps, everything["warehouse"].breached) == (4, 1)
     assert everything["accounting"].late_minutes == 180.0
     assert [(f.department, f.steps, f.running) for f in second_week] == [("logistics", 1, 1), ("warehouse", 1, 0)]

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, aliased
 
 from reports import queries
 from reports.queries import DepartmentFigures, Scope, WeekTrend
+from sla.compliance import Outcome, outcome
+from sla.ledger import record_of
 from slaflow import cases
 from slaflow.company import Company
 from slaflow.duties import DutyFreshness, freshness
@@ -110,7 +112,7 @@ def period(key: str, now: datetime, tz: tzinfo) -> Period:
 def status_of(clock: SlaClock | None, now: datetime) -> str:
     if clock is None:
         return UNTIMED
-    if clock.status == BREACHED or (clock.deadline_at is not None and clock.deadline_at <= now):
+    if outcome(record_of(clock), now) is Outcome.BREACHED:  # the ledger's rule, as in the figures
         return BREACHED
     if clock.paused_since is not None:
         return PAUSED
@@ -180,7 +182,7 @@ def by_department(company: Company, rows: list[OpenRow]) -> list[DepartmentBoard
 def board(session: Session, company: Company, now: datetime, period_key: str) -> Board:
     zone = queries.report_zone(company)
     chosen = period(period_key, now, zone)
-    scope = Scope(since=chosen.since, until=chosen.until)
+    scope = Scope(since=chosen.since, until=chosen.until, now=now)
     rows = open_rows(session, company, now)
     total = session.scalar(select(func.count()).select_from(Case).where(Case.closed_at.is_(None)))
     return Board(

@@ -1,0 +1,199 @@
+"""The breach ledger in the database: the SQL aggregation behind every SLA figure.
+
+Stopped clocks are *settled*: their outcome and lateness never change, so the database sums them
+(over the columns of the report index, so the aggregate never reads the table). Open clocks are
+few (the cases in progress): they are read as records and judged at ``now`` by the rules in
+`sla.compliance`, in the clock's own calendar version. Every output takes its figures from here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Label, Row, case, func, select
+from sqlalchemy.orm import Session
+
+from sla.calendar import BusinessCalendar, CalendarConfig
+from sla.compliance import BREACHED_STATUS, ClockRecord, Outcome, Tally, late_minutes, outcome, used_now
+from storage.models import CalendarVersion, SlaClock, table
+
+STEP, WHOLE_CASE = "step", "case"
+MET_STATUS = "met"
+
+clocks = table(SlaClock)
+_calendars = table(CalendarVersion)
+_lock = threading.Lock()
+_loaded: dict[str, BusinessCalendar] = {}
+
+
+def stored_calendar(session: Session, name: str, fingerprint: str) -> BusinessCalendar:
+    """The calendar version a clock runs on, from the append-only registry (cached per process:
+    a fingerprint names one content forever)."""
+    found = _loaded.get(fingerprint)
+    if found is None:
+        row = session.connection().execute(
+            select(_calendars.c.name, _calendars.c.config).where(_calendars.c.fingerprint == fingerprint)
+        ).first()
+        if row is None:
+            raise LookupError(f"calendar {name!r} version {fingerprint} is not stored")
+        found = BusinessCalendar(CalendarConfig.model_validate(row.config), name=row.name)
+        with _lock:
+            _loaded[fingerprint] = found
+    return found
+
+
+def step_where(
+    *, since: datetime | None = None, until: datetime | None = None, department: str | None = None
+) -> list[ColumnElement[bool]]:
+    """Step clocks with a target that started in ``[since, until)`` (either bound may be open)."""
+    where = [clocks.c.kind == STEP, clocks.c.target_minutes.is_not(None)]
+    if since is not None:
+        where.append(clocks.c.started_at >= since)
+    if until is not None:
+        where.append(clocks.c.started_at < until)
+    if department is not None:
+        where.append(clocks.c.department == department)
+    return where
+
+
+def _sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def settled_columns() -> list[Label[Any]]:
+    """Aggregates over the settled (stopped) clocks of a group, plus the group's size: ``steps``,
+    ``met``, ``settled_breached``, ``settled_late`` and ``stopped``."""
+    stopped = clocks.c.stopped_at.is_not(None)
+    breached = stopped & (clocks.c.status == BREACHED_STATUS)
+    over = clocks.c.used_minutes - func.coalesce(clocks.c.target_minutes, 0.0)
+    return [
+        func.count().label("steps"),
+        _sum_if(stopped & (clocks.c.status == MET_STATUS)).label("met"),
+        _sum_if(breached).label("settled_breached"),
+        func.coalesce(func.sum(case((breached & (over > 0), over), else_=0.0)), 0.0).label("settled_late"),
+        _sum_if(stopped).label("stopped"),
+    ]
+
+
+OPEN_COLUMNS = (
+    clocks.c.id,
+    clocks.c.case_id,
+    clocks.c.kind,
+    clocks.c.department,
+    clocks.c.status,
+    clocks.c.target_minutes,
+    clocks.c.used_minutes,
+    clocks.c.started_at,
+    clocks.c.running_since,
+    clocks.c.paused_since,
+    clocks.c.stopped_at,
+    clocks.c.deadline_at,
+    clocks.c.calendar,
+    clocks.c.calendar_fingerprint,
+)
+
+
+def record_of(row: Row[Any] | SlaClock) -> ClockRecord:
+    return ClockRecord(
+        department=row.department,
+        status=row.status,
+        target_minutes=row.target_minutes,
+        used_minutes=row.used_minutes,
+        running_since=row.running_since,
+        paused_since=row.paused_since,
+        stopped_at=row.stopped_at,
+        deadline_at=row.deadline_at,
+    )
+
+
+def open_clocks(session: Session, where: Sequence[ColumnElement[bool]]) -> list[Row[Any]]:
+    """The open clocks among those ``where`` selects (read whole: they are judged in Python)."""
+    return list(session.execute(select(*OPEN_COLUMNS).where(*where, clocks.c.stopped_at.is_(None))))
+
+
+def judge(session: Session, row: Row[Any] | SlaClock, now: datetime) -> tuple[Outcome, float, float]:
+    """An open clock at ``now``: its outcome, business minutes used so far and minutes late."""
+    record = record_of(row)
+    used = used_now(record, stored_calendar(session, row.calendar, row.calendar_fingerprint), now)
+    result = outcome(record, now)
+    return result, used, late_minutes(used, record.target_minutes) if result is Outcome.BREACHED else 0.0
+
+
+def tally_of(
+    session: Session, department: str, settled: Any, open_rows: Iterable[Row[Any]], now: datetime
+) -> Tally:
+    """One department's figures: the settled aggregate row plus its open clocks judged now."""
+    figures = Tally(
+        department,
+        steps=int(settled.steps),
+        met=int(settled.met),
+        breached=int(settled.settled_breached),
+        late_minutes=float(settled.settled_late),
+    )
+    for row in open_rows:
+        result, _, late = judge(session, row, now)
+        if result is Outcome.BREACHED:
+            figures.breached += 1
+            figures.late_minutes += late
+        else:
+            figures.running += 1
+            figures.paused += int(row.paused_since is not None)
+    return figures
+
+
+def tallies(session: Session, where: Sequence[ColumnElement[bool]], now: datetime) -> list[Tally]:
+    """Per-department figures of the clocks ``where`` selects, at ``now`` (one GROUP BY over the
+    settled clocks, one read of the open ones)."""
+    grouped = (
+        select(clocks.c.department.label("department"), *settled_columns())
+        .where(*where)
+        .group_by(clocks.c.department)
+        .order_by(clocks.c.department)
+    )
+    open_by: dict[str, list[Row[Any]]] = {}
+    for row in open_clocks(session, where):
+        open_by.setdefault(row.department, []).append(row)
+    return [
+        tally_of(session, row.department, row, open_by.get(row.department, []), now)
+        for row in session.execute(grouped)
+    ]
+
+
+def case_minutes(session: Session, case_ids: Iterable[int], now: datetime) -> dict[int, dict[str, float]]:
+    """Business minutes each department's steps used per case, open steps up to ``now``."""
+    ids = sorted(set(case_ids))
+    found: dict[int, dict[str, float]] = {case_id: {} for case_id in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        settled = (
+            select(clocks.c.case_id, clocks.c.department, func.sum(clocks.c.used_minutes))
+            .where(clocks.c.kind == STEP, clocks.c.case_id.in_(chunk), clocks.c.stopped_at.is_not(None))
+            .group_by(clocks.c.case_id, clocks.c.department)
+        )
+        for case_id, department, used in session.execute(settled):
+            found[case_id][department] = found[case_id].get(department, 0.0) + float(used or 0.0)
+        for row in open_clocks(session, [clocks.c.kind == STEP, clocks.c.case_id.in_(chunk)]):
+            _, used, _ = judge(session, row, now)
+            found[row.case_id][row.department] = found[row.case_id].get(row.department, 0.0) + used
+    return found
+
+
+def breached_by_deadline(
+    session: Session, *, departments: Sequence[str], start: datetime, end: datetime, now: datetime
+) -> list[Row[Any]]:
+    """Step clocks of ``departments`` whose deadline fell in ``[start, end)`` and that are
+    breached at ``now`` (recorded, or open past the deadline and not swept yet), by deadline."""
+    query = (
+        select(*OPEN_COLUMNS, clocks.c.state, clocks.c.person)
+        .where(
+            clocks.c.kind == STEP,
+            clocks.c.department.in_(list(departments)),
+            clocks.c.deadline_at >= start,
+            clocks.c.deadline_at < end,
+        )
+        .order_by(clocks.c.deadline_at, clocks.c.id)
+    )
+    return [row for row in session.execute(query) if outcome(record_of(row), now) is Outcome.BREACHED]
