@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from api.auth import CurrentActor
 from api.schemas import (
@@ -21,7 +20,6 @@ from api.schemas import (
     DepartmentFigures,
     ErrorBody,
     FireTrigger,
-    Health,
     OpenCase,
 )
 from api.state import app_state
@@ -124,19 +122,3 @@ def department_figures(request: Request, actor: CurrentActor) -> list[Department
                           running=by[RUNNING], paused=by[PAUSED])
         for dept, by in figures.items()
     ]
-
-
-health_router = APIRouter(tags=["health"])
-
-
-@health_router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(request: Request) -> Any:
-    """Is the database reachable? (No token needed: load balancers ask.)"""
-    state = app_state(request)
-    try:
-        with state.sessions() as session:
-            session.execute(text("SELECT 1"))
-    except Exception as exc:
-        body = Health(status="unavailable", database=type(exc).__name__, inbox_backlog=state.pipeline.backlog)
-        return JSONResponse(body.model_dump(), status_code=503)
-    return Health(status="ok", database="ok", inbox_backlog=state.pipeline.backlog)

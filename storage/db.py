@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import dml as postgresql_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.faults import guard_sqlite_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -31,6 +33,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
+        guard_sqlite_file(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
