@@ -22,6 +22,7 @@ from crm.adapters.base import body_hash
 from crm.errors import AuthFailed, WebhookRejected
 from crm.inbox import REJECTED, InboxRecord, StoredEvent, list_inbox
 from crm.pipeline import PipelineStopped
+from storage.faults import is_unavailable
 from storage.models import InboxEvent
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ async def _store(state: AppState, record: InboxRecord) -> StoredEvent:
         return await state.pipeline.submit(record)
     except PipelineStopped as exc:
         raise HTTPException(503, str(exc)) from None
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise  # api.errors answers 503 with Retry-After and logs one line
         log.exception("webhook %s: could not store the request", record.source)
         raise HTTPException(503, "the request could not be stored; please retry") from None
 

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import dml as postgresql_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.faults import guard_sqlite_file
+from storage.faults import guard_sqlite_file, reconnect_after_server_faults
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -35,7 +35,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         guard_sqlite_file(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    reconnect_after_server_faults(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

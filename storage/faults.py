@@ -151,3 +151,16 @@ def probe_writable(engine: Engine, *, timeout_ms: int = 3000) -> str | None:
             raise
         return describe(exc)
     return None
+
+
+RECONNECT_SQLSTATES = frozenset({"25006", "57P01", "57P02", "57P03"})
+"""PostgreSQL errors after which a pooled connection is worth nothing: read-only transaction (the
+database was made read-only: the session keeps that setting), admin/crash shutdown, cannot
+connect now. Treated as disconnects, so the pool opens fresh connections once the fault clears."""
+
+
+def reconnect_after_server_faults(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _handle_error(context: Any) -> None:
+        if getattr(context.original_exception, "sqlstate", None) in RECONNECT_SQLSTATES:
+            context.is_disconnect = True
