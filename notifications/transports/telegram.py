@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from notifications.transports.base import Outgoing, Transport, TransportError, post, status_error
+from notifications.transports.base import (
+    Outgoing,
+    Transport,
+    TransportError,
+    bounded_seconds,
+    post,
+    status_error,
+)
 
 if TYPE_CHECKING:
     from slaflow.company import PersonConfig
@@ -55,4 +62,4 @@ def _retry_after(response: httpx.Response) -> float | None:
         value = response.json().get("parameters", {}).get("retry_after")
     except (ValueError, AttributeError):
         return None
-    return float(value) if isinstance(value, int | float) else None
+    return bounded_seconds(value)
