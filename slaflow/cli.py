@@ -17,7 +17,7 @@ from flows.cli import worker as flows_worker
 from notifications.cli import notify_app, outbox_app
 from reports.cli import report_app
 from sla.calendar import BusinessCalendar
-from slaflow import cases
+from slaflow import backup_cli, cases
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.company import load_company
 from slaflow.errors import SlaflowError
@@ -41,6 +41,8 @@ app.command()(regulation)
 app.add_typer(report_app, name="report")
 app.command("worker")(flows_worker)
 app.command("up")(flows_up)
+app.command("backup")(backup_cli.backup)
+app.command("restore")(backup_cli.restore)
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)
