@@ -138,17 +138,17 @@ def verify(database_url: str, tally: Tally) -> None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            per_key = dict(connection.execute(
+            per_key: dict[str, int] = {str(key): int(n) for key, n in connection.execute(
                 select(Case.external_key, func.count()).where(Case.external_key.is_not(None))
-                .group_by(Case.external_key)).all())
-            hooks = dict(connection.execute(
+                .group_by(Case.external_key))}
+            hooks: dict[str, int] = {str(status): int(n) for status, n in connection.execute(
                 select(InboxEvent.status, func.count()).where(InboxEvent.source == "generic")
-                .group_by(InboxEvent.status)).all())
+                .group_by(InboxEvent.status))}
     finally:
         engine.dispose()
     acked = tally.acked_cases | {hook_case_key(key) for key in tally.acked_hooks}
-    tally.lost = sum(1 for key in acked if per_key.get(key, 0) == 0)
-    tally.doubled = sum(1 for count in per_key.values() if count > 1)
+    tally.lost = len([key for key in acked if per_key.get(key, 0) == 0])
+    tally.doubled = len([count for count in per_key.values() if count > 1])
     tally.extra["webhooks stored"] = sum(hooks.values())
     FIGURES.append(tally)
     assert tally.lost == 0, f"acknowledged but missing: {sorted(k for k in acked if k not in per_key)}"
