@@ -168,7 +168,7 @@ def test_connections_killed_again_and_again_under_load(
 
 
 @pytest.mark.skipif(os.environ.get("SLAFLOW_TEST_PG_RESTART") != "1",
-                    reason="restarts the whole PostgreSQL cluster: set SLAFLOW_TEST_PG_RESTART=1 on a server of your own")
+                    reason="restarts the whole PostgreSQL cluster: set SLAFLOW_TEST_PG_RESTART=1 on your own server")
 def test_postgresql_restarted_under_load(client: TestClient, clock: SimulatedClock, pg_url: str) -> None:
     tally = Tally("PostgreSQL restarted under load", "postgresql")
     work = Workload(client, clock, tally)
