@@ -55,6 +55,16 @@ class Tally:
                 f"{self.lost} lost, {self.doubled} done twice{extra}")
 
 
+@dataclass
+class ChannelTally(Tally):
+    """Figures of a channel fault: requests the channel got, messages lost or sent twice."""
+
+    def line(self) -> str:
+        extra = "".join(f", {key} {value}" for key, value in self.extra.items())
+        return (f"{self.fault} [{self.database}]: {self.sent} requests to the channel, {self.lost} messages lost, "
+                f"{self.doubled} sent twice{extra}")
+
+
 class Workload:
     """Opens ``reservation`` cases (REST, with an external key) and ``rush_delivery`` cases (generic
     CRM webhook), records each answer, and keeps what was refused for a later retry, as a client
