@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import dashboard, errors, health, rest, webhooks
+from api import dashboard, errors, health, openapi, rest, webhooks
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
 from crm.config import SecretError, check_against
@@ -58,6 +58,7 @@ def create_app(
         secrets=secrets, tokens={token.sha256: token for token in crm.api_tokens},
     )
     errors.install(app)
+    openapi.install(app, company)
     settings = runtime.settings
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(settings.max_body_bytes, settings.body_limits))
     app.include_router(webhooks.router)
