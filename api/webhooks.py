@@ -119,12 +119,13 @@ async def _store(state: AppState, record: InboxRecord) -> StoredEvent:
     try:
         return await state.pipeline.submit(record)
     except PipelineStopped as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
     except Exception as exc:
         if is_unavailable(exc):
             raise  # api.errors answers 503 with Retry-After and logs one line
         log.exception("webhook %s: could not store the request", record.source)
-        raise HTTPException(503, "the request could not be stored; please retry") from None
+        raise HTTPException(503, "the request could not be stored; please retry",
+                            headers={"Retry-After": "5"}) from None
 
 
 def _refusal(

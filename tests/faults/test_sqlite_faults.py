@@ -43,6 +43,7 @@ def run_fault(client: TestClient, clock: SimulatedClock, tally: Tally, url: str,
     settle(client)
     with inject:
         assert work.ready() == 503
+        assert client.get("/health/live").status_code == 200  # alive: no restart wanted
         during = work.round("during", N)
         assert set(during) == {503}, during
         assert work.ready() == 503
