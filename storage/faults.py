@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -55,7 +56,7 @@ def sqlite_path(engine: Engine) -> Path | None:
     return Path(str(database)).resolve()
 
 
-def file_identity(path: Path) -> tuple[int, int] | None:
+def file_identity(path: Path | str) -> tuple[int, int] | None:
     """(device, inode) of the file, or None if it is missing."""
     try:
         stat = os.stat(path)
@@ -72,8 +73,13 @@ class SqliteFileGuard:
     - A commit is refused unless the connection's file is still the one at the path.
     """
 
+    CHECKOUT_RECHECK_SECONDS = 0.1
+    """How old the file identity seen at checkout may be (the commit check never uses a cached one)."""
+
     def __init__(self, engine: Engine, path: Path) -> None:
         self.path = path
+        self._where = str(path)
+        self._seen: tuple[float, tuple[int, int] | None] = (-1.0, None)
         self.serving: tuple[int, int] | None = None
         """The identity of the file the newest connection opened (at start: the file at start)."""
         event.listen(engine, "do_connect", self._before_connect)
@@ -82,7 +88,10 @@ class SqliteFileGuard:
         event.listen(engine, "commit", self._commit)
 
     def problem(self, identity: tuple[int, int] | None) -> str | None:
-        current = file_identity(self.path)
+        """Why a connection to the file ``identity`` must not commit now (None: it may)."""
+        return self._compare(identity, file_identity(self._where))
+
+    def _compare(self, identity: tuple[int, int] | None, current: tuple[int, int] | None) -> str | None:
         if current is None:
             return f"the database file {self.path} is missing"
         if identity is not None and current != identity:
@@ -94,11 +103,19 @@ class SqliteFileGuard:
             raise sqlite3.OperationalError(f"the database file {self.path} is missing")
 
     def _connected(self, dbapi_connection: Any, record: Any) -> None:
-        identity = file_identity(self.path)
+        identity = file_identity(self._where)
+        self._seen = (time.monotonic(), identity)
         record.info["sqlite_file"] = self.serving = identity
 
     def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        if self.problem(record.info.get("sqlite_file")) is not None:
+        # A stat per checkout and per commit cost ~5% of a small transaction; at checkout (which
+        # only decides whether to reconnect) an identity up to 0.1 s old will do.
+        at, current = self._seen
+        now = time.monotonic()
+        if now - at > self.CHECKOUT_RECHECK_SECONDS:
+            current = file_identity(self._where)
+            self._seen = (now, current)
+        if self._compare(record.info.get("sqlite_file"), current) is not None:
             raise sa_exc.DisconnectionError()  # the pool opens a fresh connection (or fails to)
 
     def _commit(self, connection: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,3 +152,24 @@ def test_the_disk_full(tmpfs: Path, sqlite_template: Path, tmp_path: Path, clock
     url = f"sqlite:///{path}"
     with serving(url, write_config(tmp_path), clock, samples.SAMPLE_ENV) as client:
         run_fault(client, clock, Tally("disk full (16 MB tmpfs)", "sqlite"), url, disk_full(tmpfs))
+
+
+def test_the_database_file_replaced_while_serving(client: TestClient, clock: SimulatedClock, sqlite_url: str) -> None:
+    """A copy moved over the file (a new inode, as a restore by ``mv`` would): connections still
+    on the old file may not commit into it; the service moves over to the new file by itself."""
+    tally = Tally("database file replaced (mv over it)", "sqlite")
+    work = Workload(client, clock, tally)
+    assert set(work.round("before", N)) <= {200, 201}
+    settle(client)
+    path = db_file(sqlite_url)
+    copy = path.with_name("copy.db")
+    with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    os.replace(copy, path)
+    during = work.round("during", N)
+    assert set(during) <= {200, 201, 503}, during
+    assert work.wait_ready() == 200
+    assert set(work.round("after", N)) <= {200, 201}
+    work.retry_pending()
+    settle(client)
+    verify(sqlite_url, tally)  # everything acknowledged is in the file now at the path
