@@ -4,12 +4,17 @@ The memory figures (a 100 MB body, four at once) are in bench/body_limits.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.app import create_app
+from api.limits import BodyLimitMiddleware, BodyLimits, BodyTooLarge
 from api.testing import TestClient, token_header, write_config
 from crm import samples
 from slaflow.clock import SimulatedClock
@@ -69,3 +74,49 @@ def test_a_body_within_the_limit_is_answered_by_the_route_as_before(client: Test
     assert answer.status_code == 422  # the engine names the missing fields: the body got through
     assert answer.json()["error"] == "MissingFields"
     assert client.post("/api/cases", json={"type": "reservation"}).status_code == 401
+
+
+@given(pieces=st.lists(st.integers(min_value=0, max_value=700), max_size=12),
+       declared=st.booleans(), limit=st.integers(min_value=1, max_value=2000))
+@settings(max_examples=200, deadline=None)
+def test_no_route_ever_receives_more_than_its_limit(pieces: list[int], declared: bool, limit: int) -> None:
+    """Whatever the chunking and framing, the app behind the middleware either reads the whole
+    body (when it is within the limit) or is refused with 413 having read at most the limit."""
+    size = sum(pieces)
+    read: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        read.append(len(body))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    messages = [{"type": "http.request", "body": b"x" * n, "more_body": i < len(pieces) - 1}
+                for i, n in enumerate(pieces)] or [{"type": "http.request", "body": b"", "more_body": False}]
+    framing = (b"content-length", str(size).encode()) if declared else (b"transfer-encoding", b"chunked")
+    scope = {"type": "http", "method": "POST", "path": "/api/cases", "headers": [framing]}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def call() -> None:
+        try:
+            await BodyLimitMiddleware(app, BodyLimits(limit))(scope, receive, send)
+        except BodyTooLarge:  # raised inside the app's read; FastAPI turns it into a 413 answer
+            sent.append({"type": "http.response.start", "status": 413})
+
+    asyncio.run(call())
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    if size <= limit:
+        assert (status, read) == (200, [size])
+    else:
+        assert status == 413 and read == []
