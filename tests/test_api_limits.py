@@ -5,7 +5,7 @@ The memory figures (a 100 MB body, four at once) are in bench/body_limits.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +105,8 @@ def test_no_route_ever_receives_more_than_its_limit(pieces: list[int], declared:
     async def receive() -> dict[str, Any]:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     async def call() -> None:
         try:
