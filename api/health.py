@@ -29,7 +29,9 @@ def live(request: Request) -> Health:
 def ready(request: Request) -> Any:
     """Is the database reachable and writable? 503 (with Retry-After) if not."""
     state = app_state(request)
-    problem = probe_writable(state.sessions.kw["bind"])
+    with state.sessions() as session:
+        engine = session.get_bind()
+    problem = probe_writable(engine.engine)
     if problem is not None:
         body = Health(status="unavailable", database=problem, inbox_backlog=state.pipeline.backlog)
         return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})

@@ -51,8 +51,8 @@ def sqlite_path(engine: Engine) -> Path | None:
     database = engine.url.database
     if engine.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
         return None
-    if engine.url.query.get("mode") == "memory" or str(database).startswith("file::memory:"):
-        return None
+    if engine.url.query.get("uri") or str(database).startswith("file:"):
+        return None  # a SQLite URI filename: not a plain path this guard can watch
     return Path(str(database)).resolve()
 
 
@@ -108,6 +108,9 @@ class SqliteFileGuard:
         record.info["sqlite_file"] = self.serving = identity
 
     def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        identity = record.info.get("sqlite_file")
+        if identity is None:
+            return  # the file was not found where the URL points when it was opened: not watched
         # A stat per checkout and per commit cost ~5% of a small transaction; at checkout (which
         # only decides whether to reconnect) an identity up to 0.1 s old will do.
         at, current = self._seen
@@ -115,11 +118,14 @@ class SqliteFileGuard:
         if now - at > self.CHECKOUT_RECHECK_SECONDS:
             current = file_identity(self._where)
             self._seen = (now, current)
-        if self._compare(record.info.get("sqlite_file"), current) is not None:
+        if self._compare(identity, current) is not None:
             raise sa_exc.DisconnectionError()  # the pool opens a fresh connection (or fails to)
 
     def _commit(self, connection: Any) -> None:
-        problem = self.problem(connection.connection._connection_record.info.get("sqlite_file"))
+        identity = connection.connection._connection_record.info.get("sqlite_file")
+        if identity is None:
+            return
+        problem = self.problem(identity)
         if problem is not None:
             connection.invalidate()  # closing it rolls the transaction back
             raise StorageUnavailable(f"{problem}; the write was not made")
