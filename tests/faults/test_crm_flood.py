@@ -23,8 +23,8 @@ from crm import samples
 from slaflow.clock import SimulatedClock
 from tests.faults.support import SECRET, Tally, verify
 
-WEBHOOKS = 300
-REDELIVERED = 30
+WEBHOOKS = 200
+REDELIVERED = 20
 CONNECTIONS = 12
 
 
