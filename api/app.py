@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import dashboard, errors, rest, webhooks
+from api import dashboard, errors, health, openapi, rest, webhooks
+from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
 from crm.config import SecretError, check_against
 from crm.pipeline import InboxPipeline
@@ -57,9 +58,12 @@ def create_app(
         secrets=secrets, tokens={token.sha256: token for token in crm.api_tokens},
     )
     errors.install(app)
+    openapi.install(app, company)
+    settings = runtime.settings
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(settings.max_body_bytes, settings.body_limits))
     app.include_router(webhooks.router)
     app.include_router(rest.router)
-    app.include_router(rest.health_router)
+    app.include_router(health.router)
     app.include_router(dashboard.router)
     return app
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -14,6 +16,11 @@ from slaflow.errors import (
     NotPermitted,
     SlaflowError,
 )
+from storage.faults import UNAVAILABLE, describe
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks the client to wait: storage faults are usually short (a restart, a failover)."""
 
 STATUS: list[tuple[type[SlaflowError], int]] = [
     (CaseNotFound, 404),
@@ -41,5 +48,19 @@ async def slaflow_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status_of(exc))
 
 
+async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database could not take the request: nothing was acknowledged, so the client retries.
+    One log line (no traceback: the fault is the storage's, and a burst would flood the log)."""
+    reason = describe(exc)
+    log.error("storage unavailable, answered 503 to %s %s: %s", request.method, request.url.path, reason)
+    return JSONResponse(
+        {"detail": f"the database is unavailable ({reason}); nothing was changed, please retry",
+         "error": "StorageUnavailable"},
+        status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SlaflowError, slaflow_error)
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, storage_unavailable)

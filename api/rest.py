@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.auth import CurrentActor
 from api.schemas import (
@@ -21,7 +19,6 @@ from api.schemas import (
     DepartmentFigures,
     ErrorBody,
     FireTrigger,
-    Health,
     OpenCase,
 )
 from api.state import app_state
@@ -119,19 +116,3 @@ def department_figures(request: Request, actor: CurrentActor) -> list[Department
     return [
         DepartmentFigures.model_validate(found.get(dept, Tally(dept)), from_attributes=True) for dept in departments
     ]
-
-
-health_router = APIRouter(tags=["health"])
-
-
-@health_router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(request: Request) -> Any:
-    """Is the database reachable? (No token needed: load balancers ask.)"""
-    state = app_state(request)
-    try:
-        with state.sessions() as session:
-            session.execute(text("SELECT 1"))
-    except Exception as exc:
-        body = Health(status="unavailable", database=type(exc).__name__, inbox_backlog=state.pipeline.backlog)
-        return JSONResponse(body.model_dump(), status_code=503)
-    return Health(status="ok", database="ok", inbox_backlog=state.pipeline.backlog)

@@ -24,22 +24,29 @@ def _no_nul(value: Any, where: str = "value") -> Any:
     return value
 
 
+NO_NUL: dict[str, Any] = {"pattern": r"^[^\x00]*$"}
+"""JSON Schema for the NUL refusal of `_no_nul` (kept as schema only: the validator's message is clearer)."""
+PLAIN_OBJECT: dict[str, Any] = {"propertyNames": NO_NUL,
+                                "additionalProperties": {"$ref": "#/components/schemas/PlainValue"}}
+"""JSON Schema of a fields object: any JSON without NUL in keys or strings (``PlainValue`` is in api.openapi)."""
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class OpenCase(_Body):
-    type: str = Field(min_length=1, max_length=64, description="case type name")
-    data: dict[str, Any] = Field(default_factory=dict, description="case fields")
-    external_key: str | None = Field(None, min_length=1, max_length=255,
+    type: str = Field(min_length=1, max_length=64, description="case type name", json_schema_extra=NO_NUL)
+    data: dict[str, Any] = Field(default_factory=dict, description="case fields", json_schema_extra=PLAIN_OBJECT)
+    external_key: str | None = Field(None, min_length=1, max_length=255, json_schema_extra=NO_NUL,
                                      description="key of the record in your system (a second open is refused)")
 
     check_plain = field_validator("data", "external_key", "type")(lambda v: _no_nul(v))
 
 
 class FireTrigger(_Body):
-    trigger: str = Field(min_length=1, max_length=64)
-    payload: dict[str, Any] = Field(default_factory=dict)
+    trigger: str = Field(min_length=1, max_length=64, json_schema_extra=NO_NUL)
+    payload: dict[str, Any] = Field(default_factory=dict, json_schema_extra=PLAIN_OBJECT)
     expected_version: int | None = Field(None, ge=1, le=MAX_ID,
                                          description="refuse (409) if the case changed since this version")
 
@@ -47,7 +54,7 @@ class FireTrigger(_Body):
 
 
 class AssignCase(_Body):
-    person: str = Field(min_length=1, max_length=64)
+    person: str = Field(min_length=1, max_length=64, json_schema_extra=NO_NUL)
     expected_version: int | None = Field(None, ge=1, le=MAX_ID)
 
     check_plain = field_validator("person")(lambda v: _no_nul(v))

@@ -22,11 +22,11 @@ from crm.adapters.base import body_hash
 from crm.errors import AuthFailed, WebhookRejected
 from crm.inbox import REJECTED, InboxRecord, StoredEvent, list_inbox
 from crm.pipeline import PipelineStopped
+from storage.faults import is_unavailable
 from storage.models import InboxEvent
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
-MAX_BODY = 1024 * 1024
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "description": "the CRM's webhook body, as the CRM sends it",
@@ -49,9 +49,7 @@ async def receive_webhook(source: str, request: Request) -> Any:
     config = state.sources.get(source)
     if config is None:
         raise HTTPException(404, f"unknown or disabled webhook source {source!r}; enabled: {sorted(state.sources)}")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+    body = await request.body()  # at most the route's limit: api.limits refuses more, unread
     adapter = ADAPTERS[source]
     incoming = WebhookRequest(method=request.method, url=str(request.url), headers=request.headers,
                               query=request.query_params, body=body)
@@ -118,10 +116,13 @@ async def _store(state: AppState, record: InboxRecord) -> StoredEvent:
     try:
         return await state.pipeline.submit(record)
     except PipelineStopped as exc:
-        raise HTTPException(503, str(exc)) from None
-    except Exception:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise  # api.errors answers 503 with Retry-After and logs one line
         log.exception("webhook %s: could not store the request", record.source)
-        raise HTTPException(503, "the request could not be stored; please retry") from None
+        raise HTTPException(503, "the request could not be stored; please retry",
+                            headers={"Retry-After": "5"}) from None
 
 
 def _refusal(

@@ -21,8 +21,11 @@ from crm.inbox import RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, sto
 from crm.processing import process_inbox_event
 from slaflow.clock import Clock
 from slaflow.company import Company
+from storage.faults import describe, is_unavailable
 
 log = logging.getLogger(__name__)
+STORAGE_RETRY_SECONDS = 1.0
+"""Pause before processing again while the database is unavailable."""
 
 
 @dataclass
@@ -126,7 +129,8 @@ class InboxPipeline:
                 for item in batch:
                     self._store([item])
                 return
-            log.exception("inbox: storing a %s request failed", batch[0].record.source)
+            if not is_unavailable(exc):  # a storage fault is logged once, by the HTTP answer
+                log.exception("inbox: storing a %s request failed", batch[0].record.source)
             _answer(batch[0], exc)
             return
         with self._cond:
@@ -138,8 +142,17 @@ class InboxPipeline:
     def _process_one(self, inbox_id: int) -> None:
         try:
             process_inbox_event(self._factory, self._company, inbox_id, self._clock.now())
-        except Exception:  # the row stays received/failed in the database: replay picks it up
-            log.exception("inbox event %s: processing could not record its outcome", inbox_id)
+        except Exception as exc:  # the row stays received/failed in the database: replay picks it up
+            if not is_unavailable(exc):
+                log.exception("inbox event %s: processing could not record its outcome", inbox_id)
+                return
+            # The database is down: keep the row queued and try again after a pause, so the
+            # backlog drains by itself once the fault clears (no restart, no replay needed).
+            log.warning("inbox event %s: storage unavailable (%s); retrying in %s s", inbox_id, describe(exc),
+                        STORAGE_RETRY_SECONDS)
+            with self._cond:
+                self._to_process.append(inbox_id)
+                self._cond.wait(STORAGE_RETRY_SECONDS)
 
 
 def _answer(item: _Submission, outcome: StoredEvent | BaseException) -> None:

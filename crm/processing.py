@@ -24,6 +24,7 @@ from crm.rules import OPEN, PlannedAction, plan
 from slaflow import cases
 from slaflow.company import Actor, Company
 from slaflow.errors import DuplicateCase, IllegalTransition, SlaflowError
+from storage.faults import is_unavailable
 from storage.models import Case, CaseEvent, InboxEvent
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def process_inbox_event(
             row.attempts += 1
             return _snapshot(row)
     except Exception as exc:
+        if is_unavailable(exc):
+            raise  # the storage's fault, not the row's: it stays received and is tried again
         if not isinstance(exc, SlaflowError):
             log.exception("inbox event %s: processing failed unexpectedly", inbox_id)
         return _record_failure(factory, inbox_id, exc, force)

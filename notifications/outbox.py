@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
 from storage.db import insert_ignoring_duplicates
+from storage.faults import describe, is_unavailable
 from storage.models import DeliveryAttempt, OutboxMessage, table
 
 if TYPE_CHECKING:
@@ -245,8 +247,12 @@ class _Delivery:
             streak = streak + 1 if not outcome.ok and not outcome.permanent else 0
             try:
                 status = self._record(job, outcome)
-            except Exception:  # the database is gone: the lease expires and the row is retried
-                log.exception("could not record the delivery of outbox message %s", job.id)
+            except Exception as exc:  # the database is gone: the lease expires and the row is retried
+                if not is_unavailable(exc):
+                    log.exception("could not record the delivery of outbox message %s", job.id)
+                else:
+                    log.warning("could not record the delivery of outbox message %s: storage unavailable (%s)",
+                                job.id, describe(exc))
                 continue
             counts[{SENT: "sent", FAILED: "failed"}.get(status, "retried")] += 1
         return counts
@@ -307,7 +313,7 @@ class _Delivery:
             elif outcome.permanent or message.attempts >= config.max_attempts:
                 message.status = FAILED
             else:
-                wait = max(config.backoff(message.attempts), outcome.retry_after or 0.0)
+                wait = retry_wait(config.backoff(message.attempts), outcome.retry_after, config.backoff_max_seconds)
                 message.next_attempt_at = self.now + timedelta(seconds=wait)
             return message.status
 
@@ -332,7 +338,16 @@ def _ms(started: float) -> float:
 
 
 def _clip(error: str | None) -> str | None:
-    return error[:2000] if error is not None else None
+    """At most 2,000 characters, and no NUL (PostgreSQL text cannot hold one: a channel answering
+    garbage must not make its attempt unrecordable)."""
+    return error[:2000].replace("\x00", "\\x00") if error is not None else None
+
+
+def retry_wait(backoff: float, asked: float | None, cap: float) -> float:
+    """Our backoff, or longer if the channel asked (``Retry-After``), never past ``cap``
+    (``backoff_max_seconds``): a channel cannot park a message for ever."""
+    asked = asked if asked is not None and math.isfinite(asked) else 0.0
+    return min(max(backoff, asked, 0.0), cap)
 
 
 # --------------------------------------------------------------------------- operating

@@ -33,6 +33,8 @@ COMMANDS: dict[str, LazySpec] = {
     "report": ("reports.cli:report_app", "SLA reports: per department, ledger, trend, open cases, lead quality."),
     "worker": ("flows.cli:worker", "Serve the sweeper, dispatcher and inbox flows (needs a Prefect server)."),
     "up": ("flows.cli:up", "Run everything on this machine: Prefect server, HTTP app and a worker."),
+    "backup": ("slaflow.backup_cli:backup", "Copy the database to a file (SQLite backup API; pg_dump)."),
+    "restore": ("slaflow.backup_cli:restore", "Replace the database with a backup taken by `slaflow backup`."),
 }
 
 app = typer.Typer(

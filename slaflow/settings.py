@@ -18,6 +18,11 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite:///./slaflow.db", description="SQLAlchemy URL; SQLite file by default")
     config: Path | None = Field(None, description="company configuration YAML (default: ./slaflow.yaml)")
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest HTTP request body (bytes) by default")
+    body_limits: dict[str, int] = Field(
+        default_factory=lambda: {"/dashboard": 64 * 1024},
+        description="largest request body per path prefix, e.g. {\"/webhooks/\": 2097152}; the longest prefix wins",
+    )
 
     def company_file(self) -> Path:
         """The company file to load: the one given, else ./slaflow.yaml; never the example."""

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
+from storage.faults import guard_sqlite_file, reconnect_after_server_faults
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,8 +33,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
+        guard_sqlite_file(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    reconnect_after_server_faults(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -157,7 +157,7 @@ def demo_week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The demo (sweeping directly) and what it printed."""
     folder = tmp_path_factory.mktemp("demo-week")
     printed = io.StringIO()
-    run_demo(database=folder / "demo.db", config=None, console=Console(file=printed, width=250), prefect=False)
+    run_demo(out=folder, config=None, console=Console(file=printed, width=250), prefect=False)
     return folder, printed.getvalue()
 
 

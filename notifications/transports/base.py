@@ -8,9 +8,11 @@ retried with backoff.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
@@ -106,9 +108,48 @@ def status_error(response: httpx.Response, what: str) -> TransportError:
     )
 
 
+MAX_RETRY_AFTER = 366 * 24 * 3600.0
+"""No server's wish is taken beyond a year (the outbox caps it further by ``backoff_max_seconds``)."""
+
+
 def retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (the HTTP-date form is rare for APIs and is ignored)."""
-    try:
-        return max(float(response.headers.get("retry-after", "")), 0.0)
-    except ValueError:
+    """``Retry-After`` in seconds: delay-seconds, or an HTTP-date measured against the answer's own
+    ``Date`` header (so no clock of ours is involved). None if absent or unreadable."""
+    value = response.headers.get("retry-after")
+    if value is None:
         return None
+    seconds = bounded_seconds(value)
+    if seconds is not None:
+        return seconds
+    try:
+        at = parsedate_to_datetime(value)
+        sent = parsedate_to_datetime(response.headers.get("date", ""))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if at.tzinfo is None or sent.tzinfo is None:
+        return None
+    return bounded_seconds((at - sent).total_seconds())
+
+
+def bounded_seconds(value: object) -> float | None:
+    """A number of seconds a server asked for, as a finite float in [0, MAX_RETRY_AFTER], or None
+    for anything that is not a number (garbage, NaN, booleans); ``1e308`` becomes the cap."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > 64:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    if not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float
+        return MAX_RETRY_AFTER
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from notifications.transports.base import Outgoing, Transport, TransportError, post, status_error
+from notifications.transports.base import (
+    Outgoing,
+    Transport,
+    TransportError,
+    bounded_seconds,
+    post,
+    status_error,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -55,4 +62,4 @@ def _retry_after(response: httpx.Response) -> float | None:
         value = response.json().get("parameters", {}).get("retry_after")
     except (ValueError, AttributeError):
         return None
-    return float(value) if isinstance(value, int | float) else None
+    return bounded_seconds(value)
