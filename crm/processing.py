@@ -103,7 +103,8 @@ def _apply(session: Session, company: Company, row: InboxEvent, now: datetime) -
     config = getattr(company.config.crm.sources, row.source, None) if adapter else None
     if adapter is None or not isinstance(config, SourceConfig):
         raise ProcessingError(f"source {row.source!r} is not configured under crm.sources")
-    events = adapter.parse(row.body.encode("utf-8"), config)
+    body = row.raw_body if row.raw_body is not None else row.body.encode("utf-8")
+    events = [e.model_copy(update={"account": row.account or "default"}) for e in adapter.parse(body, config)]
     actor = integration_actor(row.source, config)
     planned = [action for event in events for action in plan(company.config.crm.rules, event)]
     outcomes = [_perform(session, company, action, actor, now) for action in planned]

@@ -109,7 +109,7 @@ def pipedrive(action: str, entity: str, entity_id: int, data: Mapping[str, Any] 
 def generic(event: Mapping[str, Any], *, secret: str, timestamp: int, idempotency_key: str | None = None) -> Request:
     body = json.dumps(dict(event), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "X-Slaflow-Timestamp": str(timestamp),
-               "X-Slaflow-Signature": sign(secret, str(timestamp), body)}
+               "X-Slaflow-Signature": sign(secret, str(timestamp), body, idempotency_key)}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     return body, headers

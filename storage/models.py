@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -308,6 +309,7 @@ class InboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("source", "idempotency_key", name="uq_inbox_idempotency"),
         Index("ix_inbox_status", "status", "received_at"),
+        Index("ix_inbox_parked", "status", "source", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -324,3 +326,9 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
     """What processing did: the normalised events and the cases opened or moved."""
+    account: Mapped[str | None] = mapped_column(String(32))
+    """The source's account (credential) the request authenticated with (crm.sources)."""
+    raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The body's bytes when ``body`` (text) cannot hold them losslessly (not UTF-8, or NUL)."""
+    expires_at: Mapped[datetime | None]
+    """For a ``parked`` row: when it stops waiting for its case (then ``expired``)."""

@@ -48,7 +48,7 @@ def test_it_reports_every_missing_secret_at_start_up_by_name_never_by_value() ->
 def test_it_does_not_ask_for_secrets_of_disabled_sources() -> None:
     sources = {"generic": {"secret": {"env": "GENERIC"}}, "hubspot": {"enabled": False, "app_secret": {"env": "HS"}}}
     crm = CrmConfig.model_validate({"sources": sources})
-    assert crm.resolve_secrets({"GENERIC": "s"}) == {"generic": {"secret": "s"}}
+    assert crm.resolve_secrets({"GENERIC": "s"}) == {"generic": {"default": {"secret": "s"}}}
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_it_does_not_ask_for_secrets_of_disabled_sources() -> None:
     [
         ({"source": "generic", "open": "return", "fire": "approve", "case_type": "return"}, "exactly one of open"),
         ({"source": "generic", "fire": "approve"}, "needs case_type"),
-        ({"source": "zoho", "open": "return"}, "source"),
+        ({"source": "freshsales", "open": "return"}, "source"),
     ],
     ids=["open-and-fire", "fire-without-type", "unknown-source"],
 )
