@@ -13,9 +13,10 @@ from fastapi import FastAPI
 
 from api import dashboard, errors, rest, webhooks
 from api.state import AppState
+from crm.api.registry import ApiRegistry
 from crm.config import check_against
-from crm.redaction import redact_access_log
 from crm.pipeline import InboxPipeline
+from crm.redaction import redact_access_log
 from slaflow.clock import Clock, SystemClock
 from slaflow.errors import ConfigError
 from slaflow.runtime import Runtime
@@ -39,7 +40,8 @@ def create_app(
     secrets, unavailable = crm.resolve_available(os.environ if environ is None else environ)
     for source, reason in unavailable.items():  # one line each; the source answers 503 saying why
         log.warning("webhook source %s is disabled: %s", source, reason)
-    pipeline = InboxPipeline(runtime.sessions, company, clock, process=process)
+    apis = ApiRegistry(company, os.environ if environ is None else environ)
+    pipeline = InboxPipeline(runtime.sessions, company, clock, process=process, apis=apis)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +51,7 @@ def create_app(
             yield
         finally:
             pipeline.stop()
+            apis.close()
 
     app = FastAPI(
         title="slaflow",

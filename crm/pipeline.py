@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.api.registry import ApiRegistry
 from crm.inbox import RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
 from crm.processing import process_inbox_event
 from slaflow.clock import Clock
@@ -39,9 +40,9 @@ class PipelineStopped(RuntimeError):
 class InboxPipeline:
     def __init__(
         self, factory: sessionmaker[Session], company: Company, clock: Clock, *, process: bool = True,
-        max_batch: int = 256,
+        max_batch: int = 256, apis: ApiRegistry | None = None,
     ) -> None:
-        self._factory, self._company, self._clock = factory, company, clock
+        self._factory, self._company, self._clock, self._apis = factory, company, clock, apis
         self._process, self._max_batch = process, max_batch
         self._cond = threading.Condition()
         self._incoming: deque[_Submission] = deque()
@@ -137,7 +138,7 @@ class InboxPipeline:
 
     def _process_one(self, inbox_id: int) -> None:
         try:
-            process_inbox_event(self._factory, self._company, inbox_id, self._clock.now())
+            process_inbox_event(self._factory, self._company, inbox_id, self._clock.now(), apis=self._apis)
         except Exception:  # the row stays received/failed in the database: replay picks it up
             log.exception("inbox event %s: processing could not record its outcome", inbox_id)
 

@@ -18,7 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.adapters import ADAPTERS
+from crm.api.registry import ApiRegistry
 from crm.config import SourceConfig
+from crm.enrichment import default_registry, enrich
+from crm.events import CrmEvent
 from crm.inbox import DONE, FAILED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
 from crm.rules import OPEN, PlannedAction, plan
 from slaflow import cases
@@ -51,18 +54,30 @@ def integration_actor(source: str, config: SourceConfig) -> Actor:
 
 
 def process_inbox_event(
-    factory: sessionmaker[Session], company: Company, inbox_id: int, now: datetime, *, force: bool = False
+    factory: sessionmaker[Session], company: Company, inbox_id: int, now: datetime, *, force: bool = False,
+    apis: ApiRegistry | None = None,
 ) -> Processed | None:
     """Process one inbox row (idempotent). ``force`` re-processes a processed/unmatched row (replay
-    after a config change; opens are then reported as existing). None if the row does not exist."""
+    after a config change; opens are then reported as existing). None if the row does not exist.
+    ``apis`` reads records back from the CRMs (default: the process's clients, secrets from the
+    environment)."""
     try:
+        with factory() as session:
+            row = session.get(InboxEvent, inbox_id)
+            if row is None:
+                return None
+            if row.status == REJECTED or (row.status in DONE and not force):
+                return _snapshot(row)
+            events, notes = enrich(_events(company, row), company, apis or default_registry(company))
         with factory.begin() as session:
             row = _lock(session, inbox_id)
             if row is None:
                 return None
             if row.status == REJECTED or (row.status in DONE and not force):
                 return _snapshot(row)
-            status, result = _apply(session, company, row, now)
+            status, result = _apply(session, company, row, now, events)
+            if notes:
+                result["notes"] = notes
             row.status, row.result, row.processed_at, row.last_error = status, result, now, None
             row.attempts += 1
             return _snapshot(row)
@@ -98,13 +113,23 @@ def _lock(session: Session, inbox_id: int) -> InboxEvent | None:
     return session.get(InboxEvent, inbox_id, with_for_update=True, populate_existing=True)
 
 
-def _apply(session: Session, company: Company, row: InboxEvent, now: datetime) -> tuple[str, dict[str, Any]]:
-    adapter = ADAPTERS.get(row.source)
-    config = getattr(company.config.crm.sources, row.source, None) if adapter else None
-    if adapter is None or not isinstance(config, SourceConfig):
-        raise ProcessingError(f"source {row.source!r} is not configured under crm.sources")
+def _config(company: Company, source: str) -> SourceConfig:
+    config = getattr(company.config.crm.sources, source, None) if source in ADAPTERS else None
+    if not isinstance(config, SourceConfig):
+        raise ProcessingError(f"source {source!r} is not configured under crm.sources")
+    return config
+
+
+def _events(company: Company, row: InboxEvent) -> list[CrmEvent]:
+    """The stored request's events, as the adapter reads them, tagged with the row's account."""
     body = row.raw_body if row.raw_body is not None else row.body.encode("utf-8")
-    events = [e.model_copy(update={"account": row.account or "default"}) for e in adapter.parse(body, config)]
+    parsed = ADAPTERS[row.source].parse(body, _config(company, row.source))
+    return [e.model_copy(update={"account": row.account or "default"}) for e in parsed]
+
+
+def _apply(session: Session, company: Company, row: InboxEvent, now: datetime,
+           events: list[CrmEvent]) -> tuple[str, dict[str, Any]]:
+    config = _config(company, row.source)
     actor = integration_actor(row.source, config)
     planned = [action for event in events for action in plan(company.config.crm.rules, event)]
     outcomes = [_perform(session, company, action, actor, now) for action in planned]

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import json
-
 import base64
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -135,7 +134,8 @@ def test_it_builds_amocrm_bodies_byte_for_byte_as_amocrm_sends_them() -> None:
 
 def test_it_normalises_every_amocrm_lead_of_a_request_with_old_and_new_status() -> None:
     adapter = ADAPTERS["amocrm"]
-    adapter.authenticate_any(request(AMO_BODY, query={"token": AMO_SECRETS["token"]}), AMO, {"default": AMO_SECRETS}, NOW)
+    adapter.authenticate_any(request(AMO_BODY, query={"token": AMO_SECRETS["token"]}), AMO, {"default": AMO_SECRETS},
+                             NOW)
     first, second = adapter.parse(AMO_BODY, AMO)
     assert (first.entity_kind, first.entity_id, first.event_type) == ("lead", "25399013", "stage_changed")
     assert (first.old_stage, first.new_stage, first.pipeline) == ("43315795", "43315792", "4740529")
@@ -185,7 +185,7 @@ STAGE_EVENT = samples.hubspot_property_change(3816279340, 1246965, "dealstage", 
 
 def test_it_accepts_a_hubspot_v3_signature_computed_over_the_public_url() -> None:
     good = hubspot_request([STAGE_EVENT])
-    ADAPTERS["hubspot"].authenticate_any(good, HUBSPOT, {"default": HUBSPOT_SECRETS}, NOW)  # raises AuthFailed if refused
+    ADAPTERS["hubspot"].authenticate_any(good, HUBSPOT, {"default": HUBSPOT_SECRETS}, NOW)  # raises if refused
     tampered = replace(good, body=good.body.replace(b"closedwon", b"closedlost"))
     with pytest.raises(AuthFailed):  # the same signature over another body is refused
         ADAPTERS["hubspot"].authenticate_any(tampered, HUBSPOT, {"default": HUBSPOT_SECRETS}, NOW)
@@ -293,7 +293,8 @@ def test_it_accepts_pipedrive_basic_auth_and_sees_a_stage_change_from_previous()
 )
 def test_it_refuses_pipedrive_without_the_configured_credentials(headers: dict[str, str]) -> None:
     with pytest.raises(AuthFailed):
-        ADAPTERS["pipedrive"].authenticate_any(request(pipedrive_request().body, headers), PIPEDRIVE, {"default": PD_SECRETS}, NOW)
+        ADAPTERS["pipedrive"].authenticate_any(request(pipedrive_request().body, headers), PIPEDRIVE,
+                                               {"default": PD_SECRETS}, NOW)
 
 
 def test_it_accepts_a_pipedrive_webhooks_v1_stage_change_keyed_on_what_a_retry_repeats() -> None:

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from crm.adapters.base import Adapter, WebhookRequest, body_hash, epoch, require, same_secret, text
-from crm.sources import Account, AmoCrmAccount, SourceConfig
 from crm.errors import InvalidWebhook
 from crm.events import CREATED, DELETED, STAGE_CHANGED, UPDATED, CrmEvent
 from crm.forms import ordered, parse_form
+from crm.sources import Account, AmoCrmAccount, SourceConfig
 
 _KINDS = {"leads": "lead", "contacts": "contact", "companies": "company", "customers": "customer",
           "tasks": "task", "catalogs": "catalog"}

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from crm.adapters.base import Adapter, WebhookRequest, epoch, fit_key, require, same_secret, text
-from crm.sources import Account, Bitrix24Account, SourceConfig
 from crm.errors import InvalidWebhook
 from crm.events import CREATED, DELETED, STAGE_CHANGED, UPDATED, CrmEvent
 from crm.forms import parse_form
+from crm.sources import Account, Bitrix24Account, SourceConfig
 
 _EVENT = re.compile(r"^ONCRM([A-Z]+?)(ADD|UPDATE|DELETE|MOVETOCATEGORY)$")
 _ACTIONS = {"ADD": CREATED, "UPDATE": UPDATED, "DELETE": DELETED, "MOVETOCATEGORY": STAGE_CHANGED}

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crm.adapters.base import Adapter, WebhookRequest, body_hash, digits, fit_key, load_json, require, same_secret
-from crm.sources import Account, GenericAccount, SourceConfig
 from crm.errors import InvalidWebhook, MalformedWebhook
 from crm.events import UPDATED, CrmEvent
+from crm.sources import Account, GenericAccount, SourceConfig
 
 Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
                Field(min_length=1, max_length=128)]

@@ -25,9 +25,9 @@ from crm.adapters.base import (
     same_secret,
     text,
 )
-from crm.sources import Account, HubSpotAccount, HubSpotSource, SourceConfig
 from crm.errors import AuthFailed, InvalidWebhook
 from crm.events import CREATED, DELETED, STAGE_CHANGED, UPDATED, CrmEvent
+from crm.sources import Account, HubSpotAccount, HubSpotSource, SourceConfig
 
 MAX_AGE_MS = 5 * 60 * 1000
 _OBJECT_TYPES = {"0-1": "contact", "0-2": "company", "0-3": "deal", "0-5": "ticket", "0-7": "product",

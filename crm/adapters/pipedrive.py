@@ -20,9 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from crm.adapters.base import Adapter, WebhookRequest, epoch, fit_key, load_json, require, same_secret, text
-from crm.sources import Account, SourceConfig
 from crm.errors import AuthFailed, InvalidWebhook
 from crm.events import CREATED, DELETED, STAGE_CHANGED, UPDATED, CrmEvent
+from crm.sources import Account, SourceConfig
 
 _ACTIONS = {"create": CREATED, "change": UPDATED, "delete": DELETED}
 _V1_ACTIONS = {"added": CREATED, "updated": UPDATED, "deleted": DELETED, "merged": "merged"}

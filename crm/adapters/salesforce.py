@@ -75,7 +75,8 @@ class SalesforceAdapter(Adapter):
                      now: datetime) -> None:
         assert isinstance(account, SalesforceAccount)
         require("token" in request.query, "the ?token= query parameter is missing")
-        require(same_secret(request.query.get("token"), secrets["token"]), "?token= does not match the configured token")
+        require(same_secret(request.query.get("token"), secrets["token"]),
+                "?token= does not match the configured token")
         try:
             organization = _text(_notifications(request.body), "OrganizationId")
         except MalformedWebhook:

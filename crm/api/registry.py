@@ -1,0 +1,59 @@
+"""Which API client serves a (source, account): built from the company config and the secrets in
+the environment, once per process, and shared by processing (enrichment) and the outbox
+(write-back)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import httpx
+
+from crm.api.http import CrmApiError, CrmHttp, Sleep
+from crm.api.vendors import VENDORS, VendorApi
+from crm.sources import SecretError, SourceConfig
+
+if TYPE_CHECKING:
+    from slaflow.company import Company
+
+
+class ApiRegistry:
+    """``get(source, account)`` -> the vendor client, or None when that account has no ``api``."""
+
+    def __init__(self, company: Company, environ: Mapping[str, str] | None = None, *, sleep: Sleep = time.sleep,
+                 transport: httpx.BaseTransport | None = None, retries: bool = True) -> None:
+        self.company, self.environ = company, os.environ if environ is None else environ
+        self.sleep, self.transport, self.retries = sleep, transport, retries
+        self._clients: dict[tuple[str, str], VendorApi] = {}
+        self._lock = threading.Lock()
+
+    def get(self, source: str, account: str | None) -> VendorApi | None:
+        config = getattr(self.company.config.crm.sources, source, None)
+        vendor = VENDORS.get(source)
+        if not isinstance(config, SourceConfig) or vendor is None:
+            return None
+        name = account or "default"
+        access = config.account(name).api
+        if access is None:
+            return None
+        with self._lock:
+            client = self._clients.get((source, name))
+            if client is None:
+                try:
+                    token = access.token.resolve(self.environ)
+                except SecretError as exc:
+                    raise CrmApiError(f"{source} API of account {name}: {exc}", permanent=True) from None
+                if not self.retries:
+                    access = access.model_copy(update={"max_retries": 0})
+                http = CrmHttp(access, token, what=source, sleep=self.sleep, transport=self.transport)
+                client = self._clients[(source, name)] = vendor(http)
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.http.close()
+            self._clients.clear()

@@ -1,0 +1,210 @@
+"""Per CRM: read a record (enrichment) and write a comment or fields onto it (write-back), as each
+vendor's REST API documents it.
+
+- Bitrix24: ``crm.<entity>.get`` / ``crm.timeline.comment.add`` / ``crm.<entity>.update`` through
+  an incoming webhook (``<portal>/rest/<user>/<code>/<method>.json``); errors come as
+  ``{"error": ..., "error_description": ...}``, the rate limit as 503 ``QUERY_LIMIT_EXCEEDED``.
+- HubSpot: CRM objects API v3 (``/crm/v3/objects/<type>/<id>?properties=...``), notes created
+  with an association to the record (HubSpot-defined association types), ``PATCH`` for fields.
+- amoCRM: API v4 (``/api/v4/leads/<id>``, ``/api/v4/leads/<id>/notes``, ``PATCH /api/v4/leads/<id>``),
+  a long-lived token as Bearer.
+- Pipedrive: deals API v2 (``/api/v2/deals/<id>``, ``PATCH`` for custom fields) and notes
+  (``POST /api/v1/notes``), the API token in ``x-api-token``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from crm.api.http import CrmApiError, CrmHttp
+
+
+@dataclass(frozen=True)
+class Record:
+    """A CRM record as read back: its stage and pipeline (normalised) and every field."""
+
+    stage: str | None
+    pipeline: str | None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+class VendorApi(ABC):
+    def __init__(self, http: CrmHttp) -> None:
+        self.http = http
+
+    @property
+    def base(self) -> str:
+        return self.http.access.url.rstrip("/")
+
+    @abstractmethod
+    def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
+        """The record (``properties``: field names the rules ask for, where the API needs them)."""
+
+    @abstractmethod
+    def comment(self, kind: str, entity_id: str, text: str, now: datetime) -> None:
+        """A timeline comment / note on the record."""
+
+    @abstractmethod
+    def update_fields(self, kind: str, entity_id: str, fields: dict[str, Any]) -> None:
+        """Set fields of the record (e.g. an "SLA status" custom field)."""
+
+
+class Bitrix24Api(VendorApi):
+    _STAGE = {"deal": "STAGE_ID", "lead": "STATUS_ID", "quote": "STATUS_ID"}
+
+    def _url(self, method: str) -> str:
+        return f"{self.base}/{self.http.token}/{method}.json"
+
+    @staticmethod
+    def _error(response: httpx.Response) -> str | None:
+        body = response.json() if response.content else {}
+        if isinstance(body, dict) and "error" in body:
+            return f"{body['error']}: {body.get('error_description', '')}".strip()
+        return None if isinstance(body, dict) and "result" in body else "no result in the answer"
+
+    def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
+        response = self.http.call("POST", self._url(f"crm.{kind}.get"), what=f"crm.{kind}.get",
+                                  json={"id": entity_id}, ok=self._error)
+        result = response.json()["result"]
+        if not isinstance(result, dict):
+            raise CrmApiError(f"bitrix24 crm.{kind}.get: the result is not a record", permanent=True)
+        fields = dict(result)
+        fields.setdefault("amount", result.get("OPPORTUNITY"))
+        fields.setdefault("responsible", result.get("ASSIGNED_BY_ID"))
+        return Record(stage=_text(result.get(self._STAGE.get(kind, "STAGE_ID"))),
+                      pipeline=_text(result.get("CATEGORY_ID")), fields=fields)
+
+    def comment(self, kind: str, entity_id: str, text: str, now: datetime) -> None:
+        self.http.call("POST", self._url("crm.timeline.comment.add"), what="crm.timeline.comment.add",
+                       json={"fields": {"ENTITY_ID": int(entity_id) if entity_id.isdigit() else entity_id,
+                                        "ENTITY_TYPE": kind, "COMMENT": text}}, ok=self._error)
+
+    def update_fields(self, kind: str, entity_id: str, fields: dict[str, Any]) -> None:
+        self.http.call("POST", self._url(f"crm.{kind}.update"), what=f"crm.{kind}.update",
+                       json={"id": entity_id, "fields": fields}, ok=self._error)
+
+
+class HubSpotApi(VendorApi):
+    _PLURAL = {"deal": "deals", "contact": "contacts", "company": "companies", "ticket": "tickets", "lead": "leads"}
+    _DEFAULT_PROPERTIES = {
+        "deal": ["dealname", "dealstage", "pipeline", "amount", "closedate", "hubspot_owner_id"],
+        "ticket": ["subject", "hs_pipeline", "hs_pipeline_stage", "hubspot_owner_id"],
+        "contact": ["email", "firstname", "lastname", "lifecyclestage", "hs_lead_status", "hubspot_owner_id"],
+        "company": ["name", "domain", "lifecyclestage", "hubspot_owner_id"],
+    }
+    _STAGE = {"deal": ("dealstage", "pipeline"), "ticket": ("hs_pipeline_stage", "hs_pipeline")}
+    NOTE_ASSOCIATION = {"contact": 202, "company": 190, "deal": 214, "ticket": 228}
+    """HubSpot-defined association type ids, note -> record."""
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.http.token}"}
+
+    def _plural(self, kind: str) -> str:
+        return self._PLURAL.get(kind, kind)
+
+    def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
+        wanted = sorted({*self._DEFAULT_PROPERTIES.get(kind, []), *properties})
+        response = self.http.call("GET", f"{self.base}/crm/v3/objects/{self._plural(kind)}/{entity_id}",
+                                  what=f"GET {kind}", headers=self._headers(),
+                                  params={"properties": ",".join(wanted), "archived": "false"})
+        props = dict(response.json().get("properties") or {})
+        stage_key, pipeline_key = self._STAGE.get(kind, ("", ""))
+        props.setdefault("responsible", props.get("hubspot_owner_id"))
+        return Record(stage=_text(props.get(stage_key)), pipeline=_text(props.get(pipeline_key)), fields=props)
+
+    def comment(self, kind: str, entity_id: str, text: str, now: datetime) -> None:
+        note: dict[str, Any] = {"properties": {"hs_timestamp": now.isoformat().replace("+00:00", "Z"),
+                                               "hs_note_body": text}}
+        association = self.NOTE_ASSOCIATION.get(kind)
+        if association is None:
+            raise CrmApiError(f"hubspot: notes cannot be associated with {kind!r} records", permanent=True)
+        note["associations"] = [{"to": {"id": entity_id}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": association}]}]
+        self.http.call("POST", f"{self.base}/crm/v3/objects/notes", what="POST note", headers=self._headers(),
+                       json=note)
+
+    def update_fields(self, kind: str, entity_id: str, fields: dict[str, Any]) -> None:
+        self.http.call("PATCH", f"{self.base}/crm/v3/objects/{self._plural(kind)}/{entity_id}", what=f"PATCH {kind}",
+                       headers=self._headers(), json={"properties": fields})
+
+
+class AmoCrmApi(VendorApi):
+    _PLURAL = {"lead": "leads", "contact": "contacts", "company": "companies", "customer": "customers"}
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.http.token}"}
+
+    def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
+        response = self.http.call("GET", f"{self.base}/api/v4/{self._PLURAL.get(kind, kind)}/{entity_id}",
+                                  what=f"GET {kind}", headers=self._headers())
+        if response.status_code == 204:  # amoCRM answers 204 No Content for a record it does not have
+            raise CrmApiError(f"amocrm GET {kind}: record {entity_id} does not exist", permanent=True, status=204)
+        body = response.json()
+        fields: dict[str, Any] = {k: v for k, v in body.items() if isinstance(v, str | int | float | bool)}
+        for custom in body.get("custom_fields_values") or []:
+            values = [v.get("value") for v in custom.get("values") or [] if isinstance(v, dict)]
+            value: Any = values[0] if len(values) == 1 else values
+            fields[f"cf_{custom.get('field_id')}"] = value
+            if custom.get("field_name"):
+                fields[str(custom["field_name"])] = value
+        fields.setdefault("amount", body.get("price"))
+        fields.setdefault("responsible", body.get("responsible_user_id"))
+        return Record(stage=_text(body.get("status_id")), pipeline=_text(body.get("pipeline_id")), fields=fields)
+
+    def comment(self, kind: str, entity_id: str, text: str, now: datetime) -> None:
+        self.http.call("POST", f"{self.base}/api/v4/{self._PLURAL.get(kind, kind)}/{entity_id}/notes",
+                       what="POST note", headers=self._headers(),
+                       json=[{"note_type": "common", "params": {"text": text}}])
+
+    def update_fields(self, kind: str, entity_id: str, fields: dict[str, Any]) -> None:
+        values = [{"field_id": int(k) if str(k).isdigit() else k, "values": [{"value": v}]} for k, v in fields.items()]
+        self.http.call("PATCH", f"{self.base}/api/v4/{self._PLURAL.get(kind, kind)}/{entity_id}",
+                       what=f"PATCH {kind}", headers=self._headers(), json={"custom_fields_values": values})
+
+
+class PipedriveApi(VendorApi):
+    _NOTE_KEY = {"deal": "deal_id", "lead": "lead_id", "person": "person_id", "organization": "org_id"}
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-api-token": self.http.token}
+
+    @staticmethod
+    def _success(response: httpx.Response) -> str | None:
+        body = response.json()
+        return None if isinstance(body, dict) and body.get("success") is True else f"unsuccessful: {body!r:.200}"
+
+    def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
+        plural = {"person": "persons", "organization": "organizations"}.get(kind, f"{kind}s")
+        response = self.http.call("GET", f"{self.base}/api/v2/{plural}/{entity_id}", what=f"GET {kind}",
+                                  headers=self._headers(), ok=self._success)
+        data = response.json()["data"] or {}
+        fields: dict[str, Any] = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool)}
+        for key, value in (data.get("custom_fields") or {}).items():
+            fields[key] = value.get("value") if isinstance(value, dict) and "value" in value else value
+        fields.setdefault("amount", data.get("value"))
+        fields.setdefault("responsible", data.get("owner_id"))
+        return Record(stage=_text(data.get("stage_id")), pipeline=_text(data.get("pipeline_id")), fields=fields)
+
+    def comment(self, kind: str, entity_id: str, text: str, now: datetime) -> None:
+        key = self._NOTE_KEY.get(kind)
+        if key is None:
+            raise CrmApiError(f"pipedrive: notes cannot be attached to {kind!r} records", permanent=True)
+        self.http.call("POST", f"{self.base}/api/v1/notes", what="POST note", headers=self._headers(),
+                       json={"content": text, key: entity_id if kind == "lead" else int(entity_id)}, ok=self._success)
+
+    def update_fields(self, kind: str, entity_id: str, fields: dict[str, Any]) -> None:
+        self.http.call("PATCH", f"{self.base}/api/v2/{kind}s/{entity_id}", what=f"PATCH {kind}",
+                       headers=self._headers(), json={"custom_fields": fields}, ok=self._success)
+
+
+VENDORS: dict[str, type[VendorApi]] = {
+    "bitrix24": Bitrix24Api, "hubspot": HubSpotApi, "amocrm": AmoCrmApi, "pipedrive": PipedriveApi,
+}

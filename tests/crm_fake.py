@@ -1,0 +1,208 @@
+"""One local HTTP server that answers as the CRMs' REST APIs document it (Bitrix24 incoming
+webhooks, HubSpot CRM objects v3 and notes, amoCRM API v4, Pipedrive API v2 and notes): records
+to read, notes and field updates it remembers, its auth checks and errors, and scripted failures
+(rate limits, outages) answered before the normal answer. A CRM's servers are the one boundary
+the tests fake."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+TOKENS = {"bitrix24": "k9xq2w7r1t5y3u8i", "hubspot": "pat-eu1-5f0c2e1a", "amocrm": "amo-longlived-7c1d",
+          "pipedrive": "pd-api-token-94e2"}
+"""The API credentials the fake accepts (tests put them in the environment as the config says)."""
+
+RATE_LIMITS: dict[str, tuple[int, dict[str, str], Any]] = {
+    "bitrix24": (503, {}, {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}),
+    "hubspot": (429, {"Retry-After": "1"}, {"status": "error", "message": "You have reached your secondly limit.",
+                                            "errorType": "RATE_LIMIT", "correlationId": "6a7d1e7c",
+                                            "policyName": "SECONDLY"}),
+    "amocrm": (429, {"Retry-After": "1"}, {"title": "Too Many Requests", "status": 429}),
+    "pipedrive": (429, {"Retry-After": "2", "x-ratelimit-remaining": "0"},
+                  {"success": False, "error": "Request over limit", "errorCode": 429}),
+}
+"""How each vendor documents its rate-limit answer."""
+
+
+@dataclass
+class FakeCrm:
+    url: str = ""
+    records: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    """(vendor, kind, id) -> the record as the vendor's API returns it."""
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    script: deque[tuple[str, int, dict[str, str], Any]] = field(default_factory=deque)
+    """(path substring, status, headers, body): answered, in order, by requests whose path matches."""
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(9001))
+
+    def fail(self, path_part: str, vendor_or_status: str | int, times: int = 1) -> None:
+        """Answer the next ``times`` matching requests with the vendor's rate limit or a bare status."""
+        for _ in range(times):
+            if isinstance(vendor_or_status, str):
+                status, headers, body = RATE_LIMITS[vendor_or_status]
+            else:
+                status, headers, body = vendor_or_status, {}, {"error": "internal", "message": "Internal Server Error"}
+            self.script.append((path_part, status, headers, body))
+
+    def answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+               body: Any) -> tuple[int, dict[str, str], Any]:
+        self.requests.append((method, path))
+        for item in list(self.script):
+            if item[0] in path:
+                self.script.remove(item)
+                return item[1], item[2], item[3]
+        if path.startswith("/rest/"):
+            return self._bitrix24(path, query, body)
+        if path.startswith("/crm/v3/"):
+            return self._hubspot(method, path, query, headers, body)
+        if path.startswith("/api/v4/"):
+            return self._amocrm(method, path, headers, body)
+        if path.startswith(("/api/v2/", "/api/v1/")):
+            return self._pipedrive(method, path, headers, body)
+        return 404, {}, {"error": "no such route"}
+
+    def _bitrix24(self, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, dict[str, str], Any]:
+        match = re.fullmatch(r"/rest/(\d+)/([^/]+)/([a-z.]+)\.json", path)
+        if match is None or match[2] != TOKENS["bitrix24"]:
+            return 401, {}, {"error": "INVALID_CREDENTIALS", "error_description": "Invalid request credentials"}
+        method, args = match[3], body if isinstance(body, dict) else {k: v[0] for k, v in query.items()}
+        timing = {"start": 1794808800.1, "finish": 1794808800.2, "duration": 0.1}
+        get = re.fullmatch(r"crm\.(\w+)\.get", method)
+        if get:
+            record = self.records.get(("bitrix24", get[1], str(args.get("id"))))
+            if record is None:
+                return 400, {}, {"error": "NOT_FOUND", "error_description": "Not found"}
+            return 200, {}, {"result": record, "time": timing}
+        if method == "crm.timeline.comment.add":
+            fields = args.get("fields") or {}
+            if not fields.get("COMMENT"):
+                return 400, {}, {"error": "ERROR_ARGUMENT", "error_description": "Comment is empty"}
+            self.notes.append({"vendor": "bitrix24", "kind": fields["ENTITY_TYPE"], "id": str(fields["ENTITY_ID"]),
+                               "text": fields["COMMENT"]})
+            return 200, {}, {"result": next(self._ids), "time": timing}
+        update = re.fullmatch(r"crm\.(\w+)\.update", method)
+        if update:
+            self.updates.append({"vendor": "bitrix24", "kind": update[1], "id": str(args.get("id")),
+                                 "fields": args.get("fields")})
+            return 200, {}, {"result": True, "time": timing}
+        return 400, {}, {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
+
+    def _hubspot(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+                 body: Any) -> tuple[int, dict[str, str], Any]:
+        if headers.get("authorization") != f"Bearer {TOKENS['hubspot']}":
+            return 401, {}, {"status": "error", "message": "Authentication credentials not found.",
+                             "category": "INVALID_AUTHENTICATION"}
+        if method == "POST" and path == "/crm/v3/objects/notes":
+            [association] = body["associations"]
+            type_id = association["types"][0]["associationTypeId"]
+            self.notes.append({"vendor": "hubspot", "kind": {214: "deal", 202: "contact", 190: "company",
+                                                             228: "ticket"}[type_id],
+                               "id": str(association["to"]["id"]), "text": body["properties"]["hs_note_body"]})
+            return 201, {}, {"id": str(next(self._ids)), "properties": body["properties"], "archived": False}
+        match = re.fullmatch(r"/crm/v3/objects/(\w+)/(\d+)", path)
+        if match is None:
+            return 404, {}, {"status": "error", "message": "Not found", "category": "OBJECT_NOT_FOUND"}
+        kind = {"deals": "deal", "contacts": "contact", "companies": "company", "tickets": "ticket"}[match[1]]
+        record = self.records.get(("hubspot", kind, match[2]))
+        if record is None:
+            return 404, {}, {"status": "error", "message": "Object not found.  objectId are usually numeric.",
+                             "category": "OBJECT_NOT_FOUND"}
+        if method == "PATCH":
+            self.updates.append({"vendor": "hubspot", "kind": kind, "id": match[2], "fields": body["properties"]})
+            return 200, {}, {"id": match[2], "properties": body["properties"]}
+        wanted = (query.get("properties") or [""])[0].split(",")
+        properties = {k: v for k, v in record.items() if k in wanted or k == "hs_object_id"}
+        return 200, {}, {"id": match[2], "properties": properties, "archived": False,
+                         "createdAt": "2026-11-16T06:00:00Z", "updatedAt": "2026-11-16T06:00:00Z"}
+
+    def _amocrm(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+        if headers.get("authorization") != f"Bearer {TOKENS['amocrm']}":
+            return 401, {}, {"title": "Unauthorized", "type": "https://httpstatus.es/401", "status": 401,
+                             "detail": "Неверный логин или пароль"}
+        notes = re.fullmatch(r"/api/v4/leads/(\d+)/notes", path)
+        if notes and method == "POST":
+            for note in body:
+                self.notes.append({"vendor": "amocrm", "kind": "lead", "id": notes[1], "text": note["params"]["text"]})
+            return 200, {}, {"_embedded": {"notes": [{"id": next(self._ids), "entity_id": int(notes[1])}]}}
+        match = re.fullmatch(r"/api/v4/leads/(\d+)", path)
+        if match is None:
+            return 404, {}, {"title": "Not Found", "status": 404}
+        if method == "PATCH":
+            self.updates.append({"vendor": "amocrm", "kind": "lead", "id": match[1], "fields": body})
+            return 200, {}, {"id": int(match[1])}
+        record = self.records.get(("amocrm", "lead", match[1]))
+        return (200, {}, record) if record is not None else (204, {}, None)
+
+    def _pipedrive(self, method: str, path: str, headers: dict[str, str],
+                   body: Any) -> tuple[int, dict[str, str], Any]:
+        if headers.get("x-api-token") != TOKENS["pipedrive"]:
+            return 401, {}, {"success": False, "error": "unauthorized access", "errorCode": 401}
+        if path == "/api/v1/notes" and method == "POST":
+            kind = next(k for k in ("deal_id", "lead_id", "person_id", "org_id") if k in body)
+            self.notes.append({"vendor": "pipedrive", "kind": kind[:-3].replace("org", "organization"),
+                               "id": str(body[kind]), "text": body["content"]})
+            return 201, {}, {"success": True, "data": {"id": next(self._ids), "content": body["content"]}}
+        match = re.fullmatch(r"/api/v2/deals/(\d+)", path)
+        record = self.records.get(("pipedrive", "deal", match[1])) if match else None
+        if match is None or record is None:
+            return 404, {}, {"success": False, "error": "Deal not found", "errorCode": 404}
+        if method == "PATCH":
+            self.updates.append({"vendor": "pipedrive", "kind": "deal", "id": match[1], "fields": body})
+            return 200, {}, {"success": True, "data": record}
+        return 200, {}, {"success": True, "data": record}
+
+    def notes_on(self, vendor: str, kind: str, entity_id: str) -> list[str]:
+        return [n["text"] for n in self.notes if (n["vendor"], n["kind"], n["id"]) == (vendor, kind, entity_id)]
+
+
+def _handler(fake: FakeCrm) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.loads(raw) if raw else None
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra, answer = fake.answer(self.command, parts.path, parse_qs(parts.query), headers, body)
+            payload = b"" if answer is None else json.dumps(answer, ensure_ascii=False).encode()
+            self.send_response(status)
+            for name, value in extra.items():
+                self.send_header(name, value)
+            if payload:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            return
+
+    return Handler
+
+
+@pytest.fixture
+def fake_crm() -> Iterator[FakeCrm]:
+    fake = FakeCrm()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
