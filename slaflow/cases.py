@@ -342,6 +342,8 @@ def fire(
     )
     if step.closed_at is not None:
         notify.case_resolved(session, company, record, now=now)
+    else:
+        notify.case_moved(session, company, record, now=now)
     return record
 
 

@@ -56,6 +56,9 @@ class FakeCrm:
                 status, headers, body = vendor_or_status, {}, {"error": "internal", "message": "Internal Server Error"}
             self.script.append((path_part, status, headers, body))
 
+    def fail_with(self, path_part: str, status: int, headers: dict[str, str], body: Any) -> None:
+        self.script.append((path_part, status, headers, body))
+
     def answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                body: Any) -> tuple[int, dict[str, str], Any]:
         self.requests.append((method, path))

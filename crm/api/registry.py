@@ -46,8 +46,8 @@ class ApiRegistry:
                     token = access.token.resolve(self.environ)
                 except SecretError as exc:
                     raise CrmApiError(f"{source} API of account {name}: {exc}", permanent=True) from None
-                if not self.retries:
-                    access = access.model_copy(update={"max_retries": 0})
+                if not self.retries:  # the caller (the outbox) retries, honouring Retry-After up to an hour
+                    access = access.model_copy(update={"max_retries": 0, "max_wait_seconds": 3600.0})
                 http = CrmHttp(access, token, what=source, sleep=self.sleep, transport=self.transport)
                 client = self._clients[(source, name)] = vendor(http)
             return client
