@@ -14,11 +14,13 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.api.registry import ApiRegistry
 from crm.inbox import RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
+from crm.parking import expire_parked
 from crm.processing import process_inbox_event
 from slaflow.clock import Clock
 from slaflow.company import Company
@@ -50,6 +52,7 @@ class InboxPipeline:
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._expired_at: datetime | None = None
 
     def start(self, *, resume_limit: int = 10_000) -> None:
         """Start the writer thread; first queue rows a previous run stored but did not process."""
@@ -137,10 +140,24 @@ class InboxPipeline:
             _answer(item, result)
 
     def _process_one(self, inbox_id: int) -> None:
+        self._expire_parked()
         try:
             process_inbox_event(self._factory, self._company, inbox_id, self._clock.now(), apis=self._apis)
         except Exception:  # the row stays received/failed in the database: replay picks it up
             log.exception("inbox event %s: processing could not record its outcome", inbox_id)
+
+
+    def _expire_parked(self) -> None:
+        """At most once a minute: parked events whose time ran out become ``expired``."""
+        now = self._clock.now()
+        if self._expired_at is not None and (now - self._expired_at).total_seconds() < 60:
+            return
+        self._expired_at = now
+        try:
+            with self._factory.begin() as session:
+                expire_parked(session, now)
+        except Exception:  # never stops processing; the next minute (or the inbox flow) tries again
+            log.exception("inbox: expiring parked events failed")
 
 
 def _answer(item: _Submission, outcome: StoredEvent | BaseException) -> None:

@@ -22,7 +22,8 @@ from crm.api.registry import ApiRegistry
 from crm.config import SourceConfig
 from crm.enrichment import default_registry, enrich
 from crm.events import CrmEvent
-from crm.inbox import DONE, FAILED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
+from crm.inbox import DONE, FAILED, PARKED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
+from crm.parking import apply_parked, park, parked_until
 from crm.rules import OPEN, PlannedAction, plan
 from slaflow import cases
 from slaflow.company import Actor, Company
@@ -132,17 +133,26 @@ def _apply(session: Session, company: Company, row: InboxEvent, now: datetime,
     config = _config(company, row.source)
     actor = integration_actor(row.source, config)
     planned = [action for event in events for action in plan(company.config.crm.rules, event)]
-    outcomes = [_perform(session, company, action, actor, now) for action in planned]
+    outcomes = [_perform(session, company, action, actor, now, config, row.id) for action in planned]
     result = {"events": [e.model_dump(mode="json", exclude={"fields"}) for e in events], "actions": outcomes}
+    until = parked_until(result)
+    row.expires_at = until
+    if until is not None:
+        return PARKED, result
     return (PROCESSED if planned else UNMATCHED), result
 
 
-def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime) -> dict[str, Any]:
+def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime,
+             config: SourceConfig, inbox_id: int) -> dict[str, Any]:
     source = action.event.source
     outcome: dict[str, Any] = {
         "rule": action.rule.label, "action": action.action, "case_type": action.case_type,
         "entity": action.event.entity_key,
     }
+
+    def fire(case_id: int, trigger: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return _fire(session, company, case_id, trigger, payload, actor, now, f"crm:{source}")
+
     if action.action == OPEN:
         try:
             case = cases.open_case(
@@ -151,22 +161,33 @@ def _perform(session: Session, company: Company, action: PlannedAction, actor: A
             )
         except DuplicateCase:
             return {**outcome, "outcome": "exists", "case_id": _linked_case(session, action, open_only=False)}
-        return {**outcome, "outcome": "opened", "case_id": case.id, "state": case.state}
+        late = apply_parked(session, source, action.external_key, case.id, fire, exclude=inbox_id)
+        state = cases.load(session, case.id).state if late else case.state
+        return {**outcome, "outcome": "opened", "case_id": case.id, "state": state,
+                **({"applied_parked": late} if late else {})}
+    assert action.trigger is not None
     case_id = _linked_case(session, action, open_only=True)
     if case_id is None:
+        if config.park_seconds and _linked_case(session, action, open_only=False) is None:
+            return park(outcome, external_key=action.external_key, trigger=action.trigger, data=action.data,
+                        now=now, park_seconds=config.park_seconds)
         return {**outcome, "outcome": "skipped",
                 "reason": f"no open {action.case_type} case is linked to {source} {action.event.entity_key}"}
-    assert action.trigger is not None
+    return {**outcome, **fire(case_id, action.trigger, action.data)}
+
+
+def _fire(session: Session, company: Company, case_id: int, trigger: str, payload: dict[str, Any], actor: Actor,
+          now: datetime, source: str) -> dict[str, Any]:
     try:
-        case = cases.fire(session, company, case_id=case_id, trigger=action.trigger, actor=actor, now=now,
-                          payload=action.data, source=f"crm:{source}")
+        case = cases.fire(session, company, case_id=case_id, trigger=trigger, actor=actor, now=now,
+                          payload=payload, source=source)
     except IllegalTransition:
         # A CRM repeats itself (a Bitrix24 update while the deal stays in a stage): a trigger this
         # source already fired on the case is not an error.
-        if _already_fired(session, case_id, action.trigger, f"crm:{source}"):
-            return {**outcome, "trigger": action.trigger, "outcome": "already_applied", "case_id": case_id}
+        if _already_fired(session, case_id, trigger, source):
+            return {"trigger": trigger, "outcome": "already_applied", "case_id": case_id}
         raise
-    return {**outcome, "trigger": action.trigger, "outcome": "fired", "case_id": case.id, "state": case.state}
+    return {"trigger": trigger, "outcome": "fired", "case_id": case.id, "state": case.state}
 
 
 def _linked_case(session: Session, action: PlannedAction, *, open_only: bool) -> int | None:

@@ -80,7 +80,8 @@ class FakeCrm:
         match = re.fullmatch(r"/rest/(\d+)/([^/]+)/([a-z.]+)\.json", path)
         if match is None or match[2] != TOKENS["bitrix24"]:
             return 401, {}, {"error": "INVALID_CREDENTIALS", "error_description": "Invalid request credentials"}
-        method, args = match[3], body if isinstance(body, dict) else {k: v[0] for k, v in query.items()}
+        method = match[3]
+        args: dict[str, Any] = body if isinstance(body, dict) else {k: v[0] for k, v in query.items()}
         timing = {"start": 1794808800.1, "finish": 1794808800.2, "duration": 0.1}
         get = re.fullmatch(r"crm\.(\w+)\.get", method)
         if get:
@@ -89,7 +90,7 @@ class FakeCrm:
                 return 400, {}, {"error": "NOT_FOUND", "error_description": "Not found"}
             return 200, {}, {"result": record, "time": timing}
         if method == "crm.timeline.comment.add":
-            fields = args.get("fields") or {}
+            fields: dict[str, Any] = args.get("fields") or {}
             if not fields.get("COMMENT"):
                 return 400, {}, {"error": "ERROR_ARGUMENT", "error_description": "Comment is empty"}
             self.notes.append({"vendor": "bitrix24", "kind": fields["ENTITY_TYPE"], "id": str(fields["ENTITY_ID"]),

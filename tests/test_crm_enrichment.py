@@ -123,7 +123,7 @@ def test_it_reads_each_crms_record_with_its_documented_api_and_honours_retry_aft
     waits: list[float] = []
     api = ApiRegistry(company, ENVIRON, sleep=waits.append).get(vendor, "default")
     assert api is not None
-    kind, record = {
+    cases_by_vendor: dict[str, tuple[str, dict[str, Any]]] = {
         "hubspot": ("deal", {"dealname": "Ромашка", "dealstage": "presentationscheduled", "pipeline": "default",
                              "amount": "150000", "hubspot_owner_id": "52", "sla_customer": "ООО Ромашка",
                              "hs_object_id": "311"}),
@@ -132,7 +132,8 @@ def test_it_reads_each_crms_record_with_its_documented_api_and_honours_retry_aft
                                 {"field_id": 1, "field_name": "Компания", "values": [{"value": "ООО Ромашка"}]}]}),
         "pipedrive": ("deal", {"id": 311, "title": "Ромашка", "value": 150000, "owner_id": 52, "stage_id": 7,
                                "pipeline_id": 1, "custom_fields": {"d4de1c15": "ООО Ромашка"}}),
-    }[vendor]
+    }
+    kind, record = cases_by_vendor[vendor]
     fake_crm.records[(vendor, kind, "311")] = record
     fake_crm.fail("/311", vendor)
     got = api.fetch(kind, "311", ["sla_customer"])

@@ -35,8 +35,8 @@ class AmoCrmAdapter(Adapter):
         require(same_secret(request.query.get("token"), secrets["token"]),
                 "?token= does not match the configured token")
         if config.subdomain is not None:
-            account = parse_form(request.body).get("account")
-            subdomain = account.get("subdomain") if isinstance(account, dict) else None
+            sent = parse_form(request.body).get("account")
+            subdomain = sent.get("subdomain") if isinstance(sent, dict) else None
             require(subdomain == config.subdomain, f"account[subdomain] is not {config.subdomain}")
 
     def parse(self, body: bytes, config: SourceConfig) -> list[CrmEvent]:

@@ -51,7 +51,7 @@ def _notifications(body: bytes) -> Element:
         raise MalformedWebhook(f"the body is not well-formed XML: {exc}") from None
     if root.tag != f"{{{SOAP}}}Envelope":
         raise InvalidWebhook("the body is not a SOAP 1.1 envelope")
-    found = root.find(f"{{{SOAP}}}Body/{{{OUTBOUND}}}notifications")
+    found: Element | None = root.find(f"{{{SOAP}}}Body/{{{OUTBOUND}}}notifications")
     if found is None:
         raise InvalidWebhook("the SOAP body has no outbound-message notifications element")
     return found
