@@ -18,7 +18,7 @@ from api.auth import CurrentActor
 from api.schemas import MAX_ID, ErrorBody, InboxEventRead, InboxEventRow, WebhookAccepted
 from api.state import AppState, app_state
 from crm.adapters import ADAPTERS, Adapter, WebhookRequest
-from crm.adapters.base import body_hash
+from crm.adapters.base import body_hash, fit_key
 from crm.errors import AuthFailed, WebhookRejected
 from crm.inbox import REJECTED, InboxRecord, StoredEvent, body_text, list_inbox
 from crm.pipeline import PipelineStopped
@@ -74,7 +74,8 @@ async def receive_webhook(source: str, request: Request) -> Any:
         log.warning("webhook %s refused (%s): %s", source, exc.status, exc)
         stored = await _store(state, _rejected(record, body, str(exc)))
         return _refusal(exc, exc.status, inbox_id=stored.id)
-    record = replace(record, idempotency_key=adapter.idempotency_key(incoming, events))
+    key = adapter.idempotency_key(incoming, events)  # two accounts' deliveries never collide
+    record = replace(record, idempotency_key=key if account == "default" else fit_key(f"{account}/{key}"))
     stored = await _store(state, record)
     acknowledgement = adapter.acknowledgement()
     if acknowledgement is not None:  # the answer the CRM expects (Salesforce: a SOAP <Ack>)
