@@ -6,6 +6,7 @@ and an odd body is kept byte for byte as rejected."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -189,6 +190,8 @@ def test_it_refuses_nul_at_parse_time_and_keeps_the_exact_bytes_as_rejected(
     assert "NUL" in response.json()["detail"] or "UTF-8" in response.json()["detail"]
     stored = client.get(f"/webhooks/events/{response.json()['inbox_id']}", headers=token_header("kuznetsova"))
     assert stored.status_code == 200 and stored.json()["status"] == "rejected"
+    if stored.json()["body_base64"] is not None:
+        assert base64.b64decode(stored.json()["body_base64"]) == body
     [row] = rows(db_url)
     lossless = row.raw_body if row.raw_body is not None else row.body.encode()
     assert lossless == body
