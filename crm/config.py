@@ -184,6 +184,29 @@ class CrmConfig(_Strict):
         return found
 
 
+API_SOURCES = ("bitrix24", "hubspot", "amocrm", "pipedrive")
+"""Sources whose REST API slaflow calls (enrichment, write-back): crm/api/vendors.py."""
+
+
+def _write_back_problems(where: str, rule: RuleConfig, source: SourceConfig) -> list[str]:
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    problems: list[str] = []
+    if rule.source not in API_SOURCES:
+        problems.append(f"{where}.write_back: writing back to {rule.source} is not supported "
+                        f"(supported: {', '.join(API_SOURCES)})")
+    elif all(account.api is None for account in source.all_accounts().values()):
+        problems.append(f"{where}.write_back: crm.sources.{rule.source} has no api: (url and token) to write with")
+    assert rule.write_back is not None
+    for field, template in rule.write_back.fields.items():
+        try:
+            SandboxedEnvironment().parse(template)
+        except TemplateSyntaxError as exc:
+            problems.append(f"{where}.write_back.fields.{field}: not a valid template: {exc.message}")
+    return problems
+
+
 def check_against(crm: CrmConfig, company: Company) -> list[str]:
     """Cross-references the YAML schema cannot check: case types, triggers, departments, people."""
     problems: list[str] = []
@@ -210,6 +233,13 @@ def check_against(crm: CrmConfig, company: Company) -> list[str]:
         elif rule.fire is not None and all(t.trigger != rule.fire for t in case_type.transitions):
             triggers = sorted({t.trigger for t in case_type.transitions})
             problems.append(f"{where}.fire: {rule.target_type!r} has no trigger {rule.fire!r}; triggers: {triggers}")
+        if rule.write_back is not None and rule.source in enabled:
+            problems += _write_back_problems(where, rule, enabled[rule.source])
+    for source, cfg in enabled.items():
+        for name, account in cfg.all_accounts().items():
+            if account.api is not None and source not in API_SOURCES:
+                problems.append(f"crm.sources.{source}: api is not supported for {source} (supported: "
+                                f"{', '.join(API_SOURCES)}); account {name}")
     for index, token in enumerate(crm.api_tokens):
         if token.person is not None and token.person not in company.config.people:
             problems.append(f"crm.api_tokens[{index}].person: {token.person!r} is not in people")

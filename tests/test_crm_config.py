@@ -115,3 +115,34 @@ def test_it_matches_stage_pipeline_and_field_conditions_as_text(company: Company
 def test_it_leaves_an_absent_crm_field_out_so_the_engine_names_it_as_missing(company: Company) -> None:
     [action] = plan(company.config.crm.rules, event(fields={"Компания": "ООО Ромашка"}))
     assert "items" not in action.data and action.data["customer"] == "ООО Ромашка"
+
+
+def test_it_checks_accounts_api_and_write_back_against_what_each_crm_supports() -> None:
+    sources = dict(example_config()["crm"]["sources"])
+    sources["bitrix24"] = {**sources["bitrix24"], "accounts": {"app": {"application_token": {"env": "B24_APP"}}}}
+    sources["zoho"] = {"token": {"env": "Z"}, "channel_ids": ["1"], "api": {"url": "https://www.zohoapis.eu",
+                                                                           "token": {"env": "Z_API"}}}
+    rules = [{"source": "bitrix24", "entity": "deal", "open": "rush_delivery",
+              "write_back": {"fields": {"UF_CRM_SLA": "{{ status "}}}]
+    company = with_crm(sources=sources, rules=rules)
+    assert list(company.config.crm.sources.bitrix24.all_accounts()) == ["default", "app"]  # type: ignore[union-attr]
+    problems = check_against(company.config.crm, company)
+    assert "crm.rules[0].write_back: crm.sources.bitrix24 has no api: (url and token) to write with" in problems
+    assert any(p.startswith("crm.rules[0].write_back.fields.UF_CRM_SLA: not a valid template") for p in problems)
+    assert any(p.startswith("crm.sources.zoho: api is not supported for zoho") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [({"memberships": []}, "give application_token"),
+     ({"application_token": {"env": "T"}, "accounts": {"default": {"application_token": {"env": "U"}}}},
+      "clashes"),
+     ({"application_token": {"env": "T"}, "accounts": {"Bad Name": {"application_token": {"env": "U"}}}},
+      "Bad Name")],
+    ids=["no-account", "default-twice", "bad-name"],
+)
+def test_it_refuses_a_source_without_a_usable_account(source: dict[str, Any], problem: str) -> None:
+    sources = dict(example_config()["crm"]["sources"])
+    sources["bitrix24"] = source
+    with pytest.raises(ConfigError, match=problem):
+        with_crm(sources=sources)
