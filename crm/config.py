@@ -188,6 +188,16 @@ API_SOURCES = ("bitrix24", "hubspot", "amocrm", "pipedrive")
 """Sources whose REST API slaflow calls (enrichment, write-back): crm/api/vendors.py."""
 
 
+def _api_problems(enabled: dict[str, SourceConfig]) -> list[str]:
+    return [
+        f"crm.sources.{source}: api is not supported for {source} (supported: {', '.join(API_SOURCES)}); "
+        f"account {name}"
+        for source, cfg in enabled.items()
+        for name, account in cfg.all_accounts().items()
+        if account.api is not None and source not in API_SOURCES
+    ]
+
+
 def _write_back_problems(where: str, rule: RuleConfig, source: SourceConfig) -> list[str]:
     from jinja2 import TemplateSyntaxError
     from jinja2.sandbox import SandboxedEnvironment
@@ -235,11 +245,7 @@ def check_against(crm: CrmConfig, company: Company) -> list[str]:
             problems.append(f"{where}.fire: {rule.target_type!r} has no trigger {rule.fire!r}; triggers: {triggers}")
         if rule.write_back is not None and rule.source in enabled:
             problems += _write_back_problems(where, rule, enabled[rule.source])
-    for source, cfg in enabled.items():
-        for name, account in cfg.all_accounts().items():
-            if account.api is not None and source not in API_SOURCES:
-                problems.append(f"crm.sources.{source}: api is not supported for {source} (supported: "
-                                f"{', '.join(API_SOURCES)}); account {name}")
+    problems += _api_problems(enabled)
     for index, token in enumerate(crm.api_tokens):
         if token.person is not None and token.person not in company.config.people:
             problems.append(f"crm.api_tokens[{index}].person: {token.person!r} is not in people")
