@@ -198,7 +198,12 @@ def _api_problems(enabled: dict[str, SourceConfig]) -> list[str]:
     ]
 
 
-def _write_back_problems(where: str, rule: RuleConfig, source: SourceConfig) -> list[str]:
+def _write_back_problems(rules: list[RuleConfig], enabled: dict[str, SourceConfig]) -> list[str]:
+    return [problem for index, rule in enumerate(rules) if rule.write_back is not None and rule.source in enabled
+            for problem in _rule_write_back_problems(f"crm.rules[{index}]", rule, enabled[rule.source])]
+
+
+def _rule_write_back_problems(where: str, rule: RuleConfig, source: SourceConfig) -> list[str]:
     from jinja2 import TemplateSyntaxError
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -243,9 +248,7 @@ def check_against(crm: CrmConfig, company: Company) -> list[str]:
         elif rule.fire is not None and all(t.trigger != rule.fire for t in case_type.transitions):
             triggers = sorted({t.trigger for t in case_type.transitions})
             problems.append(f"{where}.fire: {rule.target_type!r} has no trigger {rule.fire!r}; triggers: {triggers}")
-        if rule.write_back is not None and rule.source in enabled:
-            problems += _write_back_problems(where, rule, enabled[rule.source])
-    problems += _api_problems(enabled)
+    problems += _write_back_problems(crm.rules, enabled) + _api_problems(enabled)
     for index, token in enumerate(crm.api_tokens):
         if token.person is not None and token.person not in company.config.people:
             problems.append(f"crm.api_tokens[{index}].person: {token.person!r} is not in people")
