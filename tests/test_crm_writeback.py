@@ -4,17 +4,20 @@ answers 429 and 500, every attempt recorded."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config
 from crm.processing import process_inbox_event
-from crm.writeback import target_of
+from crm.writeback import deliver, target_of
 from notifications.outbox import SENT, dispatch_due
 from notifications.settings import NotificationSettings
+from notifications.transports.base import TransportError
 from slaflow.clock import SimulatedClock
 from slaflow.company import company_from_mapping
 from slaflow.timers import sweep
@@ -102,3 +105,48 @@ def test_it_comments_the_step_change_and_finds_the_record_of_a_named_account() -
     assert target_of("deal:77:rush_delivery", "rush_delivery") == ("default", "deal", "77")
     assert target_of("app/deal:77:rush_delivery", "rush_delivery") == ("app", "deal", "77")
     assert target_of("lead:a:b:return", "return") == ("default", "lead", "a:b")
+
+
+def test_it_comments_each_step_the_case_moves_to(
+    sessions: sessionmaker[Session], clock: SimulatedClock, fake_crm: FakeCrm, monkeypatch: Any  # noqa: F811
+) -> None:
+    company = company_writing_back(fake_crm.url, monkeypatch)
+    fake_crm.records[("bitrix24", "deal", "77")] = dict(DEAL)
+    process_inbox_event(sessions, company, deal_event(sessions, clock, "ONCRMDEALADD", 77, 1794808800), clock.now())
+    fake_crm.records[("bitrix24", "deal", "77")].update(STAGE_ID="C1:PREPARATION", UF_CRM_SLOT="2026-11-18 10:00")
+    clock.advance(timedelta(minutes=10))
+    process_inbox_event(sessions, company, deal_event(sessions, clock, "ONCRMDEALUPDATE", 77, 1794809400), clock.now())
+    dispatch(sessions, company, clock)
+    opened, moved = fake_crm.notes_on("bitrix24", "deal", "77")
+    assert opened.startswith("SLA: открыта заявка")
+    assert moved.startswith("SLA: заявка «Срочная доставка №") and "«Сборка вне очереди»" in moved
+    assert "отвечает Склад" in moved and "срок 2026-11-16" in moved
+
+
+@pytest.mark.parametrize(
+    ("vendor", "kind", "record_id"),
+    [("bitrix24", "deal", "77"), ("hubspot", "deal", "311"), ("amocrm", "lead", "25399013"),
+     ("pipedrive", "deal", "311")],
+)
+def test_it_writes_a_comment_and_fields_with_each_crms_documented_api(
+    vendor: str, kind: str, record_id: str, clock: SimulatedClock, fake_crm: FakeCrm,  # noqa: F811
+    monkeypatch: Any,
+) -> None:
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    raw = example_config()
+    env = {"bitrix24": "B24_API", "hubspot": "HS_API", "amocrm": "AMO_API", "pipedrive": "PD_API"}[vendor]
+    url = f"{fake_crm.url}/rest/1" if vendor == "bitrix24" else fake_crm.url
+    raw["crm"]["sources"][vendor]["api"] = {"url": url, "token": {"env": env}}
+    company = company_from_mapping(raw)
+    target = {"source": vendor, "account": "default", "kind": kind, "id": record_id}
+    fake_crm.records[(vendor, kind, record_id)] = {"id": record_id}
+    deliver(company, {"op": "comment", "target": target, "text": "SLA breached: step Picking"}, clock.now())
+    deliver(company, {"op": "fields", "target": target, "fields": {"sla_status": "breached"}}, clock.now())
+    assert fake_crm.notes_on(vendor, kind, record_id) == ["SLA breached: step Picking"]
+    [update] = fake_crm.updates
+    assert (update["kind"], update["id"]) == (kind, record_id) and "breached" in json.dumps(update["fields"])
+    fake_crm.fail("/", 401)
+    with pytest.raises(TransportError) as refused:
+        deliver(company, {"op": "comment", "target": target, "text": "x"}, clock.now())
+    assert refused.value.permanent and ENVIRON[env] not in str(refused.value)
