@@ -40,7 +40,9 @@ def create_app(
     secrets, unavailable = crm.resolve_available(os.environ if environ is None else environ)
     for source, reason in unavailable.items():  # one line each; the source answers 503 saying why
         log.warning("webhook source %s is disabled: %s", source, reason)
-    apis = ApiRegistry(company, os.environ if environ is None else environ)
+    # The pipeline thread also stores incoming webhooks: a rate-limited CRM may hold it 5 s at most;
+    # longer, the row is failed and the process-inbox flow (or `inbox replay --failed`) retries it.
+    apis = ApiRegistry(company, os.environ if environ is None else environ, budget_seconds=5.0)
     pipeline = InboxPipeline(runtime.sessions, company, clock, process=process, apis=apis)
 
     @asynccontextmanager

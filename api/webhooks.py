@@ -39,7 +39,9 @@ _BODY_DOC: dict[str, Any] = {
 @router.post(
     "/webhooks/{source}",
     response_model=WebhookAccepted,
-    responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
+    responses={200: {"description": "stored; Salesforce is answered with its SOAP acknowledgement instead",
+                     "content": {"text/xml": {"schema": {"type": "string"}}}},
+               400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
                413: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
     openapi_extra=_BODY_DOC,
     summary="Receive a CRM webhook (bitrix24, amocrm, hubspot, pipedrive, salesforce, zoho, generic)",

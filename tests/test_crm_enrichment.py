@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config
 from crm import samples
+from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.inbox import FAILED, PROCESSED, InboxRecord, store
 from crm.processing import process_inbox_event
@@ -147,3 +148,15 @@ def test_it_reads_each_crms_record_with_its_documented_api_and_honours_retry_aft
 
 RATE_LIMITS_WAIT = {"hubspot": 1, "amocrm": 1, "pipedrive": 2}
 """The Retry-After each vendor's rate-limit answer carries in the fake (tests/crm_fake.py)."""
+
+
+def test_it_gives_up_waiting_when_a_call_would_exceed_its_budget(fake_crm: FakeCrm) -> None:  # noqa: F811
+    waits: list[float] = []
+    company = company_with_api(fake_crm.url)
+    api = ApiRegistry(company, ENVIRON, sleep=waits.append, budget_seconds=1.5).get("bitrix24", "default")
+    assert api is not None
+    fake_crm.records[("bitrix24", "deal", "77")] = dict(DEAL)
+    fake_crm.fail("crm.deal.get", "bitrix24", times=2)
+    with pytest.raises(CrmApiError, match="QUERY_LIMIT_EXCEEDED") as limited:
+        api.fetch("deal", "77", [])
+    assert not limited.value.permanent and waits == [1.0]

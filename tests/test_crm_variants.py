@@ -197,6 +197,18 @@ def test_it_refuses_nul_at_parse_time_and_keeps_the_exact_bytes_as_rejected(
     assert lossless == body
 
 
+def test_it_refuses_a_nul_in_a_form_body_before_anything_is_stored(
+    client: TestClient, db_url: str, clock: SimulatedClock
+) -> None:
+    body, headers = samples.bitrix24("ONCRMDEALUPDATE", 42, now_ts(clock), token=ENV["SLAFLOW_BITRIX24_APP_TOKEN"],
+                                     fields={"TITLE": "a\x00b"})
+    assert b"%00" in body
+    response = client.post("/webhooks/bitrix24", content=body, headers=headers)
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    nested = b'{"token": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert client.post("/webhooks/zoho", content=nested, headers={"Content-Type": "application/json"}).status_code == 401
+
+
 def test_it_blanks_secrets_in_uvicorns_access_log_line() -> None:
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
                                ("10.0.0.7:51000", "POST", f"/webhooks/amocrm?token={ENV['SLAFLOW_AMOCRM_TOKEN']}&x=1",

@@ -38,7 +38,7 @@ class ZohoAdapter(Adapter):
         assert isinstance(account, ZohoAccount)
         try:
             payload = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = None
         require(isinstance(payload, dict) and "token" in payload, "the body has no token")
         assert isinstance(payload, dict)

@@ -50,6 +50,8 @@ class CrmHttp:
     what: str
     sleep: Sleep = time.sleep
     transport: httpx.BaseTransport | None = None
+    budget_seconds: float | None = None
+    """The most one call may spend waiting between tries (the webhook pipeline must not stall)."""
     waits: list[float] = field(default_factory=list)
     _client: httpx.Client | None = None
 
@@ -69,7 +71,7 @@ class CrmHttp:
         """The response of a successful call; ``ok`` may inspect a 2xx body and return an error
         message (Bitrix24 answers some errors with 200). Retries are bounded by ``max_retries``."""
         label = f"{self.what} {what}"
-        attempt = 0
+        attempt, waited = 0, 0.0
         while True:
             try:
                 response = self.client().request(method, url, headers=headers, params=params, json=json)
@@ -92,6 +94,9 @@ class CrmHttp:
                 raise error
             delay = error.retry_after if error.retry_after is not None else min(
                 2.0 ** attempt, self.access.max_wait_seconds)
+            if self.budget_seconds is not None and waited + delay > self.budget_seconds:
+                raise error  # transient: the caller retries later (the inbox row is failed, then replayed)
+            waited += delay
             self.waits.append(delay)
             self.sleep(delay)
             attempt += 1

@@ -24,9 +24,11 @@ class ApiRegistry:
     """``get(source, account)`` -> the vendor client, or None when that account has no ``api``."""
 
     def __init__(self, company: Company, environ: Mapping[str, str] | None = None, *, sleep: Sleep = time.sleep,
-                 transport: httpx.BaseTransport | None = None, retries: bool = True) -> None:
+                 transport: httpx.BaseTransport | None = None, retries: bool = True,
+                 budget_seconds: float | None = None) -> None:
         self.company, self.environ = company, os.environ if environ is None else environ
         self.sleep, self.transport, self.retries = sleep, transport, retries
+        self.budget_seconds = budget_seconds
         self._clients: dict[tuple[str, str], VendorApi] = {}
         self._lock = threading.Lock()
 
@@ -48,7 +50,8 @@ class ApiRegistry:
                     raise CrmApiError(f"{source} API of account {name}: {exc}", permanent=True) from None
                 if not self.retries:  # the caller (the outbox) retries, honouring Retry-After up to an hour
                     access = access.model_copy(update={"max_retries": 0, "max_wait_seconds": 3600.0})
-                http = CrmHttp(access, token, what=source, sleep=self.sleep, transport=self.transport)
+                http = CrmHttp(access, token, what=source, sleep=self.sleep, transport=self.transport,
+                               budget_seconds=self.budget_seconds)
                 client = self._clients[(source, name)] = vendor(http)
             return client
 
