@@ -197,9 +197,9 @@ class SourceConfig(_Strict):
         accounts.update(self.accounts)
         return accounts
 
-    def account(self, name: str | None) -> Account:
-        accounts = self.all_accounts()
-        return accounts.get(name or DEFAULT_ACCOUNT) or next(iter(accounts.values()))
+    def account(self, name: str | None) -> Account | None:
+        """The named account (None: it is no longer configured; never another account's)."""
+        return self.all_accounts().get(name or DEFAULT_ACCOUNT)
 
 
 class Bitrix24Source(SourceConfig):

@@ -38,7 +38,8 @@ class ApiRegistry:
         if not isinstance(config, SourceConfig) or vendor is None:
             return None
         name = account or "default"
-        access = config.account(name).api
+        account = config.account(name)
+        access = account.api if account is not None else None
         if access is None:
             return None
         with self._lock:
