@@ -38,8 +38,8 @@ class ApiRegistry:
         if not isinstance(config, SourceConfig) or vendor is None:
             return None
         name = account or "default"
-        account = config.account(name)
-        access = account.api if account is not None else None
+        configured = config.account(name)
+        access = configured.api if configured is not None else None
         if access is None:
             return None
         with self._lock:
