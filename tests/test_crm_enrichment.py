@@ -4,13 +4,15 @@ waited out within bounds, and an outage fails the row for a later retry instead 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.testing import example_config
+from api.testing import example_config, serving
 from crm import samples
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
@@ -18,6 +20,7 @@ from crm.inbox import FAILED, PROCESSED, InboxRecord, store
 from crm.processing import process_inbox_event
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company, company_from_mapping
+from storage.db import make_engine, session_factory
 from storage.models import Case
 from tests.crm_fake import TOKENS, FakeCrm, fake_crm  # noqa: F401 (fixture)
 
@@ -160,3 +163,30 @@ def test_it_gives_up_waiting_when_a_call_would_exceed_its_budget(fake_crm: FakeC
     with pytest.raises(CrmApiError, match="QUERY_LIMIT_EXCEEDED") as limited:
         api.fetch("deal", "77", [])
     assert not limited.value.permanent and waits == [1.0]
+
+
+def test_it_enriches_an_id_only_webhook_posted_to_the_app_with_the_apps_secrets(
+    db_url: str, tmp_path: Path, clock: SimulatedClock, fake_crm: FakeCrm  # noqa: F811
+) -> None:
+    raw = example_config(rules=RULES)
+    raw["crm"]["sources"]["bitrix24"] = {
+        "application_token": {"env": "SLAFLOW_BITRIX24_APP_TOKEN"}, "domain": "sever.bitrix24.ru",
+        "memberships": ["sales/manager", "logistics/dispatcher"],
+        "api": {"url": f"{fake_crm.url}/rest/1", "token": {"env": "B24_API"}},
+    }
+    config = tmp_path / "company.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    fake_crm.records[("bitrix24", "deal", "77")] = dict(DEAL)
+    body, headers = samples.bitrix24("ONCRMDEALADD", 77, int(clock.now().timestamp()), token=B24_TOKEN)
+    with serving(db_url, config, clock, {**samples.SAMPLE_ENV, **ENVIRON}) as client:
+        accepted = client.post("/webhooks/bitrix24", content=body, headers=headers)
+        assert accepted.status_code == 200
+        assert client.app.state.slaflow.pipeline.wait_idle(30)  # type: ignore[attr-defined]
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as session:
+            case = session.scalars(select(Case)).one()
+    finally:
+        engine.dispose()
+    assert (case.case_type, case.data["customer"], case.data["reason"]) == (
+        "rush_delivery", "ООО Ромашка", "Ромашка: 40 паллет")
