@@ -204,8 +204,7 @@ def _write_back_problems(rules: list[RuleConfig], enabled: dict[str, SourceConfi
 
 
 def _rule_write_back_problems(where: str, rule: RuleConfig, source: SourceConfig) -> list[str]:
-    from jinja2 import TemplateSyntaxError
-    from jinja2.sandbox import SandboxedEnvironment
+    from crm.writeback import template_problem
 
     problems: list[str] = []
     if rule.source not in API_SOURCES:
@@ -215,10 +214,9 @@ def _rule_write_back_problems(where: str, rule: RuleConfig, source: SourceConfig
         problems.append(f"{where}.write_back: crm.sources.{rule.source} has no api: (url and token) to write with")
     assert rule.write_back is not None
     for field, template in rule.write_back.fields.items():
-        try:
-            SandboxedEnvironment().parse(template)
-        except TemplateSyntaxError as exc:
-            problems.append(f"{where}.write_back.fields.{field}: not a valid template: {exc.message}")
+        problem = template_problem(template)
+        if problem is not None:
+            problems.append(f"{where}.write_back.fields.{field}: not a valid template: {problem}")
     return problems
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.adapters import ADAPTERS
+from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.config import SourceConfig
 from crm.enrichment import default_registry, enrich
@@ -83,7 +84,9 @@ def process_inbox_event(
             row.attempts += 1
             return _snapshot(row)
     except Exception as exc:
-        if not isinstance(exc, SlaflowError):
+        if isinstance(exc, CrmApiError):  # the CRM's API is rate-limited or down: retried later
+            log.warning("inbox event %s: reading the record back failed: %s", inbox_id, exc)
+        elif not isinstance(exc, SlaflowError):
             log.exception("inbox event %s: processing failed unexpectedly", inbox_id)
         return _record_failure(factory, inbox_id, exc, force)
 

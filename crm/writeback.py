@@ -9,6 +9,7 @@ obeyed, every attempt recorded, the dedupe key making each event one comment), t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,17 +71,47 @@ def case_event(
     target = {"source": link.external_source, "account": account, "kind": entity_kind, "id": entity_id}
     variables = _variables(company, case, kind, level, rule)
     recipient = f"crm:{link.external_source}"[:64]
+    # A template that cannot render never fails the case change: the row carries the error and
+    # the outbox records it as a failed delivery (`slaflow outbox list --status failed`).
+    comment = _COMMENTS[rule.write_back.locale]
     if rule.write_back.comment:
-        text = _COMMENTS[rule.write_back.locale].render(**variables).strip()
+        context = _rendered({"op": "comment", "target": target}, "text",
+                            lambda: comment.render(**variables).strip())
         enqueue_direct(session, kind=kind.value, recipient=recipient, channel=CHANNEL, scope=f"{key}|comment",
-                       context={"op": "comment", "target": target, "text": text}, now=now, case_id=case.id,
-                       level=level)
+                       context=context, now=now, case_id=case.id, level=level)
     if rule.write_back.fields:
-        fields = {name: _TEMPLATES.from_string(template).render(**variables)
-                  for name, template in rule.write_back.fields.items()}
+        templates = rule.write_back.fields
+        context = _rendered({"op": "fields", "target": target}, "fields", lambda: {
+            name: _TEMPLATES.from_string(template).render(**variables) for name, template in templates.items()})
         enqueue_direct(session, kind=kind.value, recipient=recipient, channel=CHANNEL, scope=f"{key}|fields",
-                       context={"op": "fields", "target": target, "fields": fields}, now=now, case_id=case.id,
-                       level=level)
+                       context=context, now=now, case_id=case.id, level=level)
+
+
+def _rendered(context: dict[str, Any], key: str, render: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        return {**context, key: render()}
+    except TemplateError as exc:
+        return {**context, "error": f"write-back template: {type(exc).__name__}: {exc}"}
+
+
+SAMPLE_VARIABLES: dict[str, Any] = {
+    "kind": "breach", "level": 1, "status": "breached", "case_id": 1, "case_type": "return", "state": "inspection",
+    "state_label": "Inspection", "owner_department": "Warehouse", "owner_person": "Ivanov",
+    "deadline": "2026-11-16 18:00 MSK",
+    "case": {"id": 1, "type": "return", "type_label": "Return", "state": "inspection", "state_label": "Inspection",
+             "owner_department_name": "Warehouse", "owner_person_name": "Ivanov", "requester_name": "Sales",
+             "performer_name": "Warehouse", "data": {}, "opened_at": None, "due_at": None, "closed_at": None},
+}
+"""Every variable a write-back template sees (config validation renders field templates with it)."""
+
+
+def template_problem(template: str) -> str | None:
+    """Why a field template cannot render (a syntax error or an unknown variable), else None."""
+    try:
+        _TEMPLATES.from_string(template).render(**SAMPLE_VARIABLES)
+    except TemplateError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _variables(company: Company, case: CaseLike, kind: CaseEventKind, level: int, rule: RuleConfig) -> dict[str, Any]:
@@ -102,6 +133,8 @@ def _variables(company: Company, case: CaseLike, kind: CaseEventKind, level: int
 def deliver(company: Company, context: dict[str, Any], now: datetime) -> None:
     """Send one write-back row (called by the outbox dispatcher); raise `TransportError`."""
     target = context.get("target") or {}
+    if context.get("error"):
+        raise TransportError(str(context["error"]), permanent=True)
     registry = _registry(company)
     try:
         api = registry.get(str(target.get("source")), str(target.get("account")))

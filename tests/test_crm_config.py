@@ -123,12 +123,16 @@ def test_it_checks_accounts_api_and_write_back_against_what_each_crm_supports() 
     sources["zoho"] = {"token": {"env": "Z"}, "channel_ids": ["1"], "api": {"url": "https://www.zohoapis.eu",
                                                                            "token": {"env": "Z_API"}}}
     rules = [{"source": "bitrix24", "entity": "deal", "open": "rush_delivery",
-              "write_back": {"fields": {"UF_CRM_SLA": "{{ status "}}}]
+              "write_back": {"fields": {"UF_CRM_SLA": "{{ status ", "UF_CRM_DUE": "{{ due_date }}",
+                                        "UF_CRM_OK": "{{ status }} {{ deadline }} {{ case.state_label }}"}}}]
     company = with_crm(sources=sources, rules=rules)
     assert list(company.config.crm.sources.bitrix24.all_accounts()) == ["default", "app"]  # type: ignore[union-attr]
     problems = check_against(company.config.crm, company)
     assert "crm.rules[0].write_back: crm.sources.bitrix24 has no api: (url and token) to write with" in problems
     assert any(p.startswith("crm.rules[0].write_back.fields.UF_CRM_SLA: not a valid template") for p in problems)
+    assert "crm.rules[0].write_back.fields.UF_CRM_DUE: not a valid template: UndefinedError: 'due_date' is undefined" \
+        in problems
+    assert not any("UF_CRM_OK" in p for p in problems)
     assert any(p.startswith("crm.sources.zoho: api is not supported for zoho") for p in problems)
 
 
