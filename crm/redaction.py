@@ -11,12 +11,16 @@ _SECRET_PARAM = re.compile(
     r"(?i)((?:^|[?&\s])(?:token|secret|password|passwd|api_key|apikey|api_token|access_token|refresh_token|"
     r"client_secret|auth(?:%5B|\[)[a-z_]*token(?:%5D|\]))=)[^&\s\"']*"
 )
+_BITRIX24_REST = re.compile(r"(/rest/\d+/)[^/\s\"']+/")
+"""A Bitrix24 incoming webhook's code is part of its URL: ``/rest/1/<code>/crm.deal.get.json``."""
 LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn")
+CLIENT_LOGGERS = ("httpx", "httpcore")
+"""The HTTP client logs each request's URL at INFO (the CRM API calls of enrichment and write-back)."""
 
 
 def redact(text: str) -> str:
     """``/webhooks/amocrm?token=abc&x=1`` -> ``/webhooks/amocrm?token=***&x=1``."""
-    return _SECRET_PARAM.sub(r"\1***", text)
+    return _BITRIX24_REST.sub(r"\1***/", _SECRET_PARAM.sub(r"\1***", text))
 
 
 class RedactSecrets(logging.Filter):
@@ -26,10 +30,15 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+            record.args = tuple(redact(arg) if isinstance(arg, str) else redact(str(arg)) if _is_url(arg) else arg
+                                for arg in record.args)
         elif isinstance(record.args, dict):
             record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
         return True
+
+
+def _is_url(value: object) -> bool:
+    return type(value).__name__ == "URL"  # httpx.URL, logged by httpx as an argument
 
 
 def redact_access_log(names: tuple[str, ...] = LOGGERS) -> None:

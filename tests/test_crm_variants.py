@@ -217,3 +217,14 @@ def test_it_blanks_secrets_in_uvicorns_access_log_line() -> None:
     assert RedactSecrets().filter(record)
     line = record.getMessage()
     assert ENV["SLAFLOW_AMOCRM_TOKEN"] not in line and "/webhooks/amocrm?token=***&x=1" in line
+
+
+def test_it_blanks_a_bitrix24_webhook_code_in_the_http_clients_log_line() -> None:
+    import httpx
+
+    url = httpx.URL("https://sever.bitrix24.ru/rest/1/k9xq2w7r1t5y3u8i/crm.deal.get.json")
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s %d %s"',
+                               ("POST", url, "HTTP/1.1", 200, "OK"), None)
+    assert RedactSecrets().filter(record)
+    assert record.getMessage() == ('HTTP Request: POST https://sever.bitrix24.ru/rest/1/***/crm.deal.get.json '
+                                   '"HTTP/1.1 200 OK"')

@@ -14,6 +14,7 @@ import httpx
 
 from crm.api.http import CrmApiError, CrmHttp, Sleep
 from crm.api.vendors import VENDORS, VendorApi
+from crm.redaction import CLIENT_LOGGERS, redact_access_log
 from crm.sources import SecretError, SourceConfig
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class ApiRegistry:
         self.company, self.environ = company, os.environ if environ is None else environ
         self.sleep, self.transport, self.retries = sleep, transport, retries
         self.budget_seconds = budget_seconds
+        redact_access_log(CLIENT_LOGGERS)  # the client logs URLs, and a Bitrix24 webhook code is in its URL
         self._clients: dict[tuple[str, str], VendorApi] = {}
         self._lock = threading.Lock()
 
