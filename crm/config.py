@@ -184,7 +184,7 @@ class CrmConfig(_Strict):
         return found
 
 
-API_SOURCES = ("bitrix24", "hubspot", "amocrm", "pipedrive")
+API_SOURCES = ("bitrix24", "hubspot", "amocrm", "pipedrive", "zoho")
 """Sources whose REST API slaflow calls (enrichment, write-back): crm/api/vendors.py."""
 
 

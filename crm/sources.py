@@ -83,10 +83,16 @@ class ApiAccess(_Strict):
       ``token`` its code (the call is ``<url>/<token>/crm.deal.get.json``);
     - hubspot: ``url`` ``https://api.hubapi.com``, ``token`` a private app's access token;
     - amocrm: ``url`` ``https://sever.amocrm.ru``, ``token`` a long-lived access token;
-    - pipedrive: ``url`` ``https://sever.pipedrive.com``, ``token`` an API token."""
+    - pipedrive: ``url`` ``https://sever.pipedrive.com``, ``token`` an API token;
+    - zoho: ``url`` ``https://www.zohoapis.eu``, ``token`` a refresh token, with ``client_id``,
+      ``client_secret`` and ``token_url`` (``https://accounts.zoho.eu/oauth/v2/token``): access
+      tokens (an hour) are obtained and renewed from it."""
 
     url: str = Field(pattern=r"^https?://[^\s]+$")
     token: Secret
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    token_url: str | None = Field(None, pattern=r"^https?://[^\s]+$")
     enrich: bool = True
     """Read the record behind each event before the rules match (ID-only webhooks)."""
     max_retries: int = Field(4, ge=0, le=10)
@@ -105,6 +111,8 @@ class Account(_Strict):
         refs = {name: value for name, value in self if isinstance(value, SecretRef)}
         if self.api is not None:
             refs["api.token"] = self.api.token
+            if self.api.client_secret is not None:
+                refs["api.client_secret"] = self.api.client_secret
         return refs
 
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 TOKENS = {"bitrix24": "k9xq2w7r1t5y3u8i", "hubspot": "pat-eu1-5f0c2e1a", "amocrm": "amo-longlived-7c1d",
-          "pipedrive": "pd-api-token-94e2"}
+          "pipedrive": "pd-api-token-94e2", "zoho": "1000.refresh.5d1e", "zoho_client_secret": "zoho-client-77"}
 """The API credentials the fake accepts (tests put them in the environment as the config says)."""
 
 RATE_LIMITS: dict[str, tuple[int, dict[str, str], Any]] = {
@@ -31,6 +31,8 @@ RATE_LIMITS: dict[str, tuple[int, dict[str, str], Any]] = {
     "amocrm": (429, {"Retry-After": "1"}, {"title": "Too Many Requests", "status": 429}),
     "pipedrive": (429, {"Retry-After": "2", "x-ratelimit-remaining": "0"},
                   {"success": False, "error": "Request over limit", "errorCode": 429}),
+    "zoho": (429, {"Retry-After": "1"}, {"code": "TOO_MANY_REQUESTS", "details": {},
+                                         "message": "too many requests", "status": "error"}),
 }
 """How each vendor documents its rate-limit answer."""
 
@@ -46,6 +48,9 @@ class FakeCrm:
     script: deque[tuple[str, int, dict[str, str], Any]] = field(default_factory=deque)
     """(path substring, status, headers, body): answered, in order, by requests whose path matches."""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(9001))
+    zoho_access: str = "1000.access.first"
+    """The Zoho access token currently valid (a test changes it to expire the one handed out)."""
+    zoho_refreshes: int = 0
 
     def fail(self, path_part: str, vendor_or_status: str | int, times: int = 1) -> None:
         """Answer the next ``times`` matching requests with the vendor's rate limit or a bare status."""
@@ -74,6 +79,8 @@ class FakeCrm:
             return self._amocrm(method, path, headers, body)
         if path.startswith(("/api/v2/", "/api/v1/")):
             return self._pipedrive(method, path, headers, body)
+        if path == "/oauth/v2/token" or path.startswith("/crm/v2/"):
+            return self._zoho(method, path, query, headers, body)
         return 404, {}, {"error": "no such route"}
 
     def _bitrix24(self, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, dict[str, str], Any]:
@@ -167,6 +174,38 @@ class FakeCrm:
             return 200, {}, {"success": True, "data": record}
         return 200, {}, {"success": True, "data": record}
 
+    def _zoho(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+              body: Any) -> tuple[int, dict[str, str], Any]:
+        if path == "/oauth/v2/token":
+            ok = (query.get("refresh_token") == [TOKENS["zoho"]] and query.get("client_id") == ["1000.CLIENTID"]
+                  and query.get("client_secret") == [TOKENS["zoho_client_secret"]])
+            if not ok:
+                return 200, {}, {"error": "invalid_code"}  # Zoho answers a bad refresh with 200 and an error
+            self.zoho_refreshes += 1
+            self.zoho_access = f"1000.access.{self.zoho_refreshes}"
+            return 200, {}, {"access_token": self.zoho_access, "api_domain": self.url, "token_type": "Bearer",
+                             "expires_in": 3600}
+        if headers.get("authorization") != f"Zoho-oauthtoken {self.zoho_access}":
+            return 401, {}, {"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token",
+                             "status": "error"}
+        notes = re.fullmatch(r"/crm/v2/(\w+)/(\d+)/Notes", path)
+        if notes and method == "POST":
+            for note in body["data"]:
+                self.notes.append({"vendor": "zoho", "kind": notes[1][:-1].lower(), "id": notes[2],
+                                   "text": note["Note_Content"]})
+            return 201, {}, {"data": [{"code": "SUCCESS", "details": {"id": str(next(self._ids))},
+                                       "message": "record added", "status": "success"}]}
+        match = re.fullmatch(r"/crm/v2/(\w+)/(\d+)", path)
+        if match is None:
+            return 400, {}, {"code": "INVALID_URL_PATTERN", "message": "Please check if the URL trying to access "
+                             "is a correct one", "status": "error"}
+        kind = match[1][:-1].lower()
+        if method == "PUT":
+            self.updates.append({"vendor": "zoho", "kind": kind, "id": match[2], "fields": body["data"][0]})
+            return 200, {}, {"data": [{"code": "SUCCESS", "details": {"id": match[2]}, "status": "success"}]}
+        record = self.records.get(("zoho", kind, match[2]))
+        return (200, {}, {"data": [record]}) if record is not None else (204, {}, None)
+
     def notes_on(self, vendor: str, kind: str, entity_id: str) -> list[str]:
         return [n["text"] for n in self.notes if (n["vendor"], n["kind"], n["id"]) == (vendor, kind, entity_id)]
 
@@ -189,7 +228,7 @@ def _handler(fake: FakeCrm) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PATCH = _serve
+        do_GET = do_POST = do_PATCH = do_PUT = _serve
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return

@@ -120,8 +120,8 @@ def test_it_leaves_an_absent_crm_field_out_so_the_engine_names_it_as_missing(com
 def test_it_checks_accounts_api_and_write_back_against_what_each_crm_supports() -> None:
     sources = dict(example_config()["crm"]["sources"])
     sources["bitrix24"] = {**sources["bitrix24"], "accounts": {"app": {"application_token": {"env": "B24_APP"}}}}
-    sources["zoho"] = {"token": {"env": "Z"}, "channel_ids": ["1"], "api": {"url": "https://www.zohoapis.eu",
-                                                                           "token": {"env": "Z_API"}}}
+    sources["salesforce"] = {"token": {"env": "S"}, "organization_id": "00D5g000004XyZaEAK",
+                             "api": {"url": "https://sever.my.salesforce.com", "token": {"env": "S_API"}}}
     rules = [{"source": "bitrix24", "entity": "deal", "open": "rush_delivery",
               "write_back": {"fields": {"UF_CRM_SLA": "{{ status ", "UF_CRM_DUE": "{{ due_date }}",
                                         "UF_CRM_OK": "{{ status }} {{ deadline }} {{ case.state_label }}"}}}]
@@ -133,7 +133,7 @@ def test_it_checks_accounts_api_and_write_back_against_what_each_crm_supports() 
     assert "crm.rules[0].write_back.fields.UF_CRM_DUE: not a valid template: UndefinedError: 'due_date' is undefined" \
         in problems
     assert not any("UF_CRM_OK" in p for p in problems)
-    assert any(p.startswith("crm.sources.zoho: api is not supported for zoho") for p in problems)
+    assert any(p.startswith("crm.sources.salesforce: api is not supported for salesforce") for p in problems)
 
 
 @pytest.mark.parametrize(

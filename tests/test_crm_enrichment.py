@@ -4,6 +4,7 @@ waited out within bounds, and an outage fails the row for a later retry instead 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from tests.crm_fake import TOKENS, FakeCrm, fake_crm  # noqa: F401 (fixture)
 
 B24_TOKEN = samples.SAMPLE_ENV["SLAFLOW_BITRIX24_APP_TOKEN"]
 ENVIRON = {"B24_API": TOKENS["bitrix24"], "HS_API": TOKENS["hubspot"], "AMO_API": TOKENS["amocrm"],
-           "PD_API": TOKENS["pipedrive"]}
+           "PD_API": TOKENS["pipedrive"], "ZOHO_REFRESH": TOKENS["zoho"],
+           "ZOHO_CLIENT_SECRET": TOKENS["zoho_client_secret"]}
 DEAL = {"ID": "77", "TITLE": "Ромашка: 40 паллет", "STAGE_ID": "C1:NEW", "CATEGORY_ID": "1", "OPPORTUNITY": "150000.00",
         "CURRENCY_ID": "RUB", "ASSIGNED_BY_ID": "15", "COMPANY_ID": "9", "CLOSEDATE": "2026-11-20T03:00:00+03:00",
         "UF_CRM_RUSH": "Y", "UF_CRM_CUSTOMER": "ООО Ромашка", "UF_CRM_SLOT": None}
@@ -190,3 +192,28 @@ def test_it_enriches_an_id_only_webhook_posted_to_the_app_with_the_apps_secrets(
         engine.dispose()
     assert (case.case_type, case.data["customer"], case.data["reason"]) == (
         "rush_delivery", "ООО Ромашка", "Ромашка: 40 паллет")
+
+
+def test_it_reads_a_zoho_record_buying_an_access_token_and_another_when_zoho_says_it_expired(
+    fake_crm: FakeCrm,  # noqa: F811
+) -> None:
+    raw = example_config()
+    raw["crm"]["sources"]["zoho"] = {
+        "token": {"env": "ZOHO_TOKEN"}, "channel_ids": ["1000000068002"], "memberships": ["sales/manager"],
+        "api": {"url": fake_crm.url, "token": {"env": "ZOHO_REFRESH"}, "client_id": "1000.CLIENTID",
+                "client_secret": {"env": "ZOHO_CLIENT_SECRET"}, "token_url": f"{fake_crm.url}/oauth/v2/token"},
+    }
+    company = company_from_mapping(raw)
+    api = ApiRegistry(company, ENVIRON, sleep=lambda _: None).get("zoho", "default")
+    assert api is not None
+    fake_crm.records[("zoho", "deal", "3000000122001")] = {
+        "id": "3000000122001", "Deal_Name": "Ромашка", "Stage": "Negotiation/Review", "Amount": 150000,
+        "Pipeline": {"name": "Standard", "id": "3000000091023"}, "Owner": {"name": "Ivanov", "id": "3000000031001"},
+        "Rush": True}
+    first = api.fetch("deal", "3000000122001", [])
+    assert (first.stage, first.pipeline, first.fields["responsible"], first.fields["Rush"]) == (
+        "Negotiation/Review", "Standard", "3000000031001", True)
+    fake_crm.zoho_access = "1000.access.revoked"  # the hour is over
+    api.comment("deal", "3000000122001", "SLA breached", datetime(2026, 11, 16, tzinfo=UTC))
+    assert fake_crm.zoho_refreshes == 2 and fake_crm.notes_on("zoho", "deal", "3000000122001") == ["SLA breached"]
+    assert TOKENS["zoho"] not in str(fake_crm.notes)

@@ -4,7 +4,8 @@ Zoho POSTs JSON: ``server_time`` (ms), ``module`` (``Deals``), ``resource_uri``,
 records changed), ``affected_fields``, ``operation`` (insert/update/delete), ``query_params``,
 ``channel_id`` and ``token`` -- the value given when the channel was enabled, sent back so the
 receiver can tell the notification comes from Zoho. Both must match an account; the token is
-blanked in the stored body. One notification may name several records: one event each."""
+blanked in the stored body. One notification may name several records: one event each; they
+carry ids only, so rules usually need the record read back (``api`` on the account)."""
 
 from __future__ import annotations
 

@@ -50,6 +50,8 @@ class CrmHttp:
     what: str
     sleep: Sleep = time.sleep
     transport: httpx.BaseTransport | None = None
+    client_secret: str | None = None
+    """For OAuth refresh (Zoho): the client secret; ``token`` is then the refresh token."""
     budget_seconds: float | None = None
     """The most one call may spend waiting between tries (the webhook pipeline must not stall)."""
     waits: list[float] = field(default_factory=list)

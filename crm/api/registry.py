@@ -49,12 +49,13 @@ class ApiRegistry:
             if client is None:
                 try:
                     token = access.token.resolve(self.environ)
+                    client_secret = access.client_secret.resolve(self.environ) if access.client_secret else None
                 except SecretError as exc:
                     raise CrmApiError(f"{source} API of account {name}: {exc}", permanent=True) from None
                 if not self.retries:  # the caller (the outbox) retries, honouring Retry-After up to an hour
                     access = access.model_copy(update={"max_retries": 0, "max_wait_seconds": 3600.0})
                 http = CrmHttp(access, token, what=source, sleep=self.sleep, transport=self.transport,
-                               budget_seconds=self.budget_seconds)
+                               client_secret=client_secret, budget_seconds=self.budget_seconds)
                 client = self._clients[(source, name)] = vendor(http)
             return client
 
