@@ -217,3 +217,13 @@ def test_it_reads_a_zoho_record_buying_an_access_token_and_another_when_zoho_say
     api.comment("deal", "3000000122001", "SLA breached", datetime(2026, 11, 16, tzinfo=UTC))
     assert fake_crm.zoho_refreshes == 2 and fake_crm.notes_on("zoho", "deal", "3000000122001") == ["SLA breached"]
     assert TOKENS["zoho"] not in str(fake_crm.notes)
+
+
+@pytest.mark.parametrize(("header", "expected"), [("2", 2.0), ("1e308", 20.0), ("nan", 20.0), ("-5", 0.0),
+                                                   ("Wed, 21 Oct 2026 07:28:00 GMT", None), ("inf", 20.0)])
+def test_it_bounds_whatever_retry_after_a_crm_sends(header: str, expected: float | None) -> None:
+    import httpx
+
+    from crm.api.http import retry_after_seconds
+
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": header}), 20.0) == expected
