@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.inbox import EXPIRED, PARKED, PROCESSED
+from crm.inbox import EXPIRED, FAILED, PARKED, PROCESSED
+from slaflow.errors import SlaflowError
 from storage.models import InboxEvent
 
 PARKED_OUTCOME = "parked"
@@ -41,7 +42,10 @@ def parked_until(result: dict[str, Any]) -> datetime | None:
 
 def apply_parked(session: Session, source: str, external_key: str, case_id: int, fire: Fire, *,
                  exclude: int | None = None) -> list[int]:
-    """Fire the triggers parked for the case just opened (oldest row first); return the rows changed."""
+    """Fire the triggers parked for the case just opened (oldest row first); return the rows changed.
+
+    Each trigger fires in a savepoint: one the engine refuses (a missing field, a state that no
+    longer allows it) is recorded as failed on its own row and never undoes the opening."""
     query = (select(InboxEvent).where(InboxEvent.status == PARKED, InboxEvent.source == source)
              .order_by(InboxEvent.id))
     if session.get_bind().dialect.name == "postgresql":
@@ -51,11 +55,16 @@ def apply_parked(session: Session, source: str, external_key: str, case_id: int,
         if row.id == exclude or not row.result:
             continue
         actions = [dict(a) for a in row.result.get("actions", [])]
-        touched = False
+        touched, errors = False, []
         for index, action in enumerate(actions):
             if action.get("outcome") != PARKED_OUTCOME or action.get("external_key") != external_key:
                 continue
-            done = fire(case_id, str(action["trigger"]), dict(action.get("payload") or {}))
+            try:
+                with session.begin_nested():
+                    done = fire(case_id, str(action["trigger"]), dict(action.get("payload") or {}))
+            except SlaflowError as exc:
+                done = {"outcome": "failed", "case_id": case_id, "error": f"{type(exc).__name__}: {exc}"}
+                errors.append(f"{action['trigger']} on case {case_id}: {done['error']}")
             actions[index] = {k: v for k, v in {**action, **done}.items() if k not in ("until", "reason", "payload")}
             actions[index]["applied_late"] = True
             touched = True
@@ -64,6 +73,8 @@ def apply_parked(session: Session, source: str, external_key: str, case_id: int,
             row.result = result
             until = parked_until(result)
             row.status, row.expires_at = (PARKED, until) if until else (PROCESSED, None)
+            if errors:
+                row.status, row.last_error = FAILED, ("; ".join(errors))[:2000]
             changed.append(row.id)
     return changed
 

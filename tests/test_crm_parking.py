@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from api.testing import write_config
+from api.testing import example_config, write_config
 from crm.cli import inbox_app
-from crm.inbox import EXPIRED, PARKED, PROCESSED
+from crm.inbox import EXPIRED, FAILED, PARKED, PROCESSED
 from crm.parking import expire_parked
 from crm.processing import process_inbox_event
 from slaflow.clock import SimulatedClock
-from slaflow.company import Company
+from slaflow.company import Company, company_from_mapping
 from storage.models import Case, InboxEvent
 from tests.test_crm_processing import LOST, RESERVE, amo
 
@@ -77,3 +77,22 @@ def test_it_expires_a_parked_trigger_whose_case_never_appears_with_the_reason_in
     assert listed.exit_code == 0, listed.output
     assert re.search(rf"│ {early.id}\s+│ amocrm\s+│[^│]+│ expired\s+│", listed.output), listed.output
     assert "no linked case appeared for cancel on lead:25399013 (reservation)" in listed.output
+
+
+def test_it_opens_the_case_even_when_a_parked_trigger_is_refused_and_marks_that_trigger_failed(
+    sessions: sessionmaker[Session], clock: SimulatedClock
+) -> None:
+    raw = example_config()
+    for rule in raw["crm"]["rules"]:
+        if rule.get("name") == "amocrm-lost-cancels-reservation":
+            rule.pop("values")  # cancel requires a reason the CRM event does not carry
+    company = company_from_mapping(raw)
+    early = process_inbox_event(sessions, company, amo(sessions, clock, LOST, key="lost"), clock.now())
+    assert early is not None and early.status == PARKED
+    opened = process_inbox_event(sessions, company, amo(sessions, clock, RESERVE, key="reserve"), clock.now())
+    assert opened is not None and opened.status == PROCESSED
+    with sessions() as session:
+        assert session.scalars(select(Case.state)).one() == "approval"
+        row = session.get(InboxEvent, early.id)
+        assert row is not None and row.status == FAILED
+        assert row.last_error is not None and "MissingFields" in row.last_error and "reason" in row.last_error
