@@ -16,14 +16,17 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.inbox import RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
+from crm.inbox import FAILED, RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
 from crm.parking import expire_parked
 from crm.processing import process_inbox_event
 from slaflow.clock import Clock
 from slaflow.company import Company
+from storage.models import InboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +103,14 @@ class InboxPipeline:
 
     def _run(self) -> None:
         while True:
+            if self._process:
+                self._housekeeping()
             with self._cond:
                 while not (self._incoming or self._to_process or self._stopping):
                     self._busy = False
                     self._cond.notify_all()
-                    self._cond.wait()
+                    if not self._cond.wait(HOUSEKEEPING_SECONDS):
+                        break  # idle for a while: time for housekeeping
                 if self._stopping and not self._incoming:
                     self._busy = False
                     self._cond.notify_all()
@@ -140,24 +146,38 @@ class InboxPipeline:
             _answer(item, result)
 
     def _process_one(self, inbox_id: int) -> None:
-        self._expire_parked()
         try:
             process_inbox_event(self._factory, self._company, inbox_id, self._clock.now(), apis=self._apis)
         except Exception:  # the row stays received/failed in the database: replay picks it up
             log.exception("inbox event %s: processing could not record its outcome", inbox_id)
 
 
-    def _expire_parked(self) -> None:
-        """At most once a minute: parked events whose time ran out become ``expired``."""
+    def _housekeeping(self) -> None:
+        """At most once a minute: parked events whose time ran out become ``expired``, and rows
+        that failed because a CRM's API was rate-limited or down are queued again (10 tries)."""
         now = self._clock.now()
-        if self._expired_at is not None and (now - self._expired_at).total_seconds() < 60:
+        if self._expired_at is not None and (now - self._expired_at).total_seconds() < HOUSEKEEPING_SECONDS:
             return
         self._expired_at = now
         try:
             with self._factory.begin() as session:
                 expire_parked(session, now)
-        except Exception:  # never stops processing; the next minute (or the inbox flow) tries again
-            log.exception("inbox: expiring parked events failed")
+                again = session.scalars(
+                    select(InboxEvent.id)
+                    .where(InboxEvent.status == FAILED, InboxEvent.attempts < MAX_API_RETRIES,
+                           InboxEvent.last_error.like(f"{CrmApiError.__name__}:%"))
+                    .order_by(InboxEvent.id).limit(100)
+                ).all()
+        except Exception:  # never stops the pipeline; the next minute (or the inbox flow) tries again
+            log.exception("inbox: housekeeping failed")
+            return
+        with self._cond:
+            queued = set(self._to_process)
+            self._to_process.extend(i for i in again if i not in queued)
+
+
+HOUSEKEEPING_SECONDS = 60.0
+MAX_API_RETRIES = 10
 
 
 def _answer(item: _Submission, outcome: StoredEvent | BaseException) -> None:

@@ -4,7 +4,7 @@ waited out within bounds, and an outage fails the row for a later retry instead 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from crm.processing import process_inbox_event
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company, company_from_mapping
 from storage.db import make_engine, session_factory
-from storage.models import Case
+from storage.models import Case, InboxEvent
 from tests.crm_fake import TOKENS, FakeCrm, fake_crm  # noqa: F401 (fixture)
 
 B24_TOKEN = samples.SAMPLE_ENV["SLAFLOW_BITRIX24_APP_TOKEN"]
@@ -227,3 +227,37 @@ def test_it_bounds_whatever_retry_after_a_crm_sends(header: str, expected: float
     from crm.api.http import retry_after_seconds
 
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": header}), 20.0) == expected
+
+
+def test_the_server_retries_a_row_that_failed_on_a_rate_limited_crm_by_itself(
+    db_url: str, tmp_path: Path, clock: SimulatedClock, fake_crm: FakeCrm  # noqa: F811
+) -> None:
+    raw = example_config(rules=RULES)
+    raw["crm"]["sources"]["bitrix24"] = {
+        "application_token": {"env": "SLAFLOW_BITRIX24_APP_TOKEN"}, "domain": "sever.bitrix24.ru",
+        "memberships": ["sales/manager", "logistics/dispatcher"],
+        "api": {"url": f"{fake_crm.url}/rest/1", "token": {"env": "B24_API"}, "max_retries": 1},
+    }
+    config = tmp_path / "company.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    fake_crm.records[("bitrix24", "deal", "77")] = dict(DEAL)
+    fake_crm.records[("bitrix24", "deal", "78")] = {**DEAL, "ID": "78"}
+    limited = {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}
+    for _ in range(2):  # both tries of the first processing are refused
+        fake_crm.fail_with("crm.deal.get", 503, {"Retry-After": "0"}, limited)
+    with serving(db_url, config, clock, {**samples.SAMPLE_ENV, **ENVIRON}) as client:
+        body, headers = samples.bitrix24("ONCRMDEALADD", 77, int(clock.now().timestamp()), token=B24_TOKEN)
+        first = client.post("/webhooks/bitrix24", content=body, headers=headers).json()["id"]
+        assert client.app.state.slaflow.pipeline.wait_idle(30)  # type: ignore[attr-defined]
+        with client.app.state.slaflow.sessions() as session:  # type: ignore[attr-defined]
+            row = session.get(InboxEvent, first)
+            assert row is not None and row.status == FAILED and "QUERY_LIMIT_EXCEEDED" in (row.last_error or "")
+        clock.advance(timedelta(seconds=61))
+        body, headers = samples.bitrix24("ONCRMDEALADD", 78, int(clock.now().timestamp()), token=B24_TOKEN)
+        assert client.post("/webhooks/bitrix24", content=body, headers=headers).status_code == 200
+        assert client.app.state.slaflow.pipeline.wait_idle(30)  # type: ignore[attr-defined]
+        with client.app.state.slaflow.sessions() as session:  # type: ignore[attr-defined]
+            row = session.get(InboxEvent, first)
+            assert row is not None and (row.status, row.attempts) == (PROCESSED, 2)
+            assert sorted(c.external_key for c in session.scalars(select(Case))) == [
+                "deal:77:rush_delivery", "deal:78:rush_delivery"]
