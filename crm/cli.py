@@ -24,6 +24,7 @@ from slaflow.runtime import Runtime
 from storage.models import InboxEvent
 
 inbox_app = typer.Typer(help="Stored CRM webhooks: list them, re-process them.", no_args_is_help=True)
+crm_app = typer.Typer(help="CRM sources: check their secrets and API access.", no_args_is_help=True)
 console = Console()
 
 DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_DATABASE_URL", help="SQLAlchemy URL")]
@@ -98,6 +99,29 @@ def inbox_replay(
         console.print(f"inbox event {item.id}: {item.status} — {outcome}", highlight=False)
     counts = {s: sum(1 for i in done if i.status == s) for s in sorted({i.status for i in done})}
     console.print(f"replayed {len(done)}: {json.dumps(counts)}")
+
+
+@crm_app.command("check")
+def crm_check(database_url: DbOption = None, config: ConfigOption = None) -> None:
+    """Check every enabled source's accounts: webhook secrets present, the CRM's API answering."""
+    import os
+
+    from crm.api.registry import ApiRegistry
+    from crm.check import check_accounts
+
+    with _runtime(database_url, config) as runtime:
+        registry = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0)
+        try:
+            checks = check_accounts(runtime.company, os.environ, registry)
+        finally:
+            registry.close()
+    table = Table("source", "account", "webhook secrets", "api")
+    for item in checks:
+        table.add_row(item.source, item.account, item.webhook, item.api)
+    console.print(table)
+    failing = [f"{c.source}/{c.account}" for c in checks if not c.ok]
+    if failing:
+        raise SlaflowError(f"{len(failing)} account(s) not ready: {', '.join(failing)}")
 
 
 def serve(

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crm.cli import inbox_app, serve
+from crm.cli import crm_app, inbox_app, serve
 from flows.cli import up as flows_up
 from flows.cli import worker as flows_worker
 from notifications.cli import notify_app, outbox_app
@@ -36,6 +36,7 @@ app.add_typer(sla_app, name="sla")
 app.add_typer(notify_app, name="notify")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(crm_app, name="crm")
 app.command("serve")(serve)
 app.command()(regulation)
 app.add_typer(report_app, name="report")

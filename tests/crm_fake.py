@@ -90,6 +90,9 @@ class FakeCrm:
         method = match[3]
         args: dict[str, Any] = body if isinstance(body, dict) else {k: v[0] for k, v in query.items()}
         timing = {"start": 1794808800.1, "finish": 1794808800.2, "duration": 0.1}
+        if method == "crm.deal.fields":
+            return 200, {}, {"result": {"ID": {"type": "integer"}, "TITLE": {"type": "string"},
+                                        "STAGE_ID": {"type": "crm_status"}}, "time": timing}
         get = re.fullmatch(r"crm\.(\w+)\.get", method)
         if get:
             record = self.records.get(("bitrix24", get[1], str(args.get("id"))))
@@ -115,6 +118,8 @@ class FakeCrm:
         if headers.get("authorization") != f"Bearer {TOKENS['hubspot']}":
             return 401, {}, {"status": "error", "message": "Authentication credentials not found.",
                              "category": "INVALID_AUTHENTICATION"}
+        if path == "/crm/v3/objects/deals":
+            return 200, {}, {"results": [], "paging": None}
         if method == "POST" and path == "/crm/v3/objects/notes":
             [association] = body["associations"]
             type_id = association["types"][0]["associationTypeId"]
@@ -142,6 +147,8 @@ class FakeCrm:
         if headers.get("authorization") != f"Bearer {TOKENS['amocrm']}":
             return 401, {}, {"title": "Unauthorized", "type": "https://httpstatus.es/401", "status": 401,
                              "detail": "Неверный логин или пароль"}
+        if path == "/api/v4/account":
+            return 200, {}, {"id": 29715442, "name": "Север", "subdomain": "sever", "country": "RU"}
         notes = re.fullmatch(r"/api/v4/leads/(\d+)/notes", path)
         if notes and method == "POST":
             for note in body:
@@ -160,6 +167,8 @@ class FakeCrm:
                    body: Any) -> tuple[int, dict[str, str], Any]:
         if headers.get("x-api-token") != TOKENS["pipedrive"]:
             return 401, {}, {"success": False, "error": "unauthorized access", "errorCode": 401}
+        if path == "/api/v1/users/me":
+            return 200, {}, {"success": True, "data": {"id": 18487521, "company_name": "Север", "name": "Ivanov"}}
         if path == "/api/v1/notes" and method == "POST":
             kind = next(k for k in ("deal_id", "lead_id", "person_id", "org_id") if k in body)
             self.notes.append({"vendor": "pipedrive", "kind": kind[:-3].replace("org", "organization"),
@@ -188,6 +197,8 @@ class FakeCrm:
         if headers.get("authorization") != f"Zoho-oauthtoken {self.zoho_access}":
             return 401, {}, {"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token",
                              "status": "error"}
+        if path == "/crm/v2/org":
+            return 200, {}, {"org": [{"company_name": "Север", "id": "4150868000000225013"}]}
         notes = re.fullmatch(r"/crm/v2/(\w+)/(\d+)/Notes", path)
         if notes and method == "POST":
             for note in body["data"]:

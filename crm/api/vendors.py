@@ -45,6 +45,10 @@ class VendorApi(ABC):
         return self.http.access.url.rstrip("/")
 
     @abstractmethod
+    def ping(self) -> str:
+        """A cheap authenticated call (``slaflow crm check``): what the CRM says about the account."""
+
+    @abstractmethod
     def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
         """The record (``properties``: field names the rules ask for, where the API needs them)."""
 
@@ -69,6 +73,10 @@ class Bitrix24Api(VendorApi):
         if isinstance(body, dict) and "error" in body:
             return f"{body['error']}: {body.get('error_description', '')}".strip()
         return None if isinstance(body, dict) and "result" in body else "no result in the answer"
+
+    def ping(self) -> str:
+        fields = self.http.call("POST", self._url("crm.deal.fields"), what="crm.deal.fields", ok=self._error)
+        return f"crm.deal.fields: {len(fields.json()['result'])} fields"
 
     def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
         response = self.http.call("POST", self._url(f"crm.{kind}.get"), what=f"crm.{kind}.get",
@@ -110,6 +118,11 @@ class HubSpotApi(VendorApi):
     def _plural(self, kind: str) -> str:
         return self._PLURAL.get(kind, kind)
 
+    def ping(self) -> str:
+        self.http.call("GET", f"{self.base}/crm/v3/objects/deals", what="GET deals", headers=self._headers(),
+                       params={"limit": "1"})
+        return "crm/v3/objects/deals readable"
+
     def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
         wanted = sorted({*self._DEFAULT_PROPERTIES.get(kind, []), *properties})
         response = self.http.call("GET", f"{self.base}/crm/v3/objects/{self._plural(kind)}/{entity_id}",
@@ -141,6 +154,10 @@ class AmoCrmApi(VendorApi):
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.http.token}"}
+
+    def ping(self) -> str:
+        account = self.http.call("GET", f"{self.base}/api/v4/account", what="GET account", headers=self._headers())
+        return f"account {account.json().get('subdomain') or account.json().get('name')}"
 
     def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
         response = self.http.call("GET", f"{self.base}/api/v4/{self._PLURAL.get(kind, kind)}/{entity_id}",
@@ -180,6 +197,11 @@ class PipedriveApi(VendorApi):
     def _success(response: httpx.Response) -> str | None:
         body = response.json()
         return None if isinstance(body, dict) and body.get("success") is True else f"unsuccessful: {body!r:.200}"
+
+    def ping(self) -> str:
+        me = self.http.call("GET", f"{self.base}/api/v1/users/me", what="GET users/me", headers=self._headers(),
+                            ok=self._success)
+        return f"company {me.json()['data'].get('company_name')}"
 
     def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
         plural = {"person": "persons", "organization": "organizations"}.get(kind, f"{kind}s")
@@ -237,6 +259,10 @@ class ZohoApi(VendorApi):
                     raise
                 self._access = None  # expired: buy another and try once more
         raise AssertionError("unreachable")
+
+    def ping(self) -> str:
+        org = self._call("GET", "/crm/v2/org", what="GET org").json()["org"][0]
+        return f"org {org.get('company_name')}"
 
     def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
         module = self._module(kind)
