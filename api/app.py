@@ -42,7 +42,8 @@ def create_app(
         log.warning("webhook source %s is disabled: %s", source, reason)
     # The pipeline thread also stores incoming webhooks: a rate-limited CRM may hold it 5 s at most;
     # longer, the row is failed and the process-inbox flow (or `inbox replay --failed`) retries it.
-    apis = ApiRegistry(company, os.environ if environ is None else environ, budget_seconds=5.0)
+    apis = ApiRegistry(company, os.environ if environ is None else environ, budget_seconds=5.0,
+                       sessions=runtime.sessions)
     pipeline = InboxPipeline(runtime.sessions, company, clock, process=process, apis=apis)
 
     @asynccontextmanager

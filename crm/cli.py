@@ -110,7 +110,7 @@ def crm_check(database_url: DbOption = None, config: ConfigOption = None) -> Non
     from crm.check import check_accounts
 
     with _runtime(database_url, config) as runtime:
-        registry = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0)
+        registry = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0, sessions=runtime.sessions)
         try:
             checks = check_accounts(runtime.company, os.environ, registry)
         finally:

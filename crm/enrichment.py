@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.config import RuleConfig
@@ -20,11 +22,11 @@ from crm.events import DELETED, CrmEvent
 if TYPE_CHECKING:
     from slaflow.company import Company
 
-def default_registry(company: Company) -> ApiRegistry:
+def default_registry(company: Company, sessions: sessionmaker[Session] | None = None) -> ApiRegistry:
     """The process's API clients for a company (secrets from the environment), kept with it."""
     registry = getattr(company, "_crm_api_registry", None)
     if not isinstance(registry, ApiRegistry):
-        registry = ApiRegistry(company)
+        registry = ApiRegistry(company, sessions=sessions)
         setattr(company, "_crm_api_registry", registry)  # noqa: B010 (a dataclass without the field)
     return registry
 

@@ -70,7 +70,7 @@ def process_inbox_event(
                 return None
             if row.status == REJECTED or (row.status in DONE and not force):
                 return _snapshot(row)
-            events, notes = enrich(_events(company, row), company, apis or default_registry(company))
+            events, notes = enrich(_events(company, row), company, apis or default_registry(company, factory))
         with factory.begin() as session:
             row = _lock(session, inbox_id)
             if row is None:

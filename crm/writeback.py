@@ -28,7 +28,7 @@ from notifications.transports.base import TransportError
 from storage.models import Case
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from notifications.context import CaseLike
     from slaflow.company import Company
@@ -130,12 +130,14 @@ def _variables(company: Company, case: CaseLike, kind: CaseEventKind, level: int
     }
 
 
-def deliver(company: Company, context: dict[str, Any], now: datetime) -> None:
-    """Send one write-back row (called by the outbox dispatcher); raise `TransportError`."""
+def deliver(company: Company, context: dict[str, Any], now: datetime,
+            sessions: sessionmaker[Session] | None = None) -> None:
+    """Send one write-back row (called by the outbox dispatcher); raise `TransportError`.
+    ``sessions`` keeps rotated OAuth tokens (a Bitrix24 app) in the database."""
     target = context.get("target") or {}
     if context.get("error"):
         raise TransportError(str(context["error"]), permanent=True)
-    registry = _registry(company)
+    registry = _registry(company, sessions)
     try:
         api = registry.get(str(target.get("source")), str(target.get("account")))
         if api is None:
@@ -151,10 +153,10 @@ def deliver(company: Company, context: dict[str, Any], now: datetime) -> None:
         raise TransportError(f"write-back template: {exc}", permanent=True) from None
 
 
-def _registry(company: Company) -> ApiRegistry:
+def _registry(company: Company, sessions: sessionmaker[Session] | None) -> ApiRegistry:
     """Write-back clients make one try per attempt: the outbox owns the backoff."""
     registry = getattr(company, "_crm_writeback_registry", None)
     if not isinstance(registry, ApiRegistry):
-        registry = ApiRegistry(company, retries=False)
+        registry = ApiRegistry(company, retries=False, sessions=sessions)
         setattr(company, "_crm_writeback_registry", registry)  # noqa: B010
     return registry

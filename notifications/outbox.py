@@ -292,7 +292,7 @@ class _Delivery:
         if job.channel == "crm":  # write-back onto a CRM record, not a message to a person
             from crm.writeback import deliver
 
-            deliver(self.company, job.context, self.now)
+            deliver(self.company, job.context, self.now, self.factory)
             return
         person = self.company.config.people.get(job.recipient)
         if person is None:

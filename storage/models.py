@@ -332,3 +332,16 @@ class InboxEvent(Base):
     """The body's bytes when ``body`` (text) cannot hold them losslessly (not UTF-8, or NUL)."""
     expires_at: Mapped[datetime | None]
     """For a ``parked`` row: when it stops waiting for its case (then ``expired``)."""
+
+
+class CrmApiToken(Base):
+    """OAuth tokens a CRM rotates (a Bitrix24 app's refresh token is replaced at every refresh), kept
+    so that every process and every restart uses the newest one."""
+
+    __tablename__ = "crm_api_tokens"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

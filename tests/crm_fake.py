@@ -20,7 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 TOKENS = {"bitrix24": "k9xq2w7r1t5y3u8i", "hubspot": "pat-eu1-5f0c2e1a", "amocrm": "amo-longlived-7c1d",
-          "pipedrive": "pd-api-token-94e2", "zoho": "1000.refresh.5d1e", "zoho_client_secret": "zoho-client-77"}
+          "pipedrive": "pd-api-token-94e2", "zoho": "1000.refresh.5d1e", "zoho_client_secret": "zoho-client-77",
+          "bitrix24_app_secret": "ZeKyeYIgy2NsHZqs", "bitrix24_refresh": "952f2c69006e9f06-r0"}
+B24_APP_CLIENT_ID = "local.6667fc928a50a9.70414732"
 """The API credentials the fake accepts (tests put them in the environment as the config says)."""
 
 RATE_LIMITS: dict[str, tuple[int, dict[str, str], Any]] = {
@@ -51,6 +53,10 @@ class FakeCrm:
     zoho_access: str = "1000.access.first"
     """The Zoho access token currently valid (a test changes it to expire the one handed out)."""
     zoho_refreshes: int = 0
+    b24_access: str = ""
+    b24_refresh: str = TOKENS["bitrix24_refresh"]
+    """The Bitrix24 app's one valid refresh token: each refresh replaces it."""
+    b24_refreshes: int = 0
 
     def fail(self, path_part: str, vendor_or_status: str | int, times: int = 1) -> None:
         """Answer the next ``times`` matching requests with the vendor's rate limit or a bare status."""
@@ -71,6 +77,13 @@ class FakeCrm:
             if item[0] in path:
                 self.script.remove(item)
                 return item[1], item[2], item[3]
+        if path == "/oauth/token/":
+            return self._bitrix24_oauth(query)
+        if re.fullmatch(r"/rest/[a-z.]+\.json", path):
+            if query.get("auth") != [self.b24_access] or not self.b24_access:
+                return 401, {}, {"error": "expired_token",
+                                 "error_description": "The access token provided has expired."}
+            return self._bitrix24(f"/rest/1/{TOKENS['bitrix24']}/{path[6:]}", query, body)
         if path.startswith("/rest/"):
             return self._bitrix24(path, query, body)
         if path.startswith("/crm/v3/"):
@@ -82,6 +95,20 @@ class FakeCrm:
         if path == "/oauth/v2/token" or path.startswith("/crm/v2/"):
             return self._zoho(method, path, query, headers, body)
         return 404, {}, {"error": "no such route"}
+
+    def _bitrix24_oauth(self, query: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
+        ok = (query.get("grant_type") == ["refresh_token"] and query.get("client_id") == [B24_APP_CLIENT_ID]
+              and query.get("client_secret") == [TOKENS["bitrix24_app_secret"]]
+              and query.get("refresh_token") == [self.b24_refresh])
+        if not ok:
+            return 400, {}, {"error": "invalid_grant", "error_description": "Invalid grant"}
+        self.b24_refreshes += 1
+        self.b24_access = f"6b2e0667006e9f06-a{self.b24_refreshes}"
+        self.b24_refresh = f"952f2c69006e9f06-r{self.b24_refreshes}"
+        return 200, {}, {"access_token": self.b24_access, "expires": 1794812400, "expires_in": 3600,
+                         "scope": "crm", "domain": "oauth.bitrix.info", "server_endpoint": "https://oauth.bitrix.info/rest/",
+                         "status": "L", "client_endpoint": f"{self.url}/rest/", "member_id": "a223c6b3710f85df",
+                         "user_id": 1, "refresh_token": self.b24_refresh}
 
     def _bitrix24(self, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, dict[str, str], Any]:
         match = re.fullmatch(r"/rest/(\d+)/([^/]+)/([a-z.]+)\.json", path)

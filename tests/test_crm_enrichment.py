@@ -22,8 +22,8 @@ from crm.processing import process_inbox_event
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company, company_from_mapping
 from storage.db import make_engine, session_factory
-from storage.models import Case, InboxEvent
-from tests.crm_fake import TOKENS, FakeCrm, fake_crm  # noqa: F401 (fixture)
+from storage.models import Case, CrmApiToken, InboxEvent
+from tests.crm_fake import B24_APP_CLIENT_ID, TOKENS, FakeCrm, fake_crm  # noqa: F401 (fixture)
 
 B24_TOKEN = samples.SAMPLE_ENV["SLAFLOW_BITRIX24_APP_TOKEN"]
 ENVIRON = {"B24_API": TOKENS["bitrix24"], "HS_API": TOKENS["hubspot"], "AMO_API": TOKENS["amocrm"],
@@ -261,3 +261,39 @@ def test_the_server_retries_a_row_that_failed_on_a_rate_limited_crm_by_itself(
             assert row is not None and (row.status, row.attempts) == (PROCESSED, 2)
             assert sorted(c.external_key for c in session.scalars(select(Case))) == [
                 "deal:77:rush_delivery", "deal:78:rush_delivery"]
+
+
+def test_a_bitrix24_app_refreshes_its_access_and_keeps_the_rotated_refresh_token_across_restarts(
+    sessions: sessionmaker[Session], clock: SimulatedClock, fake_crm: FakeCrm  # noqa: F811
+) -> None:
+    raw = example_config(rules=RULES)
+    raw["crm"]["sources"]["bitrix24"] = {
+        "application_token": {"env": "SLAFLOW_BITRIX24_APP_TOKEN"}, "domain": "sever.bitrix24.ru",
+        "memberships": ["sales/manager", "logistics/dispatcher"],
+        "api": {"url": f"{fake_crm.url}/rest", "token": {"env": "B24_REFRESH"}, "client_id": B24_APP_CLIENT_ID,
+                "client_secret": {"env": "B24_APP_SECRET"}, "token_url": f"{fake_crm.url}/oauth/token/"},
+    }
+    company = company_from_mapping(raw)
+    environ = {"B24_REFRESH": TOKENS["bitrix24_refresh"], "B24_APP_SECRET": TOKENS["bitrix24_app_secret"]}
+    fake_crm.records[("bitrix24", "deal", "77")] = dict(DEAL)
+    api = ApiRegistry(company, environ, sleep=lambda _: None, sessions=sessions).get("bitrix24", "default")
+    assert api is not None
+    assert api.fetch("deal", "77", []).stage == "C1:NEW" and fake_crm.b24_refreshes == 1
+    fake_crm.b24_access = "revoked"  # the hour is over
+    api.comment("deal", "77", "SLA breached", clock.now())
+    assert fake_crm.b24_refreshes == 2 and fake_crm.notes_on("bitrix24", "deal", "77") == ["SLA breached"]
+    with sessions() as session:
+        stored = session.get(CrmApiToken, ("bitrix24", "default"))
+        assert stored is not None and stored.refresh_token == fake_crm.b24_refresh != TOKENS["bitrix24_refresh"]
+    # A restart: the configured refresh token was used up long ago; the stored one carries on.
+    fake_crm.b24_access = "revoked again"
+    restarted = ApiRegistry(company, environ, sleep=lambda _: None, sessions=sessions).get("bitrix24", "default")
+    assert restarted is not None and restarted.fetch("deal", "77", []).fields["TITLE"] == DEAL["TITLE"]
+    assert fake_crm.b24_refreshes == 3
+    # Without the database the used-up refresh token is refused, saying what to do.
+    fake_crm.b24_access = "revoked once more"
+    forgetful = ApiRegistry(company, environ, sleep=lambda _: None).get("bitrix24", "default")
+    assert forgetful is not None
+    with pytest.raises(CrmApiError, match="authorise the app again") as refused:
+        forgetful.fetch("deal", "77", [])
+    assert refused.value.permanent and TOKENS["bitrix24_app_secret"] not in str(refused.value)

@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import httpx
+from sqlalchemy.orm import Session, sessionmaker
 
 from crm.api.http import CrmApiError, CrmHttp, Sleep
+from crm.api.tokens import TokenStore
 from crm.api.vendors import VENDORS, VendorApi
 from crm.redaction import CLIENT_LOGGERS, redact_access_log
 from crm.sources import SecretError, SourceConfig
@@ -26,10 +28,11 @@ class ApiRegistry:
 
     def __init__(self, company: Company, environ: Mapping[str, str] | None = None, *, sleep: Sleep = time.sleep,
                  transport: httpx.BaseTransport | None = None, retries: bool = True,
-                 budget_seconds: float | None = None) -> None:
+                 budget_seconds: float | None = None, sessions: sessionmaker[Session] | None = None) -> None:
         self.company, self.environ = company, os.environ if environ is None else environ
         self.sleep, self.transport, self.retries = sleep, transport, retries
         self.budget_seconds = budget_seconds
+        self.tokens = TokenStore(sessions)
         redact_access_log(CLIENT_LOGGERS)  # the client logs URLs, and a Bitrix24 webhook code is in its URL
         self._clients: dict[tuple[str, str], VendorApi] = {}
         self._lock = threading.Lock()
@@ -56,7 +59,7 @@ class ApiRegistry:
                     access = access.model_copy(update={"max_retries": 0, "max_wait_seconds": 3600.0})
                 http = CrmHttp(access, token, what=source, sleep=self.sleep, transport=self.transport,
                                client_secret=client_secret, budget_seconds=self.budget_seconds)
-                client = self._clients[(source, name)] = vendor(http)
+                client = self._clients[(source, name)] = vendor(http, self.tokens, source, name)
             return client
 
     def close(self) -> None:

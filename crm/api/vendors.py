@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from crm.api.http import CrmApiError, CrmHttp
+from crm.api.tokens import Tokens, TokenStore
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,10 @@ def _text(value: Any) -> str | None:
 
 
 class VendorApi(ABC):
-    def __init__(self, http: CrmHttp) -> None:
+    def __init__(self, http: CrmHttp, tokens: TokenStore | None = None, source: str = "", account: str = "") -> None:
         self.http = http
+        self.tokens = tokens or TokenStore()
+        self.source, self.account = source, account
 
     @property
     def base(self) -> str:
@@ -62,9 +65,22 @@ class VendorApi(ABC):
 
 
 class Bitrix24Api(VendorApi):
+    """Through an incoming webhook (``token`` is its code), or as an app (OAuth): with
+    ``client_id``, ``client_secret`` and ``token`` the app's refresh token, an access token is
+    bought at ``token_url`` (``https://oauth.bitrix.info/oauth/token/``) and again when Bitrix24
+    answers ``expired_token``; Bitrix24 replaces the refresh token at every refresh, so the new one
+    is stored (`TokenStore`) before it is used."""
+
     _STAGE = {"deal": "STAGE_ID", "lead": "STATUS_ID", "quote": "STATUS_ID"}
+    _access: str | None = None
+
+    @property
+    def _app(self) -> bool:
+        return self.http.access.client_id is not None
 
     def _url(self, method: str) -> str:
+        if self._app:
+            return f"{self.base}/{method}.json"
         return f"{self.base}/{self.http.token}/{method}.json"
 
     @staticmethod
@@ -74,13 +90,59 @@ class Bitrix24Api(VendorApi):
             return f"{body['error']}: {body.get('error_description', '')}".strip()
         return None if isinstance(body, dict) and "result" in body else "no result in the answer"
 
+    def _call(self, method: str, payload: dict[str, Any]) -> httpx.Response:
+        if not self._app:
+            return self.http.call("POST", self._url(method), what=method, json=payload, ok=self._error)
+        for attempt in (0, 1):
+            access = self._access or self._stored_access() or self._refresh()
+            try:
+                return self.http.call("POST", self._url(method), what=method, json=payload, ok=self._error,
+                                      params={"auth": access})
+            except CrmApiError as exc:
+                if exc.status != 401 or attempt:
+                    raise
+                self._access = None  # expired_token / invalid_token: buy another, once
+                self.tokens.save(self.source, self.account, Tokens(None, self._refresh_token()))
+        raise AssertionError("unreachable")
+
+    def _stored_access(self) -> str | None:
+        stored = self.tokens.load(self.source, self.account)
+        self._access = stored.access_token if stored is not None else None
+        return self._access
+
+    def _refresh_token(self) -> str:
+        stored = self.tokens.load(self.source, self.account)
+        return stored.refresh_token if stored is not None else self.http.token
+
+    def _refresh(self) -> str:
+        access = self.http.access
+        url = access.token_url or "https://oauth.bitrix.info/oauth/token/"
+        for attempt in (0, 1):
+            used = self._refresh_token()
+            try:
+                body = self.http.call("GET", url, what="oauth refresh", params={
+                    "grant_type": "refresh_token", "client_id": access.client_id,
+                    "client_secret": self.http.client_secret, "refresh_token": used}).json()
+            except CrmApiError as exc:
+                if exc.status not in (400, 401):
+                    raise
+                body = {"error": f"HTTP {exc.status}"}
+            if "access_token" in body and "refresh_token" in body:
+                self.tokens.save(self.source, self.account, Tokens(body["access_token"], body["refresh_token"]))
+                self._access = str(body["access_token"])
+                return self._access
+            if attempt == 0 and self._refresh_token() != used:
+                continue  # another process refreshed meanwhile: use the token it stored
+            raise CrmApiError(f"bitrix24 oauth refresh refused ({body.get('error', 'no token')}): authorise the "
+                              "app again and set its new refresh token", permanent=True)
+        raise AssertionError("unreachable")
+
     def ping(self) -> str:
-        fields = self.http.call("POST", self._url("crm.deal.fields"), what="crm.deal.fields", ok=self._error)
+        fields = self._call("crm.deal.fields", {})
         return f"crm.deal.fields: {len(fields.json()['result'])} fields"
 
     def fetch(self, kind: str, entity_id: str, properties: list[str]) -> Record:
-        response = self.http.call("POST", self._url(f"crm.{kind}.get"), what=f"crm.{kind}.get",
-                                  json={"id": entity_id}, ok=self._error)
+        response = self._call(f"crm.{kind}.get", {"id": entity_id})
         result = response.json()["result"]
         if not isinstance(result, dict):
             raise CrmApiError(f"bitrix24 crm.{kind}.get: the result is not a record", permanent=True)
@@ -91,13 +153,11 @@ class Bitrix24Api(VendorApi):
                       pipeline=_text(result.get("CATEGORY_ID")), fields=fields)
 
     def comment(self, kind: str, entity_id: str, text: str, now: datetime) -> None:
-        self.http.call("POST", self._url("crm.timeline.comment.add"), what="crm.timeline.comment.add",
-                       json={"fields": {"ENTITY_ID": int(entity_id) if entity_id.isdigit() else entity_id,
-                                        "ENTITY_TYPE": kind, "COMMENT": text}}, ok=self._error)
+        self._call("crm.timeline.comment.add", {"fields": {
+            "ENTITY_ID": int(entity_id) if entity_id.isdigit() else entity_id, "ENTITY_TYPE": kind, "COMMENT": text}})
 
     def update_fields(self, kind: str, entity_id: str, fields: dict[str, Any]) -> None:
-        self.http.call("POST", self._url(f"crm.{kind}.update"), what=f"crm.{kind}.update",
-                       json={"id": entity_id, "fields": fields}, ok=self._error)
+        self._call(f"crm.{kind}.update", {"id": entity_id, "fields": fields})
 
 
 class HubSpotApi(VendorApi):
