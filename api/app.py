@@ -4,6 +4,7 @@ missing secret or a rule naming an unknown trigger stops the server before it ta
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -13,11 +14,15 @@ from fastapi import FastAPI
 from api import dashboard, errors, health, openapi, rest, webhooks
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
-from crm.config import SecretError, check_against
+from crm.api.registry import ApiRegistry
+from crm.config import check_against
 from crm.pipeline import InboxPipeline
+from crm.redaction import redact_access_log
 from slaflow.clock import Clock, SystemClock
 from slaflow.errors import ConfigError
 from slaflow.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -33,19 +38,24 @@ def create_app(
     problems = check_against(crm, company)
     if problems:
         raise ConfigError(f"{company.source}: " + f"\n{company.source}: ".join(problems))
-    try:
-        secrets = crm.resolve_secrets(os.environ if environ is None else environ)
-    except SecretError as exc:
-        raise ConfigError(f"{company.source}: {exc}") from None
-    pipeline = InboxPipeline(runtime.sessions, company, clock, process=process)
+    secrets, unavailable = crm.resolve_available(os.environ if environ is None else environ)
+    for source, reason in unavailable.items():  # one line each; the source answers 503 saying why
+        log.warning("webhook source %s is disabled: %s", source, reason)
+    # The pipeline thread also stores incoming webhooks: a rate-limited CRM may hold it 5 s at most;
+    # longer, the row is failed and the process-inbox flow (or `inbox replay --failed`) retries it.
+    apis = ApiRegistry(company, os.environ if environ is None else environ, budget_seconds=5.0,
+                       sessions=runtime.sessions)
+    pipeline = InboxPipeline(runtime.sessions, company, clock, process=process, apis=apis)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_access_log()  # after uvicorn configured its loggers
         pipeline.start()
         try:
             yield
         finally:
             pipeline.stop()
+            apis.close()
 
     app = FastAPI(
         title="slaflow",
@@ -54,8 +64,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.slaflow = AppState(
-        company=company, clock=clock, sessions=runtime.sessions, pipeline=pipeline, sources=crm.sources.enabled(),
-        secrets=secrets, tokens={token.sha256: token for token in crm.api_tokens},
+        company=company, clock=clock, sessions=runtime.sessions, pipeline=pipeline,
+        sources={name: cfg for name, cfg in crm.sources.enabled().items() if name in secrets},
+        secrets=secrets, tokens={token.sha256: token for token in crm.api_tokens}, unavailable=unavailable,
     )
     errors.install(app)
     openapi.install(app, company)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_ID = 2**31 - 1
 
@@ -159,6 +160,21 @@ class InboxEventRead(BaseModel):
     content_type: str | None
     headers: dict[str, Any]
     body: str
+    account: str | None = None
+    """The source's account the request authenticated with."""
+    expires_at: datetime | None = None
+    """For a parked event: when it stops waiting for its case."""
+    body_base64: str | None = None
+    """The exact bytes, when ``body`` (text) cannot hold them (not UTF-8, or NUL)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _raw_body(cls, value: Any) -> Any:
+        raw = getattr(value, "raw_body", None)
+        if isinstance(raw, bytes):
+            return {**{k: getattr(value, k) for k in cls.model_fields if hasattr(value, k)},
+                    "body_base64": base64.b64encode(raw).decode()}
+        return value
 
 
 class InboxEventRow(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,10 +21,12 @@ class AppState:
     pipeline: InboxPipeline
     sources: dict[str, SourceConfig]
     """Enabled webhook sources."""
-    secrets: dict[str, dict[str, str]]
-    """Per source, its secrets (read once at start-up)."""
+    secrets: dict[str, dict[str, dict[str, str]]]
+    """Per source, per account, its secrets (read once at start-up)."""
     tokens: dict[str, ApiToken]
     """API tokens by the SHA-256 hex of the token."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Configured sources that are disabled, with why (a secret is missing): answered 503."""
 
 
 def app_state(request: Request) -> AppState:

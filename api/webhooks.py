@@ -12,15 +12,15 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.auth import CurrentActor
 from api.schemas import MAX_ID, ErrorBody, InboxEventRead, InboxEventRow, WebhookAccepted
 from api.state import AppState, app_state
 from crm.adapters import ADAPTERS, Adapter, WebhookRequest
-from crm.adapters.base import body_hash
+from crm.adapters.base import body_hash, fit_key
 from crm.errors import AuthFailed, WebhookRejected
-from crm.inbox import REJECTED, InboxRecord, StoredEvent, list_inbox
+from crm.inbox import REJECTED, InboxRecord, StoredEvent, body_text, list_inbox
 from crm.pipeline import PipelineStopped
 from storage.faults import is_unavailable
 from storage.models import InboxEvent
@@ -39,14 +39,20 @@ _BODY_DOC: dict[str, Any] = {
 @router.post(
     "/webhooks/{source}",
     response_model=WebhookAccepted,
-    responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
+    responses={200: {"description": "stored; Salesforce is answered with its SOAP acknowledgement instead",
+                     "content": {"text/xml": {"schema": {"type": "string"}}}},
+               400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
                413: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
     openapi_extra=_BODY_DOC,
-    summary="Receive a CRM webhook (bitrix24, amocrm, hubspot, pipedrive, generic)",
+    summary="Receive a CRM webhook (bitrix24, amocrm, hubspot, pipedrive, salesforce, zoho, generic)",
 )
 async def receive_webhook(source: str, request: Request) -> Any:
     state = app_state(request)
     config = state.sources.get(source)
+    if source in state.unavailable:
+        # Configured but its secrets are missing: 503 so the CRM keeps retrying until it is fixed.
+        return JSONResponse({"detail": f"webhook source {source!r} is disabled: {state.unavailable[source]}",
+                             "error": "SourceUnavailable"}, status_code=503, headers={"Retry-After": "300"})
     if config is None:
         raise HTTPException(404, f"unknown or disabled webhook source {source!r}; enabled: {sorted(state.sources)}")
     body = await request.body()  # at most the route's limit: api.limits refuses more, unread
@@ -55,21 +61,26 @@ async def receive_webhook(source: str, request: Request) -> Any:
                               query=request.query_params, body=body)
     now = state.clock.now()
     try:
-        adapter.authenticate(incoming, config, state.secrets[source], now)
+        account = adapter.authenticate_any(incoming, config, state.secrets[source], now)
     except WebhookRejected as exc:
         client = request.client.host if request.client else "?"
         log.warning("webhook %s from %s refused (%s): %s", source, client, exc.status, exc)
         challenge = {"WWW-Authenticate": 'Basic realm="slaflow"'} if source == "pipedrive" else None
         return _refusal(exc, 401 if isinstance(exc, AuthFailed) else exc.status, headers=challenge)
-    record = _record(adapter, incoming, source, now)
+    record = replace(_record(adapter, incoming, source, now), account=account)
     try:
         events = adapter.parse(body, config)
     except WebhookRejected as exc:
         log.warning("webhook %s refused (%s): %s", source, exc.status, exc)
         stored = await _store(state, _rejected(record, body, str(exc)))
         return _refusal(exc, exc.status, inbox_id=stored.id)
-    record = replace(record, idempotency_key=adapter.idempotency_key(incoming, events))
+    key = adapter.idempotency_key(incoming, events)  # two accounts' deliveries never collide
+    record = replace(record, idempotency_key=key if account == "default" else fit_key(f"{account}/{key}"))
     stored = await _store(state, record)
+    acknowledgement = adapter.acknowledgement()
+    if acknowledgement is not None:  # the answer the CRM expects (Salesforce: a SOAP <Ack>)
+        return Response(acknowledgement[0], media_type=acknowledgement[1],
+                        headers={"X-Slaflow-Inbox-Id": str(stored.id)})
     return JSONResponse({"id": stored.id, "status": stored.status, "duplicate": stored.duplicate,
                          "result": stored.result})
 
@@ -102,10 +113,9 @@ def list_inbox_events(
 
 def _record(adapter: Adapter, incoming: WebhookRequest, source: str, now: Any) -> InboxRecord:
     headers = {name: incoming.headers[name] for name in adapter.stored_headers if name in incoming.headers}
-    body = adapter.redact(incoming.body)
+    text, raw = body_text(adapter.redact(incoming.body))
     return InboxRecord(source=source, idempotency_key="", received_at=now,
-                       content_type=incoming.headers.get("content-type"), headers=headers,
-                       body=body.decode("utf-8", errors="replace"))
+                       content_type=incoming.headers.get("content-type"), headers=headers, body=text, raw_body=raw)
 
 
 def _rejected(record: InboxRecord, body: bytes, error: str) -> InboxRecord:

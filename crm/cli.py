@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from crm.inbox import FAILED, REJECTED, UNMATCHED, list_inbox
+from crm.inbox import FAILED, PARKED, REJECTED, STATUSES, UNMATCHED, list_inbox
+from crm.parking import expire_parked
 from crm.processing import Processed, replay, replay_status
 from slaflow.clock import SystemClock
 from slaflow.errors import SlaflowError
@@ -23,6 +24,7 @@ from slaflow.runtime import Runtime
 from storage.models import InboxEvent
 
 inbox_app = typer.Typer(help="Stored CRM webhooks: list them, re-process them.", no_args_is_help=True)
+crm_app = typer.Typer(help="CRM sources: check their secrets and API access.", no_args_is_help=True)
 console = Console()
 
 DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_DATABASE_URL", help="SQLAlchemy URL")]
@@ -40,18 +42,27 @@ def _runtime(database_url: str | None, config: Path | None) -> Iterator[Runtime]
 
 @inbox_app.command("list")
 def inbox_list(
-    status: Annotated[str | None, typer.Option(help="received, processed, unmatched, failed or rejected")] = None,
+    status: Annotated[str | None, typer.Option(
+        help="received, processed, unmatched, failed, rejected, parked or expired")] = None,
     source: Annotated[str | None, typer.Option(help="only this CRM")] = None,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
     database_url: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
     """List stored webhooks, newest first."""
+    if status is not None and status not in STATUSES:
+        raise SlaflowError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
     table = Table("id", "source", "received", "status", "tries", "outcome / error")
-    with _runtime(database_url, config) as runtime, runtime.sessions() as session:
-        for row in list_inbox(session, status=status, source=source, limit=limit):
-            table.add_row(str(row.id), row.source, f"{row.received_at:%Y-%m-%d %H:%M:%S}", row.status,
-                          str(row.attempts), row.last_error or _outcome(row.result))
+    with _runtime(database_url, config) as runtime:
+        with runtime.sessions.begin() as session:  # parked events whose time ran out show as expired
+            expire_parked(session, SystemClock().now())
+        with runtime.sessions() as session:
+            for row in list_inbox(session, status=status, source=source, limit=limit):
+                shown = row.status
+                if row.status == PARKED and row.expires_at is not None:
+                    shown = f"parked until {row.expires_at:%Y-%m-%d %H:%M}"
+                table.add_row(str(row.id), row.source, f"{row.received_at:%Y-%m-%d %H:%M:%S}", shown,
+                              str(row.attempts), row.last_error or _outcome(row.result))
     console.print(table)
 
 
@@ -90,6 +101,29 @@ def inbox_replay(
     console.print(f"replayed {len(done)}: {json.dumps(counts)}")
 
 
+@crm_app.command("check")
+def crm_check(database_url: DbOption = None, config: ConfigOption = None) -> None:
+    """Check every enabled source's accounts: webhook secrets present, the CRM's API answering."""
+    import os
+
+    from crm.api.registry import ApiRegistry
+    from crm.check import check_accounts
+
+    with _runtime(database_url, config) as runtime:
+        registry = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0, sessions=runtime.sessions)
+        try:
+            checks = check_accounts(runtime.company, os.environ, registry)
+        finally:
+            registry.close()
+    table = Table("source", "account", "webhook secrets", "api")
+    for item in checks:
+        table.add_row(item.source, item.account, item.webhook, item.api)
+    console.print(table)
+    failing = [f"{c.source}/{c.account}" for c in checks if not c.ok]
+    if failing:
+        raise SlaflowError(f"{len(failing)} account(s) not ready: {', '.join(failing)}")
+
+
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
@@ -118,5 +152,6 @@ def _outcome(result: dict[str, object] | None) -> str:
         return "no rule matched"
     return "; ".join(
         f"{a.get('rule')}: {a.get('outcome')}" + (f" case {a['case_id']}" if a.get("case_id") else "")
+        + (f" ({a['reason']})" if a.get("outcome") == "parked" and a.get("reason") else "")
         for a in actions if isinstance(a, dict)
     )

@@ -1,132 +1,74 @@
 """The ``crm:`` section of the company config (sources, mapping rules and API tokens).
 
-Secrets never live in the YAML: a secret is ``{env: NAME}`` (read from the environment at
-start-up; if ``NAME`` is unset, ``NAME_FILE`` may name a file holding it) or ``{file: PATH}``.
-Rules say which CRM events open a case or fire a trigger on the case linked to the CRM entity.
+Sources and their accounts and secrets are in `crm.sources`. Rules say which CRM events open a
+case or fire a trigger on the case linked to the CRM entity, and what is written back onto the
+CRM record when that case moves.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from crm.sources import (
+    ENV_NAME,
+    MEMBERSHIP,
+    AmoCrmSource,
+    Bitrix24Source,
+    CrmSources,
+    GenericSource,
+    HubSpotSource,
+    PipedriveSource,
+    SalesforceSource,
+    SecretError,
+    SecretRef,
+    Secrets,
+    SourceConfig,
+    SourceName,
+    ZohoSource,
+    resolve_source_secrets,
+)
 
 if TYPE_CHECKING:
     from slaflow.company import Company
 
-SourceName = Literal["bitrix24", "amocrm", "hubspot", "pipedrive", "generic"]
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-MEMBERSHIP = r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$"
+__all__ = [
+    "ENV_NAME", "AmoCrmSource", "ApiToken", "Bitrix24Source", "CaseEventKind", "CrmConfig", "CrmSources",
+    "GenericSource", "HubSpotSource", "PipedriveSource", "RuleConfig", "SalesforceSource", "SecretError", "SecretRef",
+    "SourceConfig", "SourceName", "WriteBack", "ZohoSource", "check_against",
+]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SecretError(ValueError):
-    """A configured secret cannot be read (the message names where we looked, never the value)."""
+class CaseEventKind(StrEnum):
+    """The case events that can be written back onto the CRM record."""
+
+    OPENED = "opened"
+    STEP_CHANGED = "step_changed"
+    ASSIGNED = "assigned"
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+    RESOLVED = "resolved"
 
 
-def _no_literal_secret(value: Any) -> Any:
-    if isinstance(value, str):
-        raise ValueError("secrets are never written in the config: give {env: NAME} or {file: PATH}")
-    return value
+class WriteBack(_Strict):
+    """What the case writes onto the CRM record it is linked to, through the outbox."""
 
-
-class SecretRef(_Strict):
-    """Where a secret is: an environment variable (or ``<NAME>_FILE``) or a file."""
-
-    env: str | None = Field(None, pattern=ENV_NAME)
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env (a variable name) or file (a path)")
-        return self
-
-    def describe(self) -> str:
-        return f"env {self.env} (or {self.env}_FILE)" if self.env else f"file {self.file}"
-
-    def resolve(self, environ: Mapping[str, str]) -> str:
-        path: str | Path | None = self.file
-        if self.env is not None:
-            value = environ.get(self.env)
-            if value:
-                return value
-            path = environ.get(f"{self.env}_FILE")
-            if not path:
-                raise SecretError(f"environment variable {self.env} (or {self.env}_FILE) is not set")
-        assert path is not None
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SecretError(f"cannot read the secret file {path}: {exc.strerror or exc}") from None
-        if not value:
-            raise SecretError(f"the secret file {path} is empty")
-        return value
-
-
-Secret = Annotated[SecretRef, BeforeValidator(_no_literal_secret)]
-
-
-class SourceConfig(_Strict):
-    enabled: bool = True
-    memberships: list[Annotated[str, Field(pattern=MEMBERSHIP)]] = []
-    """``department/role`` pairs of the integration actor ``crm:<source>`` that opens and fires."""
-
-    def secret_refs(self) -> dict[str, SecretRef]:
-        return {name: value for name, value in self if isinstance(value, SecretRef)}
-
-
-class Bitrix24Source(SourceConfig):
-    application_token: Secret
-    """The outbound webhook's ``application_token`` (Bitrix24 sends it in ``auth[application_token]``)."""
-    domain: str | None = None
-    """If set, ``auth[domain]`` must equal it (e.g. ``sever.bitrix24.ru``)."""
-
-
-class AmoCrmSource(SourceConfig):
-    token: Secret
-    """amoCRM does not sign webhooks: the URL carries ``?token=<secret>``."""
-    subdomain: str | None = None
-    """If set, ``account[subdomain]`` must equal it."""
-
-
-class HubSpotSource(SourceConfig):
-    app_secret: Secret
-    public_url: str | None = None
-    """The exact URL HubSpot calls (it is part of the signature); default: the URL we see."""
-    legacy_signatures: list[Literal["v1", "v2"]] = []
-    """Also accept ``X-HubSpot-Signature`` v1/v2 (no timestamp, so no replay protection)."""
-    portal_id: int | None = None
-    stage_properties: dict[str, str] = {"deal": "dealstage", "ticket": "hs_pipeline_stage"}
-    """Per object type, the property whose change is a stage change."""
-
-
-class PipedriveSource(SourceConfig):
-    username: Secret
-    password: Secret
-    """HTTP Basic credentials set on the Pipedrive webhook (``http_auth_user``/``http_auth_password``)."""
-
-
-class GenericSource(SourceConfig):
-    secret: Secret
-    tolerance_seconds: int = Field(300, ge=1, le=3600)
-
-
-class CrmSources(_Strict):
-    bitrix24: Bitrix24Source | None = None
-    amocrm: AmoCrmSource | None = None
-    hubspot: HubSpotSource | None = None
-    pipedrive: PipedriveSource | None = None
-    generic: GenericSource | None = None
-
-    def enabled(self) -> dict[str, SourceConfig]:
-        return {name: cfg for name, cfg in self if isinstance(cfg, SourceConfig) and cfg.enabled}
+    on: list[CaseEventKind] = list(CaseEventKind)
+    comment: bool = True
+    """A timeline comment / note per event (Bitrix24 timeline, amoCRM note, HubSpot note, Pipedrive note)."""
+    fields: dict[str, str] = {}
+    """CRM field -> Jinja2 template, e.g. ``UF_CRM_SLA_STATUS: "{{ status }}"``; variables: status,
+    state, state_label, deadline, owner_department, case_id, case_type, kind."""
+    locale: str = Field("en", pattern=r"^(en|ru|pl)$")
 
 
 OneOrMany = str | list[str]
@@ -157,6 +99,8 @@ class RuleConfig(_Strict):
     ``$pipeline``, ``$event_id``, ``$entity`` name event attributes."""
     values: dict[str, Any] = {}
     """Constant case fields (or payload fields)."""
+    write_back: WriteBack | None = None
+    """For an open rule: write the case's progress back onto the CRM record."""
 
     @model_validator(mode="after")
     def _one_action(self) -> RuleConfig:
@@ -166,6 +110,8 @@ class RuleConfig(_Strict):
             raise ValueError("a fire rule needs case_type: the type of the linked case the trigger belongs to")
         if self.open is not None and self.case_type not in (None, self.open):
             raise ValueError("an open rule names its case type in open; drop case_type")
+        if self.write_back is not None and self.open is None:
+            raise ValueError("write_back belongs on the rule that opens the case")
         return self
 
     @property
@@ -207,21 +153,71 @@ class CrmConfig(_Strict):
             raise ValueError("api_tokens: names and sha256 hashes must be unique")
         return self
 
-    def resolve_secrets(self, environ: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    def resolve_secrets(self, environ: Mapping[str, str] | None = None) -> dict[str, Secrets]:
         """Read the secrets of every enabled source, at start-up; every problem is reported at once."""
-        environ = os.environ if environ is None else environ
-        resolved: dict[str, dict[str, str]] = {}
-        problems: list[str] = []
-        for source, cfg in self.sources.enabled().items():
-            resolved[source] = {}
-            for field, ref in cfg.secret_refs().items():
-                try:
-                    resolved[source][field] = ref.resolve(environ)
-                except SecretError as exc:
-                    problems.append(f"crm.sources.{source}.{field}: {exc}")
+        resolved, problems = self.resolve_available(environ)
         if problems:
-            raise SecretError("; ".join(problems))
+            raise SecretError("; ".join(problems.values()))
         return resolved
+
+    def resolve_available(
+        self, environ: Mapping[str, str] | None = None
+    ) -> tuple[dict[str, Secrets], dict[str, str]]:
+        """Per enabled source, its accounts' secrets; a source with a missing secret is left out and
+        its problem returned instead (``serve`` then disables that source only)."""
+        environ = os.environ if environ is None else environ
+        resolved: dict[str, Secrets] = {}
+        problems: dict[str, str] = {}
+        for source, cfg in self.sources.enabled().items():
+            try:
+                resolved[source] = resolve_source_secrets(source, cfg, environ)
+            except SecretError as exc:
+                problems[source] = str(exc)
+        return resolved, problems
+
+    def write_back_rules(self) -> dict[tuple[str, str], RuleConfig]:
+        """(source, case type) -> the first open rule with ``write_back`` (what a linked case writes)."""
+        found: dict[tuple[str, str], RuleConfig] = {}
+        for rule in self.rules:
+            if rule.write_back is not None and rule.open is not None:
+                found.setdefault((rule.source, rule.open), rule)
+        return found
+
+
+API_SOURCES = ("bitrix24", "hubspot", "amocrm", "pipedrive", "zoho")
+"""Sources whose REST API slaflow calls (enrichment, write-back): crm/api/vendors.py."""
+
+
+def _api_problems(enabled: dict[str, SourceConfig]) -> list[str]:
+    return [
+        f"crm.sources.{source}: api is not supported for {source} (supported: {', '.join(API_SOURCES)}); "
+        f"account {name}"
+        for source, cfg in enabled.items()
+        for name, account in cfg.all_accounts().items()
+        if account.api is not None and source not in API_SOURCES
+    ]
+
+
+def _write_back_problems(rules: list[RuleConfig], enabled: dict[str, SourceConfig]) -> list[str]:
+    return [problem for index, rule in enumerate(rules) if rule.write_back is not None and rule.source in enabled
+            for problem in _rule_write_back_problems(f"crm.rules[{index}]", rule, enabled[rule.source])]
+
+
+def _rule_write_back_problems(where: str, rule: RuleConfig, source: SourceConfig) -> list[str]:
+    from crm.writeback import template_problem
+
+    problems: list[str] = []
+    if rule.source not in API_SOURCES:
+        problems.append(f"{where}.write_back: writing back to {rule.source} is not supported "
+                        f"(supported: {', '.join(API_SOURCES)})")
+    elif all(account.api is None for account in source.all_accounts().values()):
+        problems.append(f"{where}.write_back: crm.sources.{rule.source} has no api: (url and token) to write with")
+    assert rule.write_back is not None
+    for field, template in rule.write_back.fields.items():
+        problem = template_problem(template)
+        if problem is not None:
+            problems.append(f"{where}.write_back.fields.{field}: not a valid template: {problem}")
+    return problems
 
 
 def check_against(crm: CrmConfig, company: Company) -> list[str]:
@@ -250,6 +246,7 @@ def check_against(crm: CrmConfig, company: Company) -> list[str]:
         elif rule.fire is not None and all(t.trigger != rule.fire for t in case_type.transitions):
             triggers = sorted({t.trigger for t in case_type.transitions})
             problems.append(f"{where}.fire: {rule.target_type!r} has no trigger {rule.fire!r}; triggers: {triggers}")
+    problems += _write_back_problems(crm.rules, enabled) + _api_problems(enabled)
     for index, token in enumerate(crm.api_tokens):
         if token.person is not None and token.person not in company.config.people:
             problems.append(f"crm.api_tokens[{index}].person: {token.person!r} is not in people")

@@ -30,7 +30,14 @@ class CrmEvent(BaseModel):
     pipeline: str | None = None
     occurred_at: datetime | None = None
     fields: dict[str, Any] = {}
+    account: str = "default"
+    """The source's account the request authenticated with (`crm.sources`)."""
+    enriched: bool = False
+    """Whether ``fields`` (and stage, pipeline) were read back from the CRM's API."""
 
     @property
     def entity_key(self) -> str:
-        return f"{self.entity_kind}:{self.entity_id}"
+        """The CRM record; records of accounts other than the default one carry the account's name,
+        so two Bitrix24 portals' deal 7 are two records."""
+        key = f"{self.entity_kind}:{self.entity_id}"
+        return key if self.account == "default" else f"{self.account}/{key}"

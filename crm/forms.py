@@ -17,6 +17,8 @@ def parse_form(body: bytes) -> dict[str, Any]:
     """``a[b][0][c]=v&a[b][0][d]=w`` -> ``{"a": {"b": {"0": {"c": "v", "d": "w"}}}}``.
 
     Numeric indices stay string keys (use `ordered` to iterate them); ``a[]=x`` appends."""
+    if b"\x00" in body:
+        raise MalformedWebhook("the form body contains a NUL byte")
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS,
@@ -27,6 +29,8 @@ def parse_form(body: bytes) -> dict[str, Any]:
         raise MalformedWebhook(f"the form body cannot be parsed: {exc}") from None
     nested: dict[str, Any] = {}
     for key, value in pairs:
+        if "\x00" in key or "\x00" in value:
+            raise MalformedWebhook(f"form field {key.replace(chr(0), '%00')!r} contains a NUL character")
         _insert(nested, key, value)
     return nested
 

@@ -1,8 +1,10 @@
 """The webhook inbox: every authenticated request is a row, committed before we answer 2xx.
 
 ``(source, idempotency_key)`` is unique, so a redelivery finds the first row and changes nothing.
-Rows move received -> processed | unmatched | failed (failed rows are retried); a request whose
-body could not be read is kept as ``rejected`` for the record and never processed."""
+Rows move received -> processed | unmatched | failed (failed rows are retried) | parked (an
+event for a case that does not exist yet: applied when the case opens, else ``expired`` with the
+reason); a request whose body could not be read is kept as ``rejected`` for the record and never
+processed. A body that text cannot hold (not UTF-8, or NUL) keeps its bytes in ``raw_body``."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from sqlalchemy.orm import Session
 from storage.models import InboxEvent
 
 RECEIVED, PROCESSED, UNMATCHED, FAILED, REJECTED = "received", "processed", "unmatched", "failed", "rejected"
-DONE = (PROCESSED, UNMATCHED)
+PARKED, EXPIRED = "parked", "expired"
+STATUSES = (RECEIVED, PROCESSED, UNMATCHED, FAILED, REJECTED, PARKED, EXPIRED)
+DONE = (PROCESSED, UNMATCHED, PARKED, EXPIRED)
 RETRYABLE = (RECEIVED, FAILED)
 
 
@@ -34,6 +38,20 @@ class InboxRecord:
     body: str
     status: str = RECEIVED
     last_error: str | None = None
+    account: str | None = None
+    raw_body: bytes | None = None
+
+
+def body_text(body: bytes) -> tuple[str, bytes | None]:
+    """The body as text for the ``body`` column and, when that text would not give the same bytes
+    back (not UTF-8, or a NUL that PostgreSQL text cannot hold), the bytes themselves."""
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"), body
+    if "\x00" in decoded:
+        return decoded.replace("\x00", "\ufffd"), body
+    return decoded, None
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,8 @@ def store_many(session: Session, records: list[InboxRecord]) -> list[StoredEvent
 def _values(record: InboxRecord) -> dict[str, Any]:
     return {"source": record.source, "idempotency_key": record.idempotency_key, "received_at": record.received_at,
             "content_type": record.content_type, "headers": record.headers, "body": record.body,
-            "status": record.status, "attempts": 0, "last_error": record.last_error}
+            "status": record.status, "attempts": 0, "last_error": record.last_error, "account": record.account,
+            "raw_body": record.raw_body}
 
 
 def pending_inbox_ids(

@@ -14,14 +14,20 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.inbox import RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
+from crm.api.http import CrmApiError
+from crm.api.registry import ApiRegistry
+from crm.inbox import FAILED, RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
+from crm.parking import expire_parked
 from crm.processing import process_inbox_event
 from slaflow.clock import Clock
 from slaflow.company import Company
 from storage.faults import describe, is_unavailable
+from storage.models import InboxEvent
 
 log = logging.getLogger(__name__)
 STORAGE_RETRY_SECONDS = 1.0
@@ -42,9 +48,9 @@ class PipelineStopped(RuntimeError):
 class InboxPipeline:
     def __init__(
         self, factory: sessionmaker[Session], company: Company, clock: Clock, *, process: bool = True,
-        max_batch: int = 256,
+        max_batch: int = 256, apis: ApiRegistry | None = None,
     ) -> None:
-        self._factory, self._company, self._clock = factory, company, clock
+        self._factory, self._company, self._clock, self._apis = factory, company, clock, apis
         self._process, self._max_batch = process, max_batch
         self._cond = threading.Condition()
         self._incoming: deque[_Submission] = deque()
@@ -52,6 +58,7 @@ class InboxPipeline:
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._expired_at: datetime | None = None
 
     def start(self, *, resume_limit: int = 10_000) -> None:
         """Start the writer thread; first queue rows a previous run stored but did not process."""
@@ -99,11 +106,14 @@ class InboxPipeline:
 
     def _run(self) -> None:
         while True:
+            if self._process:
+                self._housekeeping()
             with self._cond:
                 while not (self._incoming or self._to_process or self._stopping):
                     self._busy = False
                     self._cond.notify_all()
-                    self._cond.wait()
+                    if not self._cond.wait(HOUSEKEEPING_SECONDS):
+                        break  # idle for a while: time for housekeeping
                 if self._stopping and not self._incoming:
                     self._busy = False
                     self._cond.notify_all()
@@ -141,7 +151,7 @@ class InboxPipeline:
 
     def _process_one(self, inbox_id: int) -> None:
         try:
-            process_inbox_event(self._factory, self._company, inbox_id, self._clock.now())
+            process_inbox_event(self._factory, self._company, inbox_id, self._clock.now(), apis=self._apis)
         except Exception as exc:  # the row stays received/failed in the database: replay picks it up
             if not is_unavailable(exc):
                 log.exception("inbox event %s: processing could not record its outcome", inbox_id)
@@ -153,6 +163,33 @@ class InboxPipeline:
             with self._cond:
                 self._to_process.append(inbox_id)
                 self._cond.wait(STORAGE_RETRY_SECONDS)
+
+    def _housekeeping(self) -> None:
+        """At most once a minute: parked events whose time ran out become ``expired``, and rows
+        that failed because a CRM's API was rate-limited or down are queued again (10 tries)."""
+        now = self._clock.now()
+        if self._expired_at is not None and (now - self._expired_at).total_seconds() < HOUSEKEEPING_SECONDS:
+            return
+        self._expired_at = now
+        try:
+            with self._factory.begin() as session:
+                expire_parked(session, now)
+                again = session.scalars(
+                    select(InboxEvent.id)
+                    .where(InboxEvent.status == FAILED, InboxEvent.attempts < MAX_API_RETRIES,
+                           InboxEvent.last_error.like(f"{CrmApiError.__name__}:%"))
+                    .order_by(InboxEvent.id).limit(100)
+                ).all()
+        except Exception:  # never stops the pipeline; the next minute (or the inbox flow) tries again
+            log.exception("inbox: housekeeping failed")
+            return
+        with self._cond:
+            queued = set(self._to_process)
+            self._to_process.extend(i for i in again if i not in queued)
+
+
+HOUSEKEEPING_SECONDS = 60.0
+MAX_API_RETRIES = 10
 
 
 def _answer(item: _Submission, outcome: StoredEvent | BaseException) -> None:

@@ -18,8 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.adapters import ADAPTERS
+from crm.api.http import CrmApiError
+from crm.api.registry import ApiRegistry
 from crm.config import SourceConfig
-from crm.inbox import DONE, FAILED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
+from crm.enrichment import default_registry, enrich
+from crm.events import CrmEvent
+from crm.inbox import DONE, FAILED, PARKED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
+from crm.parking import apply_parked, park, parked_until
 from crm.rules import OPEN, PlannedAction, plan
 from slaflow import cases
 from slaflow.company import Actor, Company
@@ -52,25 +57,39 @@ def integration_actor(source: str, config: SourceConfig) -> Actor:
 
 
 def process_inbox_event(
-    factory: sessionmaker[Session], company: Company, inbox_id: int, now: datetime, *, force: bool = False
+    factory: sessionmaker[Session], company: Company, inbox_id: int, now: datetime, *, force: bool = False,
+    apis: ApiRegistry | None = None,
 ) -> Processed | None:
     """Process one inbox row (idempotent). ``force`` re-processes a processed/unmatched row (replay
-    after a config change; opens are then reported as existing). None if the row does not exist."""
+    after a config change; opens are then reported as existing). None if the row does not exist.
+    ``apis`` reads records back from the CRMs (default: the process's clients, secrets from the
+    environment)."""
     try:
+        with factory() as session:
+            row = session.get(InboxEvent, inbox_id)
+            if row is None:
+                return None
+            if row.status == REJECTED or (row.status in DONE and not force):
+                return _snapshot(row)
+            events, notes = enrich(_events(company, row), company, apis or default_registry(company, factory))
         with factory.begin() as session:
             row = _lock(session, inbox_id)
             if row is None:
                 return None
             if row.status == REJECTED or (row.status in DONE and not force):
                 return _snapshot(row)
-            status, result = _apply(session, company, row, now)
+            status, result = _apply(session, company, row, now, events)
+            if notes:
+                result["notes"] = notes
             row.status, row.result, row.processed_at, row.last_error = status, result, now, None
             row.attempts += 1
             return _snapshot(row)
     except Exception as exc:
         if is_unavailable(exc):
             raise  # the storage's fault, not the row's: it stays received and is tried again
-        if not isinstance(exc, SlaflowError):
+        if isinstance(exc, CrmApiError):  # the CRM's API is rate-limited or down: retried later
+            log.warning("inbox event %s: reading the record back failed: %s", inbox_id, exc)
+        elif not isinstance(exc, SlaflowError):
             log.exception("inbox event %s: processing failed unexpectedly", inbox_id)
         return _record_failure(factory, inbox_id, exc, force)
 
@@ -101,25 +120,45 @@ def _lock(session: Session, inbox_id: int) -> InboxEvent | None:
     return session.get(InboxEvent, inbox_id, with_for_update=True, populate_existing=True)
 
 
-def _apply(session: Session, company: Company, row: InboxEvent, now: datetime) -> tuple[str, dict[str, Any]]:
-    adapter = ADAPTERS.get(row.source)
-    config = getattr(company.config.crm.sources, row.source, None) if adapter else None
-    if adapter is None or not isinstance(config, SourceConfig):
-        raise ProcessingError(f"source {row.source!r} is not configured under crm.sources")
-    events = adapter.parse(row.body.encode("utf-8"), config)
+def _config(company: Company, source: str) -> SourceConfig:
+    config = getattr(company.config.crm.sources, source, None) if source in ADAPTERS else None
+    if not isinstance(config, SourceConfig):
+        raise ProcessingError(f"source {source!r} is not configured under crm.sources")
+    return config
+
+
+def _events(company: Company, row: InboxEvent) -> list[CrmEvent]:
+    """The stored request's events, as the adapter reads them, tagged with the row's account."""
+    body = row.raw_body if row.raw_body is not None else row.body.encode("utf-8")
+    parsed = ADAPTERS[row.source].parse(body, _config(company, row.source))
+    return [e.model_copy(update={"account": row.account or "default"}) for e in parsed]
+
+
+def _apply(session: Session, company: Company, row: InboxEvent, now: datetime,
+           events: list[CrmEvent]) -> tuple[str, dict[str, Any]]:
+    config = _config(company, row.source)
     actor = integration_actor(row.source, config)
     planned = [action for event in events for action in plan(company.config.crm.rules, event)]
-    outcomes = [_perform(session, company, action, actor, now) for action in planned]
+    outcomes = [_perform(session, company, action, actor, now, config, row.id) for action in planned]
     result = {"events": [e.model_dump(mode="json", exclude={"fields"}) for e in events], "actions": outcomes}
+    until = parked_until(result)
+    row.expires_at = until
+    if until is not None:
+        return PARKED, result
     return (PROCESSED if planned else UNMATCHED), result
 
 
-def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime) -> dict[str, Any]:
+def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime,
+             config: SourceConfig, inbox_id: int) -> dict[str, Any]:
     source = action.event.source
     outcome: dict[str, Any] = {
         "rule": action.rule.label, "action": action.action, "case_type": action.case_type,
         "entity": action.event.entity_key,
     }
+
+    def fire(case_id: int, trigger: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return _fire(session, company, case_id, trigger, payload, actor, now, f"crm:{source}")
+
     if action.action == OPEN:
         try:
             case = cases.open_case(
@@ -128,22 +167,33 @@ def _perform(session: Session, company: Company, action: PlannedAction, actor: A
             )
         except DuplicateCase:
             return {**outcome, "outcome": "exists", "case_id": _linked_case(session, action, open_only=False)}
-        return {**outcome, "outcome": "opened", "case_id": case.id, "state": case.state}
+        late = apply_parked(session, source, action.external_key, case.id, fire, exclude=inbox_id)
+        state = cases.load(session, case.id).state if late else case.state
+        return {**outcome, "outcome": "opened", "case_id": case.id, "state": state,
+                **({"applied_parked": late} if late else {})}
+    assert action.trigger is not None
     case_id = _linked_case(session, action, open_only=True)
     if case_id is None:
+        if config.park_seconds and _linked_case(session, action, open_only=False) is None:
+            return park(outcome, external_key=action.external_key, trigger=action.trigger, data=action.data,
+                        now=now, park_seconds=config.park_seconds)
         return {**outcome, "outcome": "skipped",
                 "reason": f"no open {action.case_type} case is linked to {source} {action.event.entity_key}"}
-    assert action.trigger is not None
+    return {**outcome, **fire(case_id, action.trigger, action.data)}
+
+
+def _fire(session: Session, company: Company, case_id: int, trigger: str, payload: dict[str, Any], actor: Actor,
+          now: datetime, source: str) -> dict[str, Any]:
     try:
-        case = cases.fire(session, company, case_id=case_id, trigger=action.trigger, actor=actor, now=now,
-                          payload=action.data, source=f"crm:{source}")
+        case = cases.fire(session, company, case_id=case_id, trigger=trigger, actor=actor, now=now,
+                          payload=payload, source=source)
     except IllegalTransition:
         # A CRM repeats itself (a Bitrix24 update while the deal stays in a stage): a trigger this
         # source already fired on the case is not an error.
-        if _already_fired(session, case_id, action.trigger, f"crm:{source}"):
-            return {**outcome, "trigger": action.trigger, "outcome": "already_applied", "case_id": case_id}
+        if _already_fired(session, case_id, trigger, source):
+            return {"trigger": trigger, "outcome": "already_applied", "case_id": case_id}
         raise
-    return {**outcome, "trigger": action.trigger, "outcome": "fired", "case_id": case.id, "state": case.state}
+    return {"trigger": trigger, "outcome": "fired", "case_id": case.id, "state": case.state}
 
 
 def _linked_case(session: Session, action: PlannedAction, *, open_only: bool) -> int | None:

@@ -109,7 +109,7 @@ def pipedrive(action: str, entity: str, entity_id: int, data: Mapping[str, Any] 
 def generic(event: Mapping[str, Any], *, secret: str, timestamp: int, idempotency_key: str | None = None) -> Request:
     body = json.dumps(dict(event), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "X-Slaflow-Timestamp": str(timestamp),
-               "X-Slaflow-Signature": sign(secret, str(timestamp), body)}
+               "X-Slaflow-Signature": sign(secret, str(timestamp), body, idempotency_key)}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     return body, headers
@@ -117,3 +117,44 @@ def generic(event: Mapping[str, Any], *, secret: str, timestamp: int, idempotenc
 
 def _sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def salesforce(notifications: Sequence[tuple[str, str, Mapping[str, str | None]]], *,
+               organization_id: str = "00D5g000004XyZaEAK", action_id: str = "04k5g000000Abc1AAC") -> Request:
+    """An outbound message as Salesforce sends it: SOAP 1.1, one ``Notification`` per
+    (notification id, sObject type, fields); a None field is sent ``xsi:nil``."""
+    parts = []
+    for notification_id, sobject, fields in notifications:
+        values = "".join(
+            f'<sf:{name} xsi:nil="true"/>' if value is None else f"<sf:{name}>{_xml(value)}</sf:{name}>"
+            for name, value in fields.items()
+        )
+        parts.append(f'<Notification><Id>{notification_id}</Id><sObject xsi:type="sf:{sobject}" '
+                     f'xmlns:sf="urn:sobject.enterprise.soap.sforce.com">{values}</sObject></Notification>')
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+        f"<OrganizationId>{organization_id}</OrganizationId><ActionId>{action_id}</ActionId>"
+        '<SessionId xsi:nil="true"/>'
+        "<EnterpriseUrl>https://sever.my.salesforce.com/services/Soap/c/62.0/00D5g000004XyZa</EnterpriseUrl>"
+        "<PartnerUrl>https://sever.my.salesforce.com/services/Soap/u/62.0/00D5g000004XyZa</PartnerUrl>"
+        + "".join(parts) + "</notifications></soapenv:Body></soapenv:Envelope>"
+    ).encode()
+    return body, {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""',
+                  "User-Agent": "Salesforce/1.0"}
+
+
+def zoho(module: str, operation: str, ids: Sequence[str], *, token: str, channel_id: str = "1000000068002",
+         server_time: int = 1_794_808_800_373, affected_fields: Sequence[str] = ()) -> Request:
+    """A Zoho CRM notification (Notification API ``actions/watch`` callback)."""
+    payload = {"server_time": server_time, "query_params": {}, "module": module,
+               "resource_uri": f"https://www.zohoapis.eu/crm/v2/{module}", "ids": list(ids),
+               "affected_fields": list(affected_fields), "operation": operation, "channel_id": channel_id,
+               "token": token}
+    return json.dumps(payload).encode(), {"Content-Type": "application/json", "User-Agent": "ZohoCRM"}
+
+
+def _xml(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -21,6 +21,7 @@ def process_inbox(limit: int = 100, max_attempts: int = 10) -> dict[str, int]:
     log = run_logger(__name__)
     try:  # crm.processing is optional for this flow: without it there is nothing to process
         from crm.inbox import pending_inbox_ids
+        from crm.parking import expire_parked
         from crm.processing import process_inbox_event
     except ImportError as exc:
         log.info("crm.processing is not importable (%s); skipping inbox processing", exc)
@@ -28,8 +29,11 @@ def process_inbox(limit: int = 100, max_attempts: int = 10) -> dict[str, int]:
     clock = SystemClock()
     counts: Counter[str] = Counter()
     with open_runtime() as runtime:
-        with runtime.sessions() as session:
+        with runtime.sessions.begin() as session:
+            expired = expire_parked(session, clock.now())
             ids = pending_inbox_ids(session, limit, max_attempts=max_attempts)
+        if expired:
+            log.warning("%d parked inbox events expired; `slaflow inbox list --status expired` shows why", len(expired))
         for inbox_id in ids:
             processed = process_inbox_event(runtime.sessions, runtime.company, inbox_id, clock.now())
             counts[processed.status if processed is not None else "missing"] += 1

@@ -78,6 +78,11 @@ def escalated(
              now=now, department=clock.department, level=level, audience=audience, build=build)
 
 
+def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
+    """The case entered a new (non-terminal) step: nobody is messaged; a linked CRM record may be."""
+    _write_back(session, company, "step_changed", case, key=f"case={case.id}|event={case.version}", now=now)
+
+
 def case_resolved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
     """The case reached a terminal state; both departments hear the outcome."""
     _produce(session, company, "resolved", case, Scope.of_case(case), key=f"case={case.id}", now=now,
@@ -119,6 +124,23 @@ def _produce(
                    **build(person, locale)}
         enqueue(session, company, kind=kind, recipient=person, context=context, scope=key, now=now,
                 case_id=case.id, level=level, department=about)
+    _write_back(session, company, _CRM_KINDS.get(kind, kind), case, key=key, now=now, level=level)
+
+
+_CRM_KINDS = {"case_opened": "opened", "assigned": "assigned", "warning": "warning", "breach": "breach",
+              "escalation": "escalation", "resolved": "resolved"}
+
+
+def _write_back(session: Session, company: Company, kind: str, case: CaseLike, *, key: str, now: datetime,
+                level: int = 0) -> None:
+    """The same case event onto the CRM record the case is linked to, if a rule asks for it."""
+    if not company.config.crm.rules:
+        return
+    from crm.config import CaseEventKind
+    from crm.writeback import case_event
+
+    if kind in CaseEventKind.__members__.values():
+        case_event(session, company, case, CaseEventKind(kind), now=now, key=f"crm|{key}", level=level)
 
 
 def test_message(session: Session, company: Company, *, person: str, channel: str, now: datetime) -> int:

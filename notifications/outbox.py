@@ -97,6 +97,23 @@ def enqueue(
     return written
 
 
+def enqueue_direct(
+    session: Session, *, kind: str, recipient: str, channel: str, context: dict[str, Any], scope: str, now: datetime,
+    case_id: int | None = None, level: int = 0,
+) -> bool:
+    """One row for a recipient outside the org chart (a CRM record, see crm/writeback.py): due
+    now, no quiet hours, the same dedupe and delivery guarantees. True if it was written."""
+    return _insert_once(session, {
+        "dedupe_key": dedupe_key(kind, scope, level, recipient, channel), "case_id": case_id, "kind": kind,
+        "level": level, "recipient": recipient, "channel": channel, "locale": "", "context": context, "urgent": False,
+        "status": PENDING, "created_at": now, "next_attempt_at": now, "attempts": 0,
+    })
+
+
+DIRECT_CHANNELS = ("crm",)
+"""Channels whose rows are delivered by their feature, not by a person's transport (never redirected)."""
+
+
 _INSERT_ONCE = insert_ignoring_duplicates(table(OutboxMessage), "dedupe_key")
 """Built once: this runs inside every case change that notifies anyone."""
 
@@ -213,7 +230,8 @@ def dispatch_due(
     result = DispatchResult(claimed=len(jobs))
     groups: dict[str, list[_Job]] = {}
     for job in jobs:
-        groups.setdefault(settings.notify_redirect or job.channel, []).append(job)
+        redirect = settings.notify_redirect if job.channel not in DIRECT_CHANNELS else None
+        groups.setdefault(redirect or job.channel, []).append(job)
     delivery = _Delivery(factory, company, settings, dict(transports or {}), owner, now)
     if len(groups) <= 1:
         outcomes = [delivery.run_group(kind, group) for kind, group in groups.items()]
@@ -277,6 +295,11 @@ class _Delivery:
         return _Outcome(True, duration_ms=_ms(started))
 
     def _send(self, transport_kind: str, job: _Job) -> None:
+        if job.channel == "crm":  # write-back onto a CRM record, not a message to a person
+            from crm.writeback import deliver
+
+            deliver(self.company, job.context, self.now, self.factory)
+            return
         person = self.company.config.people.get(job.recipient)
         if person is None:
             raise TransportError(f"{job.recipient!r} is no longer in the company config", permanent=True)

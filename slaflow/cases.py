@@ -343,6 +343,8 @@ def fire(
     if step.closed_at is not None:
         from notifications import events as notify  # imported on first write: reads start faster
         notify.case_resolved(session, company, record, now=now)
+    else:
+        notify.case_moved(session, company, record, now=now)
     return record
 
 

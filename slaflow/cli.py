@@ -28,6 +28,7 @@ COMMANDS: dict[str, LazySpec] = {
     "notify": ("notifications.cli:notify_app", "Send notifications by hand."),
     "outbox": ("notifications.cli:outbox_app", "Inspect and retry queued notifications."),
     "inbox": ("crm.cli:inbox_app", "Stored CRM webhooks: list them, re-process them."),
+    "crm": ("crm.cli:crm_app", "CRM accounts: check secrets and API access."),
     "serve": ("crm.cli:serve", "Run the HTTP app (webhooks, REST API, dashboard)."),
     "regulation": ("slaflow.regulation.cli:regulation", "Write the interaction regulation (Markdown and HTML)."),
     "report": ("reports.cli:report_app", "SLA reports: per department, ledger, trend, open cases, lead quality."),

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -311,6 +312,7 @@ class InboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("source", "idempotency_key", name="uq_inbox_idempotency"),
         Index("ix_inbox_status", "status", "received_at"),
+        Index("ix_inbox_parked", "status", "source", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -327,3 +329,22 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
     """What processing did: the normalised events and the cases opened or moved."""
+    account: Mapped[str | None] = mapped_column(String(32))
+    """The source's account (credential) the request authenticated with (crm.sources)."""
+    raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The body's bytes when ``body`` (text) cannot hold them losslessly (not UTF-8, or NUL)."""
+    expires_at: Mapped[datetime | None]
+    """For a ``parked`` row: when it stops waiting for its case (then ``expired``)."""
+
+
+class CrmApiToken(Base):
+    """OAuth tokens a CRM rotates (a Bitrix24 app's refresh token is replaced at every refresh), kept
+    so that every process and every restart uses the newest one."""
+
+    __tablename__ = "crm_api_tokens"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

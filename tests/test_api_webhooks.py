@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from api.testing import TestClient, runtime, serving, token_header, write_config
 from crm import samples
+from crm.adapters.generic import sign
 from slaflow.clock import SimulatedClock
 from storage.db import make_engine, session_factory
 from storage.models import Case, InboxEvent
@@ -156,7 +157,7 @@ def test_it_keeps_an_authenticated_but_invalid_body_as_rejected_and_names_the_pr
     stored = event(client, response.json()["inbox_id"])
     assert (stored["status"], stored["last_error"]) == ("rejected", "entity_id: Field required")
     garbled = b'{"entity": '
-    headers["X-Slaflow-Signature"] = samples.sign(ENV["SLAFLOW_GENERIC_SECRET"], str(now_ts(clock)), garbled)
+    headers["X-Slaflow-Signature"] = sign(ENV["SLAFLOW_GENERIC_SECRET"], str(now_ts(clock)), garbled)
     response = client.post("/webhooks/generic", content=garbled, headers=headers)
     assert response.status_code == 400 and "not valid JSON" in response.json()["detail"]
     assert cases_in(db_url) == []
@@ -200,11 +201,21 @@ def test_it_processes_at_start_what_a_previous_run_stored_but_did_not_process(
     assert [c.external_key for c in cases_in(db_url)] == ["order:A-7:rush_delivery"]
 
 
-def test_it_refuses_to_start_when_a_secret_is_missing(db_url: str, config_path: Path, clock: SimulatedClock) -> None:
-    from slaflow.errors import ConfigError
-
+def test_it_starts_without_a_sources_secret_and_that_source_answers_503_saying_why(
+    db_url: str, config_path: Path, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
+) -> None:
     environ = {k: v for k, v in ENV.items() if k != "SLAFLOW_PIPEDRIVE_PASSWORD"}
-    with pytest.raises(ConfigError, match="SLAFLOW_PIPEDRIVE_PASSWORD") as refused:
-        create_app(runtime(db_url, config_path), clock, environ=environ)
-    assert ENV["SLAFLOW_HUBSPOT_APP_SECRET"] not in str(refused.value)
-    assert ENV["SLAFLOW_GENERIC_SECRET"] not in str(refused.value)
+    with caplog.at_level(logging.WARNING, logger="api.app"):
+        served = runtime(db_url, config_path)
+        app = create_app(served, clock, environ=environ)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "api.app"]
+    assert line.startswith("webhook source pipedrive is disabled:") and "SLAFLOW_PIPEDRIVE_PASSWORD" in line
+    assert ENV["SLAFLOW_HUBSPOT_APP_SECRET"] not in line and ENV["SLAFLOW_GENERIC_SECRET"] not in line
+    with TestClient(app) as client:
+        refused = client.post("/webhooks/pipedrive", content=b"{}", headers={"Content-Type": "application/json"})
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "300"
+        assert "SLAFLOW_PIPEDRIVE_PASSWORD" in refused.json()["detail"]
+        body, headers = samples.generic({"entity": "order", "entity_id": "A-1", "event": "created"},
+                                        secret=ENV["SLAFLOW_GENERIC_SECRET"], timestamp=now_ts(clock))
+        assert client.post("/webhooks/generic", content=body, headers=headers).status_code == 200
+    served.engine.dispose()

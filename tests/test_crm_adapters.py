@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -59,7 +60,7 @@ def test_it_builds_bitrix24_bodies_byte_for_byte_as_bitrix24_sends_them() -> Non
 def test_it_accepts_bitrix24_with_the_configured_application_token_and_normalises_the_deal() -> None:
     adapter = ADAPTERS["bitrix24"]
     incoming = request(BITRIX_BODY)
-    adapter.authenticate(incoming, BITRIX, BITRIX_SECRETS, NOW)
+    adapter.authenticate_any(incoming, BITRIX, {"default": BITRIX_SECRETS}, NOW)
     [event] = adapter.parse(BITRIX_BODY, BITRIX)
     assert (event.entity_kind, event.entity_id, event.event_type) == ("deal", "42", "updated")
     assert event.vendor_event == "ONCRMDEALUPDATE"
@@ -78,7 +79,7 @@ def test_it_accepts_bitrix24_with_the_configured_application_token_and_normalise
 )
 def test_it_refuses_bitrix24_without_the_right_token_or_portal(body: bytes, problem: str) -> None:
     with pytest.raises(AuthFailed, match=problem) as refused:
-        ADAPTERS["bitrix24"].authenticate(request(body), BITRIX, BITRIX_SECRETS, NOW)
+        ADAPTERS["bitrix24"].authenticate_any(request(body), BITRIX, {"default": BITRIX_SECRETS}, NOW)
     assert BITRIX_SECRETS["application_token"] not in str(refused.value)
 
 
@@ -133,7 +134,8 @@ def test_it_builds_amocrm_bodies_byte_for_byte_as_amocrm_sends_them() -> None:
 
 def test_it_normalises_every_amocrm_lead_of_a_request_with_old_and_new_status() -> None:
     adapter = ADAPTERS["amocrm"]
-    adapter.authenticate(request(AMO_BODY, query={"token": AMO_SECRETS["token"]}), AMO, AMO_SECRETS, NOW)
+    adapter.authenticate_any(request(AMO_BODY, query={"token": AMO_SECRETS["token"]}), AMO, {"default": AMO_SECRETS},
+                             NOW)
     first, second = adapter.parse(AMO_BODY, AMO)
     assert (first.entity_kind, first.entity_id, first.event_type) == ("lead", "25399013", "stage_changed")
     assert (first.old_stage, first.new_stage, first.pipeline) == ("43315795", "43315792", "4740529")
@@ -160,7 +162,7 @@ def test_it_refuses_amocrm_without_the_url_token_or_from_another_account(
     query: dict[str, str], body: bytes, problem: str
 ) -> None:
     with pytest.raises(AuthFailed, match=problem):
-        ADAPTERS["amocrm"].authenticate(request(body, query=query), AMO, AMO_SECRETS, NOW)
+        ADAPTERS["amocrm"].authenticate_any(request(body, query=query), AMO, {"default": AMO_SECRETS}, NOW)
 
 
 # --- HubSpot ----------------------------------------------------------------------------------
@@ -183,10 +185,10 @@ STAGE_EVENT = samples.hubspot_property_change(3816279340, 1246965, "dealstage", 
 
 def test_it_accepts_a_hubspot_v3_signature_computed_over_the_public_url() -> None:
     good = hubspot_request([STAGE_EVENT])
-    ADAPTERS["hubspot"].authenticate(good, HUBSPOT, HUBSPOT_SECRETS, NOW)  # raises AuthFailed if refused
+    ADAPTERS["hubspot"].authenticate_any(good, HUBSPOT, {"default": HUBSPOT_SECRETS}, NOW)  # raises if refused
     tampered = replace(good, body=good.body.replace(b"closedwon", b"closedlost"))
     with pytest.raises(AuthFailed):  # the same signature over another body is refused
-        ADAPTERS["hubspot"].authenticate(tampered, HUBSPOT, HUBSPOT_SECRETS, NOW)
+        ADAPTERS["hubspot"].authenticate_any(tampered, HUBSPOT, {"default": HUBSPOT_SECRETS}, NOW)
 
 
 def test_it_verifies_the_hubspot_v3_signature_as_hubspots_docs_define_it() -> None:
@@ -211,25 +213,25 @@ def test_it_verifies_the_hubspot_v3_signature_as_hubspots_docs_define_it() -> No
 )
 def test_it_refuses_hubspot_requests_with_a_bad_or_stale_signature(incoming: WebhookRequest, problem: str) -> None:
     with pytest.raises(AuthFailed, match=problem):
-        ADAPTERS["hubspot"].authenticate(incoming, HUBSPOT, HUBSPOT_SECRETS, NOW)
+        ADAPTERS["hubspot"].authenticate_any(incoming, HUBSPOT, {"default": HUBSPOT_SECRETS}, NOW)
 
 
 def test_it_accepts_legacy_hubspot_signatures_only_where_configured() -> None:
     incoming = hubspot_request([STAGE_EVENT])
     legacy = request(incoming.body, {k: v for k, v in incoming.headers.items() if "v3" not in k})
     with pytest.raises(AuthFailed, match="v1 is not accepted"):
-        ADAPTERS["hubspot"].authenticate(legacy, HUBSPOT, HUBSPOT_SECRETS, NOW)
+        ADAPTERS["hubspot"].authenticate_any(legacy, HUBSPOT, {"default": HUBSPOT_SECRETS}, NOW)
     allowing = HubSpotSource(app_secret=REF, public_url=HUBSPOT_URL, legacy_signatures=["v1"])
-    ADAPTERS["hubspot"].authenticate(legacy, allowing, HUBSPOT_SECRETS, NOW)
+    ADAPTERS["hubspot"].authenticate_any(legacy, allowing, {"default": HUBSPOT_SECRETS}, NOW)
     forged = request(legacy.body, {**legacy.headers, "x-hubspot-signature": "0" * 64})
     with pytest.raises(AuthFailed, match="does not match"):
-        ADAPTERS["hubspot"].authenticate(forged, allowing, HUBSPOT_SECRETS, NOW)
+        ADAPTERS["hubspot"].authenticate_any(forged, allowing, {"default": HUBSPOT_SECRETS}, NOW)
 
 
 def test_it_refuses_hubspot_events_from_another_portal_when_one_is_configured() -> None:
     pinned = HubSpotSource(app_secret=REF, public_url=HUBSPOT_URL, portal_id=999)
     with pytest.raises(AuthFailed, match="portal"):
-        ADAPTERS["hubspot"].authenticate(hubspot_request([STAGE_EVENT]), pinned, HUBSPOT_SECRETS, NOW)
+        ADAPTERS["hubspot"].authenticate_any(hubspot_request([STAGE_EVENT]), pinned, {"default": HUBSPOT_SECRETS}, NOW)
 
 
 def test_it_turns_a_hubspot_dealstage_change_into_a_stage_change_and_keys_the_batch_by_event_ids() -> None:
@@ -274,7 +276,7 @@ def pipedrive_request(user: str = PD_SECRETS["username"], password: str = PD_SEC
 def test_it_accepts_pipedrive_basic_auth_and_sees_a_stage_change_from_previous() -> None:
     adapter = ADAPTERS["pipedrive"]
     incoming = pipedrive_request()
-    adapter.authenticate(incoming, PIPEDRIVE, PD_SECRETS, NOW)
+    adapter.authenticate_any(incoming, PIPEDRIVE, {"default": PD_SECRETS}, NOW)
     [event] = adapter.parse(incoming.body, PIPEDRIVE)
     assert (event.entity_kind, event.entity_id, event.event_type) == ("deal", "595", "stage_changed")
     assert (event.old_stage, event.new_stage, event.pipeline) == ("3", "7", "1")
@@ -291,13 +293,30 @@ def test_it_accepts_pipedrive_basic_auth_and_sees_a_stage_change_from_previous()
 )
 def test_it_refuses_pipedrive_without_the_configured_credentials(headers: dict[str, str]) -> None:
     with pytest.raises(AuthFailed):
-        ADAPTERS["pipedrive"].authenticate(request(pipedrive_request().body, headers), PIPEDRIVE, PD_SECRETS, NOW)
+        ADAPTERS["pipedrive"].authenticate_any(request(pipedrive_request().body, headers), PIPEDRIVE,
+                                               {"default": PD_SECRETS}, NOW)
 
 
-def test_it_points_pipedrive_v1_payloads_to_webhooks_v2() -> None:
-    v1 = b'{"v": 1, "meta": {"action": "updated", "object": "deal", "id": 1, "v": 1}, "current": {}, "previous": {}}'
-    with pytest.raises(InvalidWebhook, match="version 2.0"):
-        ADAPTERS["pipedrive"].parse(v1, PIPEDRIVE)
+def test_it_accepts_a_pipedrive_webhooks_v1_stage_change_keyed_on_what_a_retry_repeats() -> None:
+    def v1(retry: int) -> bytes:
+        return json.dumps({
+            "v": 1, "matches_filters": {"current": []}, "retry": retry, "event": "updated.deal",
+            "meta": {"action": "updated", "object": "deal", "id": 311, "v": 1, "company_id": 12882925,
+                     "host": "sever.pipedrive.com", "timestamp": 1794808800, "timestamp_micro": 1794808800595189,
+                     "user_id": 18487521, "webhook_id": "991823", "change_source": "app"},
+            "current": {"id": 311, "stage_id": 7, "pipeline_id": 1, "status": "open", "title": "Ромашка, 40 паллет"},
+            "previous": {"stage_id": 3},
+        }).encode()
+
+    adapter = ADAPTERS["pipedrive"]
+    [event] = adapter.parse(v1(0), PIPEDRIVE)
+    assert (event.entity_kind, event.entity_id, event.event_type, event.old_stage, event.new_stage) == (
+        "deal", "311", "stage_changed", "3", "7")
+    assert event.fields["title"] == "Ромашка, 40 паллет"
+    first = adapter.idempotency_key(request(v1(0)), [event])
+    assert adapter.idempotency_key(request(v1(3)), adapter.parse(v1(3), PIPEDRIVE)) == first
+    with pytest.raises(InvalidWebhook, match=r"meta\.object is missing"):
+        adapter.parse(b'{"v": 1, "meta": {"action": "updated", "id": 1, "v": 1}, "current": {}}', PIPEDRIVE)
 
 
 # --- generic ----------------------------------------------------------------------------------
@@ -316,7 +335,7 @@ def generic_request(event: dict[str, Any] = ORDER, *, at: int = NOW_TS, secret: 
 
 def test_it_accepts_a_generic_webhook_signed_over_timestamp_and_body() -> None:
     incoming = generic_request()
-    ADAPTERS["generic"].authenticate(incoming, GENERIC, GENERIC_SECRETS, NOW)
+    ADAPTERS["generic"].authenticate_any(incoming, GENERIC, {"default": GENERIC_SECRETS}, NOW)
     [event] = ADAPTERS["generic"].parse(incoming.body, GENERIC)
     assert (event.entity_key, event.new_stage, event.fields["customer"]) == (
         "order:A-1042", "rush_requested", "ООО Ромашка")
@@ -333,7 +352,7 @@ def test_it_refuses_generic_webhooks_with_a_bad_stale_or_missing_signature(
     incoming: WebhookRequest, problem: str
 ) -> None:
     with pytest.raises(AuthFailed, match=problem):
-        ADAPTERS["generic"].authenticate(incoming, GENERIC, GENERIC_SECRETS, NOW)
+        ADAPTERS["generic"].authenticate_any(incoming, GENERIC, {"default": GENERIC_SECRETS}, NOW)
 
 
 def test_it_keys_generic_deliveries_by_idempotency_key_else_by_body_hash() -> None:

@@ -48,7 +48,7 @@ def test_it_reports_every_missing_secret_at_start_up_by_name_never_by_value() ->
 def test_it_does_not_ask_for_secrets_of_disabled_sources() -> None:
     sources = {"generic": {"secret": {"env": "GENERIC"}}, "hubspot": {"enabled": False, "app_secret": {"env": "HS"}}}
     crm = CrmConfig.model_validate({"sources": sources})
-    assert crm.resolve_secrets({"GENERIC": "s"}) == {"generic": {"secret": "s"}}
+    assert crm.resolve_secrets({"GENERIC": "s"}) == {"generic": {"default": {"secret": "s"}}}
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_it_does_not_ask_for_secrets_of_disabled_sources() -> None:
     [
         ({"source": "generic", "open": "return", "fire": "approve", "case_type": "return"}, "exactly one of open"),
         ({"source": "generic", "fire": "approve"}, "needs case_type"),
-        ({"source": "zoho", "open": "return"}, "source"),
+        ({"source": "freshsales", "open": "return"}, "source"),
     ],
     ids=["open-and-fire", "fire-without-type", "unknown-source"],
 )
@@ -115,3 +115,38 @@ def test_it_matches_stage_pipeline_and_field_conditions_as_text(company: Company
 def test_it_leaves_an_absent_crm_field_out_so_the_engine_names_it_as_missing(company: Company) -> None:
     [action] = plan(company.config.crm.rules, event(fields={"Компания": "ООО Ромашка"}))
     assert "items" not in action.data and action.data["customer"] == "ООО Ромашка"
+
+
+def test_it_checks_accounts_api_and_write_back_against_what_each_crm_supports() -> None:
+    sources = dict(example_config()["crm"]["sources"])
+    sources["bitrix24"] = {**sources["bitrix24"], "accounts": {"app": {"application_token": {"env": "B24_APP"}}}}
+    sources["salesforce"] = {"token": {"env": "S"}, "organization_id": "00D5g000004XyZaEAK",
+                             "api": {"url": "https://sever.my.salesforce.com", "token": {"env": "S_API"}}}
+    rules = [{"source": "bitrix24", "entity": "deal", "open": "rush_delivery",
+              "write_back": {"fields": {"UF_CRM_SLA": "{{ status ", "UF_CRM_DUE": "{{ due_date }}",
+                                        "UF_CRM_OK": "{{ status }} {{ deadline }} {{ case.state_label }}"}}}]
+    company = with_crm(sources=sources, rules=rules)
+    assert list(company.config.crm.sources.bitrix24.all_accounts()) == ["default", "app"]  # type: ignore[union-attr]
+    problems = check_against(company.config.crm, company)
+    assert "crm.rules[0].write_back: crm.sources.bitrix24 has no api: (url and token) to write with" in problems
+    assert any(p.startswith("crm.rules[0].write_back.fields.UF_CRM_SLA: not a valid template") for p in problems)
+    assert "crm.rules[0].write_back.fields.UF_CRM_DUE: not a valid template: UndefinedError: 'due_date' is undefined" \
+        in problems
+    assert not any("UF_CRM_OK" in p for p in problems)
+    assert any(p.startswith("crm.sources.salesforce: api is not supported for salesforce") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [({"memberships": []}, "give application_token"),
+     ({"application_token": {"env": "T"}, "accounts": {"default": {"application_token": {"env": "U"}}}},
+      "clashes"),
+     ({"application_token": {"env": "T"}, "accounts": {"Bad Name": {"application_token": {"env": "U"}}}},
+      "Bad Name")],
+    ids=["no-account", "default-twice", "bad-name"],
+)
+def test_it_refuses_a_source_without_a_usable_account(source: dict[str, Any], problem: str) -> None:
+    sources = dict(example_config()["crm"]["sources"])
+    sources["bitrix24"] = source
+    with pytest.raises(ConfigError, match=problem):
+        with_crm(sources=sources)

@@ -139,7 +139,7 @@ def test_it_records_a_failure_changes_nothing_and_a_replay_after_fixing_the_conf
         assert pending_inbox_ids(session, 10) == [inbox_id]
     [replayed] = replay_status(sessions, company, FAILED, clock.now)
     assert (replayed.id, replayed.status, replayed.attempts, replayed.last_error) == (inbox_id, PROCESSED, 2, None)
-    assert sorted(c.external_key for c in cases_of(sessions)) == [
+    assert sorted(str(c.external_key) for c in cases_of(sessions)) == [
         "lead:25399013:reservation", "lead:25399014:reservation"]
 
 

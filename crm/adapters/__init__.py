@@ -8,10 +8,13 @@ from crm.adapters.bitrix24 import Bitrix24Adapter
 from crm.adapters.generic import GenericAdapter
 from crm.adapters.hubspot import HubSpotAdapter
 from crm.adapters.pipedrive import PipedriveAdapter
+from crm.adapters.salesforce import SalesforceAdapter
+from crm.adapters.zoho import ZohoAdapter
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.name: adapter
-    for adapter in (Bitrix24Adapter(), AmoCrmAdapter(), HubSpotAdapter(), PipedriveAdapter(), GenericAdapter())
+    for adapter in (Bitrix24Adapter(), AmoCrmAdapter(), HubSpotAdapter(), PipedriveAdapter(), GenericAdapter(),
+                    SalesforceAdapter(), ZohoAdapter())
 }
 
 

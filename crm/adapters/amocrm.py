@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from crm.adapters.base import Adapter, WebhookRequest, body_hash, epoch, require, same_secret, text
-from crm.config import AmoCrmSource, SourceConfig
 from crm.errors import InvalidWebhook
 from crm.events import CREATED, DELETED, STAGE_CHANGED, UPDATED, CrmEvent
 from crm.forms import ordered, parse_form
+from crm.sources import Account, AmoCrmAccount, SourceConfig
 
 _KINDS = {"leads": "lead", "contacts": "contact", "companies": "company", "customers": "customer",
           "tasks": "task", "catalogs": "catalog"}
@@ -27,15 +27,16 @@ class AmoCrmAdapter(Adapter):
     name = "amocrm"
     stored_headers = ("content-type", "user-agent", "x-forwarded-for")
 
-    def authenticate(self, request: WebhookRequest, config: SourceConfig, secrets: Mapping[str, str],
+    def authenticate(self, request: WebhookRequest, account: Account, secrets: Mapping[str, str],
                      now: datetime) -> None:
-        assert isinstance(config, AmoCrmSource)
+        assert isinstance(account, AmoCrmAccount)
+        config = account
         require("token" in request.query, "the ?token= query parameter is missing")
         require(same_secret(request.query.get("token"), secrets["token"]),
                 "?token= does not match the configured token")
         if config.subdomain is not None:
-            account = parse_form(request.body).get("account")
-            subdomain = account.get("subdomain") if isinstance(account, dict) else None
+            sent = parse_form(request.body).get("account")
+            subdomain = sent.get("subdomain") if isinstance(sent, dict) else None
             require(subdomain == config.subdomain, f"account[subdomain] is not {config.subdomain}")
 
     def parse(self, body: bytes, config: SourceConfig) -> list[CrmEvent]:

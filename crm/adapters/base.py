@@ -8,15 +8,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from crm.config import SourceConfig
 from crm.errors import AuthFailed, MalformedWebhook
 from crm.events import CrmEvent
+from crm.sources import Account, SourceConfig
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,9 @@ class Adapter(ABC):
     """Headers worth keeping with the stored request (never ones that carry a secret)."""
 
     @abstractmethod
-    def authenticate(self, request: WebhookRequest, config: SourceConfig, secrets: Mapping[str, str],
+    def authenticate(self, request: WebhookRequest, account: Account, secrets: Mapping[str, str],
                      now: datetime) -> None:
-        """Raise `AuthFailed` unless the request provably comes from the configured CRM account."""
+        """Raise `AuthFailed` unless the request provably comes from this configured CRM account."""
 
     @abstractmethod
     def parse(self, body: bytes, config: SourceConfig) -> list[CrmEvent]:
@@ -51,6 +52,26 @@ class Adapter(ABC):
     def redact(self, body: bytes) -> bytes:
         """The body as it is stored (adapters whose bodies carry tokens blank them)."""
         return body
+
+    def acknowledgement(self) -> tuple[bytes, str] | None:
+        """The body and media type the CRM expects on success (None: our JSON answer)."""
+        return None
+
+    def authenticate_any(self, request: WebhookRequest, config: SourceConfig,
+                         secrets: Mapping[str, Mapping[str, str]], now: datetime) -> str:
+        """The name of the first account the request authenticates against; else `AuthFailed`
+        naming why for each account (never a secret)."""
+        reasons: list[str] = []
+        for name, account in config.all_accounts().items():
+            try:
+                self.authenticate(request, account, secrets.get(name, {}), now)
+            except AuthFailed as exc:
+                reasons.append(f"{name}: {exc}")
+                continue
+            return name
+        if len(reasons) == 1:
+            raise AuthFailed(reasons[0].partition(": ")[2])
+        raise AuthFailed("no account matches (" + "; ".join(reasons) + ")")
 
 
 def body_hash(body: bytes) -> str:
@@ -72,12 +93,48 @@ def require(condition: bool, message: str) -> None:
 
 
 def load_json(body: bytes) -> Any:
+    """JSON as the CRMs send it; NUL (raw or ``\\u0000``) is refused here, at parse time, since no
+    CRM sends it and PostgreSQL text and JSONB cannot hold it."""
+    if b"\x00" in body:
+        raise MalformedWebhook("the body contains a NUL byte")
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except UnicodeDecodeError:
         raise MalformedWebhook("the body is not UTF-8") from None
+    except RecursionError:
+        raise MalformedWebhook("the body is nested too deeply") from None
     except ValueError as exc:
         raise MalformedWebhook(f"the body is not valid JSON: {exc}") from None
+    refuse_nul(value)
+    return value
+
+
+def refuse_nul(value: Any, where: str = "body") -> None:
+    """Refuse a NUL character anywhere in a parsed value (keys included)."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                raise MalformedWebhook(f"{path} contains a NUL character (\\u0000)")
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                if "\x00" in str(key):
+                    raise MalformedWebhook(f"a key in {path} contains a NUL character (\\u0000)")
+                stack.append((item, f"{path}.{key}"))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node))
+
+
+_DIGITS = re.compile(r"[0-9]{1,15}")
+
+
+def digits(value: str | None, max_len: int = 15) -> int | None:
+    """An ASCII decimal of at most ``max_len`` digits, else None (``"²".isdigit()`` is true, and
+    ``int`` of 5,000 digits raises: neither reaches ``int`` here)."""
+    if value is None or len(value) > max_len or _DIGITS.fullmatch(value) is None:
+        return None
+    return int(value)
 
 
 def text(value: Any) -> str | None:
@@ -89,8 +146,8 @@ def text(value: Any) -> str | None:
 
 def epoch(value: Any, per_second: int = 1) -> datetime | None:
     """A Unix timestamp (seconds, or milliseconds with ``per_second=1000``) as UTC, None if absurd."""
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        value = digits(value)
     if not isinstance(value, int) or isinstance(value, bool):
         return None
     try:

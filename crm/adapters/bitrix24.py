@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from crm.adapters.base import Adapter, WebhookRequest, epoch, fit_key, require, same_secret, text
-from crm.config import Bitrix24Source, SourceConfig
 from crm.errors import InvalidWebhook
 from crm.events import CREATED, DELETED, STAGE_CHANGED, UPDATED, CrmEvent
 from crm.forms import parse_form
+from crm.sources import Account, Bitrix24Account, SourceConfig
 
 _EVENT = re.compile(r"^ONCRM([A-Z]+?)(ADD|UPDATE|DELETE|MOVETOCATEGORY)$")
 _ACTIONS = {"ADD": CREATED, "UPDATE": UPDATED, "DELETE": DELETED, "MOVETOCATEGORY": STAGE_CHANGED}
@@ -28,9 +28,10 @@ class Bitrix24Adapter(Adapter):
     name = "bitrix24"
     stored_headers = ("content-type", "user-agent", "x-forwarded-for")
 
-    def authenticate(self, request: WebhookRequest, config: SourceConfig, secrets: Mapping[str, str],
+    def authenticate(self, request: WebhookRequest, account: Account, secrets: Mapping[str, str],
                      now: datetime) -> None:
-        assert isinstance(config, Bitrix24Source)
+        assert isinstance(account, Bitrix24Account)
+        config = account
         form = parse_form(request.body)
         auth = form.get("auth")
         require(isinstance(auth, dict) and "application_token" in auth, "auth[application_token] is missing")
@@ -73,6 +74,9 @@ class Bitrix24Adapter(Adapter):
 
     def idempotency_key(self, request: WebhookRequest, events: list[CrmEvent]) -> str:
         # event + ID + ts: Bitrix24 gives no event id; the same notification repeats all three.
+        # ``ts`` is not signed (only the application token authenticates), so a replay with a new
+        # ts is a new key: harmless, because the record is read back (enrichment) and a rule's
+        # trigger already applied to a case is reported as such, never fired twice.
         return fit_key(events[0].event_id)
 
     def redact(self, body: bytes) -> bytes:

@@ -1,9 +1,10 @@
 """Generic JSON webhooks for systems we control (an ERP, a script, another CRM via a relay).
 
-``X-Slaflow-Signature: sha256=<hex HMAC-SHA256 of "<X-Slaflow-Timestamp>.<raw body>">`` with the
-configured secret; the timestamp (Unix seconds) must be within the tolerance (5 minutes), so a
-captured request cannot be replayed later. ``Idempotency-Key`` names a delivery; without it the
-body's hash does."""
+``X-Slaflow-Signature: sha256=<hex HMAC-SHA256>`` with the configured secret, over
+``"<X-Slaflow-Timestamp>.<raw body>"``, or, when the request names its delivery with an
+``Idempotency-Key``, over ``"<X-Slaflow-Timestamp>.<Idempotency-Key>.<raw body>"``: the key is
+signed, so a captured request replayed under a new key is refused. The timestamp (Unix seconds)
+must be within the tolerance (5 minutes). Without a key the body's hash names the delivery."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from crm.adapters.base import Adapter, WebhookRequest, body_hash, fit_key, require, same_secret
-from crm.config import GenericSource, SourceConfig
+from crm.adapters.base import Adapter, WebhookRequest, body_hash, digits, fit_key, load_json, require, same_secret
 from crm.errors import InvalidWebhook, MalformedWebhook
 from crm.events import UPDATED, CrmEvent
+from crm.sources import Account, GenericAccount, SourceConfig
 
 Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
                Field(min_length=1, max_length=128)]
@@ -41,9 +42,10 @@ class GenericEventBody(BaseModel):
     fields: dict[str, Any] = {}
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
+def sign(secret: str, timestamp: str, body: bytes, idempotency_key: str | None = None) -> str:
     """The ``X-Slaflow-Signature`` value for a body (senders and tests use this too)."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    message = timestamp.encode() + b"." + (idempotency_key.encode() + b"." if idempotency_key else b"") + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 
 
@@ -51,20 +53,25 @@ class GenericAdapter(Adapter):
     name = "generic"
     stored_headers = ("content-type", "user-agent", "idempotency-key", "x-slaflow-timestamp", "x-forwarded-for")
 
-    def authenticate(self, request: WebhookRequest, config: SourceConfig, secrets: Mapping[str, str],
+    def authenticate(self, request: WebhookRequest, account: Account, secrets: Mapping[str, str],
                      now: datetime) -> None:
-        assert isinstance(config, GenericSource)
+        assert isinstance(account, GenericAccount)
         signature = request.headers.get("x-slaflow-signature")
         timestamp = request.headers.get("x-slaflow-timestamp", "")
         require(signature is not None, "X-Slaflow-Signature is missing")
-        require(timestamp.isdigit() and len(timestamp) <= 12, "X-Slaflow-Timestamp is missing or not Unix seconds")
-        age = now.timestamp() - int(timestamp)
-        require(abs(age) <= config.tolerance_seconds,
-                f"X-Slaflow-Timestamp is {age:.0f} s off (limit {config.tolerance_seconds} s)")
-        require(same_secret(signature, sign(secrets["secret"], timestamp, request.body)),
-                "X-Slaflow-Signature does not match")
+        stamp = digits(timestamp, 12)
+        require(stamp is not None, "X-Slaflow-Timestamp is missing or not Unix seconds")
+        assert stamp is not None
+        age = now.timestamp() - stamp
+        require(abs(age) <= account.tolerance_seconds,
+                f"X-Slaflow-Timestamp is {age:.0f} s off (limit {account.tolerance_seconds} s)")
+        key = request.headers.get("idempotency-key")
+        require(same_secret(signature, sign(secrets["secret"], timestamp, request.body, key)),
+                "X-Slaflow-Signature does not match" + (" (with an Idempotency-Key it signs timestamp.key.body)"
+                                                        if key else ""))
 
     def parse(self, body: bytes, config: SourceConfig) -> list[CrmEvent]:
+        load_json(body)  # NUL and depth checks before the model sees it
         try:
             event = GenericEventBody.model_validate_json(body)
         except ValidationError as exc:

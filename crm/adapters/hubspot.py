@@ -14,10 +14,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from crm.adapters.base import Adapter, WebhookRequest, epoch, fit_key, load_json, require, same_secret, text
-from crm.config import HubSpotSource, SourceConfig
+from crm.adapters.base import (
+    Adapter,
+    WebhookRequest,
+    digits,
+    epoch,
+    fit_key,
+    load_json,
+    require,
+    same_secret,
+    text,
+)
 from crm.errors import AuthFailed, InvalidWebhook
 from crm.events import CREATED, DELETED, STAGE_CHANGED, UPDATED, CrmEvent
+from crm.sources import Account, HubSpotAccount, HubSpotSource, SourceConfig
 
 MAX_AGE_MS = 5 * 60 * 1000
 _OBJECT_TYPES = {"0-1": "contact", "0-2": "company", "0-3": "deal", "0-5": "ticket", "0-7": "product",
@@ -28,7 +38,7 @@ _DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$
            "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
 
 
-def signed_uri(request: WebhookRequest, config: HubSpotSource) -> str:
+def signed_uri(request: WebhookRequest, config: HubSpotAccount) -> str:
     """The URI HubSpot signed: the configured public URL (behind a proxy) or the one we saw."""
     uri = request.url
     if config.public_url:
@@ -49,15 +59,18 @@ class HubSpotAdapter(Adapter):
     stored_headers = ("content-type", "user-agent", "x-hubspot-request-timestamp", "x-hubspot-signature-version",
                       "x-forwarded-for")
 
-    def authenticate(self, request: WebhookRequest, config: SourceConfig, secrets: Mapping[str, str],
+    def authenticate(self, request: WebhookRequest, account: Account, secrets: Mapping[str, str],
                      now: datetime) -> None:
-        assert isinstance(config, HubSpotSource)
+        assert isinstance(account, HubSpotAccount)
+        config = account
         secret = secrets["app_secret"]
         signature = request.headers.get("x-hubspot-signature-v3")
         if signature is not None:
             timestamp = request.headers.get("x-hubspot-request-timestamp", "")
-            require(timestamp.isdigit(), "X-HubSpot-Request-Timestamp is missing or not milliseconds")
-            age = now.timestamp() * 1000 - int(timestamp)
+            stamp = digits(timestamp)
+            require(stamp is not None, "X-HubSpot-Request-Timestamp is missing or not milliseconds")
+            assert stamp is not None
+            age = now.timestamp() * 1000 - stamp
             require(abs(age) <= MAX_AGE_MS, f"X-HubSpot-Request-Timestamp is {age / 1000:.0f} s off (limit 300 s)")
             expected = signature_v3(secret, request.method, signed_uri(request, config), request.body, timestamp)
             require(same_secret(signature, expected), "X-HubSpot-Signature-v3 does not match")
@@ -68,7 +81,7 @@ class HubSpotAdapter(Adapter):
             portals = {e.get("portalId") for e in events if isinstance(e, dict)} if isinstance(events, list) else set()
             require(portals <= {config.portal_id}, f"events come from a portal other than {config.portal_id}")
 
-    def _legacy(self, request: WebhookRequest, config: HubSpotSource, secret: str) -> None:
+    def _legacy(self, request: WebhookRequest, config: HubSpotAccount, secret: str) -> None:
         version = request.headers.get("x-hubspot-signature-version", "")
         signature = request.headers.get("x-hubspot-signature")
         if signature is None:
@@ -91,10 +104,15 @@ class HubSpotAdapter(Adapter):
     def _event(self, index: int, item: Any, config: HubSpotSource) -> CrmEvent:
         if not isinstance(item, dict):
             raise InvalidWebhook(f"[{index}] must be an object")
-        for field in ("eventId", "subscriptionType", "objectId"):
+        # HubSpot's batch names the type ``subscriptionType``; some of its documented samples (and
+        # the newer webhook journal) name it ``eventType``: both are the same field.
+        kind_field = "subscriptionType" if text(item.get("subscriptionType")) is not None else "eventType"
+        for field in ("eventId", kind_field, "objectId"):
             if text(item.get(field)) is None:
-                raise InvalidWebhook(f"[{index}].{field} is missing")
-        kind, _, action = str(item["subscriptionType"]).partition(".")
+                raise InvalidWebhook(f"[{index}].{field} is missing" if field != "eventType"
+                                     else f"[{index}].subscriptionType (or eventType) is missing")
+        vendor_event = str(item[kind_field])
+        kind, _, action = vendor_event.partition(".")
         if kind == "object":
             kind = _OBJECT_TYPES.get(str(item.get("objectTypeId")), str(item.get("objectTypeId", "object")))
         event_type = _ACTIONS.get(action, action.lower())
@@ -105,13 +123,18 @@ class HubSpotAdapter(Adapter):
             fields[str(name)] = item.get("propertyValue")
             if name == config.stage_properties.get(kind):
                 event_type, new_stage = STAGE_CHANGED, text(item.get("propertyValue"))
+        # eventId alone is not unique (HubSpot's docs): the occurrence is eventId + occurredAt +
+        # object + what changed, which a retry of the same event repeats.
+        event_id = ":".join(str(item.get(k, "")) for k in ("eventId", "occurredAt", "objectId", "subscriptionId"))
+        if action == "propertyChange":
+            event_id += f":{item.get('propertyName', '')}"
         return CrmEvent(
-            source=self.name, event_id=str(item["eventId"]), entity_kind=kind, entity_id=str(item["objectId"]),
-            event_type=event_type, vendor_event=str(item["subscriptionType"]), new_stage=new_stage,
+            source=self.name, event_id=event_id, entity_kind=kind, entity_id=str(item["objectId"]),
+            event_type=event_type, vendor_event=vendor_event, new_stage=new_stage,
             occurred_at=epoch(item.get("occurredAt"), 1000),
             fields=fields,
         )
 
     def idempotency_key(self, request: WebhookRequest, events: list[CrmEvent]) -> str:
-        # HubSpot retries a batch with the same event ids.
+        # A retried batch repeats its events; each is keyed on more than its eventId (see _event).
         return fit_key("events:" + ",".join(sorted(e.event_id for e in events)))
