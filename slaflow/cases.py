@@ -340,8 +340,9 @@ def fire(
         due_at=step.due_at,
         closed_at=step.closed_at,
     )
+    from notifications import events as notify  # imported on first write: reads start faster
+
     if step.closed_at is not None:
-        from notifications import events as notify  # imported on first write: reads start faster
         notify.case_resolved(session, company, record, now=now)
     else:
         notify.case_moved(session, company, record, now=now)
