@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import dashboard, errors, rest, webhooks
+from api import auth, dashboard, errors, rest, webhooks
 from api.state import AppState
 from crm.config import SecretError, check_against
 from crm.pipeline import InboxPipeline
@@ -54,8 +54,9 @@ def create_app(
     )
     app.state.slaflow = AppState(
         company=company, clock=clock, sessions=runtime.sessions, pipeline=pipeline, sources=crm.sources.enabled(),
-        secrets=secrets, tokens={token.sha256: token for token in crm.api_tokens},
+        secrets=secrets,
     )
+    auth.install(app, runtime, os.environ if environ is None else environ)  # sign-in, sessions, rate limits
     errors.install(app)
     app.include_router(webhooks.router)
     app.include_router(rest.router)

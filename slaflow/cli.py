@@ -18,6 +18,7 @@ from notifications.cli import notify_app, outbox_app
 from reports.cli import report_app
 from sla.calendar import BusinessCalendar
 from slaflow import cases
+from slaflow.access_cli import token_app, user_app
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.company import load_company
 from slaflow.errors import SlaflowError
@@ -41,6 +42,8 @@ app.command()(regulation)
 app.add_typer(report_app, name="report")
 app.command("worker")(flows_worker)
 app.command("up")(flows_up)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)
