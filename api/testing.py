@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from slaflow.clock import Clock
+from slaflow.clock import Clock, SystemClock
 from slaflow.runtime import Runtime
 from slaflow.settings import EXAMPLE_COMPANY, Settings
 
@@ -27,6 +27,46 @@ API_TOKENS = {
     "erp": "tok-erp-warehouse-integration",
 }
 """Bearer tokens of the test company: three people and one integration (warehouse storekeeper)."""
+
+
+PASSWORDS = {
+    "kuznetsova": "kuznetsova-sales-head-pw",
+    "morozova": "morozova-accountant-pw",
+    "ivanov": "ivanov-sales-manager-pw",
+    "orlov": "orlov-director-password",
+}
+"""Dashboard passwords that ``set_passwords`` gives people of the test company."""
+
+
+def set_passwords(database_url: str, config: Path, people: Mapping[str, str] = PASSWORDS) -> None:
+    """Give test people their passwords (argon2id hashes in ``accounts``)."""
+    from org.accounts import set_password
+
+    served = runtime(database_url, config)
+    try:
+        with served.sessions.begin() as session:
+            for person, password in people.items():
+                set_password(session, served.company, person, password, now=SystemClock().now())
+    finally:
+        served.engine.dispose()
+
+
+def login_csrf(client: TestClient, path: str = "/dashboard/login") -> str:
+    """The CSRF value of a pre-sign-in form (the client keeps its signed cookie)."""
+    import re
+
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert found, f"no CSRF field on {path}"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, person: str, *, password: str | None = None, next: str = "",
+            **options: Any) -> Any:
+    """Post the login form as a browser of this site would (CSRF value, same Origin)."""
+    data = {"username": person, "password": PASSWORDS[person] if password is None else password,
+            "csrf": login_csrf(client), "next": next}
+    return client.post("/dashboard/login", data=data, follow_redirects=False,
+                       headers={"Origin": str(client.base_url)}, **options)
 
 
 def token_header(name: str) -> dict[str, str]:
@@ -69,4 +109,5 @@ def serving(database_url: str, config: Path, clock: Clock, environ: Mapping[str,
         served.engine.dispose()
 
 
-__all__ = ["API_TOKENS", "TestClient", "example_config", "runtime", "serving", "token_header", "write_config"]
+__all__ = ["API_TOKENS", "PASSWORDS", "TestClient", "example_config", "login_csrf", "runtime", "serving", "set_passwords",
+           "sign_in", "token_header", "write_config"]
