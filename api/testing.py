@@ -69,6 +69,23 @@ def sign_in(client: TestClient, person: str, *, password: str | None = None, nex
                        headers={"Origin": str(client.base_url)}, **options)
 
 
+def admin_header(database_url: str, config: Path) -> dict[str, str]:
+    """A bearer header of a new admin integration token (reads stored webhooks), made as
+    ``slaflow token create --admin`` makes it."""
+    import uuid
+
+    from org.tokens import create_token
+
+    served = runtime(database_url, config)
+    try:
+        with served.sessions.begin() as session:
+            token = create_token(session, served.company, name=f"ops-{uuid.uuid4().hex[:8]}", now=SystemClock().now(),
+                                 memberships=["sales/manager"], admin=True)
+    finally:
+        served.engine.dispose()
+    return {"Authorization": f"Bearer {token}"}
+
+
 def token_header(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {API_TOKENS[name]}"}
 
@@ -109,5 +126,7 @@ def serving(database_url: str, config: Path, clock: Clock, environ: Mapping[str,
         served.engine.dispose()
 
 
-__all__ = ["API_TOKENS", "PASSWORDS", "TestClient", "example_config", "login_csrf", "runtime", "serving", "set_passwords",
-           "sign_in", "token_header", "write_config"]
+__all__ = [
+    "API_TOKENS", "PASSWORDS", "TestClient", "admin_header", "example_config", "login_csrf", "runtime", "serving",
+    "set_passwords", "sign_in", "token_header", "write_config",
+]
