@@ -125,12 +125,12 @@ def _invitation(request: Request, token: str) -> str | None:
     now = state.clock.now()
     limits = token_limits(request)
     context.limiter.check(limits, now, ask_database=False)
-    with state.sessions() as session:
-        try:
+    try:
+        with state.sessions() as session:
             return invitation_person(session, token, now)
-        except InvitationInvalid:
-            context.limiter.fail(limits, now)
-            return None
+    except InvitationInvalid:
+        context.limiter.fail(limits, now)  # after the read transaction ended (SQLite has one writer)
+        return None
 
 
 @router.get("/invite/{token}", response_class=HTMLResponse)
