@@ -3,7 +3,10 @@ Registered by slaflow/cli.py; the services are in ``org.accounts`` and ``org.tok
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import asdict
+from datetime import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,12 +135,19 @@ def token_create(
 @token_app.command("list")
 def token_list(
     all_: Annotated[bool, typer.Option("--all", help="also revoked tokens")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines (times in ISO 8601)")] = False,
     database_url: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Tokens with what they act as and when they were last used (UTC)."""
     from org.tokens import list_tokens
 
+    if as_json:
+        with _runtime(database_url, config) as runtime, runtime.sessions() as session:
+            for row in list_tokens(session, include_revoked=all_):
+                print(json.dumps({**asdict(row), **{key: value.isoformat() for key, value in asdict(row).items()
+                                                    if isinstance(value, datetime)}}))
+        return
     table = Table("name", "acts as", "admin", "created", "last used", "revoked")
     with _runtime(database_url, config) as runtime, runtime.sessions() as session:
         for row in list_tokens(session, include_revoked=all_):
