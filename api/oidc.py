@@ -95,20 +95,31 @@ class OidcClient:
         return pending
 
     def finish(self, redirect_uri: str, pending: Pending, code: str, now: datetime) -> str:
-        """Exchange the code, check the ID token; return its verified e-mail."""
+        """Exchange the code, check the ID token; return the person's verified e-mail (from the
+        ID token, or from the userinfo endpoint when the provider keeps it there)."""
         metadata = self.metadata()
         try:
             with self._session(redirect_uri) as client:
                 token = client.fetch_token(metadata["token_endpoint"], grant_type="authorization_code", code=code,
                                            code_verifier=pending.verifier, timeout=TIMEOUT)
-        except Exception as exc:  # authlib raises OAuthError and requests errors alike
-            raise OidcFailed(f"the provider refused the sign-in code: {exc}") from None
-        id_token = token.get("id_token")
-        if not id_token:
-            raise OidcFailed("the provider answered without an ID token (is the 'openid' scope allowed?)")
-        return self._email(id_token, pending.nonce, now)
+                id_token = token.get("id_token")
+                if not id_token:
+                    raise OidcFailed("the provider answered without an ID token (is the 'openid' scope allowed?)")
+                claims = self._id_claims(id_token, pending.nonce, now)
+                if "email" not in claims and metadata.get("userinfo_endpoint"):
+                    answer = client.get(metadata["userinfo_endpoint"], timeout=TIMEOUT)
+                    answer.raise_for_status()
+                    info = answer.json()
+                    if not isinstance(info, dict) or info.get("sub") != claims["sub"]:
+                        raise OidcFailed("the provider's userinfo names another subject than the ID token")
+                    claims = {**info, **claims}
+        except OidcFailed:
+            raise
+        except Exception as exc:  # authlib raises OAuthError, requests its own errors
+            raise OidcFailed(f"the provider refused the sign-in: {exc}") from None
+        return self._email(claims)
 
-    def _email(self, id_token: str, nonce: str, now: datetime) -> str:
+    def _id_claims(self, id_token: str, nonce: str, now: datetime) -> dict[str, Any]:
         keys = KeySet.import_key_set(self._get_json(self.metadata()["jwks_uri"]))  # type: ignore[arg-type]
         try:
             decoded = jwt.decode(id_token, keys, algorithms=["RS256", "PS256", "ES256", "EdDSA"])
@@ -123,10 +134,12 @@ class OidcClient:
             ).validate(decoded.claims)
         except (JoseError, ValueError) as exc:
             raise OidcFailed(f"the ID token is not valid: {exc}") from None
-        claims = decoded.claims
+        return dict(decoded.claims)
+
+    def _email(self, claims: dict[str, Any]) -> str:
         email = claims.get("email")
         if not isinstance(email, str) or not email:
-            raise OidcFailed("the ID token carries no e-mail (is the 'email' scope allowed?)")
+            raise OidcFailed("the provider gave no e-mail (is the 'email' scope allowed?)")
         if self.settings.require_verified_email and claims.get("email_verified") is False:
             raise OidcFailed(f"the provider has not verified the e-mail {email}")
         return email

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
-from datetime import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 

@@ -203,6 +203,7 @@ def oidc_callback(
     state: Annotated[str, Query(max_length=512)] = "",
     code: Annotated[str, Query(max_length=4096)] = "",
     error: Annotated[str, Query(max_length=256)] = "",
+    iss: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:
     """The provider sends the browser back here with a code; the e-mail in the checked ID token
     names the person of the org chart."""
@@ -216,6 +217,8 @@ def oidc_callback(
     try:
         if error:
             raise OidcFailed(f"the provider refused the sign-in: {error}")
+        if iss is not None and iss.rstrip("/") != context.oidc.settings.issuer:  # RFC 9207 mix-up defence
+            raise OidcFailed(f"the sign-in answer came from {iss}, not from {context.oidc.settings.issuer}")
         pending = context.oidc.pending(request.cookies.get(OIDC_COOKIE), state)
         email = context.oidc.finish(_callback_url(request), pending, code, now)
     except OidcFailed as exc:
