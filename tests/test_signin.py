@@ -54,7 +54,7 @@ def test_it_signs_in_with_a_password_into_an_opaque_httponly_lax_cookie_with_a_l
 
 
 def test_it_accepts_the_email_as_user_name_and_marks_the_cookie_secure_over_https(web: TestClient) -> None:
-    web.base_url = web.base_url.copy_with(scheme="https")  # type: ignore[assignment]
+    web.base_url = web.base_url.copy_with(scheme="https")
     answer = sign_in(web, "ivanov", password=PASSWORDS["ivanov"])
     assert answer.status_code == 303
     assert any(c.startswith(f"{COOKIE}=") and "Secure" in c for c in answer.headers.get_list("set-cookie"))
