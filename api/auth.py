@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth_settings import AuthSettings, auth_settings
 from api.oidc import OidcClient
@@ -22,6 +23,7 @@ from org.actors import Principal
 from org.config import oidc_settings
 from org.tokens import principal_for_token
 from slaflow.company import Actor
+from slaflow.errors import ConfigError
 from slaflow.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="an API token (`slaflow token create`)")
@@ -40,7 +42,11 @@ def install(app: FastAPI, runtime: Runtime, environ: Mapping[str, str]) -> None:
     from slaflow.clock import SystemClock
 
     settings = auth_settings(environ)
-    secret = settings.signing_secret() or server_key(runtime.sessions, "session", SystemClock().now())
+    try:
+        secret = settings.signing_secret() or server_key(runtime.sessions, "session", SystemClock().now())
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"{runtime.settings.database_url}: cannot read the session key ({type(exc).__name__}); "
+                          "is the database initialised? run `slaflow init`") from None
     oidc = oidc_settings(runtime.company, environ)
     app.state.auth = AuthContext(
         settings=settings,

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.config import SecretError, SecretRef
 from slaflow.errors import ConfigError
 from state_machines.schema import Label
+
+if TYPE_CHECKING:  # company.py imports this module for its ``auth:`` section
+    from slaflow.company import Company
 
 
 class _Strict(BaseModel):
@@ -53,15 +57,15 @@ class OidcSettings:
     require_verified_email: bool
 
 
-def oidc_settings(company: object, environ: Mapping[str, str]) -> OidcSettings | None:
+def oidc_settings(company: Company, environ: Mapping[str, str]) -> OidcSettings | None:
     """The OIDC client with its secret resolved (a missing secret stops the server at start-up)."""
-    auth: AuthConfig = company.config.auth  # type: ignore[attr-defined]
+    auth = company.config.auth
     if auth.oidc is None:
         return None
     oidc = auth.oidc
     try:
         secret = oidc.client_secret.resolve(environ)
     except SecretError as exc:
-        raise ConfigError(f"{company.source}: auth.oidc.client_secret: {exc}") from None  # type: ignore[attr-defined]
+        raise ConfigError(f"{company.source}: auth.oidc.client_secret: {exc}") from None
     return OidcSettings(oidc.issuer.rstrip("/"), oidc.client_id, secret, oidc.scopes, oidc.label,
                         oidc.require_verified_email)
