@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, dashboard, errors, rest, webhooks
+from api import auth, dashboard, errors, me, rest, webhooks
 from api.state import AppState
 from crm.config import SecretError, check_against
 from crm.pipeline import InboxPipeline
@@ -57,6 +57,7 @@ def create_app(
         secrets=secrets,
     )
     auth.install(app, runtime, os.environ if environ is None else environ)  # sign-in, sessions, rate limits
+    app.include_router(me.router)
     errors.install(app)
     app.include_router(webhooks.router)
     app.include_router(rest.router)

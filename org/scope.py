@@ -40,8 +40,7 @@ def case_filter(scope: ReadScope, case_id: Any) -> ColumnElement[bool]:
 
 
 def may_read(session: Session, scope: ReadScope, case_id: int) -> bool:
-    if scope.everything:
-        return True
+    """Whether the case exists and is in the scope."""
     found = session.scalar(select(Case.id).where(Case.id == case_id, case_filter(scope, Case.id)))
     return found is not None
 

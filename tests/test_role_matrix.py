@@ -168,6 +168,11 @@ def test_each_role_reads_exactly_its_cases_everywhere(
     figures = client.get("/api/sla/departments", headers=headers).json()
     assert sum(row["steps"] for row in figures) == step_clocks(client, expected)
 
+    me = client.get("/api/me", headers=headers).json()
+    assert me["via"] == ("config-token:" if token.startswith("config:") else "token:") + token.split(":", 1)[1] + (
+        "-db" if token.startswith("db:") and token != "db:ops" else "")
+    assert ("admin" in me["roles"]) == admin
+
     for path in ("/webhooks/events", "/webhooks/events/1"):
         status = client.get(path, headers=headers).status_code
         assert (status in (200, 404)) if admin else status == 403, path
