@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from api.sessions import COOKIE
@@ -191,3 +193,49 @@ def test_an_invitation_expires(web: TestClient, clock: SimulatedClock) -> None:
     clock.advance(timedelta(hours=2))
     answer = web.get(f"/dashboard/invite/{token}")
     assert answer.status_code == 404 and "expired" in answer.text
+
+
+def oidc_web(sqlite_url: str, tmp_path: Path, clock: SimulatedClock, *, password: bool) -> Any:
+    from api.testing import example_config
+
+    raw = example_config()
+    raw["auth"] = {"password": password, "oidc": {"issuer": "http://127.0.0.1:9", "client_id": "slaflow",
+                                                  "client_secret": {"env": "SLAFLOW_OIDC_SECRET"}}}
+    config = tmp_path / "company.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return serving(sqlite_url, config, clock, {**samples.SAMPLE_ENV, "SLAFLOW_OIDC_SECRET": "s3cret-s3cret"})
+
+
+def test_oidc_answers_that_do_not_belong_to_this_browser_or_an_unreachable_provider_are_clear_refusals(
+    sqlite_url: str, tmp_path: Path, clock: SimulatedClock
+) -> None:
+    with oidc_web(sqlite_url, tmp_path, clock, password=False) as web:
+        form = web.get("/dashboard/login?lang=en")
+        assert "Single sign-on" in form.text and 'name="password"' not in form.text
+        no_form = web.post("/dashboard/login", data={"username": "ivanov", "password": PASSWORDS["ivanov"]})
+        assert no_form.status_code == 403 and COOKIE not in web.cookies  # password sign-in is switched off
+        stray = web.get("/dashboard/oidc/callback?state=abc&code=xyz&lang=en")
+        assert stray.status_code == 401 and "started in another browser" in stray.text
+        refused = web.get("/dashboard/oidc/callback?error=access_denied&state=abc")
+        assert refused.status_code == 401 and "access_denied" in refused.text
+        down = web.get("/dashboard/oidc/start", follow_redirects=False)
+        assert down.status_code == 502 and "not reachable" in down.text
+        assert COOKIE not in web.cookies
+
+
+def test_a_missing_oidc_secret_stops_the_app_at_start(sqlite_url: str, tmp_path: Path, clock: SimulatedClock) -> None:
+    from api.app import create_app
+    from api.testing import example_config, runtime
+    from slaflow.errors import ConfigError
+
+    raw = example_config()
+    raw["auth"] = {"oidc": {"issuer": "https://id.example.com", "client_id": "slaflow",
+                            "client_secret": {"env": "SLAFLOW_OIDC_SECRET"}}}
+    config = tmp_path / "company.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    served = runtime(sqlite_url, config)
+    try:
+        with pytest.raises(ConfigError, match="auth.oidc.client_secret: environment variable SLAFLOW_OIDC_SECRET"):
+            create_app(served, clock, environ=samples.SAMPLE_ENV)
+    finally:
+        served.engine.dispose()
