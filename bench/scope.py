@@ -145,17 +145,23 @@ def main() -> None:
                 board = median_s(lambda s=scope, x=session: open_rows(x, company, NOW, reader=s), args.repeat)
                 listed = median_s(lambda s=scope, x=session: cases.list_cases(
                     x, open_only=True, limit=100, where=case_filter(s, Case.id)), args.repeat)
+                every = median_s(lambda s=scope, x=session: cases.list_cases(
+                    x, limit=100, where=case_filter(s, Case.id)), args.repeat)
                 shown = len(open_rows(session, company, NOW, reader=scope))
-            figures[label] = {"board_s": round(board, 3), "list_s": round(listed, 4), "board_rows": shown}
-            print(f"{label:26} board {board:.3f} s ({shown} rows), list {listed * 1000:.1f} ms", file=sys.stderr)
+            figures[label] = {"board_s": round(board, 3), "open_list_s": round(listed, 4), "list_s": round(every, 4),
+                              "board_rows": shown}
+            print(f"{label:26} board {board:.3f} s ({shown} rows), open list {listed * 1000:.1f} ms, "
+                  f"list {every * 1000:.1f} ms", file=sys.stderr)
         engine.dispose()
     floor = figures["director (floor)"]["board_s"]
     worst = max(row["board_s"] for row in figures.values())
+    worst_list = max(max(row["open_list_s"], row["list_s"]) for row in figures.values())
     print(json.dumps({
         "benchmark": "scope", "cases": n_cases, "open_share": 0.10, "readers": figures,
         "worst_board_s": worst, "floor_board_s": floor, "worst_ratio": round(worst / floor, 2) if floor else None,
-        "target_board_s": TARGET_BOARD_S, "target_ratio": TARGET_RATIO,
-        "ok": worst <= TARGET_BOARD_S and (not floor or worst / floor <= TARGET_RATIO),
+        "worst_list_s": worst_list, "target_board_s": TARGET_BOARD_S, "target_list_s": TARGET_BOARD_S,
+        "target_ratio": TARGET_RATIO,
+        "ok": worst <= TARGET_BOARD_S and worst_list <= TARGET_BOARD_S and (not floor or worst / floor <= TARGET_RATIO),
     }))
 
 

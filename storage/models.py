@@ -94,6 +94,9 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("external_source", "external_key", name="uq_cases_external"),
         Index("ix_cases_open_due", "closed_at", "due_at"),
+        # Open cases in id order: a scoped page of open cases (/api/cases?open=true) stops at its
+        # rows instead of checking every open case's scope first (bench/scope.py).
+        Index("ix_cases_open_id", "closed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,4 +1,4 @@
-"""accounts, invitations, web sessions, API tokens, failed auth attempts, server keys; clocks by person
+"""accounts, invitations, web sessions, API tokens, failed auth attempts, server keys; read-scope indexes
 
 Revision ID: 0005
 Revises: 0002
@@ -81,9 +81,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_server_keys")),
     )
     op.create_index("ix_sla_clocks_person", "sla_clocks", ["person", "case_id"], unique=False)
+    op.create_index("ix_cases_open_id", "cases", ["closed_at", "id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_open_id", table_name="cases")
     op.drop_index("ix_sla_clocks_person", table_name="sla_clocks")
     op.drop_table("server_keys")
     op.drop_index("ix_auth_failures_key_at", table_name="auth_failures")
