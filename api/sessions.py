@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -74,8 +74,15 @@ class SessionStore:
     # -- sessions ----------------------------------------------------------------------------
 
     def start(self, request: Request, response: Response, person: str, method: str, now: datetime) -> None:
+        """A new session (a new id at every sign-in: no fixation). The browser's previous session,
+        if any, is revoked, and the person's expired rows are cleared."""
         raw = new_secret()
+        previous = self._valid_id(request.cookies.get(COOKIE))
         with self._sessions.begin() as session:
+            if previous is not None:
+                session.execute(update(WebSession).where(WebSession.id_sha256 == sha256_hex(previous),
+                                                         WebSession.revoked_at.is_(None)).values(revoked_at=now))
+            session.execute(delete(WebSession).where(WebSession.person == person, WebSession.expires_at <= now))
             session.add(WebSession(id_sha256=sha256_hex(raw), person=person, csrf_token=new_secret(), method=method,
                                    created_at=now, expires_at=now + self.lifetime, revoked_at=None))
         response.set_cookie(COOKIE, self._signer.sign(raw).decode("ascii"), max_age=int(self.lifetime.total_seconds()),
@@ -83,12 +90,8 @@ class SessionStore:
         response.delete_cookie(LOGIN_COOKIE, path=PATH, httponly=True, samesite="lax", secure=self.secure(request))
 
     def current(self, request: Request, now: datetime) -> Signed | None:
-        cookie = request.cookies.get(COOKIE)
-        if not cookie:
-            return None
-        try:
-            raw = self._signer.unsign(cookie).decode("ascii")
-        except (BadSignature, UnicodeDecodeError):
+        raw = self._valid_id(request.cookies.get(COOKIE))
+        if raw is None:
             return None
         with self._sessions() as session:
             row = session.get(WebSession, sha256_hex(raw))
@@ -99,6 +102,15 @@ class SessionStore:
             principal = person_principal(self._company, row.person, via=f"session:{row.method}",
                                          admin=is_admin(session, row.person))
             return Signed(principal, row.csrf_token, row.id_sha256)
+
+    def _valid_id(self, cookie: str | None) -> str | None:
+        """The session id inside a cookie whose signature holds."""
+        if not cookie:
+            return None
+        try:
+            return self._signer.unsign(cookie).decode("ascii")
+        except (BadSignature, UnicodeDecodeError):
+            return None
 
     def end(self, request: Request, response: Response, signed: Signed | None, now: datetime) -> None:
         if signed is not None:

@@ -66,6 +66,16 @@ def test_it_accepts_the_email_as_user_name_and_marks_the_cookie_secure_over_http
     assert by_mail.status_code == 303
 
 
+def test_signing_in_again_replaces_the_browsers_session(web: TestClient) -> None:
+    sign_in(web, "ivanov")
+    first = web.cookies[COOKIE]
+    assert sign_in(web, "kuznetsova").status_code == 303
+    assert web.cookies[COOKIE] != first
+    assert [row.revoked_at is not None for row in sessions_of(web, "ivanov")] == [True]
+    web.cookies.set(COOKIE, first, path="/dashboard")
+    assert web.get("/dashboard", follow_redirects=False).status_code == 303
+
+
 def test_a_forged_or_altered_cookie_is_no_session(web: TestClient) -> None:
     sign_in(web, "kuznetsova")
     value = web.cookies[COOKIE]
