@@ -26,10 +26,11 @@ LIMITS = {"SLAFLOW_LOGIN_FAILURES_PER_ACCOUNT": "3", "SLAFLOW_LOGIN_FAILURES_PER
 
 
 @pytest.fixture
-def web(sqlite_url: str, tmp_path: Path, clock: SimulatedClock) -> Iterator[TestClient]:
+def web(db_url: str, tmp_path: Path, clock: SimulatedClock) -> Iterator[TestClient]:
+    """The app on SQLite and on PostgreSQL (sessions, failures and keys are rows on both)."""
     config = write_config(tmp_path)
-    set_passwords(sqlite_url, config)
-    with serving(sqlite_url, config, clock, {**samples.SAMPLE_ENV, **LIMITS}) as client:
+    set_passwords(db_url, config)
+    with serving(db_url, config, clock, {**samples.SAMPLE_ENV, **LIMITS}) as client:
         yield client
 
 
