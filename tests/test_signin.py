@@ -202,8 +202,9 @@ def test_an_invitation_expires(web: TestClient, clock: SimulatedClock) -> None:
     with state.sessions.begin() as session:
         token = invite(session, state.company, "petrova", now=clock.now(), hours=2)
     clock.advance(timedelta(hours=2))
-    answer = web.get(f"/dashboard/invite/{token}")
-    assert answer.status_code == 404 and "expired" in answer.text
+    answer = web.get(f"/dashboard/invite/{token}?lang=en")
+    assert answer.status_code == 404 and "used or expired" in answer.text
+    assert "истекла" in web.get(f"/dashboard/invite/{token}").text
 
 
 def oidc_web(sqlite_url: str, tmp_path: Path, clock: SimulatedClock, *, password: bool) -> Any:

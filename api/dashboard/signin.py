@@ -138,7 +138,7 @@ def invitation_form(request: Request, token: Token, lang: Lang = None) -> Respon
     person = _invitation(request, token)
     if person is None:
         return _page(request, _labels(request, lang), "message.html.j2", None, status=404,
-                     message=str(InvitationInvalid()))
+                     message=_labels(request, lang)("invite_invalid"))
     return _with_login_token(request, lang, "invite.html.j2", person=person, token=token, error=None)
 
 
@@ -158,7 +158,7 @@ def accept(
     t = _labels(request, lang)
     person = _invitation(request, token)
     if person is None:
-        return _page(request, t, "message.html.j2", None, status=404, message=str(InvitationInvalid()))
+        return _page(request, t, "message.html.j2", None, status=404, message=_labels(request, lang)("invite_invalid"))
     if password != repeat:
         return _with_login_token(request, lang, "invite.html.j2", status=422, person=person, token=token,
                                  error=t("invite_mismatch"))
