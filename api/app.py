@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import dashboard, errors, health, openapi, rest, webhooks
+from api import auth, dashboard, errors, health, me, openapi, rest, webhooks
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
 from crm.api.registry import ApiRegistry
@@ -66,8 +66,10 @@ def create_app(
     app.state.slaflow = AppState(
         company=company, clock=clock, sessions=runtime.sessions, pipeline=pipeline,
         sources={name: cfg for name, cfg in crm.sources.enabled().items() if name in secrets},
-        secrets=secrets, tokens={token.sha256: token for token in crm.api_tokens}, unavailable=unavailable,
+        secrets=secrets, unavailable=unavailable,
     )
+    auth.install(app, runtime, os.environ if environ is None else environ)  # sign-in, sessions, rate limits
+    app.include_router(me.router)
     errors.install(app)
     openapi.install(app, company)
     settings = runtime.settings

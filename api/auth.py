@@ -1,41 +1,116 @@
-"""Bearer tokens: each maps to a person (acting with their department memberships) or to an
-integration with configured memberships. Only SHA-256 hashes of tokens are configured."""
+"""Who is asking: bearer tokens (people and integrations, ``org.tokens``) for the API, signed
+sessions (``api.sessions``) for the dashboard, and the rate limits on failed attempts. The app
+calls ``install`` once; routers declare ``CurrentPrincipal`` (or ``AdminPrincipal``) and pass
+``principal.scope`` to ``org.scope``: that is the one place where reads are scoped."""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 
+from api.auth_settings import AuthSettings, auth_settings
+from api.oidc import OidcClient
+from api.ratelimit import FailureLimiter, Limit
+from api.sessions import SessionStore, server_key
 from api.state import app_state
-from crm.config import ApiToken
-from slaflow.company import Actor, Company
+from org.actors import Principal
+from org.config import oidc_settings
+from org.tokens import principal_for_token
+from slaflow.company import Actor
+from slaflow.errors import ConfigError
+from slaflow.runtime import Runtime
 
-bearer = HTTPBearer(auto_error=False, description="an API token from crm.api_tokens (configured as its SHA-256)")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def actor_for(token: ApiToken, company: Company) -> Actor:
-    if token.person is not None:
-        return company.actor(token.person)
-    pairs = frozenset((dept, role) for dept, _, role in (m.partition("/") for m in token.memberships))
-    return Actor(name=f"api:{token.name}", memberships=pairs)
+bearer = HTTPBearer(auto_error=False, description="an API token (`slaflow token create`)")
 
 
-def current_actor(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Actor:
-    """The actor behind the request's bearer token (401 without a known token)."""
-    state = app_state(request)
-    token = state.tokens.get(token_hash(credentials.credentials)) if credentials else None
-    if token is None:
+@dataclass
+class AuthContext:
+    settings: AuthSettings
+    limiter: FailureLimiter
+    store: SessionStore
+    oidc: OidcClient | None
+
+
+def install(app: FastAPI, runtime: Runtime, environ: Mapping[str, str]) -> None:
+    """Read the auth settings and the OIDC client secret, make the session signer."""
+    from slaflow.clock import SystemClock
+
+    settings = auth_settings(environ)
+    try:
+        secret = settings.signing_secret() or server_key(runtime.sessions, "session", SystemClock().now())
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"{runtime.settings.database_url}: cannot read the session key ({type(exc).__name__}); "
+                          "is the database initialised? run `slaflow init`") from None
+    oidc = oidc_settings(runtime.company, environ)
+    app.state.auth = AuthContext(
+        settings=settings,
+        limiter=FailureLimiter(runtime.sessions),
+        store=SessionStore(runtime.sessions, runtime.company, settings, secret),
+        oidc=None if oidc is None else OidcClient(oidc, secret),
+    )
+
+
+def auth_context(request: Request) -> AuthContext:
+    context = request.app.state.auth
+    assert isinstance(context, AuthContext)
+    return context
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy: run uvicorn with --proxy-headers and
+    --forwarded-allow-ips so this is the client's, not the proxy's)."""
+    return request.client.host if request.client else "unknown"
+
+
+def token_limits(request: Request) -> list[Limit]:
+    settings = auth_context(request).settings
+    window = timedelta(minutes=settings.failure_window_minutes)
+    return [Limit(f"token-address:{client_address(request)}", settings.token_failures_per_address, window)]
+
+
+def principal_from_bearer(request: Request, token: str) -> Principal:
+    """The principal behind a bearer token; 401 for an unknown one, 429 once an address has
+    failed too often (before the token is even looked up)."""
+    state, context = app_state(request), auth_context(request)
+    now = state.clock.now()
+    limits = token_limits(request)
+    context.limiter.check(limits, now, ask_database=False)
+    principal = None
+    if token:
+        with state.sessions.begin() as session:
+            principal = principal_for_token(session, state.company, token, now=now)
+    if principal is None:
+        context.limiter.fail(limits, now)
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    return actor_for(token, state.company)
+    return principal
 
 
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """The principal behind the request's bearer token (401 without one)."""
+    if credentials is None:
+        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    return principal_from_bearer(request, credentials.credentials)
+
+
+def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(403, "this needs an admin (`slaflow user admin NAME`, or an integration token "
+                                 "made with --admin)")
+    return principal
+
+
+def current_actor(principal: Annotated[Principal, Depends(current_principal)]) -> Actor:
+    return principal.actor
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from api.auth import CurrentActor
+from api.auth import CurrentPrincipal
 from api.schemas import (
     MAX_ID,
     AcknowledgeEscalation,
@@ -22,11 +22,13 @@ from api.schemas import (
     OpenCase,
 )
 from api.state import app_state
+from org.scope import case_filter, require_readable
 from sla.compliance import Tally
 from sla.ledger import step_where, tallies
 from slaflow import cases
 from slaflow.filters import check_case_filters
 from slaflow.views import case_detail, case_row
+from storage.models import Case, SlaClock
 
 router = APIRouter(prefix="/api", tags=["cases"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -38,7 +40,7 @@ CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="case id")]
 @router.get("/cases", response_model=list[CaseRow], responses=ERRORS)
 def list_cases(
     request: Request,
-    actor: CurrentActor,
+    principal: CurrentPrincipal,
     type: Annotated[str | None, Query(max_length=64, description="only this case type")] = None,
     department: Annotated[str | None, Query(max_length=64, description="only cases it takes part in")] = None,
     open: Annotated[bool, Query(description="only open cases")] = False,
@@ -48,70 +50,76 @@ def list_cases(
     check_case_filters(state.company, case_type=type, department=department)  # a typo is a 422, not []
     now = state.clock.now()
     with state.sessions() as session:
-        found = cases.list_cases(session, case_type=type, department=department, open_only=open, limit=limit)
+        found = cases.list_cases(session, case_type=type, department=department, open_only=open, limit=limit,
+                                 where=case_filter(principal.scope, Case.id))
         return [case_row(state.company, case, now, session) for case in found]
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, responses=ERRORS)
-def get_case(case_id: CaseId, request: Request, actor: CurrentActor) -> dict[str, Any]:
+def get_case(case_id: CaseId, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """A case with its clocks (business time used, deadlines) and its history."""
     state = app_state(request)
     with state.sessions() as session:
+        require_readable(session, principal.scope, case_id)
         return case_detail(session, state.company, cases.get_case(session, case_id), state.clock.now())
 
 
 @router.post("/cases", response_model=CaseDetail, status_code=201, responses=ERRORS)
-def open_case(body: OpenCase, request: Request, actor: CurrentActor) -> dict[str, Any]:
+def open_case(body: OpenCase, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     state = app_state(request)
     now = state.clock.now()
     with state.sessions.begin() as session:
-        opened = cases.open_case(session, state.company, case_type=body.type, data=body.data, actor=actor, now=now,
-                                 source="api", external_key=body.external_key)
+        opened = cases.open_case(session, state.company, case_type=body.type, data=body.data,
+                                 actor=principal.actor, now=now, source="api", external_key=body.external_key)
         return case_detail(session, state.company, cases.get_case(session, opened.id), now)
 
 
 @router.post("/cases/{case_id}/fire", response_model=CaseDetail, responses=ERRORS)
-def fire_trigger(case_id: CaseId, body: FireTrigger, request: Request, actor: CurrentActor) -> dict[str, Any]:
+def fire_trigger(case_id: CaseId, body: FireTrigger, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """Fire a trigger; 409 if ``expected_version`` is stale or the trigger is not allowed now."""
     state = app_state(request)
     now = state.clock.now()
     with state.sessions.begin() as session:
-        cases.fire(session, state.company, case_id=case_id, trigger=body.trigger, actor=actor, now=now,
+        require_readable(session, principal.scope, case_id)
+        cases.fire(session, state.company, case_id=case_id, trigger=body.trigger, actor=principal.actor, now=now,
                    payload=body.payload, expected_version=body.expected_version, source="api")
         return case_detail(session, state.company, cases.get_case(session, case_id), now)
 
 
 @router.post("/cases/{case_id}/assign", response_model=CaseDetail, responses=ERRORS)
-def assign_case(case_id: CaseId, body: AssignCase, request: Request, actor: CurrentActor) -> dict[str, Any]:
+def assign_case(case_id: CaseId, body: AssignCase, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """Name the person who holds the current step."""
     state = app_state(request)
     now = state.clock.now()
     with state.sessions.begin() as session:
-        cases.assign(session, state.company, case_id=case_id, person=body.person, actor=actor, now=now,
+        require_readable(session, principal.scope, case_id)
+        cases.assign(session, state.company, case_id=case_id, person=body.person, actor=principal.actor, now=now,
                      expected_version=body.expected_version, source="api")
         return case_detail(session, state.company, cases.get_case(session, case_id), now)
 
 
 @router.post("/cases/{case_id}/acknowledge", response_model=CaseDetail, responses=ERRORS)
 def acknowledge_case(
-    case_id: CaseId, body: AcknowledgeEscalation, request: Request, actor: CurrentActor
+    case_id: CaseId, body: AcknowledgeEscalation, request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Someone in the escalation chain acknowledges (no further levels) or snoozes the step."""
     state = app_state(request)
     now = state.clock.now()
     with state.sessions.begin() as session:
-        cases.acknowledge(session, state.company, case_id=case_id, actor=actor, now=now,
+        require_readable(session, principal.scope, case_id)
+        cases.acknowledge(session, state.company, case_id=case_id, actor=principal.actor, now=now,
                           snooze_minutes=body.snooze_minutes, source="api")
         return case_detail(session, state.company, cases.get_case(session, case_id), now)
 
 
 @router.get("/sla/departments", response_model=list[DepartmentFigures], responses=ERRORS, tags=["sla"])
-def department_figures(request: Request, actor: CurrentActor) -> list[DepartmentFigures]:
+def department_figures(request: Request, principal: CurrentPrincipal) -> list[DepartmentFigures]:
     """Steps per department (every visit of a state with a target), each met, breached or running
-    at the app clock's now, as the reports count them (`sla.ledger`)."""
+    at the app clock's now, as the reports count them (`sla.ledger`), of the cases the caller may read."""
     state = app_state(request)
+    where = [*step_where(), case_filter(principal.scope, SlaClock.case_id)]
     with state.sessions() as session:
-        found = {row.department: row for row in tallies(session, step_where(), state.clock.now())}
+        found = {row.department: row for row in tallies(session, where, state.clock.now())}
     departments = [*state.company.config.departments, *sorted(set(found) - set(state.company.config.departments))]
     return [
         DepartmentFigures.model_validate(found.get(dept, Tally(dept)), from_attributes=True) for dept in departments

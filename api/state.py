@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.config import ApiToken, SourceConfig
+from crm.config import SourceConfig
 from crm.pipeline import InboxPipeline
 from slaflow.clock import Clock
 from slaflow.company import Company
@@ -23,8 +23,6 @@ class AppState:
     """Enabled webhook sources."""
     secrets: dict[str, dict[str, dict[str, str]]]
     """Per source, per account, its secrets (read once at start-up)."""
-    tokens: dict[str, ApiToken]
-    """API tokens by the SHA-256 hex of the token."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Configured sources that are disabled, with why (a secret is missing): answered 503."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from slaflow.clock import Clock
+from slaflow.clock import Clock, SystemClock
 from slaflow.runtime import Runtime
 from slaflow.settings import EXAMPLE_COMPANY, Settings
 
@@ -25,8 +25,67 @@ API_TOKENS = {
     "kuznetsova": "tok-kuznetsova-head-of-sales",
     "morozova": "tok-morozova-accountant",
     "erp": "tok-erp-warehouse-integration",
+    "orlov": "tok-orlov-director",
 }
-"""Bearer tokens of the test company: three people and one integration (warehouse storekeeper)."""
+"""Bearer tokens of the test company: four people (the director reads every case) and one
+integration (warehouse storekeeper)."""
+
+
+PASSWORDS = {
+    "kuznetsova": "kuznetsova-sales-head-pw",
+    "morozova": "morozova-accountant-pw",
+    "ivanov": "ivanov-sales-manager-pw",
+    "orlov": "orlov-director-password",
+}
+"""Dashboard passwords that ``set_passwords`` gives people of the test company."""
+
+
+def set_passwords(database_url: str, config: Path, people: Mapping[str, str] = PASSWORDS) -> None:
+    """Give test people their passwords (argon2id hashes in ``accounts``)."""
+    from org.accounts import set_password
+
+    served = runtime(database_url, config)
+    try:
+        with served.sessions.begin() as session:
+            for person, password in people.items():
+                set_password(session, served.company, person, password, now=SystemClock().now())
+    finally:
+        served.engine.dispose()
+
+
+def login_csrf(client: TestClient, path: str = "/dashboard/login") -> str:
+    """The CSRF value of a pre-sign-in form (the client keeps its signed cookie)."""
+    import re
+
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert found, f"no CSRF field on {path}"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, person: str, *, password: str | None = None, next: str = "",
+            **options: Any) -> Any:
+    """Post the login form as a browser of this site would (CSRF value, same Origin)."""
+    data = {"username": person, "password": PASSWORDS[person] if password is None else password,
+            "csrf": login_csrf(client), "next": next}
+    return client.post("/dashboard/login", data=data, follow_redirects=False,
+                       headers={"Origin": str(client.base_url)}, **options)
+
+
+def admin_header(database_url: str, config: Path) -> dict[str, str]:
+    """A bearer header of a new admin integration token (reads stored webhooks), made as
+    ``slaflow token create --admin`` makes it."""
+    import uuid
+
+    from org.tokens import create_token
+
+    served = runtime(database_url, config)
+    try:
+        with served.sessions.begin() as session:
+            token = create_token(session, served.company, name=f"ops-{uuid.uuid4().hex[:8]}", now=SystemClock().now(),
+                                 memberships=["sales/manager"], admin=True)
+    finally:
+        served.engine.dispose()
+    return {"Authorization": f"Bearer {token}"}
 
 
 def token_header(name: str) -> dict[str, str]:
@@ -69,4 +128,7 @@ def serving(database_url: str, config: Path, clock: Clock, environ: Mapping[str,
         served.engine.dispose()
 
 
-__all__ = ["API_TOKENS", "TestClient", "example_config", "runtime", "serving", "token_header", "write_config"]
+__all__ = [
+    "API_TOKENS", "PASSWORDS", "TestClient", "admin_header", "example_config", "login_csrf", "runtime", "serving",
+    "set_passwords", "sign_in", "token_header", "write_config",
+]

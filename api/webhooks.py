@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import CurrentActor
+from api.auth import AdminPrincipal
 from api.schemas import MAX_ID, ErrorBody, InboxEventRead, InboxEventRow, WebhookAccepted
 from api.state import AppState, app_state
 from crm.adapters import ADAPTERS, Adapter, WebhookRequest
@@ -87,7 +87,7 @@ async def receive_webhook(source: str, request: Request) -> Any:
 
 @router.get("/webhooks/events/{event_id}", response_model=InboxEventRead, responses={404: {"model": ErrorBody}})
 def get_inbox_event(
-    event_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, actor: CurrentActor
+    event_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, admin: AdminPrincipal
 ) -> InboxEventRead:
     """A stored webhook and what processing did with it."""
     with app_state(request).sessions() as session:
@@ -100,7 +100,7 @@ def get_inbox_event(
 @router.get("/webhooks/events", response_model=list[InboxEventRow])
 def list_inbox_events(
     request: Request,
-    actor: CurrentActor,
+    admin: AdminPrincipal,
     status: Annotated[str | None, Query(max_length=16)] = None,
     source: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

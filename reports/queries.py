@@ -18,6 +18,7 @@ owner of an open case's current step); a case-type filter keeps the clocks and c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -56,6 +57,9 @@ class Scope:
     now: datetime | None = None
     """The instant open clocks are judged at (default: ``until``): an open step past its deadline
     is breached, late by the business time it has used so far."""
+    readable: Callable[[Any], ColumnElement[bool]] | None = field(default=None, compare=False)
+    """The reader's scope: given a case-id column, the condition keeping readable cases
+    (``org.scope.case_filter``); None reads every case (CLI reports)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "since", ensure_utc(self.since))
@@ -245,6 +249,8 @@ def _step_filter(scope: Scope) -> list[ColumnElement[bool]]:
         where.append(_clocks.c.department == scope.department)
     if scope.case_type:
         where.append(_of_type(_clocks.c.case_id, scope.case_type))
+    if scope.readable is not None:
+        where.append(scope.readable(_clocks.c.case_id))
     return where
 
 
@@ -374,6 +380,8 @@ def _case_clock_filter(clock: Any, scope: Scope) -> list[ColumnElement[bool]]:
     where = [clock.c.kind == WHOLE_CASE, clock.c.started_at >= scope.since, clock.c.started_at < scope.until]
     if scope.case_type:
         where.append(_of_type(clock.c.case_id, scope.case_type))
+    if scope.readable is not None:
+        where.append(scope.readable(clock.c.case_id))
     return where
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -451,8 +451,12 @@ def list_cases(
     open_only: bool = False,
     limit: int = 100,
     state: str | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> list[Case]:
+    """Cases by id; ``where`` is the caller's read scope (``org.scope.case_filter``)."""
     query = select(Case).order_by(Case.id).limit(limit)
+    if where is not None:
+        query = query.where(where)
     if case_type:
         query = query.where(Case.case_type == case_type)
     if state:

@@ -36,6 +36,8 @@ COMMANDS: dict[str, LazySpec] = {
     "up": ("flows.cli:up", "Run everything on this machine: Prefect server, HTTP app and a worker."),
     "backup": ("slaflow.backup_cli:backup", "Copy the database to a file (SQLite backup API; pg_dump)."),
     "restore": ("slaflow.backup_cli:restore", "Replace the database with a backup taken by `slaflow backup`."),
+    "user": ("slaflow.access_cli:user_app", "People who sign in: invite, set a password, make admin."),
+    "token": ("slaflow.access_cli:token_app", "API tokens for people and integrations: create, list, revoke."),
 }
 
 app = typer.Typer(

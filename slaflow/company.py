@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from crm.config import CrmConfig
 from notifications.config import NotificationsConfig
+from org.config import AuthConfig
 from sla.calendar import BusinessCalendar, CalendarConfig
 from slaflow.builtin_choice import ALWAYS, BuiltinChoice, chosen_builtins
 from slaflow.duties import DutyConfig, duty_problems
@@ -79,6 +80,8 @@ class CompanyConfig(_Strict):
     """Company case types in the built-in schema; a name equal to a built-in replaces it."""
     notifications: NotificationsConfig = NotificationsConfig()
     crm: CrmConfig = CrmConfig()
+    auth: AuthConfig = AuthConfig()
+    """How people sign in (password, OpenID Connect): org/config.py."""
     duties: list[DutyConfig] = []
     """Recurring information duties (a case of the built-in ``duty`` type per occurrence)."""
 

@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from api.app import create_app
-from api.testing import runtime, token_header, write_config
+from api.testing import admin_header, runtime, token_header, write_config
 from crm import samples
 from slaflow.clock import SimulatedClock
 
@@ -26,7 +26,9 @@ def free_port() -> int:
 def test_it_opens_a_case_from_a_webhook_posted_to_a_real_uvicorn_server(
     sqlite_url: str, tmp_path: Path, clock: SimulatedClock
 ) -> None:
-    served = runtime(sqlite_url, write_config(tmp_path))
+    config = write_config(tmp_path)
+    admin = admin_header(sqlite_url, config)
+    served = runtime(sqlite_url, config)
     app = create_app(served, clock, environ=samples.SAMPLE_ENV)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
                                            lifespan="on"))
@@ -47,7 +49,7 @@ def test_it_opens_a_case_from_a_webhook_posted_to_a_real_uvicorn_server(
             accepted = client.post("/webhooks/generic", content=body, headers=headers)
             assert accepted.status_code == 200 and accepted.json()["duplicate"] is False
             assert app.state.slaflow.pipeline.wait_idle(10)
-            stored = client.get(f"/webhooks/events/{accepted.json()['id']}", headers=token_header("ivanov")).json()
+            stored = client.get(f"/webhooks/events/{accepted.json()['id']}", headers=admin).json()
             [action] = stored["result"]["actions"]
             case = client.get(f"/api/cases/{action['case_id']}", headers=token_header("ivanov")).json()
     finally:

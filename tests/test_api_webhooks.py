@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.testing import TestClient, runtime, serving, token_header, write_config
+from api.testing import TestClient, admin_header, runtime, serving, token_header, write_config
 from crm import samples
 from crm.adapters.generic import sign
 from slaflow.clock import SimulatedClock
@@ -32,6 +32,7 @@ def config_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(db_url: str, config_path: Path, clock: SimulatedClock) -> Iterator[TestClient]:
     with serving(db_url, config_path, clock, ENV) as client:
+        client.app.state.test_admin = admin_header(db_url, config_path)  # type: ignore[attr-defined]
         yield client
 
 
@@ -59,7 +60,9 @@ def inbox_count(db_url: str) -> int:
 
 def event(client: TestClient, inbox_id: int) -> dict[str, Any]:
     settle(client)
-    response = client.get(f"/webhooks/events/{inbox_id}", headers=token_header("kuznetsova"))
+    refused = client.get(f"/webhooks/events/{inbox_id}", headers=token_header("kuznetsova"))
+    assert refused.status_code == 403  # stored bodies hold customer data: admins only
+    response = client.get(f"/webhooks/events/{inbox_id}", headers=client.app.state.test_admin)  # type: ignore[attr-defined]
     assert response.status_code == 200
     return dict(response.json())
 
@@ -169,7 +172,8 @@ def test_it_stores_an_event_no_rule_matches_as_unmatched(client: TestClient, clo
     response = client.post("/webhooks/generic", content=body, headers=headers)
     stored = event(client, response.json()["id"])
     assert stored["status"] == "unmatched" and stored["result"]["events"][0]["entity_id"] == "INV-9"
-    listed = client.get("/webhooks/events?status=unmatched", headers=token_header("erp")).json()
+    assert client.get("/webhooks/events?status=unmatched", headers=token_header("erp")).status_code == 403
+    listed = client.get("/webhooks/events?status=unmatched", headers=client.app.state.test_admin).json()  # type: ignore[attr-defined]
     assert [row["id"] for row in listed] == [response.json()["id"]]
 
 
@@ -192,11 +196,14 @@ def test_it_processes_at_start_what_a_previous_run_stored_but_did_not_process(
         {"entity": "order", "entity_id": "A-7", "stage": "rush_requested",
          "fields": {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "new customer"}},
         secret=ENV["SLAFLOW_GENERIC_SECRET"], timestamp=now_ts(clock))
+    admin = admin_header(db_url, config_path)
     with serving(db_url, config_path, clock, ENV, process=False) as storing:
+        storing.app.state.test_admin = admin  # type: ignore[attr-defined]
         inbox_id = storing.post("/webhooks/generic", content=body, headers=headers).json()["id"]
         assert event(storing, inbox_id)["status"] == "received"
     assert cases_in(db_url) == []
     with serving(db_url, config_path, clock, ENV) as restarted:
+        restarted.app.state.test_admin = admin  # type: ignore[attr-defined]
         assert event(restarted, inbox_id)["status"] == "processed"
     assert [c.external_key for c in cases_in(db_url)] == ["order:A-7:rush_delivery"]
 

@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.testing import API_TOKENS, runtime
+from api.testing import PASSWORDS, runtime
 from crm import samples
 from slaflow.clock import SimulatedClock
 from tests.test_dashboard import BREACHED_CASE, DEMO_END, build_demo
@@ -98,13 +98,15 @@ def test_it_shows_the_demo_week_and_a_case_timeline_in_a_real_browser(
     page.on("request", lambda request: requests.append(request.url))
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     try:
-        # Not signed in: the login form; a wrong token is refused, the right one opens the board.
+        # Not signed in: the login form; a wrong password is refused, the right one opens the board.
         page.goto(f"{base_url}/dashboard")
         expect(page).to_have_url(f"{base_url}/dashboard/login?next=%2Fdashboard")
-        page.fill("input[name=token]", "wrong")
+        page.fill("input[name=username]", "kuznetsova")
+        page.fill("input[name=password]", "wrong-password")
         page.click("button[type=submit]")
-        expect(page.get_by_role("alert")).to_have_text("Неизвестный токен.")
-        page.fill("input[name=token]", API_TOKENS["kuznetsova"])
+        expect(page.get_by_role("alert")).to_have_text("Неверный логин или пароль.")
+        page.fill("input[name=username]", "kuznetsova")
+        page.fill("input[name=password]", PASSWORDS["kuznetsova"])
         page.click("button[type=submit]")
         expect(page).to_have_url(f"{base_url}/dashboard")
 
@@ -148,6 +150,6 @@ def test_it_shows_the_demo_week_and_a_case_timeline_in_a_real_browser(
         context.close()
     assert all(url.startswith(base_url) for url in requests), "the pages must fetch nothing from elsewhere"
     assert errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"], (
-        "only the wrong token's answer may be an error"
+        "only the wrong password's answer may be an error"
     )
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000

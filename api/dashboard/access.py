@@ -1,43 +1,39 @@
-"""Who may look at the dashboard: anyone holding an API token (``crm.api_tokens``), the same
-credential as the REST API. A browser cannot send a bearer header on a plain link, so the login
-form (POST, never a URL: a token in a query string ends up in access logs and browser history)
-stores the token in an HttpOnly, SameSite=Strict session cookie scoped to ``/dashboard``.
-Scripts may send ``Authorization: Bearer`` instead, as to the API."""
+"""Who is looking at the dashboard: a person signed in through a server-side session (password
+or OpenID Connect, ``api.sessions``), or a script sending ``Authorization: Bearer`` as to the API.
+The cookie never holds a token or anything else that grants access by itself."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 
-from api.auth import actor_for, token_hash
+from api.auth import auth_context, principal_from_bearer
 from api.state import app_state
-from slaflow.company import Actor
+from org.actors import Principal
 
-COOKIE = "slaflow_dashboard"
 HOME = "/dashboard"
 LOGIN = "/dashboard/login"
 
 
-def actor_for_token(request: Request, token: str | None) -> Actor | None:
-    state = app_state(request)
-    known = state.tokens.get(token_hash(token)) if token else None
-    return None if known is None else actor_for(known, state.company)
+@dataclass(frozen=True)
+class Viewer:
+    principal: Principal
+    csrf: str | None
+    """The session's CSRF token for forms (None for a bearer-token script)."""
 
 
-def viewer(request: Request) -> Actor | None:
-    """The person (or integration) behind the request, or None when it carries no valid cookie.
-    A bearer header that is present but unknown is refused with 401, as by the API: a script
-    sending it wants an answer, not a login form."""
+def viewer(request: Request) -> Viewer | None:
+    """The viewer, or None without a valid session. A bearer header that is present but unknown
+    is refused with 401 (429 after too many), as by the API: a script wants an answer, not a form."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
-        actor = actor_for_token(request, token.strip()) if scheme.lower() == "bearer" else None
-        if actor is None:
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-        return actor
-    return actor_for_token(request, request.cookies.get(COOKIE))
+        return Viewer(principal_from_bearer(request, token.strip() if scheme.lower() == "bearer" else ""), None)
+    signed = auth_context(request).store.current(request, app_state(request).clock.now())
+    return None if signed is None else Viewer(signed.principal, signed.csrf)
 
 
 def to_login(request: Request) -> RedirectResponse:
@@ -58,18 +54,3 @@ def safe_next(target: str | None) -> str:
     if parts.path != HOME and not parts.path.startswith(HOME + "/"):
         return HOME
     return target
-
-
-def start_session(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path=HOME,
-    )
-
-
-def end_session(response: Response) -> None:
-    response.delete_cookie(COOKIE, path=HOME, httponly=True, samesite="strict")

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from org.actors import ReadScope
+from org.scope import case_filter, require_readable
 from reports import queries
 from reports.queries import DepartmentFigures, Scope, WeekTrend
 from sla.compliance import Outcome, outcome
@@ -133,13 +135,14 @@ def _case_status(company: Company, case: Case, clock: SlaClock | None, now: date
     return status_of(clock, now)
 
 
-def open_rows(session: Session, company: Company, now: datetime, *, limit: int = OPEN_LIMIT) -> list[OpenRow]:
+def open_rows(session: Session, company: Company, now: datetime, *, reader: ReadScope,
+              limit: int = OPEN_LIMIT) -> list[OpenRow]:
     step = aliased(SlaClock)
     current = and_(step.case_id == Case.id, step.kind == "step", step.stopped_at.is_(None), step.state == Case.state)
     found = session.execute(
         select(Case, step)
         .outerjoin(step, current)
-        .where(Case.closed_at.is_(None))
+        .where(Case.closed_at.is_(None), case_filter(reader, Case.id))
         .order_by(Case.due_at.asc().nulls_last(), Case.id, step.id.desc())
         .limit(limit)
     ).all()
@@ -179,12 +182,17 @@ def by_department(company: Company, rows: list[OpenRow]) -> list[DepartmentBoard
     ]
 
 
-def board(session: Session, company: Company, now: datetime, period_key: str) -> Board:
+def board(session: Session, company: Company, now: datetime, period_key: str, *, reader: ReadScope) -> Board:
+    """Everything on the board, read within ``reader``'s scope (SQL filters, org.scope)."""
     zone = queries.report_zone(company)
     chosen = period(period_key, now, zone)
-    scope = Scope(since=chosen.since, until=chosen.until, now=now)
-    rows = open_rows(session, company, now)
-    total = session.scalar(select(func.count()).select_from(Case).where(Case.closed_at.is_(None)))
+    scope = Scope(
+        since=chosen.since, until=chosen.until, now=now, readable=lambda case_id: case_filter(reader, case_id)
+    )
+    rows = open_rows(session, company, now, reader=reader)
+    total = session.scalar(
+        select(func.count()).select_from(Case).where(Case.closed_at.is_(None), case_filter(reader, Case.id))
+    )
     return Board(
         now=now,
         period=chosen,
@@ -192,8 +200,19 @@ def board(session: Session, company: Company, now: datetime, period_key: str) ->
         open_total=int(total or 0),
         figures=queries.step_figures(session, scope),
         trend=queries.weekly_trend(session, scope, zone) if PERIODS[period_key] > 1 else [],
-        duties=freshness(session, company, now=now, since=chosen.since) if company.config.duties else [],
+        duties=_readable_duties(company, reader, freshness(session, company, now=now, since=chosen.since))
+        if company.config.duties else [],
     )
+
+
+def _readable_duties(company: Company, reader: ReadScope, rows: list[DutyFreshness]) -> list[DutyFreshness]:
+    """Duty figures of the duties whose owing or receiving department the reader sees (a
+    per-duty summary from the config, not a case list)."""
+    if reader.everything:
+        return rows
+    receiving = {duty.name: duty.requester for duty in company.config.duties}
+    return [row for row in rows if row.department in reader.departments
+            or receiving.get(row.duty) in reader.departments]
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,8 +316,9 @@ def timeline(
     return sorted(entries, key=lambda entry: (entry.at, ENTRY_ORDER[entry.kind]))
 
 
-def case_page(session: Session, company: Company, case_id: int, now: datetime) -> CasePage:
-    """Raises `CaseNotFound` for an unknown id."""
+def case_page(session: Session, company: Company, case_id: int, now: datetime, *, reader: ReadScope) -> CasePage:
+    """Raises `CaseNotFound` for an unknown id or one outside ``reader``'s scope."""
+    require_readable(session, reader, case_id)
     case = cases.get_case(session, case_id)
     detail = case_detail(session, company, case, now)
     clocks = _clock_rows(session, company, case.id, now)

@@ -7,8 +7,8 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.dashboard import access, charts, data
 from api.dashboard.text import LOCALES, DashboardLabels, render
@@ -33,7 +33,8 @@ def _labels(request: Request, lang: str | None) -> DashboardLabels:
 
 
 def _page(
-    request: Request, t: DashboardLabels, template: str, actor: Actor | None, *, status: int = 200, **context: Any
+    request: Request, t: DashboardLabels, template: str, shown_to: access.Viewer | None, *, status: int = 200,
+    **context: Any
 ) -> HTMLResponse:
     """Render with what every page shows: the company, who is looking, language links."""
     company = app_state(request).company
@@ -50,13 +51,18 @@ def _page(
         template,
         t=t,
         company_name=label_text(company.config.company.name, t.locale),
-        viewer=None if actor is None else (t.person(actor.person) if actor.person else actor.name),
+        viewer=None if shown_to is None else _name(t, shown_to.principal.actor),
+        csrf=None if shown_to is None else shown_to.csrf,
         locales=LOCALES,
         link=link,
         switch=switch,
         **context,
     )
     return HTMLResponse(html, status_code=status)
+
+
+def _name(t: DashboardLabels, actor: Actor) -> str:
+    return t.person(actor.person) if actor.person else actor.name
 
 
 @router.get("", response_class=HTMLResponse)
@@ -68,7 +74,7 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Re
     state = app_state(request)
     t = _labels(request, lang)
     with state.sessions() as session:
-        shown = data.board(session, state.company, state.clock.now(), period)
+        shown = data.board(session, state.company, state.clock.now(), period, reader=actor.principal.scope)
     figures = [row for row in shown.figures if row.compliance is not None]
     return _page(
         request,
@@ -93,40 +99,10 @@ def case(case_id: CaseId, request: Request, lang: Lang = None) -> Response:
     now = state.clock.now()
     with state.sessions() as session:
         try:
-            page = data.case_page(session, state.company, case_id, now)
+            page = data.case_page(session, state.company, case_id, now, reader=actor.principal.scope)
         except CaseNotFound:
             return _page(request, t, "not_found.html.j2", actor, status=404, case_id=case_id, now=now)
         return _page(request, t, "case.html.j2", actor, page=page, case=page.detail, now=now)
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, lang: Lang = None, next: Annotated[str, Query(max_length=2048)] = "") -> Response:
-    t = _labels(request, lang)
-    return _page(request, t, "login.html.j2", None, next=access.safe_next(next), failed=False)
-
-
-@router.post("/login", response_class=HTMLResponse)
-def login(
-    request: Request,
-    token: Annotated[str, Form(max_length=512)],
-    next: Annotated[str, Form(max_length=2048)] = "",
-    lang: Lang = None,
-) -> Response:
-    """Check the token and keep it in the session cookie; a wrong one gets the form again (401)."""
-    target = access.safe_next(next)
-    if access.actor_for_token(request, token.strip()) is None:
-        t = _labels(request, lang)
-        return _page(request, t, "login.html.j2", None, status=401, next=target, failed=True)
-    response = RedirectResponse(target, status_code=303)
-    access.start_session(request, response, token.strip())
-    return response
-
-
-@router.post("/logout")
-def logout(lang: Lang = None) -> Response:
-    response = RedirectResponse(access.LOGIN + (f"?{urlencode({'lang': lang})}" if lang else ""), status_code=303)
-    access.end_session(response)
-    return response
 
 
 @router.get("/static/dashboard.css")

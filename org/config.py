@@ -1,0 +1,71 @@
+"""The ``auth:`` section of the company file: how people sign in.
+
+```yaml
+auth:
+  password: true                    # sign-in with a password (set by invitation); default true
+  oidc:                             # optional: OpenID Connect (Keycloak, Google Workspace, Yandex 360 ...)
+    issuer: https://id.example.com/realms/sever
+    client_id: slaflow
+    client_secret: {env: SLAFLOW_OIDC_SECRET}   # or {file: /run/secrets/oidc}
+    label: {ru: "Войти через корпоративный вход", en: "Sign in with company SSO"}
+```
+The provider's e-mail claim is matched to ``people.*.email``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm.config import SecretError, SecretRef
+from slaflow.errors import ConfigError
+from state_machines.schema import Label
+
+if TYPE_CHECKING:  # company.py imports this module for its ``auth:`` section
+    from slaflow.company import Company
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OidcConfig(_Strict):
+    issuer: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
+    """The provider's issuer URL; its ``/.well-known/openid-configuration`` is read at sign-in."""
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: SecretRef
+    scopes: list[str] = ["openid", "email", "profile"]
+    label: Label = "Single sign-on"
+    require_verified_email: bool = True
+    """Refuse an ID token whose ``email_verified`` claim is false."""
+
+
+class AuthConfig(_Strict):
+    password: bool = True
+    oidc: OidcConfig | None = None
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    issuer: str
+    client_id: str
+    client_secret: str
+    scopes: list[str]
+    label: Label
+    require_verified_email: bool
+
+
+def oidc_settings(company: Company, environ: Mapping[str, str]) -> OidcSettings | None:
+    """The OIDC client with its secret resolved (a missing secret stops the server at start-up)."""
+    auth = company.config.auth
+    if auth.oidc is None:
+        return None
+    oidc = auth.oidc
+    try:
+        secret = oidc.client_secret.resolve(environ)
+    except SecretError as exc:
+        raise ConfigError(f"{company.source}: auth.oidc.client_secret: {exc}") from None
+    return OidcSettings(oidc.issuer.rstrip("/"), oidc.client_id, secret, oidc.scopes, oidc.label,
+                        oidc.require_verified_email)

@@ -1,0 +1,126 @@
+"""API tokens of people and integrations, kept hashed in the database with their last use.
+
+Tokens listed in the company file (``crm.api_tokens``, SHA-256 hashes) are still honoured, with
+the same scoping, so existing set-ups keep working; new tokens are made with
+``slaflow token create`` and can be listed and revoked without editing the file."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from org.accounts import is_admin
+from org.actors import Principal, integration_principal, person_principal
+from org.secrets import new_secret, sha256_hex
+from slaflow.company import Company
+from slaflow.errors import SlaflowError, UnknownPerson
+from storage.models import StoredToken
+
+PREFIX = "slf_"
+NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MEMBERSHIP = re.compile(r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
+LAST_USE_PRECISION = timedelta(minutes=1)
+"""The last use is written at most once a minute per token, so reads stay reads."""
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    name: str
+    person: str | None
+    memberships: list[str]
+    admin: bool
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _check_memberships(company: Company, memberships: list[str]) -> None:
+    for membership in memberships:
+        if not MEMBERSHIP.match(membership):
+            raise SlaflowError(f"--membership {membership!r} must look like department/role")
+        dept, _, role = membership.partition("/")
+        if dept not in company.config.departments:
+            raise SlaflowError(f"--membership {membership!r}: no department {dept!r}; "
+                               f"departments: {', '.join(company.config.departments)}")
+        if role != "head" and not company.members(dept, role):
+            raise SlaflowError(f"--membership {membership!r}: nobody in {dept!r} has the role {role!r}")
+
+
+def create_token(session: Session, company: Company, *, name: str, now: datetime, person: str | None = None,
+                 memberships: list[str] | None = None, admin: bool = False) -> str:
+    """Make a token and return it (the only time it is seen); the database keeps its hash."""
+    memberships = sorted(set(memberships or []))
+    if not NAME.match(name):
+        raise SlaflowError(f"token name {name!r}: use 1-64 letters, digits, '_', '.', ':' or '-'")
+    if (person is None) == (not memberships):
+        raise SlaflowError("a token is for a person (--person NAME) or for an integration "
+                           "(--membership department/role, repeatable), not both")
+    if person is not None and person not in company.config.people:
+        raise UnknownPerson(person)
+    if person is not None and admin:
+        raise SlaflowError("a person's token is admin when the person is (slaflow user admin NAME)")
+    _check_memberships(company, memberships)
+    if name in {t.name for t in company.config.crm.api_tokens} or session.scalar(
+        select(StoredToken.id).where(StoredToken.name == name)
+    ):
+        raise SlaflowError(f"a token named {name!r} already exists; pick another name or revoke it first")
+    token = new_secret(PREFIX)
+    session.add(StoredToken(name=name, token_sha256=sha256_hex(token), person=person, memberships=memberships,
+                            admin=admin, created_at=now, last_used_at=None, revoked_at=None))
+    try:
+        session.flush()
+    except IntegrityError:
+        raise SlaflowError(f"a token named {name!r} already exists") from None
+    return token
+
+
+def list_tokens(session: Session, *, include_revoked: bool = False) -> list[TokenRow]:
+    query = select(StoredToken).order_by(StoredToken.name)
+    if not include_revoked:
+        query = query.where(StoredToken.revoked_at.is_(None))
+    return [TokenRow(t.name, t.person, list(t.memberships), t.admin, t.created_at, t.last_used_at, t.revoked_at)
+            for t in session.scalars(query)]
+
+
+def revoke_token(session: Session, company: Company, name: str, *, now: datetime) -> None:
+    if name in {t.name for t in company.config.crm.api_tokens}:
+        raise SlaflowError(f"token {name!r} is configured in {company.source} (crm.api_tokens): remove it there")
+    row = session.scalar(select(StoredToken).where(StoredToken.name == name))
+    if row is None:
+        raise SlaflowError(f"no token named {name!r}; see `slaflow token list`")
+    if row.revoked_at is not None:
+        raise SlaflowError(f"token {name!r} was already revoked at {row.revoked_at.isoformat()}")
+    row.revoked_at = now
+
+
+def principal_for_token(session: Session, company: Company, token: str, *, now: datetime) -> Principal | None:
+    """The principal behind a bearer token, or None if it is unknown or revoked (or names a person
+    no longer in the org chart). Records the token's last use."""
+    digest = sha256_hex(token)
+    for configured in company.config.crm.api_tokens:
+        if configured.sha256 == digest:
+            via = f"config-token:{configured.name}"
+            if configured.person is not None:
+                return person_principal(company, configured.person, via=via, token_name=configured.name,
+                                        admin=is_admin(session, configured.person))
+            return integration_principal(configured.name, configured.memberships, via=via)
+    row = session.scalar(select(StoredToken).where(StoredToken.token_sha256 == digest,
+                                                   StoredToken.revoked_at.is_(None)))
+    if row is None:
+        return None
+    if row.last_used_at is None or row.last_used_at <= now - LAST_USE_PRECISION:
+        session.execute(update(StoredToken).where(
+            StoredToken.id == row.id,
+            or_(StoredToken.last_used_at.is_(None), StoredToken.last_used_at <= now - LAST_USE_PRECISION),
+        ).values(last_used_at=now))
+    via = f"token:{row.name}"
+    if row.person is not None:
+        if row.person not in company.config.people:
+            return None
+        return person_principal(company, row.person, via=via, token_name=row.name, admin=is_admin(session, row.person))
+    return integration_principal(row.name, list(row.memberships), via=via, admin=row.admin)
