@@ -24,7 +24,7 @@ from slaflow.duties import DutyConfig, duty_problems
 from slaflow.errors import ConfigError, UnknownCaseType, UnknownPerson
 from state_machines.builtin import BUILTIN_TYPES
 from state_machines.machine import CaseMachine, machine_for
-from state_machines.schema import IDENT, CaseTypeDef, Label, label_text
+from state_machines.schema import IDENT, CaseTypeDef, Label, TermDef, label_text
 
 Locale = Literal["ru", "en", "pl"]
 
@@ -76,6 +76,8 @@ class CompanyConfig(_Strict):
     crm: CrmConfig = CrmConfig()
     duties: list[DutyConfig] = []
     """Recurring information duties (a case of the built-in ``duty`` type per occurrence)."""
+    definitions: list[TermDef] = []
+    """The company's own terms (what a target lead is ...), shown in the regulation."""
 
     @model_validator(mode="after")
     def _references(self) -> CompanyConfig:

@@ -31,7 +31,7 @@ def slaflow(*args: str, db: Path | None = None, check: bool = True) -> subproces
 
 def test_config_validate_accepts_the_example_and_counts_what_it_found() -> None:
     out = slaflow("config", "validate", str(EXAMPLE_COMPANY)).stdout
-    assert "OK — 9 departments, 19 people, 4 calendars, 8 case types (1 from the file)" in out
+    assert "OK — 10 departments, 21 people, 4 calendars, 14 case types (1 from the file)" in out
 
 
 def test_config_validate_names_file_path_and_problem(tmp_path: Path) -> None:

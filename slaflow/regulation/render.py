@@ -24,7 +24,7 @@ from slaflow.duties import CronSchedule, DutyConfig, duties_of
 from slaflow.errors import SlaflowError
 from state_machines import duty as duty_type
 from state_machines.machine import machine_for
-from state_machines.schema import CaseTypeDef, StateDef, label_text
+from state_machines.schema import CaseTypeDef, StateDef, TermDef, label_text
 
 HERE = Path(__file__).parent
 LOCALES: tuple[str, ...] = ("ru", "en", "pl")
@@ -219,6 +219,7 @@ class _Facts:
             "name": definition.name,
             "label": label_text(definition.label, self.locale),
             "description": label_text(definition.description, self.locale),
+            "definitions": self.terms(definition.definitions),
             "requester": self.department(definition.requester),
             "performer": self.department(definition.performer),
             "target": definition.target,
@@ -239,6 +240,12 @@ class _Facts:
                 for t in definition.transitions
             ],
         }
+
+    def terms(self, terms: Sequence[TermDef]) -> list[dict[str, str]]:
+        return [
+            {"term": label_text(term.term, self.locale), "definition": label_text(term.definition, self.locale)}
+            for term in terms
+        ]
 
     def duty(self, duty: DutyConfig) -> dict[str, Any]:
         schedule = duty.schedule
@@ -279,6 +286,7 @@ def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyCo
     duty_list = list(duties) if duties is not None else duties_of(company)
     types = [facts.case_type(definition) for name, definition in company.case_types.items() if name != duty_type.NAME]
     duty_views = [facts.duty(duty) for duty in duty_list]
+    duty_terms = company.case_types.get(duty_type.NAME)
     departments = []
     for code, dept in company.config.departments.items():
         owes, owed = [], []
@@ -310,8 +318,10 @@ def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyCo
             "name": label_text(company.config.company.name, locale),
             "director": facts.person(company.config.company.director),
         },
+        "definitions": facts.terms(company.config.definitions),
         "case_types": types,
         "duties": duty_views,
+        "duty_definitions": facts.terms(duty_terms.definitions) if duty_terms is not None else [],
         "departments": departments,
         "calendars": [facts.calendar(name) for name in company.config.calendars],
     }
