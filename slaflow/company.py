@@ -22,6 +22,7 @@ from notifications.config import NotificationsConfig
 from sla.calendar import BusinessCalendar, CalendarConfig
 from slaflow.duties import DutyConfig, duty_problems
 from slaflow.errors import ConfigError, UnknownCaseType, UnknownPerson
+from slaflow.leads.config import LeadsConfig, lead_problems
 from state_machines.builtin import BUILTIN_TYPES
 from state_machines.machine import CaseMachine, machine_for
 from state_machines.schema import IDENT, CaseTypeDef, Label, TermDef, label_text
@@ -78,11 +79,13 @@ class CompanyConfig(_Strict):
     """Recurring information duties (a case of the built-in ``duty`` type per occurrence)."""
     definitions: list[TermDef] = []
     """The company's own terms (what a target lead is ...), shown in the regulation."""
+    leads: LeadsConfig | None = None
+    """Lead records between marketing and sales (slaflow.leads); None: the company keeps none."""
 
     @model_validator(mode="after")
     def _references(self) -> CompanyConfig:
         problems = [*self._people_problems(), *self._department_problems(), *self._parent_loops(),
-                    *duty_problems(self, self.duties)]
+                    *duty_problems(self, self.duties), *lead_problems(self)]
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -1,0 +1,46 @@
+"""The ``leads:`` section of the company config: which departments exchange leads, the SLA
+targets in the sales department's business time, and the link to a lead in the CRM."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from state_machines.schema import BusinessMinutes
+
+if TYPE_CHECKING:
+    from slaflow.company import CompanyConfig
+
+
+class LeadsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sales: str = "sales"
+    """Takes leads into work and qualifies them; its calendar counts both SLAs."""
+    marketing: str = "marketing"
+    """Brings the leads; its head and the sales head exchange the weekly feedback letter."""
+    first_response: BusinessMinutes = 60
+    """From a lead's arrival to "taken into work"."""
+    qualification: BusinessMinutes = 480
+    """From "taken into work" to qualified (or marked non-target)."""
+    link: str | None = None
+    """A lead's page in the CRM, with ``{key}`` for its external key (used when a lead has no URL)."""
+
+
+def lead_problems(config: CompanyConfig) -> list[str]:
+    """Cross-checks: both departments exist and the link pattern has only ``{key}``."""
+    leads = config.leads
+    if leads is None:
+        return []
+    problems = [
+        f"leads.{field}: {code!r} is not in departments"
+        for field, code in (("sales", leads.sales), ("marketing", leads.marketing))
+        if code not in config.departments
+    ]
+    if leads.link is not None:
+        try:
+            leads.link.format(key="x")
+        except (KeyError, IndexError, ValueError):
+            problems.append("leads.link: use {key} for the lead's key, e.g. https://crm.example/leads/{key}")
+    return problems
