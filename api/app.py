@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import dashboard, errors, rest, webhooks
+from api import dashboard, errors, leads, rest, webhooks
 from api.state import AppState
 from crm.config import SecretError, check_against
 from crm.pipeline import InboxPipeline
@@ -60,6 +60,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(rest.router)
     app.include_router(rest.health_router)
+    app.include_router(leads.router)
     app.include_router(dashboard.router)
     return app
 

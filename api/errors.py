@@ -14,6 +14,7 @@ from slaflow.errors import (
     NotPermitted,
     SlaflowError,
 )
+from slaflow.leads.service import LeadNotFound, LeadStatusRefused
 
 STATUS: list[tuple[type[SlaflowError], int]] = [
     (CaseNotFound, 404),
@@ -21,6 +22,8 @@ STATUS: list[tuple[type[SlaflowError], int]] = [
     (DuplicateCase, 409),
     (IllegalTransition, 409),
     (NotPermitted, 403),
+    (LeadNotFound, 404),
+    (LeadStatusRefused, 409),
 ]
 """Anything else a user can act on (missing fields, invalid data, unknown type or person) is 422."""
 
