@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.adapters import ADAPTERS
 from crm.config import SourceConfig
 from crm.inbox import DONE, FAILED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
+from crm.lead_hook import lead_actions
 from crm.rules import OPEN, PlannedAction, plan
 from slaflow import cases
 from slaflow.company import Actor, Company
@@ -107,8 +108,9 @@ def _apply(session: Session, company: Company, row: InboxEvent, now: datetime) -
     actor = integration_actor(row.source, config)
     planned = [action for event in events for action in plan(company.config.crm.rules, event)]
     outcomes = [_perform(session, company, action, actor, now) for action in planned]
+    outcomes += lead_actions(session, company, events, actor, now)  # lead records (slaflow.leads)
     result = {"events": [e.model_dump(mode="json", exclude={"fields"}) for e in events], "actions": outcomes}
-    return (PROCESSED if planned else UNMATCHED), result
+    return (PROCESSED if outcomes else UNMATCHED), result
 
 
 def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime) -> dict[str, Any]:

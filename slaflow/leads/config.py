@@ -3,11 +3,41 @@ targets in the sales department's business time, and the link to a lead in the C
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from slaflow.leads.status import LeadStatus
 from state_machines.schema import BusinessMinutes
+
+FACTS = ("channel", "product_group", "customer", "url", "owner", "reason")
+"""What a CRM event may tell about a lead besides its status (``LeadFacts``)."""
+
+
+class LeadRule(BaseModel):
+    """A CRM event that gives a lead a status: matched like a case rule (source, entity kind,
+    event, stage, pipeline, field conditions); ``data`` maps lead facts to CRM fields
+    (``$stage`` etc. name event attributes), ``values`` sets constant facts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    source: str
+    entity: str | None = "lead"
+    event: str | list[str] | None = None
+    stage: str | list[str] | None = None
+    pipeline: str | None = None
+    when: dict[str, Any] = {}
+    status: LeadStatus
+    data: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_facts(self) -> LeadRule:
+        unknown = sorted((set(self.data) | set(self.values)) - set(FACTS))
+        if unknown:
+            raise ValueError(f"unknown lead facts {unknown}; use {', '.join(FACTS)}")
+        return self
 
 if TYPE_CHECKING:
     from slaflow.company import CompanyConfig
@@ -26,6 +56,8 @@ class LeadsConfig(BaseModel):
     """From "taken into work" to qualified (or marked non-target)."""
     link: str | None = None
     """A lead's page in the CRM, with ``{key}`` for its external key (used when a lead has no URL)."""
+    crm: list[LeadRule] = []
+    """CRM events that give leads their statuses (crm.lead_hook applies them to each webhook)."""
 
 
 def lead_problems(config: CompanyConfig) -> list[str]:
