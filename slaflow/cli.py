@@ -21,6 +21,8 @@ from slaflow import cases
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.company import load_company
 from slaflow.errors import SlaflowError
+from slaflow.leads.cli import digest as leads_digest
+from slaflow.leads.cli import leads_app
 from slaflow.regulation.cli import regulation
 from slaflow.runtime import Runtime
 from slaflow.views import case_detail, case_row
@@ -41,6 +43,8 @@ app.command()(regulation)
 app.add_typer(report_app, name="report")
 app.command("worker")(flows_worker)
 app.command("up")(flows_up)
+app.add_typer(leads_app, name="leads")  # slaflow.leads (issue 19)
+app.command("digest")(leads_digest)
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ def api(db_url: str, tmp_path: Path, clock: SimulatedClock) -> Iterator[TestClie
         yield client
 
 
-def event(api: TestClient, who: str = "ivanov", **body: object) -> object:
+def event(api: TestClient, who: str = "ivanov", **body: object) -> Any:
     return api.post("/api/leads/events", json={"key": "L-1", **body}, headers=token_header(who))
 
 
