@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.dashboard import access, charts, data
+from api.dashboard.leads import board_funnel
 from api.dashboard.text import LOCALES, DashboardLabels, render
 from api.schemas import MAX_ID
 from api.state import app_state
@@ -69,6 +70,7 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Re
     t = _labels(request, lang)
     with state.sessions() as session:
         shown = data.board(session, state.company, state.clock.now(), period)
+        funnel = board_funnel(session, state.company, actor, state.clock.now(), t.tz)
     figures = [row for row in shown.figures if row.compliance is not None]
     return _page(
         request,
@@ -76,6 +78,7 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Re
         "board.html.j2",
         actor,
         board=shown,
+        funnel=funnel,
         periods=list(data.PERIODS),
         compliance_svg=charts.compliance_chart(figures, t) if figures else None,
         trend_svg=charts.trend_chart(shown.trend, t) if any(w.compliance is not None for w in shown.trend) else None,
