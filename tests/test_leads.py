@@ -4,11 +4,12 @@ refusals that change nothing, disputes linked by key, and the funnel per week an
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +26,7 @@ from slaflow.leads.service import (
     record_lead_event,
     set_feedback_request,
 )
-from slaflow.leads.status import FORWARD, LeadStatus, implied, move_allowed
+from slaflow.leads.status import FORWARD, TIME_FIELD, LeadStatus, implied, move_allowed
 from storage.models import Lead, LeadEvent
 
 MON = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)  # Monday 09:00 Moscow
@@ -186,3 +187,44 @@ def test_moves_only_go_forward_and_pass_through_what_they_skip(current: LeadStat
         assert current in FORWARD and FORWARD.index(new) > FORWARD.index(current)
         assert len(passed) == FORWARD.index(new) - FORWARD.index(current)
     assert current not in (LeadStatus.NON_TARGET, LeadStatus.RESERVATION_PAID)
+
+
+@pytest.fixture(scope="module")
+def one_file(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Any) -> Any:
+    import shutil
+
+    from storage.db import make_engine, session_factory
+
+    path = tmp_path_factory.mktemp("lead-props") / "leads.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(list(LeadStatus)), st.integers(-600, 3000)), min_size=1, max_size=8))
+def test_any_order_of_events_keeps_the_times_in_funnel_order(
+    one_file: sessionmaker[Session], company: Company, steps: list[tuple[LeadStatus, int]]
+) -> None:
+    """CRMs deliver late and out of order: whatever arrives, a lead's times never run backwards,
+    its status has its time, and a refused move changes nothing."""
+    key = f"P-{uuid.uuid4().hex[:8]}"
+    for status, minutes in steps:
+        try:
+            with one_file.begin() as session:
+                record_lead_event(session, company, source="prop", external_key=key, status=status,
+                                  at=MON + timedelta(minutes=minutes), actor=company.actor("ivanov"),
+                                  facts=LeadFacts(reason="r"))
+        except LeadStatusRefused:
+            pass
+    with one_file() as session:
+        lead = session.scalars(select(Lead).where(Lead.external_key == key)).one()
+        chain = [t for t in (lead.received_at, lead.taken_at, lead.qualified_at, lead.reservation_paid_at) if t]
+        assert chain == sorted(chain)
+        assert lead.non_target_at is None or lead.non_target_at >= lead.received_at
+        status = LeadStatus(lead.status)
+        if status is not LeadStatus.NEW:
+            assert getattr(lead, TIME_FIELD[status]) is not None
+        assert lead.first_response_due_at > lead.received_at
+        assert (lead.qualification_due_at is None) == (lead.taken_at is None)

@@ -106,6 +106,12 @@ def record_lead_event(
     current = LeadStatus(lead.status)
     if new is LeadStatus.NEW:
         new = current  # "a lead arrived", reported after it moved on: only its facts count
+        if at < lead.received_at:  # ... and it arrived earlier than the first event we saw said
+            lead.received_at = at
+            lead.first_response_due_at = company.calendar_of(config.sales).add_business_minutes(
+                at, config.first_response)
+    else:
+        at = max(at, _latest(lead))  # a CRM's clock may lag: a status never precedes the one before
     if new is not current and not move_allowed(current, new):
         raise LeadStatusRefused(external_key, current.value, new.value)
     _apply_facts(lead, facts)
@@ -129,6 +135,11 @@ def record_lead_event(
     )
     session.flush()
     return lead
+
+
+def _latest(lead: Lead) -> datetime:
+    times = (lead.received_at, lead.taken_at, lead.qualified_at, lead.reservation_paid_at, lead.non_target_at)
+    return max(t for t in times if t is not None)
 
 
 def _status(value: LeadStatus | str) -> LeadStatus:
