@@ -1,8 +1,9 @@
 """Scheduled messages for the heads: the weekly lead feedback letter between sales and marketing
-(``weekly-lead-letter``, Fridays 16:00 in the head office's time zone: the week's leads so far
-and the day's) and the daily digest of open cases and yesterday's breaches (``daily-digest``,
-working days 09:00). Both only queue outbox rows (the dispatcher delivers them); their dedupe
-keys carry the week or the day, so a schedule that fires twice sends once.
+(``weekly-lead-letter``, on the company's ``leads.letter_cron`` in the head office's time zone,
+by default Fridays 16:00: the week's leads so far and the day's) and the daily digest of open
+cases and yesterday's breaches (``daily-digest``, working days 09:00). Both only queue outbox
+rows (the dispatcher delivers them); their dedupe keys carry the week or the day, so a schedule
+that fires twice sends once.
 
 Registered by ``flows.serve.scheduled_reports`` through ``lead_deployments`` (fixed deployment
 names: one worker serves company-wide schedules)."""
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
 
-LEAD_LETTER_CRON = "0 16 * * 5"
-"""Friday 16:00: the week so far, while both heads are still at work to answer."""
+    from slaflow.company import Company
+
 DIGEST_CRON = "0 9 * * 1-5"
 
 
@@ -48,15 +49,18 @@ def daily_digest(at: datetime | None = None, database_url: str | None = None) ->
     return written
 
 
-def lead_deployments(tz: str) -> list[RunnerDeployment]:
-    """Both flows as deployments on crons in ``tz`` (the head office's time zone)."""
+def lead_deployments(company: Company, tz: str) -> list[RunnerDeployment]:
+    """Both flows as deployments on crons in ``tz`` (the head office's time zone); the letter
+    only when the company keeps leads, on its ``leads.letter_cron``."""
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
 
     plan: list[tuple[Flow[..., Any], str, str]] = [
-        (weekly_lead_letter, LEAD_LETTER_CRON, "The weekly lead letter between the heads of sales and marketing."),
         (daily_digest, DIGEST_CRON, "Each department head's digest: open cases and yesterday's breaches."),
     ]
+    if company.config.leads is not None:
+        plan.append((weekly_lead_letter, company.config.leads.letter_cron,
+                     "The weekly lead letter between the heads of sales and marketing."))
     return [
         cast("RunnerDeployment", flow_.to_deployment(  # sync call: a deployment
             name="company", schedules=[Cron(cron, timezone=tz)], entrypoint_type=EntrypointType.MODULE_PATH,

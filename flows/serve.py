@@ -93,7 +93,7 @@ def scheduled_reports() -> list[RunnerDeployment]:
     )  # sync call: a deployment
     from flows.lead_letter import lead_deployments  # the lead letter and the daily digest (slaflow.leads)
 
-    return [cast("RunnerDeployment", deployment), *lead_deployments(tz)]
+    return [cast("RunnerDeployment", deployment), *lead_deployments(company, tz)]
 
 
 def serve_all(

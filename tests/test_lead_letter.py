@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
-from flows.lead_letter import DIGEST_CRON, LEAD_LETTER_CRON, daily_digest, weekly_lead_letter
+from flows.lead_letter import DIGEST_CRON, daily_digest, weekly_lead_letter
 from flows.serve import build_deployments
 from notifications.render import render
 from slaflow import cases
@@ -145,8 +145,50 @@ def test_the_daily_digest_flow_queues_each_head_their_digest(
 
 def test_the_letter_and_the_digest_run_on_crons_in_the_head_office_time_zone() -> None:
     deployments = {d.flow_name: d for d in build_deployments(instance="host-1")}
-    for name, cron in (("weekly-lead-letter", LEAD_LETTER_CRON), ("daily-digest", DIGEST_CRON)):
+    for name, cron in (("weekly-lead-letter", "0 16 * * 5"), ("daily-digest", DIGEST_CRON)):
         schedules = deployments[name].schedules
         assert schedules is not None
         schedule: Any = schedules[0].schedule
         assert (deployments[name].name, schedule.cron, schedule.timezone) == ("company", cron, "Europe/Moscow")
+
+
+def test_a_company_without_leads_schedules_no_letter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from slaflow.settings import EXAMPLE_COMPANY
+
+    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    del raw["leads"]
+    config = tmp_path / "no-leads.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("SLAFLOW_CONFIG", str(config))
+    names = {d.flow_name for d in build_deployments(instance="host-1")}
+    assert "daily-digest" in names and "weekly-lead-letter" not in names
+
+
+def test_the_regulation_states_the_lead_slas_and_the_letter_schedule(company: Company) -> None:
+    from slaflow.regulation.render import render_regulation
+
+    md = render_regulation(company, "en")["md"]
+    leads = md.split("## 5. Leads", 1)[1]
+    assert "taken into work by Sales within 1 h of business time" in leads
+    assert "within 8 h of business time" in leads
+    assert "Maria Kuznetsova and Svetlana Pavlova exchange the weekly lead letter on the schedule “0 16 * * 5”" in leads
+
+
+def test_a_broken_letter_schedule_is_a_config_error(tmp_path: Path) -> None:
+    import yaml
+
+    from slaflow.company import load_company
+    from slaflow.errors import ConfigError
+    from slaflow.settings import EXAMPLE_COMPANY
+
+    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw["leads"]["letter_cron"] = "0 16 * * 9"
+    raw["leads"]["marketing"] = "advertising"
+    config = tmp_path / "broken.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_company(config)
+    assert "leads.letter_cron: '0 16 * * 9' is not a cron expression" in str(caught.value)
+    assert "leads.marketing: 'advertising' is not in departments" in str(caught.value)

@@ -3,6 +3,7 @@ targets in the sales department's business time, and the link to a lead in the C
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -56,6 +57,9 @@ class LeadsConfig(BaseModel):
     """From "taken into work" to qualified (or marked non-target)."""
     link: str | None = None
     """A lead's page in the CRM, with ``{key}`` for its external key (used when a lead has no URL)."""
+    letter_cron: str = Field("0 16 * * 5", pattern=r"^\S+( \S+){4}$")
+    """When the weekly lead letter goes out (cron, in the head office's time zone): Friday 16:00,
+    the week so far while both heads are still at work to answer."""
     crm: list[LeadRule] = []
     """CRM events that give leads their statuses (crm.lead_hook applies them to each webhook)."""
 
@@ -70,6 +74,12 @@ def lead_problems(config: CompanyConfig) -> list[str]:
         for field, code in (("sales", leads.sales), ("marketing", leads.marketing))
         if code not in config.departments
     ]
+    try:
+        from cronsim import CronSim, CronSimError
+
+        CronSim(leads.letter_cron, datetime(2026, 1, 1))  # noqa: DTZ001 - only the syntax is checked
+    except CronSimError as exc:
+        problems.append(f"leads.letter_cron: {leads.letter_cron!r} is not a cron expression: {exc}")
     if leads.link is not None:
         try:
             leads.link.format(key="x")

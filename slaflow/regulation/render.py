@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from notifications.recipients import Scope, resolve
+from reports.queries import report_zone
 from sla.calendar import WEEKDAYS, BusinessCalendar
 from slaflow.company import Company
 from slaflow.duties import CronSchedule, DutyConfig, duties_of
@@ -324,4 +325,24 @@ def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyCo
         "duty_definitions": facts.terms(duty_terms.definitions) if duty_terms is not None else [],
         "departments": departments,
         "calendars": [facts.calendar(name) for name in company.config.calendars],
+        "leads": _leads(facts),
+    }
+
+
+def _leads(facts: _Facts) -> dict[str, Any] | None:
+    """The lead SLAs and the weekly letter (slaflow.leads), when the company keeps leads."""
+    config = facts.company.config.leads
+    if config is None:
+        return None
+    sales = config.sales
+    return {
+        "sales": facts.department(sales),
+        "marketing": facts.department(config.marketing),
+        "first_response": config.first_response,
+        "qualification": config.qualification,
+        "calendar": facts.calendar(facts.company.config.departments[sales].calendar),
+        "sales_head": facts.person(facts.company.head_of(sales)),
+        "marketing_head": facts.person(facts.company.head_of(config.marketing)),
+        "letter_cron": config.letter_cron,
+        "letter_tz": str(report_zone(facts.company)),  # the flow's cron runs in the head office's zone
     }
