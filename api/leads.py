@@ -6,11 +6,11 @@ director)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.auth import CurrentActor
 from api.schemas import ErrorBody
@@ -33,6 +33,17 @@ from slaflow.leads.status import LeadStatus
 router = APIRouter(prefix="/api/leads", tags=["leads"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}
 MAX_SPAN = timedelta(days=366)
+EARLIEST, LATEST = datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_range(moment: datetime) -> datetime:
+    """Refuse instants no lead can have (and that time-zone arithmetic cannot represent)."""
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"{moment.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Text = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
 LongText = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 
@@ -47,7 +58,7 @@ class LeadEventIn(_Body):
     key: Text = Field(description="the lead's id in your system")
     source: str = Field("api", min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
     status: LeadStatus
-    at: AwareDatetime | None = Field(None, description="when it happened (default: now); never in the future")
+    at: Moment | None = Field(None, description="when it happened (default: now); never in the future")
     channel: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")] | None = None
     product_group: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")] | None = None
     customer: Text | None = None
@@ -113,8 +124,8 @@ def record_event(body: LeadEventIn, request: Request, actor: CurrentActor) -> di
 def leads(
     request: Request,
     actor: CurrentActor,
-    since: Annotated[AwareDatetime | None, Query(description="received at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="received before")] = None,
+    since: Annotated[Moment | None, Query(description="received at or after")] = None,
+    until: Annotated[Moment | None, Query(description="received before")] = None,
     status: Annotated[LeadStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
@@ -130,8 +141,8 @@ def leads(
 def funnel(
     request: Request,
     actor: CurrentActor,
-    since: Annotated[AwareDatetime, Query(description="first instant (received at or after)")],
-    until: Annotated[AwareDatetime, Query(description="end (received before); at most a year after since")],
+    since: Annotated[Moment, Query(description="first instant (received at or after)")],
+    until: Annotated[Moment, Query(description="end (received before); at most a year after since")],
 ) -> dict[str, Any]:
     """Leads received in the period per ISO week and month (head office time), by product group and channel."""
     state = app_state(request)
@@ -147,8 +158,8 @@ def funnel(
 def lead(
     request: Request,
     actor: CurrentActor,
-    source: Annotated[str, Path(min_length=1, max_length=32)],
-    key: Annotated[str, Path(min_length=1, max_length=255)],
+    source: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[^\x00]*$")],
+    key: Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]*$")],
 ) -> dict[str, Any]:
     """A lead with its SLAs, its disputes and every status it was given."""
     state = app_state(request)
@@ -167,7 +178,7 @@ def put_feedback(
     request: Request,
     actor: CurrentActor,
     body: FeedbackIn,
-    department: Annotated[str, Path(min_length=1, max_length=64)],
+    department: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00]*$")],
 ) -> Any:
     """The head of sales or marketing sets what they ask of the other department and the result
     they expect; the weekly letter carries it until they change it."""

@@ -73,3 +73,13 @@ def test_only_the_head_sets_their_departments_request(api: TestClient) -> None:
     assert ok.status_code == 200 and ok.json()["updated_by"] == "kuznetsova"
     assert api.put("/api/leads/feedback/sales", json=body, headers=token_header("ivanov")).status_code == 403
     assert api.put("/api/leads/feedback/warehouse", json=body, headers=token_header("kuznetsova")).status_code == 422
+
+
+def test_it_refuses_instants_and_characters_no_lead_can_have(api: TestClient) -> None:
+    ancient = api.get("/api/leads/funnel", headers=token_header("ivanov"),
+                      params={"since": "0001-01-01T00:00:00+00:01", "until": "0002-01-01T00:00:00Z"})
+    assert ancient.status_code == 422
+    assert api.get("/api/leads/api/a%00b", headers=token_header("ivanov")).status_code == 422
+    too_long = api.get("/api/leads/funnel", params={"since": "2026-01-01T00:00:00Z", "until": "2028-01-01T00:00:00Z"},
+                       headers=token_header("ivanov"))
+    assert too_long.status_code == 422 and "at most a year" in too_long.json()["detail"]
