@@ -192,3 +192,15 @@ def test_a_broken_letter_schedule_is_a_config_error(tmp_path: Path) -> None:
         load_company(config)
     assert "leads.letter_cron: '0 16 * * 9' is not a cron expression" in str(caught.value)
     assert "leads.marketing: 'advertising' is not in departments" in str(caught.value)
+
+
+def test_cli_instants_without_an_offset_are_head_office_time(sessions_on_file: sessionmaker[Session],
+                                                              sqlite_url: str) -> None:
+    done = _slaflow("leads", "record", "T-1", "new", "--as", "sidorov", "--at", "2026-11-16T09:00:00", url=sqlite_url)
+    assert done.returncode == 0, done.stderr
+    with sessions_on_file() as session:
+        from storage.models import Lead
+
+        assert session.scalars(select(Lead.received_at)).one() == MON  # 09:00 Moscow
+    bad = _slaflow("leads", "list", "--as", "kuznetsova", "--from", "0001-01-01", url=sqlite_url)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --from 0001-01-01T00:00:00")

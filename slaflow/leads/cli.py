@@ -17,7 +17,10 @@ from rich.table import Table
 
 from notifications.lead_letter import enqueue_lead_letters
 from notifications.reports import enqueue_daily_digests
+from reports.queries import report_zone
 from slaflow.clock import SystemClock, ensure_utc
+from slaflow.company import Company
+from slaflow.errors import InvalidData
 from slaflow.leads.service import (
     LeadFacts,
     check_lead_access,
@@ -36,7 +39,9 @@ console = Console(soft_wrap=True)
 
 DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_DATABASE_URL", help="SQLAlchemy URL")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", envvar="SLAFLOW_CONFIG", help="company YAML")]
-AtOption = Annotated[datetime | None, typer.Option("--at", help="this instant (ISO 8601 with offset) instead of now")]
+AtOption = Annotated[
+    datetime | None, typer.Option("--at", help="this instant (ISO 8601; without an offset: head office time)")
+]
 ActorOption = Annotated[str, typer.Option("--as", help="person (from the company config) who acts")]
 
 
@@ -49,8 +54,18 @@ def _runtime(database_url: str | None, config: Path | None) -> Iterator[Runtime]
         runtime.engine.dispose()
 
 
-def _now(at: datetime | None) -> datetime:
-    return ensure_utc(at) if at is not None else SystemClock().now()
+def _moment(value: datetime, company: Company, option: str) -> datetime:
+    """An instant from the command line; without an offset it is the head office's local time."""
+    try:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=report_zone(company))
+        return ensure_utc(value)
+    except (OverflowError, ValueError):
+        raise InvalidData(f"{option} {value.isoformat()}: not an instant slaflow can use") from None
+
+
+def _now(at: datetime | None, company: Company) -> datetime:
+    return _moment(at, company, "--at") if at is not None else SystemClock().now()
 
 
 @leads_app.command("record")
@@ -70,11 +85,11 @@ def record(
     config: ConfigOption = None,
 ) -> None:
     """Record a lead's status (the first status about a key creates the lead)."""
-    now = _now(at)
     facts = LeadFacts(channel=channel, product_group=product_group, customer=customer, url=url, owner=owner,
                       reason=reason)
     with _runtime(database_url, config) as runtime, runtime.sessions.begin() as session:
         company = runtime.company
+        now = _now(at, company)
         lead = record_lead_event(session, company, source=source, external_key=key, status=status, at=now,
                                  actor=company.actor(person), facts=facts, payload={"via": "cli"})
         view = lead_view(session, company, lead, now)
@@ -85,8 +100,8 @@ def record(
 @leads_app.command("list")
 def list_command(
     person: ActorOption,
-    since: Annotated[datetime | None, typer.Option("--from", help="received at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, typer.Option("--to", help="received before (ISO 8601)")] = None,
+    since: Annotated[datetime | None, typer.Option("--from", help="received at or after (ISO 8601 or a day)")] = None,
+    until: Annotated[datetime | None, typer.Option("--to", help="received before (ISO 8601 or a day)")] = None,
     status: Annotated[LeadStatus | None, typer.Option(help="only this status")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
     at: AtOption = None,
@@ -94,11 +109,14 @@ def list_command(
     config: ConfigOption = None,
 ) -> None:
     """Leads with their status and both SLAs."""
-    now = _now(at)
     table = Table("source", "key", "status", "received", "first response", "qualification", "group", "channel")
     with _runtime(database_url, config) as runtime, runtime.sessions() as session:
-        check_lead_access(runtime.company, runtime.company.actor(person))
-        for lead in list_leads(session, since=since, until=until, status=status, limit=limit):
+        company = runtime.company
+        now = _now(at, company)
+        check_lead_access(company, company.actor(person))
+        first = _moment(since, company, "--from") if since is not None else None
+        last = _moment(until, company, "--to") if until is not None else None
+        for lead in list_leads(session, since=first, until=last, status=status, limit=limit):
             view = lead_view(session, runtime.company, lead, now)
             table.add_row(view["source"], view["key"], view["status"], view["received_at"].isoformat(),
                           view["first_response"], view["qualification"] or "-", view["product_group"] or "-",
@@ -116,8 +134,8 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """A lead: its times, SLAs, link, disputes and history."""
-    now = _now(at)
     with _runtime(database_url, config) as runtime, runtime.sessions() as session:
+        now = _now(at, runtime.company)
         check_lead_access(runtime.company, runtime.company.actor(person))
         lead = get_lead(session, source=source, key=key)
         view = lead_view(session, runtime.company, lead, now)
@@ -146,7 +164,7 @@ def request(
     with _runtime(database_url, config) as runtime, runtime.sessions.begin() as session:
         company = runtime.company
         set_feedback_request(session, company, actor=company.actor(person), department=department, request=text,
-                             expected_result=expected, now=_now(at))
+                             expected_result=expected, now=_now(at, company))
     console.print(f"the lead letter from {department} now asks: {text.strip()}", markup=False, highlight=False)
 
 
@@ -159,7 +177,7 @@ def letter(
 ) -> None:
     """Queue this week's lead letters (sales -> marketing and back) now, on demand."""
     with _runtime(database_url, config) as runtime, runtime.sessions.begin() as session:
-        written = enqueue_lead_letters(session, runtime.company, now=_now(at), again=again)
+        written = enqueue_lead_letters(session, runtime.company, now=_now(at, runtime.company), again=again)
     console.print(f"lead letters queued: {written} message(s)" if written else
                   "this week's lead letters were already sent (use --again to send them again)", highlight=False)
 
@@ -171,5 +189,5 @@ def digest(
 ) -> None:
     """Queue today's digest for each department head now (the daily-digest flow does it on schedule)."""
     with _runtime(database_url, config) as runtime, runtime.sessions.begin() as session:
-        written = enqueue_daily_digests(session, runtime.company, now=_now(at))
+        written = enqueue_daily_digests(session, runtime.company, now=_now(at, runtime.company))
     console.print(f"digests queued: {written} message(s)", highlight=False)
