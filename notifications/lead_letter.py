@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from notifications import context as ctx
 from notifications import recipients
@@ -74,6 +74,8 @@ def letter_context(
         "leads_week": _received(session, week_start, now),
         "leads_today": _received(session, day_start, now),
         "qualified_week": _count(session, Lead.qualified_at, week_start, now),
+        "taken_week": _count(session, Lead.taken_at, week_start, now),
+        "answered_late_week": _answered_late(session, week_start, now),
         "non_target_week_count": len(non_target_week),
         "non_target_week": [item for _, item in non_target_week[:LIST_LIMIT]],
         "non_target_today_count": len(non_target_today),
@@ -89,6 +91,16 @@ def _received(session: Session, since: datetime, until: datetime) -> int:
 
 def _count(session: Session, column: Any, since: datetime, until: datetime) -> int:
     query = select(func.count()).select_from(Lead).where(column >= ensure_utc(since), column <= ensure_utc(until))
+    return int(session.scalar(query) or 0)
+
+
+def _answered_late(session: Session, since: datetime, now: datetime) -> int:
+    """Leads received since ``since`` whose first response missed its deadline (as of ``now``)."""
+    answered = func.coalesce(Lead.taken_at, Lead.non_target_at)
+    late = or_(answered > Lead.first_response_due_at, and_(answered.is_(None), Lead.first_response_due_at < now))
+    query = select(func.count()).select_from(Lead).where(
+        Lead.received_at >= ensure_utc(since), Lead.received_at <= ensure_utc(now), late
+    )
     return int(session.scalar(query) or 0)
 
 

@@ -71,6 +71,9 @@ def test_each_head_gets_the_others_letter_from_the_lead_records(
     assert set(sent) == {"pavlova", "kuznetsova"}
     to_marketing = sent["pavlova"].context
     assert (to_marketing["leads_week"], to_marketing["leads_today"], to_marketing["qualified_week"]) == (15, 3, 1)
+    # Only W00 was taken (at 12:00, two hours after its 10:00 deadline); W10 and W40 were marked
+    # non-target hours late; the other twelve were never answered and their deadlines passed.
+    assert (to_marketing["taken_week"], to_marketing["answered_late_week"]) == (1, 15)
     assert [lead["key"] for lead in to_marketing["non_target_week"]] == ["W10", "W40"]
     assert [lead["key"] for lead in to_marketing["non_target_today"]] == ["W40"]
     assert to_marketing["non_target_today"][0]["url"] == "https://sever.amocrm.ru/leads/detail/W40"
