@@ -29,7 +29,7 @@ def group_rows(funnel: LeadFunnel) -> list[dict[str, Any]]:
 
 def funnel_table(funnel: LeadFunnel, t: Labels) -> Table:
     table = Table(title=t("lead_funnel"))
-    table.add_column(t("period"), justify="left")
+    table.add_column(t("period"), justify="left", no_wrap=True, min_width=8)
     for key in (*COUNTS, "first_response_compliance"):
         table.add_column(t(f"funnel_{key}"), justify="right")
     rows: list[FunnelRow] = [*funnel.weeks, *funnel.months]
