@@ -44,6 +44,15 @@ def test_every_built_in_type_defines_its_terms_and_describes_itself(name: str) -
     assert all(definition.description.get(locale) for locale in LOCALES)
 
 
+def test_the_example_companys_own_types_define_their_terms_too(company: Company) -> None:
+    own = [company.case_types[name] for name in company.config.case_types]
+    assert own
+    for definition in own:
+        assert definition.definitions, definition.name
+        for term in definition.definitions:
+            _check(term)
+
+
 def test_the_example_company_defines_the_lead_terms(company: Company) -> None:
     terms = company.config.definitions
     assert len(terms) >= 4
