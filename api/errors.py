@@ -16,6 +16,7 @@ from slaflow.errors import (
     NotPermitted,
     SlaflowError,
 )
+from slaflow.leads.service import LeadNotFound, LeadStatusRefused
 from storage.faults import UNAVAILABLE, describe
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ STATUS: list[tuple[type[SlaflowError], int]] = [
     (DuplicateCase, 409),
     (IllegalTransition, 409),
     (NotPermitted, 403),
+    (LeadNotFound, 404),
+    (LeadStatusRefused, 409),
 ]
 """Anything else a user can act on (missing fields, invalid data, unknown type or person) is 422."""
 

@@ -24,6 +24,7 @@ from crm.config import SourceConfig
 from crm.enrichment import default_registry, enrich
 from crm.events import CrmEvent
 from crm.inbox import DONE, FAILED, PARKED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
+from crm.lead_hook import lead_actions
 from crm.parking import apply_parked, park, parked_until
 from crm.rules import OPEN, PlannedAction, plan
 from slaflow import cases
@@ -140,12 +141,13 @@ def _apply(session: Session, company: Company, row: InboxEvent, now: datetime,
     actor = integration_actor(row.source, config)
     planned = [action for event in events for action in plan(company.config.crm.rules, event)]
     outcomes = [_perform(session, company, action, actor, now, config, row.id) for action in planned]
+    outcomes += lead_actions(session, company, events, actor, now)  # lead records (slaflow.leads)
     result = {"events": [e.model_dump(mode="json", exclude={"fields"}) for e in events], "actions": outcomes}
     until = parked_until(result)
     row.expires_at = until
     if until is not None:
         return PARKED, result
-    return (PROCESSED if planned else UNMATCHED), result
+    return (PROCESSED if outcomes else UNMATCHED), result
 
 
 def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime,

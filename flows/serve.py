@@ -91,7 +91,9 @@ def scheduled_reports() -> list[RunnerDeployment]:
         entrypoint_type=EntrypointType.MODULE_PATH,
         description="E-mail each department head their weekly SLA report and the director the summary.",
     )  # sync call: a deployment
-    return [cast("RunnerDeployment", deployment)]
+    from flows.lead_letter import lead_deployments  # the lead letter and the daily digest (slaflow.leads)
+
+    return [cast("RunnerDeployment", deployment), *lead_deployments(company, tz)]
 
 
 def serve_all(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Kind = Literal[
     "case_opened", "assigned", "warning", "breach", "escalation", "resolved", "digest", "lead_report", "sla_report",
-    "test",
+    "test", "lead_feedback",
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
 
@@ -49,7 +49,8 @@ audience from the escalation chain; digests and lead reports name their reader."
 class NotificationsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    quiet_hours_for: list[Kind] = ["case_opened", "assigned", "warning", "resolved", "digest", "lead_report"]
+    quiet_hours_for: list[Kind] = ["case_opened", "assigned", "warning", "resolved", "digest", "lead_report",
+                                   "lead_feedback"]
     """Kinds that wait for the recipient's working hours; the others (breach, escalation, test)
     go out at once."""
     all_channels_for: list[Kind] = ["breach", "escalation", "test"]

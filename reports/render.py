@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from reports.funnel_render import FUNNEL_HEADER, GROUPS_HEADER, funnel_rows, funnel_table, group_rows, groups_table
 from reports.labels import LOCALES, Labels
 from reports.report import Report, build_report
 from slaflow.company import Company
@@ -27,7 +28,7 @@ from slaflow.errors import InvalidData
 from state_machines.schema import label_text
 
 TEMPLATES = Path(__file__).parent / "templates"
-FORMATS: tuple[str, ...] = ("table", "html", "csv", "json")
+FORMATS: tuple[str, ...] = ("table", "html", "csv", "json", "xlsx")
 FILES = {
     "table": "sla-report.txt",
     "html": "sla-report.html",
@@ -36,8 +37,11 @@ FILES = {
     "csv:trend": "sla-trend.csv",
     "csv:ledger": "sla-ledger.csv",
     "csv:open_cases": "sla-open-cases.csv",
+    "csv:lead_funnel": "sla-lead-funnel.csv",
+    "csv:lead_groups": "sla-lead-groups.csv",
+    "xlsx": "sla-report.xlsx",
 }
-"""File written per output key (``csv`` writes four files, one per table)."""
+"""File written per output key (``csv`` writes a file per table, ``xlsx`` one sheet per table)."""
 
 
 def labels(report: Report, company: Company, locale: str) -> Labels:
@@ -116,6 +120,9 @@ def render_table(report: Report, company: Company, *, locale: str, console: Cons
         console.print(department_table(report, t))
     if report.open_cases:
         console.print(open_cases_table(report, t))
+    if report.funnel is not None and report.funnel.groups:
+        console.print(funnel_table(report.funnel, t))
+        console.print(groups_table(report.funnel, t))
     if report.leads is not None and report.leads.disputes:
         leads = report.leads
         console.print(
@@ -204,7 +211,10 @@ def csv_tables(report: Report, company: Company, *, locale: str) -> dict[str, li
         }
         for case in data["open_cases"]
     ]
-    return {"csv": departments, "csv:trend": data["trend"], "csv:ledger": ledger, "csv:open_cases": open_cases}
+    tables = {"csv": departments, "csv:trend": data["trend"], "csv:ledger": ledger, "csv:open_cases": open_cases}
+    if report.funnel is not None:
+        tables |= {"csv:lead_funnel": funnel_rows(report.funnel), "csv:lead_groups": group_rows(report.funnel)}
+    return tables
 
 
 def _rest(row: dict[str, Any]) -> dict[str, Any]:
@@ -252,12 +262,15 @@ CSV_HEADERS = {
         "opened_at",
         "remaining_minutes",
     ],
+    "csv:lead_funnel": FUNNEL_HEADER,
+    "csv:lead_groups": GROUPS_HEADER,
 }
 
 
 def write_csv(path: Path, header: list[str], rows: list[dict[str, Any]]) -> None:
-    """UTF-8 without a byte-order mark, comma-separated, a header line first."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    """UTF-8 with a byte-order mark (Excel then reads Cyrillic names correctly; Python's
+    ``utf-8-sig`` and most CSV readers skip it), comma-separated, a header line first."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -281,8 +294,8 @@ def write_outputs(
     report: Report, company: Company, *, out_dir: Path, formats: Iterable[str], locale: str
 ) -> dict[str, Path]:
     """Write the chosen formats into ``out_dir`` (created if missing); return the paths by output
-    key (``html``, ``json``, ``table``, and ``csv``, ``csv:trend``, ``csv:ledger``,
-    ``csv:open_cases`` for CSV)."""
+    key (``html``, ``json``, ``table``, ``xlsx``, and ``csv``, ``csv:trend``, ``csv:ledger``,
+    ``csv:open_cases``, ``csv:lead_funnel``, ``csv:lead_groups`` for CSV)."""
     chosen = check_formats(formats)
     check_locale(locale)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -298,6 +311,12 @@ def write_outputs(
             written[key] = path
     if "json" in chosen:
         written["json"] = _write(out_dir / FILES["json"], render_json(report, company, locale=locale) + "\n")
+    if "xlsx" in chosen:
+        from reports.xlsx import write_xlsx  # the spreadsheet library is needed for XLSX only
+
+        tables = csv_tables(report, company, locale=locale)
+        sheets = {_sheet_name(key): (CSV_HEADERS[key], rows) for key, rows in tables.items()}
+        written["xlsx"] = write_xlsx(out_dir / FILES["xlsx"], sheets)
     return written
 
 
@@ -321,6 +340,11 @@ def write_report(
         session, company, since=since, until=until, department=department, case_type=case_type, now=now
     )
     return write_outputs(report, company, out_dir=out_dir, formats=chosen, locale=locale)
+
+
+def _sheet_name(key: str) -> str:
+    """``csv`` -> ``departments``, ``csv:trend`` -> ``trend`` ..."""
+    return "departments" if key == "csv" else key.removeprefix("csv:")
 
 
 def _write(path: Path, text: str) -> Path:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reports import queries
+from reports.leads import LeadFunnel, lead_funnel
 from reports.queries import (
     LEAD_DISPUTE,
     CaseLedger,
@@ -42,6 +43,8 @@ class Report:
     trend: list[WeekTrend]
     leads: LeadFigures | None
     """None when a case-type filter excludes lead disputes."""
+    funnel: LeadFunnel | None = None
+    """The lead funnel (reports.leads); None when the company keeps no leads or a filter excludes them."""
 
     @property
     def totals(self) -> DepartmentRow:
@@ -76,6 +79,7 @@ class Report:
             "open_cases": [_plain(case) for case in self.open_cases],
             "trend": [_plain(week, compliance=week.compliance) for week in self.trend],
             "leads": None if self.leads is None else _plain(self.leads, acceptance=self.leads.acceptance),
+            "funnel": None if self.funnel is None else self.funnel.to_dict(),
         }
 
 
@@ -131,4 +135,13 @@ def build_report(
         ),
         trend=queries.weekly_trend(session, scope, zone),
         leads=queries.lead_figures(session, scope) if with_leads else None,
+        funnel=_funnel(session, company, scope, zone, moment) if with_leads else None,
     )
+
+
+def _funnel(session: Session, company: Company, scope: Scope, zone: tzinfo, now: datetime) -> LeadFunnel | None:
+    """The lead funnel, for the whole company or the departments that exchange leads."""
+    config = company.config.leads
+    if config is None or scope.department not in (None, config.sales, config.marketing):
+        return None
+    return lead_funnel(session, since=scope.since, until=scope.until, tz=zone, now=now)

@@ -38,6 +38,8 @@ COMMANDS: dict[str, LazySpec] = {
     "restore": ("slaflow.backup_cli:restore", "Replace the database with a backup taken by `slaflow backup`."),
     "user": ("slaflow.access_cli:user_app", "People who sign in: invite, set a password, make admin."),
     "token": ("slaflow.access_cli:token_app", "API tokens for people and integrations: create, list, revoke."),
+    "leads": ("slaflow.leads.cli:leads_app", "Lead records between marketing and sales: record, list, letters."),
+    "digest": ("slaflow.leads.cli:digest", "Send the daily digest now."),
 }
 
 app = typer.Typer(

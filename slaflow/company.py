@@ -24,8 +24,9 @@ from sla.calendar import BusinessCalendar, CalendarConfig
 from slaflow.builtin_choice import ALWAYS, BuiltinChoice, chosen_builtins
 from slaflow.duties import DutyConfig, duty_problems
 from slaflow.errors import ConfigError, UnknownCaseType, UnknownPerson
+from slaflow.leads.config import LeadsConfig, lead_problems
 from state_machines.machine import CaseMachine, machine_for
-from state_machines.schema import IDENT, CaseTypeDef, Label, label_text
+from state_machines.schema import IDENT, CaseTypeDef, Label, TermDef, label_text
 
 Locale = Literal["ru", "en", "pl"]
 
@@ -84,11 +85,15 @@ class CompanyConfig(_Strict):
     """How people sign in (password, OpenID Connect): org/config.py."""
     duties: list[DutyConfig] = []
     """Recurring information duties (a case of the built-in ``duty`` type per occurrence)."""
+    definitions: list[TermDef] = []
+    """The company's own terms (what a target lead is ...), shown in the regulation."""
+    leads: LeadsConfig | None = None
+    """Lead records between marketing and sales (slaflow.leads); None: the company keeps none."""
 
     @model_validator(mode="after")
     def _references(self) -> CompanyConfig:
         problems = [*self._people_problems(), *self._department_problems(), *self._parent_loops(),
-                    *duty_problems(self, self.duties)]
+                    *duty_problems(self, self.duties), *lead_problems(self)]
         if problems:
             raise ValueError("\n".join(problems))
         return self

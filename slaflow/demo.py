@@ -31,6 +31,7 @@ from slaflow import cases
 from slaflow.cases import CaseRecord
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company, load_company
+from slaflow.demo_leads import run_lead_week
 from slaflow.duties import deliver_duty, freshness, occurrences, open_due_duties
 from slaflow.errors import SlaflowError
 from slaflow.settings import EXAMPLE_COMPANY
@@ -229,6 +230,7 @@ def _run_week(
     _summary(factory, company, clock.now(), console)
     _whole_case_breaches(factory, company, clock.now(), console)
     _freshness(factory, company, clock.now(), console)
+    totals["messages"] += run_lead_week(factory, company, console, url=url, prefect=prefect, delivery=delivery)
     report_dir = database.parent / f"{database.stem}-report"
     with factory() as session:
         written = write_report(

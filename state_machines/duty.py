@@ -22,6 +22,49 @@ NAME = "duty"
 DUE, DELIVERED, WAIVED = "due", "delivered", "waived"
 DELIVER, WAIVE = "deliver", "waive"
 
+TERMS: dict[str, Any] = {
+    "description": {
+        "ru": (
+            "Отдел в срок предоставляет продажам регулярную информацию: оплаты, остатки, поставки, доставки."
+        ),
+        "en": (
+            "A department delivers recurring information to sales on time: payments, stock, supplies, "
+            "deliveries."
+        ),
+        "pl": "Dział terminowo przekazuje sprzedaży cykliczne informacje: wpłaty, stany, dostawy.",
+    },
+    "definitions": [
+        {
+            "term": {
+                "ru": "Актуальная информация",
+                "en": "Fresh information",
+                "pl": "Aktualna informacja",
+            },
+            "definition": {
+                "ru": (
+                    "Актуальная информация — это данные, на которые продажи опираются в работе с клиентом в "
+                    "течение дня. К ним относятся оплаты клиентов, остатки на складе, товары в пути и вчерашние"
+                    " отгрузки. Каждая обязанность имеет расписание, срок и ответственный отдел. Информация, "
+                    "предоставленная после срока, считается нарушением обязанности отдела."
+                ),
+                "en": (
+                    "Fresh information is the data sales relies on when dealing with customers during the day. "
+                    "It includes customer payments, stock on hand, goods in transit and yesterday's shipments. "
+                    "Every duty has a schedule, a deadline and an owing department. Information delivered after"
+                    " the deadline counts as a breach of that department's duty."
+                ),
+                "pl": (
+                    "Aktualna informacja to dane, na których sprzedaż opiera się w ciągu dnia w pracy z "
+                    "klientem. Należą do nich wpłaty klientów, stany magazynowe, towary w drodze i wczorajsze "
+                    "wysyłki. Każdy obowiązek ma harmonogram, termin i dział odpowiedzialny. Informacja "
+                    "przekazana po terminie jest naruszeniem obowiązku działu."
+                ),
+            },
+        }
+    ],
+}
+"""The type's description and the terms it relies on (shown in the regulation's duties section)."""
+
 TYPE_LABEL: dict[str, str] = {"ru": "Регулярная обязанность", "en": "Recurring duty", "pl": "Obowiązek cykliczny"}
 
 
@@ -48,6 +91,7 @@ def duty_definition(
         {
             "name": NAME,
             "label": label if label is not None else TYPE_LABEL,
+            **TERMS,
             "requester": requester,
             "performer": performer,
             "initial": DUE,

@@ -8,6 +8,49 @@ DEFINITION = CaseTypeDef.model_validate(
     {
         "name": "lead_dispute",
         "label": {"ru": "Спор о качестве лида", "en": "Lead quality dispute", "pl": "Spór o jakość leada"},
+        "description": {
+            "ru": (
+                "Продажи оспаривают качество лида, маркетинг соглашается или возражает, спор решает "
+                "коммерческий директор."
+            ),
+            "en": (
+                "Sales disputes a lead's quality, marketing accepts or objects, and the commercial director "
+                "decides."
+            ),
+            "pl": (
+                "Sprzedaż kwestionuje jakość leada, marketing się zgadza lub nie, a spór rozstrzyga dyrektor "
+                "handlowy."
+            ),
+        },
+        "definitions": [
+            {
+                "term": {
+                    "ru": "Спор о качестве лида",
+                    "en": "Lead quality dispute",
+                    "pl": "Spór o jakość leada",
+                },
+                "definition": {
+                    "ru": (
+                        "Спор о качестве лида — это заявление продаж, что лид нецелевой, с указанием причины. "
+                        "Маркетинг проверяет лид и либо соглашается, либо обосновывает, почему лид целевой. "
+                        "Если стороны не договорились, решение принимает коммерческий директор. Принятый спор "
+                        "исключает лид из числа квалифицированных лидов маркетинга."
+                    ),
+                    "en": (
+                        "A lead quality dispute is sales' statement, with a reason, that a lead is non-target. "
+                        "Marketing reviews the lead and either agrees or justifies why the lead is on target. "
+                        "When the two disagree, the commercial director decides. An accepted dispute removes "
+                        "the lead from marketing's qualified leads."
+                    ),
+                    "pl": (
+                        "Spór o jakość leada to oświadczenie sprzedaży, z podaniem przyczyny, że lead jest "
+                        "niecelowy. Marketing sprawdza leada i albo się zgadza, albo uzasadnia, dlaczego lead "
+                        "jest celowy. Gdy strony się nie zgadzają, decyduje dyrektor handlowy. Przyjęty spór "
+                        "usuwa leada z kwalifikowanych leadów marketingu."
+                    ),
+                },
+            }
+        ],
         "requester": "sales",
         "performer": "marketing",
         "initial": "review",

@@ -7,6 +7,43 @@ DEFINITION = CaseTypeDef.model_validate(
     {
         "name": "picking_error",
         "label": {"ru": "Ошибка комплектации", "en": "Picking error", "pl": "Błąd kompletacji"},
+        "description": {
+            "ru": "Клиент получил не тот товар: склад проверяет, логистика отправляет исправление.",
+            "en": (
+                "The customer got the wrong items: the warehouse checks and logistics ships the correction."
+            ),
+            "pl": "Klient dostał niewłaściwy towar: magazyn sprawdza, a logistyka wysyła korektę.",
+        },
+        "definitions": [
+            {
+                "term": {
+                    "ru": "Ошибка комплектации",
+                    "en": "Picking error",
+                    "pl": "Błąd kompletacji",
+                },
+                "definition": {
+                    "ru": (
+                        "Ошибка комплектации — это несоответствие отгруженного товара заказу по позициям или "
+                        "количеству. Менеджер по продажам открывает случай по жалобе клиента с номером заказа. "
+                        "Склад сверяет отгрузку с заказом и подтверждает или отклоняет ошибку. Подтверждённую "
+                        "ошибку исправляет логистика, а клиент подтверждает получение."
+                    ),
+                    "en": (
+                        "A picking error is a mismatch between the shipped goods and the order in items or "
+                        "quantities. The sales manager opens a case from the customer's complaint with the "
+                        "order number. The warehouse compares the shipment with the order and confirms or "
+                        "rejects the error. Logistics ships the correction for a confirmed error and the "
+                        "customer confirms receipt."
+                    ),
+                    "pl": (
+                        "Błąd kompletacji to niezgodność wysłanego towaru z zamówieniem co do pozycji lub "
+                        "ilości. Handlowiec otwiera sprawę na podstawie reklamacji klienta z numerem "
+                        "zamówienia. Magazyn porównuje wysyłkę z zamówieniem i potwierdza lub odrzuca błąd. "
+                        "Potwierdzony błąd koryguje logistyka, a klient potwierdza odbiór."
+                    ),
+                },
+            }
+        ],
         "requester": "sales",
         "performer": "warehouse",
         "initial": "check",

@@ -8,6 +8,48 @@ DEFINITION = CaseTypeDef.model_validate(
     {
         "name": "replacement",
         "label": {"ru": "Замена товара", "en": "Product replacement", "pl": "Wymiana towaru"},
+        "description": {
+            "ru": (
+                "Отдел качества подтверждает брак, склад собирает замену, логистика доставляет её клиенту."
+            ),
+            "en": (
+                "Quality confirms the defect, the warehouse picks the replacement and logistics delivers it."
+            ),
+            "pl": (
+                "Dział jakości potwierdza wadę, magazyn kompletuje zamiennik, a logistyka go dostarcza."
+            ),
+        },
+        "definitions": [
+            {
+                "term": {
+                    "ru": "Подтверждённый брак",
+                    "en": "Confirmed defect",
+                    "pl": "Potwierdzona wada",
+                },
+                "definition": {
+                    "ru": (
+                        "Подтверждённый брак — это дефект товара, который отдел качества установил при "
+                        "диагностике. Он возникает по вине производителя или склада, а не из-за неправильного "
+                        "использования клиентом. Только подтверждённый брак даёт право на замену без оплаты. "
+                        "Если нужного товара нет на складе, замену поставляют закупки, и время ожидания не "
+                        "ставится в вину складу."
+                    ),
+                    "en": (
+                        "A confirmed defect is a fault of the product that quality established in its "
+                        "diagnosis. It is caused by the manufacturer or the warehouse, not by the customer's "
+                        "misuse. Only a confirmed defect entitles the customer to a free replacement. When the "
+                        "product is out of stock, purchasing supplies it, and the wait is not charged to the "
+                        "warehouse."
+                    ),
+                    "pl": (
+                        "Potwierdzona wada to usterka produktu ustalona przez dział jakości podczas diagnozy. "
+                        "Powstaje z winy producenta lub magazynu, a nie przez niewłaściwe użycie przez klienta."
+                        " Tylko potwierdzona wada daje prawo do bezpłatnej wymiany. Gdy produktu brak na "
+                        "stanie, dostarczają go zakupy, a czas oczekiwania nie obciąża magazynu."
+                    ),
+                },
+            }
+        ],
         "requester": "sales",
         "performer": "quality",
         "initial": "diagnosis",

@@ -10,6 +10,48 @@ DEFINITION = CaseTypeDef.model_validate(
     {
         "name": "reservation",
         "label": {"ru": "Резерв товара", "en": "Stock reservation", "pl": "Rezerwacja towaru"},
+        "description": {
+            "ru": (
+                "Склад резервирует товар под крупную сделку; резерв снимается автоматически по истечении срока."
+            ),
+            "en": (
+                "The warehouse holds stock for a large deal; the hold is released automatically when it "
+                "expires."
+            ),
+            "pl": "Magazyn rezerwuje towar pod dużą transakcję; rezerwacja wygasa automatycznie.",
+        },
+        "definitions": [
+            {
+                "term": {
+                    "ru": "Резерв на складе",
+                    "en": "Stock hold",
+                    "pl": "Rezerwacja towaru",
+                },
+                "definition": {
+                    "ru": (
+                        "Резерв на складе — это товар, который склад не продаёт другим клиентам, пока идёт "
+                        "сделка. Резерв ставится только с одобрения руководителя отдела продаж. Он держится "
+                        "двадцать четыре рабочих часа и снимается системой автоматически, если сделка не "
+                        "состоялась. Резерв превращается в заказ после подтверждения предоплаты бухгалтерией "
+                        "или без неё по решению продаж."
+                    ),
+                    "en": (
+                        "A stock hold is stock the warehouse does not sell to other customers while a deal is "
+                        "under way. A hold is placed only with the approval of the head of sales. It lasts "
+                        "twenty-four business hours and the system releases it automatically if the deal does "
+                        "not happen. A hold becomes an order once accounting confirms the prepayment, or "
+                        "without one when sales decides so."
+                    ),
+                    "pl": (
+                        "Rezerwacja towaru to towar, którego magazyn nie sprzedaje innym klientom w trakcie "
+                        "transakcji. Rezerwacja powstaje tylko za zgodą kierownika sprzedaży. Trwa dwadzieścia "
+                        "cztery godziny robocze, a system zwalnia ją automatycznie, gdy transakcja nie dojdzie "
+                        "do skutku. Rezerwacja staje się zamówieniem po potwierdzeniu przedpłaty przez "
+                        "księgowość albo bez niej decyzją sprzedaży."
+                    ),
+                },
+            }
+        ],
         "requester": "sales",
         "performer": "warehouse",
         "initial": "approval",

@@ -8,6 +8,50 @@ DEFINITION = CaseTypeDef.model_validate(
     {
         "name": "return",
         "label": {"ru": "Возврат товара", "en": "Product return", "pl": "Zwrot towaru"},
+        "description": {
+            "ru": (
+                "Склад проверяет возвращаемый товар, логистика забирает его, бухгалтерия возвращает деньги."
+            ),
+            "en": (
+                "The warehouse inspects returned goods, logistics collects them and accounting refunds the "
+                "customer."
+            ),
+            "pl": (
+                "Magazyn sprawdza zwracany towar, logistyka go odbiera, a księgowość zwraca pieniądze."
+            ),
+        },
+        "definitions": [
+            {
+                "term": {
+                    "ru": "Обоснованный возврат",
+                    "en": "Justified return",
+                    "pl": "Uzasadniony zwrot",
+                },
+                "definition": {
+                    "ru": (
+                        "Обоснованный возврат — это возврат, который склад или отдел качества признал законным "
+                        "после осмотра товара. Основания: брак, пересорт, повреждение при доставке или право "
+                        "клиента на возврат по договору. Решение записывается с заметками осмотра и больше не "
+                        "пересматривается продажами. Только после него логистика забирает товар, а бухгалтерия "
+                        "возвращает деньги."
+                    ),
+                    "en": (
+                        "A justified return is one the warehouse or quality accepted as valid after inspecting "
+                        "the goods. The grounds are a defect, a wrong item, damage in delivery or the "
+                        "customer's contractual right to return. The decision is recorded with the inspection "
+                        "notes and sales does not reopen it. Only then does logistics collect the goods and "
+                        "accounting refund the money."
+                    ),
+                    "pl": (
+                        "Uzasadniony zwrot to zwrot, który magazyn lub dział jakości uznał za zasadny po "
+                        "obejrzeniu towaru. Podstawą jest wada, pomyłka w asortymencie, uszkodzenie w dostawie "
+                        "lub umowne prawo klienta do zwrotu. Decyzja jest zapisywana z notatkami z kontroli i "
+                        "sprzedaż jej nie podważa. Dopiero wtedy logistyka odbiera towar, a księgowość zwraca "
+                        "pieniądze."
+                    ),
+                },
+            }
+        ],
         "requester": "sales",
         "performer": "warehouse",
         "initial": "inspection",

@@ -7,6 +7,46 @@ DEFINITION = CaseTypeDef.model_validate(
     {
         "name": "rush_delivery",
         "label": {"ru": "Срочная доставка", "en": "Rush delivery", "pl": "Pilna dostawa"},
+        "description": {
+            "ru": (
+                "Логистика подтверждает срочный слот, склад собирает заказ вне очереди, логистика доставляет."
+            ),
+            "en": (
+                "Logistics confirms a rush slot, the warehouse picks out of turn and logistics delivers."
+            ),
+            "pl": (
+                "Logistyka potwierdza pilny termin, magazyn kompletuje poza kolejką, a logistyka dostarcza."
+            ),
+        },
+        "definitions": [
+            {
+                "term": {
+                    "ru": "Срочная доставка",
+                    "en": "Rush delivery",
+                    "pl": "Dostawa pilna",
+                },
+                "definition": {
+                    "ru": (
+                        "Срочная доставка — это доставка быстрее стандартного графика по просьбе клиента. Её "
+                        "запрашивает менеджер по продажам, указывая заказ и дату, обещанную клиенту. Склад "
+                        "собирает такой заказ вне очереди, а логистика бронирует отдельный слот. Логистика "
+                        "вправе отказать, если слот невозможен, и обязана назвать причину."
+                    ),
+                    "en": (
+                        "A rush delivery is a delivery faster than the standard schedule at the customer's "
+                        "request. The sales manager asks for it, naming the order and the date promised to the "
+                        "customer. The warehouse picks such an order out of turn and logistics books a separate"
+                        " slot. Logistics may decline when no slot is possible, and must give the reason."
+                    ),
+                    "pl": (
+                        "Dostawa pilna to dostawa szybsza niż standardowy harmonogram, na prośbę klienta. Zleca"
+                        " ją handlowiec, podając zamówienie i datę obiecaną klientowi. Magazyn kompletuje takie"
+                        " zamówienie poza kolejką, a logistyka rezerwuje osobny termin. Logistyka może odmówić,"
+                        " gdy termin jest niemożliwy, i musi podać przyczynę."
+                    ),
+                },
+            }
+        ],
         "requester": "sales",
         "performer": "logistics",
         "initial": "slot_confirmation",

@@ -178,6 +178,14 @@ class StateDef(_Strict):
         return self.target
 
 
+class TermDef(_Strict):
+    """A term of the regulation and what it means, in each language: the company's coordination
+    rules ask for three to five sentences per term, so nobody argues about what a word covers."""
+
+    term: Label
+    definition: Label
+
+
 class TransitionDef(_Strict):
     """A trigger that moves a case, and who may fire it with what payload."""
 
@@ -210,6 +218,8 @@ class CaseTypeDef(_Strict):
     name: Identifier
     label: Label
     description: Label = ""
+    definitions: list[TermDef] = []
+    """The terms this type relies on (shown in the regulation), e.g. what a "discrepancy" is."""
     requester: str
     """The department that asks (it is a participant from the start)."""
     performer: str

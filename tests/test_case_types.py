@@ -64,6 +64,47 @@ EXPECTED_TRIGGERS = {
         "resolved": [],
         "rejected": [],
     },
+    "closing_documents": {
+        "preparing": ["prepared", "refuse", "request_details", "withdraw"],
+        "awaiting_details": ["details_received", "withdraw"],
+        "signing": ["refuse", "return_for_fix", "signed"],
+        "issued": [],
+        "refused": [],
+        "withdrawn": [],
+    },
+    "delivery_terms_change": {
+        "assessment": ["no_delay", "propose"],
+        "customer_agreement": ["agreed", "customer_cancels"],
+        "rebooking": ["rebooked"],
+        "changed": [],
+        "on_time": [],
+        "cancelled": [],
+    },
+    "product_demand": {
+        "evaluation": ["evaluated", "not_available"],
+        "decision": ["approve", "decline"],
+        "listed": [],
+        "declined": [],
+    },
+    "stock_discrepancy": {
+        "recount": ["confirm", "no_discrepancy"],
+        "correction": ["corrected"],
+        "corrected": [],
+        "matches": [],
+    },
+    "security_check": {
+        "check": ["clear", "refuse", "request_documents", "restrict"],
+        "awaiting_documents": ["documents_received"],
+        "cleared": [],
+        "prepayment_only": [],
+        "refused": [],
+    },
+    "customer_handover": {
+        "acceptance": ["accept", "return_card"],
+        "card_completion": ["resubmit"],
+        "welcome_call": ["contacted"],
+        "handed_over": [],
+    },
 }
 
 

@@ -31,7 +31,7 @@ def slaflow(*args: str, db: Path | None = None, check: bool = True) -> subproces
 
 def test_config_validate_accepts_the_example_and_counts_what_it_found() -> None:
     out = slaflow("config", "validate", str(EXAMPLE_COMPANY)).stdout
-    assert "OK — 9 departments, 19 people, 4 calendars, 8 case types (1 from the file)" in out
+    assert "OK — 10 departments, 21 people, 4 calendars, 14 case types (1 from the file)" in out
 
 
 def test_config_validate_names_file_path_and_problem(tmp_path: Path) -> None:
@@ -147,6 +147,10 @@ def test_the_demo_runs_a_week_with_breaches_refusals_and_a_summary(tmp_path: Pat
     assert "Склад's clock pauses while it waits on Закупки" in out
     assert "whole case #10 picking_error missed its target; business time used: Логистика 93%, Склад 7%" in out
     assert totals["messages"] > 20
+    # The week of leads: the funnel and each head's weekly letter as it arrives (slaflow.demo_leads).
+    assert "Воронка лидов" in out and "│ 2026-W47 │        25 │" in out
+    assert "weekly lead letter to Svetlana Pavlova (sent)" in out and "Поступило лидов за неделю: 25" in out
+    assert "лид LD-5531, сайт: a student, not a company (спор №" in out
     report = tmp_path / "demo-report" / "sla-report.html"
     assert f"SLA report for the week: {report}" in out
     assert "<svg" in report.read_text(encoding="utf-8") and "Склад" in report.read_text(encoding="utf-8")

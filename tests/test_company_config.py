@@ -45,7 +45,7 @@ def test_it_resolves_people_to_their_departments_and_roles(company: Company) -> 
 
 
 def test_it_names_the_known_types_for_an_unknown_one(company: Company) -> None:
-    with pytest.raises(UnknownCaseType, match=r"unknown case type 'refund'; known types: duty, lead_dispute, "):
+    with pytest.raises(UnknownCaseType, match=r"unknown case type 'refund'; known types: closing_documents, "):
         company.case_type("refund")
 
 

@@ -202,3 +202,12 @@ def test_it_reads_both_databases_and_escapes_case_data(db_url: str, tmp_path: Pa
         page = client.get(f"/dashboard/cases/{case_id}?lang=en", headers=token_header("ivanov"))
     assert page.status_code == 200 and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "<script>alert" not in page.text
+
+
+def test_the_board_shows_the_lead_funnel_to_sales_and_not_to_accounting(web: TestClient) -> None:
+    as_sales = web.get("/dashboard?lang=en", headers=token_header("kuznetsova")).text
+    funnel = as_sales.split('<section id="lead-funnel">', 1)[1].split("</section>", 1)[0]
+    assert "Lead funnel" in funnel and "<td>2026-W47</td>" in funnel
+    assert re.search(r"<td>2026-W47</td>\s*<td class=\"num\">25</td>", funnel)
+    as_accounting = web.get("/dashboard?lang=en", headers=token_header("morozova")).text
+    assert 'id="lead-funnel"' not in as_accounting

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from notifications import events, reports
 from notifications.config import KINDS
+from notifications.lead_letter import enqueue_lead_letters
 from notifications.render import LOCALES, TEMPLATES, render, template_names
 from notifications.transports.base import Format
 from slaflow.company import Company
+from slaflow.leads.service import LeadFacts, record_lead_event, set_feedback_request
 from storage.db import make_engine, session_factory
 from tests.test_notifications_support import assign, closed_copy, open_dispute, outbox, record_breach_row, step_clock
 
@@ -46,6 +48,11 @@ def _produce_every_kind(session: Session, company: Company) -> None:
                 "compliance": 0.4}]
     reports.enqueue_sla_report(session, company, recipient="smirnov", rows=figures, since=now - timedelta(days=7),
                                until=now, department="warehouse", now=later, link="https://sla.example/report")
+    record_lead_event(session, company, source="amocrm", external_key="L-9", status="non_target", at=later,
+                      actor=company.actor("ivanov"), facts=LeadFacts(reason="spam", customer="ООО Ромашка"))
+    set_feedback_request(session, company, actor=company.actor("kuznetsova"), department="sales",
+                         request="Лиды с телефоном", expected_result="Меньше 5% нецелевых", now=later)
+    enqueue_lead_letters(session, company, now=later)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +73,7 @@ def contexts(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, co
 KIND_KEY = {
     "case_opened": "case", "assigned": "assignee_name", "warning": "clock", "breach": "breach",
     "escalation": "level", "resolved": "case", "digest": "open_total", "lead_report": "total_leads",
-    "sla_report": "rows", "test": "channel",
+    "sla_report": "rows", "test": "channel", "lead_feedback": "leads_week",
 }
 """A variable each kind's templates cannot do without."""
 

@@ -92,7 +92,8 @@ def test_it_writes_html_json_and_csv_files_from_the_database(
             locale="ru",
             now=NOW,
         )
-    assert set(written) == {"html", "json", "csv", "csv:trend", "csv:ledger", "csv:open_cases"}
+    assert set(written) == {"html", "json", "csv", "csv:trend", "csv:ledger", "csv:open_cases", "csv:lead_funnel",
+                            "csv:lead_groups"}
     assert all(path.is_file() and path.parent == tmp_path / "out" for path in written.values())
 
     data = json.loads(written["json"].read_text(encoding="utf-8"))
@@ -102,7 +103,7 @@ def test_it_writes_html_json_and_csv_files_from_the_database(
     assert data["names"]["departments"]["warehouse"] == "Склад"
     assert data["period"]["since"] == "2026-11-15T21:00:00+00:00"  # Mon 16 Nov 00:00 Moscow
 
-    with written["csv"].open(encoding="utf-8", newline="") as handle:
+    with written["csv"].open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
     assert reader.fieldnames == CSV_HEADERS["csv"]
@@ -117,7 +118,7 @@ def test_it_writes_html_json_and_csv_files_from_the_database(
     ]
     sales = rows[4]
     assert (sales["department_name"], sales["case_breaches"], sales["late_minutes"]) == ("Отдел продаж", "3", "720.0")
-    with written["csv:trend"].open(encoding="utf-8", newline="") as handle:
+    with written["csv:trend"].open(encoding="utf-8-sig", newline="") as handle:
         trend = list(csv.DictReader(handle))
     assert [(w["week"], w["steps"], w["breached"]) for w in trend] == [("2026-W47", "18", "5"), ("2026-W48", "2", "0")]
 

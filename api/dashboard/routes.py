@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.dashboard import access, charts, data
+from api.dashboard.leads import board_funnel
 from api.dashboard.text import LOCALES, DashboardLabels, render
 from api.schemas import MAX_ID
 from api.state import app_state
@@ -75,6 +76,7 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Re
     t = _labels(request, lang)
     with state.sessions() as session:
         shown = data.board(session, state.company, state.clock.now(), period, reader=actor.principal.scope)
+        funnel = board_funnel(session, state.company, actor.principal.actor, state.clock.now(), t.tz)
     figures = [row for row in shown.figures if row.compliance is not None]
     return _page(
         request,
@@ -82,6 +84,7 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Re
         "board.html.j2",
         actor,
         board=shown,
+        funnel=funnel,
         periods=list(data.PERIODS),
         compliance_svg=charts.compliance_chart(figures, t) if figures else None,
         trend_svg=charts.trend_chart(shown.trend, t) if any(w.compliance is not None for w in shown.trend) else None,

@@ -18,13 +18,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from notifications.recipients import Scope, resolve
+from reports.queries import report_zone
 from sla.calendar import WEEKDAYS, BusinessCalendar
 from slaflow.company import Company
 from slaflow.duties import CronSchedule, DutyConfig, duties_of
 from slaflow.errors import SlaflowError
 from state_machines import duty as duty_type
 from state_machines.machine import machine_for
-from state_machines.schema import CaseTypeDef, StateDef, label_text
+from state_machines.schema import CaseTypeDef, StateDef, TermDef, label_text
 
 HERE = Path(__file__).parent
 LOCALES: tuple[str, ...] = ("ru", "en", "pl")
@@ -236,6 +237,7 @@ class _Facts:
             "name": definition.name,
             "label": label_text(definition.label, self.locale),
             "description": label_text(definition.description, self.locale),
+            "definitions": self.terms(definition.definitions),
             "requester": self.department(definition.requester),
             "performer": self.department(definition.performer),
             "target": definition.target,
@@ -257,6 +259,12 @@ class _Facts:
                 for t in definition.transitions
             ],
         }
+
+    def terms(self, terms: Sequence[TermDef]) -> list[dict[str, str]]:
+        return [
+            {"term": label_text(term.term, self.locale), "definition": label_text(term.definition, self.locale)}
+            for term in terms
+        ]
 
     def duty(self, duty: DutyConfig) -> dict[str, Any]:
         schedule = duty.schedule
@@ -297,6 +305,7 @@ def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyCo
     duty_list = list(duties) if duties is not None else duties_of(company)
     types = [facts.case_type(definition) for name, definition in company.case_types.items() if name != duty_type.NAME]
     duty_views = [facts.duty(duty) for duty in duty_list]
+    duty_terms = company.case_types.get(duty_type.NAME)
     departments = []
     for code, dept in company.config.departments.items():
         owes, owed = [], []
@@ -330,8 +339,30 @@ def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyCo
             "name": label_text(company.config.company.name, locale),
             "director": facts.person(company.config.company.director),
         },
+        "definitions": facts.terms(company.config.definitions),
         "case_types": types,
         "duties": duty_views,
+        "duty_definitions": facts.terms(duty_terms.definitions) if duty_terms is not None else [],
         "departments": departments,
         "calendars": [facts.calendar(name) for name in company.config.calendars],
+        "leads": _leads(facts),
+    }
+
+
+def _leads(facts: _Facts) -> dict[str, Any] | None:
+    """The lead SLAs and the weekly letter (slaflow.leads), when the company keeps leads."""
+    config = facts.company.config.leads
+    if config is None:
+        return None
+    sales = config.sales
+    return {
+        "sales": facts.department(sales),
+        "marketing": facts.department(config.marketing),
+        "first_response": config.first_response,
+        "qualification": config.qualification,
+        "calendar": facts.calendar(facts.company.config.departments[sales].calendar),
+        "sales_head": facts.person(facts.company.head_of(sales)),
+        "marketing_head": facts.person(facts.company.head_of(config.marketing)),
+        "letter_cron": config.letter_cron,
+        "letter_tz": str(report_zone(facts.company)),  # the flow's cron runs in the head office's zone
     }
