@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from api.testing import TestClient, example_config, serving, token_header, write_config
+from api.testing import TestClient, admin_header, example_config, serving, write_config
 from crm import samples
 from crm.adapters.generic import sign
 from crm.redaction import RedactSecrets
@@ -180,7 +180,7 @@ def test_it_answers_odd_timestamps_with_401_not_500(client: TestClient, source: 
                                   b'{"entity": "order", "entity_id": "\xff\xfe"}'],
                          ids=["raw-nul", "escaped-nul", "not-utf8"])
 def test_it_refuses_nul_at_parse_time_and_keeps_the_exact_bytes_as_rejected(
-    client: TestClient, db_url: str, clock: SimulatedClock, body: bytes
+    client: TestClient, db_url: str, tmp_path: Path, clock: SimulatedClock, body: bytes
 ) -> None:
     stamp = str(now_ts(clock))
     headers = {"Content-Type": "application/json", "X-Slaflow-Timestamp": stamp,
@@ -188,7 +188,8 @@ def test_it_refuses_nul_at_parse_time_and_keeps_the_exact_bytes_as_rejected(
     response = client.post("/webhooks/generic", content=body, headers=headers)
     assert response.status_code == 400, response.text
     assert "NUL" in response.json()["detail"] or "UTF-8" in response.json()["detail"]
-    stored = client.get(f"/webhooks/events/{response.json()['inbox_id']}", headers=token_header("kuznetsova"))
+    admin = admin_header(db_url, tmp_path / "company.yaml")  # stored bodies are read by admins only
+    stored = client.get(f"/webhooks/events/{response.json()['inbox_id']}", headers=admin)
     assert stored.status_code == 200 and stored.json()["status"] == "rejected"
     if stored.json()["body_base64"] is not None:
         assert base64.b64decode(stored.json()["body_base64"]) == body

@@ -113,7 +113,7 @@ def every_output(
                                 locale="en")
         shown = board(session, company, now, "week", reader=ReadScope(everything=True))
         by_hand = clock_by_clock(session, company, since=since, until=until, now=now)
-    with written["csv"].open(encoding="utf-8") as handle:
+    with written["csv"].open(encoding="utf-8-sig") as handle:
         csv_rows = list(csv.DictReader(handle))
     with serving(url, write_config(folder), SimulatedClock(now), samples.SAMPLE_ENV) as client:
         answer = client.get("/api/sla/departments", headers=token_header("orlov"))  # the director reads every case
@@ -196,7 +196,7 @@ def test_the_demo_charges_each_late_case_alike_everywhere(demo_week: tuple[Path,
     report = json.loads((folder / "demo-report" / FILES["json"]).read_text(encoding="utf-8"))
     page = html.unescape((folder / "demo-report" / FILES["html"]).read_text(encoding="utf-8"))
     t = Labels(company, company.locale, report_zone(company))
-    with (folder / "demo-report" / FILES["csv:ledger"]).open(encoding="utf-8") as handle:
+    with (folder / "demo-report" / FILES["csv:ledger"]).open(encoding="utf-8-sig") as handle:
         ledger = {(row["requester"], row["department"]): float(row["breach_share"]) for row in csv.DictReader(handle)}
     assert report["late_cases"], "the demo week has a whole case past its target"
     charged: dict[tuple[str, str], float] = {}
