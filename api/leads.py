@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from api.auth import CurrentActor
 from api.schemas import ErrorBody
@@ -43,7 +43,13 @@ def _in_range(moment: datetime) -> datetime:
     return moment
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Moment = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_range),
+    # The documented range, so a client (and schemathesis) knows what is refused before sending it.
+    WithJsonSchema({"type": "string", "format": "date-time",
+                    "pattern": r"^(197[1-9]|19[89][0-9]|20[0-9][0-9]|21[0-8][0-9])-"}),
+]
 Text = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
 LongText = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 
