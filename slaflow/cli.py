@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crm.cli import inbox_app, serve
+from flows.cli import deploy as flows_deploy
 from flows.cli import up as flows_up
 from flows.cli import worker as flows_worker
 from notifications.cli import notify_app, outbox_app
@@ -40,6 +41,7 @@ app.command("serve")(serve)
 app.command()(regulation)
 app.add_typer(report_app, name="report")
 app.command("worker")(flows_worker)
+app.command("deploy")(flows_deploy)
 app.command("up")(flows_up)
 
 console = Console(soft_wrap=True)
