@@ -19,7 +19,7 @@ import httpx
 
 from slaflow.errors import SlaflowError
 
-API_TIMEOUT_S = 3.0
+API_TIMEOUT_S = 2.0
 """How long to wait for the Prefect API's /health before giving up (the CLI answers in < 5 s)."""
 
 
@@ -35,12 +35,11 @@ def check_api(timeout: float = API_TIMEOUT_S) -> str:
         )
     try:
         response = httpx.get(f"{url.rstrip('/')}/health", timeout=timeout)
+    except httpx.TimeoutException:
+        raise SlaflowError(f"the Prefect API at {url} did not answer within {timeout:.0f} s") from None
     except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise SlaflowError(
-            f"cannot reach the Prefect API at {url} ({reason}); start the server "
-            "(`prefect server start` or `slaflow up`) or fix PREFECT_API_URL"
-        ) from None
+        reason = "connection refused" if "refused" in str(exc).lower() else (str(exc) or type(exc).__name__)
+        raise SlaflowError(f"cannot reach the Prefect API at {url}: {reason}") from None
     if response.status_code != 200:
         raise SlaflowError(f"the Prefect API at {url} answered /health with HTTP {response.status_code}")
     return url
