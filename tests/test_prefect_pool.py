@@ -98,7 +98,7 @@ def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(
         assert "prefect.flow-run.Running" in trigger.expect, name
         assert isinstance(automation.actions[0], CancelFlowRun), name
         related = trigger.match_related
-        assert related is not None and not isinstance(related, list)
+        assert related is not None and not isinstance(related, list | dict)
         assert related.root["prefect.resource.id"] == f"prefect.deployment.{deployed[name]}", name
     assert late["sweep-timers/slaflow"][0].trigger.within == timedelta(seconds=60)  # type: ignore[union-attr]
     assert late["process-inbox/slaflow"][0].trigger.within == timedelta(seconds=100)  # type: ignore[union-attr]
@@ -111,7 +111,7 @@ def test_each_fired_timer_is_an_event_on_its_case_and_the_row_keeps_the_run(
     from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
 
     open_returns(sqlite_sessions, company, SystemClock().now() - timedelta(days=30), 2)
-    state = sweep_timers(batch=50, return_state=True)  # type: ignore[call-overload]
+    state = sweep_timers(batch=50, return_state=True)
     run_id = str(state.state_details.flow_run_id)
     summary = state.result()
     with sqlite_sessions() as session:
@@ -121,7 +121,7 @@ def test_each_fired_timer_is_an_event_on_its_case_and_the_row_keeps_the_run(
     assert len(fired) == summary["fired_total"] > 0 and {row.flow_run_id for row in fired} == {run_id}
     wanted = EventFilter(
         event=EventNameFilter(name=[EVENT]),
-        related=EventRelatedFilter(id=[f"prefect.flow-run.{run_id}"]),  # type: ignore[call-arg]
+        related=EventRelatedFilter(id=[f"prefect.flow-run.{run_id}"]),
     )
     events: list[Any] = []
     deadline = time.monotonic() + 30
