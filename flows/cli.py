@@ -83,6 +83,7 @@ def deploy(
     sweeper_restart: RestartOption = 100,
     dispatch_interval: DispatchOption = 600,
     inbox_interval: InboxOption = 600,
+    lease: Annotated[float, typer.Option(help="seconds a sweeper's claim is kept (a dead one's wait that long)")] = 120,
     reports: ReportsOption = True,
     pool: PoolOption = "slaflow",
     config: ConfigOption = None,
@@ -99,7 +100,7 @@ def deploy(
     try:
         plan = Plan(
             sweep_interval=sweep_interval, sweeper_restart=sweeper_restart, dispatch_interval=dispatch_interval,
-            inbox_interval=inbox_interval, with_reports=reports,
+            inbox_interval=inbox_interval, lease=lease, with_reports=reports,
         )
     except ValidationError as exc:
         first = exc.errors()[0]

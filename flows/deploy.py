@@ -31,6 +31,7 @@ POOL = "slaflow"
 """The process work pool every slaflow worker polls."""
 DEPLOYMENT = "slaflow"
 """The name of every interval deployment (``sweep-timers/slaflow`` ...)."""
+SWEEPER = f"sweep-timers/{DEPLOYMENT}"
 HEARTBEAT_S = 30
 """Flow-run heartbeat (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``; Prefect's minimum)."""
 ZOMBIE_AFTER_S = 3 * HEARTBEAT_S
@@ -49,6 +50,7 @@ class Plan(BaseModel):
 
     sweep_interval: float = Field(10, gt=0, description="seconds between two sweeps of a sweeper run")
     sweeper_restart: float = Field(100, gt=0, description="a new sweeper run every this many seconds")
+    lease: float = Field(120, ge=10, description="seconds a claim is kept: a dead sweeper's timers fire after it")
     dispatch_interval: float = Field(600, gt=0, description="outbox safety net (the sweeper delivers as it goes)")
     inbox_interval: float = Field(600, gt=0, description="inbox safety net (the HTTP app processes on receipt)")
     reconcile_interval: float = Field(900, gt=0)
@@ -84,7 +86,9 @@ def build_deployments(plan: Plan | None = None) -> list[RunnerDeployment]:
     from flows.sweeper import sweep_timers
 
     plan = plan or Plan()
-    sweeper = {"interval_s": plan.sweep_interval, "lifetime_s": plan.sweeper_lifetime, "dispatch": True}
+    sweeper = {
+        "interval_s": plan.sweep_interval, "lifetime_s": plan.sweeper_lifetime, "dispatch": True, "lease_s": plan.lease,
+    }
     rows: list[tuple[Flow[..., Any], float, int, dict[str, Any], str]] = [
         (sweep_timers, plan.sweeper_restart, 2, sweeper,
          "Fire due timers (warnings, breaches, escalations, automatic transitions, hooks) and deliver the outbox; "
@@ -183,7 +187,43 @@ def deploy_all(plan: Plan | None = None, *, pool: str = POOL) -> dict[str, UUID]
     }
     replace_automations([zombie_automation(), *(late_automation(name, by_name[name], every) for name, every in
                                                 intervals.items())])
+    start_sweeper_now(by_name[SWEEPER])
     return by_name
+
+
+def start_sweeper_now(deployment_id: UUID) -> bool:
+    """An interval schedule's first run comes one interval after its anchor: start the sweeper
+    now unless one runs, or is about to (True when started)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    from slaflow.clock import SystemClock
+
+    with get_client(sync_client=True) as client:
+        active = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED])
+                ),
+                expected_start_time=FlowRunFilterExpectedStartTime(
+                    before_=SystemClock().now() + timedelta(seconds=10)
+                ),
+            ),
+            limit=1,
+        )
+        if active:
+            return False
+        client.create_flow_run_from_deployment(deployment_id, tags=["slaflow", "started-by-deploy"])
+    return True
 
 
 def zombie_automation() -> Automation:

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -41,7 +41,7 @@ from flows.visibility import fired_timers, publish_fired
 from notifications.settings import NotificationSettings
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.runtime import Runtime
-from slaflow.timers import SweepResult, sweep
+from slaflow.timers import DEFAULT_LEASE, SweepResult, sweep
 from storage.models import Timer, table
 
 ARTIFACT_ROWS = 1000
@@ -119,17 +119,20 @@ def sweep_timers(
     interval_s: float = 10.0,
     lifetime_s: float = 0.0,
     dispatch: bool = False,
+    lease_s: float = DEFAULT_LEASE.total_seconds(),
 ) -> dict[str, Any]:
     """Fire the timers due now (or at ``at``: a simulated week in the demo, a backfill); with
     ``lifetime_s`` > 0, keep sweeping every ``interval_s`` seconds for that long, and with
-    ``dispatch`` deliver the outbox after each sweep. Return (and log, and show as an artifact
+    ``dispatch`` deliver the outbox after each sweep. A claim is kept ``lease_s`` seconds: what a
+    dead run held fires that long after its claim. Return (and log, and show as an artifact
     and as events) what fired."""
     _refuse_secret(database_url)
     log = run_logger(__name__)
     owner = worker_id()
     fixed = ensure_utc(at) if at is not None else None
     started = (fixed or SystemClock().now()).isoformat()
-    loop = _Loop(owner=owner, run_id=flow_run_id(), fixed=fixed, batch=batch, max_batches=max_batches, log=log)
+    loop = _Loop(owner=owner, run_id=flow_run_id(), fixed=fixed, batch=batch, max_batches=max_batches, log=log,
+                 lease=timedelta(seconds=lease_s))
     with open_runtime(database_url) as runtime, stop_on_signals() as stop:
         deliver_settings = _delivery_settings(log) if dispatch else None
         deadline = time.monotonic() + lifetime_s
@@ -152,9 +155,17 @@ class _Loop:
     """What one run's sweeps add up to, and what they report."""
 
     def __init__(
-        self, *, owner: str, run_id: str | None, fixed: datetime | None, batch: int, max_batches: int, log: Any
+        self,
+        *,
+        owner: str,
+        run_id: str | None,
+        fixed: datetime | None,
+        batch: int,
+        max_batches: int,
+        log: Any,
+        lease: timedelta,
     ) -> None:
-        self.owner, self.run_id, self.fixed, self.log = owner, run_id, fixed, log
+        self.owner, self.run_id, self.fixed, self.log, self.lease = owner, run_id, fixed, log, lease
         self.batch, self.max_batches = batch, max_batches
         self.total = SweepResult()
         self.listed: list[dict[str, Any]] = []
@@ -169,6 +180,7 @@ class _Loop:
             owner=self.owner,
             batch=self.batch,
             max_batches=self.max_batches,
+            lease=self.lease,
             hooks=_start_hook,
             run_id=self.run_id,
         )
