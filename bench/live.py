@@ -58,7 +58,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 SWEEP_INTERVAL = 10.0
 SWEEPER_RESTART = 100.0
 LEASE_S = 120.0
-QUICK_LEASE_S = 45.0
 
 
 def log(message: str) -> None:
@@ -283,7 +282,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller run, under 5 minutes")
     parser.add_argument("--pg", default=os.environ.get("SLAFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
-    sizes = (Sizes(2_000, 45, 1_500, 20, 100, QUICK_LEASE_S) if args.quick
+    sizes = (Sizes(2_000, 30, 1_500, 15, 0, LEASE_S) if args.quick
              else Sizes(10_000, 300, 3_000, 120, 300, LEASE_S))
     admin = _libpq(args.pg)
     tag = uuid.uuid4().hex[:8]

@@ -8,8 +8,8 @@ No schedule belongs to a worker, so stopping or losing one pauses nothing.
   that finds the slots taken is cancelled, never queued, so a slow or missing worker never builds
   a backlog.
 - The sweeper is one long-lived run (`flows.sweeper`) restarted by its schedule a little before
-  it ends; two slots let the next run start while the last one finishes its final sweep (or
-  while a dead worker's run waits to be crashed).
+  it ends; its slots let the next run start while the last one finishes its final sweeps, and
+  while a dead worker's runs wait to be crashed.
 - Two automations: Prefect's documented zombie automation (no heartbeat for 3 beats: crashed),
   and per deployment, a run Late for more than two intervals is cancelled.
 """
@@ -32,6 +32,9 @@ POOL = "slaflow"
 DEPLOYMENT = "slaflow"
 """The name of every interval deployment (``sweep-timers/slaflow`` ...)."""
 SWEEPER = f"sweep-timers/{DEPLOYMENT}"
+SWEEPER_SLOTS = 3
+"""Two for the hand-over (the next run starts before the last one ends), one spare so that a
+dead machine's runs, until Prefect crashes them, never keep the next sweeper from starting."""
 HEARTBEAT_S = 30
 """Flow-run heartbeat (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``; Prefect's minimum)."""
 ZOMBIE_AFTER_S = 3 * HEARTBEAT_S
@@ -90,7 +93,7 @@ def build_deployments(plan: Plan | None = None) -> list[RunnerDeployment]:
         "interval_s": plan.sweep_interval, "lifetime_s": plan.sweeper_lifetime, "dispatch": True, "lease_s": plan.lease,
     }
     rows: list[tuple[Flow[..., Any], float, int, dict[str, Any], str]] = [
-        (sweep_timers, plan.sweeper_restart, 2, sweeper,
+        (sweep_timers, plan.sweeper_restart, SWEEPER_SLOTS, sweeper,
          "Fire due timers (warnings, breaches, escalations, automatic transitions, hooks) and deliver the outbox; "
          "one long-lived run, restarted by this schedule."),
         (dispatch_outbox, plan.dispatch_interval, 1, {}, "Deliver queued notifications (safety net)."),

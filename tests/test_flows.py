@@ -94,7 +94,7 @@ def test_one_shared_set_of_deployments_each_with_a_cancel_new_limit() -> None:
     }
     limits = {name: d.concurrency_options for name, d in by_flow.items()}
     assert all(o is not None and o.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW for o in limits.values())
-    assert {name: d.concurrency_limit for name, d in by_flow.items()}["sweep-timers"] == 2
+    assert {name: d.concurrency_limit for name, d in by_flow.items()}["sweep-timers"] == 3
     sweeper = by_flow["sweep-timers"]
     assert sweeper.parameters == {"interval_s": 7, "lifetime_s": 74, "dispatch": True, "lease_s": 120}
     assert "database_url" not in sweeper.parameters and sweeper.entrypoint == "flows.sweeper.sweep_timers"
