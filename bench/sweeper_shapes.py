@@ -36,7 +36,6 @@ from bench.live import _stat, free_port, kill_tree, wait_healthy  # noqa: E402
 from flows.worker import descendants  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 TASK_WORKER = """
 from prefect import task
@@ -71,14 +70,14 @@ print(json.dumps(latencies))
 
 
 def cpu(pids: list[int]) -> tuple[float, float]:
-    """CPU seconds and RSS (MB) of the processes and their descendants."""
-    ticks, pages = 0, 0
+    """CPU seconds of the processes and their descendants; private RSS (MB) of the last one's."""
+    ticks, private = 0, 0
     for root in pids:
         for pid in [root, *descendants(root)]:
             t, p = _stat(pid)
             ticks += t or 0
-            pages += p
-    return ticks / TICK, pages * PAGE / 2**20
+            private = p if root == pids[-1] else private
+    return ticks / TICK, private / 2**20
 
 
 def main() -> None:

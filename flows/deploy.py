@@ -32,6 +32,11 @@ POOL = "slaflow"
 DEPLOYMENT = "slaflow"
 """The name of every interval deployment (``sweep-timers/slaflow`` ...)."""
 SWEEPER = f"sweep-timers/{DEPLOYMENT}"
+SWEEP_THREADS = 2
+"""Sweeps side by side in a sweeper run on PostgreSQL (measured: a burst fires ~1.8x faster)."""
+SWEEP_BATCHES = 4
+"""Batches of 500 per sweep in a loop; a backlog is swept again at once, and a stop is heard
+between sweeps (every ~2,000 timers) instead of after the whole backlog."""
 SWEEPER_SLOTS = 3
 """Two for the hand-over (the next run starts before the last one ends), one spare so that a
 dead machine's runs, until Prefect crashes them, never keep the next sweeper from starting."""
@@ -91,6 +96,7 @@ def build_deployments(plan: Plan | None = None) -> list[RunnerDeployment]:
     plan = plan or Plan()
     sweeper = {
         "interval_s": plan.sweep_interval, "lifetime_s": plan.sweeper_lifetime, "dispatch": True, "lease_s": plan.lease,
+        "threads": SWEEP_THREADS, "max_batches": SWEEP_BATCHES,
     }
     rows: list[tuple[Flow[..., Any], float, int, dict[str, Any], str]] = [
         (sweep_timers, plan.sweeper_restart, SWEEPER_SLOTS, sweeper,

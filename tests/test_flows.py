@@ -41,7 +41,7 @@ def test_the_sweep_flow_body_fires_what_is_due_and_counts_it_per_kind(
     env_db: str, sessions: sessionmaker[Session], company: Company
 ) -> None:
     open_returns(sessions, company, SystemClock().now() - timedelta(days=30), 2)
-    summary = sweep_timers.fn(batch=3, max_batches=100)
+    summary = sweep_timers.fn(batch=3, max_batches=100, threads=2)  # two threads on PostgreSQL
     assert summary["fired"]["breach"] == 4 and summary["fired"]["warning"] == 4
     assert summary["fired_total"] == summary["claimed"] and summary["failed"] == 0
     assert summary["backlog_left"] is False and summary["owner"].endswith(":local")
@@ -96,7 +96,9 @@ def test_one_shared_set_of_deployments_each_with_a_cancel_new_limit() -> None:
     assert all(o is not None and o.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW for o in limits.values())
     assert {name: d.concurrency_limit for name, d in by_flow.items()}["sweep-timers"] == 3
     sweeper = by_flow["sweep-timers"]
-    assert sweeper.parameters == {"interval_s": 7, "lifetime_s": 74, "dispatch": True, "lease_s": 120}
+    assert sweeper.parameters == {
+        "interval_s": 7, "lifetime_s": 74, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
+    }
     assert "database_url" not in sweeper.parameters and sweeper.entrypoint == "flows.sweeper.sweep_timers"
     with pytest.raises(ValueError, match="greater than 0"):
         Plan(sweep_interval=0)
@@ -153,3 +155,22 @@ def test_the_weekly_reports_flow_queues_each_head_their_figures_and_the_director
     assert [(r["department"], r["steps"], r["breached"]) for r in warehouse] == [("warehouse", 1, 1)]
     assert {r["department"] for r in by_person[("orlov", "email")]["rows"]} == {"warehouse", "logistics"}
     engine.dispose()
+
+
+def test_up_puts_the_prefect_server_beside_a_postgresql_database_and_leaves_sqlite_alone(
+    pg_database: str, sqlite_url: str
+) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from flows.server import prefect_database_for
+
+    assert prefect_database_for(sqlite_url) is None  # the server keeps its SQLite under PREFECT_HOME
+    url = prefect_database_for(pg_database)
+    assert url is not None and prefect_database_for(pg_database) == url  # created once, found after
+    parsed = make_url(url)
+    assert parsed.drivername == "postgresql+asyncpg" and parsed.database == f"{make_url(pg_database).database}_prefect"
+    admin = make_url(pg_database).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone()
+        conn.execute(f'DROP DATABASE "{parsed.database}"')

@@ -74,7 +74,9 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
     limits = {name: d.global_concurrency_limit.limit for name, d in found.items() if d.global_concurrency_limit}
     assert limits["sweep-timers/slaflow"] == 3 and limits["dispatch-outbox/slaflow"] == 1
     sweeper = found["sweep-timers/slaflow"]
-    assert sweeper.parameters == {"interval_s": 1, "lifetime_s": 32, "dispatch": True, "lease_s": 120}
+    assert sweeper.parameters == {
+        "interval_s": 1, "lifetime_s": 32, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
+    }
     assert sweeper.schedules[0].schedule.interval == timedelta(seconds=30)  # type: ignore[union-attr]
 
 
