@@ -68,13 +68,15 @@ def worker(
 
     Needs a Prefect server (PREFECT_API_URL); run as many workers as you like, on as many
     machines: each timer still fires once."""
+    from flows.worker import check_api  # first, and light: an unreachable API is said at once
+
+    check_api()
     apply_offline_env()
     for name, value in FLOW_RUN_ENV.items():
         os.environ.setdefault(name, value)
     _export(database_url, config)
-    from flows.worker import check_api, run_worker
+    from flows.worker import run_worker
 
-    check_api()
     run_worker(pool, limit=limit, grace=grace)
 
 
@@ -90,12 +92,14 @@ def deploy(
 ) -> None:
     """Create (or update) the work pool, the deployments and the automations on the Prefect
     server (PREFECT_API_URL). Run it once per release; workers pick the changes up."""
+    from flows.worker import check_api  # first, and light: an unreachable API is said at once
+
+    url = check_api()
     from pydantic import ValidationError
 
     apply_offline_env()
     _export(None, config)
     from flows.deploy import Plan, deploy_all
-    from flows.worker import check_api
 
     try:
         plan = Plan(
@@ -106,7 +110,6 @@ def deploy(
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "options"
         raise SlaflowError(f"{where.replace('_', '-')}: {first['msg']}") from None
-    url = check_api()
     deployed = deploy_all(plan, pool=pool)
     typer.echo(f"work pool {pool!r} on {url}: {len(deployed)} deployments, each with a CANCEL_NEW concurrency limit")
     for name in deployed:

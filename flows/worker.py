@@ -23,11 +23,21 @@ API_TIMEOUT_S = 2.0
 """How long to wait for the Prefect API's /health before giving up (the CLI answers in < 5 s)."""
 
 
-def check_api(timeout: float = API_TIMEOUT_S) -> str:
-    """The Prefect API URL once its /health answered; one clear error otherwise."""
+def api_url() -> str | None:
+    """PREFECT_API_URL from the environment, else from the Prefect profile. The environment is
+    read first: importing Prefect's settings takes seconds on a busy machine, and an unreachable
+    API must be reported within 5 s."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url
     from prefect.settings import get_current_settings
 
-    url = get_current_settings().api.url
+    return get_current_settings().api.url
+
+
+def check_api(timeout: float = API_TIMEOUT_S) -> str:
+    """The Prefect API URL once its /health answered; one clear error otherwise."""
+    url = api_url()
     if not url:
         raise SlaflowError(
             "PREFECT_API_URL is not set: point it at a Prefect server (http://HOST:4200/api), "
