@@ -265,7 +265,8 @@ def late_automation(name: str, deployment_id: UUID, interval: timedelta) -> Auto
     """A run of this deployment Late for more than two intervals is cancelled: the next tick
     does its work, so there is no backlog to drain when a worker comes back."""
     from prefect.automations import Automation
-    from prefect.events.actions import CancelFlowRun
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
@@ -283,7 +284,13 @@ def late_automation(name: str, deployment_id: UUID, interval: timedelta) -> Auto
             threshold=1,
             within=2 * interval,
         ),
-        actions=[CancelFlowRun()],
+        # Not CancelFlowRun: it proposes Cancelling, which a Scheduled run refuses ("no
+        # infrastructure to terminate"); a Late run has none, so it goes straight to Cancelled.
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CANCELLED, message="Late by more than two intervals: the next run does its work."
+            )
+        ],
     )
 
 

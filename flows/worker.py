@@ -20,6 +20,8 @@ import httpx
 from slaflow.errors import SlaflowError
 
 API_TIMEOUT_S = 2.0
+LATE_SWEEP_S = 30.0
+"""How often a worker cancels the pool's runs Late by more than two intervals."""
 """How long to wait for the Prefect API's /health before giving up (the CLI answers in < 5 s)."""
 
 
@@ -70,6 +72,7 @@ async def _serve(pool: str, limit: int, grace: float) -> None:
     worker = ProcessWorker(work_pool_name=pool, name=worker_name(), limit=limit, create_pool_if_not_found=False)
     async with anyio.create_task_group() as group:
         group.start_soon(worker.start)
+        group.start_soon(_cancel_late_runs_forever, pool)
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
                 name = signal.Signals(signum).name
@@ -78,6 +81,29 @@ async def _serve(pool: str, limit: int, grace: float) -> None:
         await _stop_flow_runs(grace)
         group.cancel_scope.cancel()
     print("worker stopped", flush=True)
+
+
+async def _cancel_late_runs_forever(pool: str, every: float = LATE_SWEEP_S) -> None:
+    """Every ``every`` seconds, cancel the pool's runs Late by more than two intervals (see
+    `flows.late`); a failure is logged and retried at the next turn."""
+    import logging
+
+    from prefect.client.orchestration import get_client
+
+    from flows.late import cancel_late_runs
+    from slaflow.clock import SystemClock
+
+    log = logging.getLogger("slaflow.worker")
+    while True:
+        await anyio.sleep(every)
+        try:
+            async with get_client() as client:
+                cancelled = await cancel_late_runs(client, pool, now=SystemClock().now())
+        except Exception as exc:  # the API may be restarting: the next turn tries again
+            log.warning("could not cancel late runs: %s", exc)
+            continue
+        if cancelled:
+            log.info("cancelled %d flow runs late by more than two intervals", len(cancelled))
 
 
 async def _stop_flow_runs(grace: float) -> None:

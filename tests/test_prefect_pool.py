@@ -81,7 +81,7 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
 
 def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(deployed: dict[str, Any]) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.events.actions import CancelFlowRun, ChangeFlowRunState
+    from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import EventTrigger, Posture
 
     with get_client(sync_client=True) as client:
@@ -97,7 +97,8 @@ def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(
         trigger = automation.trigger
         assert isinstance(trigger, EventTrigger) and trigger.after == {"prefect.flow-run.Late"}, name
         assert "prefect.flow-run.Running" in trigger.expect, name
-        assert isinstance(automation.actions[0], CancelFlowRun), name
+        [cancel] = automation.actions
+        assert isinstance(cancel, ChangeFlowRunState) and cancel.state.value == "CANCELLED", name
         related = trigger.match_related
         assert related is not None and not isinstance(related, list | dict)
         assert related.root["prefect.resource.id"] == f"prefect.deployment.{deployed[name]}", name
@@ -201,3 +202,29 @@ def test_an_unreachable_prefect_api_is_one_error_line_and_exit_2_within_5_s(comm
     refused = "error: cannot reach the Prefect API at http://127.0.0.1:9/api: connection refused"
     assert done.stderr.splitlines() == [refused]
     assert took < 5, took
+
+
+def test_runs_late_by_more_than_two_intervals_are_cancelled_and_fresher_ones_kept(deployed: dict[str, Any]) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Late
+
+    from flows.late import cancel_late_runs
+
+    now = SystemClock().now()
+    inbox = deployed["process-inbox/slaflow"]  # every 50 s in PLAN: late by > 100 s is cancelled
+    with get_client(sync_client=True) as client:
+        stale = client.create_flow_run_from_deployment(inbox, state=Late(scheduled_time=now - timedelta(seconds=130)))
+        fresh = client.create_flow_run_from_deployment(inbox, state=Late(scheduled_time=now - timedelta(seconds=70)))
+
+    async def sweep_late() -> list[Any]:
+        async with get_client() as client:
+            return await cancel_late_runs(client, POOL, now=now)
+
+    assert asyncio.run(sweep_late()) == [stale.id]
+    with get_client(sync_client=True) as client:
+        states = {run_id: client.read_flow_run(run_id).state for run_id in (stale.id, fresh.id)}
+    assert states[stale.id] is not None and states[stale.id].type == StateType.CANCELLED  # type: ignore[union-attr]
+    assert states[fresh.id] is not None and states[fresh.id].name == "Late"  # type: ignore[union-attr]
