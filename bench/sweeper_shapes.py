@@ -32,7 +32,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from bench.live import _stat, free_port, kill_tree, wait_healthy  # noqa: E402
+from bench.live_procs import _stat, free_port, kill_tree, wait_healthy  # noqa: E402
 from flows.worker import descendants  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
