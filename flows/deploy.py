@@ -247,7 +247,9 @@ def zombie_automation() -> Automation:
     return Automation(
         name=ZOMBIE_AUTOMATION,
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
+            # Prefect's example arms on heartbeats only; Running arms it too, for a run killed
+            # between its start and its first heartbeat reaching the server (seen in bench/live.py).
+            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Running"},
             expect={"prefect.flow-run.*"},
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
             for_each={"prefect.resource.id"},

@@ -88,7 +88,8 @@ def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(
         [zombie] = client.read_automations_by_name(ZOMBIE_AUTOMATION)
         late = {name: client.read_automations_by_name(LATE_AUTOMATION.format(flow=name)) for name in deployed}
     assert isinstance(zombie.trigger, EventTrigger) and zombie.trigger.posture == Posture.Proactive
-    assert zombie.trigger.after == {"prefect.flow-run.heartbeat"} and zombie.trigger.expect == {"prefect.flow-run.*"}
+    assert zombie.trigger.after == {"prefect.flow-run.heartbeat", "prefect.flow-run.Running"}
+    assert zombie.trigger.expect == {"prefect.flow-run.*"}
     assert zombie.trigger.within == timedelta(seconds=ZOMBIE_AFTER_S)
     [crash] = zombie.actions
     assert isinstance(crash, ChangeFlowRunState) and crash.state.value == "CRASHED"
