@@ -35,15 +35,17 @@ def open_runtime(database_url: str | None = None) -> Iterator[Runtime]:
             runtime.engine.dispose()
 
 
-def worker_id() -> str:
-    """hostname:pid:flow-run-id, so a lease names the machine, the process and the Prefect run
-    that holds it (cut to fit the lease column; the run id is kept whole, the host shortened)."""
-    tail = f":{os.getpid()}:{_flow_run_id() or 'local'}"
+def worker_id(lane: int = 0) -> str:
+    """hostname:pid:flow-run-id[#lane], so a lease names the machine, the process, the Prefect run
+    and the thread that holds it (cut to fit the lease column; the run id is kept whole, the host
+    shortened)."""
+    tail = f":{os.getpid()}:{flow_run_id() or 'local'}" + (f"#{lane}" if lane else "")
     host = socket.gethostname()
     return host[: max(1, LEASE_OWNER_MAX - len(tail))] + tail
 
 
-def _flow_run_id() -> str | None:
+def flow_run_id() -> str | None:
+    """The id of the Prefect flow run this code runs in, or None outside a run."""
     from prefect.runtime import flow_run
 
     run_id = flow_run.get_id()

@@ -13,8 +13,27 @@ from prefect import flow
 
 from flows._support import open_runtime, publish_table, run_logger, worker_id
 from notifications.outbox import DispatchResult, dispatch_due
-from notifications.settings import load_notification_settings
+from notifications.settings import NotificationSettings, load_notification_settings
 from slaflow.clock import SystemClock
+from slaflow.runtime import Runtime
+
+
+def deliver(
+    runtime: Runtime, owner: str, settings: NotificationSettings, *, limit: int = 200, max_batches: int = 10
+) -> DispatchResult:
+    """Send the due messages in batches until fewer than ``limit`` are due (also called by the
+    sweeper's loop, so notifications leave as their timers fire)."""
+    clock = SystemClock()
+    total = DispatchResult()
+    for _ in range(max_batches):
+        result = dispatch_due(
+            runtime.sessions, runtime.company, now=clock.now(), owner=owner, settings=settings, limit=limit
+        )
+        for name in (f.name for f in fields(DispatchResult)):
+            setattr(total, name, getattr(total, name) + getattr(result, name))
+        if result.claimed < limit:
+            break
+    return total
 
 
 @flow(name="dispatch-outbox", retries=0)
@@ -23,17 +42,8 @@ def dispatch_outbox(limit: int = 200, max_batches: int = 10) -> dict[str, int]:
     log = run_logger(__name__)
     owner = worker_id()
     settings = load_notification_settings()  # fails loudly on a bad setting, before any claim
-    clock = SystemClock()
-    total = DispatchResult()
     with open_runtime() as runtime:
-        for _ in range(max_batches):
-            result = dispatch_due(
-                runtime.sessions, runtime.company, now=clock.now(), owner=owner, settings=settings, limit=limit
-            )
-            for name in (f.name for f in fields(DispatchResult)):
-                setattr(total, name, getattr(total, name) + getattr(result, name))
-            if result.claimed < limit:
-                break
+        total = deliver(runtime, owner, settings, limit=limit, max_batches=max_batches)
     counts = asdict(total)
     log.info("outbox by %s: %s", owner, counts)
     if total.failed:

@@ -5,7 +5,7 @@ cases and yesterday's breaches (``daily-digest``, working days 09:00). Both only
 rows (the dispatcher delivers them); their dedupe keys carry the week or the day, so a schedule
 that fires twice sends once.
 
-Registered by ``flows.serve.scheduled_reports`` through ``lead_deployments`` (fixed deployment
+Registered by ``flows.deploy.scheduled_reports`` through ``lead_deployments`` (fixed deployment
 names: one worker serves company-wide schedules)."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def daily_digest(at: datetime | None = None, database_url: str | None = None) ->
     return written
 
 
-def lead_deployments(company: Company, tz: str) -> list[RunnerDeployment]:
+def lead_deployments(company: Company, tz: str, **options: Any) -> list[RunnerDeployment]:
     """Both flows as deployments on crons in ``tz`` (the head office's time zone); the letter
     only when the company keeps leads, on its ``leads.letter_cron``."""
     from prefect.schedules import Cron
@@ -64,7 +64,7 @@ def lead_deployments(company: Company, tz: str) -> list[RunnerDeployment]:
     return [
         cast("RunnerDeployment", flow_.to_deployment(  # sync call: a deployment
             name="company", schedules=[Cron(cron, timezone=tz)], entrypoint_type=EntrypointType.MODULE_PATH,
-            description=description,
+            description=description, **options,
         ))
         for flow_, cron, description in plan
     ]

@@ -36,7 +36,13 @@ _LOAD_CLOCK = select(table(SlaClock)).where(table(SlaClock).c.id == bindparam("b
 _FINISH = (
     update(_timers)
     .where(_timers.c.id == bindparam("b_timer_id"))
-    .values(status=bindparam("b_status"), fired_at=bindparam("b_fired_at"), lease_owner=None, lease_until=None)
+    .values(
+        status=bindparam("b_status"),
+        fired_at=bindparam("b_fired_at"),
+        lease_owner=None,
+        lease_until=None,
+        flow_run_id=bindparam("b_flow_run_id"),
+    )
 )
 _BREACH_OF_CLOCK = select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id"))
 _LEVEL_FIRED = (
@@ -70,6 +76,10 @@ _HIGHER_DUE = (
     )
     .distinct()
 )
+RUN_ID = "slaflow.flow_run_id"
+"""``Session.info`` key: the id of the (Prefect) run that sweeps, stored on the timers it finishes."""
+HOOKS_AFTER_COMMIT = "slaflow.hooks_after_commit"
+"""``Session.info`` key: hook timers whose deployment starts once the guard's transaction committed."""
 _RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
 
 
@@ -79,6 +89,8 @@ class SweepResult:
     fired: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
     failed: int = 0
+    fired_ids: list[int] = field(default_factory=list)
+    """The timers this sweep fired (the entry point reports them: events, artifacts)."""
 
     @property
     def fired_total(self) -> int:
@@ -134,10 +146,12 @@ def fire_timer(
         if hooks is None:  # this sweeper cannot start deployments: leave it to one that can
             session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
             return None
-        # Inside the timer's transaction: if it rolls back after the call, the next sweep calls
+        # Started after this transaction commits (no row lock held while Prefect answers), then
+        # marked fired; a crash in between leaves the lease to expire, the next sweep starts it
         # again and the deployment's idempotency key makes it one flow run all the same.
-        hooks(str(timer.trigger), timer.case_id, timer.level)
-        return _finish(session, timer_id, "fired", now, kind="hook")
+        deferred = session.info.setdefault(HOOKS_AFTER_COMMIT, [])
+        deferred.append((timer_id, str(timer.trigger), timer.case_id, timer.level))
+        return None
     if timer.kind == "auto":
         assert timer.trigger is not None
         cases.fire(
@@ -238,6 +252,7 @@ def sweep(
     lease: timedelta = DEFAULT_LEASE,
     group: int = 50,
     hooks: HookHandler | None = None,
+    run_id: str | None = None,
 ) -> SweepResult:
     """Claim and fire due timers until none are left (or ``max_batches`` is reached).
 
@@ -246,7 +261,8 @@ def sweep(
     ``detected_at`` and the messages' ``created_at`` are the moment of that fire, not the start
     of the batch. Timers fire ``group`` to a
     transaction; if any of a group raises, the group is rolled back and its timers fire one by one,
-    so one bad timer never blocks the others."""
+    so one bad timer never blocks the others. ``run_id`` (the Prefect flow run) is kept on each
+    timer it finishes."""
     if (now is None) == (clock is None):
         raise ValueError("sweep needs exactly one of now= or clock=")
     result = SweepResult()
@@ -259,9 +275,11 @@ def sweep(
         result.claimed += len(ids)
         for start in range(0, len(ids), group):
             chunk = ids[start : start + group]
-            if not _fire_group(factory, company, chunk, owner=owner, now=read_now, result=result, hooks=hooks):
+            if not _fire_group(factory, company, chunk, owner=owner, now=read_now, result=result, hooks=hooks,
+                               run_id=run_id):
                 for timer_id in chunk:
-                    _fire_alone(factory, company, timer_id, owner=owner, now=read_now, result=result, hooks=hooks)
+                    _fire_alone(factory, company, timer_id, owner=owner, now=read_now, result=result, hooks=hooks,
+                                run_id=run_id)
         if len(ids) < batch:
             break
     return result
@@ -283,24 +301,66 @@ def _fire_group(
     now: Callable[[], datetime],
     result: SweepResult,
     hooks: HookHandler | None,
+    run_id: str | None = None,
 ) -> bool:
     """Fire timers in one transaction; False (nothing kept) if any of them raised."""
     tally: Counter[str] = Counter()
-    skipped = 0
+    fired: list[int] = []
+    deferred: list[tuple[int, str, int, int]] = []
     try:
         with factory.begin() as session:
+            session.info[RUN_ID] = run_id
             for timer_id in ids:
                 kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks)
-                if kind is None:
-                    skipped += 1
-                else:
+                if kind is not None:
                     tally[kind] += 1
+                    fired.append(timer_id)
+            deferred = session.info.pop(HOOKS_AFTER_COMMIT, [])
     except Exception:  # retried one by one, where the failing timer is recorded
         log.info("a group of %d timers failed; firing them one by one", len(ids))
         return False
     result.fired.update(tally)
-    result.skipped += skipped
+    result.fired_ids += fired
+    result.skipped += len(ids) - len(fired) - len(deferred)
+    for hook in deferred:
+        _start_hook(factory, hook, owner=owner, now=now(), result=result, hooks=hooks, run_id=run_id)
     return True
+
+
+def _start_hook(
+    factory: sessionmaker[Session],
+    hook: tuple[int, str, int, int],
+    *,
+    owner: str,
+    now: datetime,
+    result: SweepResult,
+    hooks: HookHandler | None,
+    run_id: str | None,
+) -> None:
+    """Start a hook's deployment (its guard passed and committed), then mark the timer fired if
+    it is still ours; a failure is kept on the timer like any other."""
+    timer_id, deployment, case_id, event_seq = hook
+    assert hooks is not None
+    try:
+        hooks(deployment, case_id, event_seq)
+        with factory.begin() as session:
+            session.info[RUN_ID] = run_id
+            still_ours = session.execute(
+                select(_timers.c.id).where(
+                    _timers.c.id == timer_id, _timers.c.status == "pending", _timers.c.lease_owner == owner
+                )
+            ).first()
+            if still_ours is None:
+                result.skipped += 1
+                return
+            _finish(session, timer_id, "fired", now)
+    except Exception as exc:  # one bad hook must not stop the others
+        log.exception("hook timer %s failed", timer_id)
+        result.failed += 1
+        _record_failure(factory, timer_id, owner, exc)
+        return
+    result.fired["hook"] += 1
+    result.fired_ids.append(timer_id)
 
 
 def _fire_alone(
@@ -312,19 +372,26 @@ def _fire_alone(
     now: Callable[[], datetime],
     result: SweepResult,
     hooks: HookHandler | None,
+    run_id: str | None = None,
 ) -> None:
+    deferred: list[tuple[int, str, int, int]] = []
     try:
         with factory.begin() as session:
+            session.info[RUN_ID] = run_id
             kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks)
+            deferred = session.info.pop(HOOKS_AFTER_COMMIT, [])
     except Exception as exc:  # one bad timer must not stop the others
         log.exception("timer %s failed", timer_id)
         result.failed += 1
         _record_failure(factory, timer_id, owner, exc)
         return
-    if kind is None:
+    if deferred:
+        _start_hook(factory, deferred[0], owner=owner, now=now(), result=result, hooks=hooks, run_id=run_id)
+    elif kind is None:
         result.skipped += 1
     else:
         result.fired[kind] += 1
+        result.fired_ids.append(timer_id)
 
 
 def _give_up(session: Session, *, now: datetime) -> None:
@@ -340,7 +407,13 @@ def _give_up(session: Session, *, now: datetime) -> None:
 
 def _finish(session: Session, timer_id: int, status: str, now: datetime, kind: str | None = None) -> str | None:
     session.connection().execute(
-        _FINISH, {"b_timer_id": timer_id, "b_status": status, "b_fired_at": now if status == "fired" else None}
+        _FINISH,
+        {
+            "b_timer_id": timer_id,
+            "b_status": status,
+            "b_fired_at": now if status == "fired" else None,
+            "b_flow_run_id": session.info.get(RUN_ID),
+        },
     )
     return kind
 

@@ -240,6 +240,8 @@ class Timer(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    """The Prefect flow run that fired (or cancelled) it: the operator's link from a case to its run."""
 
 
 class Breach(Base):

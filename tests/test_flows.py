@@ -14,10 +14,10 @@ from crm import samples
 from crm.inbox import InboxRecord, store
 from flows import cli as flows_cli
 from flows._support import LEASE_OWNER_MAX, worker_id
+from flows.deploy import Plan, build_deployments
 from flows.hooks import hook_idempotency_key
 from flows.inbox import process_inbox
 from flows.reconciler import reconcile_timers
-from flows.serve import build_deployments
 from flows.sweeper import sweep_timers
 from slaflow.clock import SystemClock
 from slaflow.company import Company
@@ -42,7 +42,7 @@ def test_the_sweep_flow_body_fires_what_is_due_and_counts_it_per_kind(
     env_db: str, sessions: sessionmaker[Session], company: Company
 ) -> None:
     open_returns(sessions, company, SystemClock().now() - timedelta(days=30), 2)
-    summary = sweep_timers.fn(batch=3, max_batches=100)
+    summary = sweep_timers.fn(batch=3, max_batches=100, threads=2)  # two threads on PostgreSQL
     # A month late, every warning's stage has passed: they are cancelled, the breaches fire.
     assert summary["fired"]["breach"] == 4 and "warning" not in summary["fired"]
     assert summary["fired_total"] + summary["skipped"] == summary["claimed"] and summary["skipped"] == 4
@@ -81,25 +81,36 @@ def test_the_reconciler_flow_reports_nothing_when_all_is_well(
     assert (report["failed"], report["expired_leases"], report["overdue"], report["poison"]) == (0, 0, 0, 0)
 
 
-def test_a_worker_serves_its_own_deployments_on_the_given_intervals() -> None:
-    deployments = build_deployments(7, 8, 9, 600, 300, instance="host-1", with_reports=False)
+def test_one_shared_set_of_deployments_each_with_a_cancel_new_limit() -> None:
+    from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+
+    deployments = build_deployments(Plan(sweep_interval=7, sweeper_restart=60, dispatch_interval=8, inbox_interval=9,
+                                         reconcile_interval=600, duties_interval=300, with_reports=False))
     by_flow = {d.flow_name: d for d in deployments}
     assert set(by_flow) == {"sweep-timers", "dispatch-outbox", "process-inbox", "reconcile-timers", "open-duties"}
-    assert {d.name for d in deployments} == {"host-1"}
+    assert {d.name for d in deployments} == {"slaflow"}  # one set for every worker, not one per host
     intervals = {name: getattr(d.schedules[0].schedule, "interval", None) for name, d in by_flow.items() if d.schedules}
     assert intervals == {
-        "sweep-timers": timedelta(seconds=7), "dispatch-outbox": timedelta(seconds=8),
+        "sweep-timers": timedelta(seconds=60), "dispatch-outbox": timedelta(seconds=8),
         "process-inbox": timedelta(seconds=9), "reconcile-timers": timedelta(seconds=600),
         "open-duties": timedelta(seconds=300),
     }
-
-    assert by_flow["sweep-timers"].entrypoint == "flows.sweeper.sweep_timers"
-    with pytest.raises(ValueError, match="must be positive"):
-        build_deployments(0)
+    limits = {name: d.concurrency_options for name, d in by_flow.items()}
+    assert all(o is not None and o.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW for o in limits.values())
+    assert {name: d.concurrency_limit for name, d in by_flow.items()}["sweep-timers"] == 3
+    sweeper = by_flow["sweep-timers"]
+    assert sweeper.parameters == {
+        "interval_s": 7, "lifetime_s": 74, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
+    }
+    assert "database_url" not in sweeper.parameters and sweeper.entrypoint == "flows.sweeper.sweep_timers"
+    with pytest.raises(ValueError, match="greater than 0"):
+        Plan(sweep_interval=0)
+    with pytest.raises(ValueError, match="two sweep intervals"):
+        Plan(sweep_interval=30, sweeper_restart=40)
 
 
 def test_the_weekly_reports_run_on_a_cron_in_the_head_office_time_zone() -> None:
-    [deployment] = [d for d in build_deployments(instance="host-1") if d.flow_name == "weekly-reports"]
+    [deployment] = [d for d in build_deployments() if d.flow_name == "weekly-reports"]
     schedule = deployment.schedules[0].schedule
     assert (deployment.name, schedule.cron, schedule.timezone) == ("company", "0 9 * * 1", "Europe/Moscow")
 
@@ -147,3 +158,22 @@ def test_the_weekly_reports_flow_queues_each_head_their_figures_and_the_director
     assert [(r["department"], r["steps"], r["breached"]) for r in warehouse] == [("warehouse", 1, 1)]
     assert {r["department"] for r in by_person[("orlov", "email")]["rows"]} == {"warehouse", "logistics"}
     engine.dispose()
+
+
+def test_up_puts_the_prefect_server_beside_a_postgresql_database_and_leaves_sqlite_alone(
+    pg_database: str, sqlite_url: str
+) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from flows.server import prefect_database_for
+
+    assert prefect_database_for(sqlite_url) is None  # the server keeps its SQLite under PREFECT_HOME
+    url = prefect_database_for(pg_database)
+    assert url is not None and prefect_database_for(pg_database) == url  # created once, found after
+    parsed = make_url(url)
+    assert parsed.drivername == "postgresql+asyncpg" and parsed.database == f"{make_url(pg_database).database}_prefect"
+    admin = make_url(pg_database).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone()
+        conn.execute(f'DROP DATABASE "{parsed.database}"')

@@ -113,7 +113,8 @@ def test_adapting_a_built_in_names_what_is_wrong() -> None:
     with pytest.raises(ConfigError) as raised:
         company_from_mapping(raw, source="c.yaml")
     message = str(raised.value)
-    assert "c.yaml: builtin_case_types.retrun: not a built-in case type; built-in types: closing_documents, customer_handover" in message
+    assert ("c.yaml: builtin_case_types.retrun: not a built-in case type; "
+            "built-in types: closing_documents, customer_handover") in message
     assert "builtin_case_types.return.departments.shipping: the built-in type names no department 'shipping'" in message
     assert "builtin_case_types.return.states.nowhere: no such state" in message
 

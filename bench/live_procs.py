@@ -1,0 +1,156 @@
+"""Processes and meters for bench/live.py: start and kill process trees, sample CPU and private
+RSS of a set-up (its processes and its PostgreSQL backends), count Prefect's Late runs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from flows.worker import descendants
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@dataclass
+class Meter:
+    """Samples CPU and RSS of every process of the set-up once a second (a thread)."""
+
+    roots: list[int]
+    databases: list[str]
+    pg_admin: str
+    api: str
+    cpu_ticks: dict[int, int] = field(default_factory=dict)
+    counted: float = 0.0  # CPU seconds since mark()
+    rss_peak_mb: float = 0.0
+    rss_now_mb: float = 0.0
+    late_max: int = 0
+    late_now: int = 0
+    rss_peak_parts: dict[str, int] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def pids(self) -> dict[int, str]:
+        """Every process of the set-up, with its role."""
+        found: dict[int, str] = {}
+        for i, root in enumerate(self.roots):
+            if not Path(f"/proc/{root}").exists():
+                continue
+            if i == 0:
+                found.update({pid: "prefect_server" for pid in [root, *descendants(root)]})
+            else:
+                found[root] = "workers"
+                found.update({pid: "flow_runs" for pid in descendants(root)})
+        try:
+            with psycopg.connect(self.pg_admin, autocommit=True) as conn:
+                rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)", (self.databases,))
+                found.update({int(row[0]): "postgres_backends" for row in rows})
+        except psycopg.Error:
+            pass
+        return found
+
+    def mark(self) -> None:
+        self.counted = 0.0
+
+    def run(self) -> None:
+        last_late = 0.0
+        while not self.stop.wait(1.0):
+            rss = 0
+            parts: dict[str, int] = {}
+            for pid, role in self.pids().items():
+                ticks, private = _stat(pid)
+                if ticks is None:
+                    continue
+                before = self.cpu_ticks.get(pid)
+                self.cpu_ticks[pid] = ticks
+                if before is not None:
+                    self.counted += (ticks - before) / TICK
+                rss += private
+                parts[role] = parts.get(role, 0) + private
+            self.rss_now_mb = rss / 2**20
+            if self.rss_now_mb > self.rss_peak_mb:
+                self.rss_peak_mb = self.rss_now_mb
+                self.rss_peak_parts = {role: round(value / 2**20) for role, value in sorted(parts.items())}
+            if time.monotonic() - last_late >= 5:
+                last_late = time.monotonic()
+                self.late_now = late_runs(self.api)
+                self.late_max = max(self.late_max, self.late_now)
+
+
+def _stat(pid: int) -> tuple[int | None, int]:
+    """CPU ticks (user + system) and private resident bytes (RssAnon + RssFile: PostgreSQL's
+    shared buffers, RssShmem, are one allocation however many backends map them)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None, 0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    wanted = ("RssAnon", "RssFile")
+    kib = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines() if line.startswith(wanted)}
+    return int(fields[11]) + int(fields[12]), 1024 * sum(kib.values())
+
+
+def late_runs(api: str) -> int:
+    body = {"flow_runs": {"state": {"name": {"any_": ["Late"]}}}}
+    try:
+        return int(httpx.post(f"{api}/flow_runs/count", json=body, timeout=10).json())
+    except (httpx.HTTPError, ValueError):
+        return -1
+
+
+def flow_runs(api: str, state_type: str) -> list[dict[str, Any]]:
+    body = {"flow_runs": {"state": {"type": {"any_": [state_type]}}}, "limit": 200}
+    return list(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(name: str, command: list[str], env: dict[str, str], workdir: Path) -> Child:
+    path = workdir / f"{name}.log"
+    out = path.open("wb")
+    process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                               cwd=workdir)
+    return Child(name, process, path)
+
+
+def kill_tree(pid: int, sig: int = signal.SIGKILL) -> list[int]:
+    pids = [pid, *descendants(pid)]
+    for each in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, sig)
+    return pids
+
+
+def wait_healthy(api: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the Prefect server did not answer within {timeout:.0f} s")
+
+

@@ -1,0 +1,40 @@
+"""The Prefect server that ``slaflow up`` starts: its database and its logging.
+
+A Prefect server on SQLite is for a light load: with several workers it logs ``database is
+locked`` while marking runs late. So when slaflow's own database is PostgreSQL, the server gets
+a PostgreSQL database of its own on the same server (``<name>_prefect``, created if missing).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL, make_url
+
+QUIET_SERVER = {
+    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",  # no access log, no per-loop INFO lines
+    "PREFECT_LOGGING_LEVEL": "INFO",
+}
+"""Readable logs: the server says only what goes wrong; workers and flow runs say what they do."""
+
+
+def prefect_database_for(slaflow_url: str) -> str | None:
+    """The Prefect server's database URL (``postgresql+asyncpg``) beside slaflow's PostgreSQL
+    database, created if missing; None when slaflow is on SQLite (the server then keeps its
+    default SQLite file under PREFECT_HOME)."""
+    url = make_url(slaflow_url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return None
+    name = f"{url.database}_prefect"
+    _create_database(url, name)
+    prefect_url: URL = url.set(drivername="postgresql+asyncpg", database=name)
+    return prefect_url.render_as_string(hide_password=False)
+
+
+def _create_database(url: URL, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -1,0 +1,232 @@
+"""slaflow on Prefect the production way, under Prefect's test harness: ``slaflow deploy`` makes
+one process work pool with CANCEL_NEW-limited deployments and the zombie / late-run automations;
+a sweep emits one ``slaflow.timer.fired`` event per timer and keeps its run id on the timer; a
+real ``slaflow worker`` process runs a looping sweeper and stops cleanly on SIGTERM; and it
+says so in one line, fast, when the Prefect API is not there."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
+from flows.deploy import LATE_AUTOMATION, POOL, ZOMBIE_AFTER_S, ZOMBIE_AUTOMATION, Plan, deploy_all
+from flows.sweeper import sweep_timers
+from flows.visibility import EVENT
+from slaflow.clock import SystemClock
+from slaflow.company import Company
+from storage.db import make_engine, session_factory
+from storage.models import Timer
+from tests.conftest_prefect import prefect_server  # noqa: F401  (the module's Prefect server)
+from tests.test_sweeper_logic import open_returns
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
+
+PLAN = Plan(sweep_interval=1, sweeper_restart=30, dispatch_interval=40, inbox_interval=50, with_reports=True)
+
+
+@pytest.fixture
+def sqlite_sessions(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[sessionmaker[Session]]:
+    monkeypatch.setenv("SLAFLOW_DATABASE_URL", sqlite_url)
+    monkeypatch.delenv("SLAFLOW_CONFIG", raising=False)
+    engine = make_engine(sqlite_url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def deployed() -> dict[str, Any]:
+    os.environ.pop("SLAFLOW_CONFIG", None)
+    deploy_all(PLAN)
+    return deploy_all(PLAN)  # twice: `slaflow deploy` on every release updates, never duplicates
+
+
+def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deployment(deployed: dict[str, Any]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+
+    with get_client(sync_client=True) as client:
+        pool = client.read_work_pool(POOL)
+        found = {name: client.read_deployment_by_name(name) for name in deployed}
+    assert pool.type == "process"
+    assert set(found) == {
+        "sweep-timers/slaflow", "dispatch-outbox/slaflow", "process-inbox/slaflow", "reconcile-timers/slaflow",
+        "open-duties/slaflow", "weekly-reports/company",
+    }
+    for name, deployment in found.items():
+        assert deployment.work_pool_name == POOL, name
+        assert deployment.concurrency_options is not None, name
+        assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW, name
+        assert deployment.global_concurrency_limit is not None, name
+        assert deployment.job_variables["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30", name
+        assert "database_url" not in deployment.parameters, name  # the worker's settings give it
+    limits = {name: d.global_concurrency_limit.limit for name, d in found.items() if d.global_concurrency_limit}
+    assert limits["sweep-timers/slaflow"] == 3 and limits["dispatch-outbox/slaflow"] == 1
+    sweeper = found["sweep-timers/slaflow"]
+    assert sweeper.parameters == {
+        "interval_s": 1, "lifetime_s": 32, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
+    }
+    assert sweeper.schedules[0].schedule.interval == timedelta(seconds=30)  # type: ignore[union-attr]
+
+
+def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(deployed: dict[str, Any]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    with get_client(sync_client=True) as client:
+        [zombie] = client.read_automations_by_name(ZOMBIE_AUTOMATION)
+        late = {name: client.read_automations_by_name(LATE_AUTOMATION.format(flow=name)) for name in deployed}
+    assert isinstance(zombie.trigger, EventTrigger) and zombie.trigger.posture == Posture.Proactive
+    assert zombie.trigger.after == {"prefect.flow-run.heartbeat", "prefect.flow-run.Running"}
+    assert zombie.trigger.expect == {"prefect.flow-run.*"}
+    assert zombie.trigger.within == timedelta(seconds=ZOMBIE_AFTER_S)
+    [crash] = zombie.actions
+    assert isinstance(crash, ChangeFlowRunState) and crash.state.value == "CRASHED"
+    assert late.pop("weekly-reports/company") == []  # a cron: no interval to be late by
+    for name, [automation] in late.items():
+        trigger = automation.trigger
+        assert isinstance(trigger, EventTrigger) and trigger.after == {"prefect.flow-run.Late"}, name
+        assert "prefect.flow-run.Running" in trigger.expect, name
+        [cancel] = automation.actions
+        assert isinstance(cancel, ChangeFlowRunState) and cancel.state.value == "CANCELLED", name
+        related = trigger.match_related
+        assert related is not None and not isinstance(related, list | dict)
+        assert related.root["prefect.resource.id"] == f"prefect.deployment.{deployed[name]}", name
+    assert late["sweep-timers/slaflow"][0].trigger.within == timedelta(seconds=60)  # type: ignore[union-attr]
+    assert late["process-inbox/slaflow"][0].trigger.within == timedelta(seconds=100)  # type: ignore[union-attr]
+
+
+def test_each_fired_timer_is_an_event_on_its_case_and_the_row_keeps_the_run(
+    sqlite_sessions: sessionmaker[Session], company: Company
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
+
+    open_returns(sqlite_sessions, company, SystemClock().now() - timedelta(days=30), 2)
+    state = sweep_timers(batch=50, return_state=True)
+    run_id = str(state.state_details.flow_run_id)
+    summary = state.result()
+    with sqlite_sessions() as session:
+        fired = session.execute(
+            select(Timer.case_id, Timer.kind, Timer.flow_run_id).where(Timer.status == "fired")
+        ).all()
+    assert len(fired) == summary["fired_total"] > 0 and {row.flow_run_id for row in fired} == {run_id}
+    wanted = EventFilter(
+        event=EventNameFilter(name=[EVENT]),
+        related=EventRelatedFilter(id=[f"prefect.flow-run.{run_id}"]),
+    )
+    events: list[Any] = []
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while len(events) < len(fired) and time.monotonic() < deadline:  # events are stored asynchronously
+            time.sleep(0.5)
+            events = list(client.read_events(filter=wanted, limit=50).events)
+    assert len(events) == len(fired)
+    seen = {(e.resource.id, e.resource["slaflow.timer.kind"]) for e in events}
+    assert seen == {(f"slaflow.case.{row.case_id}", row.kind) for row in fired}
+    escalation = next(e for e in events if e.resource["slaflow.timer.kind"] == "escalation")
+    assert escalation.resource["slaflow.department"] and int(escalation.resource["slaflow.timer.level"]) >= 1
+
+
+def _api_url() -> str:
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    assert url
+    return url
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "worker", "--grace", "30"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+@pytest.mark.timeout(600)  # real processes: a worker and its flow run start slowly on a saturated machine
+def test_a_worker_runs_the_looping_sweeper_and_stops_it_cleanly_on_sigterm(
+    deployed: dict[str, Any], sqlite_url: str, company: Company
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.deployments import run_deployment
+
+    env = {**os.environ, "PREFECT_API_URL": _api_url(), "SLAFLOW_DATABASE_URL": sqlite_url,
+           "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
+    env.pop("SLAFLOW_CONFIG", None)
+    run = run_deployment("sweep-timers/slaflow", timeout=0, parameters={"lifetime_s": 600, "interval_s": 1})
+    worker = _worker(env)
+    try:
+        state = None
+        deadline = time.monotonic() + 300  # a flow-run process starts in ~7 s, minutes on a saturated machine
+        with get_client(sync_client=True) as client:
+            while time.monotonic() < deadline:
+                state = client.read_flow_run(run.id).state  # type: ignore[union-attr]
+                if state is not None and state.type == StateType.RUNNING:
+                    break
+                time.sleep(0.5)
+            assert state is not None and state.type == StateType.RUNNING, state
+            time.sleep(2)  # a sweep or two
+            stopped_at = time.monotonic()
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=120)
+            took = time.monotonic() - stopped_at
+            final = client.read_flow_run(run.id).state  # type: ignore[union-attr]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0, output
+    assert took < 45 and final is not None and final.type == StateType.COMPLETED, (took, final, output)
+    assert "Traceback" not in output and "left the loop after the batch in hand" in output
+
+
+@pytest.mark.parametrize("command", ["worker", "deploy"])
+def test_an_unreachable_prefect_api_is_one_error_line_and_exit_2_within_5_s(command: str) -> None:
+    env = {**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    started = time.monotonic()
+    # The commands' own module (`slaflow worker` adds the import of the whole CLI, slaflow/cli.py).
+    done = subprocess.run([sys.executable, "-m", "flows.cli", command], env=env, capture_output=True, text=True,
+                          timeout=30, check=False)
+    took = time.monotonic() - started
+    assert done.returncode == 2, done.stderr
+    refused = "error: cannot reach the Prefect API at http://127.0.0.1:9/api: connection refused"
+    assert done.stderr.splitlines() == [refused]
+    assert took < 5, took
+
+
+def test_runs_late_by_more_than_two_intervals_are_cancelled_and_fresher_ones_kept(deployed: dict[str, Any]) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Late
+
+    from flows.late import cancel_late_runs
+
+    now = SystemClock().now()
+    inbox = deployed["process-inbox/slaflow"]  # every 50 s in PLAN: late by > 100 s is cancelled
+    with get_client(sync_client=True) as client:
+        stale = client.create_flow_run_from_deployment(inbox, state=Late(scheduled_time=now - timedelta(seconds=130)))
+        fresh = client.create_flow_run_from_deployment(inbox, state=Late(scheduled_time=now - timedelta(seconds=70)))
+
+    async def sweep_late() -> list[Any]:
+        async with get_client() as client:
+            return await cancel_late_runs(client, POOL, now=now)
+
+    assert asyncio.run(sweep_late()) == [stale.id]
+    with get_client(sync_client=True) as client:
+        states = {run_id: client.read_flow_run(run_id).state for run_id in (stale.id, fresh.id)}
+    assert states[stale.id] is not None and states[stale.id].type == StateType.CANCELLED  # type: ignore[union-attr]
+    assert states[fresh.id] is not None and states[fresh.id].name == "Late"  # type: ignore[union-attr]
