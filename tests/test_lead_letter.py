@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
+from flows.deploy import build_deployments
 from flows.lead_letter import DIGEST_CRON, daily_digest, weekly_lead_letter
-from flows.serve import build_deployments
 from notifications.render import render
 from slaflow import cases
 from slaflow.company import Company
@@ -147,7 +147,7 @@ def test_the_daily_digest_flow_queues_each_head_their_digest(
 
 
 def test_the_letter_and_the_digest_run_on_crons_in_the_head_office_time_zone() -> None:
-    deployments = {d.flow_name: d for d in build_deployments(instance="host-1")}
+    deployments = {d.flow_name: d for d in build_deployments()}
     for name, cron in (("weekly-lead-letter", "0 16 * * 5"), ("daily-digest", DIGEST_CRON)):
         schedules = deployments[name].schedules
         assert schedules is not None
@@ -165,7 +165,7 @@ def test_a_company_without_leads_schedules_no_letter(tmp_path: Path, monkeypatch
     config = tmp_path / "no-leads.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("SLAFLOW_CONFIG", str(config))
-    names = {d.flow_name for d in build_deployments(instance="host-1")}
+    names = {d.flow_name for d in build_deployments()}
     assert "daily-digest" in names and "weekly-lead-letter" not in names
 
 

@@ -25,6 +25,7 @@ from flows.sweeper import sweep_timers
 from flows.visibility import EVENT
 from slaflow.clock import SystemClock
 from slaflow.company import Company
+from slaflow.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 from storage.models import Timer
 from tests.conftest_prefect import prefect_server  # noqa: F401  (the module's Prefect server)
@@ -38,7 +39,7 @@ PLAN = Plan(sweep_interval=1, sweeper_restart=30, dispatch_interval=40, inbox_in
 @pytest.fixture
 def sqlite_sessions(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[sessionmaker[Session]]:
     monkeypatch.setenv("SLAFLOW_DATABASE_URL", sqlite_url)
-    monkeypatch.delenv("SLAFLOW_CONFIG", raising=False)
+    monkeypatch.setenv("SLAFLOW_CONFIG", str(EXAMPLE_COMPANY))
     engine = make_engine(sqlite_url)
     yield session_factory(engine)
     engine.dispose()
@@ -46,7 +47,6 @@ def sqlite_sessions(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 @pytest.fixture(scope="module")
 def deployed() -> dict[str, Any]:
-    os.environ.pop("SLAFLOW_CONFIG", None)
     deploy_all(PLAN)
     return deploy_all(PLAN)  # twice: `slaflow deploy` on every release updates, never duplicates
 
@@ -61,7 +61,7 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
     assert pool.type == "process"
     assert set(found) == {
         "sweep-timers/slaflow", "dispatch-outbox/slaflow", "process-inbox/slaflow", "reconcile-timers/slaflow",
-        "open-duties/slaflow", "weekly-reports/company",
+        "open-duties/slaflow", "weekly-reports/company", "weekly-lead-letter/company", "daily-digest/company",
     }
     for name, deployment in found.items():
         assert deployment.work_pool_name == POOL, name
@@ -93,7 +93,8 @@ def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(
     assert zombie.trigger.within == timedelta(seconds=ZOMBIE_AFTER_S)
     [crash] = zombie.actions
     assert isinstance(crash, ChangeFlowRunState) and crash.state.value == "CRASHED"
-    assert late.pop("weekly-reports/company") == []  # a cron: no interval to be late by
+    for cron in ("weekly-reports/company", "weekly-lead-letter/company", "daily-digest/company"):
+        assert late.pop(cron) == []  # a cron: no interval to be late by
     for name, [automation] in late.items():
         trigger = automation.trigger
         assert isinstance(trigger, EventTrigger) and trigger.after == {"prefect.flow-run.Late"}, name
@@ -164,7 +165,7 @@ def test_a_worker_runs_the_looping_sweeper_and_stops_it_cleanly_on_sigterm(
 
     env = {**os.environ, "PREFECT_API_URL": _api_url(), "SLAFLOW_DATABASE_URL": sqlite_url,
            "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
-    env.pop("SLAFLOW_CONFIG", None)
+    env["SLAFLOW_CONFIG"] = str(EXAMPLE_COMPANY)
     run = run_deployment("sweep-timers/slaflow", timeout=0, parameters={"lifetime_s": 600, "interval_s": 1})
     worker = _worker(env)
     try:
