@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, dashboard, errors, health, leads, me, openapi, rest, webhooks, workplace
+from api import auth, dashboard, errors, health, leads, me, openapi, rest, webhooks
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
+from api.workplace import web as workplace
 from crm.api.registry import ApiRegistry
 from crm.config import check_against
 from crm.pipeline import InboxPipeline
