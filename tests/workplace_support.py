@@ -12,7 +12,8 @@ from api.testing import PASSWORDS, runtime, set_passwords, write_config
 from slaflow import cases
 
 WORKERS = {**PASSWORDS, "popov": "popov-storekeeper-pw", "volkova": "volkova-storekeeper-pw",
-           "kozlov": "kozlov-dispatcher-pw", "smirnov": "smirnov-warehouse-head-pw"}
+           "kozlov": "kozlov-dispatcher-pw", "smirnov": "smirnov-warehouse-head-pw",
+           "lebedev": "lebedev-logistics-head-pw"}
 
 
 def company_with_people(db_url: str, directory: Path) -> Path:
