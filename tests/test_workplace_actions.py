@@ -161,3 +161,29 @@ def test_typed_fields_are_checked_with_one_message_each() -> None:
                                           "document": "javascript:alert(1)"})
     assert [p.key for p in problems] == ["field_number", "field_date", "field_choice", "field_link", "field_required"]
     assert payload == {} and problems[-1].field == "Note"
+
+
+def test_a_comment_is_an_event_and_an_at_mention_queues_a_message_for_that_person(web: tuple[TestClient, int]) -> None:
+    from slaflow import cases
+    from storage.models import OutboxMessage
+
+    client, case_id = web
+    as_person(client, "popov")
+    empty = post(client, f"/dashboard/cases/{case_id}/comment?lang=en", {**form_of(client, case_id), "text": " "})
+    assert empty.status_code == 422 and "Comment: required" in empty.text
+    said = post(client, f"/dashboard/cases/{case_id}/comment",
+                {**form_of(client, case_id), "text": "@kozlov collect it tomorrow, @nobody and @popov need not"})
+    assert said.status_code == 303
+    case, events = stored(client, case_id)
+    assert (events[-1].trigger, events[-1].actor, events[-1].payload["mentions"]) == ("comment", "popov", ["kozlov"])
+    assert case.state == "inspection" and case.version == 2
+    with client.app.state.slaflow.sessions() as session:  # type: ignore[attr-defined]
+        sent = list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "mention")))
+        assert {m.recipient for m in sent} == {"kozlov"}
+        assert all(m.case_id == case_id and "collect it tomorrow" in m.context["comment"] for m in sent)
+        # The event log still replays to the stored case.
+        stored_case = session.get(Case, case_id)
+        definition = cases.definition_of(session, client.app.state.slaflow.company, stored_case)  # type: ignore[attr-defined]
+        assert cases.replay(definition, stored_case.events) == cases.CaseSnapshot.of(stored_case)
+    page = client.get(f"/dashboard/cases/{case_id}?lang=en")
+    assert "collect it tomorrow" in page.text and "Mention" in page.text

@@ -165,6 +165,22 @@ async def snooze(case_id: CaseId, request: Request, lang: Lang = None) -> Respon
     return await _act(request, case_id, lang, cases.SNOOZE, act)
 
 
+@router.post("/cases/{case_id}/comment")
+async def comment(case_id: CaseId, request: Request, lang: Lang = None) -> Response:
+    """A comment; ``@person`` in it notifies that person (an outbox message, as every notice)."""
+    state = app_state(request)
+
+    def act(session: Session, fields: dict[str, str], seen: int | None, viewer: access.Viewer) -> None:
+        if not fields.get("text", "").strip():
+            from api.workplace.forms import Problem
+
+            raise _FormProblems([Problem("field_required", _labels(request, lang)("comment"))])
+        cases.comment(session, state.company, case_id=case_id, actor=viewer.principal.actor, text=fields["text"],
+                      now=state.clock.now(), source=SOURCE)
+
+    return await _act(request, case_id, lang, cases.COMMENT, act)
+
+
 def _minutes_problem(request: Request, lang: str | None) -> Any:
     from api.workplace.forms import Problem
 

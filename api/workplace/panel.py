@@ -31,6 +31,8 @@ class Panel:
     can_take: bool = False
     assignees: list[str] = field(default_factory=list)
     can_acknowledge: bool = False
+    can_comment: bool = False
+    """Any person who can read the case may comment (and @mention people)."""
 
     @property
     def empty(self) -> bool:
@@ -50,7 +52,7 @@ def action_panel(company: Company, definition: CaseTypeDef, *, case_id: int, cas
     """``definition`` is the version the case runs under; field kinds and labels come from the
     company's current one (presentation is not versioned)."""
     if owner_department is None or actor.person is None:
-        return Panel(case_id, version)
+        return Panel(case_id, version, can_comment=actor.person is not None)
     machine = machine_for(definition)
     current = company.case_types.get(case_type, definition)
     triggers = []
@@ -68,4 +70,5 @@ def action_panel(company: Company, definition: CaseTypeDef, *, case_id: int, cas
         can_take=actor.person in members and owner_person != actor.person,
         assignees=[person for person in members if person != owner_person] if heads else [],
         can_acknowledge=status in ESCALATING and in_escalation_chain(company, owner_department, actor),
+        can_comment=True,
     )
