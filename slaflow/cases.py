@@ -40,7 +40,7 @@ from state_machines.schema import CaseTypeDef
 from storage.db import insert_ignoring_duplicates
 from storage.models import Case, CaseEvent, CaseParticipant, table
 
-OPEN, ASSIGN, ACKNOWLEDGE, SNOOZE, COMMENT = "open", "assign", "acknowledge", "snooze", "comment"
+OPEN, ASSIGN, ACKNOWLEDGE, SNOOZE, COMMENT, ATTACH = "open", "assign", "acknowledge", "snooze", "comment", "attach"
 """Event triggers that are not state-machine triggers (all but open keep the state)."""
 MAX_COMMENT = 4000
 _MENTION = re.compile(r"@([a-z][a-z0-9_]*)")
@@ -468,6 +468,28 @@ def comment(
     return record
 
 
+def attach(
+    session: Session,
+    company: Company,
+    *,
+    case_id: int,
+    actor: Actor,
+    file: Mapping[str, Any],
+    now: datetime,
+    source: str = "api",
+) -> CaseRecord:
+    """Record that a person attached a file (name, media type, size, sha256). The bytes are the
+    entry point's to store durably *before* this event commits (``api.workplace.files``)."""
+    now = ensure_utc(now)
+    if actor.person is None and not actor.replaying:
+        raise NotPermitted(actor.name, f"attach a file to case {case_id}", ["a person of the org chart"])
+    payload = {key: file[key] for key in ("name", "type", "size", "sha256")}
+    case = load(session, case_id)
+    seq = _record_in_place(session, case, actor=actor, trigger=ATTACH, payload=payload, now=now, source=source,
+                           update=_TOUCH_CASE, values={})
+    return replace(case, version=seq)
+
+
 def get_case(session: Session, case_id: int) -> Case:
     case = session.get(Case, case_id)
     if case is None:
@@ -545,7 +567,7 @@ def replay(definition: CaseTypeDef, events: Iterable[CaseEvent]) -> CaseSnapshot
             state, data = event.to_state, dict(event.payload)
         elif event.trigger == ASSIGN:
             person = event.payload["person"]
-        elif event.trigger in (ACKNOWLEDGE, SNOOZE, COMMENT):
+        elif event.trigger in (ACKNOWLEDGE, SNOOZE, COMMENT, ATTACH):
             pass  # the state and owner stay; only the escalation timers change (or nothing)
         else:
             if state is None or machine.next_state(event.trigger, state) != event.to_state:
@@ -590,7 +612,7 @@ def _record_in_place(
     update: Any,
     values: dict[str, Any],
 ) -> int:
-    """An event that keeps the state (assign, acknowledge, snooze, comment): append it and bump the
+    """An event that keeps the state (assign, acknowledge, snooze, comment, attach): append it and bump the
     version, refusing if someone else changed the case first. Returns the new version."""
     seq = case.version + 1
     _append_event(

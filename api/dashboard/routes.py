@@ -121,7 +121,8 @@ def case_response(request: Request, case_id: int, lang: str | None, actor: acces
                              owner_person=page.owner_person, status=page.status, actor=actor.principal.actor,
                              locale=t.locale)
         context: dict[str, Any] = {"problems": [], "values": {}, "open_form": None, "done": None, "conflict": None,
-                                   "refused": None, **extra}
+                                   "refused": None, **extra,
+                                   "files": [e["payload"] for e in detail["events"] if e["trigger"] == "attach"]}
         return _page(request, t, "case.html.j2", actor, status=status, page=page, case=detail, now=now, panel=panel,
                      **context)
 
