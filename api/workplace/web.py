@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, FastAPI
 
-from api.workplace import actions, attachments, queue
+from api.workplace import actions, attachments, new_case, queue
 from api.workplace.files import FileStore
 from slaflow.settings import Settings
 
@@ -10,6 +10,7 @@ router = APIRouter()
 router.include_router(queue.router)
 router.include_router(actions.router)
 router.include_router(attachments.router)
+router.include_router(new_case.router)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
