@@ -78,3 +78,20 @@ def test_the_rows_fragment_polls_and_htmx_is_served_by_the_app(setup: tuple[Test
     assert f'data-case="{case_id}"' in rows.text and "<html" not in rows.text
     script = client.get("/dashboard/static/htmx.min.js")
     assert script.status_code == 200 and script.text.startswith("var htmx=")
+
+
+def test_from_an_invitation_to_a_signed_in_queue(setup: tuple[TestClient, str, Path], clock: SimulatedClock) -> None:
+    """The README's path: `slaflow user invite volkova` -> the link -> a password -> my queue."""
+    from api.testing import login_csrf
+    from org.accounts import invite
+
+    client, db_url, config = setup
+    case_id = open_return(db_url, config, clock.now())
+    state = client.app.state.slaflow  # type: ignore[attr-defined]
+    with state.sessions.begin() as session:
+        token = invite(session, state.company, "volkova", now=clock.now(), hours=72)
+    path = f"/dashboard/invite/{token}?lang=en"
+    done = client.post(path, data={"password": "volkova-new-password", "repeat": "volkova-new-password",
+                                   "csrf": login_csrf(client, path)}, follow_redirects=False)
+    assert done.status_code == 303
+    assert queued(client) == [case_id]
