@@ -105,7 +105,7 @@ def test_it_renders_every_template_from_a_produced_context(
         assert chat.text and len(chat.text) < 4096
         if "case" in context:
             assert f"{context['case']['id']}" in mail.subject
-            assert ("https://sla.example/cases/" in chat.text) == bool(app_url)
+            assert ("https://sla.example/dashboard/cases/" in chat.text) == bool(app_url)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
