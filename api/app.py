@@ -80,7 +80,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(dashboard.router)
-    workplace.install(app, settings)  # my queue, acting on a case, attachments (issue #16)
+    workplace.install(app, settings, os.environ if environ is None else environ)  # the workplace (issue #16)
     return app
 
 
