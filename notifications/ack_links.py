@@ -55,3 +55,18 @@ def url(public_url: str, secret: str | None, *, kind: str, case_id: int | None, 
     if not (public_url and secret and case_id is not None and kind in KINDS):
         return ""
     return f"{public_url.rstrip('/')}/dashboard/ack/{sign(secret, case_id, person, created_at)}"
+
+
+BUTTONS = {"open": {"ru": "Открыть заявку", "en": "Open the case", "pl": "Otwórz sprawę"},
+           "ack": {"ru": "Принять", "en": "Acknowledge", "pl": "Potwierdź"}}
+
+
+def buttons(public_url: str, ack_url: str, *, case_id: int | None, locale: str) -> tuple[tuple[str, str], ...]:
+    """Chat buttons: the case page, and the acknowledge link when there is one."""
+    if not public_url or case_id is None:
+        return ()
+    page = f"{public_url.rstrip('/')}/dashboard/cases/{case_id}"
+    found = [(BUTTONS["open"].get(locale, BUTTONS["open"]["en"]), page)]
+    if ack_url:
+        found.append((BUTTONS["ack"].get(locale, BUTTONS["ack"]["en"]), ack_url))
+    return tuple(found)

@@ -315,7 +315,7 @@ class _Delivery:
         if address is None:
             raise TransportError(f"{job.recipient} has no {job.channel} address in the company config", permanent=True)
         secret = self.settings.ack_link_secret
-        ack_url = "" if job.created_at is None or channel.format != "email" else ack_links.url(
+        ack_url = "" if job.created_at is None else ack_links.url(
             self.settings.public_url, secret.get_secret_value() if secret else None, kind=job.kind,
             case_id=job.case_id, person=job.recipient, created_at=job.created_at)
         rendered = render(job.kind, job.locale, channel.format, job.context, app_url=self.settings.public_url,
@@ -325,6 +325,7 @@ class _Delivery:
                 message_id=job.id, dedupe_key=job.dedupe_key, kind=job.kind, channel=job.channel,
                 recipient=job.recipient, address=address, subject=rendered.subject, text=rendered.text,
                 payload=rendered.payload, now=self.now,
+                links=ack_links.buttons(self.settings.public_url, ack_url, case_id=job.case_id, locale=job.locale),
             )
         )
 

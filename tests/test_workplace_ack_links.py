@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from notifications.settings import NotificationSettings
 from slaflow import cases
 from slaflow.clock import SimulatedClock
 from storage.models import Case, CaseEvent, OutboxMessage
-from tests.test_notifications_support import step_clock
+from tests.test_notifications_support import running_http_sink, step_clock
 from tests.workplace_support import company_with_people
 
 SECRET = "ack-link-secret-for-tests-0123456789"
@@ -92,3 +93,27 @@ def test_forged_expired_and_not_permitted_links_change_nothing(
     expired = client.get(path + "?lang=en")
     assert expired.status_code == 404 and "expired" in expired.text
     assert acknowledgements(client, case_id) == []
+
+
+def test_a_telegram_escalation_carries_buttons_to_the_case_and_to_acknowledge(
+    sessions: Any, company: Any, tmp_path: Path, clock: SimulatedClock
+) -> None:
+    """Against a local HTTP server answering as the Bot API: InlineKeyboardMarkup with URL buttons."""
+    with sessions.begin() as session:
+        record = cases.open_case(session, company, case_type="return", actor=company.actor("ivanov"),
+                                 now=clock.now(), data={"customer": "ACME", "order": "SO-1", "reason": "x"})
+        case = session.get(Case, record.id)
+        session.query(OutboxMessage).delete()
+        events.escalated(session, company, record, step_clock(session, case), level=2, audience=["director"],
+                         now=clock.now())
+        session.query(OutboxMessage).where(OutboxMessage.channel != "telegram").delete()
+    with running_http_sink() as sink:
+        settings = NotificationSettings(telegram_token="123:ABC", telegram_api_base=sink.url,
+                                        public_url="https://sla.example", ack_link_secret=SECRET)
+        assert dispatch_due(sessions, company, now=clock.now(), owner="t", settings=settings).sent == 1
+        [request] = sink.to("/bot123:ABC/sendMessage")
+    [[open_case, acknowledge]] = request.json()["reply_markup"]["inline_keyboard"]
+    assert open_case == {"text": "Открыть заявку", "url": f"https://sla.example/dashboard/cases/{record.id}"}
+    assert acknowledge["text"] == "Принять" and acknowledge["url"].startswith("https://sla.example/dashboard/ack/")
+    link = ack_links.verify(SECRET, acknowledge["url"].rsplit("/", 1)[1], clock.now())
+    assert (link.case_id, link.person) == (record.id, "orlov")
