@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api import auth, dashboard, errors, health, leads, me, openapi, rest, webhooks
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
+from api.workplace import web as workplace
 from crm.api.registry import ApiRegistry
 from crm.config import check_against
 from crm.pipeline import InboxPipeline
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(dashboard.router)
+    workplace.install(app, settings, os.environ if environ is None else environ)  # the workplace (issue #16)
     return app
 
 

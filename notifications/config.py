@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Kind = Literal[
     "case_opened", "assigned", "warning", "breach", "escalation", "resolved", "digest", "lead_report", "sla_report",
-    "test", "lead_feedback",
+    "test", "lead_feedback", "mention",
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
 

@@ -78,6 +78,16 @@ def escalated(
              now=now, department=clock.department, level=level, audience=audience, build=build)
 
 
+def mentioned(session: Session, company: Company, case: CaseLike, *, author: str, people: list[str], text: str,
+              now: datetime) -> None:
+    """People named with ``@person`` in a comment (each comment event is its own message)."""
+    def build(_: str, locale: str) -> dict[str, Any]:
+        return {"author_name": ctx.person_name(company, author, locale), "comment": text[:500]}
+
+    _produce(session, company, "mention", case, Scope.of_case(case), key=f"case={case.id}|event={case.version}",
+             now=now, build=build, audience=[f"person:{person}" for person in people])
+
+
 def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
     """The case entered a new (non-terminal) step: nobody is messaged; a linked CRM record may be."""
     _write_back(session, company, "step_changed", case, key=f"case={case.id}|event={case.version}", now=now)

@@ -26,7 +26,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifications import recipients
+from notifications import ack_links, recipients
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
@@ -161,6 +161,8 @@ class _Job:
     locale: str
     context: dict[str, Any]
     attempts: int
+    case_id: int | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,8 @@ def dispatch_due(
         ids = claim_due(session, now=now, owner=owner, limit=limit,
                         lease=timedelta(seconds=config.lease_seconds), only=only)
         jobs = [
-            _Job(m.id, m.dedupe_key, m.kind, m.level, m.recipient, m.channel, m.locale, dict(m.context), m.attempts)
+            _Job(m.id, m.dedupe_key, m.kind, m.level, m.recipient, m.channel, m.locale, dict(m.context), m.attempts,
+                 m.case_id, m.created_at)
             for m in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
         ]
     result = DispatchResult(claimed=len(jobs))
@@ -311,12 +314,18 @@ class _Delivery:
         address = channel.address(job.recipient, person)
         if address is None:
             raise TransportError(f"{job.recipient} has no {job.channel} address in the company config", permanent=True)
-        rendered = render(job.kind, job.locale, channel.format, job.context, app_url=self.settings.public_url)
+        secret = self.settings.ack_link_secret
+        ack_url = "" if job.created_at is None else ack_links.url(
+            self.settings.public_url, secret.get_secret_value() if secret else None, kind=job.kind,
+            case_id=job.case_id, person=job.recipient, created_at=job.created_at)
+        rendered = render(job.kind, job.locale, channel.format, job.context, app_url=self.settings.public_url,
+                          ack_url=ack_url)
         self._transport(transport_kind).send(
             Outgoing(
                 message_id=job.id, dedupe_key=job.dedupe_key, kind=job.kind, channel=job.channel,
                 recipient=job.recipient, address=address, subject=rendered.subject, text=rendered.text,
                 payload=rendered.payload, now=self.now,
+                links=ack_links.buttons(self.settings.public_url, ack_url, case_id=job.case_id, locale=job.locale),
             )
         )
 

@@ -62,11 +62,12 @@ def template_names(locale: str) -> list[str]:
     return [f"{locale}/{kind}.{fmt}.j2" for kind in KINDS for fmt in TEMPLATE_FORMATS]
 
 
-def render(kind: str, locale: str, fmt: Format, context: dict[str, Any], *, app_url: str = "") -> Rendered:
+def render(kind: str, locale: str, fmt: Format, context: dict[str, Any], *, app_url: str = "",
+           ack_url: str = "") -> Rendered:
     """Render one message. Raises `jinja2.TemplateError` (missing template or variable)."""
     env = environment()
     locale = locale if (TEMPLATES / locale).is_dir() else FALLBACK_LOCALE
-    variables: dict[str, Any] = {**context, "app_url": app_url.rstrip("/")}
+    variables: dict[str, Any] = {**context, "app_url": app_url.rstrip("/"), "ack_url": ack_url}
     variables["macros"] = env.get_template(f"{locale}/_macros.j2").make_module(variables)
     if fmt == "email":
         template = env.get_template(f"{locale}/{kind}.email.j2")

@@ -44,6 +44,9 @@ class NotificationSettings(BaseSettings):
 
     http_timeout: float = Field(10.0, gt=0)
     public_url: str = Field("", description="base URL of the slaflow app, for links in messages")
+    ack_link_secret: SecretStr | None = Field(
+        None, description="signs one-click acknowledge links in e-mails (none without it); the app needs the same"
+    )
     notify_file_dir: Path | None = Field(None, description="folder of the file transport (overrides the config)")
     notify_redirect: str | None = Field(
         None, description="deliver every message through this transport instead (e.g. 'file' for a demo)"

@@ -12,6 +12,7 @@ Writes use statements built once at import (see `slaflow.clocks` for why); reads
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -39,8 +40,10 @@ from state_machines.schema import CaseTypeDef
 from storage.db import insert_ignoring_duplicates
 from storage.models import Case, CaseEvent, CaseParticipant, table
 
-OPEN, ASSIGN, ACKNOWLEDGE, SNOOZE = "open", "assign", "acknowledge", "snooze"
-"""Event triggers that are not state-machine triggers (the last three keep the state)."""
+OPEN, ASSIGN, ACKNOWLEDGE, SNOOZE, COMMENT, ATTACH = "open", "assign", "acknowledge", "snooze", "comment", "attach"
+"""Event triggers that are not state-machine triggers (all but open keep the state)."""
+MAX_COMMENT = 4000
+_MENTION = re.compile(r"@([a-z][a-z0-9_]*)")
 
 _cases = table(Case)
 _events = table(CaseEvent)
@@ -436,6 +439,57 @@ def acknowledge(
     return replace(case, version=seq)
 
 
+def comment(
+    session: Session,
+    company: Company,
+    *,
+    case_id: int,
+    actor: Actor,
+    text: str,
+    now: datetime,
+    source: str = "api",
+) -> CaseRecord:
+    """A note on the case from a person; ``@person`` names of the org chart in it are notified.
+    Whether the person may read the case is the entry point's check (``org.scope``)."""
+    now = ensure_utc(now)
+    text = text.strip()
+    if not text or len(text) > MAX_COMMENT:
+        raise InvalidData(f"a comment has 1 to {MAX_COMMENT} characters")
+    if actor.person is None and not actor.replaying:
+        raise NotPermitted(actor.name, f"comment on case {case_id}", ["a person of the org chart"])
+    case = load(session, case_id)
+    mentions = sorted({name for name in _MENTION.findall(text) if name in company.config.people} - {actor.name})
+    seq = _record_in_place(session, case, actor=actor, trigger=COMMENT, payload={"text": text, "mentions": mentions},
+                           now=now, source=source, update=_TOUCH_CASE, values={})
+    record = replace(case, version=seq)
+    if mentions:
+        from notifications import events as notify  # imported on first write: reads start faster
+        notify.mentioned(session, company, record, author=actor.name, people=mentions, text=text, now=now)
+    return record
+
+
+def attach(
+    session: Session,
+    company: Company,
+    *,
+    case_id: int,
+    actor: Actor,
+    file: Mapping[str, Any],
+    now: datetime,
+    source: str = "api",
+) -> CaseRecord:
+    """Record that a person attached a file (name, media type, size, sha256). The bytes are the
+    entry point's to store durably *before* this event commits (``api.workplace.files``)."""
+    now = ensure_utc(now)
+    if actor.person is None and not actor.replaying:
+        raise NotPermitted(actor.name, f"attach a file to case {case_id}", ["a person of the org chart"])
+    payload = {key: file[key] for key in ("name", "type", "size", "sha256")}
+    case = load(session, case_id)
+    seq = _record_in_place(session, case, actor=actor, trigger=ATTACH, payload=payload, now=now, source=source,
+                           update=_TOUCH_CASE, values={})
+    return replace(case, version=seq)
+
+
 def get_case(session: Session, case_id: int) -> Case:
     case = session.get(Case, case_id)
     if case is None:
@@ -513,8 +567,8 @@ def replay(definition: CaseTypeDef, events: Iterable[CaseEvent]) -> CaseSnapshot
             state, data = event.to_state, dict(event.payload)
         elif event.trigger == ASSIGN:
             person = event.payload["person"]
-        elif event.trigger in (ACKNOWLEDGE, SNOOZE):
-            pass  # the state and owner stay; only the escalation timers change
+        elif event.trigger in (ACKNOWLEDGE, SNOOZE, COMMENT, ATTACH):
+            pass  # the state and owner stay; only the escalation timers change (or nothing)
         else:
             if state is None or machine.next_state(event.trigger, state) != event.to_state:
                 raise SlaflowError(f"event {event.seq} ({event.trigger}: {state} -> {event.to_state}) is not legal")
@@ -558,7 +612,7 @@ def _record_in_place(
     update: Any,
     values: dict[str, Any],
 ) -> int:
-    """An event that keeps the state (assign, acknowledge, snooze): append it and bump the
+    """An event that keeps the state (assign, acknowledge, snooze, comment, attach): append it and bump the
     version, refusing if someone else changed the case first. Returns the new version."""
     seq = case.version + 1
     _append_event(

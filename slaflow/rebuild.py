@@ -83,6 +83,12 @@ def replay_case(target: sessionmaker[Session], company: Company, events: list[Ca
                     now=event.at,
                     source=event.source,
                 )
+            elif event.trigger == cases.ATTACH:
+                cases.attach(session, company, case_id=new_id, actor=actor, file=event.payload, now=event.at,
+                             source=event.source)
+            elif event.trigger == cases.COMMENT:
+                cases.comment(session, company, case_id=new_id, actor=actor, text=event.payload["text"],
+                              now=event.at, source=event.source)
             elif event.trigger in (cases.ACKNOWLEDGE, cases.SNOOZE):
                 cases.acknowledge(
                     session,

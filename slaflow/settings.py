@@ -20,9 +20,12 @@ class Settings(BaseSettings):
     config: Path | None = Field(None, description="company configuration YAML (default: ./slaflow.yaml)")
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest HTTP request body (bytes) by default")
     body_limits: dict[str, int] = Field(
-        default_factory=lambda: {"/dashboard": 64 * 1024},
+        default_factory=lambda: {"/dashboard": 64 * 1024, "/dashboard/upload/": 10 * 1024 * 1024 + 64 * 1024},
         description="largest request body per path prefix, e.g. {\"/webhooks/\": 2097152}; the longest prefix wins",
     )
+
+    data_dir: Path = Field(Path("./slaflow-data"), description="folder for files people attach to cases")
+    attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1, description="largest attached file (bytes)")
 
     def company_file(self) -> Path:
         """The company file to load: the one given, else ./slaflow.yaml; never the example."""

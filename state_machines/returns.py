@@ -57,6 +57,14 @@ DEFINITION = CaseTypeDef.model_validate(
         "initial": "inspection",
         "open_requires": ["customer", "order", "reason"],
         "target": "40h",
+        "fields": {
+            "inspection_notes": {
+                "label": {"ru": "Заметки осмотра", "en": "Inspection notes", "pl": "Notatki z kontroli"}
+            },
+            "waybill": {"label": {"ru": "Накладная", "en": "Waybill", "pl": "List przewozowy"}},
+            "document": {"kind": "link", "label": {"ru": "Ссылка на документ", "en": "Document link",
+                                                   "pl": "Link do dokumentu"}},
+        },
         "states": {
             "inspection": {
                 "label": {"ru": "Проверка товара", "en": "Goods inspection", "pl": "Kontrola towaru"},

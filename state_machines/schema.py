@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -212,6 +213,31 @@ class TransitionDef(_Strict):
         return value
 
 
+class FieldKind(StrEnum):
+    """How a case-data field is entered in a form (the workplace) and checked on the server."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    CHOICE = "choice"
+    LINK = "link"
+
+
+class FieldDef(_Strict):
+    """One case-data field a form asks for. Fields not declared are plain text."""
+
+    kind: FieldKind = FieldKind.TEXT
+    label: Label | None = None
+    choices: list[str] = []
+    """The allowed values of a ``choice`` field."""
+
+    @model_validator(mode="after")
+    def _choices(self) -> FieldDef:
+        if (self.kind is FieldKind.CHOICE) != bool(self.choices):
+            raise ValueError("a choice field needs its choices, and only a choice field has them")
+        return self
+
+
 class CaseTypeDef(_Strict):
     """A whole case type. ``states`` keeps the YAML order, which is also the diagram order."""
 
@@ -235,6 +261,9 @@ class CaseTypeDef(_Strict):
     """Whole-case target, in the requesting department's business time."""
     escalation: Escalation = Escalation()
     """The default escalation chain of every timed step (a state may have its own)."""
+    fields: dict[str, FieldDef] = Field(default_factory=dict, exclude=True)
+    """How forms ask for the data fields (kind, label, choices). Presentation only: excluded from
+    the stored definition and its fingerprint, so declaring it does not make a new version."""
 
     def escalation_of(self, state: str) -> list[EscalationLevel]:
         """The levels that apply to ``state`` (level N is ``chain[N - 1]``)."""

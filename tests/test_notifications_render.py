@@ -32,6 +32,8 @@ def _produce_every_kind(session: Session, company: Company) -> None:
     events.case_opened(session, company, case, now=now)
     assign(session, company, case, "sidorov", now)
     events.case_assigned(session, company, case, person="sidorov", now=now)
+    events.mentioned(session, company, case, author="kuznetsova", people=["sidorov"], text="@sidorov see the call log",
+                     now=now)
     clock = step_clock(session, case)
     events.step_warning(session, company, case, clock, now=now + timedelta(hours=6))
     later = now + timedelta(days=1, hours=6)
@@ -73,7 +75,7 @@ def contexts(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, co
 KIND_KEY = {
     "case_opened": "case", "assigned": "assignee_name", "warning": "clock", "breach": "breach",
     "escalation": "level", "resolved": "case", "digest": "open_total", "lead_report": "total_leads",
-    "sla_report": "rows", "test": "channel", "lead_feedback": "leads_week",
+    "sla_report": "rows", "test": "channel", "lead_feedback": "leads_week", "mention": "comment",
 }
 """A variable each kind's templates cannot do without."""
 
@@ -103,7 +105,7 @@ def test_it_renders_every_template_from_a_produced_context(
         assert chat.text and len(chat.text) < 4096
         if "case" in context:
             assert f"{context['case']['id']}" in mail.subject
-            assert ("https://sla.example/cases/" in chat.text) == bool(app_url)
+            assert ("https://sla.example/dashboard/cases/" in chat.text) == bool(app_url)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

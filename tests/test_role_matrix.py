@@ -165,6 +165,17 @@ def test_each_role_reads_exactly_its_cases_everywhere(
         page = client.get(f"/dashboard/cases/{case_id}?lang=en", headers=headers)
         assert page.status_code == (200 if case_id in expected else 404)
 
+    # The workplace: the queue is a part of what the role reads; acting on a hidden case is a 404.
+    queue = client.get("/dashboard/queue?lang=en", headers=headers)
+    assert queue.status_code == 200
+    assert {int(found) for found in re.findall(r'data-case="(\d+)"', queue.text)} <= expected
+    for case_id in hidden:
+        for path, form in (("fire/approve", {"inspection_notes": "x"}), ("take", {}), ("comment", {"text": "hi"}),
+                           ("acknowledge", {})):
+            answer = client.post(f"/dashboard/cases/{case_id}/{path}", data=form, headers=headers)
+            assert answer.status_code == 404, (path, case_id)
+        assert client.get(f"/dashboard/cases/{case_id}/files/{'0' * 64}", headers=headers).status_code == 404
+
     figures = client.get("/api/sla/departments", headers=headers).json()
     assert sum(row["steps"] for row in figures) == step_clocks(client, expected)
 

@@ -15,6 +15,7 @@ from api.dashboard.leads import board_funnel
 from api.dashboard.text import LOCALES, DashboardLabels, render
 from api.schemas import MAX_ID
 from api.state import app_state
+from api.workplace.panel import action_panel
 from reports.queries import report_zone
 from slaflow.company import Actor
 from slaflow.errors import CaseNotFound
@@ -92,11 +93,20 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Re
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case(case_id: CaseId, request: Request, lang: Lang = None) -> Response:
-    """One case: its timeline (states, pauses, breaches, messages), clocks and ledger."""
+def case(case_id: CaseId, request: Request, lang: Lang = None,
+         done: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")] = None) -> Response:
+    """One case: its timeline (states, pauses, breaches, messages), clocks and ledger, and what
+    the viewer may do on it (the workplace's action panel)."""
     actor = access.viewer(request)
     if actor is None:
         return access.to_login(request)
+    return case_response(request, case_id, lang, actor, done=done)
+
+
+def case_response(request: Request, case_id: int, lang: str | None, actor: access.Viewer, *, status: int = 200,
+                  **extra: Any) -> HTMLResponse:
+    """The case page (404 outside the viewer's scope); ``extra`` carries a form's problems or a
+    conflict back to the page (api/workplace/actions.py)."""
     state = app_state(request)
     t = _labels(request, lang)
     now = state.clock.now()
@@ -105,7 +115,16 @@ def case(case_id: CaseId, request: Request, lang: Lang = None) -> Response:
             page = data.case_page(session, state.company, case_id, now, reader=actor.principal.scope)
         except CaseNotFound:
             return _page(request, t, "not_found.html.j2", actor, status=404, case_id=case_id, now=now)
-        return _page(request, t, "case.html.j2", actor, page=page, case=page.detail, now=now)
+        detail = page.detail
+        panel = action_panel(state.company, page.definition, case_id=case_id, case_type=detail["type"],
+                             state=detail["state"], version=detail["version"], owner_department=page.owner_department,
+                             owner_person=page.owner_person, status=page.status, actor=actor.principal.actor,
+                             locale=t.locale)
+        context: dict[str, Any] = {"problems": [], "values": {}, "open_form": None, "done": None, "conflict": None,
+                                   "refused": None, **extra,
+                                   "files": [e["payload"] for e in detail["events"] if e["trigger"] == "attach"]}
+        return _page(request, t, "case.html.j2", actor, status=status, page=page, case=detail, now=now, panel=panel,
+                     **context)
 
 
 @router.get("/static/dashboard.css")

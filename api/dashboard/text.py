@@ -84,7 +84,7 @@ class DashboardLabels(Labels):
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader([TEMPLATES, TEMPLATES.parent / "workplace"]),  # the workplace's pages too
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -52,6 +52,8 @@ class Outgoing:
     payload: dict[str, Any] = field(default_factory=dict)
     """Structured form (webhook body)."""
     now: datetime | None = None
+    links: tuple[tuple[str, str], ...] = ()
+    """(label, URL) buttons a chat may show under the text: open the case, acknowledge."""
 
 
 class Transport(ABC):

@@ -8,7 +8,7 @@ on 429, ``parameters.retry_after``; both are kept in the attempt's error.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from notifications.transports.base import (
     Outgoing,
@@ -41,7 +41,10 @@ class TelegramTransport(Transport):
         if token is None:
             raise TransportError("SLAFLOW_TELEGRAM_TOKEN is not set", permanent=True)
         base = self.settings.telegram_api_base.rstrip("/")
-        body = {"chat_id": message.address, "text": message.text[:MAX_TEXT], "disable_web_page_preview": True}
+        body: dict[str, Any] = {"chat_id": message.address, "text": message.text[:MAX_TEXT],
+                                "disable_web_page_preview": True}
+        if message.links:  # inline URL buttons under the message (Bot API InlineKeyboardMarkup)
+            body["reply_markup"] = {"inline_keyboard": [[{"text": label, "url": url} for label, url in message.links]]}
         response = post(
             f"{base}/bot{token.get_secret_value()}/sendMessage",
             what="telegram sendMessage",

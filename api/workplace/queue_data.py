@@ -1,0 +1,121 @@
+"""My queue as data: the open steps a signed-in person must act on now — the ones assigned to
+them, then their departments' unassigned steps they could take — within their read scope
+(``org.scope.case_filter``, in SQL), nearest business deadline first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from api.dashboard.data import OpenRow, _case_status
+from org.actors import Principal
+from org.scope import case_filter
+from slaflow.company import Company
+from slaflow.views import remaining
+from storage.models import Case, SlaClock
+
+QUEUE_LIMIT = 200
+"""Rows read per page: a queue longer than this is a staffing problem, not a list to scroll."""
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the person narrowed the queue to (already validated by the route)."""
+
+    within_hours: float | None = None
+    case_type: str | None = None
+    state: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    row: OpenRow
+    mine: bool
+    """Assigned to me (else an unassigned step of one of my departments)."""
+    customer: str | None
+    order: str | None
+    external_key: str | None
+
+
+def _mine_or_takeable(principal: Principal, company: Company) -> ColumnElement[bool]:
+    """Steps held by me, or unassigned steps of a department where my role fits the step (a
+    head may take any step of their department)."""
+    actor = principal.actor
+    conditions: list[ColumnElement[bool]] = []
+    if actor.person is not None:
+        conditions.append(Case.owner_person == actor.person)
+    headed = sorted(code for code, dept in company.config.departments.items() if dept.head == actor.person)
+    unassigned = Case.owner_person.is_(None)
+    if headed:
+        conditions.append(and_(unassigned, Case.owner_department.in_(headed)))
+    for department, role in sorted(actor.memberships):
+        conditions.append(and_(unassigned, Case.owner_department == department,
+                               or_(Case.owner_role.is_(None), Case.owner_role == role)))
+    return or_(*conditions) if conditions else false()
+
+
+def _search(text: str) -> ColumnElement[bool]:
+    """Customer, order or CRM key containing the text (any case), or the case number."""
+    pattern = f"%{text}%"
+    found: list[ColumnElement[bool]] = [
+        Case.data["customer"].as_string().ilike(pattern),
+        Case.data["order"].as_string().ilike(pattern),
+        Case.external_key.ilike(pattern),
+    ]
+    if text.isdigit() and len(text) < 10:
+        found.append(Case.id == int(text))
+    return or_(*found)
+
+
+def my_queue(session: Session, company: Company, principal: Principal, now: datetime,
+             filters: QueueFilters = QueueFilters()) -> list[QueueRow]:
+    """Assigned to me first, then takeable; each group by business time left (untimed last)."""
+    step = aliased(SlaClock)
+    current = and_(step.case_id == Case.id, step.kind == "step", step.stopped_at.is_(None), step.state == Case.state)
+    query = (
+        select(Case, step)
+        .outerjoin(step, current)
+        .where(Case.closed_at.is_(None), case_filter(principal.scope, Case.id),
+               _mine_or_takeable(principal, company))
+    )
+    if filters.case_type:
+        query = query.where(Case.case_type == filters.case_type)
+    if filters.state:
+        query = query.where(Case.state == filters.state)
+    if filters.search:
+        query = query.where(_search(filters.search))
+    found = session.execute(
+        query.order_by(Case.due_at.asc().nulls_last(), Case.id, step.id.desc()).limit(QUEUE_LIMIT)
+    ).all()
+    rows: dict[int, QueueRow] = {}
+    for case, clock in found:
+        if case.id in rows:
+            continue
+        left = remaining(session, company, clock, now)
+        business_left = None if left is None else left["business_minutes"]
+        if filters.within_hours is not None and (business_left is None or business_left > filters.within_hours * 60):
+            continue
+        rows[case.id] = QueueRow(
+            row=OpenRow(case_id=case.id, case_type=case.case_type, state=case.state,
+                        department=case.owner_department, person=case.owner_person, opened_at=case.opened_at,
+                        deadline_at=clock.deadline_at if clock is not None else None,
+                        status=_case_status(company, case, clock, now), business_left=business_left),
+            mine=case.owner_person is not None and case.owner_person == principal.person,
+            customer=_text(case.data.get("customer")),
+            order=_text(case.data.get("order")),
+            external_key=case.external_key,
+        )
+
+    def order(item: QueueRow) -> tuple[bool, bool, float, int]:
+        left = item.row.business_left
+        return (not item.mine, left is None, left if left is not None else 0.0, item.row.case_id)
+
+    return sorted(rows.values(), key=order)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

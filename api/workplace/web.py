@@ -1,0 +1,23 @@
+"""The workplace's routes and its file store, installed by the app with one line."""
+
+from collections.abc import Mapping
+
+from fastapi import APIRouter, FastAPI
+
+from api.workplace import ack, actions, attachments, new_case, queue
+from api.workplace.files import FileStore
+from slaflow.settings import Settings
+
+router = APIRouter()
+router.include_router(queue.router)
+router.include_router(actions.router)
+router.include_router(attachments.router)
+router.include_router(new_case.router)
+router.include_router(ack.router)
+
+
+def install(app: FastAPI, settings: Settings, environ: Mapping[str, str]) -> None:
+    """``SLAFLOW_ACK_LINK_SECRET`` (as the notifications dispatcher reads it) checks e-mail links."""
+    app.state.workplace_files = FileStore(settings.data_dir, settings.attachment_max_bytes)
+    app.state.workplace_ack_secret = environ.get("SLAFLOW_ACK_LINK_SECRET") or None
+    app.include_router(router)
