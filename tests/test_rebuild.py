@@ -17,6 +17,7 @@ from slaflow.duties import open_due_duties
 from slaflow.rebuild import rebuild, what_if
 from slaflow.timers import sweep
 from storage.models import Breach, Case, SlaClock
+from tests.random_history import OPEN_DATA, history_company
 from tests.test_cli import slaflow
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}
@@ -82,6 +83,29 @@ def test_a_breach_the_sweep_found_before_the_step_was_assigned_is_rebuilt_exactl
         breach = session.scalars(select(Breach).where(Breach.case_id == case_id)).one()
     assert (breach.person, breach.detected_at, breach.closed_at, breach.late_minutes) == (
         "volkova", clock.now(), clock.now(), 173.0)
+    result = rebuild(sessions, company)
+    assert result.ok, result.differences
+
+
+def test_a_breach_the_escalation_handed_to_the_head_is_rebuilt_exactly(
+    sessions: sessionmaker[Session], clock: SimulatedClock
+) -> None:
+    """The same race through the sweeper alone: one sweep records the margin check's breach
+    (morozova holds it) and then fires the level that hands the step to the head; the replay
+    applies that assign event first and records the breach at the stop."""
+    company = history_company()  # its margin check escalates to the head after 1h
+    with sessions.begin() as session:
+        case_id = cases.open_case(session, company, case_type="price_approval", actor=company.actor("ivanov"),
+                                  data=dict(OPEN_DATA["price_approval"]), now=clock.now()).id
+        cases.assign(session, company, case_id=case_id, person="morozova", actor=company.actor("novikova"),
+                     now=clock.now())
+    clock.advance(timedelta(hours=7))
+    assert sweep(sessions, company, now=clock.now(), owner="t").fired["escalation"] >= 1
+    with sessions.begin() as session:
+        cases.fire(session, company, case_id=case_id, trigger="margin_ok", actor=company.actor("novikova"),
+                   payload={"margin_pct": "5"}, now=clock.now())
+    with sessions() as session:
+        assert session.scalars(select(Breach.person).where(Breach.case_id == case_id)).one() == "novikova"
     result = rebuild(sessions, company)
     assert result.ok, result.differences
 
