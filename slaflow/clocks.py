@@ -94,6 +94,11 @@ _CANCEL_WARNING = (
     .values(status="cancelled", lease_owner=None, lease_until=None)
 )
 _INSERT_BREACH = insert_ignoring_duplicates(_breaches, "clock_id")
+_ASSIGN_OPEN_BREACH = (
+    update(_breaches)
+    .where(_breaches.c.clock_id == bindparam("b_clock_id"), _breaches.c.closed_at.is_(None))
+    .values(person=bindparam("b_person"))
+)
 _CLOSE_BREACH = (
     update(_breaches)
     .where(_breaches.c.clock_id == bindparam("b_clock_id"))
@@ -270,10 +275,15 @@ def start_case_clock(
 
 
 def assign_step(session: Session, *, case_id: int, person: str) -> None:
-    """Name the person on the running step clock (their breaches carry their name)."""
+    """Name the person on the running step clock (their breaches carry their name). The step's
+    breach, if already recorded and still open, follows: it carries whoever holds the late step,
+    as it would had it been recorded at the stop, so the records never depend on whether a sweep
+    detected the breach before the assignment (`slaflow sla rebuild` replays without sweeps)."""
     clock = session.connection().execute(_OPEN_STEP_CLOCK, {"b_case_id": case_id}).first()
     if clock is not None:
-        session.connection().execute(_ASSIGN_CLOCK, {"b_clock_id": clock.id, "b_person": person})
+        params = {"b_clock_id": clock.id, "b_person": person}
+        session.connection().execute(_ASSIGN_CLOCK, params)
+        session.connection().execute(_ASSIGN_OPEN_BREACH, params)
 
 
 def pause_case_clock(session: Session, company: Company, *, case_id: int, now: datetime) -> None:

@@ -6,16 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sla.calendar import BusinessCalendar
 from slaflow import cases
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company
+from slaflow.duties import open_due_duties
 from slaflow.rebuild import rebuild, what_if
 from slaflow.timers import sweep
-from storage.models import SlaClock
+from storage.models import Breach, Case, SlaClock
+from tests.random_history import OPEN_DATA, history_company
 from tests.test_cli import slaflow
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}
@@ -56,6 +58,56 @@ def test_every_derived_record_is_rebuilt_exactly_from_the_event_log(
     ids = _week(sessions, company, clock)
     result = rebuild(sessions, company)
     assert result.checked == len(ids) and result.ok, result.differences
+
+
+def test_a_breach_the_sweep_found_before_the_step_was_assigned_is_rebuilt_exactly(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    """The falsifying history of the what-if property: the warehouse's stock figures (due 09:00
+    Moscow) are opened late, a sweep records the breach while nobody holds the step, the head
+    then assigns it and the storekeeper delivers. The replay has no sweep, so it records the
+    breach at the delivery; both must name the person who held the late step."""
+    week_start = clock.now() - timedelta(hours=9)
+    clock.advance(timedelta(minutes=173))  # 11:53 Moscow
+    with sessions.begin() as session:
+        open_due_duties(session, company, now=clock.now(), since=week_start)
+    with sessions() as session:
+        case_id = session.scalars(select(Case.id).where(Case.external_key.startswith("stock_on_hand:"))).one()
+    assert sweep(sessions, company, now=clock.now(), owner="t").fired["breach"] >= 1
+    with sessions.begin() as session:
+        cases.assign(session, company, case_id=case_id, person="volkova", actor=company.actor("smirnov"),
+                     now=clock.now())
+        cases.fire(session, company, case_id=case_id, trigger="deliver", actor=company.actor("volkova"),
+                   payload={"figures": "sku-1: 120"}, now=clock.now())
+    with sessions() as session:
+        breach = session.scalars(select(Breach).where(Breach.case_id == case_id)).one()
+    assert (breach.person, breach.detected_at, breach.closed_at, breach.late_minutes) == (
+        "volkova", clock.now(), clock.now(), 173.0)
+    result = rebuild(sessions, company)
+    assert result.ok, result.differences
+
+
+def test_a_breach_the_escalation_handed_to_the_head_is_rebuilt_exactly(
+    sessions: sessionmaker[Session], clock: SimulatedClock
+) -> None:
+    """The same race through the sweeper alone: one sweep records the margin check's breach
+    (morozova holds it) and then fires the level that hands the step to the head; the replay
+    applies that assign event first and records the breach at the stop."""
+    company = history_company()  # its margin check escalates to the head after 1h
+    with sessions.begin() as session:
+        case_id = cases.open_case(session, company, case_type="price_approval", actor=company.actor("ivanov"),
+                                  data=dict(OPEN_DATA["price_approval"]), now=clock.now()).id
+        cases.assign(session, company, case_id=case_id, person="morozova", actor=company.actor("novikova"),
+                     now=clock.now())
+    clock.advance(timedelta(hours=7))
+    assert sweep(sessions, company, now=clock.now(), owner="t").fired["escalation"] >= 1
+    with sessions.begin() as session:
+        cases.fire(session, company, case_id=case_id, trigger="margin_ok", actor=company.actor("novikova"),
+                   payload={"margin_pct": "5"}, now=clock.now())
+    with sessions() as session:
+        assert session.scalars(select(Breach.person).where(Breach.case_id == case_id)).one() == "novikova"
+    result = rebuild(sessions, company)
+    assert result.ok, result.differences
 
 
 def test_a_tampered_clock_is_reported_against_its_case(
