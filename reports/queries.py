@@ -126,6 +126,8 @@ class DepartmentRow:
     breached: int = 0
     running: int = 0
     late_minutes: float = 0.0
+    exempted: int = 0
+    """Steps whose breach the director exempted: shown, not in steps, met, breached or late."""
     median_minutes: float | None = None
     p90_minutes: float | None = None
     cases_requested: int = 0
@@ -689,6 +691,7 @@ def department_rows(
             breached=fig.breached,
             running=fig.running,
             late_minutes=fig.late_minutes,
+            exempted=fig.exempted,
             median_minutes=times.median_minutes,
             p90_minutes=times.p90_minutes,
         )

@@ -40,6 +40,7 @@ COMMANDS: dict[str, LazySpec] = {
     "token": ("slaflow.access_cli:token_app", "API tokens for people and integrations: create, list, revoke."),
     "leads": ("slaflow.leads.cli:leads_app", "Lead records between marketing and sales: record, list, letters."),
     "digest": ("slaflow.leads.cli:digest", "Send the daily digest now."),
+    "breach": ("slaflow.breaches.cli:breach_app", "Breaches: causes, exemptions, per-person export."),
 }
 
 app = typer.Typer(

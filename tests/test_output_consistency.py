@@ -113,7 +113,7 @@ def every_output(
                                 locale="en")
         shown = board(session, company, now, "week", reader=ReadScope(everything=True))
         by_hand = clock_by_clock(session, company, since=since, until=until, now=now)
-    with written["csv"].open(encoding="utf-8") as handle:
+    with written["csv"].open(encoding="utf-8-sig") as handle:
         csv_rows = list(csv.DictReader(handle))
     with serving(url, write_config(folder), SimulatedClock(now), samples.SAMPLE_ENV) as client:
         answer = client.get("/api/sla/departments", headers=token_header("orlov"))  # the director reads every case
