@@ -61,11 +61,12 @@ def step_where(
     return where
 
 
-def exempted() -> ColumnElement[bool]:
+def exempted(clock_id: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
     """Whether a clock's breach has an approved exemption (an uncorrelated IN: the database reads
-    the few approved exemptions once, whatever the number of clocks)."""
+    the few approved exemptions once, whatever the number of clocks). ``clock_id`` is the clock
+    id column of an alias (default: ``sla_clocks.id``)."""
     approved = select(_reviews.c.clock_id).where(_reviews.c.exemption == ExemptionStatus.APPROVED)
-    return clocks.c.id.in_(approved)
+    return (clocks.c.id if clock_id is None else clock_id).in_(approved)
 
 
 def _sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:

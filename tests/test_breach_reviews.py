@@ -56,6 +56,9 @@ def figures(sessions: sessionmaker[Session], company: Company, clock: SimulatedC
                               now=start + timedelta(hours=25))
     row = next(row for row in report.departments if row.department == "warehouse")
     assert row.met + row.breached + row.running == row.steps
+    totals = report.totals  # the weekly trend counts by the same rule as the department rows
+    assert (sum(w.steps for w in report.trend), sum(w.met for w in report.trend),
+            sum(w.breached for w in report.trend)) == (totals.steps, totals.met, totals.breached)
     return row.steps, row.met, row.breached, row.running, row.exempted, int(row.late_minutes)
 
 
