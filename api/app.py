@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, breaches, dashboard, errors, health, leads, me, openapi, rest, webhooks
+from api import auth, breaches, dashboard, errors, health, leads, me, openapi, rest, watchers, webhooks
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
 from crm.api.registry import ApiRegistry
@@ -79,6 +79,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(breaches.router)
+    app.include_router(watchers.router)
     app.include_router(dashboard.router)
     return app
 

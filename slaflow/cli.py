@@ -41,6 +41,7 @@ COMMANDS: dict[str, LazySpec] = {
     "leads": ("slaflow.leads.cli:leads_app", "Lead records between marketing and sales: record, list, letters."),
     "digest": ("slaflow.leads.cli:digest", "Send the daily digest now."),
     "breach": ("slaflow.breaches.cli:breach_app", "Breaches: causes, exemptions, per-person export."),
+    "watch": ("notifications.watch_cli:watch_app", "Follow cases: hear of their steps, outcome and expiring holds."),
 }
 
 app = typer.Typer(

@@ -176,9 +176,12 @@ def enter_state(
         )
     if state.auto is not None:
         due = company.calendar_of(department).add_business_minutes(now, state.auto.after)
-        session.connection().execute(
-            _INSERT_TIMERS, [_timer(case_id, None, "auto", state_name, due, trigger=state.auto.trigger)]
-        )
+        timers = [_timer(case_id, None, "auto", state_name, due, trigger=state.auto.trigger)]
+        notice = company.config.notifications.hold_notice_minutes
+        if notice is not None and notice < state.auto.after:  # the watchers hear before the hold expires
+            notice_at = company.calendar_of(department).add_business_minutes(now, state.auto.after - notice)
+            timers.append(_timer(case_id, None, "notice", state_name, notice_at, trigger=state.auto.trigger))
+        session.connection().execute(_INSERT_TIMERS, timers)
     return StepResult(state.department, state.role, due_at, None)
 
 

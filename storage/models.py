@@ -542,3 +542,16 @@ class BreachReviewEvent(Base):
     """cause_recorded, exemption_requested, exemption_approved or exemption_rejected."""
     cause: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseWatcher(Base):
+    """A person who follows a case (notifications.watchers) and hears of its step changes, its
+    outcome and a hold about to expire. The person who opened the case follows it without a row;
+    a row with ``following`` false records that they stopped."""
+
+    __tablename__ = "case_watchers"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), primary_key=True)
+    following: Mapped[bool]
+    since: Mapped[datetime]

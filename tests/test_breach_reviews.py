@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.testing import serving, token_header, write_config
 from crm import samples
 from org.actors import person_scope
+from reports.render import table_text
 from reports.report import build_report
 from sla.breach_reviews import BreachCause, ExemptionStatus
 from slaflow import cases
@@ -59,6 +60,7 @@ def figures(sessions: sessionmaker[Session], company: Company, clock: SimulatedC
     totals = report.totals  # the weekly trend counts by the same rule as the department rows
     assert (sum(w.steps for w in report.trend), sum(w.met for w in report.trend),
             sum(w.breached for w in report.trend)) == (totals.steps, totals.met, totals.breached)
+    assert ("Exempted" in table_text(report, company, locale="en")) == bool(totals.exempted)
     return row.steps, row.met, row.breached, row.running, row.exempted, int(row.late_minutes)
 
 

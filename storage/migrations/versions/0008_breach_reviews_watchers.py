@@ -1,4 +1,4 @@
-"""breach reviews: causes and exemptions of breaches, with their audit events
+"""breach reviews (causes and exemptions of breaches, with their audit events) and case watchers
 
 Revision ID: 0008
 Revises: 0006
@@ -53,9 +53,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_breach_review_events")),
     )
     op.create_index(op.f("ix_breach_review_events_breach_id"), "breach_review_events", ["breach_id"], unique=False)
+    op.create_table(
+        "case_watchers",
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("person", sa.String(length=64), nullable=False),
+        sa.Column("following", sa.Boolean(), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_case_watchers_case_id_cases"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("case_id", "person", name=op.f("pk_case_watchers")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("case_watchers")
     op.drop_index(op.f("ix_breach_review_events_breach_id"), table_name="breach_review_events")
     op.drop_table("breach_review_events")
     op.drop_index(op.f("ix_breach_reviews_exemption"), table_name="breach_reviews")
