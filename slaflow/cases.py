@@ -198,7 +198,7 @@ def open_case(
     )
     for department, role in ((definition.requester, "requester"), (definition.performer, "performer")):
         _join(session, case_id, department, role, now)
-    clocks.start_case_clock(session, company, case_id=case_id, definition=definition, now=now)
+    clocks.start_case_clock(session, company, case_id=case_id, definition=definition, now=now, data=data)
     step = clocks.enter_state(
         session,
         company,

@@ -196,7 +196,7 @@ def test_the_demo_charges_each_late_case_alike_everywhere(demo_week: tuple[Path,
     report = json.loads((folder / "demo-report" / FILES["json"]).read_text(encoding="utf-8"))
     page = html.unescape((folder / "demo-report" / FILES["html"]).read_text(encoding="utf-8"))
     t = Labels(company, company.locale, report_zone(company))
-    with (folder / "demo-report" / FILES["csv:ledger"]).open(encoding="utf-8") as handle:
+    with (folder / "demo-report" / FILES["csv:ledger"]).open(encoding="utf-8-sig") as handle:
         ledger = {(row["requester"], row["department"]): float(row["breach_share"]) for row in csv.DictReader(handle)}
     assert report["late_cases"], "the demo week has a whole case past its target"
     charged: dict[tuple[str, str], float] = {}
