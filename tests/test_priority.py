@@ -4,6 +4,7 @@ delivery's deadline is the earlier of its SLA and the promised ``deliver_by`` (i
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.testing import serving, token_header, write_config
+from crm import samples
 from slaflow import cases
 from slaflow.cli import main
 from slaflow.clock import SimulatedClock
@@ -91,3 +94,15 @@ def test_a_rule_table_never_makes_a_target_longer(data: dict[str, str]) -> None:
             scaled = definition.step_target(state, data)
             assert (written is None and scaled is None) or (
                 written is not None and scaled is not None and 0 < scaled <= written)
+
+
+def test_the_api_opens_a_tight_promise_with_a_warning_header(
+    db_url: str, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    body = {"type": "rush_delivery", "data": {**RUSH, "deliver_by": "2026-11-16T10:00:00+03:00"}}
+    with serving(db_url, write_config(tmp_path), SimulatedClock(clock.now()), samples.SAMPLE_ENV) as client:
+        tight = client.post("/api/cases", json=body, headers=token_header("kuznetsova"))
+        roomy = client.post("/api/cases", json={**body, "data": {**RUSH, "deliver_by": "2026-12-31"}},
+                            headers=token_header("kuznetsova"))
+    assert tight.status_code == 201 and "leaves 60 business minutes" in tight.headers["X-Slaflow-Warning"]
+    assert roomy.status_code == 201 and "X-Slaflow-Warning" not in roomy.headers
