@@ -271,6 +271,10 @@ def fire(
     missing = [name for name in rule.requires if _blank(payload.get(name))]
     if missing:
         raise MissingFields(f"trigger {trigger!r}", missing)
+    if case.case_type == "duty" and trigger == "deliver" and not actor.replaying:  # figures, their age
+        from slaflow.duties import checked_payload
+
+        payload = checked_payload(company, case.data, payload, now)
 
     seq = case.version + 1
     data = {**case.data, **payload}
