@@ -3,6 +3,7 @@ schema names, say when they were taken, and is stored with its age and a stale f
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from slaflow import cases
 from slaflow.clock import SimulatedClock
 from slaflow.company import Company, load_company
 from slaflow.duties import deliver_duty, open_due_duties
+from slaflow.duty_age import information_age, information_ages
 from slaflow.errors import InvalidData
 
 
@@ -76,3 +78,39 @@ def test_information_older_than_its_max_age_is_flagged_stale(
     stale = deliver(sessions, company, monday_0850, {"figures": {"stock": {"sku-1": 1}, "skus": 1},
                                                      "as_of": "2026-11-14T17:00+03:00"})
     assert (stale["age_minutes"], stale["stale"]) == (230.0, True)
+
+
+def test_the_age_of_the_latest_figures_grows_in_business_time_and_turns_stale(
+    sessions: sessionmaker[Session], stock_company: Company, clock: SimulatedClock
+) -> None:
+    company = stock_company
+    monday_0830 = clock.now() - timedelta(minutes=30)
+    with sessions() as session:
+        before = {age.duty: age for age in information_ages(session, company, monday_0830)}
+    assert (before["stock_on_hand"].as_of, before["stock_on_hand"].stale) == (None, True)  # a schema, no figures
+    assert before["customer_payments"].stale is False  # no schema: nothing to be stale
+    with sessions.begin() as session:
+        open_due_duties(session, company, now=monday_0830, since=monday_0830 - timedelta(days=1))
+    deliver(sessions, company, monday_0830, {"figures": {"stock": {"sku-1": 5}, "skus": 1},
+                                             "as_of": "2026-11-16T08:20+03:00"})
+    with sessions() as session:
+        at_0900 = information_age(session, company, company.config.duties[2], monday_0830 + timedelta(minutes=30))
+        evening = information_age(session, company, company.config.duties[2], monday_0830 + timedelta(hours=15))
+    assert at_0900.duty == "stock_on_hand" and (at_0900.age_minutes, at_0900.stale) == (40.0, False)
+    assert (evening.age_minutes, evening.stale) == (700.0, True)  # the warehouse closes at 20:00: 11 h 40 min
+
+
+def test_slaflow_duties_shows_age_and_staleness(
+    db_url: str, sessions: sessionmaker[Session], stock_company: Company, clock: SimulatedClock, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from slaflow.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["duties", "--json", "--at", clock.now().isoformat(), "--database-url", db_url,
+              "--config", str(tmp_path / "company.yaml")])
+    out = capsys.readouterr().out
+    assert exited.value.code in (0, None)
+    shown = {row["duty"]: row for row in json.loads(out)}
+    assert (shown["stock_on_hand"]["stale"], shown["stock_on_hand"]["age_minutes"]) == (True, None)
+    assert shown["customer_payments"]["stale"] is False
