@@ -23,6 +23,7 @@ from slaflow.breaches.service import (
     request_exemption,
     review_events,
 )
+from slaflow.errors import InvalidData
 
 router = APIRouter(prefix="/api/breaches", tags=["breaches"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}
@@ -80,8 +81,6 @@ class ReviewEventOut(BaseModel):
 
 
 def _aware(moment: datetime | None, name: str) -> datetime | None:
-    from slaflow.errors import InvalidData
-
     if moment is None:
         return None
     if moment.tzinfo is None:

@@ -50,7 +50,7 @@ class NotificationsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     quiet_hours_for: list[Kind] = ["case_opened", "assigned", "warning", "resolved", "digest", "lead_report",
-                                   "lead_feedback"]
+                                   "lead_feedback", "step_changed", "hold_expiring"]
     """Kinds that wait for the recipient's working hours; the others (breach, escalation, test)
     go out at once."""
     all_channels_for: list[Kind] = ["breach", "escalation", "test"]
