@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, dashboard, errors, health, leads, me, openapi, rest, webhooks
+from api import auth, breaches, dashboard, errors, health, leads, me, openapi, rest, watchers, webhooks
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
 from api.workplace import web as workplace
@@ -79,6 +79,8 @@ def create_app(
     app.include_router(rest.router)
     app.include_router(health.router)
     app.include_router(leads.router)
+    app.include_router(breaches.router)
+    app.include_router(watchers.router)
     app.include_router(dashboard.router)
     workplace.install(app, settings, os.environ if environ is None else environ)  # the workplace (issue #16)
     return app

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from slaflow.breaches.service import BreachNotFound, ReviewRefused
 from slaflow.errors import (
     CaseNotFound,
     ConflictError,
@@ -31,6 +32,8 @@ STATUS: list[tuple[type[SlaflowError], int]] = [
     (NotPermitted, 403),
     (LeadNotFound, 404),
     (LeadStatusRefused, 409),
+    (BreachNotFound, 404),
+    (ReviewRefused, 409),
 ]
 """Anything else a user can act on (missing fields, invalid data, unknown type or person) is 422."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.auth import CurrentPrincipal
 from api.schemas import (
@@ -26,6 +26,7 @@ from org.scope import case_filter, require_readable
 from sla.compliance import Tally
 from sla.ledger import step_where, tallies
 from slaflow import cases
+from slaflow.clocks import promise_warning
 from slaflow.filters import check_case_filters
 from slaflow.views import case_detail, case_row
 from storage.models import Case, SlaClock
@@ -65,12 +66,17 @@ def get_case(case_id: CaseId, request: Request, principal: CurrentPrincipal) -> 
 
 
 @router.post("/cases", response_model=CaseDetail, status_code=201, responses=ERRORS)
-def open_case(body: OpenCase, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+def open_case(body: OpenCase, request: Request, response: Response, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Open a case. A promise to the customer (rush delivery's ``deliver_by``) that leaves less
+    business time than the SLA gives is opened all the same, with an ``X-Slaflow-Warning`` header."""
     state = app_state(request)
     now = state.clock.now()
     with state.sessions.begin() as session:
         opened = cases.open_case(session, state.company, case_type=body.type, data=body.data,
                                  actor=principal.actor, now=now, source="api", external_key=body.external_key)
+        warning = promise_warning(state.company, state.company.case_type(opened.case_type), opened.data, now)
+        if warning:
+            response.headers["X-Slaflow-Warning"] = warning
         return case_detail(session, state.company, cases.get_case(session, opened.id), now)
 
 

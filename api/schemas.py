@@ -122,7 +122,7 @@ class CaseDetail(CaseRow):
 
 
 class DepartmentFigures(BaseModel):
-    """met + breached + running == steps (the README's SLA rules)."""
+    """met + breached + running == steps (the README's SLA rules); exempted steps beside them."""
 
     department: str
     steps: int = Field(description="visits of states with a target the department owned")
@@ -132,6 +132,7 @@ class DepartmentFigures(BaseModel):
     paused: int = Field(description="of the running: waiting on another department's step")
     late_minutes: float = Field(description="business minutes past the deadlines of the breached steps, so far")
     compliance: float | None = Field(description="met / (met + breached); null when none is decided")
+    exempted: int = Field(0, description="steps whose breach the director exempted: not in the figures above")
 
 
 class Health(BaseModel):

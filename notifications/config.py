@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Kind = Literal[
     "case_opened", "assigned", "warning", "breach", "escalation", "resolved", "digest", "lead_report", "sla_report",
-    "test", "lead_feedback", "mention",
+    "test", "lead_feedback", "mention", "step_changed", "hold_expiring",
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
 
@@ -50,7 +50,7 @@ class NotificationsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     quiet_hours_for: list[Kind] = ["case_opened", "assigned", "warning", "resolved", "digest", "lead_report",
-                                   "lead_feedback"]
+                                   "lead_feedback", "step_changed", "hold_expiring"]
     """Kinds that wait for the recipient's working hours; the others (breach, escalation, test)
     go out at once."""
     all_channels_for: list[Kind] = ["breach", "escalation", "test"]
@@ -58,6 +58,9 @@ class NotificationsConfig(BaseModel):
     reach them (``channels`` is a preference order)."""
     audiences: dict[Kind, list[str]] = {}
     """Override the default audience of a kind, e.g. ``breach: [owner, department_head, head_manager]``."""
+    hold_notice_minutes: float | None = Field(None, gt=0)
+    """Business minutes before a step releases itself (an automatic transition: a reservation's
+    hold expiring) that the case's requester and watchers are told; unset: no such notice."""
     max_attempts: int = Field(8, ge=1, le=100)
     """Delivery attempts before a message is marked ``failed`` (permanent errors fail at once)."""
     backoff_seconds: float = Field(60.0, gt=0)

@@ -19,7 +19,7 @@ from notifications.outbox import dedupe_key, enqueue
 from notifications.recipients import Scope
 from slaflow.clock import ensure_utc
 from slaflow.errors import UnknownPerson
-from storage.models import OutboxMessage
+from storage.models import CaseEvent, OutboxMessage
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -89,14 +89,43 @@ def mentioned(session: Session, company: Company, case: CaseLike, *, author: str
 
 
 def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
-    """The case entered a new (non-terminal) step: nobody is messaged; a linked CRM record may be."""
-    _write_back(session, company, "step_changed", case, key=f"case={case.id}|event={case.version}", now=now)
+    """The case entered a new (non-terminal) step: its watchers hear of it (notifications.watchers);
+    a linked CRM record may be updated."""
+    _produce(session, company, "step_changed", case, Scope.of_case(case), key=f"case={case.id}|event={case.version}",
+             now=now, build=_moved_by(session, case), audience=_watching(session, company, case))
 
 
 def case_resolved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
-    """The case reached a terminal state; both departments hear the outcome."""
+    """The case reached a terminal state; both departments and the case's watchers hear the outcome."""
+    named = _named_in(case)
+    audience = [*(named if named is not None else company.config.notifications.audience("resolved")),
+                *_watching(session, company, case)]
     _produce(session, company, "resolved", case, Scope.of_case(case), key=f"case={case.id}", now=now,
-             department=case.performer, build=lambda person, locale: {}, audience=_named_in(case))
+             department=case.performer, build=_moved_by(session, case), audience=audience)
+
+
+def hold_expiring(session: Session, company: Company, case: CaseLike, *, expires_at: datetime, now: datetime) -> None:
+    """A step that releases itself (an automatic transition, e.g. a reservation's hold) is about
+    to: the case's watchers hear when, so they can act before it goes."""
+    def build(_: str, locale: str) -> dict[str, Any]:
+        return {"expires_at": ensure_utc(expires_at).isoformat()}
+
+    _produce(session, company, "hold_expiring", case, Scope.of_case(case),
+             key=f"case={case.id}|hold={ensure_utc(expires_at).isoformat()}", now=now, build=build,
+             audience=_watching(session, company, case))
+
+
+def _watching(session: Session, company: Company, case: CaseLike) -> list[str]:
+    from notifications.watchers import watchers
+
+    return [f"person:{person}" for person in watchers(session, company, case.id)]
+
+
+def _moved_by(session: Session, case: CaseLike) -> Build:
+    """Whether the move was automatic (a timer's, e.g. a hold released when it expired)."""
+    source = session.scalar(select(CaseEvent.source).where(CaseEvent.case_id == case.id, CaseEvent.seq == case.version))
+    automatic = source == "timer"
+    return lambda person, locale: {"automatic": automatic}
 
 
 def _named_in(case: CaseLike) -> list[str] | None:
@@ -138,7 +167,7 @@ def _produce(
 
 
 _CRM_KINDS = {"case_opened": "opened", "assigned": "assigned", "warning": "warning", "breach": "breach",
-              "escalation": "escalation", "resolved": "resolved"}
+              "escalation": "escalation", "resolved": "resolved", "step_changed": "step_changed"}
 
 
 def _write_back(session: Session, company: Company, kind: str, case: CaseLike, *, key: str, now: datetime,

@@ -34,6 +34,8 @@ from storage.models import Breach, Case, CaseEvent, SlaClock
 
 STEP, WHOLE_CASE = "step", "case"
 MET, BREACHED = "met", "breached"
+EXEMPTED = "exempted"
+"""The status a trend row reads for a clock whose breach was exempted (never stored)."""
 LEAD_DISPUTE = "lead_dispute"
 
 _clocks = SlaClock.__table__
@@ -126,6 +128,8 @@ class DepartmentRow:
     breached: int = 0
     running: int = 0
     late_minutes: float = 0.0
+    exempted: int = 0
+    """Steps whose breach the director exempted: shown, not in steps, met, breached or late."""
     median_minutes: float | None = None
     p90_minutes: float | None = None
     cases_requested: int = 0
@@ -414,7 +418,7 @@ def _open_breached_cases(session: Session, scope: Scope) -> list[tuple[Any, floa
     found = []
     for row in sla_ledger.open_clocks(session, _case_clock_filter(_clocks, scope)):
         result, _, late = sla_ledger.judge(session, row, scope.at)
-        if result is Outcome.BREACHED:
+        if result is Outcome.BREACHED and not row.exempted:  # an exempted breach is charged to nobody
             found.append((row, late))
     return found
 
@@ -449,7 +453,8 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             func.sum(func.sum(step.c.used_minutes)).over(partition_by=whole.c.id).label("total"),
         )
         .join_from(whole, step, joined)
-        .where(*_case_clock_filter(whole, scope), whole.c.status == BREACHED, whole.c.stopped_at.is_not(None))
+        .where(*_case_clock_filter(whole, scope), whole.c.status == BREACHED, whole.c.stopped_at.is_not(None),
+               ~sla_ledger.exempted(whole.c.id))
         .group_by(whole.c.id, whole.c.department, step.c.department)
         .subquery()
     )
@@ -502,7 +507,8 @@ def late_cases(session: Session, scope: Scope, *, limit: int = 10) -> list[CaseL
     over = whole.c.used_minutes - func.coalesce(whole.c.target_minutes, 0.0)
     query = (
         select(whole.c.case_id, whole.c.department, over.label("late"))
-        .where(*_case_clock_filter(whole, scope), whole.c.status == BREACHED, whole.c.stopped_at.is_not(None))
+        .where(*_case_clock_filter(whole, scope), whole.c.status == BREACHED, whole.c.stopped_at.is_not(None),
+               ~sla_ledger.exempted(whole.c.id))
         .order_by(over.desc(), whole.c.case_id)
         .limit(limit)
     )
@@ -626,21 +632,22 @@ def weekly_trend(session: Session, scope: Scope, tz: tzinfo) -> list[WeekTrend]:
     # Grouped in an outer query: PostgreSQL cannot match a GROUP BY expression with bound
     # parameters to the same expression in the SELECT list.
     inner = (
-        select(bucket.label("week"), _clocks.c.status.label("status"), _clocks.c.stopped_at.label("stopped_at"))
+        select(bucket.label("week"), case((sla_ledger.exempted(), EXEMPTED), else_=_clocks.c.status).label("status"),
+               _clocks.c.stopped_at.label("stopped_at"))
         .where(*_step_filter(scope))
         .subquery()
     )
     settled = inner.c.stopped_at.is_not(None)
     query = select(
         inner.c.week,
-        func.count(),
+        _sum_if(inner.c.status != EXEMPTED),  # an exempted step is no step of the figures (sla.compliance)
         _sum_if(and_(settled, inner.c.status == MET)),
         _sum_if(and_(settled, inner.c.status == BREACHED)),
     ).group_by(inner.c.week)
     counts = {int(row[0]): [int(row[1]), int(row[2]), int(row[3])] for row in session.execute(query)}
     open_rows = sla_ledger.open_clocks(session, _step_filter(scope))
     for row in open_rows:  # an open step past its deadline is breached, in the week it started
-        if sla_ledger.judge(session, row, scope.at)[0] is Outcome.BREACHED:
+        if not row.exempted and sla_ledger.judge(session, row, scope.at)[0] is Outcome.BREACHED:
             index = next((i for i, (_, _, end) in enumerate(weeks) if row.started_at < end), len(weeks))
             counts.setdefault(index, [0, 0, 0])[2] += 1
     return [WeekTrend(label, monday, *counts.get(index, (0, 0, 0))) for index, (label, monday, _) in enumerate(weeks)]
@@ -689,6 +696,7 @@ def department_rows(
             breached=fig.breached,
             running=fig.running,
             late_minutes=fig.late_minutes,
+            exempted=fig.exempted,
             median_minutes=times.median_minutes,
             p90_minutes=times.p90_minutes,
         )

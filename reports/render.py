@@ -69,7 +69,8 @@ def check_locale(locale: str) -> str:
 def department_table(report: Report, t: Labels) -> Table:
     table = Table(title=f"{t('departments')}: {_period(report, t)}")
     columns = ("department", "steps", "met", "breached", "running", "compliance", "median", "p90", "late")
-    for key in (*columns, "case_breaches", "waiting"):
+    exempted = any(row.exempted for row in report.departments)  # the column only when there is one (80-160 cols)
+    for key in (*columns, *(["exempted"] if exempted else []), "case_breaches", "waiting"):
         table.add_column(t(key), justify="left" if key == "department" else "right")
     last = report.departments[-1] if report.departments else None
     for row in [*report.departments, report.totals]:
@@ -84,6 +85,7 @@ def department_table(report: Report, t: Labels) -> Table:
             t("none") if total else t.hours(row.median_minutes),
             t("none") if total else t.hours(row.p90_minutes),
             t.hours(row.late_minutes),
+            *([str(row.exempted)] if exempted else []),
             str(row.case_breaches),
             t.number(row.waiting_breaches, 2),
             style="bold" if total else ("red" if row.breached else None),
@@ -234,6 +236,7 @@ CSV_HEADERS = {
         "median_minutes",
         "p90_minutes",
         "late_minutes",
+        "exempted",
         "cases_requested",
         "case_breaches",
         "waiting_breaches",

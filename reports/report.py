@@ -58,6 +58,7 @@ class Report:
             breached=sum(r.breached for r in rows),
             running=sum(r.running for r in rows),
             late_minutes=sum(r.late_minutes for r in rows),
+            exempted=sum(r.exempted for r in rows),
             cases_requested=sum(r.cases_requested for r in rows),
             case_breaches=sum(r.case_breaches for r in rows),
             waiting_breaches=sum(r.waiting_breaches for r in rows),

@@ -11,6 +11,9 @@ SQL what it can and applies these functions to the few open clocks):
   *running* (open and not late; a clock suspended while another department works is running);
 - a breached step is late by the business minutes it used beyond its target; for an open step,
   by the time used so far;
+- a step whose breach the director exempted (slaflow.breaches) is *exempted*: shown beside the
+  others, but not one of the counted steps, so ``met + breached + running == steps`` still holds
+  and compliance (``met / (met + breached)``) leaves it out; its lateness is not counted either;
 - a whole case's time is charged to the departments whose steps used it, open steps included.
 """
 
@@ -47,6 +50,8 @@ class ClockRecord:
     paused_since: datetime | None
     stopped_at: datetime | None
     deadline_at: datetime | None
+    exempted: bool = False
+    """The director approved an exemption of its breach: left out of the counted steps."""
 
 
 def outcome(clock: ClockRecord, now: datetime) -> Outcome:
@@ -81,7 +86,8 @@ def late_minutes(used: float, target: float | None) -> float:
 
 @dataclass
 class Tally:
-    """Steps of one department: ``met + breached + running == steps`` always."""
+    """Steps of one department: ``met + breached + running == steps`` always; ``exempted`` steps
+    are counted beside them, never in them."""
 
     department: str
     steps: int = 0
@@ -92,6 +98,8 @@ class Tally:
     """Of the running steps, those suspended while another department works for them."""
     late_minutes: float = 0.0
     """Business minutes past the deadlines of the breached steps, open ones up to now."""
+    exempted: int = 0
+    """Steps whose breach the director exempted: shown, but left out of every figure above."""
 
     @property
     def compliance(self) -> float | None:
@@ -99,7 +107,10 @@ class Tally:
         decided = self.met + self.breached
         return self.met / decided if decided else None
 
-    def count(self, result: Outcome, *, late: float = 0.0, paused: bool = False) -> None:
+    def count(self, result: Outcome, *, late: float = 0.0, paused: bool = False, exempted: bool = False) -> None:
+        if exempted:
+            self.exempted += 1
+            return
         self.steps += 1
         if result is Outcome.MET:
             self.met += 1
@@ -120,7 +131,8 @@ def tally(clocks: Iterable[tuple[ClockRecord, BusinessCalendar]], now: datetime)
         result = outcome(clock, now)
         late = late_minutes(used_now(clock, calendar, now), clock.target_minutes) if result is Outcome.BREACHED else 0
         found.setdefault(clock.department, Tally(clock.department)).count(
-            result, late=late, paused=clock.paused_since is not None and clock.stopped_at is None
+            result, late=late, paused=clock.paused_since is not None and clock.stopped_at is None,
+            exempted=clock.exempted,
         )
     return dict(sorted(found.items()))
 

@@ -16,14 +16,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Label, Row, case, func, select
 from sqlalchemy.orm import Session
 
+from sla.breach_reviews import ExemptionStatus
 from sla.calendar import BusinessCalendar, CalendarConfig
 from sla.compliance import BREACHED_STATUS, ClockRecord, Outcome, Tally, late_minutes, outcome, used_now
-from storage.models import CalendarVersion, SlaClock, table
+from storage.models import BreachReview, CalendarVersion, SlaClock, table
 
 STEP, WHOLE_CASE = "step", "case"
 MET_STATUS = "met"
 
 clocks = table(SlaClock)
+_reviews = table(BreachReview)
 _calendars = table(CalendarVersion)
 _lock = threading.Lock()
 _loaded: dict[str, BusinessCalendar] = {}
@@ -59,22 +61,35 @@ def step_where(
     return where
 
 
+def exempted(clock_id: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
+    """Whether a clock's breach has an approved exemption (an uncorrelated IN: the database reads
+    the few approved exemptions once, whatever the number of clocks). ``clock_id`` is the clock
+    id column of an alias (default: ``sla_clocks.id``)."""
+    approved = select(_reviews.c.clock_id).where(_reviews.c.exemption == ExemptionStatus.APPROVED)
+    return (clocks.c.id if clock_id is None else clock_id).in_(approved)
+
+
 def _sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def settled_columns() -> list[Label[Any]]:
-    """Aggregates over the settled (stopped) clocks of a group, plus the group's size: ``steps``,
-    ``met``, ``settled_breached``, ``settled_late`` and ``stopped``."""
+    """Aggregates over the settled (stopped) clocks of a group, plus the group's size: ``steps``
+    (without the exempted ones), ``met``, ``settled_breached``, ``settled_late``, ``stopped`` and
+    ``exempted`` (every clock with an approved exemption, open or stopped: `tally_of` skips the
+    open ones)."""
     stopped = clocks.c.stopped_at.is_not(None)
-    breached = stopped & (clocks.c.status == BREACHED_STATUS)
+    exempt = exempted()
+    counted = stopped & ~exempt
+    breached = counted & (clocks.c.status == BREACHED_STATUS)
     over = clocks.c.used_minutes - func.coalesce(clocks.c.target_minutes, 0.0)
     return [
-        func.count().label("steps"),
-        _sum_if(stopped & (clocks.c.status == MET_STATUS)).label("met"),
+        (func.count() - _sum_if(exempt)).label("steps"),
+        _sum_if(counted & (clocks.c.status == MET_STATUS)).label("met"),
         _sum_if(breached).label("settled_breached"),
         func.coalesce(func.sum(case((breached & (over > 0), over), else_=0.0)), 0.0).label("settled_late"),
         _sum_if(stopped).label("stopped"),
+        _sum_if(exempt).label("exempted"),
     ]
 
 
@@ -93,6 +108,7 @@ OPEN_COLUMNS = (
     clocks.c.deadline_at,
     clocks.c.calendar,
     clocks.c.calendar_fingerprint,
+    exempted().label("exempted"),
 )
 
 
@@ -106,6 +122,7 @@ def record_of(row: Row[Any] | SlaClock) -> ClockRecord:
         paused_since=row.paused_since,
         stopped_at=row.stopped_at,
         deadline_at=row.deadline_at,
+        exempted=bool(getattr(row, "exempted", False)),
     )
 
 
@@ -132,8 +149,11 @@ def tally_of(
         met=int(settled.met),
         breached=int(settled.settled_breached),
         late_minutes=float(settled.settled_late),
+        exempted=int(settled.exempted),
     )
     for row in open_rows:
+        if row.exempted:  # counted as exempted by the aggregate already
+            continue
         result, _, late = judge(session, row, now)
         if result is Outcome.BREACHED:
             figures.breached += 1
@@ -160,6 +180,26 @@ def tallies(session: Session, where: Sequence[ColumnElement[bool]], now: datetim
         tally_of(session, row.department, row, open_by.get(row.department, []), now)
         for row in session.execute(grouped)
     ]
+
+
+def person_tallies(
+    session: Session, where: Sequence[ColumnElement[bool]], now: datetime
+) -> list[tuple[str | None, Tally]]:
+    """Figures per person who held the steps and the department they held them for (None: steps
+    nobody was assigned), by the same rules as `tallies`: a motivation scheme's export."""
+    grouped = (
+        select(clocks.c.person.label("person"), clocks.c.department.label("department"), *settled_columns())
+        .where(*where)
+        .group_by(clocks.c.person, clocks.c.department)
+    )
+    open_by: dict[tuple[str | None, str], list[Row[Any]]] = {}
+    for row in session.execute(select(*OPEN_COLUMNS, clocks.c.person).where(*where, clocks.c.stopped_at.is_(None))):
+        open_by.setdefault((row.person, row.department), []).append(row)
+    found = [
+        (row.person, tally_of(session, row.department, row, open_by.get((row.person, row.department), []), now))
+        for row in session.execute(grouped)
+    ]
+    return sorted(found, key=lambda item: (item[0] is None, item[0] or "", item[1].department))
 
 
 def case_minutes(session: Session, case_ids: Iterable[int], now: datetime) -> dict[int, dict[str, float]]:

@@ -201,7 +201,7 @@ def open_case(
     )
     for department, role in ((definition.requester, "requester"), (definition.performer, "performer")):
         _join(session, case_id, department, role, now)
-    clocks.start_case_clock(session, company, case_id=case_id, definition=definition, now=now)
+    clocks.start_case_clock(session, company, case_id=case_id, definition=definition, now=now, data=data)
     step = clocks.enter_state(
         session,
         company,
@@ -274,6 +274,10 @@ def fire(
     missing = [name for name in rule.requires if _blank(payload.get(name))]
     if missing:
         raise MissingFields(f"trigger {trigger!r}", missing)
+    if case.case_type == "duty" and trigger == "deliver" and not actor.replaying:  # figures, their age
+        from slaflow.duties import checked_payload
+
+        payload = checked_payload(company, case.data, payload, now)
 
     seq = case.version + 1
     data = {**case.data, **payload}

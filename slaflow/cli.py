@@ -41,6 +41,9 @@ COMMANDS: dict[str, LazySpec] = {
     "token": ("slaflow.access_cli:token_app", "API tokens for people and integrations: create, list, revoke."),
     "leads": ("slaflow.leads.cli:leads_app", "Lead records between marketing and sales: record, list, letters."),
     "digest": ("slaflow.leads.cli:digest", "Send the daily digest now."),
+    "breach": ("slaflow.breaches.cli:breach_app", "Breaches: causes, exemptions, per-person export."),
+    "watch": ("notifications.watch_cli:watch_app", "Follow cases: hear of their steps, outcome and expiring holds."),
+    "duties": ("slaflow.duty_cli:duties", "Each duty's latest figures: their age now and whether they are stale."),
 }
 
 app = typer.Typer(

@@ -6,6 +6,7 @@ Times are printed in the company's zone (its name shown); ``--json`` gives ISO 8
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -85,6 +86,11 @@ def case_open(
             f"opened case {case.id} ({case.case_type}) in state {case.state}, "
             f"owner {case.owner_department}, due {local_time(case.due_at, company.zone)}"
         )
+        from slaflow.clocks import promise_warning
+
+        warning = promise_warning(company, company.case_type(case.case_type), case.data, case.opened_at)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
 
 
 @case_app.command("fire")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sla.calendar import BusinessCalendar
 from sla.clocks import plan_clock, used_between
 from slaflow import versions
+from slaflow.clock import ensure_utc
 from slaflow.company import Company
 from state_machines.schema import CaseTypeDef, EscalationLevel
 from storage.db import insert_ignoring_duplicates
@@ -169,7 +170,7 @@ def enter_state(
             department=department,
             role=state.role,
             person=owner_person,
-            target=state.target_for(data),
+            target=definition.step_target(state_name, data),
             warn_fraction=state.warn_at,
             event_seq=event_seq,
             now=now,
@@ -181,9 +182,12 @@ def enter_state(
         )
     if state.auto is not None:
         due = company.calendar_of(department).add_business_minutes(now, state.auto.after)
-        session.connection().execute(
-            _INSERT_TIMERS, [_timer(case_id, None, "auto", state_name, due, trigger=state.auto.trigger)]
-        )
+        timers = [_timer(case_id, None, "auto", state_name, due, trigger=state.auto.trigger)]
+        notice = company.config.notifications.hold_notice_minutes
+        if notice is not None and notice < state.auto.after:  # the watchers hear before the hold expires
+            notice_at = company.calendar_of(department).add_business_minutes(now, state.auto.after - notice)
+            timers.append(_timer(case_id, None, "notice", state_name, notice_at, trigger=state.auto.trigger))
+        session.connection().execute(_INSERT_TIMERS, timers)
     return StepResult(state.department, state.role, due_at, None)
 
 
@@ -256,7 +260,8 @@ def _hold(session: Session, company: Company, clock: Row[Any], now: datetime) ->
 
 
 def start_case_clock(
-    session: Session, company: Company, *, case_id: int, definition: CaseTypeDef, now: datetime
+    session: Session, company: Company, *, case_id: int, definition: CaseTypeDef, now: datetime,
+    data: dict[str, Any] | None = None,
 ) -> None:
     _start_clock(
         session,
@@ -267,11 +272,54 @@ def start_case_clock(
         department=definition.requester,
         role=None,
         person=None,
-        target=definition.target,
+        target=case_target(company, definition, data or {}, now),
         warn_fraction=0.75,
         event_seq=1,
         now=now,
     )
+
+
+def case_target(company: Company, definition: CaseTypeDef, data: dict[str, Any], now: datetime) -> float | None:
+    """The whole-case target: the type's target for this case's priority, cut to the business
+    minutes left before the instant promised to the customer (``promised_by``) if that is earlier."""
+    target = definition.case_target(data)
+    promised = promised_instant(company, definition, data)
+    if promised is None:
+        return target
+    left = company.calendar_of(definition.requester).business_minutes_between(now, promised) if promised > now else 0.0
+    return left if target is None else min(target, left)
+
+
+def promise_warning(company: Company, definition: CaseTypeDef, data: dict[str, Any], now: datetime) -> str | None:
+    """Why the instant promised to the customer may not be kept: it leaves less business time
+    than the type's whole-case target for this case (or none at all). None when it leaves enough."""
+    promised = promised_instant(company, definition, data)
+    if promised is None:
+        return None
+    left = company.calendar_of(definition.requester).business_minutes_between(now, promised) if promised > now else 0.0
+    needed = definition.case_target(data)
+    field = definition.promised_by
+    if left <= 0:
+        return f"{field} {promised.isoformat()} leaves no business time: the promise cannot be met"
+    if needed is not None and left < needed:
+        return (f"{field} {promised.isoformat()} leaves {left:.0f} business minutes, less than the "
+                f"{needed:.0f} the SLA gives: the promise may not be met")
+    return None
+
+
+def promised_instant(company: Company, definition: CaseTypeDef, data: dict[str, Any]) -> datetime | None:
+    """The instant in ``data[definition.promised_by]`` (ISO 8601; a day or an instant without an
+    offset is read in the requesting department's zone), None when absent or not a date."""
+    value = data.get(definition.promised_by) if definition.promised_by else None
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=company.calendar_of(definition.requester).tz)
+    return ensure_utc(moment)
 
 
 def assign_step(session: Session, *, case_id: int, person: str) -> None:

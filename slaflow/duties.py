@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from notifications.config import AUDIENCE_WORDS
 from sla.calendar import NO_WORK_HORIZON_YEARS, BusinessCalendar
 from slaflow.clock import ensure_utc
+from slaflow.duty_figures import FiguresConfig, checked_delivery
 from slaflow.errors import DuplicateCase, SlaflowError
 from state_machines import duty as duty_type
 from state_machines.schema import BusinessMinutes, CaseTypeDef, Identifier, Label
@@ -140,6 +141,8 @@ class DutyConfig(_Strict):
     """Who is told, as notification audiences: ``requester``, ``head:sales``, ``person:ivanov``..."""
     requires: list[Identifier] = []
     """Payload fields ``deliver`` needs, e.g. ``link`` (an attachment) or ``figures``."""
+    figures: FiguresConfig | None = None
+    """Structured figures a delivery must carry, checked against this schema (slaflow.duty_figures)."""
 
     @field_validator("notify")
     @classmethod
@@ -406,6 +409,15 @@ def company_for_occurrence(company: Company, data: dict[str, Any]) -> Company:
         raise SlaflowError(f"duty {name!r} is not in this configuration")
     moment = ensure_utc(datetime.fromisoformat(occurrence))
     return _with_definition(company, occurrence_definition(duty, deadline_minutes(duty, company, moment)))
+
+
+def checked_payload(company: Company, data: dict[str, Any], payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A delivery's payload checked against its duty's figures schema (unchanged for a duty
+    without one, or one no longer in the configuration)."""
+    duty = next((d for d in company.config.duties if d.name == data.get("duty")), None)
+    if duty is None or duty.figures is None:
+        return payload
+    return checked_delivery(duty.figures, payload, now=now, calendar=company.calendar_of(duty.department))
 
 
 def _notify(company: Company, duty: DutyConfig) -> list[str]:

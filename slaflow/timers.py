@@ -152,6 +152,8 @@ def fire_timer(
         deferred = session.info.setdefault(HOOKS_AFTER_COMMIT, [])
         deferred.append((timer_id, str(timer.trigger), timer.case_id, timer.level))
         return None
+    if timer.kind == "notice":
+        return _notice(session, company, timer, case, now)
     if timer.kind == "auto":
         assert timer.trigger is not None
         cases.fire(
@@ -175,11 +177,21 @@ def fire_timer(
         breach = session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
         notify.step_breached(session, company, case, clock, breach, now=now)
         return _finish(session, timer_id, "fired", now, kind="breach")
-    if timer.kind == "warning":
-        return _warn(session, company, timer_id, case, clock, now)
-    if timer.kind == "escalation":
-        return _escalate(session, company, timer, case, clock, now)
+    if timer.kind in ("warning", "escalation"):
+        warn = timer.kind == "warning"
+        return _warn(session, company, timer_id, case, clock, now) if warn else _escalate(
+            session, company, timer, case, clock, now)
     raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
+
+
+def _notice(session: Session, company: Company, timer: Row[Any], case: cases.CaseRecord, now: datetime) -> str | None:
+    """A hold is about to expire: the pending automatic transition of the same state says when."""
+    expires_at = session.scalar(select(Timer.due_at).where(Timer.case_id == timer.case_id, Timer.kind == "auto",
+                                                           Timer.state == timer.state, Timer.status == "pending"))
+    if expires_at is None:
+        return _finish(session, timer.id, "cancelled", now)
+    notify.hold_expiring(session, company, case, expires_at=expires_at, now=now)
+    return _finish(session, timer.id, "fired", now, kind="notice")
 
 
 def _warn(

@@ -56,6 +56,7 @@ DEFINITION = CaseTypeDef.model_validate(
         "performer": "warehouse",
         "initial": "approval",
         "open_requires": ["customer", "deal", "items"],
+        "priority": [{"when": {"priority": "high"}, "factor": 0.5}, {"when": {"customer_tier": "key"}, "factor": 0.75}],
         "states": {
             "approval": {
                 "label": {"ru": "Согласование РОП", "en": "Sales head approval", "pl": "Akceptacja kierownika"},

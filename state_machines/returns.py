@@ -56,6 +56,7 @@ DEFINITION = CaseTypeDef.model_validate(
         "performer": "warehouse",
         "initial": "inspection",
         "open_requires": ["customer", "order", "reason"],
+        "priority": [{"when": {"priority": "high"}, "factor": 0.5}, {"when": {"customer_tier": "key"}, "factor": 0.75}],
         "target": "40h",
         "fields": {
             "inspection_notes": {

@@ -52,6 +52,8 @@ DEFINITION = CaseTypeDef.model_validate(
         "initial": "slot_confirmation",
         "open_requires": ["customer", "order", "deliver_by", "reason"],
         "target": "24h",
+        "promised_by": "deliver_by",
+        "priority": [{"when": {"priority": "high"}, "factor": 0.5}, {"when": {"customer_tier": "key"}, "factor": 0.75}],
         "states": {
             "slot_confirmation": {
                 "label": {"ru": "Подтверждение слота", "en": "Slot confirmation", "pl": "Potwierdzenie terminu"},

@@ -66,6 +66,17 @@ class TargetRule(_Strict):
         return all(data.get(key) == value for key, value in self.when.items())
 
 
+class PriorityRule(_Strict):
+    """A row of a case type's priority table: cases whose data match ``when`` (e.g. ``priority:
+    high`` or ``customer_tier: key``) get every target multiplied by ``factor`` (0.5 = twice as fast)."""
+
+    when: dict[str, Any] = Field(min_length=1)
+    factor: float = Field(gt=0, le=1)
+
+    def matches(self, data: dict[str, Any]) -> bool:
+        return all(data.get(key) == value for key, value in self.when.items())
+
+
 class EscalationLevel(_Strict):
     """What happens when a step is still not done ``after`` business time past its deadline
     (counted in the owning department's calendar): tell ``notify`` (audiences resolved from the
@@ -264,6 +275,24 @@ class CaseTypeDef(_Strict):
     fields: dict[str, FieldDef] = Field(default_factory=dict, exclude=True)
     """How forms ask for the data fields (kind, label, choices). Presentation only: excluded from
     the stored definition and its fingerprint, so declaring it does not make a new version."""
+
+    priority: list[PriorityRule] = []
+    """The priority and customer-tier table: the smallest factor of the rules the case data match
+    applies to each step target and to the whole-case target (no match: the targets as written)."""
+    promised_by: Identifier | None = None
+    """A data field with the instant promised to the customer (rush delivery's ``deliver_by``): the
+    whole-case deadline is the earlier of its target and that instant."""
+
+    def factor_for(self, data: dict[str, Any]) -> float:
+        return min((rule.factor for rule in self.priority if rule.matches(data)), default=1.0)
+
+    def step_target(self, state: str, data: dict[str, Any]) -> float | None:
+        """The target of a step of ``state`` for a case with ``data`` (target rules, then priority)."""
+        target = self.states[state].target_for(data)
+        return None if target is None else target * self.factor_for(data)
+
+    def case_target(self, data: dict[str, Any]) -> float | None:
+        return None if self.target is None else self.target * self.factor_for(data)
 
     def escalation_of(self, state: str) -> list[EscalationLevel]:
         """The levels that apply to ``state`` (level N is ``chain[N - 1]``)."""

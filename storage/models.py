@@ -505,3 +505,55 @@ class LeadFeedback(Base):
     expected_result: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class BreachReview(Base):
+    """What was said about one breach (slaflow.breaches): the cause its owner recorded, and an
+    exemption a head requested and the director decided. The current state; every change is also
+    a ``BreachReviewEvent``. An approved exemption takes the breach's step out of compliance."""
+
+    __tablename__ = "breach_reviews"
+
+    breach_id: Mapped[int] = mapped_column(ForeignKey("breaches.id", ondelete="CASCADE"), primary_key=True)
+    clock_id: Mapped[int] = mapped_column(ForeignKey("sla_clocks.id", ondelete="CASCADE"), unique=True)
+    cause: Mapped[str | None] = mapped_column(String(32))
+    """slaflow.breaches.vocabulary.BreachCause."""
+    cause_note: Mapped[str | None] = mapped_column(Text)
+    cause_by: Mapped[str | None] = mapped_column(String(128))
+    cause_at: Mapped[datetime | None]
+    exemption: Mapped[str | None] = mapped_column(String(16), index=True)
+    """requested, approved or rejected (slaflow.breaches.vocabulary.ExemptionStatus)."""
+    exemption_reason: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(128))
+    requested_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class BreachReviewEvent(Base):
+    """Append-only audit of breach reviews: who did what to which breach, and when."""
+
+    __tablename__ = "breach_review_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    breach_id: Mapped[int] = mapped_column(ForeignKey("breaches.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    """cause_recorded, exemption_requested, exemption_approved or exemption_rejected."""
+    cause: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseWatcher(Base):
+    """A person who follows a case (notifications.watchers) and hears of its step changes, its
+    outcome and a hold about to expire. The person who opened the case follows it without a row;
+    a row with ``following`` false records that they stopped."""
+
+    __tablename__ = "case_watchers"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), primary_key=True)
+    following: Mapped[bool]
+    since: Mapped[datetime]

@@ -125,7 +125,7 @@ def test_it_counts_step_clocks_per_department(api: TestClient, clock: SimulatedC
     fire(api, case["id"], "kuznetsova", "approve")
     figures = {f["department"]: f for f in api.get("/api/sla/departments", headers=token_header("erp")).json()}
     assert figures["sales"] == {"department": "sales", "steps": 1, "met": 1, "breached": 0, "running": 0,
-                                "paused": 0, "late_minutes": 0.0, "compliance": 1.0}
+                                "paused": 0, "late_minutes": 0.0, "compliance": 1.0, "exempted": 0}
     assert (figures["warehouse"]["steps"], figures["warehouse"]["running"]) == (1, 1)
     assert figures["quality"]["steps"] == 0
 

@@ -21,6 +21,7 @@ from notifications.transports.base import Format
 from slaflow.company import Company
 from slaflow.leads.service import LeadFacts, record_lead_event, set_feedback_request
 from storage.db import make_engine, session_factory
+from storage.models import CaseWatcher
 from tests.test_notifications_support import assign, closed_copy, open_dispute, outbox, record_breach_row, step_clock
 
 MONDAY_1000_MSK = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
@@ -40,6 +41,9 @@ def _produce_every_kind(session: Session, company: Company) -> None:
     breach = record_breach_row(session, clock)
     events.step_breached(session, company, case, clock, breach, now=later)
     events.escalated(session, company, case, clock, level=2, audience=["director"], now=later)
+    session.add(CaseWatcher(case_id=case.id, person="kuznetsova", following=True, since=now))
+    events.case_moved(session, company, case, now=later)
+    events.hold_expiring(session, company, case, expires_at=later + timedelta(hours=4), now=later)
     events.case_resolved(session, company, closed_copy(case, "accepted", later), now=later)
     open_dispute(session, company, later, lead="L-2")
     reports.enqueue_daily_digests(session, company, now=later + timedelta(days=1))
@@ -76,6 +80,7 @@ KIND_KEY = {
     "case_opened": "case", "assigned": "assignee_name", "warning": "clock", "breach": "breach",
     "escalation": "level", "resolved": "case", "digest": "open_total", "lead_report": "total_leads",
     "sla_report": "rows", "test": "channel", "lead_feedback": "leads_week", "mention": "comment",
+    "step_changed": "automatic", "hold_expiring": "expires_at",
 }
 """A variable each kind's templates cannot do without."""
 

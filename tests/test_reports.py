@@ -72,7 +72,8 @@ def msk(day: int, hour: int, minute: int = 0) -> datetime:
 
 SINCE, UNTIL, NOW = msk(16, 0), msk(30, 0), msk(23, 12)
 RETURN = {"customer": "ООО Ромашка", "order": "SO-1", "reason": "broken"}
-RUSH = {"customer": "ИП Сидоренко", "order": "SO-2", "deliver_by": "2026-11-17", "reason": "key account"}
+RUSH = {"customer": "ИП Сидоренко", "order": "SO-2", "deliver_by": "2026-11-27", "reason": "key account"}
+# (deliver_by after the SLA: the whole-case deadline stays the 24 h target; an earlier promise would cut it)
 PRICE = {"customer": "ТД Восток", "deal": "DL-1", "discount_pct": 12}
 
 SCRIPT: list[tuple[datetime, str, str, str, dict[str, Any]]] = [

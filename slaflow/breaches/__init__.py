@@ -1,0 +1,1 @@
+"""Breach reviews (issue 19, point 7): causes, exemptions and the per-person export."""
