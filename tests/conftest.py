@@ -57,7 +57,8 @@ def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
     if not PG_URL:
         pytest.skip("SLAFLOW_TEST_PG_URL is not set (.ci/run sets it when PostgreSQL is reachable)")
-    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    # pre-ping: the fault suite restarts the cluster, and the drop at the end must still work.
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     name = f"slaflow_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
