@@ -50,7 +50,7 @@ def _fire(
     trigger: str,
     actor: str,
     **payload: Any,
-) -> Case:
+) -> cases.CaseRecord:
     with sessions.begin() as session:
         return cases.fire(
             session,

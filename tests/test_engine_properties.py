@@ -111,10 +111,9 @@ def test_random_moves_keep_the_case_consistent(
         state = _snapshot(sessions, case_id)[0]
         # Mostly a trigger of the current state with its required fields; sometimes anything.
         allowed = machine.triggers(str(state))
-        trigger = data.draw(
-            st.sampled_from(allowed) if allowed and data.draw(st.booleans()) else st.sampled_from(all_triggers),
-            label="trigger",
-        )
+        prefer_allowed: bool = data.draw(st.booleans())
+        choices = allowed if allowed and prefer_allowed else all_triggers
+        trigger = data.draw(st.sampled_from(choices), label="trigger")
         rule = machine.rule(trigger, str(state))
         required = set(rule.requires) if rule else set()
         fields = data.draw(st.sets(st.sampled_from(FIELDS), max_size=3), label="fields")

@@ -4,6 +4,7 @@ run, calls one service and reports counts; the deployments a worker serves."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -111,7 +112,8 @@ def test_one_shared_set_of_deployments_each_with_a_cancel_new_limit() -> None:
 
 def test_the_weekly_reports_run_on_a_cron_in_the_head_office_time_zone() -> None:
     [deployment] = [d for d in build_deployments() if d.flow_name == "weekly-reports"]
-    schedule = deployment.schedules[0].schedule
+    assert deployment.schedules is not None
+    schedule: Any = deployment.schedules[0].schedule  # a CronSchedule
     assert (deployment.name, schedule.cron, schedule.timezone) == ("company", "0 9 * * 1", "Europe/Moscow")
 
 
