@@ -5,8 +5,6 @@ HTTP app. Registered by slaflow/cli.py (``app.add_typer(inbox_app, name="inbox")
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -18,9 +16,9 @@ from sqlalchemy import select
 from crm.inbox import FAILED, PARKED, REJECTED, STATUSES, UNMATCHED, list_inbox
 from crm.parking import expire_parked
 from crm.processing import Processed, replay, replay_status
+from slaflow.cli_support import open_runtime as _runtime
 from slaflow.clock import SystemClock
 from slaflow.errors import SlaflowError
-from slaflow.runtime import Runtime
 from storage.models import InboxEvent
 
 inbox_app = typer.Typer(help="Stored CRM webhooks: list them, re-process them.", no_args_is_help=True)
@@ -31,13 +29,6 @@ DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_
 ConfigOption = Annotated[Path | None, typer.Option("--config", envvar="SLAFLOW_CONFIG", help="company YAML")]
 
 
-@contextmanager
-def _runtime(database_url: str | None, config: Path | None) -> Iterator[Runtime]:
-    runtime = Runtime.from_env(database_url=database_url, config=config)
-    try:
-        yield runtime
-    finally:
-        runtime.engine.dispose()
 
 
 @inbox_app.command("list")

@@ -6,8 +6,6 @@ can act on are `SlaflowError`s, which ``slaflow.cli.main`` prints as one line.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -21,9 +19,9 @@ from notifications import events
 from notifications.outbox import FAILED, PENDING, SENT, dispatch_due, list_messages, retry
 from notifications.settings import load_notification_settings
 from notifications.transports import REGISTRY
+from slaflow.cli_support import open_runtime as _runtime
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.errors import SlaflowError
-from slaflow.runtime import Runtime
 from storage.models import DeliveryAttempt, OutboxMessage
 
 notify_app = typer.Typer(help="Send notifications by hand.", no_args_is_help=True)
@@ -43,15 +41,6 @@ AtOption = Annotated[
 ]
 
 
-@contextmanager
-def _runtime(database_url: str | None, config: Path | None) -> Iterator[Runtime]:
-    """The runtime for one command; its connections are closed when the command ends."""
-    runtime = Runtime.from_env(database_url=database_url, config=config)
-    try:
-        yield runtime
-    finally:
-        if "engine" in runtime.__dict__:
-            runtime.engine.dispose()
 
 
 def _now(at: datetime | None) -> datetime:

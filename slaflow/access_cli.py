@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -16,9 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from slaflow.cli_support import open_runtime as _runtime
 from slaflow.clock import SystemClock
 from slaflow.errors import SlaflowError
-from slaflow.runtime import Runtime
 
 user_app = typer.Typer(help="People who sign in to the dashboard: invitations, passwords, admins.",
                        no_args_is_help=True)
@@ -30,13 +28,6 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", envvar="SLAFLOW_C
 PersonArg = Annotated[str, typer.Argument(help="person id from the company config (people:)")]
 
 
-@contextmanager
-def _runtime(database_url: str | None, config: Path | None) -> Iterator[Runtime]:
-    runtime = Runtime.from_env(database_url=database_url, config=config)
-    try:
-        yield runtime
-    finally:
-        runtime.engine.dispose()
 
 
 @user_app.command("invite")

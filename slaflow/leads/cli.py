@@ -5,8 +5,6 @@ read only here (``SystemClock``) unless ``--at`` gives it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +16,7 @@ from rich.table import Table
 from notifications.lead_letter import enqueue_lead_letters
 from notifications.reports import enqueue_daily_digests
 from reports.queries import report_zone
+from slaflow.cli_support import open_runtime as _runtime
 from slaflow.clock import SystemClock, ensure_utc
 from slaflow.company import Company
 from slaflow.errors import InvalidData
@@ -32,7 +31,6 @@ from slaflow.leads.service import (
     set_feedback_request,
 )
 from slaflow.leads.status import LeadStatus
-from slaflow.runtime import Runtime
 
 leads_app = typer.Typer(help="Leads between marketing and sales, and the weekly lead letter.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -45,13 +43,6 @@ AtOption = Annotated[
 ActorOption = Annotated[str, typer.Option("--as", help="person (from the company config) who acts")]
 
 
-@contextmanager
-def _runtime(database_url: str | None, config: Path | None) -> Iterator[Runtime]:
-    runtime = Runtime.from_env(database_url=database_url, config=config)
-    try:
-        yield runtime
-    finally:
-        runtime.engine.dispose()
 
 
 def _moment(value: datetime, company: Company, option: str) -> datetime:
