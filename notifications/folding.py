@@ -13,18 +13,34 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from state_machines.duty import NAME as DUTY_TYPE
 
 if TYPE_CHECKING:
+    from notifications.config import NotificationsConfig
     from notifications.outbox import _Job
 
 DIGEST_KIND = "duty_digest"
 FOLDABLE_KINDS: frozenset[str] = frozenset({"case_opened", "resolved", "step_changed"})
 """Informational kinds; warnings, breaches and escalations are never folded."""
+
+
+def is_duty_message(kind: str, context: dict[str, Any]) -> bool:
+    case = context.get("case")
+    return kind in FOLDABLE_KINDS and isinstance(case, dict) and case.get("type") == DUTY_TYPE
+
+
+def held_for_digest(config: NotificationsConfig, kind: str, context: dict[str, Any], tz: tzinfo,
+                    now: datetime) -> datetime:
+    """When a message produced at ``now`` may go: a duty message waits for the day's digest
+    time (``duty_digest_at`` in the recipient's zone) if one is set and still ahead today."""
+    if config.duty_digest_at is None or not is_duty_message(kind, context):
+        return now
+    digest = datetime.combine(now.astimezone(tz).date(), config.duty_digest_at, tzinfo=tz).astimezone(UTC)
+    return max(now, digest)
 
 
 def local_day(job: _Job) -> str | None:
@@ -36,8 +52,7 @@ def local_day(job: _Job) -> str | None:
 
 
 def _fold_key(job: _Job) -> tuple[str, str, str, str] | None:
-    case = job.context.get("case")
-    if job.kind not in FOLDABLE_KINDS or not isinstance(case, dict) or case.get("type") != DUTY_TYPE:
+    if not is_duty_message(job.kind, job.context):
         return None
     day = local_day(job)
     return None if day is None else (job.recipient, job.channel, job.kind, day)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import ack_links, recipients
-from notifications.folding import fold
+from notifications.folding import fold, held_for_digest
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
@@ -83,7 +83,8 @@ def enqueue(
         channels = recipients.channels_for(company, recipient, all_channels=kind in config.all_channels_for)
     not_before = now
     if not urgent:
-        not_before = recipients.calendar_of_person(company, recipient, department).next_working_instant(now)
+        calendar = recipients.calendar_of_person(company, recipient, department)
+        not_before = calendar.next_working_instant(held_for_digest(config, kind, context, calendar.tz, now))
     locale = str(context.get("locale") or recipients.locale_of(company, recipient))
     written = []
     for channel in channels:

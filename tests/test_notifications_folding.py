@@ -21,6 +21,7 @@ from slaflow.duties import DutyConfig, open_due_duties
 from slaflow.timers import sweep
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.test_duties import _raw, msk
+from tests.test_notifications_support import company_with
 
 MONDAY = (2026, 11, 16)
 
@@ -117,6 +118,25 @@ def test_breaches_of_duties_are_never_folded(sessions: sessionmaker[Session], co
         assert len(files) == count, person
         assert not [f for f in _files(tmp_path, person) if DIGEST_KIND in f.name and "breach" in f.read_text()]
     assert len([f for f in _files(tmp_path, "ivanov") if DIGEST_KIND in f.name]) == 1
+
+
+def test_a_digest_time_holds_the_days_duty_messages_for_one_digest(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    company = company_with(notifications={"duty_digest_at": "17:00"})
+    settings = NotificationSettings(notify_redirect="file", notify_file_dir=tmp_path)
+    since, opened = msk(*MONDAY, 0, 0), []
+    for hour in (9, 12, 15):  # the duties flow and the dispatcher run through the day
+        now = msk(*MONDAY, hour, 30)
+        with sessions.begin() as session:
+            opened += open_due_duties(session, company, now=now, since=since, duties=[_duty(["person:ivanov"])])
+        since = now
+        assert dispatch_due(sessions, company, now=now, owner="w", settings=settings).claimed == 0
+    assert len(opened) == 3
+    result = dispatch_due(sessions, company, now=msk(*MONDAY, 17, 0), owner="w", settings=settings)
+    assert (result.claimed, result.sent) == (3, 1)
+    files = _files(tmp_path, "ivanov")
+    assert len(files) == 1 and all(f"{case_id}" in files[0].read_text(encoding="utf-8") for case_id in opened)
 
 
 def _digest_context() -> dict[str, Any]:
