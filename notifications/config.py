@@ -8,6 +8,7 @@ module must not import slaflow: ``slaflow.company`` imports it.
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -68,6 +69,10 @@ class NotificationsConfig(BaseModel):
     backoff_max_seconds: float = Field(6 * 3600.0, gt=0)
     lease_seconds: float = Field(300.0, gt=0)
     """How long a dispatcher owns a claimed message before another may take it over."""
+    duty_digest_at: time | None = None
+    """Local time (the recipient's zone) until which informational duty messages wait, so a
+    day's openings and outcomes go out as one digest (notifications.folding); unset: they go out
+    when due and only those due together are folded."""
     file_outbox_dir: Path | None = None
     """Folder of the ``file`` transport (one sub-folder per person), e.g. for the demo."""
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import ack_links, recipients
+from notifications.folding import fold, held_for_digest
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
@@ -82,7 +83,8 @@ def enqueue(
         channels = recipients.channels_for(company, recipient, all_channels=kind in config.all_channels_for)
     not_before = now
     if not urgent:
-        not_before = recipients.calendar_of_person(company, recipient, department).next_working_instant(now)
+        calendar = recipients.calendar_of_person(company, recipient, department)
+        not_before = calendar.next_working_instant(held_for_digest(config, kind, context, calendar.tz, now))
     locale = str(context.get("locale") or recipients.locale_of(company, recipient))
     written = []
     for channel in channels:
@@ -163,6 +165,8 @@ class _Job:
     attempts: int
     case_id: int | None = None
     created_at: datetime | None = None
+    folded: tuple[int, ...] = ()
+    """Further rows this job delivers (a duty digest, see notifications.folding)."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,7 @@ def dispatch_due(
             for m in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
         ]
     result = DispatchResult(claimed=len(jobs))
+    jobs = fold(jobs)
     groups: dict[str, list[_Job]] = {}
     for job in jobs:
         redirect = settings.notify_redirect if job.channel not in DIRECT_CHANNELS else None
@@ -262,7 +267,7 @@ class _Delivery:
         streak = 0
         for index, job in enumerate(jobs):
             if streak >= BREAKER_THRESHOLD:
-                counts["released"] += self._release([j.id for j in jobs[index:]])
+                counts["released"] += self._release([i for j in jobs[index:] for i in (j.id, *j.folded)])
                 break
             outcome = self._attempt(transport_kind, job)
             streak = streak + 1 if not outcome.ok and not outcome.permanent else 0
@@ -330,24 +335,27 @@ class _Delivery:
         )
 
     def _record(self, job: _Job, outcome: _Outcome) -> str:
-        """Store the attempt; move the message on if this worker still holds its lease."""
-        config = self.company.config.notifications
+        """Store the attempt on the job's row(s); move each on if this worker still holds its lease."""
         with self.factory.begin() as session:
-            session.add(DeliveryAttempt(message_id=job.id, at=self.now, ok=outcome.ok, permanent=outcome.permanent,
-                                        error=_clip(outcome.error), duration_ms=outcome.duration_ms))
-            message = session.get(OutboxMessage, job.id, with_for_update=True, populate_existing=True)
-            if message is None or message.status != PENDING or message.lease_owner != self.owner:
-                return message.status if message is not None else FAILED
-            message.lease_owner, message.lease_until = None, None
-            message.last_error = _clip(outcome.error)
-            if outcome.ok:
-                message.status, message.sent_at = SENT, self.now
-            elif outcome.permanent or message.attempts >= config.max_attempts:
-                message.status = FAILED
-            else:
-                wait = retry_wait(config.backoff(message.attempts), outcome.retry_after, config.backoff_max_seconds)
-                message.next_attempt_at = self.now + timedelta(seconds=wait)
-            return message.status
+            return [self._record_one(session, message_id, outcome) for message_id in (job.id, *job.folded)][0]
+
+    def _record_one(self, session: Session, message_id: int, outcome: _Outcome) -> str:
+        config = self.company.config.notifications
+        session.add(DeliveryAttempt(message_id=message_id, at=self.now, ok=outcome.ok, permanent=outcome.permanent,
+                                    error=_clip(outcome.error), duration_ms=outcome.duration_ms))
+        message = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+        if message is None or message.status != PENDING or message.lease_owner != self.owner:
+            return message.status if message is not None else FAILED
+        message.lease_owner, message.lease_until = None, None
+        message.last_error = _clip(outcome.error)
+        if outcome.ok:
+            message.status, message.sent_at = SENT, self.now
+        elif outcome.permanent or message.attempts >= config.max_attempts:
+            message.status = FAILED
+        else:
+            wait = retry_wait(config.backoff(message.attempts), outcome.retry_after, config.backoff_max_seconds)
+            message.next_attempt_at = self.now + timedelta(seconds=wait)
+        return message.status
 
     def _release(self, ids: list[int]) -> int:
         """Give back claimed messages untried (the claim's attempt count is undone)."""

@@ -26,6 +26,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 LOCALES: tuple[str, ...] = ("ru", "en", "pl")
 FALLBACK_LOCALE = "en"
 TEMPLATE_FORMATS: tuple[str, ...] = ("email", "chat")
+DERIVED_KINDS: tuple[str, ...] = ("duty_digest",)
+"""Kinds made at dispatch from other rows (notifications.folding), never produced as rows."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def localtime(context: Context, value: str | datetime | None, fmt: str = "%Y-%m-
 
 
 def template_names(locale: str) -> list[str]:
-    return [f"{locale}/{kind}.{fmt}.j2" for kind in KINDS for fmt in TEMPLATE_FORMATS]
+    return [f"{locale}/{kind}.{fmt}.j2" for kind in (*KINDS, *DERIVED_KINDS) for fmt in TEMPLATE_FORMATS]
 
 
 def render(kind: str, locale: str, fmt: Format, context: dict[str, Any], *, app_url: str = "",
