@@ -37,6 +37,17 @@ DEFINITION = CaseTypeDef.model_validate(
         "initial": "acceptance",
         "open_requires": ["customer", "deal", "upsell_potential"],
         "target": "32h",
+        "fields": {
+            "customer": {"label": {"ru": "Клиент", "en": "Customer", "pl": "Klient"}},
+            "deal": {"label": {"ru": "Сделка", "en": "Deal", "pl": "Transakcja"}},
+            "upsell_potential": {"label": {
+                "ru": "Потенциал допродаж", "en": "Upsell potential", "pl": "Potencjał dosprzedaży"
+            }},
+            "account_manager": {"label": {"ru": "Менеджер клиента", "en": "Account manager", "pl": "Opiekun klienta"}},
+            "missing": {"label": {"ru": "Чего не хватает", "en": "What is missing", "pl": "Czego brakuje"}},
+            "answer": {"label": {"ru": "Ответ", "en": "Answer", "pl": "Odpowiedź"}},
+            "upsell_plan": {"label": {"ru": "План допродаж", "en": "Upsell plan", "pl": "Plan dosprzedaży"}},
+        },
         "states": {
             "acceptance": {
                 "label": {"ru": "Приём карточки клиента", "en": "Accepting the handover card",
@@ -61,13 +72,21 @@ DEFINITION = CaseTypeDef.model_validate(
                             "terminal": True},
         },
         "transitions": [
-            {"trigger": "accept", "source": "acceptance", "dest": "welcome_call", "allowed": ["customer_success"],
+            {"trigger": "accept",
+             "label": {"ru": "Принять", "en": "Accept", "pl": "Przyjmij"},
+             "source": "acceptance", "dest": "welcome_call", "allowed": ["customer_success"],
              "requires": ["account_manager"]},
-            {"trigger": "return_card", "source": "acceptance", "dest": "card_completion",
+            {"trigger": "return_card",
+             "label": {"ru": "Вернуть карточку", "en": "Return the card", "pl": "Zwróć kartę"},
+             "source": "acceptance", "dest": "card_completion",
              "allowed": ["customer_success"], "requires": ["missing"]},
-            {"trigger": "resubmit", "source": "card_completion", "dest": "acceptance", "allowed": ["sales"],
+            {"trigger": "resubmit",
+             "label": {"ru": "Отправить повторно", "en": "Resubmit", "pl": "Wyślij ponownie"},
+             "source": "card_completion", "dest": "acceptance", "allowed": ["sales"],
              "requires": ["answer"]},
-            {"trigger": "contacted", "source": "welcome_call", "dest": "handed_over", "allowed": ["customer_success"],
+            {"trigger": "contacted",
+             "label": {"ru": "Клиент на связи", "en": "Customer contacted", "pl": "Kontakt z klientem"},
+             "source": "welcome_call", "dest": "handed_over", "allowed": ["customer_success"],
              "requires": ["upsell_plan"]},
         ],
     }

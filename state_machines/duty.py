@@ -97,6 +97,11 @@ def duty_definition(
             "initial": DUE,
             "open_requires": ["duty", "occurrence"],
             "open_allowed": ["system"],
+            "fields": {
+                "duty": {"label": {"ru": "Обязанность", "en": "Duty", "pl": "Obowiązek"}},
+                "occurrence": {"label": {"ru": "Период", "en": "Occurrence", "pl": "Okres"}},
+                "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            },
             "states": {
                 DUE: due,
                 DELIVERED: {"label": {"ru": "Предоставлено", "en": "Delivered", "pl": "Przekazano"}, "terminal": True},

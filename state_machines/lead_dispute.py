@@ -56,6 +56,12 @@ DEFINITION = CaseTypeDef.model_validate(
         "initial": "review",
         "open_requires": ["lead_id", "reason"],
         "target": "24h",
+        "fields": {
+            "lead_id": {"label": {"ru": "Лид", "en": "Lead", "pl": "Lead"}},
+            "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            "justification": {"label": {"ru": "Обоснование", "en": "Justification", "pl": "Uzasadnienie"}},
+            "decision": {"label": {"ru": "Решение", "en": "Decision", "pl": "Decyzja"}},
+        },
         "states": {
             "review": {
                 "label": {"ru": "Проверка маркетингом", "en": "Marketing review", "pl": "Weryfikacja marketingu"},
@@ -84,9 +90,12 @@ DEFINITION = CaseTypeDef.model_validate(
             "withdrawn": {"label": {"ru": "Отозван", "en": "Withdrawn", "pl": "Wycofany"}, "terminal": True},
         },
         "transitions": [
-            {"trigger": "accept", "source": "review", "dest": "accepted", "allowed": ["marketing"]},
+            {"trigger": "accept",
+             "label": {"ru": "Принять", "en": "Accept", "pl": "Przyjmij"},
+             "source": "review", "dest": "accepted", "allowed": ["marketing"]},
             {
                 "trigger": "reject",
+                "label": {"ru": "Отклонить", "en": "Reject", "pl": "Odrzuć"},
                 "source": "review",
                 "dest": "arbitration",
                 "allowed": ["marketing"],
@@ -94,6 +103,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "rule_for_sales",
+                "label": {"ru": "Решить в пользу продаж", "en": "Rule for sales", "pl": "Na korzyść sprzedaży"},
                 "source": "arbitration",
                 "dest": "accepted",
                 "allowed": ["commercial/head"],
@@ -101,12 +111,17 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "rule_for_marketing",
+                "label": {
+                    "ru": "Решить в пользу маркетинга", "en": "Rule for marketing", "pl": "Na korzyść marketingu"
+                },
                 "source": "arbitration",
                 "dest": "kept",
                 "allowed": ["commercial/head"],
                 "requires": ["decision"],
             },
-            {"trigger": "withdraw", "source": ["review", "arbitration"], "dest": "withdrawn", "allowed": ["sales"]},
+            {"trigger": "withdraw",
+             "label": {"ru": "Отозвать", "en": "Withdraw", "pl": "Wycofaj"},
+             "source": ["review", "arbitration"], "dest": "withdrawn", "allowed": ["sales"]},
         ],
     }
 )

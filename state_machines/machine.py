@@ -80,6 +80,13 @@ class CaseMachine:
             if state.paused:
                 parts.append("paused")
             source = source.replace(f'state "{name}" as {name}', f'state "{" · ".join(parts)}" as {name}')
+        if locale != "en":  # English diagrams (the README) name the API's trigger ids; others read labels
+            source = re.sub(
+                r"^(\s*\w+ --> \w+): (\w+)$",
+                lambda m: f"{m[1]}: {self.definition.trigger_label(m[2], locale)}",
+                source,
+                flags=re.MULTILINE,
+            )
         terminals = [n for n, s in self.definition.states.items() if s.terminal]
         lines = [line.rstrip() for line in source.rstrip().splitlines()]
         return "\n".join(line for line in lines if line) + "\n" + "".join(f"  {t} --> [*]\n" for t in terminals)

@@ -49,6 +49,15 @@ DEFINITION = CaseTypeDef.model_validate(
         "initial": "check",
         "open_requires": ["customer", "order", "complaint"],
         "target": "32h",
+        "fields": {
+            "customer": {"label": {"ru": "Клиент", "en": "Customer", "pl": "Klient"}},
+            "order": {"label": {"ru": "Заказ", "en": "Order", "pl": "Zamówienie"}},
+            "complaint": {"label": {"ru": "Жалоба клиента", "en": "Complaint", "pl": "Reklamacja"}},
+            "missing_items": {"label": {"ru": "Недостающие позиции", "en": "Missing items", "pl": "Brakujące pozycje"}},
+            "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            "waybill": {"label": {"ru": "Накладная", "en": "Waybill", "pl": "List przewozowy"}},
+            "details": {"label": {"ru": "Подробности", "en": "Details", "pl": "Szczegóły"}},
+        },
         "states": {
             "check": {
                 "label": {"ru": "Проверка склада", "en": "Warehouse check", "pl": "Kontrola magazynu"},
@@ -74,6 +83,7 @@ DEFINITION = CaseTypeDef.model_validate(
         "transitions": [
             {
                 "trigger": "confirm_error",
+                "label": {"ru": "Ошибка подтверждена", "en": "Confirm the error", "pl": "Potwierdź błąd"},
                 "source": "check",
                 "dest": "shipping",
                 "allowed": ["warehouse"],
@@ -81,6 +91,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "no_error",
+                "label": {"ru": "Ошибки нет", "en": "No error", "pl": "Brak błędu"},
                 "source": "check",
                 "dest": "rejected",
                 "allowed": ["warehouse"],
@@ -88,14 +99,18 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "shipped",
+                "label": {"ru": "Отгружено", "en": "Shipped", "pl": "Wysłano"},
                 "source": "shipping",
                 "dest": "confirmation",
                 "allowed": ["logistics"],
                 "requires": ["waybill"],
             },
-            {"trigger": "confirmed", "source": "confirmation", "dest": "resolved", "allowed": ["sales"]},
+            {"trigger": "confirmed",
+             "label": {"ru": "Клиент подтвердил", "en": "Customer confirmed", "pl": "Klient potwierdził"},
+             "source": "confirmation", "dest": "resolved", "allowed": ["sales"]},
             {
                 "trigger": "still_wrong",
+                "label": {"ru": "Всё ещё неверно", "en": "Still wrong", "pl": "Nadal błędnie"},
                 "source": "confirmation",
                 "dest": "check",
                 "allowed": ["sales"],

@@ -44,6 +44,18 @@ DEFINITION = CaseTypeDef.model_validate(
                 {"after": "16h", "notify": ["head_manager", "director"]},
             ],
         },
+        "fields": {
+            "customer": {"label": {"ru": "Клиент", "en": "Customer", "pl": "Klient"}},
+            "product": {"label": {"ru": "Товар", "en": "Product", "pl": "Produkt"}},
+            "expected_volume": {"label": {
+                "ru": "Ожидаемый объём", "en": "Expected volume", "pl": "Oczekiwany wolumen"
+            }},
+            "supplier": {"label": {"ru": "Поставщик", "en": "Supplier", "pl": "Dostawca"}},
+            "purchase_price": {"label": {"ru": "Закупочная цена", "en": "Purchase price", "pl": "Cena zakupu"}},
+            "lead_time": {"label": {"ru": "Срок поставки", "en": "Lead time", "pl": "Czas dostawy"}},
+            "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            "decision": {"label": {"ru": "Решение", "en": "Decision", "pl": "Decyzja"}},
+        },
         "states": {
             "evaluation": {
                 "label": {"ru": "Поиск поставщика", "en": "Finding a supplier", "pl": "Szukanie dostawcy"},
@@ -63,13 +75,21 @@ DEFINITION = CaseTypeDef.model_validate(
             "declined": {"label": {"ru": "Не вводим", "en": "Declined", "pl": "Odrzucono"}, "terminal": True},
         },
         "transitions": [
-            {"trigger": "evaluated", "source": "evaluation", "dest": "decision", "allowed": ["purchasing"],
+            {"trigger": "evaluated",
+             "label": {"ru": "Оценка готова", "en": "Evaluated", "pl": "Ocena gotowa"},
+             "source": "evaluation", "dest": "decision", "allowed": ["purchasing"],
              "requires": ["supplier", "purchase_price", "lead_time"]},
-            {"trigger": "not_available", "source": "evaluation", "dest": "declined", "allowed": ["purchasing"],
+            {"trigger": "not_available",
+             "label": {"ru": "Закупить нельзя", "en": "Not available", "pl": "Niedostępny"},
+             "source": "evaluation", "dest": "declined", "allowed": ["purchasing"],
              "requires": ["reason"]},
-            {"trigger": "approve", "source": "decision", "dest": "listed", "allowed": ["commercial/head"],
+            {"trigger": "approve",
+             "label": {"ru": "Одобрить", "en": "Approve", "pl": "Zatwierdź"},
+             "source": "decision", "dest": "listed", "allowed": ["commercial/head"],
              "requires": ["decision"]},
-            {"trigger": "decline", "source": "decision", "dest": "declined", "allowed": ["commercial/head"],
+            {"trigger": "decline",
+             "label": {"ru": "Отказать", "en": "Decline", "pl": "Odmów"},
+             "source": "decision", "dest": "declined", "allowed": ["commercial/head"],
              "requires": ["reason"]},
         ],
     }

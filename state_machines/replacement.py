@@ -55,6 +55,17 @@ DEFINITION = CaseTypeDef.model_validate(
         "initial": "diagnosis",
         "open_requires": ["customer", "order", "product", "complaint"],
         "target": "48h",
+        "fields": {
+            "customer": {"label": {"ru": "Клиент", "en": "Customer", "pl": "Klient"}},
+            "order": {"label": {"ru": "Заказ", "en": "Order", "pl": "Zamówienie"}},
+            "product": {"label": {"ru": "Товар", "en": "Product", "pl": "Produkt"}},
+            "complaint": {"label": {"ru": "Жалоба клиента", "en": "Complaint", "pl": "Reklamacja"}},
+            "cause": {"label": {"ru": "Причина брака", "en": "Cause", "pl": "Przyczyna wady"}},
+            "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            "supply_doc": {"label": {"ru": "Документ поставки", "en": "Supply document", "pl": "Dokument dostawy"}},
+            "pick_list": {"label": {"ru": "Лист сборки", "en": "Pick list", "pl": "Lista kompletacji"}},
+            "waybill": {"label": {"ru": "Накладная", "en": "Waybill", "pl": "List przewozowy"}},
+        },
         "states": {
             "diagnosis": {
                 "label": {"ru": "Диагностика причины", "en": "Cause diagnosis", "pl": "Diagnoza przyczyny"},
@@ -93,6 +104,7 @@ DEFINITION = CaseTypeDef.model_validate(
         "transitions": [
             {
                 "trigger": "confirm_defect",
+                "label": {"ru": "Брак подтверждён", "en": "Confirm the defect", "pl": "Potwierdź wadę"},
                 "source": "diagnosis",
                 "dest": "picking",
                 "allowed": ["quality"],
@@ -100,14 +112,18 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "decline",
+                "label": {"ru": "Отказать", "en": "Decline", "pl": "Odmów"},
                 "source": "diagnosis",
                 "dest": "declined",
                 "allowed": ["quality"],
                 "requires": ["reason"],
             },
-            {"trigger": "out_of_stock", "source": "picking", "dest": "awaiting_supply", "allowed": ["warehouse"]},
+            {"trigger": "out_of_stock",
+             "label": {"ru": "Нет на складе", "en": "Out of stock", "pl": "Brak na magazynie"},
+             "source": "picking", "dest": "awaiting_supply", "allowed": ["warehouse"]},
             {
                 "trigger": "supplied",
+                "label": {"ru": "Поставка получена", "en": "Supplied", "pl": "Dostawa przyjęta"},
                 "source": "awaiting_supply",
                 "dest": "picking",
                 "allowed": ["purchasing"],
@@ -115,6 +131,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "picked",
+                "label": {"ru": "Собрано", "en": "Picked", "pl": "Skompletowano"},
                 "source": "picking",
                 "dest": "delivery",
                 "allowed": ["warehouse"],
@@ -122,12 +139,15 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "delivered",
+                "label": {"ru": "Доставлено", "en": "Delivered", "pl": "Dostarczono"},
                 "source": "delivery",
                 "dest": "confirmation",
                 "allowed": ["logistics"],
                 "requires": ["waybill"],
             },
-            {"trigger": "confirmed", "source": "confirmation", "dest": "done", "allowed": ["sales"]},
+            {"trigger": "confirmed",
+             "label": {"ru": "Клиент подтвердил", "en": "Customer confirmed", "pl": "Klient potwierdził"},
+             "source": "confirmation", "dest": "done", "allowed": ["sales"]},
         ],
     }
 )

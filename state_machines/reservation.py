@@ -57,6 +57,22 @@ DEFINITION = CaseTypeDef.model_validate(
         "initial": "approval",
         "open_requires": ["customer", "deal", "items"],
         "priority": [{"when": {"priority": "high"}, "factor": 0.5}, {"when": {"customer_tier": "key"}, "factor": 0.75}],
+        "fields": {
+            "customer": {"label": {"ru": "Клиент", "en": "Customer", "pl": "Klient"}},
+            "deal": {"label": {"ru": "Сделка", "en": "Deal", "pl": "Transakcja"}},
+            "items": {"label": {"ru": "Позиции", "en": "Items", "pl": "Pozycje"}},
+            "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            "reservation_doc": {"label": {
+                "ru": "Документ резерва", "en": "Reservation document", "pl": "Dokument rezerwacji"
+            }},
+            "available_qty": {"label": {
+                "ru": "Доступное количество", "en": "Available quantity", "pl": "Dostępna ilość"
+            }},
+            "order": {"label": {"ru": "Заказ", "en": "Order", "pl": "Zamówienie"}},
+            "payment_doc": {"label": {
+                "ru": "Платёжный документ", "en": "Payment document", "pl": "Dokument płatności"
+            }},
+        },
         "states": {
             "approval": {
                 "label": {"ru": "Согласование РОП", "en": "Sales head approval", "pl": "Akceptacja kierownika"},
@@ -92,9 +108,12 @@ DEFINITION = CaseTypeDef.model_validate(
             "rejected": {"label": {"ru": "Отклонён", "en": "Rejected", "pl": "Odrzucona"}, "terminal": True},
         },
         "transitions": [
-            {"trigger": "approve", "source": "approval", "dest": "reserving", "allowed": ["sales/head"]},
+            {"trigger": "approve",
+             "label": {"ru": "Одобрить", "en": "Approve", "pl": "Zatwierdź"},
+             "source": "approval", "dest": "reserving", "allowed": ["sales/head"]},
             {
                 "trigger": "reject",
+                "label": {"ru": "Отклонить", "en": "Reject", "pl": "Odrzuć"},
                 "source": "approval",
                 "dest": "rejected",
                 "allowed": ["sales/head"],
@@ -102,6 +121,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "reserved",
+                "label": {"ru": "Зарезервировано", "en": "Reserved", "pl": "Zarezerwowano"},
                 "source": "reserving",
                 "dest": "held",
                 "allowed": ["warehouse"],
@@ -109,6 +129,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "insufficient_stock",
+                "label": {"ru": "Не хватает остатка", "en": "Insufficient stock", "pl": "Za mały stan"},
                 "source": "reserving",
                 "dest": "rejected",
                 "allowed": ["warehouse"],
@@ -116,6 +137,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "convert",
+                "label": {"ru": "Оформить заказ", "en": "Convert to an order", "pl": "Utwórz zamówienie"},
                 "source": "held",
                 "dest": "prepayment_check",
                 "allowed": ["sales"],
@@ -123,6 +145,9 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "convert_without_prepayment",
+                "label": {
+                    "ru": "Заказ без предоплаты", "en": "Order without prepayment", "pl": "Zamówienie bez przedpłaty"
+                },
                 "source": "held",
                 "dest": "converted",
                 "allowed": ["sales/head"],
@@ -130,14 +155,18 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "prepayment_confirmed",
+                "label": {"ru": "Предоплата получена", "en": "Prepayment confirmed", "pl": "Przedpłata potwierdzona"},
                 "source": "prepayment_check",
                 "dest": "converted",
                 "allowed": ["accounting"],
                 "requires": ["payment_doc"],
             },
-            {"trigger": "expire", "source": "held", "dest": "released", "allowed": ["system"]},
+            {"trigger": "expire",
+             "label": {"ru": "Срок резерва истёк", "en": "Hold expired", "pl": "Rezerwacja wygasła"},
+             "source": "held", "dest": "released", "allowed": ["system"]},
             {
                 "trigger": "cancel",
+                "label": {"ru": "Отменить", "en": "Cancel", "pl": "Anuluj"},
                 "source": ["approval", "reserving", "held"],
                 "dest": "cancelled",
                 "allowed": ["sales"],

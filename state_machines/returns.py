@@ -59,6 +59,11 @@ DEFINITION = CaseTypeDef.model_validate(
         "priority": [{"when": {"priority": "high"}, "factor": 0.5}, {"when": {"customer_tier": "key"}, "factor": 0.75}],
         "target": "40h",
         "fields": {
+            "customer": {"label": {"ru": "Клиент", "en": "Customer", "pl": "Klient"}},
+            "order": {"label": {"ru": "Заказ", "en": "Order", "pl": "Zamówienie"}},
+            "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            "question": {"label": {"ru": "Вопрос", "en": "Question", "pl": "Pytanie"}},
+            "answer": {"label": {"ru": "Ответ", "en": "Answer", "pl": "Odpowiedź"}},
             "inspection_notes": {
                 "label": {"ru": "Заметки осмотра", "en": "Inspection notes", "pl": "Notatki z kontroli"}
             },
@@ -99,6 +104,7 @@ DEFINITION = CaseTypeDef.model_validate(
         "transitions": [
             {
                 "trigger": "approve",
+                "label": {"ru": "Одобрить", "en": "Approve", "pl": "Zatwierdź"},
                 "source": "inspection",
                 "dest": "collection",
                 "allowed": ["warehouse", "quality"],
@@ -106,6 +112,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "reject",
+                "label": {"ru": "Отклонить", "en": "Reject", "pl": "Odrzuć"},
                 "source": "inspection",
                 "dest": "rejected",
                 "allowed": ["warehouse", "quality"],
@@ -113,6 +120,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "request_info",
+                "label": {"ru": "Запросить у клиента", "en": "Ask the customer", "pl": "Zapytaj klienta"},
                 "source": "inspection",
                 "dest": "awaiting_customer",
                 "allowed": ["warehouse", "quality"],
@@ -120,6 +128,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "info_received",
+                "label": {"ru": "Клиент ответил", "en": "Customer answered", "pl": "Klient odpowiedział"},
                 "source": "awaiting_customer",
                 "dest": "inspection",
                 "allowed": ["sales"],
@@ -127,6 +136,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "collected",
+                "label": {"ru": "Товар забран", "en": "Goods collected", "pl": "Towar odebrany"},
                 "source": "collection",
                 "dest": "refund",
                 "allowed": ["logistics"],
@@ -134,6 +144,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "refunded",
+                "label": {"ru": "Деньги возвращены", "en": "Refunded", "pl": "Pieniądze zwrócone"},
                 "source": "refund",
                 "dest": "closed",
                 "allowed": ["accounting"],
@@ -141,6 +152,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "withdraw",
+                "label": {"ru": "Отозвать", "en": "Withdraw", "pl": "Wycofaj"},
                 "source": ["inspection", "awaiting_customer"],
                 "dest": "withdrawn",
                 "allowed": ["sales"],

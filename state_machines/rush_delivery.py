@@ -54,6 +54,15 @@ DEFINITION = CaseTypeDef.model_validate(
         "target": "24h",
         "promised_by": "deliver_by",
         "priority": [{"when": {"priority": "high"}, "factor": 0.5}, {"when": {"customer_tier": "key"}, "factor": 0.75}],
+        "fields": {
+            "customer": {"label": {"ru": "Клиент", "en": "Customer", "pl": "Klient"}},
+            "order": {"label": {"ru": "Заказ", "en": "Order", "pl": "Zamówienie"}},
+            "deliver_by": {"label": {"ru": "Доставить до", "en": "Deliver by", "pl": "Dostarczyć do"}},
+            "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            "slot": {"label": {"ru": "Слот доставки", "en": "Delivery slot", "pl": "Termin dostawy"}},
+            "pick_list": {"label": {"ru": "Лист сборки", "en": "Pick list", "pl": "Lista kompletacji"}},
+            "waybill": {"label": {"ru": "Накладная", "en": "Waybill", "pl": "List przewozowy"}},
+        },
         "states": {
             "slot_confirmation": {
                 "label": {"ru": "Подтверждение слота", "en": "Slot confirmation", "pl": "Potwierdzenie terminu"},
@@ -85,6 +94,7 @@ DEFINITION = CaseTypeDef.model_validate(
         "transitions": [
             {
                 "trigger": "confirm_slot",
+                "label": {"ru": "Подтвердить слот", "en": "Confirm the slot", "pl": "Potwierdź termin"},
                 "source": "slot_confirmation",
                 "dest": "picking",
                 "allowed": ["logistics"],
@@ -92,6 +102,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "decline",
+                "label": {"ru": "Отказать", "en": "Decline", "pl": "Odmów"},
                 "source": "slot_confirmation",
                 "dest": "declined",
                 "allowed": ["logistics"],
@@ -99,6 +110,7 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "picked",
+                "label": {"ru": "Собрано", "en": "Picked", "pl": "Skompletowano"},
                 "source": "picking",
                 "dest": "delivery",
                 "allowed": ["warehouse"],
@@ -106,12 +118,15 @@ DEFINITION = CaseTypeDef.model_validate(
             },
             {
                 "trigger": "delivered",
+                "label": {"ru": "Доставлено", "en": "Delivered", "pl": "Dostarczono"},
                 "source": "delivery",
                 "dest": "confirmation",
                 "allowed": ["logistics"],
                 "requires": ["waybill"],
             },
-            {"trigger": "confirmed", "source": "confirmation", "dest": "delivered", "allowed": ["sales"]},
+            {"trigger": "confirmed",
+             "label": {"ru": "Клиент подтвердил", "en": "Customer confirmed", "pl": "Klient potwierdził"},
+             "source": "confirmation", "dest": "delivered", "allowed": ["sales"]},
         ],
     }
 )

@@ -294,6 +294,19 @@ class CaseTypeDef(_Strict):
     def case_target(self, data: dict[str, Any]) -> float | None:
         return None if self.target is None else self.target * self.factor_for(data)
 
+    def trigger_label(self, trigger: str, locale: str) -> str:
+        """How people read ``trigger`` in ``locale``: its label, else its id (an engine trigger such
+        as ``open`` or one a company type left unlabelled)."""
+        for transition in self.transitions:
+            if transition.trigger == trigger and transition.label is not None:
+                return label_text(transition.label, locale)
+        return trigger
+
+    def field_label(self, field: str, locale: str) -> str:
+        """How people read the data field ``field`` in ``locale``: its declared label, else its id."""
+        spec = self.fields.get(field)
+        return label_text(spec.label, locale) if spec is not None and spec.label is not None else field
+
     def escalation_of(self, state: str) -> list[EscalationLevel]:
         """The levels that apply to ``state`` (level N is ``chain[N - 1]``)."""
         return (self.states[state].escalation or self.escalation).chain()

@@ -46,6 +46,13 @@ DEFINITION = CaseTypeDef.model_validate(
                 {"after": "16h", "notify": ["director"]},
             ],
         },
+        "fields": {
+            "sku": {"label": {"ru": "Артикул", "en": "SKU", "pl": "Indeks"}},
+            "system_qty": {"label": {"ru": "Остаток в учёте", "en": "Quantity in the books", "pl": "Stan w ewidencji"}},
+            "reason": {"label": {"ru": "Причина", "en": "Reason", "pl": "Powód"}},
+            "actual_qty": {"label": {"ru": "Фактический остаток", "en": "Actual quantity", "pl": "Stan faktyczny"}},
+            "document": {"label": {"ru": "Ссылка на документ", "en": "Document link", "pl": "Link do dokumentu"}},
+        },
         "states": {
             "recount": {
                 "label": {"ru": "Пересчёт на складе", "en": "Warehouse recount", "pl": "Ponowne liczenie"},
@@ -65,11 +72,19 @@ DEFINITION = CaseTypeDef.model_validate(
                         "terminal": True},
         },
         "transitions": [
-            {"trigger": "confirm", "source": "recount", "dest": "correction", "allowed": ["warehouse"],
+            {"trigger": "confirm",
+             "label": {
+                 "ru": "Расхождение подтверждено", "en": "Confirm the discrepancy", "pl": "Potwierdź rozbieżność"
+             },
+             "source": "recount", "dest": "correction", "allowed": ["warehouse"],
              "requires": ["actual_qty"]},
-            {"trigger": "no_discrepancy", "source": "recount", "dest": "matches", "allowed": ["warehouse"],
+            {"trigger": "no_discrepancy",
+             "label": {"ru": "Расхождения нет", "en": "No discrepancy", "pl": "Brak rozbieżności"},
+             "source": "recount", "dest": "matches", "allowed": ["warehouse"],
              "requires": ["actual_qty"]},
-            {"trigger": "corrected", "source": "correction", "dest": "corrected", "allowed": ["accounting"],
+            {"trigger": "corrected",
+             "label": {"ru": "Учёт исправлен", "en": "Books corrected", "pl": "Ewidencja poprawiona"},
+             "source": "correction", "dest": "corrected", "allowed": ["accounting"],
              "requires": ["document"]},
         ],
     }

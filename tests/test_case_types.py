@@ -284,3 +284,27 @@ def test_random_trigger_sequences_stay_within_the_definition(name: str, data: st
                     seen.add(target)
                     frontier.append(target)
         assert any(definition.states[s].terminal for s in seen)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_TYPES))
+def test_every_builtin_trigger_and_required_field_has_a_russian_english_and_polish_label(name: str) -> None:
+    """Issue #11 point 7: texts in every language name actions and fields by labels, never ids."""
+    definition = BUILTIN_TYPES[name]
+    for transition in definition.transitions:
+        label = transition.label
+        assert isinstance(label, dict) and {"ru", "en", "pl"} <= set(label), (name, transition.trigger)
+        assert all(label[locale].strip() for locale in ("ru", "en", "pl")), (name, transition.trigger)
+        assert definition.trigger_label(transition.trigger, "ru") == label["ru"]
+    required = [*definition.open_requires, *(field for t in definition.transitions for field in t.requires)]
+    for field in required:
+        spec = definition.fields.get(field)
+        assert spec is not None and isinstance(spec.label, dict), (name, field)
+        assert all(spec.label.get(locale, "").strip() for locale in ("ru", "en", "pl")), (name, field)
+        assert definition.field_label(field, "pl") == spec.label["pl"]
+
+
+def test_the_label_helpers_fall_back_to_the_id() -> None:
+    definition = BUILTIN_TYPES["return"]
+    assert definition.trigger_label("open", "ru") == "open"
+    assert definition.field_label("not_declared", "ru") == "not_declared"
+    assert definition.trigger_label("approve", "ru") == "Одобрить"

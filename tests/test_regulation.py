@@ -117,15 +117,38 @@ def test_each_step_names_its_owner_target_calendar_and_escalation_chain(
 def test_it_says_who_may_fire_each_action_and_what_they_must_supply(rendered: dict[str, dict[str, str]]) -> None:
     markdown = rendered["en"]["md"]
     assert (
-        "- `approve`: Sales head approval → Reserving stock; who may: Sales — head (Maria Kuznetsova); "
+        "- **Approve**: Sales head approval → Reserving stock; who may: Sales — head (Maria Kuznetsova); "
         "must supply: nothing" in markdown
     )
     assert (
-        "- `collected`: Goods collection → Refund or credit note; who may: any member of Logistics; "
-        "must supply: waybill" in markdown
+        "- **Goods collected**: Goods collection → Refund or credit note; who may: any member of Logistics; "
+        "must supply: Waybill" in markdown
     )
-    assert "- `expire`: Stock held → Released; who may: the system, automatically; must supply: nothing" in markdown
+    assert (
+        "- **Hold expired**: Stock held → Released; who may: the system, automatically; must supply: nothing"
+        in markdown
+    )
     assert "Target: 16 h; 4 h when customer_unreliable = true" in markdown
+
+
+def test_russian_regulation_names_triggers_and_fields_by_their_labels(
+    rendered: dict[str, dict[str, str]], company: Company
+) -> None:
+    """Issue #11 point 7: a Russian reader sees «Одобрить», «Заметки осмотра», never ``approve``."""
+    returns = company.case_types["return"]
+    approve = label_text(next(t for t in returns.transitions if t.trigger == "approve").label or "", "ru")
+    notes = returns.field_label("inspection_notes", "ru")
+    assert (approve, notes) == ("Одобрить", "Заметки осмотра")
+    for fmt in ("html", "md"):
+        section = rendered["ru"][fmt].split("Возврат товара", 1)[1].split("Замена товара", 1)[0]
+        moves = [line for line in section.splitlines() if "Проверка товара → Вывоз товара" in line]
+        assert moves and approve in moves[0] and notes in moves[0], moves
+        assert "approve" not in re.sub(r'data-trigger="[a-z_]+"', "", moves[0])
+        assert "inspection_notes" not in moves[0]
+    diagram = rendered["ru"]["html"].split("Возврат товара", 1)[1].split("</svg>", 1)[0]
+    assert f">{approve}<" in diagram and ">approve<" not in diagram
+    assert f"inspection --> collection: {approve}" in rendered["ru"]["md"]
+    assert "inspection --> collection: approve" in rendered["en"]["md"]  # English diagrams keep the API ids
 
 
 def test_each_department_has_a_section_with_what_it_owes_and_what_it_is_owed(
@@ -157,7 +180,7 @@ def test_it_describes_each_duty_schedule_deadline_and_how_it_is_met(rendered: di
     assert "- Owed by: Purchasing — buyer (Artem Egorov); to: Sales" in forecast
     assert "- When: cron `0 9 * * 1` in Europe/Moscow, skipped on days off of msk_office" in forecast
     assert "- Deadline: by 12:00, Europe/Moscow time" in forecast
-    assert "- Met by: the action “deliver” (CLI, API or webhook), with: link" in forecast
+    assert "- Met by: the action “Deliver” (CLI, API or webhook), with: link" in forecast
     assert "- May be waived by: Maria Kuznetsova, head of Sales, giving a reason" in forecast
     assert "- Who is told: Maria Kuznetsova, Igor Fedorov" in forecast
     payments = _section(rendered["ru"]["md"], "Оплаты клиентов за вчера")

@@ -187,3 +187,22 @@ def test_a_comment_is_an_event_and_an_at_mention_queues_a_message_for_that_perso
         assert cases.replay(definition, stored_case.events) == cases.CaseSnapshot.of(stored_case)
     page = client.get(f"/dashboard/cases/{case_id}?lang=en")
     assert "collect it tomorrow" in page.text and "Mention" in page.text
+
+
+def test_the_russian_case_page_names_each_action_and_its_fields_by_their_labels(web: tuple[TestClient, int]) -> None:
+    """Issue #11 point 7: the buttons and form fields read «Одобрить», «Заметки осмотра», not ids;
+    after the move the timeline names it by the same label."""
+    client, case_id = web
+    as_person(client, "popov")
+    page = client.get(f"/dashboard/cases/{case_id}?lang=ru").text
+    summaries = dict(re.findall(r'data-trigger="([a-z_]+)".*?<summary class="button">([^<]+)</summary>', page, re.S))
+    assert set(summaries) == {"approve", "reject", "request_info"}
+    for trigger, summary in summaries.items():
+        assert summary.startswith(RETURN.trigger_label(trigger, "ru") + " → "), summary
+    assert summaries["approve"].startswith("Одобрить → ")
+    assert "Заметки осмотра" in page and "Inspection notes" not in page
+    form = form_of(client, case_id)
+    done = post(client, f"/dashboard/cases/{case_id}/fire/approve?lang=ru", {**form, "inspection_notes": "Царапины"})
+    assert done.status_code == 303
+    after = client.get(f"/dashboard/cases/{case_id}?lang=ru").text
+    assert "Одобрить" in after and not re.search(r">\s*approve\b", after)

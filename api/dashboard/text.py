@@ -66,10 +66,8 @@ class DashboardLabels(Labels):
 
     def trigger(self, definition: CaseTypeDef | None, trigger: str) -> str:
         """A trigger's label: the case type's own, else the engine's (open, acknowledge...)."""
-        if definition is not None:
-            for transition in definition.transitions:
-                if transition.trigger == trigger and transition.label:
-                    return label_text(transition.label, self.locale)
+        if definition is not None and any(t.trigger == trigger for t in definition.transitions):
+            return definition.trigger_label(trigger, self.locale)
         key = f"trigger_{trigger}"
         return self(key) if self.has(key) else trigger
 

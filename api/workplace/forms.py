@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from state_machines.schema import CaseTypeDef, FieldDef, FieldKind, label_text
+from state_machines.schema import CaseTypeDef, FieldDef, FieldKind
 
 MAX_TEXT = 4000
 """Characters in one text field: a note, not a document (attach those)."""
@@ -38,7 +38,7 @@ def form_fields(definition: CaseTypeDef, names: list[str], locale: str) -> list[
     found = []
     for name in names:
         spec = definition.fields.get(name, FieldDef())
-        label = label_text(spec.label, locale) if spec.label is not None else name.replace("_", " ").capitalize()
+        label = definition.field_label(name, locale) if spec.label is not None else name.replace("_", " ").capitalize()
         found.append(FormField(name=name, kind=spec.kind, label=label, choices=tuple(spec.choices)))
     return found
 

@@ -182,7 +182,9 @@ class _Facts:
             "timed": state.target is not None or bool(state.target_rules),
             "warn_at": state.warn_at,
             "paused": state.paused,
-            "auto": {"after": state.auto.after, "trigger": state.auto.trigger} if state.auto else None,
+            "auto": {"after": state.auto.after, "trigger": definition.trigger_label(state.auto.trigger, self.locale)}
+            if state.auto
+            else None,
             "calendar": self.calendar(self.company.config.departments[department].calendar),
             "escalation": self.chain(department, state.role),
             "levels": self.levels(definition, name, department) if state.target is not None or state.target_rules
@@ -228,8 +230,7 @@ class _Facts:
                 lines.append(f"{hours}h" * bool(hours) + f"{minutes}m" * bool(minutes) or "0m")
             return lines
 
-        labels = {t.trigger: label_text(t.label, self.locale) for t in definition.transitions if t.label}
-        return state_svg(definition, lines_of, lambda trigger: labels.get(trigger, trigger))
+        return state_svg(definition, lines_of, lambda trigger: definition.trigger_label(trigger, self.locale))
 
     def case_type(self, definition: CaseTypeDef) -> dict[str, Any]:
         states = definition.states
@@ -242,7 +243,7 @@ class _Facts:
             "performer": self.department(definition.performer),
             "target": definition.target,
             "open_allowed": [self.rule(r) for r in definition.open_allowed or [definition.requester]],
-            "open_requires": definition.open_requires,
+            "open_requires": [definition.field_label(f, self.locale) for f in definition.open_requires],
             "mermaid": machine_for(definition).mermaid(self.locale),
             "svg": Markup(self.diagram(definition)),
             "steps": [self.step(definition, n, s) for n, s in states.items() if not s.terminal],
@@ -250,11 +251,11 @@ class _Facts:
             "transitions": [
                 {
                     "trigger": t.trigger,
-                    "label": label_text(t.label, self.locale) if t.label else None,
+                    "label": definition.trigger_label(t.trigger, self.locale),
                     "sources": [label_text(states[s].label, self.locale) for s in t.source],
                     "dest": label_text(states[t.dest].label, self.locale),
                     "allowed": [self.rule(r) for r in t.allowed],
-                    "requires": t.requires,
+                    "requires": [definition.field_label(f, self.locale) for f in t.requires],
                 }
                 for t in definition.transitions
             ],
@@ -291,7 +292,7 @@ class _Facts:
             "schedule": when,
             "deadline": {"business": duty.deadline.business, "at": duty.deadline.at},
             "calendar": self.calendar(performer_calendar),
-            "trigger": duty_type.DELIVER,
+            "trigger": duty_type.DEFINITION.trigger_label(duty_type.DELIVER, self.locale),
             "requires": duty.requires,
             "notify": [self.person(p) for p in resolve(self.company, duty.notify, scope)],
             "warn_at": duty.warn_at,
