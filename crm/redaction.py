@@ -13,6 +13,8 @@ _SECRET_PARAM = re.compile(
 )
 _BITRIX24_REST = re.compile(r"(/rest/\d+/)[^/\s\"']+/")
 """A Bitrix24 incoming webhook's code is part of its URL: ``/rest/1/<code>/crm.deal.get.json``."""
+_LINK_TOKEN = re.compile(r"(/dashboard/(?:invite|ack)/)[^/\s\"'?]+")
+"""One-time invitation and signed acknowledge links carry their token in the path."""
 LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn")
 CLIENT_LOGGERS = ("httpx", "httpcore")
 """The HTTP client logs each request's URL at INFO (the CRM API calls of enrichment and write-back)."""
@@ -20,7 +22,7 @@ CLIENT_LOGGERS = ("httpx", "httpcore")
 
 def redact(text: str) -> str:
     """``/webhooks/amocrm?token=abc&x=1`` -> ``/webhooks/amocrm?token=***&x=1``."""
-    return _BITRIX24_REST.sub(r"\1***/", _SECRET_PARAM.sub(r"\1***", text))
+    return _LINK_TOKEN.sub(r"\1***", _BITRIX24_REST.sub(r"\1***/", _SECRET_PARAM.sub(r"\1***", text)))
 
 
 class RedactSecrets(logging.Filter):

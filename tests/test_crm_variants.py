@@ -220,6 +220,16 @@ def test_it_blanks_secrets_in_uvicorns_access_log_line() -> None:
     assert ENV["SLAFLOW_AMOCRM_TOKEN"] not in line and "/webhooks/amocrm?token=***&x=1" in line
 
 
+@pytest.mark.parametrize("path", ["/dashboard/invite/sBkUTORhDdlx3BWFpQRmXEtm", "/dashboard/ack/eyJjIjo5fQ.Zt1-x_y"])
+def test_it_blanks_the_one_time_token_of_an_invitation_or_acknowledge_link(path: str) -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("10.0.0.7:51000", "GET", path, "1.1", 200), None)
+    assert RedactSecrets().filter(record)
+    token = path.rsplit("/", 1)[1]
+    line = record.getMessage()
+    assert token not in line and path.rsplit("/", 1)[0] + "/***" in line
+
+
 def test_it_blanks_a_bitrix24_webhook_code_in_the_http_clients_log_line() -> None:
     import httpx
 
