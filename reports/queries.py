@@ -716,6 +716,4 @@ def department_rows(
 def report_zone(company: Company) -> tzinfo:
     """The time zone of report weeks and dates: the calendar of the department the company's
     director heads (the head office), else of the first department."""
-    departments = company.config.departments
-    home = next((code for code, dept in departments.items() if dept.head == company.config.company.director), None)
-    return company.calendar_of(home or next(iter(departments))).tz
+    return company.zone  # one definition of the head office's zone (slaflow.company)
