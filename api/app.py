@@ -15,13 +15,13 @@ from api import auth, breaches, dashboard, errors, health, leads, me, openapi, r
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.state import AppState
 from api.workplace import web as workplace
+from core.clock import Clock, SystemClock
+from core.errors import ConfigError
 from crm.api.registry import ApiRegistry
 from crm.config import check_against
 from crm.pipeline import InboxPipeline
 from crm.redaction import redact_access_log
-from slaflow.clock import Clock, SystemClock
-from slaflow.errors import ConfigError
-from slaflow.runtime import Runtime
+from runtime.assembly import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from api.oidc import OidcClient
 from api.ratelimit import FailureLimiter, Limit
 from api.sessions import SessionStore, server_key
 from api.state import app_state
+from core.errors import ConfigError
 from org.actors import Principal
 from org.config import oidc_settings
 from org.tokens import principal_for_token
-from slaflow.company import Actor
-from slaflow.errors import ConfigError
-from slaflow.runtime import Runtime
+from runtime.assembly import Runtime
+from runtime.company import Actor
 
 bearer = HTTPBearer(auto_error=False, description="an API token (`slaflow token create`)")
 
@@ -39,7 +39,7 @@ class AuthContext:
 
 def install(app: FastAPI, runtime: Runtime, environ: Mapping[str, str]) -> None:
     """Read the auth settings and the OIDC client secret, make the session signer."""
-    from slaflow.clock import SystemClock
+    from core.clock import SystemClock
 
     settings = auth_settings(environ)
     try:

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from slaflow.errors import ConfigError
+from core.errors import ConfigError
 
 
 class AuthSettings(BaseSettings):

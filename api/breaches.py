@@ -1,6 +1,6 @@
 """Breach reviews over REST: list breaches, record a cause, request and decide an exemption, read
 a breach's audit. Every read and write is scoped by the caller's read scope (org.scope) through
-slaflow.breaches.service; who may do what is checked there too (403), and a decision that does not
+breaches.service; who may do what is checked there too (403), and a decision that does not
 fit where the exemption stands is a 409."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import CurrentPrincipal
 from api.schemas import MAX_ID, ErrorBody
 from api.state import app_state
-from sla.breach_reviews import BreachCause, ExemptionStatus
-from slaflow.breaches.service import (
+from breaches.service import (
     MAX_NOTE,
     decide_exemption,
     list_breaches,
@@ -23,7 +22,8 @@ from slaflow.breaches.service import (
     request_exemption,
     review_events,
 )
-from slaflow.errors import InvalidData
+from core.errors import InvalidData
+from sla.breach_reviews import BreachCause, ExemptionStatus
 
 router = APIRouter(prefix="/api/breaches", tags=["breaches"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}

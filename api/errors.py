@@ -7,8 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from slaflow.breaches.service import BreachNotFound, ReviewRefused
-from slaflow.errors import (
+from breaches.service import BreachNotFound, ReviewRefused
+from core.errors import (
     CaseNotFound,
     ConflictError,
     DuplicateCase,
@@ -17,7 +17,7 @@ from slaflow.errors import (
     NotPermitted,
     SlaflowError,
 )
-from slaflow.leads.service import LeadNotFound, LeadStatusRefused
+from leads.service import LeadNotFound, LeadStatusRefused
 from storage.faults import UNAVAILABLE, describe
 
 log = logging.getLogger(__name__)

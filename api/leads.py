@@ -1,6 +1,6 @@
 """The lead API: record what happened to a lead (a CRM without a webhook adapter, a form on the
 website, a call centre), read leads with their SLAs and disputes, the funnel, and each head's
-request for the weekly letter. Thin: each route calls one service of ``slaflow.leads`` in one
+request for the weekly letter. Thin: each route calls one service of ``leads`` in one
 transaction; who may do what is decided there (sales and marketing, their heads' managers, the
 director)."""
 
@@ -15,10 +15,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from api.auth import CurrentActor
 from api.schemas import ErrorBody
 from api.state import app_state
-from reports.leads import lead_funnel
-from reports.queries import report_zone
-from slaflow.errors import InvalidData
-from slaflow.leads.service import (
+from core.errors import InvalidData
+from leads.service import (
     LeadFacts,
     check_lead_access,
     get_lead,
@@ -28,7 +26,9 @@ from slaflow.leads.service import (
     record_lead_event,
     set_feedback_request,
 )
-from slaflow.leads.status import LeadStatus
+from leads.status import LeadStatus
+from reports.leads import lead_funnel
+from reports.queries import report_zone
 
 router = APIRouter(prefix="/api/leads", tags=["leads"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}

@@ -19,9 +19,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from core.errors import SlaflowError
 from org.config import OidcSettings
 from org.secrets import same
-from slaflow.errors import SlaflowError
 
 COOKIE = "slaflow_oidc"
 PENDING_SECONDS = 600

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from api.schemas import NO_NUL, PLAIN_OBJECT, ErrorBody
-from slaflow.company import Company
+from runtime.company import Company
 
 NOT_CHECKED_FOR_STORAGE = {"/health/live"}
 """Operations that never touch the database."""

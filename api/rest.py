@@ -22,13 +22,13 @@ from api.schemas import (
     OpenCase,
 )
 from api.state import app_state
+from engine import cases
+from engine.clocks import promise_warning
+from engine.filters import check_case_filters
+from engine.views import case_detail, case_row
 from org.scope import case_filter, require_readable
 from sla.compliance import Tally
 from sla.ledger import step_where, tallies
-from slaflow import cases
-from slaflow.clocks import promise_warning
-from slaflow.filters import check_case_filters
-from slaflow.views import case_detail, case_row
 from storage.models import Case, SlaClock
 
 router = APIRouter(prefix="/api", tags=["cases"])

@@ -23,7 +23,7 @@ from api.auth_settings import AuthSettings
 from org.accounts import is_admin
 from org.actors import Principal, person_principal
 from org.secrets import new_secret, same, sha256_hex
-from slaflow.company import Company
+from runtime.company import Company
 from storage.models import ServerKey, WebSession
 
 COOKIE = "slaflow_session"

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import Clock
 from crm.config import SourceConfig
 from crm.pipeline import InboxPipeline
-from slaflow.clock import Clock
-from slaflow.company import Company
+from runtime.company import Company
 
 
 @dataclass

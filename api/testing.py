@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from slaflow.clock import Clock, SystemClock
-from slaflow.runtime import Runtime
-from slaflow.settings import EXAMPLE_COMPANY, Settings
+from core.clock import Clock, SystemClock
+from runtime.assembly import Runtime
+from runtime.settings import EXAMPLE_COMPANY, Settings
 
 with warnings.catch_warnings():
     # Starlette prefers httpx2 for its TestClient; plain httpx works the same for our tests.

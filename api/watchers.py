@@ -11,10 +11,10 @@ from pydantic import BaseModel
 from api.auth import CurrentPrincipal
 from api.schemas import MAX_ID, ErrorBody
 from api.state import app_state
+from core.errors import InvalidData
 from notifications.watchers import follow, watchers
 from org.actors import Principal
 from org.scope import require_readable
-from slaflow.errors import InvalidData
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}

@@ -48,7 +48,7 @@ def main() -> None:
     slaflow = [python, "-m", "slaflow.cli"]
     with tempfile.TemporaryDirectory(prefix="slaflow-bench-cli-") as scratch:
         out = Path(scratch)
-        example = ROOT / "slaflow" / "examples" / "company.yaml"
+        example = ROOT / "runtime" / "examples" / "company.yaml"
         env = {**os.environ, "SLAFLOW_CONFIG": str(example), "SLAFLOW_DATABASE_URL": f"sqlite:///{out / 'demo.db'}",
                "COLUMNS": "200"}
         subprocess.run([*slaflow, "demo", "--no-prefect", "--out", str(out)], env=env, check=True,

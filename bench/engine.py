@@ -21,9 +21,9 @@ from pathlib import Path
 # Replace (not prepend) the script folder: bench/calendar.py must not shadow the stdlib calendar.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from slaflow import cases  # noqa: E402
-from slaflow.company import load_company  # noqa: E402
-from slaflow.settings import EXAMPLE_COMPANY  # noqa: E402
+from engine import cases  # noqa: E402
+from runtime.company import load_company  # noqa: E402
+from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 from storage.db import make_engine, migrate, session_factory  # noqa: E402
 
 START = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ Against a Prefect server (SQLite, a temporary PREFECT_HOME) and an empty slaflow
 - looping flow run: `flows.sweeper.sweep_timers` with ``lifetime_s`` in its own process (as a
   worker starts it), sweeping every second; CPU per tick of that process + the server, its RSS.
 
-Both do the same work per tick (one `slaflow.timers.sweep` on nothing due). The last line
+Both do the same work per tick (one `engine.timers.sweep` on nothing due). The last line
 printed is one JSON object.
 """
 
@@ -44,8 +44,8 @@ from prefect.task_worker import serve
 @task(name="sweep-tick")
 def sweep_tick() -> int:
     from flows._support import open_runtime
-    from slaflow.clock import SystemClock
-    from slaflow.timers import sweep
+    from core.clock import SystemClock
+    from engine.timers import sweep
     with open_runtime() as runtime:
         return sweep(runtime.sessions, runtime.company, clock=SystemClock(), owner="task-worker").claimed
 

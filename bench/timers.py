@@ -13,7 +13,7 @@ the future; of the due cases half have their step warning due, half their step b
 warning already fired), so each due case has exactly one due timer.
 
 - fire: the due timers fired by two sweeper processes at once on PostgreSQL (one on SQLite),
-  each a fresh process calling `slaflow.timers.sweep`; wall time from "go" to both done.
+  each a fresh process calling `engine.timers.sweep`; wall time from "go" to both done.
 - memory: each sweeper's peak RSS, with 10x fewer open cases as well (it must not grow).
 - lateness: timers made due over a window of real time while a loop sweeps every I seconds
   (as the served deployment does); due -> end of the batch that fired it, p99.
@@ -71,9 +71,9 @@ class Template:
 
 
 def build_template(workdir: Path) -> Template:
-    from slaflow import cases
-    from slaflow.company import load_company
-    from slaflow.settings import EXAMPLE_COMPANY
+    from engine import cases
+    from runtime.company import load_company
+    from runtime.settings import EXAMPLE_COMPANY
     from storage.db import make_engine, migrate, session_factory
     from storage.models import Base, UtcDateTime
 
@@ -326,9 +326,9 @@ SWEEPER_CHILD = "--sweeper-child"
 
 def sweeper_child(url: str, owner: str, now: str, batch: int) -> None:
     """One sweeper process: load, say ready, wait for "go", sweep, report time and peak RSS."""
-    from slaflow.company import load_company
-    from slaflow.settings import EXAMPLE_COMPANY
-    from slaflow.timers import sweep
+    from engine.timers import sweep
+    from runtime.company import load_company
+    from runtime.settings import EXAMPLE_COMPANY
     from storage.db import make_engine, session_factory
 
     company = load_company(EXAMPLE_COMPANY)
@@ -405,10 +405,10 @@ def lateness(
     due -> the end of the batch that fired it."""
     from sqlalchemy import select
 
-    from slaflow.clock import SystemClock
-    from slaflow.company import load_company
-    from slaflow.settings import EXAMPLE_COMPANY
-    from slaflow.timers import sweep
+    from core.clock import SystemClock
+    from engine.timers import sweep
+    from runtime.company import load_company
+    from runtime.settings import EXAMPLE_COMPANY
     from storage.db import make_engine, session_factory
     from storage.models import Timer
 
@@ -467,9 +467,9 @@ def naive_child(url: str, count: int) -> None:
     from prefect.testing.utilities import prefect_test_harness
     from sqlalchemy import select, update
 
-    from slaflow.company import load_company
-    from slaflow.settings import EXAMPLE_COMPANY
-    from slaflow.timers import fire_timer
+    from engine.timers import fire_timer
+    from runtime.company import load_company
+    from runtime.settings import EXAMPLE_COMPANY
     from storage.db import make_engine, session_factory
     from storage.models import Timer
 

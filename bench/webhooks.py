@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from crm.adapters.generic import sign  # noqa: E402
 from crm.samples import SAMPLE_ENV  # noqa: E402
-from slaflow.settings import EXAMPLE_COMPANY  # noqa: E402
+from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 from storage.db import make_engine, migrate, normalise_url  # noqa: E402
 from storage.models import Case, InboxEvent  # noqa: E402
 

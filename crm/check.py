@@ -12,7 +12,7 @@ from crm.api.registry import ApiRegistry
 from crm.sources import SecretError
 
 if TYPE_CHECKING:
-    from slaflow.company import Company
+    from runtime.company import Company
 
 
 @dataclass(frozen=True)

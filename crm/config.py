@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.secret_ref import ENV_NAME
 from crm.sources import (
-    ENV_NAME,
     MEMBERSHIP,
     AmoCrmSource,
     Bitrix24Source,
@@ -34,7 +34,7 @@ from crm.sources import (
 )
 
 if TYPE_CHECKING:
-    from slaflow.company import Company
+    from runtime.company import Company
 
 __all__ = [
     "ENV_NAME", "AmoCrmSource", "ApiToken", "Bitrix24Source", "CaseEventKind", "CrmConfig", "CrmSources",

@@ -20,7 +20,7 @@ from crm.config import RuleConfig
 from crm.events import DELETED, CrmEvent
 
 if TYPE_CHECKING:
-    from slaflow.company import Company
+    from runtime.company import Company
 
 def default_registry(company: Company, sessions: sessionmaker[Session] | None = None) -> ApiRegistry:
     """The process's API clients for a company (secrets from the environment), kept with it."""

@@ -1,5 +1,5 @@
 """The CRM side of the lead records: each normalised CRM event that a ``leads.crm`` rule matches
-gives its lead a status through ``slaflow.leads.service.record_lead_event``, in the inbox row's
+gives its lead a status through ``leads.service.record_lead_event``, in the inbox row's
 transaction. The one call into it is in ``crm.processing``; a refused move (the CRM moved a lead
 backwards) is reported in the row's result, never retried forever."""
 
@@ -8,16 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from core.errors import InvalidData
 from crm.events import CrmEvent
 from crm.rules import lookup
-from slaflow.errors import InvalidData
-from slaflow.leads.config import LeadRule
-from slaflow.leads.service import LeadFacts, LeadStatusRefused, record_lead_event
+from leads.config import LeadRule
+from leads.service import LeadFacts, LeadStatusRefused, record_lead_event
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from slaflow.company import Actor, Company
+    from runtime.company import Actor, Company
 
 
 def lead_actions(

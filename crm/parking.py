@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import SlaflowError
 from crm.inbox import EXPIRED, FAILED, PARKED, PROCESSED
-from slaflow.errors import SlaflowError
 from storage.models import InboxEvent
 
 PARKED_OUTCOME = "parked"

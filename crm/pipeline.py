@@ -19,13 +19,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import Clock
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.inbox import FAILED, RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
 from crm.parking import expire_parked
 from crm.processing import process_inbox_event
-from slaflow.clock import Clock
-from slaflow.company import Company
+from runtime.company import Company
 from storage.faults import describe, is_unavailable
 from storage.models import InboxEvent
 

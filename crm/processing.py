@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import DuplicateCase, IllegalTransition, SlaflowError
 from crm.adapters import ADAPTERS
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
@@ -27,9 +28,8 @@ from crm.inbox import DONE, FAILED, PARKED, PROCESSED, REJECTED, UNMATCHED, pend
 from crm.lead_hook import lead_actions
 from crm.parking import apply_parked, park, parked_until
 from crm.rules import OPEN, PlannedAction, plan
-from slaflow import cases
-from slaflow.company import Actor, Company
-from slaflow.errors import DuplicateCase, IllegalTransition, SlaflowError
+from engine import cases
+from runtime.company import Actor, Company
 from storage.faults import is_unavailable
 from storage.models import Case, CaseEvent, InboxEvent
 
@@ -141,7 +141,7 @@ def _apply(session: Session, company: Company, row: InboxEvent, now: datetime,
     actor = integration_actor(row.source, config)
     planned = [action for event in events for action in plan(company.config.crm.rules, event)]
     outcomes = [_perform(session, company, action, actor, now, config, row.id) for action in planned]
-    outcomes += lead_actions(session, company, events, actor, now)  # lead records (slaflow.leads)
+    outcomes += lead_actions(session, company, events, actor, now)  # lead records (leads)
     result = {"events": [e.model_dump(mode="json", exclude={"fields"}) for e in events], "actions": outcomes}
     until = parked_until(result)
     row.expires_at = until

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from notifications.context import CaseLike
-    from slaflow.company import Company
+    from runtime.company import Company
 
 CHANNEL = "crm"
 """The outbox channel of write-back rows (the dispatcher hands them to `deliver`)."""

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from slaflow.runtime import Runtime
+from runtime.assembly import Runtime
 
 LEASE_OWNER_MAX = 64
 """Length of ``timers.lease_owner`` / ``outbox_messages.lease_owner``."""

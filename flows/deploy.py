@@ -133,13 +133,13 @@ def scheduled_reports() -> list[RunnerDeployment]:
     from prefect.types.entrypoint import EntrypointType
 
     from flows.reports import weekly_reports
-    from slaflow.runtime import Runtime
+    from runtime.assembly import Runtime
 
     company = Runtime.from_env().company
     director = company.config.company.director
     head_office = next((code for code, dept in company.config.departments.items() if dept.head == director), None)
     tz = company.calendar_of(head_office).config.tz if head_office else "UTC"
-    from flows.lead_letter import lead_deployments  # the lead letter and the daily digest (slaflow.leads)
+    from flows.lead_letter import lead_deployments  # the lead letter and the daily digest (leads)
 
     options: dict[str, Any] = {
         "tags": ["slaflow"],
@@ -219,7 +219,7 @@ def start_sweeper_now(deployment_id: UUID) -> bool:
     )
     from prefect.client.schemas.objects import StateType
 
-    from slaflow.clock import SystemClock
+    from core.clock import SystemClock
 
     with get_client(sync_client=True) as client:
         active = client.read_flow_runs(

@@ -11,11 +11,11 @@ from dataclasses import asdict, fields
 
 from prefect import flow
 
+from core.clock import SystemClock
 from flows._support import open_runtime, publish_table, run_logger, worker_id
 from notifications.outbox import DispatchResult, dispatch_due
 from notifications.settings import NotificationSettings, load_notification_settings
-from slaflow.clock import SystemClock
-from slaflow.runtime import Runtime
+from runtime.assembly import Runtime
 
 
 def deliver(

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from prefect import flow
 
+from core.clock import SystemClock, ensure_utc
+from duties.service import open_due_duties
 from flows._support import open_runtime, run_logger
-from slaflow.clock import SystemClock, ensure_utc
-from slaflow.duties import open_due_duties
 
 
 @flow(name="open-duties", retries=0)

@@ -11,8 +11,8 @@ from collections import Counter
 
 from prefect import flow
 
+from core.clock import SystemClock
 from flows._support import open_runtime, run_logger
-from slaflow.clock import SystemClock
 
 
 @flow(name="process-inbox", retries=0)

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 from prefect import flow
 
+from core.clock import SystemClock, ensure_utc
 from flows._support import open_runtime, run_logger
-from notifications.lead_letter import enqueue_lead_letters
-from notifications.reports import enqueue_daily_digests
-from slaflow.clock import SystemClock, ensure_utc
+from leads.letter import enqueue_lead_letters
+from reports.digest import enqueue_daily_digests
 
 if TYPE_CHECKING:
     from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
 
-    from slaflow.company import Company
+    from runtime.company import Company
 
 DIGEST_CRON = "0 9 * * 1-5"
 

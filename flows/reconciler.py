@@ -1,6 +1,6 @@
 """The reconciler: report the timers the sweeper cannot heal by itself.
 
-Work left by a dead sweep needs no reconciler: its claims carry a lease (`slaflow.timers`,
+Work left by a dead sweep needs no reconciler: its claims carry a lease (`engine.timers`,
 120 s by default) and the next sweep after the lease runs out claims them again. What remains
 for a person:
 
@@ -23,9 +23,9 @@ from prefect import flow
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from core.clock import SystemClock, ensure_utc
+from engine.timers import MAX_ATTEMPTS
 from flows._support import open_runtime, publish_table, run_logger
-from slaflow.clock import SystemClock, ensure_utc
-from slaflow.timers import MAX_ATTEMPTS
 from storage.models import Timer
 
 _t = Timer.__table__.c

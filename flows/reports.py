@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 
 from prefect import flow
 
+from core.clock import SystemClock, ensure_utc
 from flows._support import open_runtime, run_logger
-from notifications.reports import enqueue_sla_report
+from reports.digest import enqueue_sla_report
 from reports.queries import department_figures
-from slaflow.clock import SystemClock, ensure_utc
 
 
 @flow(name="weekly-reports", retries=0)

@@ -1,6 +1,6 @@
 """The sweeper flow: fire every due timer (warning, breach, escalation, auto, hook).
 
-One flow run fires thousands of timers: it runs `slaflow.timers.sweep`, which claims due rows in
+One flow run fires thousands of timers: it runs `engine.timers.sweep`, which claims due rows in
 batches with a lease and fires each in its own transaction. A flow run per timer would cost ~1 s
 and 150-200 MB each (measured).
 
@@ -36,13 +36,13 @@ from prefect import flow
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
+from core.clock import SystemClock, ensure_utc
+from engine.timers import DEFAULT_LEASE, SweepResult, sweep
 from flows._support import flow_run_id, open_runtime, publish_table, run_logger, worker_id
 from flows.hooks import start_state_hook
 from flows.visibility import fired_timers, publish_fired
 from notifications.settings import NotificationSettings
-from slaflow.clock import SystemClock, ensure_utc
-from slaflow.runtime import Runtime
-from slaflow.timers import DEFAULT_LEASE, SweepResult, sweep
+from runtime.assembly import Runtime
 from storage.models import Timer, table
 
 ARTIFACT_ROWS = 1000

@@ -17,7 +17,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from slaflow.errors import SlaflowError
+from core.errors import SlaflowError
 
 API_TIMEOUT_S = 2.0
 LATE_SWEEP_S = 30.0
@@ -90,8 +90,8 @@ async def _cancel_late_runs_forever(pool: str, every: float = LATE_SWEEP_S) -> N
 
     from prefect.client.orchestration import get_client
 
+    from core.clock import SystemClock
     from flows.late import cancel_late_runs
-    from slaflow.clock import SystemClock
 
     log = logging.getLogger("slaflow.worker")
     while True:

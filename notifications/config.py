@@ -2,7 +2,7 @@
 
 Policy lives in the company YAML (who hears about what, when, how often we retry); channel
 secrets and addresses of servers live in the environment (`notifications.settings`). This
-module must not import slaflow: ``slaflow.company`` imports it.
+module must not import slaflow: ``runtime.company`` imports it.
 """
 
 from __future__ import annotations

@@ -10,15 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from slaflow.views import clock_used
+from engine.views import clock_used
 from state_machines.schema import label_text
 
 if TYPE_CHECKING:
     from sqlalchemy import Row
     from sqlalchemy.orm import Session
 
-    from slaflow.cases import CaseRecord
-    from slaflow.company import Company
+    from engine.cases import CaseRecord
+    from runtime.company import Company
     from storage.models import Breach, Case, SlaClock
 
     CaseLike: TypeAlias = Case | CaseRecord

@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from core.clock import ensure_utc
+from core.errors import UnknownPerson
 from notifications import context as ctx
 from notifications import recipients
 from notifications.outbox import dedupe_key, enqueue
 from notifications.recipients import Scope
-from slaflow.clock import ensure_utc
-from slaflow.errors import UnknownPerson
 from storage.models import CaseEvent, OutboxMessage
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from notifications.context import BreachLike, CaseLike, ClockLike
-    from slaflow.company import Company
+    from runtime.company import Company
 
 Build = Callable[[str, str], dict[str, Any]]
 """(person, locale) -> kind-specific template variables."""

@@ -2,7 +2,7 @@
 
 ``enqueue`` runs inside the caller's transaction and is idempotent on ``dedupe_key``
 (``INSERT ... ON CONFLICT DO NOTHING``, so a repeat never poisons that transaction).
-``dispatch_due`` claims due rows with a lease (the pattern of `slaflow.timers.claim_due`),
+``dispatch_due`` claims due rows with a lease (the pattern of `engine.timers.claim_due`),
 commits, sends outside any transaction, and records each attempt in a new one. Channels are
 sent in parallel, one thread per transport, so a slow or failing channel delays only itself.
 Delivery is at-least-once: a worker that dies after sending but before recording sends again
@@ -36,7 +36,7 @@ from storage.faults import describe, is_unavailable
 from storage.models import DeliveryAttempt, OutboxMessage, table
 
 if TYPE_CHECKING:
-    from slaflow.company import Company
+    from runtime.company import Company
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from notifications.transports import REGISTRY
 
 if TYPE_CHECKING:
     from notifications.context import CaseLike, ClockLike
+    from runtime.company import Company
     from sla.calendar import BusinessCalendar
-    from slaflow.company import Company
 
 log = logging.getLogger(__name__)
 

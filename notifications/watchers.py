@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.clock import ensure_utc
+from core.errors import UnknownPerson
 from org.actors import ReadScope
 from org.scope import require_readable
-from slaflow.clock import ensure_utc
-from slaflow.company import Company
-from slaflow.errors import UnknownPerson
+from runtime.company import Company
 from storage.models import CaseEvent, CaseWatcher
 
 

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core.errors import SlaflowError, UnknownPerson
 from org.passwords import hash_password, verify
 from org.secrets import new_secret, sha256_hex
-from slaflow.company import Company
-from slaflow.errors import SlaflowError, UnknownPerson
+from runtime.company import Company
 from storage.models import Account, Invitation, WebSession
 
 INVITATION_HOURS = 72

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from slaflow.company import Actor, Company
+from runtime.company import Actor, Company
 
 
 class Role(StrEnum):

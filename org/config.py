@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm.config import SecretError, SecretRef
-from slaflow.errors import ConfigError
+from core.errors import ConfigError
+from core.secret_ref import SecretError, SecretRef
 from state_machines.schema import Label
 
 if TYPE_CHECKING:  # company.py imports this module for its ``auth:`` section
-    from slaflow.company import Company
+    from runtime.company import Company
 
 
 class _Strict(BaseModel):

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from core.errors import CaseNotFound
 from org.actors import ReadScope
-from slaflow.errors import CaseNotFound
 from storage.models import Case, CaseParticipant, SlaClock
 
 

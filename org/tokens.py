@@ -14,11 +14,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.errors import SlaflowError, UnknownPerson
 from org.accounts import is_admin
 from org.actors import Principal, integration_principal, person_principal
 from org.secrets import new_secret, sha256_hex
-from slaflow.company import Company
-from slaflow.errors import SlaflowError, UnknownPerson
+from runtime.company import Company
 from storage.models import StoredToken
 
 PREFIX = "slf_"

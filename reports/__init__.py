@@ -1,6 +1,6 @@
 """SLA reports: SQL aggregation over clocks, breaches and cases (`reports.queries`), the assembled
 report (`reports.report`), its outputs (`reports.render`) and the ``slaflow report`` command
-(`reports.cli`).
+(`slaflow.commands.reports`).
 
 Nothing is imported here on purpose: the demo imports `reports.queries` and must not pull in the
 chart library the HTML output needs.

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from slaflow.company import Company
+from runtime.company import Company
 from state_machines.schema import label_text
 
 TRANSLATIONS = Path(__file__).parent / "translations.yaml"

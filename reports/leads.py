@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from core.clock import ensure_utc
 from reports.queries import iso_weeks
-from slaflow.clock import ensure_utc
 from storage.models import Case, Lead
 
 LEAD_DISPUTE = "lead_dispute"

@@ -26,10 +26,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from core.clock import ensure_utc
+from runtime.company import Company
 from sla import ledger as sla_ledger
 from sla.compliance import Outcome, Tally, blame
-from slaflow.clock import ensure_utc
-from slaflow.company import Company
 from storage.models import Breach, Case, CaseEvent, SlaClock
 
 STEP, WHOLE_CASE = "step", "case"
@@ -716,4 +716,4 @@ def department_rows(
 def report_zone(company: Company) -> tzinfo:
     """The time zone of report weeks and dates: the calendar of the department the company's
     director heads (the head office), else of the first department."""
-    return company.zone  # one definition of the head office's zone (slaflow.company)
+    return company.zone  # one definition of the head office's zone (runtime.company)

@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from core.errors import InvalidData
 from reports.funnel_render import FUNNEL_HEADER, GROUPS_HEADER, funnel_rows, funnel_table, group_rows, groups_table
 from reports.labels import LOCALES, Labels
 from reports.report import Report, build_report
-from slaflow.company import Company
-from slaflow.errors import InvalidData
+from runtime.company import Company
 from state_machines.schema import label_text
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.errors import InvalidData
 from reports import queries
 from reports.leads import LeadFunnel, lead_funnel
 from reports.queries import (
@@ -22,8 +23,7 @@ from reports.queries import (
     Scope,
     WeekTrend,
 )
-from slaflow.company import Company
-from slaflow.errors import InvalidData
+from runtime.company import Company
 
 DEFAULT_LIMIT = 10
 """Rows in the lists of late and open cases."""

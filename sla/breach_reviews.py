@@ -1,4 +1,4 @@
-"""The closed vocabularies of breach reviews (slaflow.breaches): why a deadline was missed, where
+"""The closed vocabularies of breach reviews (breaches): why a deadline was missed, where
 an exemption stands, and what the audit records. Declared here, below the ledger, because the
 ledger's figures leave approved exemptions out (sla.ledger)."""
 

@@ -11,7 +11,7 @@ SQL what it can and applies these functions to the few open clocks):
   *running* (open and not late; a clock suspended while another department works is running);
 - a breached step is late by the business minutes it used beyond its target; for an open step,
   by the time used so far;
-- a step whose breach the director exempted (slaflow.breaches) is *exempted*: shown beside the
+- a step whose breach the director exempted (breaches) is *exempted*: shown beside the
   others, but not one of the counted steps, so ``met + breached + running == steps`` still holds
   and compliance (``met / (met + breached)``) leaves it out; its lateness is not counted either;
 - a whole case's time is charged to the departments whose steps used it, open steps included.

@@ -18,32 +18,47 @@ import typer
 from slaflow.cli_lazy import LazySpec, lazy_group
 
 COMMANDS: dict[str, LazySpec] = {
-    "init": ("slaflow.cli_setup:init", "Create or upgrade the database; with --company, write a starter company."),
-    "demo": ("slaflow.cli_setup:demo", "Simulate a working week at the example company."),
-    "config": ("slaflow.cli_setup:config_app", "Check a company configuration."),
-    "graph": ("slaflow.cli_setup:graph", "Print the Mermaid state diagram of a case type."),
-    "case": ("slaflow.cli_cases:case_app", "Open, move and inspect cases."),
-    "sweep": ("slaflow.cli_cases:sweep", "Fire due timers once (warnings, breaches, automatic transitions)."),
-    "sla": ("slaflow.cli_sla:sla_app", "Check and explore the SLA records."),
-    "notify": ("notifications.cli:notify_app", "Send notifications by hand."),
-    "outbox": ("notifications.cli:outbox_app", "Inspect and retry queued notifications."),
-    "inbox": ("crm.cli:inbox_app", "Stored CRM webhooks: list them, re-process them."),
-    "crm": ("crm.cli:crm_app", "CRM accounts: check secrets and API access."),
-    "serve": ("crm.cli:serve", "Run the HTTP app (webhooks, REST API, dashboard)."),
-    "regulation": ("slaflow.regulation.cli:regulation", "Write the interaction regulation (Markdown and HTML)."),
-    "report": ("reports.cli:report_app", "SLA reports: per department, ledger, trend, open cases, lead quality."),
-    "deploy": ("flows.cli:deploy", "Create the work pool, deployments and automations on the Prefect server."),
-    "worker": ("flows.cli:worker", "Run a Prefect worker on slaflow's work pool (needs a Prefect server)."),
-    "up": ("flows.cli:up", "Run everything on this machine: Prefect server, deployments, HTTP app and a worker."),
-    "backup": ("slaflow.backup_cli:backup", "Copy the database to a file (SQLite backup API; pg_dump)."),
-    "restore": ("slaflow.backup_cli:restore", "Replace the database with a backup taken by `slaflow backup`."),
-    "user": ("slaflow.access_cli:user_app", "People who sign in: invite, set a password, make admin."),
-    "token": ("slaflow.access_cli:token_app", "API tokens for people and integrations: create, list, revoke."),
-    "leads": ("slaflow.leads.cli:leads_app", "Lead records between marketing and sales: record, list, letters."),
-    "digest": ("slaflow.leads.cli:digest", "Send the daily digest now."),
-    "breach": ("slaflow.breaches.cli:breach_app", "Breaches: causes, exemptions, per-person export."),
-    "watch": ("notifications.watch_cli:watch_app", "Follow cases: hear of their steps, outcome and expiring holds."),
-    "duties": ("slaflow.duty_cli:duties", "Each duty's latest figures: their age now and whether they are stale."),
+    "init": ("slaflow.commands.setup:init", "Create or upgrade the database; with --company, write a starter company."),
+    "demo": ("slaflow.commands.setup:demo", "Simulate a working week at the example company."),
+    "config": ("slaflow.commands.setup:config_app", "Check a company configuration."),
+    "graph": ("slaflow.commands.setup:graph", "Print the Mermaid state diagram of a case type."),
+    "case": ("slaflow.commands.cases:case_app", "Open, move and inspect cases."),
+    "sweep": ("slaflow.commands.cases:sweep", "Fire due timers once (warnings, breaches, automatic transitions)."),
+    "sla": ("slaflow.commands.sla:sla_app", "Check and explore the SLA records."),
+    "notify": ("slaflow.commands.notifications:notify_app", "Send notifications by hand."),
+    "outbox": ("slaflow.commands.notifications:outbox_app", "Inspect and retry queued notifications."),
+    "inbox": ("slaflow.commands.crm:inbox_app", "Stored CRM webhooks: list them, re-process them."),
+    "crm": ("slaflow.commands.crm:crm_app", "CRM accounts: check secrets and API access."),
+    "serve": ("slaflow.commands.crm:serve", "Run the HTTP app (webhooks, REST API, dashboard)."),
+    "regulation": ("slaflow.commands.regulation:regulation", "Write the interaction regulation (Markdown and HTML)."),
+    "report": (
+        "slaflow.commands.reports:report_app",
+        "SLA reports: per department, ledger, trend, open cases, lead quality.",
+    ),
+    "deploy": (
+        "slaflow.commands.flows:deploy",
+        "Create the work pool, deployments and automations on the Prefect server.",
+    ),
+    "worker": (
+        "slaflow.commands.flows:worker",
+        "Run a Prefect worker on slaflow's work pool (needs a Prefect server).",
+    ),
+    "up": (
+        "slaflow.commands.flows:up",
+        "Run everything on this machine: Prefect server, deployments, HTTP app and a worker.",
+    ),
+    "backup": ("slaflow.commands.backup:backup", "Copy the database to a file (SQLite backup API; pg_dump)."),
+    "restore": ("slaflow.commands.backup:restore", "Replace the database with a backup taken by `slaflow backup`."),
+    "user": ("slaflow.commands.access:user_app", "People who sign in: invite, set a password, make admin."),
+    "token": ("slaflow.commands.access:token_app", "API tokens for people and integrations: create, list, revoke."),
+    "leads": ("slaflow.commands.leads:leads_app", "Lead records between marketing and sales: record, list, letters."),
+    "digest": ("slaflow.commands.leads:digest", "Send the daily digest now."),
+    "breach": ("slaflow.commands.breaches:breach_app", "Breaches: causes, exemptions, per-person export."),
+    "watch": ("slaflow.commands.watch:watch_app", "Follow cases: hear of their steps, outcome and expiring holds."),
+    "duties": (
+        "slaflow.commands.duties:duties",
+        "Each duty's latest figures: their age now and whether they are stale.",
+    ),
 }
 
 app = typer.Typer(
@@ -75,7 +90,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: a user's mistake is one ``error:`` line and exit 2; a bug is exit 1 with a hint."""
-    from slaflow.errors import SlaflowError
+    from core.errors import SlaflowError
 
     try:
         result = app(args=argv, prog_name="slaflow", standalone_mode=False)
@@ -102,9 +117,9 @@ def _usage_error(exc: typer.TyperException) -> NoReturn:
 
 def _other_error(exc: Exception) -> NoReturn:
     """Database problems a user can fix are exit 2; anything else is a bug (exit 1)."""
-    from slaflow.errors import SlaflowError
+    from core.errors import SlaflowError
 
-    database = sys.modules.get("slaflow.readiness")
+    database = sys.modules.get("runtime.readiness")
     if database is not None:
         translated = database.user_error(exc)
         if isinstance(translated, SlaflowError):

@@ -2,7 +2,7 @@
 
 ``slaflow --help`` lists every command from a table of ``name -> ("module:attribute", help)``
 without importing a single command module (Prefect, FastAPI, the engine, charts); running
-``slaflow case show 1`` imports ``slaflow.cli_cases`` and nothing else. The attribute may be a
+``slaflow case show 1`` imports ``slaflow.commands.cases`` and nothing else. The attribute may be a
 ``typer.Typer`` (a sub-app: a group or a one-command app) or a plain function (a command).
 """
 

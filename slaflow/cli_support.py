@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from slaflow.runtime import Runtime
+    from runtime.assembly import Runtime
 
 INSTANT_EXAMPLE = "2026-12-01T10:00+03:00"
 
@@ -49,7 +49,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON (times in ISO
 @contextmanager
 def open_runtime(database_url: str | None, config: Path | None) -> Iterator[Runtime]:
     """The runtime of one command; its connections close when the command ends."""
-    from slaflow.runtime import Runtime
+    from runtime.assembly import Runtime
 
     runtime = Runtime.from_env(database_url=database_url, config=config)
     try:
@@ -61,7 +61,7 @@ def open_runtime(database_url: str | None, config: Path | None) -> Iterator[Runt
 
 def now_or(at: datetime | None) -> datetime:
     """``--at`` in UTC, else the real time (entry points are where the clock is read)."""
-    from slaflow.clock import SystemClock, ensure_utc
+    from core.clock import SystemClock, ensure_utc
 
     return ensure_utc(at) if at is not None else SystemClock().now()
 

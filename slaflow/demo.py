@@ -22,20 +22,20 @@ from rich.table import Table
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from core.clock import SimulatedClock
+from core.errors import SlaflowError
+from duties.service import deliver_duty, freshness, occurrences, open_due_duties
+from engine import cases
+from engine.cases import CaseRecord
+from engine.timers import sweep
 from flows._support import OFFLINE_ENV
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
 from reports.queries import Scope, department_figures, late_cases
 from reports.render import write_report
-from slaflow import cases
-from slaflow.cases import CaseRecord
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, load_company
+from runtime.company import Company, load_company
+from runtime.settings import EXAMPLE_COMPANY
 from slaflow.demo_leads import run_lead_week
-from slaflow.duties import deliver_duty, freshness, occurrences, open_due_duties
-from slaflow.errors import SlaflowError
-from slaflow.settings import EXAMPLE_COMPANY
-from slaflow.timers import sweep
 from state_machines.schema import label_text
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Case, OutboxMessage, SlaClock, Timer

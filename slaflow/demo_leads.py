@@ -13,7 +13,8 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifications.lead_letter import enqueue_lead_letters
+from leads.letter import enqueue_lead_letters
+from leads.service import LeadFacts, record_lead_event, set_feedback_request
 from notifications.outbox import dispatch_due
 from notifications.render import render
 from notifications.settings import NotificationSettings
@@ -21,8 +22,7 @@ from reports.funnel_render import funnel_table, groups_table
 from reports.labels import Labels
 from reports.leads import lead_funnel
 from reports.queries import report_zone
-from slaflow.company import Company
-from slaflow.leads.service import LeadFacts, record_lead_event, set_feedback_request
+from runtime.company import Company
 from storage.models import OutboxMessage
 
 MSK = ZoneInfo("Europe/Moscow")

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from slaflow.builtin_choice import ALWAYS
-from slaflow.errors import ConfigError
+from core.errors import ConfigError
 from state_machines.builtin import BUILTIN_TYPES
+from state_machines.builtin_choice import ALWAYS
 from state_machines.schema import IDENT
 
 WORKDAY = [["09:00", "13:00"], ["14:00", "18:00"]]
@@ -67,7 +67,7 @@ def starter_config(
 
 def _builtins_for(codes: list[str]) -> tuple[dict[str, Any], dict[str, set[str]]]:
     """Built-in types the departments can run (adapted), and the roles each department needs."""
-    from slaflow.builtin_choice import BuiltinOverride, chosen_builtins
+    from state_machines.builtin_choice import BuiltinOverride, chosen_builtins
 
     chosen: dict[str, Any] = {}
     for name, definition in BUILTIN_TYPES.items():
@@ -104,7 +104,7 @@ HEADER = """\
 
 def write_starter(path: Path, config: dict[str, Any], *, force: bool = False) -> None:
     """Validate, then write the starter file (never over an existing file without ``force``)."""
-    from slaflow.company import company_from_mapping
+    from runtime.company import company_from_mapping
 
     if path.exists() and not force:
         raise ConfigError(f"{path} exists already; pass --force to replace it, or --config OTHER.yaml")

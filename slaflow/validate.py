@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from slaflow.company import Company, CompanyConfig, load_company
-from slaflow.errors import ConfigError
+from core.errors import ConfigError
+from runtime.company import Company, CompanyConfig, load_company
 
 LOOK_AHEAD = timedelta(days=366)
 _EXPLICIT = re.compile(r"^(person|head|department):(.+)$")

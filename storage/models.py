@@ -445,7 +445,7 @@ class ServerKey(Base):
 
 
 class Lead(Base):
-    """A lead between marketing and sales (slaflow.leads): its status, the time it reached each
+    """A lead between marketing and sales (leads): its status, the time it reached each
     status, and its SLA deadlines in the sales department's business time (precomputed)."""
 
     __tablename__ = "leads"
@@ -465,7 +465,7 @@ class Lead(Base):
     url: Mapped[str | None] = mapped_column(Text)
     owner_person: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(24), index=True)
-    """new, taken, qualified, reservation_paid or non_target (slaflow.leads.status)."""
+    """new, taken, qualified, reservation_paid or non_target (leads.status)."""
     received_at: Mapped[datetime]
     taken_at: Mapped[datetime | None]
     qualified_at: Mapped[datetime | None]
@@ -508,7 +508,7 @@ class LeadFeedback(Base):
 
 
 class BreachReview(Base):
-    """What was said about one breach (slaflow.breaches): the cause its owner recorded, and an
+    """What was said about one breach (breaches): the cause its owner recorded, and an
     exemption a head requested and the director decided. The current state; every change is also
     a ``BreachReviewEvent``. An approved exemption takes the breach's step out of compliance."""
 
@@ -517,12 +517,12 @@ class BreachReview(Base):
     breach_id: Mapped[int] = mapped_column(ForeignKey("breaches.id", ondelete="CASCADE"), primary_key=True)
     clock_id: Mapped[int] = mapped_column(ForeignKey("sla_clocks.id", ondelete="CASCADE"), unique=True)
     cause: Mapped[str | None] = mapped_column(String(32))
-    """slaflow.breaches.vocabulary.BreachCause."""
+    """breaches.vocabulary.BreachCause."""
     cause_note: Mapped[str | None] = mapped_column(Text)
     cause_by: Mapped[str | None] = mapped_column(String(128))
     cause_at: Mapped[datetime | None]
     exemption: Mapped[str | None] = mapped_column(String(16), index=True)
-    """requested, approved or rejected (slaflow.breaches.vocabulary.ExemptionStatus)."""
+    """requested, approved or rejected (breaches.vocabulary.ExemptionStatus)."""
     exemption_reason: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(String(128))
     requested_at: Mapped[datetime | None]

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, load_company
-from slaflow.settings import EXAMPLE_COMPANY
+from core.clock import SimulatedClock
+from runtime.company import Company, load_company
+from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, migrate, normalise_url, session_factory
 from storage.models import Base
 
@@ -71,7 +71,7 @@ def pg_database() -> Iterator[str]:
 
 
 KEPT_BETWEEN_TESTS = {"case_type_versions", "calendar_versions"}
-"""Append-only registries keyed by content hash (slaflow.versions remembers what it stored)."""
+"""Append-only registries keyed by content hash (engine.versions remembers what it stored)."""
 
 
 def _truncate(url: str) -> None:

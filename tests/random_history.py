@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, company_from_mapping
-from slaflow.duties import open_due_duties
-from slaflow.errors import SlaflowError
-from slaflow.settings import EXAMPLE_COMPANY
-from slaflow.timers import sweep
+from core.clock import SimulatedClock
+from core.errors import SlaflowError
+from duties.service import open_due_duties
+from engine import cases
+from engine.timers import sweep
+from runtime.company import Company, company_from_mapping
+from runtime.settings import EXAMPLE_COMPANY
 from state_machines.machine import machine_for
 from storage.db import make_engine, session_factory
 from storage.models import Case
@@ -64,7 +64,7 @@ def history_company() -> Company:
 
 @contextmanager
 def history_database(template: Path, folder: Path) -> Iterator[sessionmaker[Session]]:
-    # A new name each time: slaflow.versions remembers per database URL what it registered.
+    # A new name each time: engine.versions remembers per database URL what it registered.
     path = folder / f"history-{uuid.uuid4().hex}.db"
     shutil.copy(template, path)
     engine = make_engine(f"sqlite:///{path}")

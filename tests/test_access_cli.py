@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from api.testing import serving, sign_in, write_config
+from core.clock import SimulatedClock
 from crm import samples
 from org.secrets import sha256_hex
 from slaflow.cli import main
-from slaflow.clock import SimulatedClock
 from storage.models import StoredToken
 
 

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.limits import BodyLimitMiddleware, BodyLimits, BodyTooLarge
 from api.testing import TestClient, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
-from slaflow.runtime import Runtime
-from slaflow.settings import Settings
+from runtime.assembly import Runtime
+from runtime.settings import Settings
 
 LIMITS = {"/webhooks/": 4096, "/webhooks/generic": 8192}
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from api.testing import TestClient, serving, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 
 RESERVATION = {"type": "reservation", "data": {"customer": "ООО Ромашка", "deal": "D-595", "items": "40 паллет"}}
 

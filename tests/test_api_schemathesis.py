@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
 from api.testing import API_TOKENS, runtime, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from storage.models import Base
 from tests.conftest import KEPT_BETWEEN_TESTS
 

@@ -13,8 +13,8 @@ import uvicorn
 
 from api.app import create_app
 from api.testing import admin_header, runtime, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 
 
 def free_port() -> int:

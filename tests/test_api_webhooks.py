@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from api.testing import TestClient, admin_header, runtime, serving, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
 from crm.adapters.generic import sign
-from slaflow.clock import SimulatedClock
 from storage.db import make_engine, session_factory
 from storage.models import Case, InboxEvent
 

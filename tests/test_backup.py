@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.rebuild import rebuild
+from core.clock import SimulatedClock
+from engine import cases
+from engine.rebuild import rebuild
+from runtime.company import Company
 from storage.backup import BackupError, backup, restore
 from storage.db import make_engine, normalise_url, session_factory
 from storage.models import Breach, Case, CaseEvent, SlaClock, Timer

@@ -12,13 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import serving, token_header, write_config
-from crm import samples
-from org.actors import person_scope
-from reports.render import table_text
-from reports.report import build_report
-from sla.breach_reviews import BreachCause, ExemptionStatus
-from slaflow import cases
-from slaflow.breaches.service import (
+from breaches.service import (
     BreachNotFound,
     ReviewRefused,
     decide_exemption,
@@ -27,10 +21,16 @@ from slaflow.breaches.service import (
     request_exemption,
     review_events,
 )
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.errors import InvalidData, NotPermitted
-from slaflow.timers import sweep
+from core.clock import SimulatedClock
+from core.errors import InvalidData, NotPermitted
+from crm import samples
+from engine import cases
+from engine.timers import sweep
+from org.actors import person_scope
+from reports.render import table_text
+from reports.report import build_report
+from runtime.company import Company
+from sla.breach_reviews import BreachCause, ExemptionStatus
 from storage.models import Breach
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}

@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import serving, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow import cases
+from engine import cases
+from engine.timers import sweep
+from runtime.company import Company
+from runtime.settings import EXAMPLE_COMPANY
 from slaflow.cli import main
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.settings import EXAMPLE_COMPANY
-from slaflow.timers import sweep
 from storage.models import Breach
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}

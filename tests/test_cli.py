@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from runtime.settings import EXAMPLE_COMPANY
 from slaflow.demo import run_demo
-from slaflow.settings import EXAMPLE_COMPANY
 
 
 def slaflow(*args: str, db: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:

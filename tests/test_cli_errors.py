@@ -152,12 +152,12 @@ def test_without_a_company_file_commands_say_how_to_create_one(
 def test_an_internal_error_is_exit_1_with_a_hint_to_report_it(
     db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import slaflow.cases
+    import engine.cases
 
     def broken(*_: object, **__: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(slaflow.cases, "list_cases", broken)
+    monkeypatch.setattr(engine.cases, "list_cases", broken)
     code, _, err = run(["case", "list"], capsys)
     assert code == 1 and "internal error: KeyError" in err and "please report it" in err
     assert "Traceback" not in err
@@ -175,8 +175,8 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
 
 def test_times_are_naive_nowhere(sqlite_url: str, tmp_path: Path) -> None:
     """The engine's own guard: a naive instant is a user error (SlaflowError), not a ValueError crash."""
-    from slaflow.clock import ensure_utc
-    from slaflow.errors import SlaflowError
+    from core.clock import ensure_utc
+    from core.errors import SlaflowError
 
     naive = __import__("datetime").datetime(2026, 12, 1, 10, 0)
     with pytest.raises(SlaflowError, match="has no UTC offset"):

@@ -85,7 +85,7 @@ def test_help_answers_without_importing_the_heavy_parts(tmp_path: Path) -> None:
     import sys
 
     code = ("import sys; from slaflow.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('prefect', 'fastapi', 'sqlalchemy', 'slaflow.cases', 'crm', 'pygal') "
+            "heavy = [m for m in ('prefect', 'fastapi', 'sqlalchemy', 'engine.cases', 'crm', 'pygal') "
             "if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert "HEAVY []" in out and "regulation" in out and "worker" in out

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from slaflow.company import Company, load_company
-from slaflow.errors import ConfigError, UnknownCaseType, UnknownPerson
-from slaflow.settings import EXAMPLE_COMPANY
+from core.errors import ConfigError, UnknownCaseType, UnknownPerson
+from runtime.company import Company, load_company
+from runtime.settings import EXAMPLE_COMPANY
 
 
 def test_the_example_company_has_the_departments_of_a_trading_company(company: Company) -> None:

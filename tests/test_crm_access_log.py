@@ -12,8 +12,8 @@ import uvicorn
 
 from api.app import create_app
 from api.testing import runtime, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from tests.test_api_server import free_port
 
 

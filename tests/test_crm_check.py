@@ -38,7 +38,7 @@ def test_it_reports_each_account_ready_or_what_is_missing(
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr("crm.cli.console", Console(width=400))
+    monkeypatch.setattr("slaflow.commands.crm.console", Console(width=400))
     result = CliRunner().invoke(app, ["crm", "check", "--database-url", db_url, "--config", str(config)])
     lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.startswith("│")}
     assert lines, (result.output, result.exception)

@@ -8,9 +8,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from api.testing import serving, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from crm.cli import inbox_app
-from slaflow.clock import SimulatedClock
+from slaflow.commands.crm import inbox_app
 
 runner = CliRunner()
 

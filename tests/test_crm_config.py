@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from api.testing import example_config
+from core.errors import ConfigError
 from crm.config import CrmConfig, SecretError, SecretRef, check_against
 from crm.events import CrmEvent
 from crm.rules import plan
-from slaflow.company import Company, company_from_mapping
-from slaflow.errors import ConfigError
+from runtime.company import Company, company_from_mapping
 
 
 def with_crm(**crm: Any) -> Company:

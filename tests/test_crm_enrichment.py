@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config, serving
+from core.clock import SimulatedClock
 from crm import samples
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.inbox import FAILED, PROCESSED, InboxRecord, store
 from crm.processing import process_inbox_event
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, company_from_mapping
+from runtime.company import Company, company_from_mapping
 from storage.db import make_engine, session_factory
 from storage.models import Case, CrmApiToken, InboxEvent
 from tests.crm_fake import B24_APP_CLIENT_ID, TOKENS, FakeCrm, fake_crm  # noqa: F401 (fixture)

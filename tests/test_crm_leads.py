@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import SimulatedClock
 from crm import samples
 from crm.inbox import PROCESSED
 from crm.processing import process_inbox_event
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
+from runtime.company import Company
 from storage.models import Lead
 from tests.test_crm_processing import stored
 

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from api.testing import example_config, write_config
-from crm.cli import inbox_app
+from core.clock import SimulatedClock
 from crm.inbox import EXPIRED, FAILED, PARKED, PROCESSED
 from crm.parking import expire_parked
 from crm.processing import process_inbox_event
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, company_from_mapping
+from runtime.company import Company, company_from_mapping
+from slaflow.commands.crm import inbox_app
 from storage.models import Case, InboxEvent
 from tests.test_crm_processing import LOST, RESERVE, amo
 
@@ -71,7 +71,7 @@ def test_it_expires_a_parked_trigger_whose_case_never_appears_with_the_reason_in
     process_inbox_event(sessions, company, amo(sessions, clock, RESERVE, key="reserve"), clock.now())
     with sessions() as session:
         assert session.scalars(select(Case.state)).one() == "approval"
-    monkeypatch.setattr("crm.cli.console", Console(width=400))
+    monkeypatch.setattr("slaflow.commands.crm.console", Console(width=400))
     listed = CliRunner().invoke(inbox_app, ["list", "--status", "expired", "--database-url", db_url,
                                             "--config", str(write_config(tmp_path))])
     assert listed.exit_code == 0, listed.output

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config
+from core.clock import SimulatedClock
 from crm import samples
 from crm.inbox import FAILED, PROCESSED, RECEIVED, UNMATCHED, InboxRecord, pending_inbox_ids, store, store_many
 from crm.processing import process_inbox_event, replay_status
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, company_from_mapping
+from runtime.company import Company, company_from_mapping
 from storage.models import Case, InboxEvent
 
 RESERVE = {"id": 25399013, "status_id": 43315792, "pipeline_id": 4740529, "old_status_id": 43315795,

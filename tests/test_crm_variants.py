@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from api.testing import TestClient, admin_header, example_config, serving, write_config
+from core.clock import SimulatedClock
 from crm import samples
 from crm.adapters.generic import sign
 from crm.redaction import RedactSecrets
-from slaflow.clock import SimulatedClock
 from storage.db import make_engine, session_factory
 from storage.models import Case, InboxEvent
 

@@ -13,14 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config
+from core.clock import SimulatedClock
 from crm.processing import process_inbox_event
 from crm.writeback import deliver, target_of
+from engine.timers import sweep
 from notifications.outbox import SENT, dispatch_due
 from notifications.settings import NotificationSettings
 from notifications.transports.base import TransportError
-from slaflow.clock import SimulatedClock
-from slaflow.company import company_from_mapping
-from slaflow.timers import sweep
+from runtime.company import company_from_mapping
 from storage.models import Case, DeliveryAttempt, OutboxMessage
 from tests.crm_fake import FakeCrm, fake_crm  # noqa: F401 (fixture)
 from tests.test_crm_enrichment import DEAL, ENVIRON, RULES, deal_event

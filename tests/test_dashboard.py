@@ -15,8 +15,8 @@ from rich.console import Console
 
 from api.dashboard.text import LOCALES, catalog
 from api.testing import TestClient, serving, set_passwords, sign_in, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from slaflow.demo import END, at, run_demo
 
 DEMO_END = at(END)

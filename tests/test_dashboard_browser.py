@@ -22,8 +22,8 @@ import uvicorn
 
 from api.app import create_app
 from api.testing import PASSWORDS, runtime
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from tests.test_dashboard import BREACHED_CASE, DEMO_END, build_demo
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from slaflow.company import Company
-from slaflow.regulation.render import render_regulation
+from regulation.render import render_regulation
+from runtime.company import Company
 from state_machines.builtin import BUILTIN_TYPES
 from state_machines.schema import TermDef, label_text
 

@@ -14,10 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.duties import (
+from core.clock import SimulatedClock
+from core.errors import MissingFields, NotPermitted, SlaflowError
+from duties.service import (
     DutyConfig,
     deadline_minutes,
     deliver_duty,
@@ -27,13 +26,14 @@ from slaflow.duties import (
     occurrences,
     open_due_duties,
 )
-from slaflow.errors import MissingFields, NotPermitted, SlaflowError
-from slaflow.timers import sweep
+from engine import cases
+from engine.timers import sweep
+from runtime.company import Company
 from state_machines.duty import DEFINITION
 from state_machines.machine import machine_for
 from storage.models import Breach, Case, SlaClock
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "slaflow" / "examples" / "company.yaml"
+EXAMPLE = Path(__file__).resolve().parent.parent / "runtime" / "examples" / "company.yaml"
 MSK, EKB, WAW = ZoneInfo("Europe/Moscow"), ZoneInfo("Asia/Yekaterinburg"), ZoneInfo("Europe/Warsaw")
 
 

@@ -13,12 +13,12 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, load_company
-from slaflow.duties import deliver_duty, open_due_duties
-from slaflow.duty_age import information_age, information_ages
-from slaflow.errors import InvalidData
+from core.clock import SimulatedClock
+from core.errors import InvalidData
+from duties.age import information_age, information_ages
+from duties.service import deliver_duty, open_due_duties
+from engine import cases
+from runtime.company import Company, load_company
 
 
 @pytest.fixture

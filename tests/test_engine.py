@@ -10,10 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.errors import (
+from core.clock import SimulatedClock
+from core.errors import (
     ConflictError,
     DuplicateCase,
     IllegalTransition,
@@ -22,7 +20,9 @@ from slaflow.errors import (
     NotPermitted,
     UnknownCaseType,
 )
-from slaflow.timers import sweep
+from engine import cases
+from engine.timers import sweep
+from runtime.company import Company
 from storage.models import Breach, Case, CaseEvent, CaseParticipant, SlaClock, Timer
 
 RETURN_DATA = {"customer": "ООО Ромашка", "order": "SO-1", "reason": "broken"}

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import SimulatedClock
+from core.errors import MissingFields
+from engine import cases
+from engine.timers import sweep
 from notifications.outbox import dispatch_due
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.errors import MissingFields
-from slaflow.timers import sweep
+from runtime.company import Company
 from storage.models import OutboxMessage, Timer
 from tests.test_notifications_support import SmtpServer, self_signed, start_smtp
 

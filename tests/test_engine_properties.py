@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.errors import SlaflowError
-from slaflow.rebuild import rebuild
+from core.clock import SimulatedClock
+from core.errors import SlaflowError
+from engine import cases
+from engine.rebuild import rebuild
+from runtime.company import Company
 from state_machines.builtin import BUILTIN_TYPES
 from storage.db import make_engine, session_factory
 from storage.models import Case, CaseEvent, SlaClock, Timer

@@ -13,13 +13,13 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, company_from_mapping
-from slaflow.errors import NotPermitted
-from slaflow.rebuild import rebuild
-from slaflow.settings import EXAMPLE_COMPANY
-from slaflow.timers import sweep
+from core.clock import SimulatedClock
+from core.errors import NotPermitted
+from engine import cases
+from engine.rebuild import rebuild
+from engine.timers import sweep
+from runtime.company import Company, company_from_mapping
+from runtime.settings import EXAMPLE_COMPANY
 from storage.models import CaseEvent, OutboxMessage, Timer
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}

@@ -11,19 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
+from core.clock import SystemClock
+from core.errors import SlaflowError
 from crm import samples
 from crm.inbox import InboxRecord, store
-from flows import cli as flows_cli
 from flows._support import LEASE_OWNER_MAX, worker_id
 from flows.deploy import Plan, build_deployments
 from flows.hooks import hook_idempotency_key
 from flows.inbox import process_inbox
 from flows.reconciler import reconcile_timers
 from flows.sweeper import sweep_timers
-from slaflow.clock import SystemClock
-from slaflow.company import Company
-from slaflow.errors import SlaflowError
-from slaflow.settings import EXAMPLE_COMPANY
+from runtime.company import Company
+from runtime.settings import EXAMPLE_COMPANY
+from slaflow.commands import flows as flows_cli
 from storage.models import Case, InboxEvent
 from tests.test_sweeper_logic import open_returns
 
@@ -136,8 +136,8 @@ def test_the_weekly_reports_flow_queues_each_head_their_figures_and_the_director
 
     from sqlalchemy import select
 
+    from engine import cases
     from flows.reports import weekly_reports
-    from slaflow import cases
     from storage.db import make_engine, session_factory
     from storage.models import OutboxMessage
 

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
+from core.clock import SystemClock
 from flows.dispatcher import dispatch_outbox
 from flows.hooks import start_state_hook
 from flows.sweeper import sweep_timers
 from notifications import events
-from slaflow.clock import SystemClock
-from slaflow.company import Company
-from slaflow.settings import EXAMPLE_COMPANY
+from runtime.company import Company
+from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 from tests.conftest_prefect import TIMEOUT, prefect_server  # noqa: F401  (the module's Prefect server)
 from tests.test_sweeper_logic import open_returns

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
+from engine import cases
 from flows.deploy import build_deployments
 from flows.lead_letter import DIGEST_CRON, daily_digest, weekly_lead_letter
+from leads.service import LeadFacts, record_lead_event, set_feedback_request
 from notifications.render import render
-from slaflow import cases
-from slaflow.company import Company
-from slaflow.leads.service import LeadFacts, record_lead_event, set_feedback_request
+from runtime.company import Company
 from storage.db import make_engine, session_factory
 from storage.models import OutboxMessage
 
@@ -123,7 +123,7 @@ def test_the_cli_records_leads_keeps_the_request_and_sends_the_letter_on_demand(
 def test_a_company_without_leads_gets_a_clear_error(tmp_path: Path, sqlite_url: str) -> None:
     import yaml
 
-    from slaflow.settings import EXAMPLE_COMPANY
+    from runtime.settings import EXAMPLE_COMPANY
 
     raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
     del raw["leads"]
@@ -158,7 +158,7 @@ def test_the_letter_and_the_digest_run_on_crons_in_the_head_office_time_zone() -
 def test_a_company_without_leads_schedules_no_letter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
 
-    from slaflow.settings import EXAMPLE_COMPANY
+    from runtime.settings import EXAMPLE_COMPANY
 
     raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
     del raw["leads"]
@@ -170,7 +170,7 @@ def test_a_company_without_leads_schedules_no_letter(tmp_path: Path, monkeypatch
 
 
 def test_the_regulation_states_the_lead_slas_and_the_letter_schedule(company: Company) -> None:
-    from slaflow.regulation.render import render_regulation
+    from regulation.render import render_regulation
 
     md = render_regulation(company, "en")["md"]
     leads = md.split("## 5. Leads", 1)[1]
@@ -182,9 +182,9 @@ def test_the_regulation_states_the_lead_slas_and_the_letter_schedule(company: Co
 def test_a_broken_letter_schedule_is_a_config_error(tmp_path: Path) -> None:
     import yaml
 
-    from slaflow.company import load_company
-    from slaflow.errors import ConfigError
-    from slaflow.settings import EXAMPLE_COMPANY
+    from core.errors import ConfigError
+    from runtime.company import load_company
+    from runtime.settings import EXAMPLE_COMPANY
 
     raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
     raw["leads"]["letter_cron"] = "0 16 * * 9"

@@ -14,19 +14,19 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from reports.leads import lead_funnel, months
-from reports.queries import report_zone
-from slaflow import cases
-from slaflow.company import Company
-from slaflow.errors import InvalidData, NotPermitted
-from slaflow.leads.service import (
+from core.errors import InvalidData, NotPermitted
+from engine import cases
+from leads.service import (
     LeadFacts,
     LeadStatusRefused,
     lead_view,
     record_lead_event,
     set_feedback_request,
 )
-from slaflow.leads.status import FORWARD, TIME_FIELD, LeadStatus, implied, move_allowed
+from leads.status import FORWARD, TIME_FIELD, LeadStatus, implied, move_allowed
+from reports.leads import lead_funnel, months
+from reports.queries import report_zone
+from runtime.company import Company
 from storage.models import Lead, LeadEvent
 
 MON = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)  # Monday 09:00 Moscow

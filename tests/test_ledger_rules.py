@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import serving, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from notifications import reports as letters
+from engine import cases
+from engine.timers import sweep
+from reports import digest as letters
 from reports.report import build_report
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.timers import sweep
+from runtime.company import Company
 from storage.models import OutboxMessage
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.errors import NotPermitted
-from slaflow.regulation.render import render_regulation
-from slaflow.timers import sweep
+from core.clock import SimulatedClock
+from core.errors import NotPermitted
+from engine import cases
+from engine.timers import sweep
+from regulation.render import render_regulation
+from runtime.company import Company
 from storage.models import Breach, Case, Timer
 
 NEW_TYPES = ("closing_documents", "delivery_terms_change", "product_demand", "stock_discrepancy",

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from notifications.cli import notify_app, outbox_app
-from slaflow.company import Company
-from slaflow.errors import SlaflowError
-from slaflow.settings import EXAMPLE_COMPANY
+from core.errors import SlaflowError
+from runtime.company import Company
+from runtime.settings import EXAMPLE_COMPANY
+from slaflow.commands.notifications import notify_app, outbox_app
 from tests.test_notifications_support import HttpSink, outbox, running_http_sink
 
 runner = CliRunner()

@@ -12,13 +12,13 @@ from jinja2 import UndefinedError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duties.service import DutyConfig, open_due_duties
+from engine.timers import sweep
 from notifications.folding import DIGEST_KIND
 from notifications.outbox import dispatch_due
 from notifications.render import LOCALES, render
 from notifications.settings import NotificationSettings
-from slaflow.company import Company
-from slaflow.duties import DutyConfig, open_due_duties
-from slaflow.timers import sweep
+from runtime.company import Company
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.test_duties import _raw, msk
 from tests.test_notifications_support import company_with

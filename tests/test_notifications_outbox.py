@@ -15,7 +15,7 @@ from notifications import events
 from notifications.outbox import claim_due, dispatch_due, retry
 from notifications.settings import NotificationSettings
 from notifications.transports import Outgoing, Transport
-from slaflow.company import Company, PersonConfig
+from runtime.company import Company, PersonConfig
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.conftest import MONDAY_0900_MSK
 from tests.test_notifications_support import (

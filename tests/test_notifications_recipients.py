@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from notifications import recipients
 from notifications.config import NotificationsConfig
 from notifications.recipients import Scope
 from notifications.settings import NotificationSettings
-from slaflow.company import Company
-from slaflow.errors import ConfigError
+from runtime.company import Company
 from tests.test_notifications_support import company_with, raw_company
 
 MARKETING_STEP = Scope(department="marketing", role="marketer", requester="sales", performer="marketing")

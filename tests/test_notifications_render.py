@@ -13,13 +13,14 @@ import pytest
 from jinja2 import UndefinedError
 from sqlalchemy.orm import Session
 
-from notifications import events, reports
+from leads.letter import enqueue_lead_letters
+from leads.service import LeadFacts, record_lead_event, set_feedback_request
+from notifications import events
 from notifications.config import KINDS
-from notifications.lead_letter import enqueue_lead_letters
 from notifications.render import LOCALES, TEMPLATES, render, template_names
 from notifications.transports.base import Format
-from slaflow.company import Company
-from slaflow.leads.service import LeadFacts, record_lead_event, set_feedback_request
+from reports import digest as reports
+from runtime.company import Company
 from storage.db import make_engine, session_factory
 from storage.models import CaseWatcher
 from tests.test_notifications_support import assign, closed_copy, open_dispute, outbox, record_breach_row, step_clock

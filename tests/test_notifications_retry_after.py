@@ -18,7 +18,7 @@ from notifications import events
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
 from notifications.transports.base import MAX_RETRY_AFTER, bounded_seconds, retry_after
-from slaflow.company import Company
+from runtime.company import Company
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.conftest import MONDAY_0900_MSK
 from tests.test_notifications_support import HttpSink, running_http_sink

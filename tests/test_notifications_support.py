@@ -31,11 +31,11 @@ from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from engine import cases
+from engine.clocks import record_breach
 from notifications.settings import NotificationSettings, TlsMode
-from slaflow import cases
-from slaflow.clocks import record_breach
-from slaflow.company import Company, company_from_mapping
-from slaflow.settings import EXAMPLE_COMPANY
+from runtime.company import Company, company_from_mapping
+from runtime.settings import EXAMPLE_COMPANY
 from storage.models import Breach, Case, OutboxMessage, SlaClock
 
 MSK = dt.timezone(dt.timedelta(hours=3))
@@ -189,7 +189,7 @@ def step_clock(session: Session, case: Case) -> SlaClock:
 
 
 def record_breach_row(session: Session, clock: SlaClock) -> Breach:
-    """The breach row the sweeper writes at a clock's deadline (`slaflow.clocks.record_breach`)."""
+    """The breach row the sweeper writes at a clock's deadline (`engine.clocks.record_breach`)."""
     assert clock.deadline_at is not None
     record_breach(session, clock, now=clock.deadline_at)
     breach = session.scalars(select(Breach).where(Breach.clock_id == clock.id)).one()

@@ -24,16 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.dashboard.data import board
 from api.testing import serving, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
+from engine.views import clock_used
 from org.actors import ReadScope
 from reports.labels import Labels
 from reports.queries import report_zone
 from reports.render import FILES, write_outputs
 from reports.report import build_report
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
+from runtime.company import Company
 from slaflow.demo import END, at, run_demo
-from slaflow.views import clock_used
 from storage.models import SlaClock
 from tests.random_history import WEEK_END, WEEK_START, history_company, history_database, play
 

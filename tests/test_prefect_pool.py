@@ -20,12 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
+from core.clock import SystemClock
 from flows.deploy import LATE_AUTOMATION, POOL, ZOMBIE_AFTER_S, ZOMBIE_AUTOMATION, Plan, deploy_all
 from flows.sweeper import sweep_timers
 from flows.visibility import EVENT
-from slaflow.clock import SystemClock
-from slaflow.company import Company
-from slaflow.settings import EXAMPLE_COMPANY
+from runtime.company import Company
+from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 from storage.models import Timer
 from tests.conftest_prefect import prefect_server  # noqa: F401  (the module's Prefect server)
@@ -150,7 +150,7 @@ def _api_url() -> str:
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "worker", "--grace", "30"],
+        [sys.executable, "-m", "slaflow.commands.flows", "worker", "--grace", "30"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
@@ -201,8 +201,8 @@ def test_an_unreachable_prefect_api_is_one_error_line_and_exit_2_within_5_s(comm
     env = {**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     started = time.monotonic()
     # The commands' own module (`slaflow worker` adds the import of the whole CLI, slaflow/cli.py).
-    done = subprocess.run([sys.executable, "-m", "flows.cli", command], env=env, capture_output=True, text=True,
-                          timeout=30, check=False)
+    done = subprocess.run([sys.executable, "-m", "slaflow.commands.flows", command], env=env, capture_output=True,
+                          text=True, timeout=30, check=False)
     took = time.monotonic() - started
     assert done.returncode == 2, done.stderr
     refused = "error: cannot reach the Prefect API at http://127.0.0.1:9/api: connection refused"

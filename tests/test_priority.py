@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import serving, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow import cases
+from engine import cases
+from engine.clocks import promise_warning
+from runtime.company import Company
+from runtime.settings import EXAMPLE_COMPANY
 from slaflow.cli import main
-from slaflow.clock import SimulatedClock
-from slaflow.clocks import promise_warning
-from slaflow.company import Company
-from slaflow.settings import EXAMPLE_COMPANY
 from state_machines.builtin import BUILTIN_TYPES
 from storage.models import SlaClock
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import SimulatedClock
+from duties.service import open_due_duties
+from engine import cases
+from engine.rebuild import rebuild, what_if
+from engine.timers import sweep
+from runtime.company import Company
 from sla.calendar import BusinessCalendar
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.duties import open_due_duties
-from slaflow.rebuild import rebuild, what_if
-from slaflow.timers import sweep
 from storage.models import Breach, Case, SlaClock
 from tests.random_history import OPEN_DATA, history_company
 from tests.test_cli import slaflow

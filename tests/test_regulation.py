@@ -15,13 +15,13 @@ from markupsafe import escape
 from typer import Typer
 from typer.testing import CliRunner
 
-from slaflow.company import Company, company_from_mapping
-from slaflow.duties import DutyConfig
-from slaflow.errors import SlaflowError
-from slaflow.regulation import LOCALES, escalation_chain, render_regulation, write_regulation
-from slaflow.regulation.cli import regulation
-from slaflow.regulation.render import texts
-from slaflow.settings import EXAMPLE_COMPANY
+from core.errors import SlaflowError
+from duties.service import DutyConfig
+from regulation import LOCALES, escalation_chain, render_regulation, write_regulation
+from regulation.render import texts
+from runtime.company import Company, company_from_mapping
+from runtime.settings import EXAMPLE_COMPANY
+from slaflow.commands.regulation import regulation
 from state_machines.duty import NAME as DUTY_TYPE
 from state_machines.schema import label_text
 

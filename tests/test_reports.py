@@ -53,14 +53,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import SimulatedClock
+from core.errors import InvalidData
+from engine import cases
+from engine.timers import sweep
 from reports import queries
 from reports.queries import Scope
 from reports.report import build_report
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.errors import InvalidData
-from slaflow.timers import sweep
+from runtime.company import Company
 from storage.models import SlaClock
 
 MSK = ZoneInfo("Europe/Moscow")

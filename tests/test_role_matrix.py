@@ -20,12 +20,12 @@ import yaml
 from sqlalchemy import func, select
 
 from api.testing import API_TOKENS, TestClient, example_config, runtime, serving
+from core.clock import SimulatedClock
 from crm import samples
+from engine import cases
 from org.accounts import set_admin
 from org.tokens import create_token
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, company_from_mapping
+from runtime.company import Company, company_from_mapping
 from storage.models import CaseParticipant, SlaClock
 
 STOCK_COUNT = {

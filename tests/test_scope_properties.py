@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import SimulatedClock
+from engine import cases
 from org.actors import ReadScope, departments_under, person_scope
 from org.scope import case_filter, may_read
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
+from runtime.company import Company
 from storage.models import Case, CaseParticipant, SlaClock
 
 ORDER = {"customer": "ООО Ромашка", "order": "A-1"}

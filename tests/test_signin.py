@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from api.sessions import COOKIE
 from api.testing import PASSWORDS, TestClient, login_csrf, serving, set_passwords, sign_in, write_config
+from core.clock import SimulatedClock
 from crm import samples
 from org.accounts import invite
 from org.secrets import sha256_hex
-from slaflow.clock import SimulatedClock
 from storage.models import WebSession
 
 LIMITS = {"SLAFLOW_LOGIN_FAILURES_PER_ACCOUNT": "3", "SLAFLOW_LOGIN_FAILURES_PER_ADDRESS": "5",
@@ -238,7 +238,7 @@ def test_oidc_answers_that_do_not_belong_to_this_browser_or_an_unreachable_provi
 def test_a_missing_oidc_secret_stops_the_app_at_start(sqlite_url: str, tmp_path: Path, clock: SimulatedClock) -> None:
     from api.app import create_app
     from api.testing import example_config, runtime
-    from slaflow.errors import ConfigError
+    from core.errors import ConfigError
 
     raw = example_config()
     raw["auth"] = {"oidc": {"issuer": "https://id.example.com", "client_id": "slaflow",

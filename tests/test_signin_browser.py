@@ -19,9 +19,9 @@ from sqlalchemy import select
 from api.app import create_app
 from api.sessions import COOKIE
 from api.testing import PASSWORDS, example_config, runtime, set_passwords
+from core.clock import SimulatedClock, SystemClock
 from crm import samples
-from slaflow import cases
-from slaflow.clock import SimulatedClock, SystemClock
+from engine import cases
 from storage.db import migrate
 from storage.models import WebSession
 from tests.oidc_server import CLIENT_ID, CLIENT_SECRET, free_port, oidc_provider

@@ -10,11 +10,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, company_from_mapping
-from slaflow.settings import EXAMPLE_COMPANY
-from slaflow.views import case_detail
+from core.clock import SimulatedClock
+from engine import cases
+from engine.views import case_detail
+from runtime.company import Company, company_from_mapping
+from runtime.settings import EXAMPLE_COMPANY
 from storage.models import Breach, ClockPause, SlaClock, Timer
 
 REPLACEMENT = {"customer": "c", "order": "o", "product": "p", "complaint": "x"}

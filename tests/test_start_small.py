@@ -10,10 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.errors import ConfigError
+from runtime.company import company_from_mapping, load_company
+from runtime.settings import EXAMPLE_COMPANY
 from slaflow.cli import main
-from slaflow.company import company_from_mapping, load_company
-from slaflow.errors import ConfigError
-from slaflow.settings import EXAMPLE_COMPANY
 from slaflow.validate import validate_file
 
 NOW = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
@@ -57,7 +57,7 @@ def test_init_writes_a_two_department_starter_that_validates_and_is_used_without
 def test_the_wizard_asks_for_the_company_when_told_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import typer
 
-    from slaflow.cli_setup import init
+    from slaflow.commands.setup import init
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SLAFLOW_CONFIG", raising=False)

@@ -10,11 +10,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import company_from_mapping
-from slaflow.settings import EXAMPLE_COMPANY
-from slaflow.timers import sweep
+from core.clock import SimulatedClock
+from engine import cases
+from engine.timers import sweep
+from runtime.company import company_from_mapping
+from runtime.settings import EXAMPLE_COMPANY
 from storage.models import Timer
 
 

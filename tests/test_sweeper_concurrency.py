@@ -19,10 +19,10 @@ from typing import IO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.timers import DEFAULT_LEASE, sweep
+from core.clock import SimulatedClock
+from engine import cases
+from engine.timers import DEFAULT_LEASE, sweep
+from runtime.company import Company
 from storage.models import Breach, CaseEvent, SlaClock, Timer
 from tests.test_sweeper_logic import open_returns
 
@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, sys, time
 from datetime import datetime
-import slaflow.timers as timers
-from slaflow.company import load_company
-from slaflow.settings import EXAMPLE_COMPANY
+import engine.timers as timers
+from runtime.company import load_company
+from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 
 url, owner, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])

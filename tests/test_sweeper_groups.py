@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.timers import MAX_ATTEMPTS, sweep
+from core.clock import SimulatedClock
+from engine import cases
+from engine.timers import MAX_ATTEMPTS, sweep
+from runtime.company import Company
 from storage.models import Breach, Timer
 
 

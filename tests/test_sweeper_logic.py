@@ -10,11 +10,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
+from core.clock import SimulatedClock
+from engine import cases
+from engine.timers import DEFAULT_LEASE, claim_due, fire_timer, sweep
 from flows.reconciler import find_stuck
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.timers import DEFAULT_LEASE, claim_due, fire_timer, sweep
+from runtime.company import Company
 from storage.models import Breach, SlaClock, Timer
 
 RETURN_DATA = {"customer": "ООО Ромашка", "order": "SO-1", "reason": "broken"}

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow import cases
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company
-from slaflow.rebuild import rebuild
-from slaflow.timers import claim_due, sweep
+from core.clock import SimulatedClock
+from engine import cases
+from engine.rebuild import rebuild
+from engine.timers import claim_due, sweep
+from runtime.company import Company
 from storage.models import Breach, OutboxMessage, Timer
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}

@@ -13,16 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config, serving, token_header, write_config
+from core.clock import SimulatedClock
+from core.errors import CaseNotFound
 from crm import samples
+from engine import cases
+from engine.timers import sweep
 from notifications.render import render
 from notifications.watchers import follow, watchers
 from org.actors import person_scope
-from slaflow import cases
+from runtime.company import Company, load_company
 from slaflow.cli import main
-from slaflow.clock import SimulatedClock
-from slaflow.company import Company, load_company
-from slaflow.errors import CaseNotFound
-from slaflow.timers import sweep
 from storage.models import OutboxMessage
 
 RESERVATION = {"customer": "Acme", "deal": "D-1", "items": "pumps x10"}

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from api.testing import TestClient, runtime, serving
+from core.clock import SimulatedClock
 from crm import samples
+from engine import cases
 from notifications import ack_links, events
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
-from slaflow import cases
-from slaflow.clock import SimulatedClock
 from storage.models import Case, CaseEvent, OutboxMessage
 from tests.test_notifications_support import running_http_sink, step_clock
 from tests.workplace_support import company_with_people

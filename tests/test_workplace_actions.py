@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from api.testing import TestClient, serving, sign_in
 from api.workplace.forms import form_fields, validate
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from state_machines.returns import DEFINITION as RETURN
 from state_machines.schema import FieldDef, FieldKind
 from storage.models import Case, CaseEvent
@@ -164,7 +164,7 @@ def test_typed_fields_are_checked_with_one_message_each() -> None:
 
 
 def test_a_comment_is_an_event_and_an_at_mention_queues_a_message_for_that_person(web: tuple[TestClient, int]) -> None:
-    from slaflow import cases
+    from engine import cases
     from storage.models import OutboxMessage
 
     client, case_id = web

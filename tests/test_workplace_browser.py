@@ -21,9 +21,9 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.testing import runtime
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow import cases
-from slaflow.clock import SimulatedClock
+from engine import cases
 from storage.db import migrate
 from storage.models import Case, CaseEvent
 from tests.conftest import MONDAY_0900_MSK

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from api.app import create_app
 from api.testing import TestClient, sign_in
 from api.workplace.files import FileStore, safe_name, sniff
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
-from slaflow.runtime import Runtime
-from slaflow.settings import Settings
+from runtime.assembly import Runtime
+from runtime.settings import Settings
 from storage.models import CaseEvent
 from tests.workplace_support import WORKERS, company_with_people, open_return
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from api.testing import TestClient, serving, sign_in
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from tests.workplace_support import WORKERS, company_with_people, open_return
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from api.testing import PASSWORDS, runtime, set_passwords, write_config
-from slaflow import cases
+from engine import cases
 
 WORKERS = {**PASSWORDS, "popov": "popov-storekeeper-pw", "volkova": "volkova-storekeeper-pw",
            "kozlov": "kozlov-dispatcher-pw", "smirnov": "smirnov-warehouse-head-pw",

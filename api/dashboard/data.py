@@ -14,16 +14,16 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from duties.service import DutyFreshness, freshness
+from engine import cases
+from engine.views import case_detail, clock_used, remaining
 from org.actors import ReadScope
 from org.scope import case_filter, require_readable
 from reports import queries
 from reports.queries import DepartmentFigures, Scope, WeekTrend
+from runtime.company import Company
 from sla.compliance import Outcome, outcome
 from sla.ledger import record_of
-from slaflow import cases
-from slaflow.company import Company
-from slaflow.duties import DutyFreshness, freshness
-from slaflow.views import case_detail, clock_used, remaining
 from state_machines.schema import CaseTypeDef
 from storage.models import Breach, Case, ClockPause, OutboxMessage, SlaClock
 
@@ -255,7 +255,7 @@ ENTRY_ORDER = {"state": 0, "pause": 1, "breach": 2, "messages": 3}
 @dataclass(frozen=True)
 class CasePage:
     detail: dict[str, Any]
-    """`slaflow.views.case_detail`: the case, its remaining time, events and ledger."""
+    """`engine.views.case_detail`: the case, its remaining time, events and ledger."""
     definition: CaseTypeDef
     status: str
     """The board's status of the current step, or closed."""

@@ -7,10 +7,10 @@ from datetime import datetime, time, timedelta, tzinfo
 
 from sqlalchemy.orm import Session
 
+from core.errors import NotPermitted
+from leads.service import check_lead_access
 from reports.leads import LeadFunnel, lead_funnel
-from slaflow.company import Actor, Company
-from slaflow.errors import NotPermitted
-from slaflow.leads.service import check_lead_access
+from runtime.company import Actor, Company
 
 WEEKS = 4
 

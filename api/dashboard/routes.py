@@ -16,9 +16,9 @@ from api.dashboard.text import LOCALES, DashboardLabels, render
 from api.schemas import MAX_ID
 from api.state import app_state
 from api.workplace.panel import action_panel
+from core.errors import CaseNotFound
 from reports.queries import report_zone
-from slaflow.company import Actor
-from slaflow.errors import CaseNotFound
+from runtime.company import Actor
 from state_machines.schema import label_text
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)

@@ -14,9 +14,9 @@ from api.dashboard.routes import Lang, _labels
 from api.dashboard.signin import _with_login_token
 from api.sessions import check_origin
 from api.state import app_state
+from core.errors import SlaflowError, UnknownPerson
+from engine import cases
 from notifications.ack_links import AckLink, AckLinkInvalid, verify
-from slaflow import cases
-from slaflow.errors import SlaflowError, UnknownPerson
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 Token = Annotated[str, Path(min_length=20, max_length=400, pattern=r"^[A-Za-z0-9_.-]+$")]

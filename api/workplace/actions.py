@@ -21,10 +21,10 @@ from api.dashboard.routes import CaseId, Lang, _labels, case_response
 from api.sessions import check_origin
 from api.state import app_state
 from api.workplace.forms import form_fields, validate
+from core.errors import CaseNotFound, ConflictError, IllegalTransition, NotPermitted, SlaflowError
+from engine import cases
 from org.scope import require_readable
 from org.secrets import same
-from slaflow import cases
-from slaflow.errors import CaseNotFound, ConflictError, IllegalTransition, NotPermitted, SlaflowError
 from state_machines.machine import machine_for
 from storage.models import CaseEvent
 

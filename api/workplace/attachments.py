@@ -15,10 +15,10 @@ from api.dashboard.routes import CaseId, Lang, case_response
 from api.sessions import check_origin
 from api.state import app_state
 from api.workplace.files import FileRefused, FileStore
+from core.errors import CaseNotFound, SlaflowError
+from engine import cases
 from org.scope import may_read
 from org.secrets import same
-from slaflow import cases
-from slaflow.errors import CaseNotFound, SlaflowError
 from storage.models import CaseEvent
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)

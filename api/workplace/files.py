@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slaflow.errors import SlaflowError
+from core.errors import SlaflowError
 
 ALLOWED = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF", "text/plain": "text"}
 """Media types people may attach; anything else (executables, HTML that a browser would run) is refused."""

@@ -14,10 +14,10 @@ from api.dashboard.routes import Lang, _labels, _page
 from api.sessions import check_origin
 from api.state import app_state
 from api.workplace.forms import FormField, Problem, form_fields, validate
+from core.errors import SlaflowError
+from engine import cases
 from org.secrets import same
-from slaflow import cases
-from slaflow.company import Actor, Company
-from slaflow.errors import SlaflowError
+from runtime.company import Actor, Company
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 TypeName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]

@@ -11,10 +11,10 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from api.dashboard.data import OpenRow, _case_status
+from engine.views import remaining
 from org.actors import Principal
 from org.scope import case_filter
-from slaflow.company import Company
-from slaflow.views import remaining
+from runtime.company import Company
 from storage.models import Case, SlaClock
 
 QUEUE_LIMIT = 200

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.workplace import ack, actions, attachments, new_case, queue
 from api.workplace.files import FileStore
-from slaflow.settings import Settings
+from runtime.settings import Settings
 
 router = APIRouter()
 router.include_router(queue.router)

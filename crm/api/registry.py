@@ -20,7 +20,7 @@ from crm.redaction import CLIENT_LOGGERS, redact_access_log
 from crm.sources import SecretError, SourceConfig
 
 if TYPE_CHECKING:
-    from slaflow.company import Company
+    from runtime.company import Company
 
 
 class ApiRegistry:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from slaflow.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock
 from storage.models import CrmApiToken
 
 

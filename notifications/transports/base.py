@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from notifications.config import NotificationsConfig
     from notifications.settings import NotificationSettings
-    from slaflow.company import PersonConfig
+    from runtime.company import PersonConfig
 
 Format = Literal["email", "chat", "json"]
 

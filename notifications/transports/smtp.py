@@ -18,7 +18,7 @@ from notifications.transports.base import Outgoing, Transport, TransportError
 
 if TYPE_CHECKING:
     from notifications.settings import NotificationSettings
-    from slaflow.company import PersonConfig
+    from runtime.company import PersonConfig
 
 
 class EmailTransport(Transport):

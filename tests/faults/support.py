@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 
 from api.testing import token_header
+from core.clock import Clock
 from crm import samples
-from slaflow.clock import Clock
 from storage.db import make_engine
 from storage.models import Case, InboxEvent
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from notifications import events
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
-from slaflow.company import Company
+from runtime.company import Company
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.conftest import MONDAY_0900_MSK
 from tests.faults.support import FIGURES, ChannelTally

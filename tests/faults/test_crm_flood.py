@@ -19,8 +19,8 @@ import uvicorn
 
 from api.app import create_app
 from api.testing import runtime, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from tests.faults.support import SECRET, Tally, verify
 
 WEBHOOKS = 200

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from api.testing import TestClient, serving, token_header, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from storage.db import normalise_url
 from tests.conftest import PG_URL, _truncate
 from tests.faults.support import Tally, Workload, verify

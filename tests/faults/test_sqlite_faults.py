@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from api.testing import TestClient, serving, write_config
+from core.clock import SimulatedClock
 from crm import samples
-from slaflow.clock import SimulatedClock
 from tests.faults.support import Tally, Workload, verify
 
 N = 4

@@ -1,0 +1,446 @@
+"""The sweeper's unit of work: claim due timers, then fire each one in its own transaction.
+
+A claim sets a lease (owner, until); firing re-checks the guard (still pending, still ours,
+case still in the timer's state, deadline unchanged) and marks the timer fired in the same
+transaction as its effects. A worker that dies loses only its lease: the timer becomes
+claimable again when the lease runs out, and the status check stops a second firing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock, ensure_utc
+from engine import cases, clocks
+from notifications import events as notify
+from notifications import recipients
+from runtime.company import Actor, Company
+from storage.models import Breach, SlaClock, Timer, table
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(seconds=120)
+MAX_ATTEMPTS = 10
+
+_timers = table(Timer)
+_LOAD_TIMER = select(_timers).where(_timers.c.id == bindparam("b_timer_id")).with_for_update()
+_LOAD_CLOCK = select(table(SlaClock)).where(table(SlaClock).c.id == bindparam("b_clock_id"))
+_FINISH = (
+    update(_timers)
+    .where(_timers.c.id == bindparam("b_timer_id"))
+    .values(
+        status=bindparam("b_status"),
+        fired_at=bindparam("b_fired_at"),
+        lease_owner=None,
+        lease_until=None,
+        flow_run_id=bindparam("b_flow_run_id"),
+    )
+)
+_BREACH_OF_CLOCK = select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id"))
+_LEVEL_FIRED = (
+    select(_timers.c.id)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level == bindparam("b_level"),
+        _timers.c.status == "fired",
+    )
+    .limit(1)
+)
+_HIGHER_FIRED = (
+    select(_timers.c.id)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level > bindparam("b_level"),
+        _timers.c.status == "fired",
+    )
+    .limit(1)
+)
+_HIGHER_DUE = (
+    select(_timers.c.level)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level > bindparam("b_level"),
+        _timers.c.status == "pending",
+        _timers.c.due_at <= bindparam("b_now"),
+    )
+    .distinct()
+)
+RUN_ID = "slaflow.flow_run_id"
+"""``Session.info`` key: the id of the (Prefect) run that sweeps, stored on the timers it finishes."""
+HOOKS_AFTER_COMMIT = "slaflow.hooks_after_commit"
+"""``Session.info`` key: hook timers whose deployment starts once the guard's transaction committed."""
+_RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
+
+
+@dataclass
+class SweepResult:
+    claimed: int = 0
+    fired: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
+    failed: int = 0
+    fired_ids: list[int] = field(default_factory=list)
+    """The timers this sweep fired (the entry point reports them: events, artifacts)."""
+
+    @property
+    def fired_total(self) -> int:
+        return sum(self.fired.values())
+
+
+def claim_due(
+    session: Session, *, now: datetime, owner: str, limit: int = 500, lease: timedelta = DEFAULT_LEASE
+) -> list[int]:
+    """Lease up to ``limit`` due timers to ``owner``. On PostgreSQL concurrent sweepers skip each
+    other's rows (``FOR UPDATE SKIP LOCKED``); on SQLite the write lock makes the claim atomic."""
+    now = ensure_utc(now)
+    candidates = (
+        select(_timers.c.id)
+        .where(_timers.c.status == "pending", _timers.c.due_at <= now)
+        .where(or_(_timers.c.lease_until.is_(None), _timers.c.lease_until < now))
+        .order_by(_timers.c.due_at, _timers.c.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    claimed = session.scalars(
+        update(_timers)
+        .where(_timers.c.id.in_(candidates.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=now + lease, attempts=_timers.c.attempts + 1)
+        .returning(_timers.c.id)
+    )
+    return sorted(claimed)
+
+
+HookHandler = Callable[[str, int, int], None]
+"""Starts a state's hook: (deployment name, case id, event seq). Given by the entry point (the
+Prefect sweeper flow passes `flows.hooks.start_state_hook`); the core never imports Prefect."""
+
+
+def fire_timer(
+    session: Session, company: Company, *, timer_id: int, owner: str, now: datetime, hooks: HookHandler | None = None
+) -> str | None:
+    """Fire one claimed timer; return its kind if it fired, None if the guard said no."""
+    now = ensure_utc(now)
+    timer = session.connection().execute(_LOAD_TIMER, {"b_timer_id": timer_id}).first()
+    if timer is None or timer.status != "pending" or timer.lease_owner != owner:
+        return None
+    case = cases.load(session, timer.case_id)  # locked: no trigger moves it while its timer fires
+    if timer.state != "*" and case.state != timer.state:
+        return _finish(session, timer_id, "cancelled", now)
+    clock = (
+        session.connection().execute(_LOAD_CLOCK, {"b_clock_id": timer.clock_id}).first() if timer.clock_id else None
+    )
+    if clock is not None and (clock.stopped_at is not None or clock.paused_since is not None):
+        return _finish(session, timer_id, "cancelled", now)
+    if timer.kind == "hook":
+        if hooks is None:  # this sweeper cannot start deployments: leave it to one that can
+            session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
+            return None
+        # Started after this transaction commits (no row lock held while Prefect answers), then
+        # marked fired; a crash in between leaves the lease to expire, the next sweep starts it
+        # again and the deployment's idempotency key makes it one flow run all the same.
+        deferred = session.info.setdefault(HOOKS_AFTER_COMMIT, [])
+        deferred.append((timer_id, str(timer.trigger), timer.case_id, timer.level))
+        return None
+    if timer.kind == "notice":
+        return _notice(session, company, timer, case, now)
+    if timer.kind == "auto":
+        assert timer.trigger is not None
+        cases.fire(
+            session,
+            company,
+            case_id=timer.case_id,
+            trigger=timer.trigger,
+            actor=Actor.system(),
+            now=now,
+            source="timer",
+        )
+        return _finish(session, timer_id, "fired", now, kind="auto")
+    assert clock is not None, f"timer {timer_id} of kind {timer.kind} has no clock"
+    if timer.kind == "breach":
+        if clock.deadline_at is None or clock.deadline_at != timer.due_at:
+            return _finish(session, timer_id, "cancelled", now)  # the deadline moved; its own timer exists
+        if now <= clock.deadline_at:
+            session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
+            return None
+        clocks.record_breach(session, clock, now=now)
+        breach = session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
+        notify.step_breached(session, company, case, clock, breach, now=now)
+        return _finish(session, timer_id, "fired", now, kind="breach")
+    if timer.kind in ("warning", "escalation"):
+        warn = timer.kind == "warning"
+        return _warn(session, company, timer_id, case, clock, now) if warn else _escalate(
+            session, company, timer, case, clock, now)
+    raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
+
+
+def _notice(session: Session, company: Company, timer: Row[Any], case: cases.CaseRecord, now: datetime) -> str | None:
+    """A hold is about to expire: the pending automatic transition of the same state says when."""
+    expires_at = session.scalar(select(Timer.due_at).where(Timer.case_id == timer.case_id, Timer.kind == "auto",
+                                                           Timer.state == timer.state, Timer.status == "pending"))
+    if expires_at is None:
+        return _finish(session, timer.id, "cancelled", now)
+    notify.hold_expiring(session, company, case, expires_at=expires_at, now=now)
+    return _finish(session, timer.id, "fired", now, kind="notice")
+
+
+def _warn(
+    session: Session, company: Company, timer_id: int, case: cases.CaseRecord, clock: Row[Any], now: datetime
+) -> str | None:
+    """The deadline is near. Checked when it fires (a warning reclaimed after its worker died may
+    fire late): once the clock is breached or past its deadline, that stage has passed and no
+    "75 % used" goes out after the breach."""
+    if clock.status == clocks.BREACHED or (clock.deadline_at is not None and now > clock.deadline_at):
+        return _finish(session, timer_id, "cancelled", now)
+    notify.step_warning(session, company, case, clock, now=now)
+    return _finish(session, timer_id, "fired", now, kind="warning")
+
+
+def _escalate(
+    session: Session, company: Company, timer: Row[Any], case: cases.CaseRecord, clock: Row[Any], now: datetime
+) -> str | None:
+    """Level N of the step's chain: tell its audience (resolved from the org chart now) and/or
+    hand the step to someone (an ``assign`` event). A level fires once per clock, even when a
+    dependency pause re-scheduled it, and never after a higher level (its stage has passed).
+    When higher levels are due too, a person they also reach hears only the highest one: one
+    message naming the higher level instead of several at the same moment."""
+    if session.connection().execute(_LEVEL_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
+        return _finish(session, timer.id, "cancelled", now)
+    if session.connection().execute(_HIGHER_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
+        return _finish(session, timer.id, "cancelled", now)
+    levels = cases.definition_of(session, company, case).escalation_of(timer.state)
+    if timer.level > len(levels):
+        return _finish(session, timer.id, "cancelled", now)  # the chain was shortened since
+    level = levels[timer.level - 1]
+    higher = [
+        levels[n - 1]
+        for n in session.connection()
+        .execute(_HIGHER_DUE, {"b_clock_id": clock.id, "b_level": timer.level, "b_now": now})
+        .scalars()
+        if n <= len(levels)
+    ]
+    audience = level.notify
+    if audience and higher:
+        scope = recipients.Scope.of_clock(case, clock)
+        reached = {person for up in higher for person in recipients.resolve(company, up.notify, scope)}
+        audience = [f"person:{p}" for p in recipients.resolve(company, level.notify, scope) if p not in reached]
+    if audience:
+        notify.escalated(session, company, case, clock, level=timer.level, audience=audience, now=now)
+    reassign = level.reassign_to if not any(up.reassign_to for up in higher) else None
+    if reassign is not None:
+        person = company.head_of(clock.department) if reassign == "head" else reassign[7:]
+        if person != case.owner_person:
+            cases.assign(
+                session,
+                company,
+                case_id=case.id,
+                person=person,
+                actor=Actor.system("escalation"),
+                now=now,
+                source="timer",
+            )
+    return _finish(session, timer.id, "fired", now, kind="escalation")
+
+
+def sweep(
+    factory: sessionmaker[Session],
+    company: Company,
+    *,
+    owner: str,
+    now: datetime | None = None,
+    clock: Clock | None = None,
+    batch: int = 500,
+    max_batches: int = 100,
+    lease: timedelta = DEFAULT_LEASE,
+    group: int = 50,
+    hooks: HookHandler | None = None,
+    run_id: str | None = None,
+) -> SweepResult:
+    """Claim and fire due timers until none are left (or ``max_batches`` is reached).
+
+    Give ``now`` (tests, the demo) or a ``clock``, read again for every batch (to see timers that
+    fell due meanwhile) and for every timer as it fires: ``fired_at``, the breach's
+    ``detected_at`` and the messages' ``created_at`` are the moment of that fire, not the start
+    of the batch. Timers fire ``group`` to a
+    transaction; if any of a group raises, the group is rolled back and its timers fire one by one,
+    so one bad timer never blocks the others. ``run_id`` (the Prefect flow run) is kept on each
+    timer it finishes."""
+    if (now is None) == (clock is None):
+        raise ValueError("sweep needs exactly one of now= or clock=")
+    result = SweepResult()
+    read_now = clock.now if clock is not None else _constant(ensure_utc(now))  # type: ignore[arg-type]
+    for _ in range(max_batches):
+        at = ensure_utc(read_now())
+        with factory.begin() as session:
+            _give_up(session, now=at)
+            ids = claim_due(session, now=at, owner=owner, limit=batch, lease=lease)
+        result.claimed += len(ids)
+        for start in range(0, len(ids), group):
+            chunk = ids[start : start + group]
+            if not _fire_group(factory, company, chunk, owner=owner, now=read_now, result=result, hooks=hooks,
+                               run_id=run_id):
+                for timer_id in chunk:
+                    _fire_alone(factory, company, timer_id, owner=owner, now=read_now, result=result, hooks=hooks,
+                                run_id=run_id)
+        if len(ids) < batch:
+            break
+    return result
+
+
+def _constant(moment: datetime) -> Callable[[], datetime]:
+    def read() -> datetime:
+        return moment
+
+    return read
+
+
+def _fire_group(
+    factory: sessionmaker[Session],
+    company: Company,
+    ids: list[int],
+    *,
+    owner: str,
+    now: Callable[[], datetime],
+    result: SweepResult,
+    hooks: HookHandler | None,
+    run_id: str | None = None,
+) -> bool:
+    """Fire timers in one transaction; False (nothing kept) if any of them raised."""
+    tally: Counter[str] = Counter()
+    fired: list[int] = []
+    deferred: list[tuple[int, str, int, int]] = []
+    try:
+        with factory.begin() as session:
+            session.info[RUN_ID] = run_id
+            for timer_id in ids:
+                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks)
+                if kind is not None:
+                    tally[kind] += 1
+                    fired.append(timer_id)
+            deferred = session.info.pop(HOOKS_AFTER_COMMIT, [])
+    except Exception:  # retried one by one, where the failing timer is recorded
+        log.info("a group of %d timers failed; firing them one by one", len(ids))
+        return False
+    result.fired.update(tally)
+    result.fired_ids += fired
+    result.skipped += len(ids) - len(fired) - len(deferred)
+    for hook in deferred:
+        _start_hook(factory, hook, owner=owner, now=now(), result=result, hooks=hooks, run_id=run_id)
+    return True
+
+
+def _start_hook(
+    factory: sessionmaker[Session],
+    hook: tuple[int, str, int, int],
+    *,
+    owner: str,
+    now: datetime,
+    result: SweepResult,
+    hooks: HookHandler | None,
+    run_id: str | None,
+) -> None:
+    """Start a hook's deployment (its guard passed and committed), then mark the timer fired if
+    it is still ours; a failure is kept on the timer like any other."""
+    timer_id, deployment, case_id, event_seq = hook
+    assert hooks is not None
+    try:
+        hooks(deployment, case_id, event_seq)
+        with factory.begin() as session:
+            session.info[RUN_ID] = run_id
+            still_ours = session.execute(
+                select(_timers.c.id).where(
+                    _timers.c.id == timer_id, _timers.c.status == "pending", _timers.c.lease_owner == owner
+                )
+            ).first()
+            if still_ours is None:
+                result.skipped += 1
+                return
+            _finish(session, timer_id, "fired", now)
+    except Exception as exc:  # one bad hook must not stop the others
+        log.exception("hook timer %s failed", timer_id)
+        result.failed += 1
+        _record_failure(factory, timer_id, owner, exc)
+        return
+    result.fired["hook"] += 1
+    result.fired_ids.append(timer_id)
+
+
+def _fire_alone(
+    factory: sessionmaker[Session],
+    company: Company,
+    timer_id: int,
+    *,
+    owner: str,
+    now: Callable[[], datetime],
+    result: SweepResult,
+    hooks: HookHandler | None,
+    run_id: str | None = None,
+) -> None:
+    deferred: list[tuple[int, str, int, int]] = []
+    try:
+        with factory.begin() as session:
+            session.info[RUN_ID] = run_id
+            kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks)
+            deferred = session.info.pop(HOOKS_AFTER_COMMIT, [])
+    except Exception as exc:  # one bad timer must not stop the others
+        log.exception("timer %s failed", timer_id)
+        result.failed += 1
+        _record_failure(factory, timer_id, owner, exc)
+        return
+    if deferred:
+        _start_hook(factory, deferred[0], owner=owner, now=now(), result=result, hooks=hooks, run_id=run_id)
+    elif kind is None:
+        result.skipped += 1
+    else:
+        result.fired[kind] += 1
+        result.fired_ids.append(timer_id)
+
+
+def _give_up(session: Session, *, now: datetime) -> None:
+    """A timer claimed MAX_ATTEMPTS times without firing (its worker died on it each time) is
+    marked failed, visibly, instead of being claimed forever."""
+    session.connection().execute(
+        update(_timers)
+        .where(_timers.c.status == "pending", _timers.c.attempts >= MAX_ATTEMPTS, _timers.c.due_at <= now)
+        .where(or_(_timers.c.lease_until.is_(None), _timers.c.lease_until < now))
+        .values(status="failed", last_error=f"gave up after {MAX_ATTEMPTS} claims without firing")
+    )
+
+
+def _finish(session: Session, timer_id: int, status: str, now: datetime, kind: str | None = None) -> str | None:
+    session.connection().execute(
+        _FINISH,
+        {
+            "b_timer_id": timer_id,
+            "b_status": status,
+            "b_fired_at": now if status == "fired" else None,
+            "b_flow_run_id": session.info.get(RUN_ID),
+        },
+    )
+    return kind
+
+
+def _record_failure(factory: sessionmaker[Session], timer_id: int, owner: str, exc: Exception) -> None:
+    """Keep the error on the timer; give up (status ``failed``) after MAX_ATTEMPTS claims."""
+    with factory.begin() as session:
+        attempts = session.scalar(select(_timers.c.attempts).where(_timers.c.id == timer_id)) or 0
+        session.execute(
+            update(_timers)
+            .where(_timers.c.id == timer_id, _timers.c.lease_owner == owner)
+            .values(
+                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                lease_until=None,
+                lease_owner=None,
+                status="failed" if attempts >= MAX_ATTEMPTS else "pending",
+            )
+        )

@@ -1,0 +1,148 @@
+"""``slaflow inbox ...`` and ``slaflow serve``: look at stored webhooks, re-process them, run the
+HTTP app. Registered by slaflow/cli.py (``app.add_typer(inbox_app, name="inbox")``,
+``app.command("serve")(serve)``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from core.clock import SystemClock
+from core.errors import SlaflowError
+from crm.inbox import FAILED, PARKED, REJECTED, STATUSES, UNMATCHED, list_inbox
+from crm.parking import expire_parked
+from crm.processing import Processed, replay, replay_status
+from slaflow.cli_support import open_runtime as _runtime
+from storage.models import InboxEvent
+
+inbox_app = typer.Typer(help="Stored CRM webhooks: list them, re-process them.", no_args_is_help=True)
+crm_app = typer.Typer(help="CRM sources: check their secrets and API access.", no_args_is_help=True)
+console = Console()
+
+DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_DATABASE_URL", help="SQLAlchemy URL")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", envvar="SLAFLOW_CONFIG", help="company YAML")]
+
+
+
+
+@inbox_app.command("list")
+def inbox_list(
+    status: Annotated[str | None, typer.Option(
+        help="received, processed, unmatched, failed, rejected, parked or expired")] = None,
+    source: Annotated[str | None, typer.Option(help="only this CRM")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+    database_url: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List stored webhooks, newest first."""
+    if status is not None and status not in STATUSES:
+        raise SlaflowError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+    table = Table("id", "source", "received", "status", "tries", "outcome / error")
+    with _runtime(database_url, config) as runtime:
+        with runtime.sessions.begin() as session:  # parked events whose time ran out show as expired
+            expire_parked(session, SystemClock().now())
+        with runtime.sessions() as session:
+            for row in list_inbox(session, status=status, source=source, limit=limit):
+                shown = row.status
+                if row.status == PARKED and row.expires_at is not None:
+                    shown = f"parked until {row.expires_at:%Y-%m-%d %H:%M}"
+                table.add_row(str(row.id), row.source, f"{row.received_at:%Y-%m-%d %H:%M:%S}", shown,
+                              str(row.attempts), row.last_error or _outcome(row.result))
+    console.print(table)
+
+
+@inbox_app.command("replay")
+def inbox_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="inbox event ids")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="every failed event")] = False,
+    unmatched: Annotated[bool, typer.Option("--unmatched", help="every unmatched event (after adding a rule)")] = False,
+    database_url: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Process stored webhooks again with the current configuration (safe to repeat)."""
+    if not ids and not failed and not unmatched:
+        raise SlaflowError("name inbox event ids, or --failed, or --unmatched")
+    now = SystemClock().now
+    done: list[Processed] = []
+    with _runtime(database_url, config) as runtime:
+        with runtime.sessions() as session:
+            statuses = {i: session.scalar(select(InboxEvent.status).where(InboxEvent.id == i)) for i in ids or []}
+        missing = [i for i, status in statuses.items() if status is None]
+        rejected = [i for i, status in statuses.items() if status == REJECTED]
+        if missing:
+            raise SlaflowError(f"no inbox event {', '.join(map(str, missing))}")
+        if rejected:
+            raise SlaflowError(f"inbox event {', '.join(map(str, rejected))} was rejected (unreadable body); "
+                               "it cannot be processed")
+        if ids:
+            done += replay(runtime.sessions, runtime.company, ids, now)
+        for status, wanted in ((FAILED, failed), (UNMATCHED, unmatched)):
+            if wanted:
+                done += replay_status(runtime.sessions, runtime.company, status, now)
+    for item in done:
+        outcome = item.last_error if item.status == FAILED else _outcome(item.result)
+        console.print(f"inbox event {item.id}: {item.status} — {outcome}", highlight=False)
+    counts = {s: sum(1 for i in done if i.status == s) for s in sorted({i.status for i in done})}
+    console.print(f"replayed {len(done)}: {json.dumps(counts)}")
+
+
+@crm_app.command("check")
+def crm_check(database_url: DbOption = None, config: ConfigOption = None) -> None:
+    """Check every enabled source's accounts: webhook secrets present, the CRM's API answering."""
+    import os
+
+    from crm.api.registry import ApiRegistry
+    from crm.check import check_accounts
+
+    with _runtime(database_url, config) as runtime:
+        registry = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0, sessions=runtime.sessions)
+        try:
+            checks = check_accounts(runtime.company, os.environ, registry)
+        finally:
+            registry.close()
+    table = Table("source", "account", "webhook secrets", "api")
+    for item in checks:
+        table.add_row(item.source, item.account, item.webhook, item.api)
+    console.print(table)
+    failing = [f"{c.source}/{c.account}" for c in checks if not c.ok]
+    if failing:
+        raise SlaflowError(f"{len(failing)} account(s) not ready: {', '.join(failing)}")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    access_log: Annotated[bool, typer.Option(help="log every request")] = True,
+    database_url: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the HTTP app (webhooks and REST API) with uvicorn, one process.
+
+    For several worker processes: ``uvicorn api.app:app_from_env --factory --workers N``."""
+    import uvicorn
+
+    from api.app import create_app, freeze_startup_objects
+
+    with _runtime(database_url, config) as runtime:
+        app = create_app(runtime, SystemClock())
+        freeze_startup_objects()
+        uvicorn.run(app, host=host, port=port, access_log=access_log, proxy_headers=True, log_level="info")
+
+
+def _outcome(result: dict[str, object] | None) -> str:
+    if not result:
+        return "-"
+    actions = result.get("actions")
+    if not isinstance(actions, list) or not actions:
+        return "no rule matched"
+    return "; ".join(
+        f"{a.get('rule')}: {a.get('outcome')}" + (f" case {a['case_id']}" if a.get("case_id") else "")
+        + (f" ({a['reason']})" if a.get("outcome") == "parked" and a.get("reason") else "")
+        for a in actions if isinstance(a, dict)
+    )
