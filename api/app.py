@@ -18,7 +18,7 @@ from api.workplace import web as workplace
 from core.clock import Clock, SystemClock
 from core.errors import ConfigError
 from crm.api.registry import ApiRegistry
-from crm.config import check_against
+from crm.config import check_against, crm_config
 from crm.pipeline import InboxPipeline
 from crm.redaction import redact_access_log
 from runtime.assembly import Runtime
@@ -35,7 +35,7 @@ def create_app(
     them (another process does, e.g. the Prefect flow)."""
     clock = clock or SystemClock()
     company = runtime.company
-    crm = company.config.crm
+    crm = crm_config(company)
     problems = check_against(crm, company)
     if problems:
         raise ConfigError(f"{company.source}: " + f"\n{company.source}: ".join(problems))

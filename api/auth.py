@@ -21,10 +21,10 @@ from api.sessions import SessionStore, server_key
 from api.state import app_state
 from core.errors import ConfigError
 from org.actors import Principal
+from org.chart import Actor
 from org.config import oidc_settings
 from org.tokens import principal_for_token
 from runtime.assembly import Runtime
-from runtime.company import Actor
 
 bearer = HTTPBearer(auto_error=False, description="an API token (`slaflow token create`)")
 

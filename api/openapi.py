@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from api.schemas import NO_NUL, PLAIN_OBJECT, ErrorBody
-from runtime.company import Company
+from crm.config import crm_config
+from org.chart import Company
 
 NOT_CHECKED_FOR_STORAGE = {"/health/live"}
 """Operations that never touch the database."""
@@ -100,7 +101,7 @@ def document(schema: dict[str, Any], company: Company) -> dict[str, Any]:
     components.update(validation.pop("$defs", {}))
     components["ValidationErrorBody"] = validation
     components["PlainValue"] = PLAIN_VALUE
-    sources = sorted(company.config.crm.sources.enabled())
+    sources = sorted(crm_config(company).sources.enabled())
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             _document_operation(path, method, operation)

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth_settings import AuthSettings
 from org.accounts import is_admin
 from org.actors import Principal, person_principal
+from org.chart import Company
 from org.secrets import new_secret, same, sha256_hex
-from runtime.company import Company
 from storage.models import ServerKey, WebSession
 
 COOKIE = "slaflow_session"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from crm.config import SourceConfig
 from crm.pipeline import InboxPipeline
-from runtime.company import Company
+from org.chart import Company
 
 
 @dataclass

@@ -46,7 +46,8 @@ from zoneinfo import ZoneInfo  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from engine import versions  # noqa: E402
-from runtime.company import Company, load_company  # noqa: E402
+from org.chart import Company  # noqa: E402
+from runtime.company import load_company  # noqa: E402
 from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 from storage.db import make_engine, migrate, normalise_url, session_factory  # noqa: E402
 

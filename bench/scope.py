@@ -30,8 +30,9 @@ from typing import Any  # noqa: E402
 from api.dashboard.data import open_rows  # noqa: E402
 from engine import cases, versions  # noqa: E402
 from org.actors import ReadScope, integration_principal, person_scope  # noqa: E402
+from org.chart import Company  # noqa: E402
 from org.scope import case_filter  # noqa: E402
-from runtime.company import Company, load_company  # noqa: E402
+from runtime.company import load_company  # noqa: E402
 from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 from storage.db import make_engine, migrate, session_factory  # noqa: E402
 from storage.models import Case  # noqa: E402

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from breaches.service import list_breaches
 from core.errors import InvalidData
 from org.actors import ReadScope
+from org.chart import Company
 from org.scope import case_filter
 from reports.labels import Labels
 from reports.queries import report_zone
 from reports.render import check_locale, write_csv
-from runtime.company import Company
 from sla.ledger import clocks, person_tallies, step_where
 
 FORMATS = ("csv", "xlsx")

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidData, NotPermitted, SlaflowError
 from org.actors import ReadScope, departments_under
+from org.chart import Actor, Company
 from org.scope import case_filter
-from runtime.company import Actor, Company
 from sla.breach_reviews import BreachCause, ExemptionStatus, ReviewAction
 from storage.models import Breach, BreachReview, BreachReviewEvent
 

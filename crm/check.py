@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.secret_ref import SecretError
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.sources import SecretError
+from crm.config import crm_config
 
 if TYPE_CHECKING:
-    from runtime.company import Company
+    from org.chart import Company
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class AccountCheck:
 
 def check_accounts(company: Company, environ: Mapping[str, str], registry: ApiRegistry) -> list[AccountCheck]:
     checks: list[AccountCheck] = []
-    for source, config in company.config.crm.sources.enabled().items():
+    for source, config in crm_config(company).sources.enabled().items():
         for name, account in config.all_accounts().items():
             missing = []
             for field, ref in account.secret_refs().items():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.secret_ref import ENV_NAME
+from core.secret_ref import ENV_NAME, SecretError, SecretRef
 from crm.sources import (
     MEMBERSHIP,
     AmoCrmSource,
@@ -24,8 +24,6 @@ from crm.sources import (
     HubSpotSource,
     PipedriveSource,
     SalesforceSource,
-    SecretError,
-    SecretRef,
     Secrets,
     SourceConfig,
     SourceName,
@@ -34,7 +32,7 @@ from crm.sources import (
 )
 
 if TYPE_CHECKING:
-    from runtime.company import Company
+    from org.chart import Company
 
 __all__ = [
     "ENV_NAME", "AmoCrmSource", "ApiToken", "Bitrix24Source", "CaseEventKind", "CrmConfig", "CrmSources",
@@ -252,3 +250,8 @@ def check_against(crm: CrmConfig, company: Company) -> list[str]:
             problems.append(f"crm.api_tokens[{index}].person: {token.person!r} is not in people")
         membership_problems(f"crm.api_tokens[{index}].memberships", token.memberships)
     return problems
+
+
+def crm_config(company: Company) -> CrmConfig:
+    """The ``crm:`` section (no sources, rules or tokens when the config has none)."""
+    return company.part("crm", CrmConfig) or CrmConfig()

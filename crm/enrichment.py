@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.config import RuleConfig
+from crm.config import RuleConfig, crm_config
 from crm.events import DELETED, CrmEvent
 
 if TYPE_CHECKING:
-    from runtime.company import Company
+    from org.chart import Company
 
 def default_registry(company: Company, sessions: sessionmaker[Session] | None = None) -> ApiRegistry:
     """The process's API clients for a company (secrets from the environment), kept with it."""
@@ -47,7 +47,7 @@ def enrich(events: list[CrmEvent], company: Company, apis: ApiRegistry) -> tuple
     that could not be read for good (e.g. deleted meanwhile). Transient failures raise."""
     enriched: list[CrmEvent] = []
     notes: list[str] = []
-    rules = company.config.crm.rules
+    rules = crm_config(company).rules
     for event in events:
         api = apis.get(event.source, event.account) if event.event_type != DELETED else None
         if api is None or not api.http.access.enrich:

@@ -11,20 +11,20 @@ from typing import TYPE_CHECKING, Any
 from core.errors import InvalidData
 from crm.events import CrmEvent
 from crm.rules import lookup
-from leads.config import LeadRule
+from leads.config import LeadRule, leads_section
 from leads.service import LeadFacts, LeadStatusRefused, record_lead_event
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from runtime.company import Actor, Company
+    from org.chart import Actor, Company
 
 
 def lead_actions(
     session: Session, company: Company, events: list[CrmEvent], actor: Actor, now: datetime
 ) -> list[dict[str, Any]]:
     """Apply the lead rules to ``events``; one outcome per matching (event, rule)."""
-    config = company.config.leads
+    config = leads_section(company)
     if config is None or not config.crm:
         return []
     return [

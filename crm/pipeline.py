@@ -25,7 +25,7 @@ from crm.api.registry import ApiRegistry
 from crm.inbox import FAILED, RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
 from crm.parking import expire_parked
 from crm.processing import process_inbox_event
-from runtime.company import Company
+from org.chart import Company
 from storage.faults import describe, is_unavailable
 from storage.models import InboxEvent
 

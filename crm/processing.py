@@ -21,7 +21,7 @@ from core.errors import DuplicateCase, IllegalTransition, SlaflowError
 from crm.adapters import ADAPTERS
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.config import SourceConfig
+from crm.config import SourceConfig, crm_config
 from crm.enrichment import default_registry, enrich
 from crm.events import CrmEvent
 from crm.inbox import DONE, FAILED, PARKED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
@@ -29,7 +29,7 @@ from crm.lead_hook import lead_actions
 from crm.parking import apply_parked, park, parked_until
 from crm.rules import OPEN, PlannedAction, plan
 from engine import cases
-from runtime.company import Actor, Company
+from org.chart import Actor, Company
 from storage.faults import is_unavailable
 from storage.models import Case, CaseEvent, InboxEvent
 
@@ -122,7 +122,7 @@ def _lock(session: Session, inbox_id: int) -> InboxEvent | None:
 
 
 def _config(company: Company, source: str) -> SourceConfig:
-    config = getattr(company.config.crm.sources, source, None) if source in ADAPTERS else None
+    config = getattr(crm_config(company).sources, source, None) if source in ADAPTERS else None
     if not isinstance(config, SourceConfig):
         raise ProcessingError(f"source {source!r} is not configured under crm.sources")
     return config
@@ -139,7 +139,7 @@ def _apply(session: Session, company: Company, row: InboxEvent, now: datetime,
            events: list[CrmEvent]) -> tuple[str, dict[str, Any]]:
     config = _config(company, row.source)
     actor = integration_actor(row.source, config)
-    planned = [action for event in events for action in plan(company.config.crm.rules, event)]
+    planned = [action for event in events for action in plan(crm_config(company).rules, event)]
     outcomes = [_perform(session, company, action, actor, now, config, row.id) for action in planned]
     outcomes += lead_actions(session, company, events, actor, now)  # lead records (leads)
     result = {"events": [e.model_dump(mode="json", exclude={"fields"}) for e in events], "actions": outcomes}

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.config import CaseEventKind, RuleConfig
+from crm.config import CaseEventKind, RuleConfig, crm_config
 from notifications import context as ctx
 from notifications.outbox import enqueue_direct
 from notifications.transports.base import TransportError
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from notifications.context import CaseLike
-    from runtime.company import Company
+    from org.chart import Company
 
 CHANNEL = "crm"
 """The outbox channel of write-back rows (the dispatcher hands them to `deliver`)."""
@@ -58,7 +58,7 @@ def case_event(
     level: int = 0,
 ) -> None:
     """Queue the write-back of one case event (in the caller's transaction), if a rule asks for it."""
-    rules = company.config.crm.write_back_rules()
+    rules = crm_config(company).write_back_rules()
     if not rules or all(case_type != case.case_type for _, case_type in rules):
         return
     link = session.execute(select(Case.external_source, Case.external_key).where(Case.id == case.id)).one_or_none()

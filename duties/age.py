@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
 from duties.service import SOURCE, DutyConfig, duties_of
-from runtime.company import Company
+from org.chart import Company
 from state_machines import duty as duty_type
 from storage.models import Case, CaseEvent
 

@@ -39,7 +39,7 @@ from storage.models import Breach, Case, SlaClock
 
 if TYPE_CHECKING:
     from engine.cases import CaseRecord
-    from runtime.company import Actor, Company, CompanyConfig
+    from org.chart import Actor, Company, OrgConfig
 
 SOURCE = "duty"
 """``external_source`` of duty cases; the key is ``<duty name>:<occurrence ISO>``."""
@@ -156,9 +156,9 @@ class DutyConfig(_Strict):
         return value
 
 
-def duty_problems(config: CompanyConfig, duties: Sequence[DutyConfig]) -> list[str]:
+def duty_problems(config: OrgConfig, duties: Sequence[DutyConfig]) -> list[str]:
     """Cross-references of the ``duties:`` list against the rest of the config (for
-    ``CompanyConfig._references``), each as ``duties[i].field: problem``."""
+    ``runtime.company.CompanyConfig``), each as ``duties[i].field: problem``."""
     problems: list[str] = []
     seen: set[str] = set()
     for index, duty in enumerate(duties):
@@ -189,8 +189,8 @@ def duty_problems(config: CompanyConfig, duties: Sequence[DutyConfig]) -> list[s
 
 
 def duties_of(company: Company) -> list[DutyConfig]:
-    """The company's duties."""
-    return list(company.config.duties)
+    """The company's ``duties:`` section (empty when the composed config has none)."""
+    return list(company.part("duties", list) or [])
 
 
 # --------------------------------------------------------------------------- scheduling (pure)
@@ -290,7 +290,7 @@ def open_due_duties(
     the previous run's ``now`` as ``since`` (a first run over a long past window opens occurrences
     that are already overdue)."""
     from engine.cases import open_case
-    from runtime.company import Actor
+    from org.chart import Actor
 
     now, since = ensure_utc(now), ensure_utc(since)
     due = sorted(
@@ -404,7 +404,7 @@ def company_for_occurrence(company: Company, data: dict[str, Any]) -> Company:
     opening data), with ``company``'s duties and calendars: how `sla what-if` replays a duty
     case under a changed configuration (its target is recomputed from the changed duty)."""
     name, occurrence = data.get("duty"), data.get("occurrence")
-    duty = next((d for d in company.config.duties if d.name == name), None)
+    duty = next((d for d in duties_of(company) if d.name == name), None)
     if duty is None or not isinstance(occurrence, str):
         raise SlaflowError(f"duty {name!r} is not in this configuration")
     moment = ensure_utc(datetime.fromisoformat(occurrence))
@@ -414,7 +414,7 @@ def company_for_occurrence(company: Company, data: dict[str, Any]) -> Company:
 def checked_payload(company: Company, data: dict[str, Any], payload: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A delivery's payload checked against its duty's figures schema (unchanged for a duty
     without one, or one no longer in the configuration)."""
-    duty = next((d for d in company.config.duties if d.name == data.get("duty")), None)
+    duty = next((d for d in duties_of(company) if d.name == data.get("duty")), None)
     if duty is None or duty.figures is None:
         return payload
     return checked_delivery(duty.figures, payload, now=now, calendar=company.calendar_of(duty.department))

@@ -34,7 +34,7 @@ from core.errors import (
     SlaflowError,
 )
 from engine import clocks, versions
-from runtime.company import Actor, Company
+from org.chart import Actor, Company
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
 from storage.db import insert_ignoring_duplicates

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.errors import SlaflowError
-from runtime.company import Company
+from org.chart import Company
 
 
 class UnknownFilterValue(SlaflowError):

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duties.service import company_for_occurrence
 from engine import cases, versions
+from org.chart import Actor, Company
 from reports.queries import DepartmentFigures, department_figures
-from runtime.company import Actor, Company
 from sla.calendar import BusinessCalendar
 from state_machines.duty import NAME as DUTY
 from storage.db import make_engine, migrate, session_factory

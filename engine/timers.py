@@ -22,7 +22,7 @@ from core.clock import Clock, ensure_utc
 from engine import cases, clocks
 from notifications import events as notify
 from notifications import recipients
-from runtime.company import Actor, Company
+from org.chart import Actor, Company
 from storage.models import Breach, SlaClock, Timer, table
 
 log = logging.getLogger(__name__)

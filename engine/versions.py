@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from core.errors import SlaflowError
-from runtime.company import Company
+from org.chart import Company
 from sla.calendar import BusinessCalendar
 from sla.ledger import stored_calendar
 from state_machines.machine import machine_for

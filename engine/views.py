@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine import versions
 from engine.clocks import RUNNING
-from runtime.company import Company
+from org.chart import Company
 from sla.clocks import used_by
 from sla.compliance import blame
 from storage.models import Case, SlaClock

@@ -17,6 +17,7 @@ from prefect import flow
 
 from core.clock import SystemClock, ensure_utc
 from flows._support import open_runtime, run_logger
+from leads.config import leads_section
 from leads.letter import enqueue_lead_letters
 from reports.digest import enqueue_daily_digests
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
 
-    from runtime.company import Company
+    from org.chart import Company
 
 DIGEST_CRON = "0 9 * * 1-5"
 
@@ -58,8 +59,9 @@ def lead_deployments(company: Company, tz: str, **options: Any) -> list[RunnerDe
     plan: list[tuple[Flow[..., Any], str, str]] = [
         (daily_digest, DIGEST_CRON, "Each department head's digest: open cases and yesterday's breaches."),
     ]
-    if company.config.leads is not None:
-        plan.append((weekly_lead_letter, company.config.leads.letter_cron,
+    leads = leads_section(company)
+    if leads is not None:
+        plan.append((weekly_lead_letter, leads.letter_cron,
                      "The weekly lead letter between the heads of sales and marketing."))
     return [
         cast("RunnerDeployment", flow_.to_deployment(  # sync call: a deployment

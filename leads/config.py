@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from leads.status import LeadStatus
 from state_machines.schema import BusinessMinutes
 
+if TYPE_CHECKING:
+    from org.chart import Company
+
 FACTS = ("channel", "product_group", "customer", "url", "owner", "reason")
 """What a CRM event may tell about a lead besides its status (``LeadFacts``)."""
 
@@ -41,7 +44,7 @@ class LeadRule(BaseModel):
         return self
 
 if TYPE_CHECKING:
-    from runtime.company import CompanyConfig
+    from org.chart import OrgConfig
 
 
 class LeadsConfig(BaseModel):
@@ -64,9 +67,8 @@ class LeadsConfig(BaseModel):
     """CRM events that give leads their statuses (crm.lead_hook applies them to each webhook)."""
 
 
-def lead_problems(config: CompanyConfig) -> list[str]:
+def lead_problems(config: OrgConfig, leads: LeadsConfig | None) -> list[str]:
     """Cross-checks: both departments exist and the link pattern has only ``{key}``."""
-    leads = config.leads
     if leads is None:
         return []
     problems = [
@@ -86,3 +88,8 @@ def lead_problems(config: CompanyConfig) -> list[str]:
         except (KeyError, IndexError, ValueError):
             problems.append("leads.link: use {key} for the lead's key, e.g. https://crm.example/leads/{key}")
     return problems
+
+
+def leads_section(company: Company) -> LeadsConfig | None:
+    """The ``leads:`` section; None: the company keeps no lead records."""
+    return company.part("leads", LeadsConfig)

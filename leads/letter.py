@@ -25,7 +25,7 @@ from storage.models import Lead
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from runtime.company import Company
+    from org.chart import Company
 
 KIND = "lead_feedback"
 LIST_LIMIT = 100

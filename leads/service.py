@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.clock import ensure_utc
 from core.errors import InvalidData, NotPermitted, SlaflowError
-from leads.config import LeadsConfig
+from leads.config import LeadsConfig, leads_section
 from leads.status import TIME_FIELD, LeadStatus, implied, move_allowed
 from storage.db import insert_ignoring_duplicates
 from storage.models import Case, Lead, LeadEvent, LeadFeedback, table
@@ -24,7 +24,7 @@ from storage.models import Case, Lead, LeadEvent, LeadFeedback, table
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from runtime.company import Actor, Company
+    from org.chart import Actor, Company
 
 LEAD_DISPUTE = "lead_dispute"
 MAX_TEXT = 2000
@@ -46,7 +46,7 @@ class LeadStatusRefused(SlaflowError):
 
 
 def leads_config(company: Company) -> LeadsConfig:
-    config = company.config.leads
+    config = leads_section(company)
     if config is None:
         raise InvalidData(f"{company.source}: the company config has no 'leads:' section, so it keeps no lead records")
     return config
@@ -224,7 +224,7 @@ def lead_link(company: Company, lead: Lead) -> str | None:
     """The lead's own URL, else the configured CRM link pattern filled with its key."""
     if lead.url:
         return lead.url
-    config = company.config.leads
+    config = leads_section(company)
     return config.link.format(key=lead.external_key) if config is not None and config.link else None
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from org.chart import Company
 
 Kind = Literal[
     "case_opened", "assigned", "warning", "breach", "escalation", "resolved", "digest", "lead_report", "sla_report",
@@ -104,3 +107,8 @@ class NotificationsConfig(BaseModel):
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt (exponential, capped)."""
         return float(min(self.backoff_seconds * 2 ** max(attempts - 1, 0), self.backoff_max_seconds))
+
+
+def notifications_config(company: Company) -> NotificationsConfig:
+    """The ``notifications:`` section (the defaults when the config has none)."""
+    return company.part("notifications", NotificationsConfig) or NotificationsConfig()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from engine.cases import CaseRecord
-    from runtime.company import Company
+    from org.chart import Company
     from storage.models import Breach, Case, SlaClock
 
     CaseLike: TypeAlias = Case | CaseRecord

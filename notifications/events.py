@@ -15,8 +15,10 @@ from sqlalchemy import select
 
 from core.clock import ensure_utc
 from core.errors import UnknownPerson
+from crm.config import crm_config
 from notifications import context as ctx
 from notifications import recipients
+from notifications.config import notifications_config
 from notifications.outbox import dedupe_key, enqueue
 from notifications.recipients import Scope
 from storage.models import CaseEvent, OutboxMessage
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from notifications.context import BreachLike, CaseLike, ClockLike
-    from runtime.company import Company
+    from org.chart import Company
 
 Build = Callable[[str, str], dict[str, Any]]
 """(person, locale) -> kind-specific template variables."""
@@ -98,7 +100,7 @@ def case_moved(session: Session, company: Company, case: CaseLike, *, now: datet
 def case_resolved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
     """The case reached a terminal state; both departments and the case's watchers hear the outcome."""
     named = _named_in(case)
-    audience = [*(named if named is not None else company.config.notifications.audience("resolved")),
+    audience = [*(named if named is not None else notifications_config(company).audience("resolved")),
                 *_watching(session, company, case)]
     _produce(session, company, "resolved", case, Scope.of_case(case), key=f"case={case.id}", now=now,
              department=case.performer, build=_moved_by(session, case), audience=audience)
@@ -154,7 +156,7 @@ def _produce(
     """Resolve the audience now, then one context per recipient (in their language and time
     zone) and one row per channel. ``key`` names the cause for the dedupe key."""
     now = ensure_utc(now)
-    specs = audience if audience is not None else company.config.notifications.audience(kind)
+    specs = audience if audience is not None else notifications_config(company).audience(kind)
     about = department or scope.department or case.performer
     for person in recipients.resolve(company, specs, scope):
         locale = recipients.locale_of(company, person)
@@ -173,7 +175,7 @@ _CRM_KINDS = {"case_opened": "opened", "assigned": "assigned", "warning": "warni
 def _write_back(session: Session, company: Company, kind: str, case: CaseLike, *, key: str, now: datetime,
                 level: int = 0) -> None:
     """The same case event onto the CRM record the case is linked to, if a rule asks for it."""
-    if not company.config.crm.rules:
+    if not crm_config(company).rules:
         return
     from crm.config import CaseEventKind
     from crm.writeback import case_event

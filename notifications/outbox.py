@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import ack_links, recipients
+from notifications.config import notifications_config
 from notifications.folding import fold, held_for_digest
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
@@ -36,7 +37,7 @@ from storage.faults import describe, is_unavailable
 from storage.models import DeliveryAttempt, OutboxMessage, table
 
 if TYPE_CHECKING:
-    from runtime.company import Company
+    from org.chart import Company
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def enqueue(
     message is about, whose calendar is used for a recipient outside the org chart. Non-urgent
     kinds wait for the recipient's next working instant.
     """
-    config = company.config.notifications
+    config = notifications_config(company)
     urgent = config.urgent(kind)
     if channels is None:
         channels = recipients.channels_for(company, recipient, all_channels=kind in config.all_channels_for)
@@ -225,7 +226,7 @@ def dispatch_due(
     each outcome is a `DeliveryAttempt` row and a status. ``transports`` replaces registry
     instances (tests, or a caller that keeps connections)."""
     settings = settings if settings is not None else load_notification_settings()
-    config = company.config.notifications
+    config = notifications_config(company)
     with factory.begin() as session:
         ids = claim_due(session, now=now, owner=owner, limit=limit,
                         lease=timedelta(seconds=config.lease_seconds), only=only)
@@ -285,7 +286,7 @@ class _Delivery:
 
     def _transport(self, kind: str) -> Transport:
         if kind not in self.transports:
-            self.transports[kind] = REGISTRY[kind](self.settings, self.company.config.notifications)
+            self.transports[kind] = REGISTRY[kind](self.settings, notifications_config(self.company))
         return self.transports[kind]
 
     def _attempt(self, transport_kind: str, job: _Job) -> _Outcome:
@@ -340,7 +341,7 @@ class _Delivery:
             return [self._record_one(session, message_id, outcome) for message_id in (job.id, *job.folded)][0]
 
     def _record_one(self, session: Session, message_id: int, outcome: _Outcome) -> str:
-        config = self.company.config.notifications
+        config = notifications_config(self.company)
         session.add(DeliveryAttempt(message_id=message_id, at=self.now, ok=outcome.ok, permanent=outcome.permanent,
                                     error=_clip(outcome.error), duration_ms=outcome.duration_ms))
         message = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
@@ -359,7 +360,7 @@ class _Delivery:
 
     def _release(self, ids: list[int]) -> int:
         """Give back claimed messages untried (the claim's attempt count is undone)."""
-        wait = timedelta(seconds=self.company.config.notifications.backoff_seconds)
+        wait = timedelta(seconds=notifications_config(self.company).backoff_seconds)
         with self.factory.begin() as session:
             released = session.scalars(
                 update(OutboxMessage)

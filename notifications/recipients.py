@@ -15,7 +15,7 @@ from notifications.transports import REGISTRY
 
 if TYPE_CHECKING:
     from notifications.context import CaseLike, ClockLike
-    from runtime.company import Company
+    from org.chart import Company
     from sla.calendar import BusinessCalendar
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from core.clock import ensure_utc
 from core.errors import UnknownPerson
 from org.actors import ReadScope
+from org.chart import Company
 from org.scope import require_readable
-from runtime.company import Company
 from storage.models import CaseEvent, CaseWatcher
 
 

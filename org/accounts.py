@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.errors import SlaflowError, UnknownPerson
+from org.chart import Company
 from org.passwords import hash_password, verify
 from org.secrets import new_secret, sha256_hex
-from runtime.company import Company
 from storage.models import Account, Invitation, WebSession
 
 INVITATION_HOURS = 72

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from runtime.company import Actor, Company
+from org.chart import Actor, Company
 
 
 class Role(StrEnum):

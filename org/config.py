@@ -24,7 +24,7 @@ from core.secret_ref import SecretError, SecretRef
 from state_machines.schema import Label
 
 if TYPE_CHECKING:  # company.py imports this module for its ``auth:`` section
-    from runtime.company import Company
+    from org.chart import Company
 
 
 class _Strict(BaseModel):
@@ -59,7 +59,7 @@ class OidcSettings:
 
 def oidc_settings(company: Company, environ: Mapping[str, str]) -> OidcSettings | None:
     """The OIDC client with its secret resolved (a missing secret stops the server at start-up)."""
-    auth = company.config.auth
+    auth = auth_config(company)
     if auth.oidc is None:
         return None
     oidc = auth.oidc
@@ -69,3 +69,8 @@ def oidc_settings(company: Company, environ: Mapping[str, str]) -> OidcSettings 
         raise ConfigError(f"{company.source}: auth.oidc.client_secret: {exc}") from None
     return OidcSettings(oidc.issuer.rstrip("/"), oidc.client_id, secret, oidc.scopes, oidc.label,
                         oidc.require_verified_email)
+
+
+def auth_config(company: Company) -> AuthConfig:
+    """The ``auth:`` section (password sign-in only when the config has none)."""
+    return company.part("auth", AuthConfig) or AuthConfig()

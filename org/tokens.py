@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import SlaflowError, UnknownPerson
+from crm.config import crm_config
 from org.accounts import is_admin
 from org.actors import Principal, integration_principal, person_principal
+from org.chart import Company
 from org.secrets import new_secret, sha256_hex
-from runtime.company import Company
 from storage.models import StoredToken
 
 PREFIX = "slf_"
@@ -65,7 +66,7 @@ def create_token(session: Session, company: Company, *, name: str, now: datetime
     if person is not None and admin:
         raise SlaflowError("a person's token is admin when the person is (slaflow user admin NAME)")
     _check_memberships(company, memberships)
-    if name in {t.name for t in company.config.crm.api_tokens} or session.scalar(
+    if name in {t.name for t in crm_config(company).api_tokens} or session.scalar(
         select(StoredToken.id).where(StoredToken.name == name)
     ):
         raise SlaflowError(f"a token named {name!r} already exists; pick another name or revoke it first")
@@ -88,7 +89,7 @@ def list_tokens(session: Session, *, include_revoked: bool = False) -> list[Toke
 
 
 def revoke_token(session: Session, company: Company, name: str, *, now: datetime) -> None:
-    if name in {t.name for t in company.config.crm.api_tokens}:
+    if name in {t.name for t in crm_config(company).api_tokens}:
         raise SlaflowError(f"token {name!r} is configured in {company.source} (crm.api_tokens): remove it there")
     row = session.scalar(select(StoredToken).where(StoredToken.name == name))
     if row is None:
@@ -102,7 +103,7 @@ def principal_for_token(session: Session, company: Company, token: str, *, now: 
     """The principal behind a bearer token, or None if it is unknown or revoked (or names a person
     no longer in the org chart). Records the token's last use."""
     digest = sha256_hex(token)
-    for configured in company.config.crm.api_tokens:
+    for configured in crm_config(company).api_tokens:
         if configured.sha256 == digest:
             via = f"config-token:{configured.name}"
             if configured.person is not None:

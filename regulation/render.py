@@ -19,9 +19,10 @@ from markupsafe import Markup
 
 from core.errors import SlaflowError
 from duties.service import CronSchedule, DutyConfig, duties_of
+from leads.config import leads_section
 from notifications.recipients import Scope, resolve
+from org.chart import Company
 from reports.queries import report_zone
-from runtime.company import Company
 from sla.calendar import WEEKDAYS, BusinessCalendar
 from state_machines import duty as duty_type
 from state_machines.machine import machine_for
@@ -352,7 +353,7 @@ def regulation_context(company: Company, locale: str, *, duties: Sequence[DutyCo
 
 def _leads(facts: _Facts) -> dict[str, Any] | None:
     """The lead SLAs and the weekly letter (leads), when the company keeps leads."""
-    config = facts.company.config.leads
+    config = leads_section(facts.company)
     if config is None:
         return None
     sales = config.sales

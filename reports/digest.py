@@ -26,7 +26,7 @@ from storage.models import Case, SlaClock
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from runtime.company import Company
+    from org.chart import Company
 
 DIGEST_LIMIT = 50
 """Items per list in a digest; the totals are always exact."""

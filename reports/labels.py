@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from runtime.company import Company
+from org.chart import Company
 from state_machines.schema import label_text
 
 TRANSLATIONS = Path(__file__).parent / "translations.yaml"

@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, exists, f
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
-from runtime.company import Company
+from org.chart import Company
 from sla import ledger as sla_ledger
 from sla.compliance import Outcome, Tally, blame
 from storage.models import Breach, Case, CaseEvent, SlaClock

@@ -21,10 +21,10 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidData
+from org.chart import Company
 from reports.funnel_render import FUNNEL_HEADER, GROUPS_HEADER, funnel_rows, funnel_table, group_rows, groups_table
 from reports.labels import LOCALES, Labels
 from reports.report import Report, build_report
-from runtime.company import Company
 from state_machines.schema import label_text
 
 TEMPLATES = Path(__file__).parent / "templates"

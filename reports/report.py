@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidData
+from leads.config import leads_section
+from org.chart import Company
 from reports import queries
 from reports.leads import LeadFunnel, lead_funnel
 from reports.queries import (
@@ -23,7 +25,6 @@ from reports.queries import (
     Scope,
     WeekTrend,
 )
-from runtime.company import Company
 
 DEFAULT_LIMIT = 10
 """Rows in the lists of late and open cases."""
@@ -142,7 +143,7 @@ def build_report(
 
 def _funnel(session: Session, company: Company, scope: Scope, zone: tzinfo, now: datetime) -> LeadFunnel | None:
     """The lead funnel, for the whole company or the departments that exchange leads."""
-    config = company.config.leads
+    config = leads_section(company)
     if config is None or scope.department not in (None, config.sales, config.marketing):
         return None
     return lead_funnel(session, since=scope.since, until=scope.until, tz=zone, now=now)

@@ -8,7 +8,8 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from runtime.company import Company, load_company
+from org.chart import Company
+from runtime.company import load_company
 from runtime.settings import Settings, load_settings
 from storage.db import make_engine, migrate, session_factory
 

@@ -24,16 +24,17 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from core.clock import SimulatedClock
 from core.errors import SlaflowError
-from duties.service import deliver_duty, freshness, occurrences, open_due_duties
+from duties.service import deliver_duty, duties_of, freshness, occurrences, open_due_duties
 from engine import cases
 from engine.cases import CaseRecord
 from engine.timers import sweep
 from flows._support import OFFLINE_ENV
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
+from org.chart import Company
 from reports.queries import Scope, department_figures, late_cases
 from reports.render import write_report
-from runtime.company import Company, load_company
+from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
 from slaflow.demo_leads import run_lead_week
 from state_machines.schema import label_text
@@ -370,7 +371,7 @@ def _sweep_until(
     while clock.now() < target:
         since, now = clock.now(), min(clock.now() + SWEEP_EVERY, target)
         clock.set(now)
-        if any(occurrences(duty, company, since, now) for duty in company.config.duties):
+        if any(occurrences(duty, company, since, now) for duty in duties_of(company)):
             duty_opener(since, now)
             _print_new_duties(factory, company, since, now, console)
         with factory() as session:

@@ -13,16 +13,17 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from leads.config import leads_section
 from leads.letter import enqueue_lead_letters
 from leads.service import LeadFacts, record_lead_event, set_feedback_request
 from notifications.outbox import dispatch_due
 from notifications.render import render
 from notifications.settings import NotificationSettings
+from org.chart import Company
 from reports.funnel_render import funnel_table, groups_table
 from reports.labels import Labels
 from reports.leads import lead_funnel
 from reports.queries import report_zone
-from runtime.company import Company
 from storage.models import OutboxMessage
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -60,7 +61,7 @@ def run_lead_week(
     delivery: NotificationSettings,
 ) -> int:
     """Record the week's leads, send Friday's letters; return the messages delivered."""
-    if company.config.leads is None:
+    if leads_section(company) is None:
         return 0
     with factory.begin() as session:
         for who, department, request, expected in (

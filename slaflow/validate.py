@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.errors import ConfigError
-from runtime.company import Company, CompanyConfig, load_company
+from crm.config import crm_config
+from notifications.config import notifications_config
+from org.chart import Company, OrgConfig
+from runtime.company import load_company
 
 LOOK_AHEAD = timedelta(days=366)
 _EXPLICIT = re.compile(r"^(person|head|department):(.+)$")
@@ -34,14 +37,14 @@ def company_problems(company: Company, now: datetime) -> list[str]:
     from crm.config import check_against
 
     return [
-        *check_against(company.config.crm, company),
+        *check_against(crm_config(company), company),
         *manager_cycles(company.config),
         *recipient_problems(company),
         *idle_calendars(company, now),
     ]
 
 
-def manager_cycles(config: CompanyConfig) -> list[str]:
+def manager_cycles(config: OrgConfig) -> list[str]:
     """``people.X.manager`` chains that loop (an escalation to "the head's manager" would circle)."""
     problems: list[str] = []
     reported: set[str] = set()
@@ -75,7 +78,7 @@ def _explicit_problems(where: str, specs: Iterable[str], company: Company) -> li
 def recipient_problems(company: Company) -> list[str]:
     """Escalation levels and notification audiences that name nobody."""
     problems: list[str] = []
-    for kind, specs in company.config.notifications.audiences.items():
+    for kind, specs in notifications_config(company).audiences.items():
         problems += _explicit_problems(f"notifications.audiences.{kind}", specs, company)
     for name, case_type in company.case_types.items():
         where = f"case_types.{name}" if name in company.config.case_types else f"case type {name!r}"

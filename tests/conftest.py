@@ -15,7 +15,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
-from runtime.company import Company, load_company
+from org.chart import Company
+from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, migrate, normalise_url, session_factory
 from storage.models import Base

@@ -25,7 +25,8 @@ from core.errors import SlaflowError
 from duties.service import open_due_duties
 from engine import cases
 from engine.timers import sweep
-from runtime.company import Company, company_from_mapping
+from org.chart import Company
+from runtime.company import company_from_mapping
 from runtime.settings import EXAMPLE_COMPANY
 from state_machines.machine import machine_for
 from storage.db import make_engine, session_factory

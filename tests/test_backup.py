@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SimulatedClock
 from engine import cases
 from engine.rebuild import rebuild
-from runtime.company import Company
+from org.chart import Company
 from storage.backup import BackupError, backup, restore
 from storage.db import make_engine, normalise_url, session_factory
 from storage.models import Breach, Case, CaseEvent, SlaClock, Timer

@@ -27,9 +27,9 @@ from crm import samples
 from engine import cases
 from engine.timers import sweep
 from org.actors import person_scope
+from org.chart import Company
 from reports.render import table_text
 from reports.report import build_report
-from runtime.company import Company
 from sla.breach_reviews import BreachCause, ExemptionStatus
 from storage.models import Breach
 

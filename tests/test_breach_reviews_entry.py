@@ -17,7 +17,7 @@ from core.clock import SimulatedClock
 from crm import samples
 from engine import cases
 from engine.timers import sweep
-from runtime.company import Company
+from org.chart import Company
 from runtime.settings import EXAMPLE_COMPANY
 from slaflow.cli import main
 from storage.models import Breach

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from core.errors import ConfigError, UnknownCaseType, UnknownPerson
-from runtime.company import Company, load_company
+from org.chart import Company
+from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
 
 

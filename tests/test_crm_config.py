@@ -10,10 +10,11 @@ import pytest
 
 from api.testing import example_config
 from core.errors import ConfigError
-from crm.config import CrmConfig, SecretError, SecretRef, check_against
+from crm.config import CrmConfig, SecretError, SecretRef, check_against, crm_config
 from crm.events import CrmEvent
 from crm.rules import plan
-from runtime.company import Company, company_from_mapping
+from org.chart import Company
+from runtime.company import company_from_mapping
 
 
 def with_crm(**crm: Any) -> Company:
@@ -37,7 +38,7 @@ def test_it_reads_a_secret_from_the_env_var_else_from_the_file_named_by_name_fil
 
 
 def test_it_reports_every_missing_secret_at_start_up_by_name_never_by_value() -> None:
-    crm = with_crm().config.crm
+    crm = crm_config(with_crm())
     with pytest.raises(SecretError) as missing:
         crm.resolve_secrets({"SLAFLOW_GENERIC_SECRET": "erp-hmac-secret-5e8f"})
     message = str(missing.value)
@@ -70,16 +71,16 @@ def test_it_cross_checks_rules_and_memberships_against_the_company() -> None:
         {"source": "generic", "open": "no_such_type"},
         {"source": "generic", "fire": "teleport", "case_type": "return"},
     ])
-    company.config.crm.sources.generic.__dict__["memberships"] = ["warehouse/pilot"]  # frozen model, test only
-    problems = check_against(company.config.crm, company)
+    crm_config(company).sources.generic.__dict__["memberships"] = ["warehouse/pilot"]  # frozen model, test only
+    problems = check_against(crm_config(company), company)
     assert "crm.rules[0]: unknown case type 'no_such_type'" in problems
     assert any(p.startswith("crm.rules[1].fire: 'return' has no trigger 'teleport'") for p in problems)
     assert "crm.sources.generic.memberships: nobody in 'warehouse' has the role 'pilot'" in problems
 
 
 def test_it_accepts_the_example_company_crm_section(company: Company) -> None:
-    assert check_against(company.config.crm, company) == []
-    assert {r.source for r in company.config.crm.rules} == {"amocrm", "pipedrive", "hubspot", "bitrix24", "generic"}
+    assert check_against(crm_config(company), company) == []
+    assert {r.source for r in crm_config(company).rules} == {"amocrm", "pipedrive", "hubspot", "bitrix24", "generic"}
 
 
 def event(**overrides: Any) -> CrmEvent:
@@ -91,14 +92,14 @@ def event(**overrides: Any) -> CrmEvent:
 
 
 def test_it_plans_an_opening_with_case_data_mapped_from_crm_fields(company: Company) -> None:
-    [action] = plan(company.config.crm.rules, event())
+    [action] = plan(crm_config(company).rules, event())
     assert (action.rule.name, action.action, action.case_type) == ("amocrm-reserve-stock", "open", "reservation")
     assert action.data == {"customer": "ООО Ромашка", "deal": "25399013", "items": "40 паллет"}
     assert action.external_key == "lead:25399013:reservation"
 
 
 def test_it_matches_stage_pipeline_and_field_conditions_as_text(company: Company) -> None:
-    rules = company.config.crm.rules
+    rules = crm_config(company).rules
     assert plan(rules, event(pipeline="999")) == []
     assert plan(rules, event(new_stage="1")) == []
     [lost] = plan(rules, event(new_stage="143", pipeline="1"))
@@ -113,7 +114,7 @@ def test_it_matches_stage_pipeline_and_field_conditions_as_text(company: Company
 
 
 def test_it_leaves_an_absent_crm_field_out_so_the_engine_names_it_as_missing(company: Company) -> None:
-    [action] = plan(company.config.crm.rules, event(fields={"Компания": "ООО Ромашка"}))
+    [action] = plan(crm_config(company).rules, event(fields={"Компания": "ООО Ромашка"}))
     assert "items" not in action.data and action.data["customer"] == "ООО Ромашка"
 
 
@@ -126,8 +127,8 @@ def test_it_checks_accounts_api_and_write_back_against_what_each_crm_supports() 
               "write_back": {"fields": {"UF_CRM_SLA": "{{ status ", "UF_CRM_DUE": "{{ due_date }}",
                                         "UF_CRM_OK": "{{ status }} {{ deadline }} {{ case.state_label }}"}}}]
     company = with_crm(sources=sources, rules=rules)
-    assert list(company.config.crm.sources.bitrix24.all_accounts()) == ["default", "app"]  # type: ignore[union-attr]
-    problems = check_against(company.config.crm, company)
+    assert list(crm_config(company).sources.bitrix24.all_accounts()) == ["default", "app"]  # type: ignore[union-attr]
+    problems = check_against(crm_config(company), company)
     assert "crm.rules[0].write_back: crm.sources.bitrix24 has no api: (url and token) to write with" in problems
     assert any(p.startswith("crm.rules[0].write_back.fields.UF_CRM_SLA: not a valid template") for p in problems)
     assert "crm.rules[0].write_back.fields.UF_CRM_DUE: not a valid template: UndefinedError: 'due_date' is undefined" \

@@ -20,7 +20,8 @@ from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.inbox import FAILED, PROCESSED, InboxRecord, store
 from crm.processing import process_inbox_event
-from runtime.company import Company, company_from_mapping
+from org.chart import Company
+from runtime.company import company_from_mapping
 from storage.db import make_engine, session_factory
 from storage.models import Case, CrmApiToken, InboxEvent
 from tests.crm_fake import B24_APP_CLIENT_ID, TOKENS, FakeCrm, fake_crm  # noqa: F401 (fixture)

@@ -14,7 +14,7 @@ from core.clock import SimulatedClock
 from crm import samples
 from crm.inbox import PROCESSED
 from crm.processing import process_inbox_event
-from runtime.company import Company
+from org.chart import Company
 from storage.models import Lead
 from tests.test_crm_processing import stored
 

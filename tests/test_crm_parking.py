@@ -18,7 +18,8 @@ from core.clock import SimulatedClock
 from crm.inbox import EXPIRED, FAILED, PARKED, PROCESSED
 from crm.parking import expire_parked
 from crm.processing import process_inbox_event
-from runtime.company import Company, company_from_mapping
+from org.chart import Company
+from runtime.company import company_from_mapping
 from slaflow.commands.crm import inbox_app
 from storage.models import Case, InboxEvent
 from tests.test_crm_processing import LOST, RESERVE, amo

@@ -15,7 +15,8 @@ from core.clock import SimulatedClock
 from crm import samples
 from crm.inbox import FAILED, PROCESSED, RECEIVED, UNMATCHED, InboxRecord, pending_inbox_ids, store, store_many
 from crm.processing import process_inbox_event, replay_status
-from runtime.company import Company, company_from_mapping
+from org.chart import Company
+from runtime.company import company_from_mapping
 from storage.models import Case, InboxEvent
 
 RESERVE = {"id": 25399013, "status_id": 43315792, "pipeline_id": 4740529, "old_status_id": 43315795,

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from org.chart import Company
 from regulation.render import render_regulation
-from runtime.company import Company
 from state_machines.builtin import BUILTIN_TYPES
 from state_machines.schema import TermDef, label_text
 

@@ -28,7 +28,7 @@ from duties.service import (
 )
 from engine import cases
 from engine.timers import sweep
-from runtime.company import Company
+from org.chart import Company
 from state_machines.duty import DEFINITION
 from state_machines.machine import machine_for
 from storage.models import Breach, Case, SlaClock

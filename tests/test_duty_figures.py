@@ -16,9 +16,10 @@ from api.testing import example_config
 from core.clock import SimulatedClock
 from core.errors import InvalidData
 from duties.age import information_age, information_ages
-from duties.service import deliver_duty, open_due_duties
+from duties.service import deliver_duty, duties_of, open_due_duties
 from engine import cases
-from runtime.company import Company, load_company
+from org.chart import Company
+from runtime.company import load_company
 
 
 @pytest.fixture
@@ -94,8 +95,8 @@ def test_the_age_of_the_latest_figures_grows_in_business_time_and_turns_stale(
     deliver(sessions, company, monday_0830, {"figures": {"stock": {"sku-1": 5}, "skus": 1},
                                              "as_of": "2026-11-16T08:20+03:00"})
     with sessions() as session:
-        at_0900 = information_age(session, company, company.config.duties[2], monday_0830 + timedelta(minutes=30))
-        evening = information_age(session, company, company.config.duties[2], monday_0830 + timedelta(hours=15))
+        at_0900 = information_age(session, company, duties_of(company)[2], monday_0830 + timedelta(minutes=30))
+        evening = information_age(session, company, duties_of(company)[2], monday_0830 + timedelta(hours=15))
     assert at_0900.duty == "stock_on_hand" and (at_0900.age_minutes, at_0900.stale) == (40.0, False)
     assert (evening.age_minutes, evening.stale) == (700.0, True)  # the warehouse closes at 20:00: 11 h 40 min
 

@@ -22,7 +22,7 @@ from core.errors import (
 )
 from engine import cases
 from engine.timers import sweep
-from runtime.company import Company
+from org.chart import Company
 from storage.models import Breach, Case, CaseEvent, CaseParticipant, SlaClock, Timer
 
 RETURN_DATA = {"customer": "ООО Ромашка", "order": "SO-1", "reason": "broken"}

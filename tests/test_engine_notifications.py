@@ -17,7 +17,7 @@ from core.errors import MissingFields
 from engine import cases
 from engine.timers import sweep
 from notifications.outbox import dispatch_due
-from runtime.company import Company
+from org.chart import Company
 from storage.models import OutboxMessage, Timer
 from tests.test_notifications_support import SmtpServer, self_signed, start_smtp
 

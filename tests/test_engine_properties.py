@@ -19,7 +19,7 @@ from core.clock import SimulatedClock
 from core.errors import SlaflowError
 from engine import cases
 from engine.rebuild import rebuild
-from runtime.company import Company
+from org.chart import Company
 from state_machines.builtin import BUILTIN_TYPES
 from storage.db import make_engine, session_factory
 from storage.models import Case, CaseEvent, SlaClock, Timer

@@ -18,7 +18,8 @@ from core.errors import NotPermitted
 from engine import cases
 from engine.rebuild import rebuild
 from engine.timers import sweep
-from runtime.company import Company, company_from_mapping
+from org.chart import Company
+from runtime.company import company_from_mapping
 from runtime.settings import EXAMPLE_COMPANY
 from storage.models import CaseEvent, OutboxMessage, Timer
 

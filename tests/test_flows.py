@@ -21,7 +21,7 @@ from flows.hooks import hook_idempotency_key
 from flows.inbox import process_inbox
 from flows.reconciler import reconcile_timers
 from flows.sweeper import sweep_timers
-from runtime.company import Company
+from org.chart import Company
 from runtime.settings import EXAMPLE_COMPANY
 from slaflow.commands import flows as flows_cli
 from storage.models import Case, InboxEvent

@@ -17,7 +17,7 @@ from flows.dispatcher import dispatch_outbox
 from flows.hooks import start_state_hook
 from flows.sweeper import sweep_timers
 from notifications import events
-from runtime.company import Company
+from org.chart import Company
 from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 from tests.conftest_prefect import TIMEOUT, prefect_server  # noqa: F401  (the module's Prefect server)

@@ -22,7 +22,7 @@ from flows.deploy import build_deployments
 from flows.lead_letter import DIGEST_CRON, daily_digest, weekly_lead_letter
 from leads.service import LeadFacts, record_lead_event, set_feedback_request
 from notifications.render import render
-from runtime.company import Company
+from org.chart import Company
 from storage.db import make_engine, session_factory
 from storage.models import OutboxMessage
 

@@ -24,9 +24,9 @@ from leads.service import (
     set_feedback_request,
 )
 from leads.status import FORWARD, TIME_FIELD, LeadStatus, implied, move_allowed
+from org.chart import Company
 from reports.leads import lead_funnel, months
 from reports.queries import report_zone
-from runtime.company import Company
 from storage.models import Lead, LeadEvent
 
 MON = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)  # Monday 09:00 Moscow

@@ -15,9 +15,9 @@ from core.clock import SimulatedClock
 from crm import samples
 from engine import cases
 from engine.timers import sweep
+from org.chart import Company
 from reports import digest as letters
 from reports.report import build_report
-from runtime.company import Company
 from storage.models import OutboxMessage
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}

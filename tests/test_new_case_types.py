@@ -15,8 +15,8 @@ from core.clock import SimulatedClock
 from core.errors import NotPermitted
 from engine import cases
 from engine.timers import sweep
+from org.chart import Company
 from regulation.render import render_regulation
-from runtime.company import Company
 from storage.models import Breach, Case, Timer
 
 NEW_TYPES = ("closing_documents", "delivery_terms_change", "product_demand", "stock_discrepancy",

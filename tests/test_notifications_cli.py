@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from core.errors import SlaflowError
-from runtime.company import Company
+from org.chart import Company
 from runtime.settings import EXAMPLE_COMPANY
 from slaflow.commands.notifications import notify_app, outbox_app
 from tests.test_notifications_support import HttpSink, outbox, running_http_sink

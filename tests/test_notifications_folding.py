@@ -18,7 +18,7 @@ from notifications.folding import DIGEST_KIND
 from notifications.outbox import dispatch_due
 from notifications.render import LOCALES, render
 from notifications.settings import NotificationSettings
-from runtime.company import Company
+from org.chart import Company
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.test_duties import _raw, msk
 from tests.test_notifications_support import company_with

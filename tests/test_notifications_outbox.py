@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import events
+from notifications.config import notifications_config
 from notifications.outbox import claim_due, dispatch_due, retry
 from notifications.settings import NotificationSettings
 from notifications.transports import Outgoing, Transport
-from runtime.company import Company, PersonConfig
+from org.chart import Company, PersonConfig
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.conftest import MONDAY_0900_MSK
 from tests.test_notifications_support import (
@@ -202,7 +203,7 @@ def test_it_delivers_other_channels_while_one_is_failing(
     _test_messages(sessions, company, "webhook", "orlov", "kuznetsova")
     [slack] = _test_messages(sessions, company, "slack", "lebedev")
     result = dispatch_due(sessions, company, now=MONDAY_0900_MSK, owner="w", settings=settings,
-                          transports={"slack": _Broken(settings, company.config.notifications)})
+                          transports={"slack": _Broken(settings, notifications_config(company))})
     assert len(http_sink.to("/hook")) == 2
     assert (result.claimed, result.sent, result.retried, result.released) == (7, 2, 4, 1)
     with sessions() as session:

@@ -9,10 +9,10 @@ import pytest
 
 from core.errors import ConfigError
 from notifications import recipients
-from notifications.config import NotificationsConfig
+from notifications.config import NotificationsConfig, notifications_config
 from notifications.recipients import Scope
 from notifications.settings import NotificationSettings
-from runtime.company import Company
+from org.chart import Company
 from tests.test_notifications_support import company_with, raw_company
 
 MARKETING_STEP = Scope(department="marketing", role="marketer", requester="sales", performer="marketing")
@@ -84,7 +84,7 @@ def test_it_uses_the_recipients_own_department_calendar(company: Company) -> Non
 def test_it_reads_delivery_policy_from_the_company_config() -> None:
     changed = company_with(notifications={"quiet_hours_for": ["digest"], "max_attempts": 3,
                                           "audiences": {"breach": ["owner", "head_manager"]}})
-    config = changed.config.notifications
+    config = notifications_config(changed)
     assert config.urgent("warning") and not config.urgent("digest")
     assert config.audience("breach") == ["owner", "head_manager"]
     assert config.audience("warning") == ["owner"]

@@ -19,8 +19,8 @@ from notifications import events
 from notifications.config import KINDS
 from notifications.render import LOCALES, TEMPLATES, render, template_names
 from notifications.transports.base import Format
+from org.chart import Company
 from reports import digest as reports
-from runtime.company import Company
 from storage.db import make_engine, session_factory
 from storage.models import CaseWatcher
 from tests.test_notifications_support import assign, closed_copy, open_dispute, outbox, record_breach_row, step_clock

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import events
+from notifications.config import notifications_config
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
 from notifications.transports.base import MAX_RETRY_AFTER, bounded_seconds, retry_after
-from runtime.company import Company
+from org.chart import Company
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.conftest import MONDAY_0900_MSK
 from tests.test_notifications_support import HttpSink, running_http_sink
@@ -77,7 +78,7 @@ def test_every_attempt_is_recorded_and_the_wait_is_capped_by_backoff_max(
     with sessions.begin() as session:
         events.test_message(session, company, person="orlov", channel="webhook", now=NOW)
     assert dispatch_due(sessions, company, now=NOW, owner="w1", settings=settings).retried == 1
-    config = company.config.notifications
+    config = notifications_config(company)
     with sessions() as session:
         message = session.scalars(select(OutboxMessage)).one()
         [attempt] = session.scalars(select(DeliveryAttempt)).all()

@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 from engine import cases
 from engine.clocks import record_breach
 from notifications.settings import NotificationSettings, TlsMode
-from runtime.company import Company, company_from_mapping
+from org.chart import Company
+from runtime.company import company_from_mapping
 from runtime.settings import EXAMPLE_COMPANY
 from storage.models import Breach, Case, OutboxMessage, SlaClock
 

@@ -24,7 +24,7 @@ from notifications.transports import Outgoing, TransportError
 from notifications.transports.file import FileTransport
 from notifications.transports.smtp import EmailTransport
 from notifications.transports.webhook import WebhookTransport
-from runtime.company import Company
+from org.chart import Company
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.conftest import MONDAY_0900_MSK
 from tests.test_notifications_support import (

@@ -28,11 +28,11 @@ from core.clock import SimulatedClock
 from crm import samples
 from engine.views import clock_used
 from org.actors import ReadScope
+from org.chart import Company
 from reports.labels import Labels
 from reports.queries import report_zone
 from reports.render import FILES, write_outputs
 from reports.report import build_report
-from runtime.company import Company
 from slaflow.demo import END, at, run_demo
 from storage.models import SlaClock
 from tests.random_history import WEEK_END, WEEK_START, history_company, history_database, play

@@ -24,7 +24,7 @@ from core.clock import SystemClock
 from flows.deploy import LATE_AUTOMATION, POOL, ZOMBIE_AFTER_S, ZOMBIE_AUTOMATION, Plan, deploy_all
 from flows.sweeper import sweep_timers
 from flows.visibility import EVENT
-from runtime.company import Company
+from org.chart import Company
 from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 from storage.models import Timer

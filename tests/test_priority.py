@@ -18,7 +18,7 @@ from core.clock import SimulatedClock
 from crm import samples
 from engine import cases
 from engine.clocks import promise_warning
-from runtime.company import Company
+from org.chart import Company
 from runtime.settings import EXAMPLE_COMPANY
 from slaflow.cli import main
 from state_machines.builtin import BUILTIN_TYPES

@@ -14,7 +14,7 @@ from duties.service import open_due_duties
 from engine import cases
 from engine.rebuild import rebuild, what_if
 from engine.timers import sweep
-from runtime.company import Company
+from org.chart import Company
 from sla.calendar import BusinessCalendar
 from storage.models import Breach, Case, SlaClock
 from tests.random_history import OPEN_DATA, history_company

@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from core.errors import SlaflowError
 from duties.service import DutyConfig
+from org.chart import Company
 from regulation import LOCALES, escalation_chain, render_regulation, write_regulation
 from regulation.render import texts
-from runtime.company import Company, company_from_mapping
+from runtime.company import company_from_mapping
 from runtime.settings import EXAMPLE_COMPANY
 from slaflow.commands.regulation import regulation
 from state_machines.duty import NAME as DUTY_TYPE

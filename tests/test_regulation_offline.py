@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree
 
+from org.chart import Company
 from regulation import write_regulation
-from runtime.company import Company
 
 
 def test_the_html_draws_each_case_type_as_inline_svg_with_labels_not_ids(company: Company, tmp_path: Path) -> None:

@@ -57,10 +57,10 @@ from core.clock import SimulatedClock
 from core.errors import InvalidData
 from engine import cases
 from engine.timers import sweep
+from org.chart import Company
 from reports import queries
 from reports.queries import Scope
 from reports.report import build_report
-from runtime.company import Company
 from storage.models import SlaClock
 
 MSK = ZoneInfo("Europe/Moscow")

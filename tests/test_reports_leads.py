@@ -17,9 +17,9 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from leads.service import LeadFacts, record_lead_event
+from org.chart import Company
 from reports.render import FILES, render_html, table_text, write_outputs
 from reports.report import Report, build_report
-from runtime.company import Company
 from storage.db import make_engine, session_factory
 
 MON = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)  # Monday 09:00 Moscow

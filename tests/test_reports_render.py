@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from core.errors import InvalidData
+from org.chart import Company
 from reports.labels import LOCALES, catalog
 from reports.render import CSV_HEADERS, render_html, render_json, table_text, write_outputs, write_report
 from reports.report import Report, build_report
-from runtime.company import Company
 from slaflow.commands.reports import report_app
 from storage.db import make_engine, session_factory
 from tests.test_reports import NOW, SINCE, UNTIL, build_dataset

@@ -24,8 +24,9 @@ from core.clock import SimulatedClock
 from crm import samples
 from engine import cases
 from org.accounts import set_admin
+from org.chart import Company
 from org.tokens import create_token
-from runtime.company import Company, company_from_mapping
+from runtime.company import company_from_mapping
 from storage.models import CaseParticipant, SlaClock
 
 STOCK_COUNT = {

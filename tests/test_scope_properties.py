@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SimulatedClock
 from engine import cases
 from org.actors import ReadScope, departments_under, person_scope
+from org.chart import Company
 from org.scope import case_filter, may_read
-from runtime.company import Company
 from storage.models import Case, CaseParticipant, SlaClock
 
 ORDER = {"customer": "ООО Ромашка", "order": "A-1"}

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SimulatedClock
 from engine import cases
 from engine.views import case_detail
-from runtime.company import Company, company_from_mapping
+from org.chart import Company
+from runtime.company import company_from_mapping
 from runtime.settings import EXAMPLE_COMPANY
 from storage.models import Breach, ClockPause, SlaClock, Timer
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SimulatedClock
 from engine import cases
 from engine.timers import DEFAULT_LEASE, sweep
-from runtime.company import Company
+from org.chart import Company
 from storage.models import Breach, CaseEvent, SlaClock, Timer
 from tests.test_sweeper_logic import open_returns
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SimulatedClock
 from engine import cases
 from engine.timers import MAX_ATTEMPTS, sweep
-from runtime.company import Company
+from org.chart import Company
 from storage.models import Breach, Timer
 
 

@@ -14,7 +14,7 @@ from core.clock import SimulatedClock
 from engine import cases
 from engine.timers import DEFAULT_LEASE, claim_due, fire_timer, sweep
 from flows.reconciler import find_stuck
-from runtime.company import Company
+from org.chart import Company
 from storage.models import Breach, SlaClock, Timer
 
 RETURN_DATA = {"customer": "ООО Ромашка", "order": "SO-1", "reason": "broken"}

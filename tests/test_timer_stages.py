@@ -15,7 +15,7 @@ from core.clock import SimulatedClock
 from engine import cases
 from engine.rebuild import rebuild
 from engine.timers import claim_due, sweep
-from runtime.company import Company
+from org.chart import Company
 from storage.models import Breach, OutboxMessage, Timer
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}

@@ -21,7 +21,8 @@ from engine.timers import sweep
 from notifications.render import render
 from notifications.watchers import follow, watchers
 from org.actors import person_scope
-from runtime.company import Company, load_company
+from org.chart import Company
+from runtime.company import load_company
 from slaflow.cli import main
 from storage.models import OutboxMessage
 

@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from duties.service import DutyFreshness, freshness
+from duties.service import DutyFreshness, duties_of, freshness
 from engine import cases
 from engine.views import case_detail, clock_used, remaining
 from org.actors import ReadScope
+from org.chart import Company
 from org.scope import case_filter, require_readable
 from reports import queries
 from reports.queries import DepartmentFigures, Scope, WeekTrend
-from runtime.company import Company
 from sla.compliance import Outcome, outcome
 from sla.ledger import record_of
 from state_machines.schema import CaseTypeDef
@@ -201,7 +201,7 @@ def board(session: Session, company: Company, now: datetime, period_key: str, *,
         figures=queries.step_figures(session, scope),
         trend=queries.weekly_trend(session, scope, zone) if PERIODS[period_key] > 1 else [],
         duties=_readable_duties(company, reader, freshness(session, company, now=now, since=chosen.since))
-        if company.config.duties else [],
+        if duties_of(company) else [],
     )
 
 
@@ -210,7 +210,7 @@ def _readable_duties(company: Company, reader: ReadScope, rows: list[DutyFreshne
     per-duty summary from the config, not a case list)."""
     if reader.everything:
         return rows
-    receiving = {duty.name: duty.requester for duty in company.config.duties}
+    receiving = {duty.name: duty.requester for duty in duties_of(company)}
     return [row for row in rows if row.department in reader.departments
             or receiving.get(row.duty) in reader.departments]
 

@@ -8,16 +8,17 @@ from datetime import datetime, time, timedelta, tzinfo
 from sqlalchemy.orm import Session
 
 from core.errors import NotPermitted
+from leads.config import leads_section
 from leads.service import check_lead_access
+from org.chart import Actor, Company
 from reports.leads import LeadFunnel, lead_funnel
-from runtime.company import Actor, Company
 
 WEEKS = 4
 
 
 def board_funnel(session: Session, company: Company, actor: Actor, now: datetime, tz: tzinfo) -> LeadFunnel | None:
     """None when the company keeps no leads or the viewer may not see them."""
-    if company.config.leads is None:
+    if leads_section(company) is None:
         return None
     try:
         check_lead_access(company, actor)

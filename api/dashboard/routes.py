@@ -17,8 +17,8 @@ from api.schemas import MAX_ID
 from api.state import app_state
 from api.workplace.panel import action_panel
 from core.errors import CaseNotFound
+from org.chart import Actor
 from reports.queries import report_zone
-from runtime.company import Actor
 from state_machines.schema import label_text
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)

@@ -21,6 +21,7 @@ from api.ratelimit import Limit, TooManyFailures
 from api.sessions import PATH, check_csrf, check_origin
 from api.state import app_state
 from org.accounts import InvitationInvalid, accept_invitation, check_password, invitation_person, person_by_email
+from org.config import auth_config
 from org.passwords import WeakPassword
 from state_machines.schema import label_text
 
@@ -48,7 +49,7 @@ def _login_page(request: Request, lang: str | None, target: str, *, status: int 
     oidc = context.oidc
     return _with_login_token(
         request, lang, "login.html.j2", status=status, headers=headers, next=target, error=error,
-        password=company.config.auth.password,
+        password=auth_config(company).password,
         oidc_label=None if oidc is None else label_text(oidc.settings.label, t.locale),
         oidc_start=f"{access.HOME}/oidc/start?{urlencode({'next': target, 'lang': t.locale})}",
     )
@@ -82,7 +83,7 @@ def login(
     context.store.check_login_token(request, csrf)
     target = access.safe_next(next)
     t = _labels(request, lang)
-    if not state.company.config.auth.password:
+    if not auth_config(state.company).password:
         raise HTTPException(403, "password sign-in is switched off (auth.password: false)")
     name = username.strip()
     person = name if name in state.company.config.people else person_by_email(state.company, name)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from duties.service import duties_of
 from reports.labels import LOCALES, Labels
 from state_machines.schema import CaseTypeDef, label_text
 
@@ -53,7 +54,7 @@ class DashboardLabels(Labels):
 
     def duty_name(self, name: str) -> str:
         """A recurring duty's label from the config (its code only if it is no longer configured)."""
-        duty = next((d for d in self.company.config.duties if d.name == name), None)
+        duty = next((d for d in duties_of(self.company) if d.name == name), None)
         return label_text(duty.label, self.locale) if duty is not None else name
 
     def state_of(self, definition: CaseTypeDef | None, state: str | None) -> str:

@@ -16,8 +16,8 @@ from api.state import app_state
 from api.workplace.forms import FormField, Problem, form_fields, validate
 from core.errors import SlaflowError
 from engine import cases
+from org.chart import Actor, Company
 from org.secrets import same
-from runtime.company import Actor, Company
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 TypeName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from api.workplace.forms import FormField, form_fields
-from runtime.company import Actor, Company
+from org.chart import Actor, Company
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
 

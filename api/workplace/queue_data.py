@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, aliased
 from api.dashboard.data import OpenRow, _case_status
 from engine.views import remaining
 from org.actors import Principal
+from org.chart import Company
 from org.scope import case_filter
-from runtime.company import Company
 from storage.models import Case, SlaClock
 
 QUEUE_LIMIT = 200

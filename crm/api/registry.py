@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.secret_ref import SecretError
 from crm.api.http import CrmApiError, CrmHttp, Sleep
 from crm.api.tokens import TokenStore
 from crm.api.vendors import VENDORS, VendorApi
+from crm.config import crm_config
 from crm.redaction import CLIENT_LOGGERS, redact_access_log
-from crm.sources import SecretError, SourceConfig
+from crm.sources import SourceConfig
 
 if TYPE_CHECKING:
-    from runtime.company import Company
+    from org.chart import Company
 
 
 class ApiRegistry:
@@ -38,7 +40,7 @@ class ApiRegistry:
         self._lock = threading.Lock()
 
     def get(self, source: str, account: str | None) -> VendorApi | None:
-        config = getattr(self.company.config.crm.sources, source, None)
+        config = getattr(crm_config(self.company).sources, source, None)
         vendor = VENDORS.get(source)
         if not isinstance(config, SourceConfig) or vendor is None:
             return None

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from notifications.config import NotificationsConfig
     from notifications.settings import NotificationSettings
-    from runtime.company import PersonConfig
+    from org.chart import PersonConfig
 
 Format = Literal["email", "chat", "json"]
 

@@ -16,7 +16,7 @@ from notifications.transports.base import Outgoing, Transport, TransportError
 from notifications.transports.smtp import build_email
 
 if TYPE_CHECKING:
-    from runtime.company import PersonConfig
+    from org.chart import PersonConfig
 
 
 class FileTransport(Transport):

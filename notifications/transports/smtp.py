@@ -18,7 +18,7 @@ from notifications.transports.base import Outgoing, Transport, TransportError
 
 if TYPE_CHECKING:
     from notifications.settings import NotificationSettings
-    from runtime.company import PersonConfig
+    from org.chart import PersonConfig
 
 
 class EmailTransport(Transport):

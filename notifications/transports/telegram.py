@@ -22,7 +22,7 @@ from notifications.transports.base import (
 if TYPE_CHECKING:
     import httpx
 
-    from runtime.company import PersonConfig
+    from org.chart import PersonConfig
 
 MAX_TEXT = 4096
 """Telegram rejects longer messages (400), which would make a long digest fail for ever."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from notifications.transports.base import Outgoing, Transport, TransportError, post
 
 if TYPE_CHECKING:
-    from runtime.company import PersonConfig
+    from org.chart import PersonConfig
 
 
 class WebhookTransport(Transport):

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from core.clock import SystemClock
 from core.errors import SlaflowError
+from crm.config import crm_config
 from slaflow.cli_support import open_runtime as _runtime
 
 user_app = typer.Typer(help="People who sign in to the dashboard: invitations, passwords, admins.",
@@ -146,7 +147,7 @@ def token_list(
                           f"{row.created_at:%Y-%m-%d %H:%M}",
                           "never" if row.last_used_at is None else f"{row.last_used_at:%Y-%m-%d %H:%M}",
                           "" if row.revoked_at is None else f"{row.revoked_at:%Y-%m-%d %H:%M}")
-        for configured in runtime.company.config.crm.api_tokens:
+        for configured in crm_config(runtime.company).api_tokens:
             table.add_row(configured.name, configured.person or ", ".join(configured.memberships), "",
                           "in the company file", "not recorded", "")
     console.print(table)

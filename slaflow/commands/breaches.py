@@ -22,9 +22,9 @@ from breaches.service import (
     review_events,
 )
 from org.actors import person_scope
+from org.chart import Company
 from reports.labels import LOCALES
 from reports.queries import report_zone
-from runtime.company import Company
 from sla.breach_reviews import BreachCause, ExemptionStatus
 from slaflow.cli_support import AtOption, ConfigOption, DbOption, JsonFlag, local_time, now_or, open_runtime, to_json
 

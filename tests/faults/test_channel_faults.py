@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import events
+from notifications.config import notifications_config
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
-from runtime.company import Company
+from org.chart import Company
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.conftest import MONDAY_0900_MSK
 from tests.faults.support import FIGURES, ChannelTally
@@ -103,7 +104,7 @@ def test_a_misbehaving_channel(
                                     http_timeout=TIMEOUT)
     with sessions.begin() as session:
         ids = [events.test_message(session, company, person=p, channel="webhook", now=NOW) for p in PEOPLE]
-    config = company.config.notifications
+    config = notifications_config(company)
     now, rounds = NOW, 0
     while rounds < 10:
         rounds += 1
