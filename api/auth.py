@@ -20,6 +20,7 @@ from api.ratelimit import FailureLimiter, Limit
 from api.sessions import SessionStore, server_key
 from api.state import app_state
 from core.errors import ConfigError
+from crm.config import crm_config
 from org.actors import Principal
 from org.chart import Actor
 from org.config import oidc_settings
@@ -84,7 +85,8 @@ def principal_from_bearer(request: Request, token: str) -> Principal:
     principal = None
     if token:
         with state.sessions.begin() as session:
-            principal = principal_for_token(session, state.company, token, now=now)
+            principal = principal_for_token(session, state.company, token, now=now,
+                                            configured=crm_config(state.company).api_tokens)
     if principal is None:
         context.limiter.fail(limits, now)
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.secret_ref import ENV_NAME, SecretError, SecretRef
 from crm.sources import (
-    MEMBERSHIP,
     AmoCrmSource,
     Bitrix24Source,
     CrmSources,
@@ -30,6 +29,7 @@ from crm.sources import (
     ZohoSource,
     resolve_source_secrets,
 )
+from org.config import ApiToken
 
 if TYPE_CHECKING:
     from org.chart import Company
@@ -119,23 +119,6 @@ class RuleConfig(_Strict):
     @property
     def label(self) -> str:
         return self.name or f"{self.source}:{'open ' + self.open if self.open else 'fire ' + str(self.fire)}"
-
-
-class ApiToken(_Strict):
-    """A bearer token of a person or an integration, stored as the SHA-256 hex of the token."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    person: str | None = None
-    """Act as this person (permissions: their department memberships)."""
-    memberships: list[Annotated[str, Field(pattern=MEMBERSHIP)]] = []
-    """For an integration: ``department/role`` pairs it acts with."""
-
-    @model_validator(mode="after")
-    def _one_identity(self) -> ApiToken:
-        if (self.person is None) == (not self.memberships):
-            raise ValueError("an API token needs exactly one of person or memberships")
-        return self
 
 
 class CrmConfig(_Strict):

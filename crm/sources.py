@@ -18,8 +18,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.secret_ref import Secret, SecretError, SecretRef
+from org.config import MEMBERSHIP
 
-MEMBERSHIP = r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$"
 ACCOUNT_NAME = r"^[a-z][a-z0-9_-]{0,31}$"
 DEFAULT_ACCOUNT = "default"
 AccountName = Annotated[str, Field(pattern=ACCOUNT_NAME)]

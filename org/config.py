@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import ConfigError
 from core.secret_ref import SecretError, SecretRef
@@ -29,6 +29,27 @@ if TYPE_CHECKING:  # company.py imports this module for its ``auth:`` section
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+MEMBERSHIP = r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$"
+"""A ``department/role`` pair an integration or token acts with."""
+
+
+class ApiToken(_Strict):
+    """A bearer token of a person or an integration, stored as the SHA-256 hex of the token."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    person: str | None = None
+    """Act as this person (permissions: their department memberships)."""
+    memberships: list[Annotated[str, Field(pattern=MEMBERSHIP)]] = []
+    """For an integration: ``department/role`` pairs it acts with."""
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> ApiToken:
+        if (self.person is None) == (not self.memberships):
+            raise ValueError("an API token needs exactly one of person or memberships")
+        return self
 
 
 class OidcConfig(_Strict):

@@ -7,6 +7,7 @@ the same scoping, so existing set-ups keep working; new tokens are made with
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import SlaflowError, UnknownPerson
-from crm.config import crm_config
 from org.accounts import is_admin
 from org.actors import Principal, integration_principal, person_principal
 from org.chart import Company
+from org.config import ApiToken
 from org.secrets import new_secret, sha256_hex
 from storage.models import StoredToken
 
@@ -53,8 +54,10 @@ def _check_memberships(company: Company, memberships: list[str]) -> None:
 
 
 def create_token(session: Session, company: Company, *, name: str, now: datetime, person: str | None = None,
-                 memberships: list[str] | None = None, admin: bool = False) -> str:
-    """Make a token and return it (the only time it is seen); the database keeps its hash."""
+                 memberships: list[str] | None = None, admin: bool = False,
+                 configured: Sequence[ApiToken] = ()) -> str:
+    """Make a token and return it (the only time it is seen); the database keeps its hash.
+    ``configured``: the tokens listed in the company file, whose names are taken too."""
     memberships = sorted(set(memberships or []))
     if not NAME.match(name):
         raise SlaflowError(f"token name {name!r}: use 1-64 letters, digits, '_', '.', ':' or '-'")
@@ -66,7 +69,7 @@ def create_token(session: Session, company: Company, *, name: str, now: datetime
     if person is not None and admin:
         raise SlaflowError("a person's token is admin when the person is (slaflow user admin NAME)")
     _check_memberships(company, memberships)
-    if name in {t.name for t in crm_config(company).api_tokens} or session.scalar(
+    if name in {t.name for t in configured} or session.scalar(
         select(StoredToken.id).where(StoredToken.name == name)
     ):
         raise SlaflowError(f"a token named {name!r} already exists; pick another name or revoke it first")
@@ -88,8 +91,9 @@ def list_tokens(session: Session, *, include_revoked: bool = False) -> list[Toke
             for t in session.scalars(query)]
 
 
-def revoke_token(session: Session, company: Company, name: str, *, now: datetime) -> None:
-    if name in {t.name for t in crm_config(company).api_tokens}:
+def revoke_token(session: Session, company: Company, name: str, *, now: datetime,
+                 configured: Sequence[ApiToken] = ()) -> None:
+    if name in {t.name for t in configured}:
         raise SlaflowError(f"token {name!r} is configured in {company.source} (crm.api_tokens): remove it there")
     row = session.scalar(select(StoredToken).where(StoredToken.name == name))
     if row is None:
@@ -99,17 +103,18 @@ def revoke_token(session: Session, company: Company, name: str, *, now: datetime
     row.revoked_at = now
 
 
-def principal_for_token(session: Session, company: Company, token: str, *, now: datetime) -> Principal | None:
+def principal_for_token(session: Session, company: Company, token: str, *, now: datetime,
+                        configured: Sequence[ApiToken] = ()) -> Principal | None:
     """The principal behind a bearer token, or None if it is unknown or revoked (or names a person
     no longer in the org chart). Records the token's last use."""
     digest = sha256_hex(token)
-    for configured in crm_config(company).api_tokens:
-        if configured.sha256 == digest:
-            via = f"config-token:{configured.name}"
-            if configured.person is not None:
-                return person_principal(company, configured.person, via=via, token_name=configured.name,
-                                        admin=is_admin(session, configured.person))
-            return integration_principal(configured.name, configured.memberships, via=via)
+    for listed in configured:
+        if listed.sha256 == digest:
+            via = f"config-token:{listed.name}"
+            if listed.person is not None:
+                return person_principal(company, listed.person, via=via, token_name=listed.name,
+                                        admin=is_admin(session, listed.person))
+            return integration_principal(listed.name, listed.memberships, via=via)
     row = session.scalar(select(StoredToken).where(StoredToken.token_sha256 == digest,
                                                    StoredToken.revoked_at.is_(None)))
     if row is None:

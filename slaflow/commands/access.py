@@ -118,7 +118,8 @@ def token_create(
         raise SlaflowError("an integration token needs --name")
     with _runtime(database_url, config) as runtime, runtime.sessions.begin() as session:
         token = create_token(session, runtime.company, name=chosen, now=SystemClock().now(), person=person,
-                             memberships=membership, admin=admin)
+                             memberships=membership, admin=admin,
+                             configured=crm_config(runtime.company).api_tokens)
     print(token)
     console.print(f"token {chosen!r} created; it is shown only now (send it as 'Authorization: Bearer ...')",
                   style="dim", highlight=False)
@@ -160,5 +161,6 @@ def token_revoke(name: Annotated[str, typer.Argument(help="the token's name")],
     from org.tokens import revoke_token
 
     with _runtime(database_url, config) as runtime, runtime.sessions.begin() as session:
-        revoke_token(session, runtime.company, name, now=SystemClock().now())
+        revoke_token(session, runtime.company, name, now=SystemClock().now(),
+                     configured=crm_config(runtime.company).api_tokens)
     console.print(f"token {name!r} revoked", highlight=False)
