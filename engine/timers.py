@@ -227,7 +227,7 @@ def _escalate(
         notify.escalated(session, company, case, clock, level=timer.level, audience=audience, now=now)
     reassign = level.reassign_to if not any(up.reassign_to for up in higher) else None
     if reassign is not None:
-        person = company.head_of(clock.department) if reassign == "head" else reassign[7:]
+        person = level.reassign_person or company.head_of(clock.department)
         if person != case.owner_person:
             cases.assign(
                 session,
