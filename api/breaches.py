@@ -23,7 +23,7 @@ from breaches.service import (
     review_events,
 )
 from core.errors import InvalidData
-from sla.breach_reviews import BreachCause, ExemptionStatus
+from core.vocabulary import BreachCause, ExemptionStatus
 
 router = APIRouter(prefix="/api/breaches", tags=["breaches"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}

@@ -16,6 +16,7 @@ from api.auth import CurrentActor
 from api.schemas import ErrorBody
 from api.state import app_state
 from core.errors import InvalidData
+from core.vocabulary import LeadStatus
 from leads.service import (
     LeadFacts,
     check_lead_access,
@@ -26,7 +27,6 @@ from leads.service import (
     record_lead_event,
     set_feedback_request,
 )
-from leads.status import LeadStatus
 from reports.leads import lead_funnel
 from reports.queries import report_zone
 

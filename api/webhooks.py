@@ -17,10 +17,11 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import AdminPrincipal
 from api.schemas import MAX_ID, ErrorBody, InboxEventRead, InboxEventRow, WebhookAccepted
 from api.state import AppState, app_state
+from core.vocabulary import InboxStatus
 from crm.adapters import ADAPTERS, Adapter, WebhookRequest
 from crm.adapters.base import body_hash, fit_key
 from crm.errors import AuthFailed, WebhookRejected
-from crm.inbox import REJECTED, InboxRecord, StoredEvent, body_text, list_inbox
+from crm.inbox import InboxRecord, StoredEvent, body_text, list_inbox
 from crm.pipeline import PipelineStopped
 from storage.faults import is_unavailable
 from storage.models import InboxEvent
@@ -119,7 +120,8 @@ def _record(adapter: Adapter, incoming: WebhookRequest, source: str, now: Any) -
 
 
 def _rejected(record: InboxRecord, body: bytes, error: str) -> InboxRecord:
-    return replace(record, idempotency_key="rejected:" + body_hash(body), status=REJECTED, last_error=error[:2000])
+    return replace(record, idempotency_key="rejected:" + body_hash(body), status=InboxStatus.REJECTED,
+                   last_error=error[:2000])
 
 
 async def _store(state: AppState, record: InboxRecord) -> StoredEvent:

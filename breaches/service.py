@@ -17,10 +17,10 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidData, NotPermitted, SlaflowError
+from core.vocabulary import BreachCause, ExemptionStatus, ReviewAction
 from org.actors import ReadScope, departments_under
 from org.chart import Actor, Company
 from org.scope import case_filter
-from sla.breach_reviews import BreachCause, ExemptionStatus, ReviewAction
 from storage.models import Breach, BreachReview, BreachReviewEvent
 
 MAX_NOTE = 2000

@@ -17,13 +17,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.vocabulary import InboxStatus
 from storage.models import InboxEvent
 
-RECEIVED, PROCESSED, UNMATCHED, FAILED, REJECTED = "received", "processed", "unmatched", "failed", "rejected"
-PARKED, EXPIRED = "parked", "expired"
-STATUSES = (RECEIVED, PROCESSED, UNMATCHED, FAILED, REJECTED, PARKED, EXPIRED)
-DONE = (PROCESSED, UNMATCHED, PARKED, EXPIRED)
-RETRYABLE = (RECEIVED, FAILED)
+DONE = (InboxStatus.PROCESSED, InboxStatus.UNMATCHED, InboxStatus.PARKED, InboxStatus.EXPIRED)
+RETRYABLE = (InboxStatus.RECEIVED, InboxStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class InboxRecord:
     content_type: str | None
     headers: dict[str, str]
     body: str
-    status: str = RECEIVED
+    status: str = InboxStatus.RECEIVED
     last_error: str | None = None
     account: str | None = None
     raw_body: bytes | None = None

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import SlaflowError
-from crm.inbox import EXPIRED, FAILED, PARKED, PROCESSED
+from core.vocabulary import InboxStatus
 from storage.models import InboxEvent
 
 PARKED_OUTCOME = "parked"
@@ -46,7 +46,7 @@ def apply_parked(session: Session, source: str, external_key: str, case_id: int,
 
     Each trigger fires in a savepoint: one the engine refuses (a missing field, a state that no
     longer allows it) is recorded as failed on its own row and never undoes the opening."""
-    query = (select(InboxEvent).where(InboxEvent.status == PARKED, InboxEvent.source == source)
+    query = (select(InboxEvent).where(InboxEvent.status == InboxStatus.PARKED, InboxEvent.source == source)
              .order_by(InboxEvent.id))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
@@ -72,9 +72,9 @@ def apply_parked(session: Session, source: str, external_key: str, case_id: int,
             result = {**row.result, "actions": actions}
             row.result = result
             until = parked_until(result)
-            row.status, row.expires_at = (PARKED, until) if until else (PROCESSED, None)
+            row.status, row.expires_at = (InboxStatus.PARKED, until) if until else (InboxStatus.PROCESSED, None)
             if errors:
-                row.status, row.last_error = FAILED, ("; ".join(errors))[:2000]
+                row.status, row.last_error = InboxStatus.FAILED, ("; ".join(errors))[:2000]
             changed.append(row.id)
     return changed
 
@@ -82,12 +82,14 @@ def apply_parked(session: Session, source: str, external_key: str, case_id: int,
 def expire_parked(session: Session, now: datetime) -> list[int]:
     """Rows whose parking time ran out become ``expired``, saying what never appeared."""
     rows = session.scalars(
-        select(InboxEvent).where(InboxEvent.status == PARKED, InboxEvent.expires_at <= now).order_by(InboxEvent.id)
+        select(InboxEvent)
+        .where(InboxEvent.status == InboxStatus.PARKED, InboxEvent.expires_at <= now)
+        .order_by(InboxEvent.id)
     ).all()
     for row in rows:
         waiting = [a for a in (row.result or {}).get("actions", []) if a.get("outcome") == PARKED_OUTCOME]
         what = "; ".join(f"{a.get('trigger')} on {a.get('entity')} ({a.get('case_type')})" for a in waiting)
-        row.status = EXPIRED
+        row.status = InboxStatus.EXPIRED
         row.last_error = (f"expired at {row.expires_at:%Y-%m-%d %H:%M} UTC: no linked case appeared for "
                           f"{what or 'its triggers'}")[:2000]
     return [row.id for row in rows]

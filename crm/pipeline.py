@@ -20,9 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
+from core.vocabulary import InboxStatus
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.inbox import FAILED, RECEIVED, InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
+from crm.inbox import InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
 from crm.parking import expire_parked
 from crm.processing import process_inbox_event
 from org.chart import Company
@@ -68,7 +69,7 @@ class InboxPipeline:
             self._stopping = False
             if self._process:
                 with self._factory() as session:
-                    self._to_process.extend(pending_inbox_ids(session, resume_limit, statuses=(RECEIVED,)))
+                    self._to_process.extend(pending_inbox_ids(session, resume_limit, statuses=(InboxStatus.RECEIVED,)))
             self._thread = threading.Thread(target=self._run, name="slaflow-inbox", daemon=True)
             self._thread.start()
 
@@ -145,7 +146,7 @@ class InboxPipeline:
             return
         with self._cond:
             if self._process:
-                self._to_process.extend(s.id for s in stored if not s.duplicate and s.status == RECEIVED)
+                self._to_process.extend(s.id for s in stored if not s.duplicate and s.status == InboxStatus.RECEIVED)
         for item, result in zip(batch, stored, strict=True):
             _answer(item, result)
 
@@ -176,7 +177,7 @@ class InboxPipeline:
                 expire_parked(session, now)
                 again = session.scalars(
                     select(InboxEvent.id)
-                    .where(InboxEvent.status == FAILED, InboxEvent.attempts < MAX_API_RETRIES,
+                    .where(InboxEvent.status == InboxStatus.FAILED, InboxEvent.attempts < MAX_API_RETRIES,
                            InboxEvent.last_error.like(f"{CrmApiError.__name__}:%"))
                     .order_by(InboxEvent.id).limit(100)
                 ).all()

@@ -18,13 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DuplicateCase, IllegalTransition, SlaflowError
+from core.vocabulary import InboxStatus
 from crm.adapters import ADAPTERS
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.config import SourceConfig, crm_config
 from crm.enrichment import default_registry, enrich
 from crm.events import CrmEvent
-from crm.inbox import DONE, FAILED, PARKED, PROCESSED, REJECTED, UNMATCHED, pending_inbox_ids
+from crm.inbox import DONE, pending_inbox_ids
 from crm.lead_hook import lead_actions
 from crm.parking import apply_parked, park, parked_until
 from crm.rules import OPEN, PlannedAction, plan
@@ -70,14 +71,14 @@ def process_inbox_event(
             row = session.get(InboxEvent, inbox_id)
             if row is None:
                 return None
-            if row.status == REJECTED or (row.status in DONE and not force):
+            if row.status == InboxStatus.REJECTED or (row.status in DONE and not force):
                 return _snapshot(row)
             events, notes = enrich(_events(company, row), company, apis or default_registry(company, factory))
         with factory.begin() as session:
             row = _lock(session, inbox_id)
             if row is None:
                 return None
-            if row.status == REJECTED or (row.status in DONE and not force):
+            if row.status == InboxStatus.REJECTED or (row.status in DONE and not force):
                 return _snapshot(row)
             status, result = _apply(session, company, row, now, events)
             if notes:
@@ -146,8 +147,8 @@ def _apply(session: Session, company: Company, row: InboxEvent, now: datetime,
     until = parked_until(result)
     row.expires_at = until
     if until is not None:
-        return PARKED, result
-    return (PROCESSED if outcomes else UNMATCHED), result
+        return InboxStatus.PARKED, result
+    return (InboxStatus.PROCESSED if outcomes else InboxStatus.UNMATCHED), result
 
 
 def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime,
@@ -221,7 +222,7 @@ def _record_failure(factory: sessionmaker[Session], inbox_id: int, exc: Exceptio
             return None
         if row.status in DONE and not force:
             return _snapshot(row)  # processed meanwhile by another worker
-        row.status, row.last_error = FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+        row.status, row.last_error = InboxStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
         row.attempts += 1
         return _snapshot(row)
 

@@ -19,10 +19,12 @@ from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, ensure_utc
+from core.vocabulary import TimerStatus
 from engine import cases, clocks
 from notifications import events as notify
 from notifications import recipients
 from org.chart import Actor, Company
+from storage import lease as lease_rows
 from storage.models import Breach, SlaClock, Timer, table
 
 log = logging.getLogger(__name__)
@@ -103,22 +105,9 @@ def claim_due(
     """Lease up to ``limit`` due timers to ``owner``. On PostgreSQL concurrent sweepers skip each
     other's rows (``FOR UPDATE SKIP LOCKED``); on SQLite the write lock makes the claim atomic."""
     now = ensure_utc(now)
-    candidates = (
-        select(_timers.c.id)
-        .where(_timers.c.status == "pending", _timers.c.due_at <= now)
-        .where(or_(_timers.c.lease_until.is_(None), _timers.c.lease_until < now))
-        .order_by(_timers.c.due_at, _timers.c.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    claimed = session.scalars(
-        update(_timers)
-        .where(_timers.c.id.in_(candidates.scalar_subquery()))
-        .values(lease_owner=owner, lease_until=now + lease, attempts=_timers.c.attempts + 1)
-        .returning(_timers.c.id)
-    )
-    return sorted(claimed)
+    due = [_timers.c.status == TimerStatus.PENDING, _timers.c.due_at <= now]
+    return lease_rows.claim(session, _timers, due=due, order_by=[_timers.c.due_at, _timers.c.id], now=now,
+                            owner=owner, lease=lease, limit=limit)
 
 
 HookHandler = Callable[[str, int, int], None]
@@ -238,7 +227,7 @@ def _escalate(
         notify.escalated(session, company, case, clock, level=timer.level, audience=audience, now=now)
     reassign = level.reassign_to if not any(up.reassign_to for up in higher) else None
     if reassign is not None:
-        person = company.head_of(clock.department) if reassign == "head" else reassign[7:]
+        person = level.reassign_person or company.head_of(clock.department)
         if person != case.owner_person:
             cases.assign(
                 session,

@@ -33,16 +33,17 @@ from types import FrameType
 from typing import Any
 
 from prefect import flow
-from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from core.clock import SystemClock, ensure_utc
+from core.vocabulary import TimerStatus
 from engine.timers import DEFAULT_LEASE, SweepResult, sweep
 from flows._support import flow_run_id, open_runtime, publish_table, run_logger, worker_id
 from flows.hooks import start_state_hook
 from flows.visibility import fired_timers, publish_fired
 from notifications.settings import NotificationSettings
 from runtime.assembly import Runtime
+from storage import lease as lease_rows
 from storage.models import Timer, table
 
 ARTIFACT_ROWS = 1000
@@ -276,10 +277,6 @@ def _release(runtime: Runtime, owners: list[str]) -> None:
     """Hand our unfired claims back at once (a clean stop), instead of after their lease."""
     timers = table(Timer)
     with runtime.sessions.begin() as session:
-        session.execute(
-            update(timers)
-            .where(timers.c.lease_owner.in_(owners), timers.c.status == "pending")
-            .values(lease_owner=None, lease_until=None, attempts=timers.c.attempts - 1)
-        )
+        lease_rows.release(session, timers, owners=owners, where=[timers.c.status == TimerStatus.PENDING])
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from leads.status import LeadStatus
+from core.vocabulary import LeadStatus
 from state_machines.schema import BusinessMinutes
 
 if TYPE_CHECKING:

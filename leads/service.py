@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from core.clock import ensure_utc
 from core.errors import InvalidData, NotPermitted, SlaflowError
+from core.vocabulary import LeadStatus
 from leads.config import LeadsConfig, leads_section
-from leads.status import TIME_FIELD, LeadStatus, implied, move_allowed
+from leads.status import TIME_FIELD, implied, move_allowed
 from storage.db import insert_ignoring_duplicates
 from storage.models import Case, Lead, LeadEvent, LeadFeedback, table
 

@@ -1,22 +1,8 @@
-"""The lead statuses of the company's rules and the order a lead moves through them (pure)."""
+"""The order a lead moves through its statuses (core.vocabulary.LeadStatus), their times and labels (pure)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class LeadStatus(StrEnum):
-    NEW = "new"
-    """Received, nobody has answered yet (the first-response clock runs)."""
-    TAKEN = "taken"
-    """Taken into work («Взят в работу»): a sales manager answered (the qualification clock runs)."""
-    QUALIFIED = "qualified"
-    """Qualified («Квалифицирован»): a target lead with its product group."""
-    RESERVATION_PAID = "reservation_paid"
-    """Reservation paid («Оплачена бронь»): the funnel's last step."""
-    NON_TARGET = "non_target"
-    """Non-target («Нецелевой лид»): cannot become a deal; sales gives the reason."""
-
+from core.vocabulary import LeadStatus
 
 FORWARD: tuple[LeadStatus, ...] = (
     LeadStatus.NEW,

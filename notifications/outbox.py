@@ -22,16 +22,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.vocabulary import OutboxStatus
 from notifications import ack_links, recipients
 from notifications.config import notifications_config
 from notifications.folding import fold, held_for_digest
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
+from storage import lease as lease_rows
 from storage.db import insert_ignoring_duplicates
 from storage.faults import describe, is_unavailable
 from storage.models import DeliveryAttempt, OutboxMessage, table
@@ -41,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
 BREAKER_THRESHOLD = 3
 """Consecutive transient failures of one channel in one run after which its remaining messages
 are released untried (a dead SMTP server should cost three timeouts, not two hundred)."""
@@ -92,7 +93,7 @@ def enqueue(
         row = {
             "dedupe_key": dedupe_key(kind, scope, level, recipient, channel),
             "case_id": case_id, "kind": kind, "level": level, "recipient": recipient, "channel": channel,
-            "locale": locale, "context": context, "urgent": urgent, "status": PENDING, "created_at": now,
+            "locale": locale, "context": context, "urgent": urgent, "status": OutboxStatus.PENDING, "created_at": now,
             "next_attempt_at": not_before, "attempts": 0,
         }
         if _insert_once(session, row):
@@ -109,7 +110,7 @@ def enqueue_direct(
     return _insert_once(session, {
         "dedupe_key": dedupe_key(kind, scope, level, recipient, channel), "case_id": case_id, "kind": kind,
         "level": level, "recipient": recipient, "channel": channel, "locale": "", "context": context, "urgent": False,
-        "status": PENDING, "created_at": now, "next_attempt_at": now, "attempts": 0,
+        "status": OutboxStatus.PENDING, "created_at": now, "next_attempt_at": now, "attempts": 0,
     })
 
 
@@ -117,7 +118,8 @@ DIRECT_CHANNELS = ("crm",)
 """Channels whose rows are delivered by their feature, not by a person's transport (never redirected)."""
 
 
-_INSERT_ONCE = insert_ignoring_duplicates(table(OutboxMessage), "dedupe_key")
+_outbox = table(OutboxMessage)
+_INSERT_ONCE = insert_ignoring_duplicates(_outbox, "dedupe_key")
 """Built once: this runs inside every case change that notifies anyone."""
 
 
@@ -190,25 +192,12 @@ def claim_due(
 ) -> list[int]:
     """Lease up to ``limit`` due messages to ``owner`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
     on SQLite the write lock taken by ``BEGIN IMMEDIATE`` makes the claim atomic)."""
-    candidates = (
-        select(OutboxMessage.id)
-        .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
-        .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
-        .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-    )
+    due = [_outbox.c.status == OutboxStatus.PENDING, _outbox.c.next_attempt_at <= now]
     if only is not None:
-        candidates = candidates.where(OutboxMessage.id.in_(list(only)))
-    if session.get_bind(OutboxMessage).dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    claimed = session.scalars(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(candidates.scalar_subquery()))
-        .values(lease_owner=owner, lease_until=now + lease, attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(claimed)
+        due.append(_outbox.c.id.in_(list(only)))
+    return lease_rows.claim(session, _outbox, due=due,
+                            order_by=[_outbox.c.urgent.desc(), _outbox.c.next_attempt_at, _outbox.c.id],
+                            now=now, owner=owner, lease=lease, limit=limit)
 
 
 def dispatch_due(
@@ -281,7 +270,7 @@ class _Delivery:
                     log.warning("could not record the delivery of outbox message %s: storage unavailable (%s)",
                                 job.id, describe(exc))
                 continue
-            counts[{SENT: "sent", FAILED: "failed"}.get(status, "retried")] += 1
+            counts[status if status in (OutboxStatus.SENT, OutboxStatus.FAILED) else "retried"] += 1
         return counts
 
     def _transport(self, kind: str) -> Transport:
@@ -345,14 +334,14 @@ class _Delivery:
         session.add(DeliveryAttempt(message_id=message_id, at=self.now, ok=outcome.ok, permanent=outcome.permanent,
                                     error=_clip(outcome.error), duration_ms=outcome.duration_ms))
         message = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
-        if message is None or message.status != PENDING or message.lease_owner != self.owner:
-            return message.status if message is not None else FAILED
+        if message is None or message.status != OutboxStatus.PENDING or message.lease_owner != self.owner:
+            return message.status if message is not None else OutboxStatus.FAILED
         message.lease_owner, message.lease_until = None, None
         message.last_error = _clip(outcome.error)
         if outcome.ok:
-            message.status, message.sent_at = SENT, self.now
+            message.status, message.sent_at = OutboxStatus.SENT, self.now
         elif outcome.permanent or message.attempts >= config.max_attempts:
-            message.status = FAILED
+            message.status = OutboxStatus.FAILED
         else:
             wait = retry_wait(config.backoff(message.attempts), outcome.retry_after, config.backoff_max_seconds)
             message.next_attempt_at = self.now + timedelta(seconds=wait)
@@ -362,16 +351,9 @@ class _Delivery:
         """Give back claimed messages untried (the claim's attempt count is undone)."""
         wait = timedelta(seconds=notifications_config(self.company).backoff_seconds)
         with self.factory.begin() as session:
-            released = session.scalars(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner,
-                       OutboxMessage.status == PENDING)
-                .values(lease_owner=None, lease_until=None, attempts=OutboxMessage.attempts - 1,
-                        next_attempt_at=self.now + wait)
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
-            )
-            return len(list(released))
+            return lease_rows.release(session, _outbox, owners=[self.owner],
+                                      where=[_outbox.c.id.in_(ids), _outbox.c.status == OutboxStatus.PENDING],
+                                      values={"next_attempt_at": self.now + wait})
 
 
 def _ms(started: float) -> float:
@@ -404,10 +386,10 @@ def list_messages(session: Session, *, status: str | None = None, limit: int = 1
 def retry(session: Session, *, now: datetime, ids: Sequence[int] = (), all_failed: bool = False) -> list[int]:
     """Put failed (or pending) messages back in the queue with a fresh attempt budget.
     Sent messages are never re-sent."""
-    which = OutboxMessage.status == FAILED if all_failed else OutboxMessage.id.in_(list(ids))
-    query = update(OutboxMessage).where(OutboxMessage.status.in_([FAILED, PENDING]), which)
+    which = OutboxMessage.status == OutboxStatus.FAILED if all_failed else OutboxMessage.id.in_(list(ids))
+    query = update(OutboxMessage).where(OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.PENDING]), which)
     retried = session.scalars(
-        query.values(status=PENDING, attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None)
+        query.values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )

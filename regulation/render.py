@@ -213,7 +213,7 @@ class _Facts:
                 else:
                     names += [self.person(p) for p in who.get(spec, [])]
             target = level.reassign_to
-            reassign = None if target is None else self.person(head if target == "head" else target[7:])
+            reassign = None if target is None else self.person(level.reassign_person or head)
             levels.append({"after": level.after, "names": list(dict.fromkeys(names)), "reassign": reassign})
         return levels
 

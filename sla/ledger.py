@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Label, Row, case, func, select
 from sqlalchemy.orm import Session
 
-from sla.breach_reviews import ExemptionStatus
+from core.vocabulary import ExemptionStatus
 from sla.calendar import BusinessCalendar, CalendarConfig
 from sla.compliance import BREACHED_STATUS, ClockRecord, Outcome, Tally, late_minutes, outcome, used_now
 from storage.models import BreachReview, CalendarVersion, SlaClock, table

@@ -88,6 +88,13 @@ class EscalationLevel(_Strict):
     reassign_to: str | None = Field(None, pattern=r"^(head|person:[a-z][a-z0-9_]*)$")
     """``head`` (the owning department's head) or ``person:<id>`` (a member of that department)."""
 
+    @property
+    def reassign_person(self) -> str | None:
+        """The person of ``reassign_to: person:<id>`` (None for ``head`` or no reassignment)."""
+        if self.reassign_to is None or self.reassign_to == "head":
+            return None
+        return self.reassign_to.removeprefix("person:")
+
     @model_validator(mode="after")
     def _does_something(self) -> EscalationLevel:
         if not self.notify and self.reassign_to is None:

@@ -23,6 +23,7 @@ from breaches.service import (
 )
 from core.clock import SimulatedClock
 from core.errors import InvalidData, NotPermitted
+from core.vocabulary import BreachCause, ExemptionStatus
 from crm import samples
 from engine import cases
 from engine.timers import sweep
@@ -30,7 +31,6 @@ from org.actors import person_scope
 from org.chart import Company
 from reports.render import table_text
 from reports.report import build_report
-from sla.breach_reviews import BreachCause, ExemptionStatus
 from storage.models import Breach
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}

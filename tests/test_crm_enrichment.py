@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config, serving
 from core.clock import SimulatedClock
+from core.vocabulary import InboxStatus
 from crm import samples
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.inbox import FAILED, PROCESSED, InboxRecord, store
+from crm.inbox import InboxRecord, store
 from crm.processing import process_inbox_event
 from org.chart import Company
 from runtime.company import company_from_mapping
@@ -75,7 +76,7 @@ def test_it_moves_the_right_case_by_the_stage_read_back_for_an_id_only_bitrix24_
     for deal in (77, 78):
         done = process_inbox_event(sessions, company, deal_event(sessions, clock, "ONCRMDEALADD", deal, 1794808800),
                                    clock.now(), apis=apis)
-        assert done is not None and done.status == PROCESSED, done
+        assert done is not None and done.status == InboxStatus.PROCESSED, done
     first, second = cases(sessions)
     assert first.data == {"customer": "ООО Ромашка", "order": "77", "deliver_by": "2026-11-20T03:00:00+03:00",
                           "reason": "Ромашка: 40 паллет"}
@@ -85,7 +86,7 @@ def test_it_moves_the_right_case_by_the_stage_read_back_for_an_id_only_bitrix24_
     fake_crm.records[("bitrix24", "deal", "77")].update(STAGE_ID="C1:PREPARATION", UF_CRM_SLOT="2026-11-18 10:00")
     moved = process_inbox_event(sessions, company, deal_event(sessions, clock, "ONCRMDEALUPDATE", 77, 1794809000),
                                 clock.now(), apis=apis)
-    assert moved is not None and moved.status == PROCESSED and moved.result is not None
+    assert moved is not None and moved.status == InboxStatus.PROCESSED and moved.result is not None
     assert moved.result["actions"][0]["outcome"] == "fired"
     assert moved.result["events"][0]["new_stage"] == "C1:PREPARATION" and moved.result["events"][0]["enriched"]
     first, second = cases(sessions)
@@ -109,14 +110,15 @@ def test_it_waits_out_a_rate_limit_within_bounds_and_fails_the_row_for_a_retry_w
     fake_crm.fail("crm.deal.get", "bitrix24", times=2)  # 503 QUERY_LIMIT_EXCEEDED, twice
     done = process_inbox_event(sessions, company, deal_event(sessions, clock, "ONCRMDEALADD", 77, 1794808800),
                                clock.now(), apis=apis)
-    assert done is not None and done.status == PROCESSED and waits == [1.0, 2.0]
+    assert done is not None and done.status == InboxStatus.PROCESSED and waits == [1.0, 2.0]
     fake_crm.fail("crm.deal.get", "bitrix24", times=3)
     row = deal_event(sessions, clock, "ONCRMDEALADD", 77, 1794808900)
     failed = process_inbox_event(sessions, company, row, clock.now(), apis=apis)
-    assert failed is not None and failed.status == FAILED and "QUERY_LIMIT_EXCEEDED" in (failed.last_error or "")
+    assert failed is not None and failed.status == InboxStatus.FAILED
+    assert "QUERY_LIMIT_EXCEEDED" in (failed.last_error or "")
     assert B24_TOKEN not in (failed.last_error or "") and TOKENS["bitrix24"] not in (failed.last_error or "")
     retried = process_inbox_event(sessions, company, row, clock.now(), apis=apis)
-    assert retried is not None and retried.status == PROCESSED and len(cases(sessions)) == 1
+    assert retried is not None and retried.status == InboxStatus.PROCESSED and len(cases(sessions)) == 1
 
 
 @pytest.mark.parametrize("vendor", ["hubspot", "amocrm", "pipedrive"])
@@ -252,14 +254,15 @@ def test_the_server_retries_a_row_that_failed_on_a_rate_limited_crm_by_itself(
         assert client.app.state.slaflow.pipeline.wait_idle(30)  # type: ignore[attr-defined]
         with client.app.state.slaflow.sessions() as session:  # type: ignore[attr-defined]
             row = session.get(InboxEvent, first)
-            assert row is not None and row.status == FAILED and "QUERY_LIMIT_EXCEEDED" in (row.last_error or "")
+            assert row is not None and row.status == InboxStatus.FAILED
+            assert "QUERY_LIMIT_EXCEEDED" in (row.last_error or "")
         clock.advance(timedelta(seconds=61))
         body, headers = samples.bitrix24("ONCRMDEALADD", 78, int(clock.now().timestamp()), token=B24_TOKEN)
         assert client.post("/webhooks/bitrix24", content=body, headers=headers).status_code == 200
         assert client.app.state.slaflow.pipeline.wait_idle(30)  # type: ignore[attr-defined]
         with client.app.state.slaflow.sessions() as session:  # type: ignore[attr-defined]
             row = session.get(InboxEvent, first)
-            assert row is not None and (row.status, row.attempts) == (PROCESSED, 2)
+            assert row is not None and (row.status, row.attempts) == (InboxStatus.PROCESSED, 2)
             assert sorted(c.external_key for c in session.scalars(select(Case))) == [
                 "deal:77:rush_delivery", "deal:78:rush_delivery"]
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
+from core.vocabulary import InboxStatus
 from crm import samples
-from crm.inbox import PROCESSED
 from crm.processing import process_inbox_event
 from org.chart import Company
 from storage.models import Lead
@@ -41,7 +41,7 @@ def test_amocrm_events_move_the_lead_through_the_funnel(
     sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
 ) -> None:
     first = process_inbox_event(sessions, company, webhook(sessions, clock, "add", NEW, "a"), clock.now())
-    assert first is not None and first.status == PROCESSED and first.result is not None
+    assert first is not None and first.status == InboxStatus.PROCESSED and first.result is not None
     assert first.result["actions"][0]["outcome"] == "recorded"
     lead = lead_of(sessions)
     assert (lead.source, lead.external_key, lead.status) == ("amocrm", "777001", "new")
@@ -74,7 +74,7 @@ def test_a_backward_move_in_the_crm_is_reported_and_changes_nothing(
     assert lead_of(sessions).status == "reservation_paid"
     done = process_inbox_event(sessions, company, webhook(sessions, clock, "status", moved(43315789, 1794808200),
                                                           "b"), clock.now())
-    assert done is not None and done.status == PROCESSED and done.result is not None
+    assert done is not None and done.status == InboxStatus.PROCESSED and done.result is not None
     [action] = done.result["actions"]
     assert action["outcome"] == "refused" and "cannot become 'taken'" in action["reason"]
     assert lead_of(sessions).status == "reservation_paid" and lead_of(sessions).version == 1

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from api.testing import example_config, write_config
 from core.clock import SimulatedClock
-from crm.inbox import EXPIRED, FAILED, PARKED, PROCESSED
+from core.vocabulary import InboxStatus
 from crm.parking import expire_parked
 from crm.processing import process_inbox_event
 from org.chart import Company
@@ -29,7 +29,7 @@ def test_it_parks_a_trigger_that_arrives_before_its_case_and_applies_it_when_the
     sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
 ) -> None:
     early = process_inbox_event(sessions, company, amo(sessions, clock, LOST, key="lost"), clock.now())
-    assert early is not None and early.status == PARKED and early.result is not None
+    assert early is not None and early.status == InboxStatus.PARKED and early.result is not None
     [parked] = early.result["actions"]
     assert (parked["outcome"], parked["trigger"], parked["reason"]) == (
         "parked", "cancel", "no case is linked to lead:25399013 yet")
@@ -40,13 +40,14 @@ def test_it_parks_a_trigger_that_arrives_before_its_case_and_applies_it_when_the
 
     clock.advance(timedelta(minutes=5))
     opened = process_inbox_event(sessions, company, amo(sessions, clock, RESERVE, key="reserve"), clock.now())
-    assert opened is not None and opened.status == PROCESSED and opened.result is not None
+    assert opened is not None and opened.status == InboxStatus.PROCESSED and opened.result is not None
     assert opened.result["actions"][0]["applied_parked"] == [early.id]
     with sessions() as session:
         case = session.scalars(select(Case)).one()
         row = session.get(InboxEvent, early.id)
         assert case.state == "cancelled" and case.data["reason"] == "сделка закрыта в amoCRM как нереализованная"
-        assert row is not None and row.status == PROCESSED and row.expires_at is None and row.result is not None
+        assert row is not None and row.status == InboxStatus.PROCESSED
+        assert row.expires_at is None and row.result is not None
         [applied] = row.result["actions"]
         assert (applied["outcome"], applied["case_id"], applied["applied_late"]) == ("fired", case.id, True)
     # Nothing is applied twice: the parked row is done, and expiring finds nothing.
@@ -59,14 +60,14 @@ def test_it_expires_a_parked_trigger_whose_case_never_appears_with_the_reason_in
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     early = process_inbox_event(sessions, company, amo(sessions, clock, LOST, key="lost"), clock.now())
-    assert early is not None and early.status == PARKED
+    assert early is not None and early.status == InboxStatus.PARKED
     with sessions.begin() as session:
         assert expire_parked(session, clock.now() + timedelta(hours=23)) == []
     with sessions.begin() as session:
         assert expire_parked(session, clock.now() + timedelta(days=1)) == [early.id]
     with sessions() as session:
         row = session.get(InboxEvent, early.id)
-        assert row is not None and row.status == EXPIRED
+        assert row is not None and row.status == InboxStatus.EXPIRED
         assert row.last_error is not None and "no linked case appeared for cancel on lead:25399013" in row.last_error
     # The case opening later does not resurrect an expired trigger.
     process_inbox_event(sessions, company, amo(sessions, clock, RESERVE, key="reserve"), clock.now())
@@ -89,11 +90,11 @@ def test_it_opens_the_case_even_when_a_parked_trigger_is_refused_and_marks_that_
             rule.pop("values")  # cancel requires a reason the CRM event does not carry
     company = company_from_mapping(raw)
     early = process_inbox_event(sessions, company, amo(sessions, clock, LOST, key="lost"), clock.now())
-    assert early is not None and early.status == PARKED
+    assert early is not None and early.status == InboxStatus.PARKED
     opened = process_inbox_event(sessions, company, amo(sessions, clock, RESERVE, key="reserve"), clock.now())
-    assert opened is not None and opened.status == PROCESSED
+    assert opened is not None and opened.status == InboxStatus.PROCESSED
     with sessions() as session:
         assert session.scalars(select(Case.state)).one() == "approval"
         row = session.get(InboxEvent, early.id)
-        assert row is not None and row.status == FAILED
+        assert row is not None and row.status == InboxStatus.FAILED
         assert row.last_error is not None and "MissingFields" in row.last_error and "reason" in row.last_error

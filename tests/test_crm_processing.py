@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config
 from core.clock import SimulatedClock
+from core.vocabulary import InboxStatus
 from crm import samples
-from crm.inbox import FAILED, PROCESSED, RECEIVED, UNMATCHED, InboxRecord, pending_inbox_ids, store, store_many
+from crm.inbox import InboxRecord, pending_inbox_ids, store, store_many
 from crm.processing import process_inbox_event, replay_status
 from org.chart import Company
 from runtime.company import company_from_mapping
@@ -47,7 +48,7 @@ def test_it_opens_a_case_linked_to_the_crm_entity_in_the_same_transaction_as_the
 ) -> None:
     inbox_id = amo(sessions, clock, RESERVE)
     done = process_inbox_event(sessions, company, inbox_id, clock.now())
-    assert done is not None and done.status == PROCESSED and done.attempts == 1
+    assert done is not None and done.status == InboxStatus.PROCESSED and done.attempts == 1
     [case] = cases_of(sessions)
     assert (case.case_type, case.state, case.external_source, case.external_key) == (
         "reservation", "approval", "amocrm", "lead:25399013:reservation")
@@ -85,7 +86,7 @@ def test_it_lets_two_workers_race_on_one_event_and_opens_one_case(
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert [o.status for o in outcomes] == [PROCESSED, PROCESSED]
+    assert [o.status for o in outcomes] == [InboxStatus.PROCESSED, InboxStatus.PROCESSED]
     assert len(cases_of(sessions)) == 1 and {o.attempts for o in outcomes} == {1}
 
 
@@ -94,7 +95,7 @@ def test_it_keeps_events_no_rule_matches_as_unmatched(
 ) -> None:
     inbox_id = amo(sessions, clock, {**RESERVE, "status_id": 555})
     done = process_inbox_event(sessions, company, inbox_id, clock.now())
-    assert done is not None and done.status == UNMATCHED and done.result is not None
+    assert done is not None and done.status == InboxStatus.UNMATCHED and done.result is not None
     assert done.result["actions"] == [] and done.result["events"][0]["new_stage"] == "555"
     assert cases_of(sessions) == []
 
@@ -106,10 +107,10 @@ def test_it_fires_the_trigger_on_the_case_linked_to_the_entity_and_tolerates_the
     clock.advance(timedelta(hours=1))
     lost = process_inbox_event(sessions, company, amo(sessions, clock, LOST, key="k2"), clock.now())
     [case] = cases_of(sessions)
-    assert lost is not None and lost.status == PROCESSED and case.state == "cancelled"
+    assert lost is not None and lost.status == InboxStatus.PROCESSED and case.state == "cancelled"
     assert case.data["reason"] == "сделка закрыта в amoCRM как нереализованная"
     again = process_inbox_event(sessions, company, amo(sessions, clock, LOST, key="k3"), clock.now())
-    assert again is not None and again.status == PROCESSED and again.result is not None
+    assert again is not None and again.status == InboxStatus.PROCESSED and again.result is not None
     assert again.result["actions"][0]["outcome"] == "skipped"  # the case is closed: nothing to move
 
 
@@ -118,7 +119,7 @@ def test_it_reports_the_existing_case_when_a_redelivery_under_another_key_would_
 ) -> None:
     process_inbox_event(sessions, company, amo(sessions, clock, RESERVE), clock.now())
     again = process_inbox_event(sessions, company, amo(sessions, clock, RESERVE, key="other"), clock.now())
-    assert again is not None and again.status == PROCESSED and again.result is not None
+    assert again is not None and again.status == InboxStatus.PROCESSED and again.result is not None
     assert again.result["actions"][0]["outcome"] == "exists"
     assert again.result["actions"][0]["case_id"] == cases_of(sessions)[0].id and len(cases_of(sessions)) == 1
 
@@ -133,13 +134,14 @@ def test_it_records_a_failure_changes_nothing_and_a_replay_after_fixing_the_conf
     misconfigured = company_from_mapping(config)
     inbox_id = amo(sessions, clock, RESERVE, {**RESERVE, "id": 25399014})
     failed = process_inbox_event(sessions, misconfigured, inbox_id, clock.now())
-    assert failed is not None and failed.status == FAILED and failed.attempts == 1
+    assert failed is not None and failed.status == InboxStatus.FAILED and failed.attempts == 1
     assert failed.last_error is not None and failed.last_error.startswith("NotPermitted: crm:amocrm may not open")
     assert cases_of(sessions) == []
     with sessions() as session:
         assert pending_inbox_ids(session, 10) == [inbox_id]
-    [replayed] = replay_status(sessions, company, FAILED, clock.now)
-    assert (replayed.id, replayed.status, replayed.attempts, replayed.last_error) == (inbox_id, PROCESSED, 2, None)
+    [replayed] = replay_status(sessions, company, InboxStatus.FAILED, clock.now)
+    assert (replayed.id, replayed.status, replayed.attempts, replayed.last_error) == (
+        inbox_id, InboxStatus.PROCESSED, 2, None)
     assert sorted(str(c.external_key) for c in cases_of(sessions)) == [
         "lead:25399013:reservation", "lead:25399014:reservation"]
 
@@ -149,7 +151,7 @@ def test_it_records_a_body_it_cannot_read_as_failed_rather_than_losing_it(
 ) -> None:
     inbox_id = stored(sessions, clock, "amocrm", b"account%5Bsubdomain%5D=sever", "k")
     done = process_inbox_event(sessions, company, inbox_id, clock.now())
-    assert done is not None and done.status == FAILED and "no entity in the body" in (done.last_error or "")
+    assert done is not None and done.status == InboxStatus.FAILED and "no entity in the body" in (done.last_error or "")
 
 
 def test_it_answers_a_duplicate_with_the_first_row_and_lists_only_rows_still_to_process(
@@ -165,7 +167,7 @@ def test_it_answers_a_duplicate_with_the_first_row_and_lists_only_rows_still_to_
     process_inbox_event(sessions, company, first, clock.now())
     with sessions() as session:
         assert pending_inbox_ids(session, 10) == [other]
-        assert pending_inbox_ids(session, 10, statuses=(RECEIVED,)) == [other]
+        assert pending_inbox_ids(session, 10, statuses=(InboxStatus.RECEIVED,)) == [other]
 
 
 def test_it_stores_a_batch_at_once_answering_each_duplicate_with_the_first_row(

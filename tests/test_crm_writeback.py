@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.testing import example_config
 from core.clock import SimulatedClock
+from core.vocabulary import OutboxStatus
 from crm.processing import process_inbox_event
 from crm.writeback import deliver, target_of
 from engine.timers import sweep
-from notifications.outbox import SENT, dispatch_due
+from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
 from notifications.transports.base import TransportError
 from runtime.company import company_from_mapping
@@ -98,7 +99,7 @@ def test_it_writes_a_breach_onto_the_deal_exactly_once_when_the_crm_answers_429_
         row = session.get(OutboxMessage, breach_comment.id)
         attempts = session.scalars(select(DeliveryAttempt.ok).where(DeliveryAttempt.message_id == breach_comment.id)
                                    .order_by(DeliveryAttempt.id)).all()
-    assert row is not None and row.status == SENT and attempts == [False, False, True]
+    assert row is not None and row.status == OutboxStatus.SENT and attempts == [False, False, True]
 
 
 def test_it_comments_the_step_change_and_finds_the_record_of_a_named_account() -> None:

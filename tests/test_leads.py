@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import InvalidData, NotPermitted
+from core.vocabulary import LeadStatus
 from engine import cases
 from leads.service import (
     LeadFacts,
@@ -23,7 +24,7 @@ from leads.service import (
     record_lead_event,
     set_feedback_request,
 )
-from leads.status import FORWARD, TIME_FIELD, LeadStatus, implied, move_allowed
+from leads.status import FORWARD, TIME_FIELD, implied, move_allowed
 from org.chart import Company
 from reports.leads import lead_funnel, months
 from reports.queries import report_zone

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from core.clock import SystemClock
 from core.errors import SlaflowError
-from crm.inbox import FAILED, PARKED, REJECTED, STATUSES, UNMATCHED, list_inbox
+from core.vocabulary import InboxStatus
+from crm.inbox import list_inbox
 from crm.parking import expire_parked
 from crm.processing import Processed, replay, replay_status
 from slaflow.cli_support import open_runtime as _runtime
@@ -41,8 +42,8 @@ def inbox_list(
     config: ConfigOption = None,
 ) -> None:
     """List stored webhooks, newest first."""
-    if status is not None and status not in STATUSES:
-        raise SlaflowError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+    if status is not None and status not in set(InboxStatus):
+        raise SlaflowError(f"unknown status {status!r}; statuses: {', '.join(InboxStatus)}")
     table = Table("id", "source", "received", "status", "tries", "outcome / error")
     with _runtime(database_url, config) as runtime:
         with runtime.sessions.begin() as session:  # parked events whose time ran out show as expired
@@ -50,7 +51,7 @@ def inbox_list(
         with runtime.sessions() as session:
             for row in list_inbox(session, status=status, source=source, limit=limit):
                 shown = row.status
-                if row.status == PARKED and row.expires_at is not None:
+                if row.status == InboxStatus.PARKED and row.expires_at is not None:
                     shown = f"parked until {row.expires_at:%Y-%m-%d %H:%M}"
                 table.add_row(str(row.id), row.source, f"{row.received_at:%Y-%m-%d %H:%M:%S}", shown,
                               str(row.attempts), row.last_error or _outcome(row.result))
@@ -74,7 +75,7 @@ def inbox_replay(
         with runtime.sessions() as session:
             statuses = {i: session.scalar(select(InboxEvent.status).where(InboxEvent.id == i)) for i in ids or []}
         missing = [i for i, status in statuses.items() if status is None]
-        rejected = [i for i, status in statuses.items() if status == REJECTED]
+        rejected = [i for i, status in statuses.items() if status == InboxStatus.REJECTED]
         if missing:
             raise SlaflowError(f"no inbox event {', '.join(map(str, missing))}")
         if rejected:
@@ -82,11 +83,11 @@ def inbox_replay(
                                "it cannot be processed")
         if ids:
             done += replay(runtime.sessions, runtime.company, ids, now)
-        for status, wanted in ((FAILED, failed), (UNMATCHED, unmatched)):
+        for status, wanted in ((InboxStatus.FAILED, failed), (InboxStatus.UNMATCHED, unmatched)):
             if wanted:
                 done += replay_status(runtime.sessions, runtime.company, status, now)
     for item in done:
-        outcome = item.last_error if item.status == FAILED else _outcome(item.result)
+        outcome = item.last_error if item.status == InboxStatus.FAILED else _outcome(item.result)
         console.print(f"inbox event {item.id}: {item.status} — {outcome}", highlight=False)
     counts = {s: sum(1 for i in done if i.status == s) for s in sorted({i.status for i in done})}
     console.print(f"replayed {len(done)}: {json.dumps(counts)}")

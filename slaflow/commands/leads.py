@@ -15,6 +15,7 @@ from rich.table import Table
 
 from core.clock import SystemClock, ensure_utc
 from core.errors import InvalidData
+from core.vocabulary import LeadStatus
 from leads.letter import enqueue_lead_letters
 from leads.service import (
     LeadFacts,
@@ -26,7 +27,6 @@ from leads.service import (
     record_lead_event,
     set_feedback_request,
 )
-from leads.status import LeadStatus
 from org.chart import Company
 from reports.digest import enqueue_daily_digests
 from reports.queries import report_zone

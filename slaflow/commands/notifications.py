@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from core.clock import SystemClock, ensure_utc
 from core.errors import SlaflowError
+from core.vocabulary import OutboxStatus
 from notifications import events
-from notifications.outbox import FAILED, PENDING, SENT, dispatch_due, list_messages, retry
+from notifications.outbox import dispatch_due, list_messages, retry
 from notifications.settings import load_notification_settings
 from notifications.transports import REGISTRY
 from slaflow.cli_support import open_runtime as _runtime
@@ -26,6 +27,7 @@ from storage.models import DeliveryAttempt, OutboxMessage
 
 notify_app = typer.Typer(help="Send notifications by hand.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Inspect and retry queued notifications.", no_args_is_help=True)
+_ONE_OF = f"{OutboxStatus.PENDING}, {OutboxStatus.SENT} or {OutboxStatus.FAILED}"
 
 console = Console()
 
@@ -67,7 +69,7 @@ def notify_test(
         with runtime.sessions() as session:
             message = session.get(OutboxMessage, message_id)
             assert message is not None
-            if message.status == SENT:
+            if message.status == OutboxStatus.SENT:
                 console.print(f"sent test message {message_id} to {to} via {channel}")
                 return
             console.print(f"[red]not delivered[/] (message {message_id}, {message.status}): {message.last_error}",
@@ -77,21 +79,21 @@ def notify_test(
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option(help=f"only {PENDING}, {SENT} or {FAILED}")] = None,
+    status: Annotated[str | None, typer.Option(help=f"only {_ONE_OF}")] = None,
     limit: Annotated[int, typer.Option(help="at most this many (newest first)")] = 50,
     database_url: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
     """List outbox messages with their delivery state and last error."""
-    if status is not None and status not in (PENDING, SENT, FAILED):
-        raise SlaflowError(f"--status must be {PENDING}, {SENT} or {FAILED}, not {status!r}")
+    if status is not None and status not in set(OutboxStatus):
+        raise SlaflowError(f"--status must be {_ONE_OF}, not {status!r}")
     with _runtime(database_url, config) as runtime:
         table = Table("id", "kind", "case", "recipient", "channel", "status", "attempts", "next attempt", "last error")
         with runtime.sessions() as session:
             for m in list_messages(session, status=status, limit=limit):
                 table.add_row(str(m.id), m.kind + (f" L{m.level}" if m.level else ""), str(m.case_id or "-"),
                               m.recipient, m.channel, m.status, str(m.attempts),
-                              f"{m.next_attempt_at:%Y-%m-%d %H:%M} UTC" if m.status == PENDING else "-",
+                              f"{m.next_attempt_at:%Y-%m-%d %H:%M} UTC" if m.status == OutboxStatus.PENDING else "-",
                               (m.last_error or "")[:80])
         console.print(table)
 
