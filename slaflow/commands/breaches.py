@@ -24,7 +24,7 @@ from breaches.service import (
 from org.actors import person_scope
 from org.chart import Company
 from reports.labels import LOCALES
-from reports.queries import report_zone
+from reports.scope import report_zone
 from sla.breach_reviews import BreachCause, ExemptionStatus
 from slaflow.cli_support import AtOption, ConfigOption, DbOption, JsonFlag, local_time, now_or, open_runtime, to_json
 
