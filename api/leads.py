@@ -28,7 +28,7 @@ from leads.service import (
     set_feedback_request,
 )
 from reports.leads import lead_funnel
-from reports.queries import report_zone
+from reports.scope import report_zone
 
 router = APIRouter(prefix="/api/leads", tags=["leads"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}

@@ -18,8 +18,8 @@ from org.actors import ReadScope
 from org.chart import Company
 from org.scope import case_filter
 from reports.labels import Labels
-from reports.queries import report_zone
 from reports.render import check_locale, write_csv
+from reports.scope import report_zone
 from sla.ledger import clocks, person_tallies, step_where
 
 FORMATS = ("csv", "xlsx")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 
 from core.errors import InvalidData
 from sla.calendar import BusinessCalendar
-from state_machines.schema import BusinessMinutes, Identifier
+from state_machines.values import BusinessMinutes, Identifier
 
 
 class FigureKind(StrEnum):

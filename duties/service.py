@@ -34,7 +34,8 @@ from duties.figures import FiguresConfig, checked_delivery
 from notifications.config import AUDIENCE_WORDS
 from sla.calendar import NO_WORK_HORIZON_YEARS, BusinessCalendar
 from state_machines import duty as duty_type
-from state_machines.schema import BusinessMinutes, CaseTypeDef, Identifier, Label
+from state_machines.schema import CaseTypeDef
+from state_machines.values import BusinessMinutes, Identifier, Label
 from storage.models import Breach, Case, SlaClock
 
 if TYPE_CHECKING:

@@ -28,7 +28,8 @@ from notifications.config import notifications_config
 from org.chart import Company
 from sla.calendar import BusinessCalendar
 from sla.clocks import plan_clock, used_between
-from state_machines.schema import CaseTypeDef, EscalationLevel
+from state_machines.parts import EscalationLevel
+from state_machines.schema import CaseTypeDef
 from storage.db import insert_ignoring_duplicates
 from storage.models import Breach, ClockPause, SlaClock, Timer, table
 

@@ -22,11 +22,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import ensure_utc
 from duties.service import company_for_occurrence
 from engine import cases, versions
 from org.chart import Actor, Company
-from reports.queries import DepartmentFigures, department_figures
+from sla import ledger
 from sla.calendar import BusinessCalendar
+from sla.compliance import Tally
 from state_machines.duty import NAME as DUTY
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Breach, Case, CaseEvent, CaseParticipant, ClockPause, SlaClock, Timer
@@ -235,13 +237,13 @@ def derived(session: Session, case_id: int) -> dict[str, Any]:
 class WhatIf:
     cases: int
     skipped: dict[int, str]
-    before: list[DepartmentFigures]
-    after: list[DepartmentFigures]
+    before: list[Tally]
+    after: list[Tally]
 
     @property
     def differences(self) -> list[str]:
         """Departments whose figures differ, with both sides (empty when nothing changes)."""
-        def key(row: DepartmentFigures) -> tuple[int, int, int, int, float]:
+        def key(row: Tally) -> tuple[int, int, int, int, float]:
             return (row.steps, row.met, row.breached, row.running, round(row.late_minutes, 6))
 
         before = {row.department: key(row) for row in self.before}
@@ -282,5 +284,5 @@ def what_if(
         figures = []
         for scratch in (before, after):
             with scratch() as replayed:
-                figures.append(department_figures(replayed, now=now))
+                figures.append(ledger.tallies(replayed, ledger.step_where(), ensure_utc(now)))
     return WhatIf(cases=count, skipped=skipped, before=figures[0], after=figures[1])

@@ -12,7 +12,7 @@ from prefect import flow
 from core.clock import SystemClock, ensure_utc
 from flows._support import open_runtime, run_logger
 from reports.digest import enqueue_sla_report
-from reports.queries import department_figures
+from reports.steps import department_figures
 
 
 @flow(name="weekly-reports", retries=0)

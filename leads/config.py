@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.vocabulary import LeadStatus
-from state_machines.schema import BusinessMinutes
+from state_machines.values import BusinessMinutes
 
 if TYPE_CHECKING:
     from org.chart import Company

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from engine.views import clock_used
-from state_machines.schema import label_text
+from state_machines.values import label_text
 
 if TYPE_CHECKING:
     from sqlalchemy import Row

@@ -21,7 +21,9 @@ from core.errors import UnknownCaseType, UnknownPerson
 from sla.calendar import BusinessCalendar, CalendarConfig
 from state_machines.builtin_choice import BuiltinChoice
 from state_machines.machine import CaseMachine, machine_for
-from state_machines.schema import IDENT, CaseTypeDef, Label, TermDef, label_text
+from state_machines.parts import TermDef
+from state_machines.schema import CaseTypeDef
+from state_machines.values import IDENT, Label, label_text
 
 PartT = TypeVar("PartT")
 Locale = Literal["ru", "en", "pl"]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import ConfigError
 from core.secret_ref import SecretError, SecretRef
-from state_machines.schema import Label
+from state_machines.values import Label
 
 if TYPE_CHECKING:  # company.py imports this module for its ``auth:`` section
     from org.chart import Company

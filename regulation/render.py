@@ -22,11 +22,13 @@ from duties.service import CronSchedule, DutyConfig, duties_of
 from leads.config import leads_section
 from notifications.recipients import Scope, resolve
 from org.chart import Company
-from reports.queries import report_zone
+from reports.scope import report_zone
 from sla.calendar import WEEKDAYS, BusinessCalendar
 from state_machines import duty as duty_type
 from state_machines.machine import machine_for
-from state_machines.schema import CaseTypeDef, StateDef, TermDef, label_text
+from state_machines.parts import StateDef, TermDef
+from state_machines.schema import CaseTypeDef
+from state_machines.values import label_text
 
 HERE = Path(__file__).parent
 LOCALES: tuple[str, ...] = ("ru", "en", "pl")

@@ -18,9 +18,10 @@ from core.clock import ensure_utc
 from notifications import context as ctx
 from notifications import recipients
 from notifications.outbox import enqueue
-from reports.queries import Scope, lead_figures
+from reports.outcomes import lead_figures
+from reports.scope import Scope
 from sla.ledger import breached_by_deadline
-from state_machines.schema import label_text
+from state_machines.values import label_text
 from storage.models import Case, SlaClock
 
 if TYPE_CHECKING:
@@ -178,8 +179,8 @@ def enqueue_lead_report(
         for case in disputes
     ]
     # Counted by the report's own query: a lead is non-target once a dispute about it was decided
-    # so (``accepted``), not while a dispute is open or after marketing kept it.
-    figures = lead_figures(session, Scope(since=start, until=start + timedelta(days=7)), case_type=case_type)
+    # so (the type's declared non-target outcome), not while a dispute is open or after marketing kept it.
+    figures = lead_figures(session, company, Scope(since=start, until=start + timedelta(days=7)), case_type=case_type)
     year, week, _ = monday.isocalendar()
     context = {
         **ctx.base(company, reader, locale, tz),

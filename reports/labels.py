@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from org.chart import Company
-from state_machines.schema import label_text
+from state_machines.values import label_text
 
 TRANSLATIONS = Path(__file__).parent / "translations.yaml"
 LOCALES: tuple[str, ...] = ("ru", "en", "pl")

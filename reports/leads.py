@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
-from reports.queries import iso_weeks
+from reports.trend import iso_weeks
 from storage.models import Case, Lead
 
 LEAD_DISPUTE = "lead_dispute"

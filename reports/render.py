@@ -25,7 +25,7 @@ from org.chart import Company
 from reports.funnel_render import FUNNEL_HEADER, GROUPS_HEADER, funnel_rows, funnel_table, group_rows, groups_table
 from reports.labels import LOCALES, Labels
 from reports.report import Report, build_report
-from state_machines.schema import label_text
+from state_machines.values import label_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORMATS: tuple[str, ...] = ("table", "html", "csv", "json", "xlsx")
@@ -335,12 +335,15 @@ def write_report(
     department: str | None = None,
     case_type: str | None = None,
     now: datetime | None = None,
+    lead_departments: tuple[str, str] | None = None,
 ) -> dict[str, Path]:
-    """Build the report for ``[since, until)`` and write it in ``formats``."""
+    """Build the report for ``[since, until)`` and write it in ``formats`` (``lead_departments``:
+    as `build_report`)."""
     chosen = check_formats(formats)
     check_locale(locale)
     report = build_report(
-        session, company, since=since, until=until, department=department, case_type=case_type, now=now
+        session, company, since=since, until=until, department=department, case_type=case_type, now=now,
+        lead_departments=lead_departments,
     )
     return write_outputs(report, company, out_dir=out_dir, formats=chosen, locale=locale)
 

@@ -1,5 +1,5 @@
-"""The whole report as data: every section for one period and filter, built by the queries in
-`reports.queries`. Renderers (`reports.render`) only format it; JSON is its ``to_dict()``."""
+"""The whole report as data: every section for one period and filter, built by the report
+queries (`reports.scope` lists them). Renderers (`reports.render`) only format it; JSON is its ``to_dict()``."""
 
 from __future__ import annotations
 
@@ -11,20 +11,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidData
-from leads.config import leads_section
 from org.chart import Company
-from reports import queries
+from reports.cases import OpenCase, open_cases
+from reports.departments import DepartmentRow, department_rows
 from reports.leads import LeadFunnel, lead_funnel
-from reports.queries import (
-    LEAD_DISPUTE,
-    CaseLedger,
-    DepartmentRow,
-    LeadFigures,
-    LedgerCell,
-    OpenCase,
-    Scope,
-    WeekTrend,
-)
+from reports.ledger import CaseLedger, LedgerCell, late_cases, ledger
+from reports.outcomes import LEAD_DISPUTE, LeadFigures, lead_figures
+from reports.scope import Scope, report_zone
+from reports.trend import WeekTrend, weekly_trend
 
 DEFAULT_LIMIT = 10
 """Rows in the lists of late and open cases."""
@@ -45,7 +39,8 @@ class Report:
     leads: LeadFigures | None
     """None when a case-type filter excludes lead disputes."""
     funnel: LeadFunnel | None = None
-    """The lead funnel (reports.leads); None when the company keeps no leads or a filter excludes them."""
+    """The lead funnel (reports.leads); None when the company keeps no leads (no lead departments
+    given) or a filter excludes them."""
 
     @property
     def totals(self) -> DepartmentRow:
@@ -115,35 +110,37 @@ def build_report(
     now: datetime | None = None,
     tz: tzinfo | None = None,
     limit: int = DEFAULT_LIMIT,
+    lead_departments: tuple[str, str] | None = None,
 ) -> Report:
     """Run every report query for ``[since, until)``. ``now`` (default: ``until``) is when open
     cases' remaining time is measured and open steps are judged (`sla.compliance`); ``tz``
-    (default: the head office's) cuts the weeks."""
+    (default: the head office's) cuts the weeks. ``lead_departments`` are the departments that
+    exchange leads (sales, marketing: `leads.report.lead_departments`), for the lead funnel; None:
+    the company keeps no leads."""
     check_filters(company, department=department, case_type=case_type)
     scope = Scope(since=since, until=until, department=department, case_type=case_type, now=now)
     moment = scope.at
-    zone = tz or queries.report_zone(company)
+    zone = tz or report_zone(company)
     with_leads = case_type in (None, LEAD_DISPUTE)
-    cells = queries.ledger(session, scope)
+    cells = ledger(session, scope)
     return Report(
         scope=scope,
         now=moment,
         tz=str(zone),
-        departments=queries.department_rows(session, scope, ledger_cells=cells),
+        departments=department_rows(session, scope, ledger_cells=cells),
         ledger=cells,
-        late_cases=queries.late_cases(session, scope, limit=limit),
-        open_cases=queries.open_cases(
-            session, company, now=moment, department=department, case_type=case_type, limit=limit
-        ),
-        trend=queries.weekly_trend(session, scope, zone),
-        leads=queries.lead_figures(session, scope) if with_leads else None,
-        funnel=_funnel(session, company, scope, zone, moment) if with_leads else None,
+        late_cases=late_cases(session, scope, limit=limit),
+        open_cases=open_cases(session, company, now=moment, department=department, case_type=case_type, limit=limit),
+        trend=weekly_trend(session, scope, zone),
+        leads=lead_figures(session, company, scope) if with_leads else None,
+        funnel=_funnel(session, lead_departments, scope, zone, moment) if with_leads else None,
     )
 
 
-def _funnel(session: Session, company: Company, scope: Scope, zone: tzinfo, now: datetime) -> LeadFunnel | None:
+def _funnel(
+    session: Session, lead_departments: tuple[str, str] | None, scope: Scope, zone: tzinfo, now: datetime
+) -> LeadFunnel | None:
     """The lead funnel, for the whole company or the departments that exchange leads."""
-    config = leads_section(company)
-    if config is None or scope.department not in (None, config.sales, config.marketing):
+    if lead_departments is None or scope.department not in (None, *lead_departments):
         return None
     return lead_funnel(session, since=scope.since, until=scope.until, tz=zone, now=now)

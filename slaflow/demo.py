@@ -29,15 +29,18 @@ from engine import cases
 from engine.cases import CaseRecord
 from engine.timers import sweep
 from flows._support import OFFLINE_ENV
+from leads.report import lead_departments
 from notifications.outbox import dispatch_due
 from notifications.settings import NotificationSettings
 from org.chart import Company
-from reports.queries import Scope, department_figures, late_cases
+from reports.ledger import late_cases
 from reports.render import write_report
+from reports.scope import Scope
+from reports.steps import department_figures
 from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
 from slaflow.demo_leads import run_lead_week
-from state_machines.schema import label_text
+from state_machines.values import label_text
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Case, OutboxMessage, SlaClock, Timer
 
@@ -243,6 +246,7 @@ def _run_week(
             formats=["html", "csv", "json"],
             locale=company.locale,
             now=clock.now(),
+            lead_departments=lead_departments(company),
         )
     if totals["flow_runs"]:
         console.print(

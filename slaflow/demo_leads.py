@@ -23,7 +23,7 @@ from org.chart import Company
 from reports.funnel_render import funnel_table, groups_table
 from reports.labels import Labels
 from reports.leads import lead_funnel
-from reports.queries import report_zone
+from reports.scope import report_zone
 from storage.models import OutboxMessage
 
 MSK = ZoneInfo("Europe/Moscow")

@@ -17,7 +17,7 @@ import yaml
 from core.errors import ConfigError
 from state_machines.builtin import BUILTIN_TYPES
 from state_machines.builtin_choice import ALWAYS
-from state_machines.schema import IDENT
+from state_machines.values import IDENT
 
 WORKDAY = [["09:00", "13:00"], ["14:00", "18:00"]]
 LOCALES = ("ru", "en", "pl")

@@ -25,7 +25,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from state_machines.builtin import BUILTIN_TYPES
-from state_machines.schema import BusinessMinutes, CaseTypeDef, Escalation, Label
+from state_machines.parts import Escalation
+from state_machines.schema import CaseTypeDef
+from state_machines.values import BusinessMinutes, Label
 
 ALWAYS = frozenset({"duty"})
 """Built-ins every company has: ``duty`` is a template specialised per entry of ``duties:``

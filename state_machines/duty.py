@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from state_machines.schema import CaseTypeDef, Label
+from state_machines.schema import CaseTypeDef
+from state_machines.values import Label
 
 NAME = "duty"
 DUE, DELIVERED, WAIVED = "due", "delivered", "waived"

@@ -1,6 +1,6 @@
 """Lead dispute: sales marks a lead as non-target with a reason; marketing accepts (the lead
 leaves its qualified-lead count) or rejects with a justification; the commercial director
-arbitrates a rejection."""
+arbitrates a rejection. Its outcomes are the lead-quality figures (`reports.outcomes.lead_figures`)."""
 
 from state_machines.schema import CaseTypeDef
 
@@ -123,5 +123,28 @@ DEFINITION = CaseTypeDef.model_validate(
              "label": {"ru": "Отозвать", "en": "Withdraw", "pl": "Wycofaj"},
              "source": ["review", "arbitration"], "dest": "withdrawn", "allowed": ["sales"]},
         ],
+        "outcomes": {
+            "accepted": {
+                "label": {"ru": "Принято (лид нецелевой)", "en": "Accepted (non-target)", "pl": "Przyjęte (niecelowy)"},
+                "states": ["accepted"],
+            },
+            "accepted_by_marketing": {
+                "label": {"ru": "Принято маркетингом", "en": "Accepted by marketing", "pl": "Przyjęte przez marketing"},
+                "states": ["accepted"],
+                "triggers": ["accept"],
+            },
+            "accepted_on_arbitration": {
+                "label": {"ru": "Принято арбитражем", "en": "Accepted on arbitration", "pl": "Przyjęte w arbitrażu"},
+                "states": ["accepted"],
+                "triggers": ["rule_for_sales"],
+            },
+            "kept": {
+                "label": {
+                    "ru": "Отклонено (лид целевой)", "en": "Rejected (lead kept)", "pl": "Odrzucone (lead celowy)"
+                },
+                "states": ["kept"],
+            },
+            "withdrawn": {"label": {"ru": "Отозвано", "en": "Withdrawn", "pl": "Wycofane"}, "states": ["withdrawn"]},
+        },
     }
 )

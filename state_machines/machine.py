@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from transitions import Machine
 from transitions.extensions.diagrams import GraphMachine
 
-from state_machines.schema import CaseTypeDef, TransitionDef, label_text
+from state_machines.parts import TransitionDef
+from state_machines.schema import CaseTypeDef
+from state_machines.values import label_text
 
 
 def definition_fingerprint(definition: CaseTypeDef) -> str:

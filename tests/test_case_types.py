@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from state_machines.builtin import BUILTIN_TYPES
 from state_machines.machine import machine_for
-from state_machines.schema import CaseTypeDef, parse_business_minutes
+from state_machines.schema import CaseTypeDef
+from state_machines.values import parse_business_minutes
 
 EXPECTED_TRIGGERS = {
     "return": {

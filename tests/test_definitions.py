@@ -10,7 +10,8 @@ import pytest
 from org.chart import Company
 from regulation.render import render_regulation
 from state_machines.builtin import BUILTIN_TYPES
-from state_machines.schema import TermDef, label_text
+from state_machines.parts import TermDef
+from state_machines.values import label_text
 
 LOCALES = ("ru", "en", "pl")
 SENTENCE_END = re.compile(r"[.!?](?=\s+[A-ZА-ЯЁŁŚŻŹĆŃÓ]|\s*$)")

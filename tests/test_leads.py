@@ -27,7 +27,7 @@ from leads.service import (
 from leads.status import FORWARD, TIME_FIELD, implied, move_allowed
 from org.chart import Company
 from reports.leads import lead_funnel, months
-from reports.queries import report_zone
+from reports.scope import report_zone
 from storage.models import Lead, LeadEvent
 
 MON = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)  # Monday 09:00 Moscow

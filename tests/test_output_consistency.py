@@ -27,12 +27,13 @@ from api.testing import serving, token_header, write_config
 from core.clock import SimulatedClock
 from crm import samples
 from engine.views import clock_used
+from leads.report import lead_departments
 from org.actors import ReadScope
 from org.chart import Company
 from reports.labels import Labels
-from reports.queries import report_zone
 from reports.render import FILES, write_outputs
 from reports.report import build_report
+from reports.scope import report_zone
 from slaflow.demo import END, at, run_demo
 from storage.models import SlaClock
 from tests.random_history import WEEK_END, WEEK_START, history_company, history_database, play
@@ -108,7 +109,8 @@ def every_output(
     """The per-department figures as each output shows them."""
     t = _labels(company)
     with sessions() as session:
-        report = build_report(session, company, since=since, until=until, now=now)
+        report = build_report(session, company, since=since, until=until, now=now,
+                              lead_departments=lead_departments(company))
         written = write_outputs(report, company, out_dir=folder, formats=["table", "html", "csv", "json"],
                                 locale="en")
         shown = board(session, company, now, "week", reader=ReadScope(everything=True))

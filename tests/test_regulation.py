@@ -24,7 +24,7 @@ from runtime.company import company_from_mapping
 from runtime.settings import EXAMPLE_COMPANY
 from slaflow.commands.regulation import regulation
 from state_machines.duty import NAME as DUTY_TYPE
-from state_machines.schema import label_text
+from state_machines.values import label_text
 
 DUTIES_YAML = EXAMPLE_COMPANY  # the example company lists its duties under `duties:`
 RAW = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))

@@ -58,9 +58,14 @@ from core.errors import InvalidData
 from engine import cases
 from engine.timers import sweep
 from org.chart import Company
-from reports import queries
-from reports.queries import Scope
+from reports.cases import open_cases
+from reports.departments import department_rows
+from reports.ledger import case_ledger, late_cases, ledger
+from reports.outcomes import LeadFigures, lead_figures
 from reports.report import build_report
+from reports.scope import Scope, report_zone, step_filter
+from reports.steps import time_in_state
+from reports.trend import weekly_trend
 from storage.models import SlaClock
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -156,7 +161,7 @@ def test_it_counts_steps_met_breached_and_compliance_per_department(
     sessions: sessionmaker[Session], dataset: dict[str, int]
 ) -> None:
     with sessions() as session:
-        rows = _by_department(queries.department_rows(session, SCOPE))
+        rows = _by_department(department_rows(session, SCOPE))
     # department: (steps, met, breached, running, business minutes late)
     # warehouse: inspections A, B, N met; R picking breached 60 late.
     # logistics: A, B collections and R slot, R delivery met; N collection running.
@@ -185,7 +190,7 @@ def test_it_computes_median_and_p90_of_business_time_in_state_like_percentile_co
     sessions: sessionmaker[Session], dataset: dict[str, int]
 ) -> None:
     with sessions() as session:
-        times = _by_department(queries.time_in_state(session, SCOPE))
+        times = _by_department(time_in_state(session, SCOPE))
         dialect = session.get_bind().dialect.name
         native = {}
         if dialect == "postgresql":
@@ -197,7 +202,7 @@ def test_it_computes_median_and_p90_of_business_time_in_state_like_percentile_co
                         func.percentile_cont(0.5).within_group(SlaClock.used_minutes),
                         func.percentile_cont(0.9).within_group(SlaClock.used_minutes),
                     )
-                    .where(*queries._step_filter(SCOPE), SlaClock.stopped_at.is_not(None))
+                    .where(*step_filter(SCOPE), SlaClock.stopped_at.is_not(None))
                     .group_by(SlaClock.department)
                 )
             }
@@ -233,9 +238,9 @@ def test_it_charges_each_department_the_business_minutes_it_used_in_the_cases_of
     sessions: sessionmaker[Session], dataset: dict[str, int]
 ) -> None:
     with sessions() as session:
-        cells = {(c.requester, c.department): (c.cases, c.minutes) for c in queries.ledger(session, SCOPE)}
-        rows = _by_department(queries.department_rows(session, SCOPE))
-        ledger_of_r = queries.case_ledger(session, dataset["R"], NOW)
+        cells = {(c.requester, c.department): (c.cases, c.minutes) for c in ledger(session, SCOPE)}
+        rows = _by_department(department_rows(session, SCOPE))
+        ledger_of_r = case_ledger(session, dataset["R"], NOW)
     # Every case type here is requested by sales. Open steps count the time used up to NOW.
     # warehouse A 60 + B 120 + R 180 + N 90; logistics A 240 + B 480 + R 60+360 + N 60 (open since
     # 10:30, the Yekaterinburg lunch until 11:00 Moscow, then 11-12); accounting A 60 + B 600 +
@@ -258,8 +263,8 @@ def test_it_splits_breaches_into_own_and_waiting_on_other_departments(
     sessions: sessionmaker[Session], dataset: dict[str, int]
 ) -> None:
     with sessions() as session:
-        rows = _by_department(queries.department_rows(session, SCOPE))
-        shares = {(c.requester, c.department): c.breach_share for c in queries.ledger(session, SCOPE)}
+        rows = _by_department(department_rows(session, SCOPE))
+        shares = {(c.requester, c.department): c.breach_share for c in ledger(session, SCOPE)}
     sales = rows["sales"]
     # Sales requested 9 cases (A, B, R, P, L1-L4, N); whole-case breaches: R, P, and L4 (by the
     # sweeper, still open). Own: its one step breach (R's confirmation).
@@ -279,8 +284,8 @@ def test_it_lists_late_cases_latest_first_and_open_cases_nearest_their_deadline(
     sessions: sessionmaker[Session], company: Company, dataset: dict[str, int]
 ) -> None:
     with sessions() as session:
-        late = queries.late_cases(session, SCOPE)
-        due = queries.open_cases(session, company, now=NOW)
+        late = late_cases(session, SCOPE)
+        due = open_cases(session, company, now=NOW)
     # Whole-case lateness: L4 still open, 2040 used of 1440 so far -> 600 (the worst breach is
     # the current one); R 180 (Thu 09-12), P 30 (Tue 09:00-09:30).
     assert [(c.case_id, c.late_minutes) for c in late] == [
@@ -304,7 +309,7 @@ def test_it_counts_steps_met_and_breached_per_iso_week_in_moscow_time(
     sessions: sessionmaker[Session], company: Company, dataset: dict[str, int]
 ) -> None:
     with sessions() as session:
-        trend = queries.weekly_trend(session, SCOPE, queries.report_zone(company))
+        trend = weekly_trend(session, SCOPE, report_zone(company))
     # W47: 20 timed steps minus N's two = 18; met 3+4+1+3+3+0 - N's inspection = 13 (warehouse A, B;
     # logistics 4; accounting 1; commercial 3; marketing 3); breached 1+2+1+1 = 5.
     # W48: N's inspection (met) and collection (running).
@@ -316,14 +321,14 @@ def test_it_counts_steps_met_and_breached_per_iso_week_in_moscow_time(
 
 
 def test_it_counts_lead_disputes_by_outcome_and_distinct_leads(
-    sessions: sessionmaker[Session], dataset: dict[str, int]
+    sessions: sessionmaker[Session], company: Company, dataset: dict[str, int]
 ) -> None:
     with sessions() as session:
-        leads = queries.lead_figures(session, SCOPE)
-        first_week = queries.lead_figures(session, Scope(SINCE, msk(17, 0)))
+        leads = lead_figures(session, company, SCOPE)
+        first_week = lead_figures(session, company, Scope(SINCE, msk(17, 0)))
     # L1 accepted by marketing, L2 accepted on arbitration, L3 kept, L4 open. Leads disputed:
     # LD-1, LD-2 (twice), LD-3 = 3; confirmed non-target: LD-1, LD-2 = 2.
-    assert leads == queries.LeadFigures(
+    assert leads == LeadFigures(
         disputes=4,
         accepted=2,
         accepted_by_marketing=1,
@@ -360,7 +365,7 @@ def test_it_narrows_every_section_to_one_department_or_case_type(
 def test_it_gives_the_demo_its_department_figures(
     sessions: sessionmaker[Session], dataset: dict[str, int]
 ) -> None:
-    from reports.queries import department_figures
+    from reports.steps import department_figures
 
     with sessions() as session:
         everything = {f.department: f for f in department_figures(session, now=NOW)}

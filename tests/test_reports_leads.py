@@ -16,6 +16,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
+from leads.report import lead_departments
 from leads.service import LeadFacts, record_lead_event
 from org.chart import Company
 from reports.render import FILES, render_html, table_text, write_outputs
@@ -50,7 +51,10 @@ def factory(sqlite_url: str, company: Company) -> Iterator[sessionmaker[Session]
 @pytest.fixture
 def report(factory: sessionmaker[Session], company: Company) -> Report:
     with factory() as session:
-        return build_report(session, company, since=SINCE, until=UNTIL, now=MON + timedelta(days=10))
+        return build_report(
+            session, company, since=SINCE, until=UNTIL, now=MON + timedelta(days=10),
+            lead_departments=lead_departments(company),
+        )
 
 
 def test_the_table_and_html_show_the_funnel_per_week_and_month(report: Report, company: Company) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from core.errors import InvalidData
+from leads.report import lead_departments
 from org.chart import Company
 from reports.labels import LOCALES, catalog
 from reports.render import CSV_HEADERS, render_html, render_json, table_text, write_outputs, write_report
@@ -51,7 +52,9 @@ def factory(dataset_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture(scope="module")
 def report(factory: sessionmaker[Session], company: Company) -> Report:
     with factory() as session:
-        return build_report(session, company, since=SINCE, until=UNTIL, now=NOW)
+        return build_report(
+            session, company, since=SINCE, until=UNTIL, now=NOW, lead_departments=lead_departments(company)
+        )
 
 
 class _Tags(HTMLParser):
@@ -91,6 +94,7 @@ def test_it_writes_html_json_and_csv_files_from_the_database(
             formats=["html", "csv", "json"],
             locale="ru",
             now=NOW,
+            lead_departments=lead_departments(company),
         )
     assert set(written) == {"html", "json", "csv", "csv:trend", "csv:ledger", "csv:open_cases", "csv:lead_funnel",
                             "csv:lead_groups"}

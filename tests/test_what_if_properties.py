@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.rebuild import rebuild, what_if
-from reports.queries import department_figures
+from reports.steps import department_figures
 from tests.random_history import WEEK_END, WEEK_START, history_company, history_database, play
 
 COMPANY = history_company()

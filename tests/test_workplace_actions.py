@@ -18,8 +18,8 @@ from api.testing import TestClient, serving, sign_in
 from api.workplace.forms import form_fields, validate
 from core.clock import SimulatedClock
 from crm import samples
+from state_machines.parts import FieldDef, FieldKind
 from state_machines.returns import DEFINITION as RETURN
-from state_machines.schema import FieldDef, FieldKind
 from storage.models import Case, CaseEvent
 from tests.workplace_support import WORKERS, company_with_people, open_return
 

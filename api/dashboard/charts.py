@@ -9,7 +9,8 @@ from markupsafe import Markup
 
 from api.dashboard.text import DashboardLabels
 from reports._pygal import Style, pygal
-from reports.queries import DepartmentFigures, WeekTrend
+from reports.steps import DepartmentFigures
+from reports.trend import WeekTrend
 
 STYLE = Style(
     background="transparent",

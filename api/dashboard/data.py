@@ -1,7 +1,7 @@
 """What the pages show, read at the app clock's ``now``: open cases with their current step clock,
-compliance per department (from `reports.queries`), and one case's timeline.
+compliance per department (from `reports.steps` and `reports.trend`), and one case's timeline.
 
-`reports.queries.open_cases` lists only cases with a step deadline and has no warning threshold,
+`reports.cases.open_cases` lists only cases with a step deadline and has no warning threshold,
 so the board reads open cases joined with their running step clock itself (one query)."""
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from engine.views import case_detail, clock_used, remaining
 from org.actors import ReadScope
 from org.chart import Company
 from org.scope import case_filter, require_readable
-from reports import queries
-from reports.queries import DepartmentFigures, Scope, WeekTrend
+from reports.scope import Scope, report_zone
+from reports.steps import DepartmentFigures, step_figures
+from reports.trend import WeekTrend, weekly_trend
 from sla.compliance import Outcome, outcome
 from sla.ledger import record_of
 from state_machines.schema import CaseTypeDef
@@ -184,7 +185,7 @@ def by_department(company: Company, rows: list[OpenRow]) -> list[DepartmentBoard
 
 def board(session: Session, company: Company, now: datetime, period_key: str, *, reader: ReadScope) -> Board:
     """Everything on the board, read within ``reader``'s scope (SQL filters, org.scope)."""
-    zone = queries.report_zone(company)
+    zone = report_zone(company)
     chosen = period(period_key, now, zone)
     scope = Scope(
         since=chosen.since, until=chosen.until, now=now, readable=lambda case_id: case_filter(reader, case_id)
@@ -198,8 +199,8 @@ def board(session: Session, company: Company, now: datetime, period_key: str, *,
         period=chosen,
         departments=by_department(company, rows),
         open_total=int(total or 0),
-        figures=queries.step_figures(session, scope),
-        trend=queries.weekly_trend(session, scope, zone) if PERIODS[period_key] > 1 else [],
+        figures=step_figures(session, scope),
+        trend=weekly_trend(session, scope, zone) if PERIODS[period_key] > 1 else [],
         duties=_readable_duties(company, reader, freshness(session, company, now=now, since=chosen.since))
         if duties_of(company) else [],
     )

@@ -18,8 +18,8 @@ from api.state import app_state
 from api.workplace.panel import action_panel
 from core.errors import CaseNotFound
 from org.chart import Actor
-from reports.queries import report_zone
-from state_machines.schema import label_text
+from reports.scope import report_zone
+from state_machines.values import label_text
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 STYLESHEET = FilePath(__file__).resolve().parent.parent / "static" / "dashboard.css"

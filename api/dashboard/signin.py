@@ -23,7 +23,7 @@ from api.state import app_state
 from org.accounts import InvitationInvalid, accept_invitation, check_password, invitation_person, person_by_email
 from org.config import auth_config
 from org.passwords import WeakPassword
-from state_machines.schema import label_text
+from state_machines.values import label_text
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 """Included by the dashboard router (prefix ``/dashboard``)."""

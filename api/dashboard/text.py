@@ -13,7 +13,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from duties.service import duties_of
 from reports.labels import LOCALES, Labels
-from state_machines.schema import CaseTypeDef, label_text
+from state_machines.schema import CaseTypeDef
+from state_machines.values import label_text
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "dashboard"
 TRANSLATIONS = TEMPLATES / "translations.yaml"

@@ -11,7 +11,8 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from state_machines.schema import CaseTypeDef, FieldDef, FieldKind
+from state_machines.parts import FieldDef, FieldKind
+from state_machines.schema import CaseTypeDef
 
 MAX_TEXT = 4000
 """Characters in one text field: a note, not a document (attach those)."""

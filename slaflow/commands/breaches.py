@@ -25,7 +25,7 @@ from core.vocabulary import BreachCause, ExemptionStatus
 from org.actors import person_scope
 from org.chart import Company
 from reports.labels import LOCALES
-from reports.queries import report_zone
+from reports.scope import report_zone
 from slaflow.cli_support import AtOption, ConfigOption, DbOption, JsonFlag, local_time, now_or, open_runtime, to_json
 
 breach_app = typer.Typer(help="Breaches: causes, exemptions and the per-person export.", no_args_is_help=True)

@@ -148,7 +148,7 @@ def case_ack(
     at: AtOption = None,
 ) -> None:
     """Acknowledge the current step's escalations (no more levels), or snooze them."""
-    from state_machines.schema import parse_business_minutes
+    from state_machines.values import parse_business_minutes
 
     try:
         minutes = parse_business_minutes(snooze) if snooze is not None else None

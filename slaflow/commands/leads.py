@@ -29,7 +29,7 @@ from leads.service import (
 )
 from org.chart import Company
 from reports.digest import enqueue_daily_digests
-from reports.queries import report_zone
+from reports.scope import report_zone
 from slaflow.cli_support import open_runtime as _runtime
 
 leads_app = typer.Typer(help="Leads between marketing and sales, and the weekly lead letter.", no_args_is_help=True)

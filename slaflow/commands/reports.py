@@ -16,10 +16,11 @@ import typer
 from rich.console import Console
 
 from core.clock import SystemClock, ensure_utc
+from leads.report import lead_departments
 from reports.labels import LOCALES
-from reports.queries import report_zone
 from reports.render import FORMATS, check_formats, check_locale, render_table, write_outputs
 from reports.report import build_report
+from reports.scope import report_zone
 from runtime.assembly import Runtime
 
 report_app = typer.Typer(help="SLA reports: per department, ledger, trend, open cases, lead quality.")
@@ -66,7 +67,8 @@ def report(
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
     with runtime.sessions() as session:
         data = build_report(
-            session, company, since=start, until=end, department=department, case_type=case_type, now=now, tz=zone
+            session, company, since=start, until=end, department=department, case_type=case_type, now=now, tz=zone,
+            lead_departments=lead_departments(company),
         )
     console = Console(soft_wrap=False)
     if "table" in chosen:

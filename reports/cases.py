@@ -1,0 +1,110 @@
+"""Whole-case figures per requesting department, and the open cases nearest their deadline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.clock import ensure_utc
+from org.chart import Company
+from reports.scope import Scope, case_clock_filter
+from sla import ledger as sla_ledger
+from storage.models import Case, SlaClock
+
+_clocks = SlaClock.__table__
+_cases = Case.__table__
+
+
+@dataclass(frozen=True)
+class CaseFigures:
+    """Whole-case clocks of the cases a department requested."""
+
+    department: str
+    cases: int
+    met: int
+    breached: int
+    running: int
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    case_id: int
+    case_type: str
+    state: str
+    department: str
+    person: str | None
+    due_at: datetime
+    opened_at: datetime
+    remaining_minutes: float | None = None
+    """Business minutes left until the step deadline in the owner's calendar; negative when late."""
+
+
+def case_figures(session: Session, scope: Scope) -> list[CaseFigures]:
+    """Whole-case clocks (cases opened in the period) per requesting department, by the same
+    rules as steps (`sla.ledger.tallies`): an open case past its deadline is breached."""
+    where = case_clock_filter(_clocks, scope)
+    if scope.department:
+        where.append(_clocks.c.department == scope.department)
+    return [
+        CaseFigures(department=row.department, cases=row.steps, met=row.met, breached=row.breached,
+                    running=row.running)
+        for row in sla_ledger.tallies(session, where, scope.at)
+    ]
+
+
+def open_cases(
+    session: Session,
+    company: Company | None = None,
+    *,
+    now: datetime,
+    department: str | None = None,
+    case_type: str | None = None,
+    limit: int = 10,
+) -> list[OpenCase]:
+    """Open cases nearest to or past their step deadline (``cases.due_at``, indexed with
+    ``closed_at``). With ``company``, each gets its remaining business minutes in the owner's
+    calendar (negative when late): arithmetic on the ``limit`` rows listed, not an aggregate."""
+    now = ensure_utc(now)
+    query = (
+        select(
+            _cases.c.id,
+            _cases.c.case_type,
+            _cases.c.state,
+            _cases.c.owner_department,
+            _cases.c.owner_person,
+            _cases.c.due_at,
+            _cases.c.opened_at,
+        )
+        .where(_cases.c.closed_at.is_(None), _cases.c.due_at.is_not(None))
+        .order_by(_cases.c.due_at, _cases.c.id)
+        .limit(limit)
+    )
+    if department:
+        query = query.where(_cases.c.owner_department == department)
+    if case_type:
+        query = query.where(_cases.c.case_type == case_type)
+    found = []
+    for row in session.execute(query):
+        remaining = None
+        if company is not None and row.owner_department in company.config.departments:
+            calendar = company.calendar_of(row.owner_department)
+            if row.due_at >= now:
+                remaining = calendar.business_minutes_between(now, row.due_at)
+            else:
+                remaining = -calendar.business_minutes_between(row.due_at, now)
+        found.append(
+            OpenCase(
+                case_id=row.id,
+                case_type=row.case_type,
+                state=row.state,
+                department=row.owner_department,
+                person=row.owner_person,
+                due_at=row.due_at,
+                opened_at=row.opened_at,
+                remaining_minutes=remaining,
+            )
+        )
+    return found
