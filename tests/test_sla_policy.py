@@ -120,11 +120,13 @@ def test_a_clock_breached_then_suspended_stops_breached_with_its_lateness() -> N
 
 
 def test_used_by_counts_on_only_while_running() -> None:
-    clock = started(moscow(16, 10), 240)
-    fields = dict(used_minutes=30.0, running_since=clock.running_since, now=moscow(16, 12))
-    assert policy.used_by(OFFICE, paused_since=None, stopped_at=None, **fields) == 150.0
-    assert policy.used_by(OFFICE, paused_since=moscow(16, 11), stopped_at=None, **fields) == 30.0
-    assert policy.used_by(OFFICE, paused_since=None, stopped_at=moscow(16, 11), **fields) == 30.0
+    def used(paused_since: datetime | None, stopped_at: datetime | None) -> float:
+        return policy.used_by(OFFICE, used_minutes=30.0, running_since=moscow(16, 10), paused_since=paused_since,
+                              stopped_at=stopped_at, now=moscow(16, 12))
+
+    assert used(None, None) == 150.0
+    assert used(moscow(16, 11), None) == 30.0
+    assert used(None, moscow(16, 11)) == 30.0
 
 
 @pytest.mark.parametrize(
