@@ -60,7 +60,7 @@ def _span(minutes: float) -> str:
 def _step_clock(session: Session, case: Case) -> SlaClock | None:
     return session.scalars(
         select(SlaClock)
-        .where(SlaClock.case_id == case.id, SlaClock.kind == "step", SlaClock.stopped_at.is_(None))
+        .where(SlaClock.case_id == case.id, SlaClock.kind == ClockKind.STEP, SlaClock.stopped_at.is_(None))
         .order_by(SlaClock.id.desc())
     ).first()
 
