@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, ensure_utc
 from core.vocabulary import TimerStatus
-from engine import cases, clocks
+from engine import cases
 from notifications import events as notify
 from notifications import recipients
 from org.chart import Actor, Company
+from sla import clock_store
+from sla.model import ClockRecord, ClockStatus
 from storage import lease as lease_rows
 from storage.models import Breach, SlaClock, Timer, table
 
@@ -162,7 +164,7 @@ def fire_timer(
         if now <= clock.deadline_at:
             session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
             return None
-        clocks.record_breach(session, clock, now=now)
+        clock_store.record_breach(session, ClockRecord.of(clock), now=now)
         breach = session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
         notify.step_breached(session, company, case, clock, breach, now=now)
         return _finish(session, timer_id, "fired", now, kind="breach")
@@ -189,7 +191,7 @@ def _warn(
     """The deadline is near. Checked when it fires (a warning reclaimed after its worker died may
     fire late): once the clock is breached or past its deadline, that stage has passed and no
     "75 % used" goes out after the breach."""
-    if clock.status == clocks.BREACHED or (clock.deadline_at is not None and now > clock.deadline_at):
+    if clock.status == ClockStatus.BREACHED or (clock.deadline_at is not None and now > clock.deadline_at):
         return _finish(session, timer_id, "cancelled", now)
     notify.step_warning(session, company, case, clock, now=now)
     return _finish(session, timer_id, "fired", now, kind="warning")

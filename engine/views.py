@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import versions
-from engine.clocks import RUNNING
 from org.chart import Company
-from sla.clocks import used_by
 from sla.compliance import blame
+from sla.model import ClockKind, ClockStatus
+from sla.policy import used_by
 from storage.models import Case, SlaClock
 
 
@@ -60,7 +60,7 @@ def _span(minutes: float) -> str:
 def _step_clock(session: Session, case: Case) -> SlaClock | None:
     return session.scalars(
         select(SlaClock)
-        .where(SlaClock.case_id == case.id, SlaClock.kind == "step", SlaClock.stopped_at.is_(None))
+        .where(SlaClock.case_id == case.id, SlaClock.kind == ClockKind.STEP, SlaClock.stopped_at.is_(None))
         .order_by(SlaClock.id.desc())
     ).first()
 
@@ -103,7 +103,7 @@ def case_detail(session: Session, company: Company, case: Case, now: datetime) -
     detail = case_row(company, case, now, session)
     used: dict[str, float] = {}
     for clock in clocks:
-        if clock.kind == "step":
+        if clock.kind == ClockKind.STEP:
             used[clock.department] = used.get(clock.department, 0.0) + clock_used(session, company, clock, now)
     detail.update(
         data=case.data,
@@ -122,7 +122,7 @@ def case_detail(session: Session, company: Company, case: Case, now: datetime) -
                 "stopped_at": c.stopped_at,
                 "target_minutes": c.target_minutes,
                 "used_minutes": clock_used(session, company, c, now),
-                "running": c.status == RUNNING and c.stopped_at is None,
+                "running": c.status == ClockStatus.RUNNING and c.stopped_at is None,
             }
             for c in clocks
         ],

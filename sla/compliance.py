@@ -25,7 +25,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from sla.calendar import BusinessCalendar
-from sla.clocks import used_by
+from sla.model import ClockRecord, ClockStatus
+from sla.policy import late_minutes, used_by
 
 
 class Outcome(StrEnum):
@@ -34,31 +35,11 @@ class Outcome(StrEnum):
     RUNNING = "running"
 
 
-BREACHED_STATUS = "breached"
-"""The clock status the engine writes once a clock is known to be late."""
-
-
-@dataclass(frozen=True)
-class ClockRecord:
-    """A stored clock as the rules need it (a row of ``sla_clocks``)."""
-
-    department: str
-    status: str
-    target_minutes: float | None
-    used_minutes: float
-    running_since: datetime
-    paused_since: datetime | None
-    stopped_at: datetime | None
-    deadline_at: datetime | None
-    exempted: bool = False
-    """The director approved an exemption of its breach: left out of the counted steps."""
-
-
 def outcome(clock: ClockRecord, now: datetime) -> Outcome:
     """Met, breached or running at ``now``. A running clock past its deadline is breached whether
     or not a sweep has recorded it yet; a suspended clock keeps the verdict it had when it
     stopped running (its stored deadline no longer applies while it waits)."""
-    if clock.status == BREACHED_STATUS:
+    if clock.status == ClockStatus.BREACHED:
         return Outcome.BREACHED
     if clock.stopped_at is not None:
         return Outcome.MET
@@ -77,11 +58,6 @@ def used_now(clock: ClockRecord, calendar: BusinessCalendar, now: datetime) -> f
         stopped_at=clock.stopped_at,
         now=now,
     )
-
-
-def late_minutes(used: float, target: float | None) -> float:
-    """Business minutes used beyond the target (0 when within it)."""
-    return max(used - (target or 0.0), 0.0)
 
 
 @dataclass

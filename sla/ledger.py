@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 
 from core.vocabulary import ExemptionStatus
 from sla.calendar import BusinessCalendar, CalendarConfig
-from sla.compliance import BREACHED_STATUS, ClockRecord, Outcome, Tally, late_minutes, outcome, used_now
+from sla.compliance import Outcome, Tally, outcome, used_now
+from sla.model import ClockKind, ClockRecord, ClockStatus
+from sla.policy import late_minutes
 from storage.models import BreachReview, CalendarVersion, SlaClock, table
-
-STEP, WHOLE_CASE = "step", "case"
-MET_STATUS = "met"
 
 clocks = table(SlaClock)
 _reviews = table(BreachReview)
@@ -51,7 +50,7 @@ def step_where(
     *, since: datetime | None = None, until: datetime | None = None, department: str | None = None
 ) -> list[ColumnElement[bool]]:
     """Step clocks with a target that started in ``[since, until)`` (either bound may be open)."""
-    where = [clocks.c.kind == STEP, clocks.c.target_minutes.is_not(None)]
+    where = [clocks.c.kind == ClockKind.STEP, clocks.c.target_minutes.is_not(None)]
     if since is not None:
         where.append(clocks.c.started_at >= since)
     if until is not None:
@@ -81,11 +80,11 @@ def settled_columns() -> list[Label[Any]]:
     stopped = clocks.c.stopped_at.is_not(None)
     exempt = exempted()
     counted = stopped & ~exempt
-    breached = counted & (clocks.c.status == BREACHED_STATUS)
+    breached = counted & (clocks.c.status == ClockStatus.BREACHED)
     over = clocks.c.used_minutes - func.coalesce(clocks.c.target_minutes, 0.0)
     return [
         (func.count() - _sum_if(exempt)).label("steps"),
-        _sum_if(counted & (clocks.c.status == MET_STATUS)).label("met"),
+        _sum_if(counted & (clocks.c.status == ClockStatus.MET)).label("met"),
         _sum_if(breached).label("settled_breached"),
         func.coalesce(func.sum(case((breached & (over > 0), over), else_=0.0)), 0.0).label("settled_late"),
         _sum_if(stopped).label("stopped"),
@@ -97,8 +96,11 @@ OPEN_COLUMNS = (
     clocks.c.id,
     clocks.c.case_id,
     clocks.c.kind,
+    clocks.c.state,
     clocks.c.department,
+    clocks.c.person,
     clocks.c.status,
+    clocks.c.warn_fraction,
     clocks.c.target_minutes,
     clocks.c.used_minutes,
     clocks.c.started_at,
@@ -112,20 +114,6 @@ OPEN_COLUMNS = (
 )
 
 
-def record_of(row: Row[Any] | SlaClock) -> ClockRecord:
-    return ClockRecord(
-        department=row.department,
-        status=row.status,
-        target_minutes=row.target_minutes,
-        used_minutes=row.used_minutes,
-        running_since=row.running_since,
-        paused_since=row.paused_since,
-        stopped_at=row.stopped_at,
-        deadline_at=row.deadline_at,
-        exempted=bool(getattr(row, "exempted", False)),
-    )
-
-
 def open_clocks(session: Session, where: Sequence[ColumnElement[bool]]) -> list[Row[Any]]:
     """The open clocks among those ``where`` selects (read whole: they are judged in Python)."""
     return list(session.execute(select(*OPEN_COLUMNS).where(*where, clocks.c.stopped_at.is_(None))))
@@ -133,7 +121,7 @@ def open_clocks(session: Session, where: Sequence[ColumnElement[bool]]) -> list[
 
 def judge(session: Session, row: Row[Any] | SlaClock, now: datetime) -> tuple[Outcome, float, float]:
     """An open clock at ``now``: its outcome, business minutes used so far and minutes late."""
-    record = record_of(row)
+    record = ClockRecord.of(row)
     used = used_now(record, stored_calendar(session, row.calendar, row.calendar_fingerprint), now)
     result = outcome(record, now)
     return result, used, late_minutes(used, record.target_minutes) if result is Outcome.BREACHED else 0.0
@@ -193,7 +181,7 @@ def person_tallies(
         .group_by(clocks.c.person, clocks.c.department)
     )
     open_by: dict[tuple[str | None, str], list[Row[Any]]] = {}
-    for row in session.execute(select(*OPEN_COLUMNS, clocks.c.person).where(*where, clocks.c.stopped_at.is_(None))):
+    for row in session.execute(select(*OPEN_COLUMNS).where(*where, clocks.c.stopped_at.is_(None))):
         open_by.setdefault((row.person, row.department), []).append(row)
     found = [
         (row.person, tally_of(session, row.department, row, open_by.get((row.person, row.department), []), now))
@@ -210,12 +198,12 @@ def case_minutes(session: Session, case_ids: Iterable[int], now: datetime) -> di
         chunk = ids[start : start + 500]
         settled = (
             select(clocks.c.case_id, clocks.c.department, func.sum(clocks.c.used_minutes))
-            .where(clocks.c.kind == STEP, clocks.c.case_id.in_(chunk), clocks.c.stopped_at.is_not(None))
+            .where(clocks.c.kind == ClockKind.STEP, clocks.c.case_id.in_(chunk), clocks.c.stopped_at.is_not(None))
             .group_by(clocks.c.case_id, clocks.c.department)
         )
         for case_id, department, used in session.execute(settled):
             found[case_id][department] = found[case_id].get(department, 0.0) + float(used or 0.0)
-        for row in open_clocks(session, [clocks.c.kind == STEP, clocks.c.case_id.in_(chunk)]):
+        for row in open_clocks(session, [clocks.c.kind == ClockKind.STEP, clocks.c.case_id.in_(chunk)]):
             _, used, _ = judge(session, row, now)
             found[row.case_id][row.department] = found[row.case_id].get(row.department, 0.0) + used
     return found
@@ -227,13 +215,13 @@ def breached_by_deadline(
     """Step clocks of ``departments`` whose deadline fell in ``[start, end)`` and that are
     breached at ``now`` (recorded, or open past the deadline and not swept yet), by deadline."""
     query = (
-        select(*OPEN_COLUMNS, clocks.c.state, clocks.c.person)
+        select(*OPEN_COLUMNS)
         .where(
-            clocks.c.kind == STEP,
+            clocks.c.kind == ClockKind.STEP,
             clocks.c.department.in_(list(departments)),
             clocks.c.deadline_at >= start,
             clocks.c.deadline_at < end,
         )
         .order_by(clocks.c.deadline_at, clocks.c.id)
     )
-    return [row for row in session.execute(query) if outcome(record_of(row), now) is Outcome.BREACHED]
+    return [row for row in session.execute(query) if outcome(ClockRecord.of(row), now) is Outcome.BREACHED]

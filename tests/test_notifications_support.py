@@ -32,11 +32,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine import cases
-from engine.clocks import record_breach
 from notifications.settings import NotificationSettings, TlsMode
 from org.chart import Company
 from runtime.company import company_from_mapping
 from runtime.settings import EXAMPLE_COMPANY
+from sla.clock_store import record_breach
+from sla.model import ClockRecord
 from storage.models import Breach, Case, OutboxMessage, SlaClock
 
 MSK = dt.timezone(dt.timedelta(hours=3))
@@ -190,9 +191,9 @@ def step_clock(session: Session, case: Case) -> SlaClock:
 
 
 def record_breach_row(session: Session, clock: SlaClock) -> Breach:
-    """The breach row the sweeper writes at a clock's deadline (`engine.clocks.record_breach`)."""
+    """The breach row the sweeper writes at a clock's deadline (`sla.clock_store.record_breach`)."""
     assert clock.deadline_at is not None
-    record_breach(session, clock, now=clock.deadline_at)
+    record_breach(session, ClockRecord.of(clock), now=clock.deadline_at)
     breach = session.scalars(select(Breach).where(Breach.clock_id == clock.id)).one()
     session.refresh(clock)
     return breach

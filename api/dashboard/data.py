@@ -24,7 +24,7 @@ from reports.scope import Scope, report_zone
 from reports.steps import DepartmentFigures, step_figures
 from reports.trend import WeekTrend, weekly_trend
 from sla.compliance import Outcome, outcome
-from sla.ledger import record_of
+from sla.model import ClockRecord
 from state_machines.schema import CaseTypeDef
 from storage.models import Breach, Case, ClockPause, OutboxMessage, SlaClock
 
@@ -115,7 +115,7 @@ def period(key: str, now: datetime, tz: tzinfo) -> Period:
 def status_of(clock: SlaClock | None, now: datetime) -> str:
     if clock is None:
         return UNTIMED
-    if outcome(record_of(clock), now) is Outcome.BREACHED:  # the ledger's rule, as in the figures
+    if outcome(ClockRecord.of(clock), now) is Outcome.BREACHED:  # the ledger's rule, as in the figures
         return BREACHED
     if clock.paused_since is not None:
         return PAUSED

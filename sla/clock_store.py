@@ -1,0 +1,293 @@
+"""Persisting SLA clocks, their pauses and their timers (always inside the caller's transaction).
+
+`sla.policy` decides; this module reads the clock, asks the policy and writes what it decided:
+the clock row, its pause rows, its warning, breach and escalation timers, and its breach
+(`sla.breach_log`). Calendars, targets and escalation levels are the caller's to resolve.
+
+The write path uses statements built once at import (``bindparam`` placeholders), not the ORM
+unit of work: it is the hot path of every trigger, and this is 4-5x faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from sla import breach_log, policy
+from sla.calendar import BusinessCalendar
+from sla.model import ClockKind, ClockRecord, ClockStatus
+from storage.models import ClockPause, SlaClock, Timer, table
+
+_clocks = table(SlaClock)
+_timers = table(Timer)
+_pauses = table(ClockPause)
+
+_OPEN_STEP_CLOCK = (
+    select(_clocks)
+    .where(_clocks.c.case_id == bindparam("b_case_id"), _clocks.c.kind == ClockKind.STEP,
+           _clocks.c.stopped_at.is_(None))
+    .order_by(_clocks.c.id.desc())
+    .limit(1)
+)
+_CASE_CLOCK = select(_clocks).where(_clocks.c.case_id == bindparam("b_case_id"), _clocks.c.kind == ClockKind.WHOLE_CASE)
+_SUSPENDED_STEP_CLOCK = (
+    select(_clocks)
+    .where(
+        _clocks.c.case_id == bindparam("b_case_id"),
+        _clocks.c.kind == ClockKind.STEP,
+        _clocks.c.state == bindparam("b_state"),
+        _clocks.c.stopped_at.is_(None),
+        _clocks.c.paused_since.is_not(None),
+    )
+    .order_by(_clocks.c.id.desc())
+    .limit(1)
+)
+_INSERT_CLOCK = insert(_clocks).returning(_clocks.c.id)
+_UPDATE_CLOCK = update(_clocks).where(_clocks.c.id == bindparam("b_clock_id"))
+_STOP_CLOCK = _UPDATE_CLOCK.values(
+    used_minutes=bindparam("b_used"), stopped_at=bindparam("b_now"), paused_since=None, status=bindparam("b_st")
+)
+_PAUSE_CLOCK = _UPDATE_CLOCK.values(
+    used_minutes=bindparam("b_used"), paused_since=bindparam("b_now"), status=bindparam("b_st")
+)
+_RESUME_CLOCK = _UPDATE_CLOCK.values(
+    paused_since=None, running_since=bindparam("b_now"), status=bindparam("b_st"),
+    deadline_at=bindparam("b_deadline"), warn_at=bindparam("b_warn"),
+)
+_RESUME_KEEPING_PLAN = _UPDATE_CLOCK.values(
+    paused_since=None, running_since=bindparam("b_now"), status=bindparam("b_st")
+)
+_MARK_BREACHED = _UPDATE_CLOCK.values(status=ClockStatus.BREACHED)
+_ASSIGN_CLOCK = _UPDATE_CLOCK.values(person=bindparam("b_person"))
+_INSERT_PAUSE = insert(_pauses)
+_CLOSE_PAUSE = (
+    update(_pauses)
+    .where(_pauses.c.clock_id == bindparam("b_clock_id"), _pauses.c.ended_at.is_(None))
+    .values(ended_at=bindparam("b_now"))
+)
+_INSERT_TIMERS = insert(_timers)
+_CANCELLED = {"status": "cancelled", "lease_owner": None, "lease_until": None}
+_CANCEL_STATE_TIMERS = (
+    update(_timers)
+    .where(
+        _timers.c.case_id == bindparam("b_case_id"),
+        _timers.c.state == bindparam("b_timer_state"),
+        _timers.c.status == "pending",
+    )
+    .values(**_CANCELLED)
+)
+_CANCEL_CLOCK_TIMERS = (
+    update(_timers)
+    .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.status == "pending")
+    .values(**_CANCELLED)
+)
+_CANCEL_WARNING = (
+    update(_timers)
+    .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.kind == "warning", _timers.c.status == "pending")
+    .values(**_CANCELLED)
+)
+_PENDING_ESCALATION = (
+    _timers.c.clock_id == bindparam("b_clock_id"), _timers.c.kind == "escalation", _timers.c.status == "pending"
+)
+_CANCEL_ESCALATIONS = update(_timers).where(*_PENDING_ESCALATION).values(status="cancelled")
+_SNOOZE_ESCALATIONS = (
+    update(_timers)
+    .where(*_PENDING_ESCALATION, _timers.c.due_at < bindparam("b_until"))
+    .values(due_at=bindparam("b_until"), lease_owner=None, lease_until=None)
+)
+
+
+def _one(session: Session, statement: Any, params: dict[str, Any]) -> ClockRecord | None:
+    row = session.connection().execute(statement, params).first()
+    return None if row is None else ClockRecord.of(row)
+
+
+def open_step_clock(session: Session, case_id: int) -> ClockRecord | None:
+    """The case's running (or suspended) step clock, the latest if several."""
+    return _one(session, _OPEN_STEP_CLOCK, {"b_case_id": case_id})
+
+
+def case_clock(session: Session, case_id: int) -> ClockRecord | None:
+    return _one(session, _CASE_CLOCK, {"b_case_id": case_id})
+
+
+def suspended_step_clock(session: Session, case_id: int, state: str) -> ClockRecord | None:
+    """The state's step clock suspended while the case waits on another department."""
+    return _one(session, _SUSPENDED_STEP_CLOCK, {"b_case_id": case_id, "b_state": state})
+
+
+def start(
+    session: Session,
+    calendar: BusinessCalendar,
+    *,
+    case_id: int,
+    kind: ClockKind,
+    state: str | None,
+    department: str,
+    role: str | None,
+    person: str | None,
+    calendar_fingerprint: str,
+    target: float | None,
+    warn_fraction: float,
+    event_seq: int,
+    now: datetime,
+    escalation_afters: Sequence[float] = (),
+) -> datetime | None:
+    """Insert a running clock (and its warning, breach and escalation timers); return its deadline."""
+    plan = policy.start(calendar, now, target, warn_fraction, escalation_afters)
+    clock_id = session.execute(
+        _INSERT_CLOCK,
+        {
+            "case_id": case_id, "kind": kind, "state": state, "event_seq": event_seq, "department": department,
+            "role": role, "person": person, "calendar": calendar.name, "calendar_fingerprint": calendar_fingerprint,
+            "target_minutes": target, "warn_fraction": warn_fraction, "started_at": now, "running_since": now,
+            "deadline_at": plan.deadline, "warn_at": plan.warn_at, "used_minutes": 0.0, "paused_since": None,
+            "stopped_at": None, "status": ClockStatus.RUNNING,
+        },
+    ).scalar_one()
+    if plan.deadline is not None and plan.warn_at is not None:
+        timer_state = state or "*"
+        insert_timers(
+            session,
+            [
+                timer_row(case_id, clock_id, "warning", timer_state, plan.warn_at),
+                timer_row(case_id, clock_id, "breach", timer_state, plan.deadline),
+                *_escalation_rows(case_id, clock_id, timer_state, plan.escalations),
+            ],
+        )
+    return plan.deadline
+
+
+def suspend(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: datetime, waiting_on: str) -> None:
+    """Hold a step clock while the case waits on ``waiting_on`` (that time is not the owner's)."""
+    _hold(session, clock, calendar, now)
+    _insert_pause(session, clock.id, now, "dependency", waiting_on)
+
+
+def pause(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: datetime) -> None:
+    """Hold the whole-case clock while the case is in a paused state (its timers are cancelled)."""
+    _hold(session, clock, calendar, now)
+    session.connection().execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock.id})
+    _insert_pause(session, clock.id, now, "paused_state", None)
+
+
+def _hold(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: datetime) -> None:
+    held = policy.hold(clock, calendar, now)
+    session.connection().execute(
+        _PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": held.used_minutes, "b_now": now, "b_st": held.status}
+    )
+    if held.late:
+        record_breach(session, clock, now=now)
+
+
+def _insert_pause(session: Session, clock_id: int, now: datetime, reason: str, waiting_on: str | None) -> None:
+    session.connection().execute(
+        _INSERT_PAUSE,
+        {"clock_id": clock_id, "started_at": now, "ended_at": None, "reason": reason, "waiting_on": waiting_on},
+    )
+
+
+def resume(
+    session: Session,
+    clock: ClockRecord,
+    calendar: BusinessCalendar,
+    *,
+    timer_state: str,
+    now: datetime,
+    escalation_afters: Sequence[float] = (),
+) -> datetime | None:
+    """Run a paused clock again (`sla.policy.resume`): new deadline, new timers; return the deadline."""
+    resumed = policy.resume(clock, calendar, now, escalation_afters)
+    timers = []
+    if resumed.breach_due is not None:
+        timers.append(timer_row(clock.case_id, clock.id, "breach", timer_state, resumed.breach_due))
+    if resumed.warning_due is not None:
+        timers.append(timer_row(clock.case_id, clock.id, "warning", timer_state, resumed.warning_due))
+    if timers:
+        insert_timers(session, timers)
+    if resumed.escalations:
+        insert_timers(session, _escalation_rows(clock.case_id, clock.id, timer_state, resumed.escalations))
+    conn = session.connection()
+    if resumed.breach_due is None:  # no new plan: the deadline and warning stand
+        conn.execute(_RESUME_KEEPING_PLAN, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status})
+    else:
+        conn.execute(_RESUME_CLOCK, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status,
+                                     "b_deadline": resumed.deadline, "b_warn": resumed.warn_at})
+    conn.execute(_CLOSE_PAUSE, {"b_clock_id": clock.id, "b_now": now})
+    return resumed.deadline
+
+
+def stop(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: datetime) -> None:
+    """End a clock, met or breached (`sla.policy.stop`); a breached one's breach is closed with
+    the business minutes late."""
+    stopped = policy.stop(clock, calendar, now)
+    conn = session.connection()
+    if clock.paused_since is not None:
+        conn.execute(_CLOSE_PAUSE, {"b_clock_id": clock.id, "b_now": now})
+    conn.execute(
+        _STOP_CLOCK, {"b_clock_id": clock.id, "b_used": stopped.used_minutes, "b_now": now, "b_st": stopped.status}
+    )
+    if stopped.late_minutes is not None:
+        record_breach(session, clock, now=now)
+        breach_log.close_breach(session, clock.id, now=now, late_minutes=stopped.late_minutes)
+
+
+def record_breach(session: Session, clock: ClockRecord, *, now: datetime) -> None:
+    """Log the breach of a clock that ran past its deadline (`sla.breach_log`) and mark the clock
+    breached; its pending warning is cancelled, since that stage has passed."""
+    breach_log.log_breach(session, clock, now=now)
+    session.connection().execute(_MARK_BREACHED, {"b_clock_id": clock.id})
+    session.connection().execute(_CANCEL_WARNING, {"b_clock_id": clock.id})
+
+
+def assign(session: Session, clock_id: int, person: str) -> None:
+    """Name the person on a step clock; its open breach, if any, follows (`sla.breach_log`)."""
+    session.connection().execute(_ASSIGN_CLOCK, {"b_clock_id": clock_id, "b_person": person})
+    breach_log.assign_open_breach(session, clock_id, person)
+
+
+def cancel_clock_timers(session: Session, clock_id: int) -> None:
+    session.connection().execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock_id})
+
+
+def cancel_state_timers(session: Session, case_id: int, timer_state: str) -> None:
+    """Cancel the pending timers carrying ``timer_state`` (a state's name, or "*" for the whole case)."""
+    session.connection().execute(_CANCEL_STATE_TIMERS, {"b_case_id": case_id, "b_timer_state": timer_state})
+
+
+def cancel_escalations(session: Session, clock_id: int) -> None:
+    session.connection().execute(_CANCEL_ESCALATIONS, {"b_clock_id": clock_id})
+
+
+def snooze_escalations(session: Session, clock_id: int, until: datetime) -> None:
+    """Postpone the clock's pending escalation levels due before ``until`` to ``until``."""
+    session.connection().execute(_SNOOZE_ESCALATIONS, {"b_clock_id": clock_id, "b_until": until})
+
+
+def insert_timers(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.connection().execute(_INSERT_TIMERS, rows)
+
+
+def _escalation_rows(case_id: int, clock_id: int, state: str, due: Sequence[datetime]) -> list[dict[str, Any]]:
+    return [timer_row(case_id, clock_id, "escalation", state, at, level=n) for n, at in enumerate(due, start=1)]
+
+
+def timer_row(
+    case_id: int,
+    clock_id: int | None,
+    kind: str,
+    state: str,
+    due: datetime,
+    trigger: str | None = None,
+    level: int = 0,
+) -> dict[str, Any]:
+    """A pending timer row (for `insert_timers`)."""
+    return {
+        "case_id": case_id, "clock_id": clock_id, "kind": kind, "level": level, "trigger": trigger, "state": state,
+        "due_at": due, "status": "pending", "fired_at": None, "lease_until": None, "lease_owner": None,
+        "attempts": 0, "last_error": None,
+    }
