@@ -421,7 +421,7 @@ def checked_payload(company: Company, data: dict[str, Any], payload: dict[str, A
 
 
 def _notify(company: Company, duty: DutyConfig) -> list[str]:
-    from notifications.recipients import Scope, resolve
+    from org.audience import Scope, resolve
 
     scope = Scope(duty.department, duty.role, requester=duty.requester, performer=duty.department)
     return resolve(company, duty.notify, scope)

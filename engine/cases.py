@@ -34,6 +34,7 @@ from core.errors import (
     SlaflowError,
 )
 from engine import clocks, versions
+from engine import events as ev
 from org.chart import Actor, Company
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
@@ -239,8 +240,8 @@ def open_case(
         closed_at=None,
         definition_fingerprint=fingerprint,
     )
-    from notifications import events as notify  # imported on first write: reads start faster
-    notify.case_opened(session, company, record, now=now)
+    _hold(session, company, record, definition, now)
+    ev.emit(session, company, ev.CaseOpened(record, now))
     return record
 
 
@@ -347,12 +348,11 @@ def fire(
         due_at=step.due_at,
         closed_at=step.closed_at,
     )
-    from notifications import events as notify  # imported on first write: reads start faster
-
     if step.closed_at is not None:
-        notify.case_resolved(session, company, record, now=now)
+        ev.emit(session, company, ev.CaseResolved(record, now))
     else:
-        notify.case_moved(session, company, record, now=now)
+        _hold(session, company, record, definition, now)
+        ev.emit(session, company, ev.StepEntered(record, now))
     return record
 
 
@@ -393,8 +393,7 @@ def assign(
     )
     clocks.assign_step(session, case_id=case.id, person=person)
     record = replace(case, version=seq, owner_person=person)
-    from notifications import events as notify  # imported on first write: reads start faster
-    notify.case_assigned(session, company, record, person=person, now=now)
+    ev.emit(session, company, ev.CaseAssigned(record, now, person=person))
     return record
 
 
@@ -467,8 +466,7 @@ def comment(
                            now=now, source=source, update=_TOUCH_CASE, values={})
     record = replace(case, version=seq)
     if mentions:
-        from notifications import events as notify  # imported on first write: reads start faster
-        notify.mentioned(session, company, record, author=actor.name, people=mentions, text=text, now=now)
+        ev.emit(session, company, ev.Mentioned(record, now, author=actor.name, people=mentions, text=text))
     return record
 
 
@@ -597,6 +595,16 @@ def replay(definition: CaseTypeDef, events: Iterable[CaseEvent]) -> CaseSnapshot
         closed_at=closed_at,
         participants=frozenset(participants),
     )
+
+
+def _hold(session: Session, company: Company, case: CaseRecord, definition: CaseTypeDef, now: datetime) -> None:
+    """The step just entered releases itself after a while (``auto``): say so (engine.events)."""
+    state = definition.states[case.state]
+    if state.auto is not None:
+        department = state.department or definition.performer
+        hold = ev.HoldStarted(case, now, state=case.state, department=department, after_minutes=state.auto.after,
+                              trigger=state.auto.trigger)
+        ev.emit(session, company, hold)
 
 
 def definition_of(session: Session, company: Company, case: Case | CaseRecord) -> CaseTypeDef:

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
 from engine import versions
-from notifications.config import notifications_config
 from org.chart import Company
 from sla.calendar import BusinessCalendar
 from sla.clocks import plan_clock, used_between
@@ -184,11 +183,7 @@ def enter_state(
     if state.auto is not None:
         due = company.calendar_of(department).add_business_minutes(now, state.auto.after)
         timers = [_timer(case_id, None, "auto", state_name, due, trigger=state.auto.trigger)]
-        notice = notifications_config(company).hold_notice_minutes
-        if notice is not None and notice < state.auto.after:  # the watchers hear before the hold expires
-            notice_at = company.calendar_of(department).add_business_minutes(now, state.auto.after - notice)
-            timers.append(_timer(case_id, None, "notice", state_name, notice_at, trigger=state.auto.trigger))
-        session.connection().execute(_INSERT_TIMERS, timers)
+        session.connection().execute(_INSERT_TIMERS, timers)  # a notice before it: engine.holds
     return StepResult(state.department, state.role, due_at, None)
 
 
