@@ -38,7 +38,7 @@ from state_machines.schema import BusinessMinutes, CaseTypeDef, Identifier, Labe
 from storage.models import Breach, Case, SlaClock
 
 if TYPE_CHECKING:
-    from engine.cases import CaseRecord
+    from engine.records import CaseRecord
     from org.chart import Actor, Company, OrgConfig
 
 SOURCE = "duty"

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from engine import cases, clocks
+from engine import cases, clocks, records
 from engine import events as ev
 from org import audience
 from org.chart import Actor, Company
@@ -85,7 +85,7 @@ class Due:
     session: Session
     company: Company
     timer: Row[Any]
-    case: cases.CaseRecord
+    case: records.CaseRecord
     clock: Row[Any] | None
     now: datetime
     hooks: HookHandler | None

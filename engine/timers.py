@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, ensure_utc
-from engine import cases
+from engine import records
 from engine.timer_kinds import HANDLERS, HOOKS_AFTER_COMMIT, RUN_ID, Due, HookHandler, finish
 from org.chart import Company
 from storage.models import SlaClock, Timer, table
@@ -80,7 +80,7 @@ def fire_timer(
     timer = session.connection().execute(_LOAD_TIMER, {"b_timer_id": timer_id}).first()
     if timer is None or timer.status != "pending" or timer.lease_owner != owner:
         return None
-    case = cases.load(session, timer.case_id)  # locked: no trigger moves it while its timer fires
+    case = records.load(session, timer.case_id)  # locked: no trigger moves it while its timer fires
     if timer.state != "*" and case.state != timer.state:
         return finish(session, timer_id, "cancelled", now)
     clock = (
