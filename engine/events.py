@@ -157,6 +157,11 @@ def unsubscribe(kind: type[E], subscriber: Subscriber[E]) -> None:
         listeners.remove(subscriber)
 
 
+def subscribers_of(kind: type[CaseEvent]) -> tuple[Callable[[Session, Company, Any], None], ...]:
+    """Who listens to ``kind``, in calling order."""
+    return tuple(_subscribers.get(kind, ()))
+
+
 def emit(session: Session, company: Company, event: CaseEvent) -> None:
     """Hand ``event`` to its subscribers, in the caller's transaction (see the module docstring)."""
     for subscriber in _subscribers.get(type(event), ()):
