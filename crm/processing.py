@@ -29,7 +29,7 @@ from crm.inbox import DONE, pending_inbox_ids
 from crm.lead_hook import lead_actions
 from crm.parking import apply_parked, park, parked_until
 from crm.rules import OPEN, PlannedAction, plan
-from engine import cases
+from engine import cases, records
 from org.chart import Actor, Company
 from storage.faults import is_unavailable
 from storage.models import Case, CaseEvent, InboxEvent
@@ -171,7 +171,7 @@ def _perform(session: Session, company: Company, action: PlannedAction, actor: A
         except DuplicateCase:
             return {**outcome, "outcome": "exists", "case_id": _linked_case(session, action, open_only=False)}
         late = apply_parked(session, source, action.external_key, case.id, fire, exclude=inbox_id)
-        state = cases.load(session, case.id).state if late else case.state
+        state = records.load(session, case.id).state if late else case.state
         return {**outcome, "outcome": "opened", "case_id": case.id, "state": state,
                 **({"applied_parked": late} if late else {})}
     assert action.trigger is not None

@@ -1,8 +1,8 @@
 """Write-back: the case's progress appears on the CRM record it came from.
 
 On the case events a rule's ``write_back`` names (opened, step changed, assigned, warning,
-breach, escalation, resolved) one outbox row per operation is written in the engine's
-transaction: a timeline comment / note, and optionally fields such as "SLA status" or
+breach, escalation, resolved: the engine's events, `subscribe`) one outbox row per operation
+is written in the engine's transaction: a timeline comment / note, and optionally fields such as "SLA status" or
 "deadline". The outbox delivers them like any message (retried with backoff, Retry-After
 obeyed, every attempt recorded, the dedupe key making each event one comment), through
 `deliver`, which calls the CRM's API (`crm.api.vendors`)."""
@@ -22,8 +22,9 @@ from sqlalchemy import select
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.config import CaseEventKind, RuleConfig, crm_config
+from engine import events as ev
 from notifications import context as ctx
-from notifications.outbox import enqueue_direct
+from notifications.outbox import deliver_direct, enqueue_direct
 from notifications.transports.base import TransportError
 from storage.models import Case
 
@@ -85,6 +86,30 @@ def case_event(
             name: _TEMPLATES.from_string(template).render(**variables) for name, template in templates.items()})
         enqueue_direct(session, kind=kind.value, recipient=recipient, channel=CHANNEL, scope=f"{key}|fields",
                        context=context, now=now, case_id=case.id, level=level)
+
+
+_KINDS: dict[type[ev.CaseEvent], CaseEventKind] = {
+    ev.CaseOpened: CaseEventKind.OPENED, ev.StepEntered: CaseEventKind.STEP_CHANGED,
+    ev.CaseAssigned: CaseEventKind.ASSIGNED, ev.StepWarned: CaseEventKind.WARNING,
+    ev.StepBreached: CaseEventKind.BREACH, ev.Escalated: CaseEventKind.ESCALATION,
+    ev.CaseResolved: CaseEventKind.RESOLVED,
+}
+
+
+def _on_event(session: Session, company: Company, event: ev.CaseEvent) -> None:
+    """An engine event onto the CRM record the case is linked to, if a rule asks for it."""
+    if not crm_config(company).rules:
+        return
+    level = event.level if isinstance(event, ev.Escalated) else 0
+    case_event(session, company, event.case, _KINDS[type(event)], now=event.now, key=f"crm|{event.key}", level=level)
+
+
+def subscribe() -> None:
+    """Write back on the engine's events and deliver the ``crm`` outbox channel (``runtime.wiring``
+    calls this; idempotent)."""
+    for kind in _KINDS:
+        ev.subscribe(kind, _on_event)
+    deliver_direct(CHANNEL, deliver)
 
 
 def _rendered(context: dict[str, Any], key: str, render: Callable[[], Any]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from state_machines.values import BusinessMinutes, Identifier, Label
 from storage.models import Breach, Case, SlaClock
 
 if TYPE_CHECKING:
-    from engine.cases import CaseRecord
+    from engine.records import CaseRecord
     from org.chart import Actor, Company, OrgConfig
 
 SOURCE = "duty"
@@ -422,7 +422,7 @@ def checked_payload(company: Company, data: dict[str, Any], payload: dict[str, A
 
 
 def _notify(company: Company, duty: DutyConfig) -> list[str]:
-    from notifications.recipients import Scope, resolve
+    from org.audience import Scope, resolve
 
     scope = Scope(duty.department, duty.role, requester=duty.requester, performer=duty.department)
     return resolve(company, duty.notify, scope)

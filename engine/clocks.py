@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine import versions
-from notifications.config import notifications_config
 from org.chart import Company
 from sla import clock_store, policy
 from sla.calendar import BusinessCalendar
@@ -67,14 +66,9 @@ def enter_state(
         hook = clock_store.timer_row(case_id, None, "hook", state_name, now, trigger=state.hook, level=event_seq)
         clock_store.insert_timers(session, [hook])
     if state.auto is not None:
-        after, trigger, calendar = state.auto.after, state.auto.trigger, company.calendar_of(department)
-        timers = [clock_store.timer_row(case_id, None, "auto", state_name, calendar.add_business_minutes(now, after),
-                                        trigger=trigger)]
-        notice = notifications_config(company).hold_notice_minutes
-        if notice is not None and notice < after:  # the watchers hear before the hold expires
-            notice_at = calendar.add_business_minutes(now, after - notice)
-            timers.append(clock_store.timer_row(case_id, None, "notice", state_name, notice_at, trigger=trigger))
-        clock_store.insert_timers(session, timers)
+        due = company.calendar_of(department).add_business_minutes(now, state.auto.after)
+        auto = clock_store.timer_row(case_id, None, "auto", state_name, due, trigger=state.auto.trigger)
+        clock_store.insert_timers(session, [auto])  # a notice before it: HoldStarted, engine.timer_kinds
     return StepResult(state.department, state.role, due_at, None)
 
 

@@ -13,21 +13,17 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, ensure_utc
 from core.vocabulary import TimerStatus
-from engine import cases
-from notifications import events as notify
-from notifications import recipients
-from org.chart import Actor, Company
-from sla import clock_store
-from sla.model import ClockRecord, ClockStatus
+from engine import records
+from engine.timer_kinds import HANDLERS, HOOKS_AFTER_COMMIT, RUN_ID, Due, HookHandler, finish
+from org.chart import Company
 from storage import lease as lease_rows
-from storage.models import Breach, SlaClock, Timer, table
+from storage.models import SlaClock, Timer, table
 
 log = logging.getLogger(__name__)
 
@@ -37,54 +33,6 @@ MAX_ATTEMPTS = 10
 _timers = table(Timer)
 _LOAD_TIMER = select(_timers).where(_timers.c.id == bindparam("b_timer_id")).with_for_update()
 _LOAD_CLOCK = select(table(SlaClock)).where(table(SlaClock).c.id == bindparam("b_clock_id"))
-_FINISH = (
-    update(_timers)
-    .where(_timers.c.id == bindparam("b_timer_id"))
-    .values(
-        status=bindparam("b_status"),
-        fired_at=bindparam("b_fired_at"),
-        lease_owner=None,
-        lease_until=None,
-        flow_run_id=bindparam("b_flow_run_id"),
-    )
-)
-_BREACH_OF_CLOCK = select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id"))
-_LEVEL_FIRED = (
-    select(_timers.c.id)
-    .where(
-        _timers.c.clock_id == bindparam("b_clock_id"),
-        _timers.c.kind == "escalation",
-        _timers.c.level == bindparam("b_level"),
-        _timers.c.status == "fired",
-    )
-    .limit(1)
-)
-_HIGHER_FIRED = (
-    select(_timers.c.id)
-    .where(
-        _timers.c.clock_id == bindparam("b_clock_id"),
-        _timers.c.kind == "escalation",
-        _timers.c.level > bindparam("b_level"),
-        _timers.c.status == "fired",
-    )
-    .limit(1)
-)
-_HIGHER_DUE = (
-    select(_timers.c.level)
-    .where(
-        _timers.c.clock_id == bindparam("b_clock_id"),
-        _timers.c.kind == "escalation",
-        _timers.c.level > bindparam("b_level"),
-        _timers.c.status == "pending",
-        _timers.c.due_at <= bindparam("b_now"),
-    )
-    .distinct()
-)
-RUN_ID = "slaflow.flow_run_id"
-"""``Session.info`` key: the id of the (Prefect) run that sweeps, stored on the timers it finishes."""
-HOOKS_AFTER_COMMIT = "slaflow.hooks_after_commit"
-"""``Session.info`` key: hook timers whose deployment starts once the guard's transaction committed."""
-_RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
 
 
 @dataclass
@@ -112,135 +60,27 @@ def claim_due(
                             owner=owner, lease=lease, limit=limit)
 
 
-HookHandler = Callable[[str, int, int], None]
-"""Starts a state's hook: (deployment name, case id, event seq). Given by the entry point (the
-Prefect sweeper flow passes `flows.hooks.start_state_hook`); the core never imports Prefect."""
-
-
 def fire_timer(
     session: Session, company: Company, *, timer_id: int, owner: str, now: datetime, hooks: HookHandler | None = None
 ) -> str | None:
-    """Fire one claimed timer; return its kind if it fired, None if the guard said no."""
+    """Fire one claimed timer; return its kind if it fired, None if the guard said no. The guard
+    common to every kind is here; what each kind does is its handler (`engine.timer_kinds`)."""
     now = ensure_utc(now)
     timer = session.connection().execute(_LOAD_TIMER, {"b_timer_id": timer_id}).first()
     if timer is None or timer.status != "pending" or timer.lease_owner != owner:
         return None
-    case = cases.load(session, timer.case_id)  # locked: no trigger moves it while its timer fires
+    case = records.load(session, timer.case_id)  # locked: no trigger moves it while its timer fires
     if timer.state != "*" and case.state != timer.state:
-        return _finish(session, timer_id, "cancelled", now)
+        return finish(session, timer_id, "cancelled", now)
     clock = (
         session.connection().execute(_LOAD_CLOCK, {"b_clock_id": timer.clock_id}).first() if timer.clock_id else None
     )
     if clock is not None and (clock.stopped_at is not None or clock.paused_since is not None):
-        return _finish(session, timer_id, "cancelled", now)
-    if timer.kind == "hook":
-        if hooks is None:  # this sweeper cannot start deployments: leave it to one that can
-            session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
-            return None
-        # Started after this transaction commits (no row lock held while Prefect answers), then
-        # marked fired; a crash in between leaves the lease to expire, the next sweep starts it
-        # again and the deployment's idempotency key makes it one flow run all the same.
-        deferred = session.info.setdefault(HOOKS_AFTER_COMMIT, [])
-        deferred.append((timer_id, str(timer.trigger), timer.case_id, timer.level))
-        return None
-    if timer.kind == "notice":
-        return _notice(session, company, timer, case, now)
-    if timer.kind == "auto":
-        assert timer.trigger is not None
-        cases.fire(
-            session,
-            company,
-            case_id=timer.case_id,
-            trigger=timer.trigger,
-            actor=Actor.system(),
-            now=now,
-            source="timer",
-        )
-        return _finish(session, timer_id, "fired", now, kind="auto")
-    assert clock is not None, f"timer {timer_id} of kind {timer.kind} has no clock"
-    if timer.kind == "breach":
-        if clock.deadline_at is None or clock.deadline_at != timer.due_at:
-            return _finish(session, timer_id, "cancelled", now)  # the deadline moved; its own timer exists
-        if now <= clock.deadline_at:
-            session.connection().execute(_RELEASE, {"b_timer_id": timer_id})
-            return None
-        clock_store.record_breach(session, ClockRecord.of(clock), now=now)
-        breach = session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
-        notify.step_breached(session, company, case, clock, breach, now=now)
-        return _finish(session, timer_id, "fired", now, kind="breach")
-    if timer.kind in ("warning", "escalation"):
-        warn = timer.kind == "warning"
-        return _warn(session, company, timer_id, case, clock, now) if warn else _escalate(
-            session, company, timer, case, clock, now)
-    raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
-
-
-def _notice(session: Session, company: Company, timer: Row[Any], case: cases.CaseRecord, now: datetime) -> str | None:
-    """A hold is about to expire: the pending automatic transition of the same state says when."""
-    expires_at = session.scalar(select(Timer.due_at).where(Timer.case_id == timer.case_id, Timer.kind == "auto",
-                                                           Timer.state == timer.state, Timer.status == "pending"))
-    if expires_at is None:
-        return _finish(session, timer.id, "cancelled", now)
-    notify.hold_expiring(session, company, case, expires_at=expires_at, now=now)
-    return _finish(session, timer.id, "fired", now, kind="notice")
-
-
-def _warn(
-    session: Session, company: Company, timer_id: int, case: cases.CaseRecord, clock: Row[Any], now: datetime
-) -> str | None:
-    """The deadline is near. Checked when it fires (a warning reclaimed after its worker died may
-    fire late): once the clock is breached or past its deadline, that stage has passed and no
-    "75 % used" goes out after the breach."""
-    if clock.status == ClockStatus.BREACHED or (clock.deadline_at is not None and now > clock.deadline_at):
-        return _finish(session, timer_id, "cancelled", now)
-    notify.step_warning(session, company, case, clock, now=now)
-    return _finish(session, timer_id, "fired", now, kind="warning")
-
-
-def _escalate(
-    session: Session, company: Company, timer: Row[Any], case: cases.CaseRecord, clock: Row[Any], now: datetime
-) -> str | None:
-    """Level N of the step's chain: tell its audience (resolved from the org chart now) and/or
-    hand the step to someone (an ``assign`` event). A level fires once per clock, even when a
-    dependency pause re-scheduled it, and never after a higher level (its stage has passed).
-    When higher levels are due too, a person they also reach hears only the highest one: one
-    message naming the higher level instead of several at the same moment."""
-    if session.connection().execute(_LEVEL_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
-        return _finish(session, timer.id, "cancelled", now)
-    if session.connection().execute(_HIGHER_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
-        return _finish(session, timer.id, "cancelled", now)
-    levels = cases.definition_of(session, company, case).escalation_of(timer.state)
-    if timer.level > len(levels):
-        return _finish(session, timer.id, "cancelled", now)  # the chain was shortened since
-    level = levels[timer.level - 1]
-    higher = [
-        levels[n - 1]
-        for n in session.connection()
-        .execute(_HIGHER_DUE, {"b_clock_id": clock.id, "b_level": timer.level, "b_now": now})
-        .scalars()
-        if n <= len(levels)
-    ]
-    audience = level.notify
-    if audience and higher:
-        scope = recipients.Scope.of_clock(case, clock)
-        reached = {person for up in higher for person in recipients.resolve(company, up.notify, scope)}
-        audience = [f"person:{p}" for p in recipients.resolve(company, level.notify, scope) if p not in reached]
-    if audience:
-        notify.escalated(session, company, case, clock, level=timer.level, audience=audience, now=now)
-    reassign = level.reassign_to if not any(up.reassign_to for up in higher) else None
-    if reassign is not None:
-        person = level.reassign_person or company.head_of(clock.department)
-        if person != case.owner_person:
-            cases.assign(
-                session,
-                company,
-                case_id=case.id,
-                person=person,
-                actor=Actor.system("escalation"),
-                now=now,
-                source="timer",
-            )
-    return _finish(session, timer.id, "fired", now, kind="escalation")
+        return finish(session, timer_id, "cancelled", now)
+    handler = HANDLERS.get(timer.kind)
+    if handler is None:
+        raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
+    return handler(Due(session, company, timer, case, clock, now, hooks))
 
 
 def sweep(
@@ -356,7 +196,7 @@ def _start_hook(
             if still_ours is None:
                 result.skipped += 1
                 return
-            _finish(session, timer_id, "fired", now)
+            finish(session, timer_id, "fired", now)
     except Exception as exc:  # one bad hook must not stop the others
         log.exception("hook timer %s failed", timer_id)
         result.failed += 1
@@ -406,19 +246,6 @@ def _give_up(session: Session, *, now: datetime) -> None:
         .where(or_(_timers.c.lease_until.is_(None), _timers.c.lease_until < now))
         .values(status="failed", last_error=f"gave up after {MAX_ATTEMPTS} claims without firing")
     )
-
-
-def _finish(session: Session, timer_id: int, status: str, now: datetime, kind: str | None = None) -> str | None:
-    session.connection().execute(
-        _FINISH,
-        {
-            "b_timer_id": timer_id,
-            "b_status": status,
-            "b_fired_at": now if status == "fired" else None,
-            "b_flow_run_id": session.info.get(RUN_ID),
-        },
-    )
-    return kind
 
 
 def _record_failure(factory: sessionmaker[Session], timer_id: int, owner: str, exc: Exception) -> None:

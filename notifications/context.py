@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Row
     from sqlalchemy.orm import Session
 
-    from engine.cases import CaseRecord
+    from engine.records import CaseRecord
     from org.chart import Company
     from storage.models import Breach, Case, SlaClock
 

@@ -1,6 +1,7 @@
-"""What the engine calls when something happens to a case: outbox rows, nothing else.
+"""Messages about what happens to a case: the subscriber to the engine's events (`engine.events`).
 
-Each function runs inside the engine's open transaction and only writes `OutboxMessage` rows
+`subscribe` (called by ``runtime.wiring``) hands each event to the function writing its
+messages. Each runs inside the engine's open transaction and only writes `OutboxMessage` rows
 (idempotently, so re-processing a cause adds nothing). Who hears about what comes from the
 ``notifications.audiences`` config over `DEFAULT_AUDIENCES`; delivery is the dispatcher's job.
 """
@@ -15,12 +16,12 @@ from sqlalchemy import select
 
 from core.clock import ensure_utc
 from core.errors import UnknownPerson
-from crm.config import crm_config
+from engine import events as ev
+from engine.timer_kinds import schedule_notice
 from notifications import context as ctx
-from notifications import recipients
 from notifications.config import notifications_config
 from notifications.outbox import dedupe_key, enqueue
-from notifications.recipients import Scope
+from org.audience import Scope, calendar_of_person, locale_of, resolve
 from storage.models import CaseEvent, OutboxMessage
 
 if TYPE_CHECKING:
@@ -91,8 +92,7 @@ def mentioned(session: Session, company: Company, case: CaseLike, *, author: str
 
 
 def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
-    """The case entered a new (non-terminal) step: its watchers hear of it (notifications.watchers);
-    a linked CRM record may be updated."""
+    """The case entered a new (non-terminal) step: its watchers hear of it (notifications.watchers)."""
     _produce(session, company, "step_changed", case, Scope.of_case(case), key=f"case={case.id}|event={case.version}",
              now=now, build=_moved_by(session, case), audience=_watching(session, company, case))
 
@@ -158,30 +158,13 @@ def _produce(
     now = ensure_utc(now)
     specs = audience if audience is not None else notifications_config(company).audience(kind)
     about = department or scope.department or case.performer
-    for person in recipients.resolve(company, specs, scope):
-        locale = recipients.locale_of(company, person)
-        tz = recipients.calendar_of_person(company, person, about).config.tz
+    for person in resolve(company, specs, scope):
+        locale = locale_of(company, person)
+        tz = calendar_of_person(company, person, about).config.tz
         context = {**ctx.base(company, person, locale, tz), "case": ctx.case_context(company, case, locale),
                    **build(person, locale)}
         enqueue(session, company, kind=kind, recipient=person, context=context, scope=key, now=now,
                 case_id=case.id, level=level, department=about)
-    _write_back(session, company, _CRM_KINDS.get(kind, kind), case, key=key, now=now, level=level)
-
-
-_CRM_KINDS = {"case_opened": "opened", "assigned": "assigned", "warning": "warning", "breach": "breach",
-              "escalation": "escalation", "resolved": "resolved", "step_changed": "step_changed"}
-
-
-def _write_back(session: Session, company: Company, kind: str, case: CaseLike, *, key: str, now: datetime,
-                level: int = 0) -> None:
-    """The same case event onto the CRM record the case is linked to, if a rule asks for it."""
-    if not crm_config(company).rules:
-        return
-    from crm.config import CaseEventKind
-    from crm.writeback import case_event
-
-    if kind in CaseEventKind.__members__.values():
-        case_event(session, company, case, CaseEventKind(kind), now=now, key=f"crm|{key}", level=level)
 
 
 def test_message(session: Session, company: Company, *, person: str, channel: str, now: datetime) -> int:
@@ -189,8 +172,8 @@ def test_message(session: Session, company: Company, *, person: str, channel: st
     now = ensure_utc(now)
     if person not in company.config.people:
         raise UnknownPerson(person)
-    locale = recipients.locale_of(company, person)
-    tz = recipients.calendar_of_person(company, person).config.tz
+    locale = locale_of(company, person)
+    tz = calendar_of_person(company, person).config.tz
     context = {**ctx.base(company, person, locale, tz), "channel": channel, "sent_at": now.isoformat()}
     scope = f"test={now.isoformat()}"
     enqueue(session, company, kind="test", recipient=person, context=context, scope=scope, now=now, channels=[channel])
@@ -199,3 +182,61 @@ def test_message(session: Session, company: Company, *, person: str, channel: st
     )
     assert message_id is not None
     return message_id
+
+
+def _hold_notice(session: Session, company: Company, hold: ev.HoldStarted) -> None:
+    """With ``hold_notice_minutes`` set, a hold gets a notice timer that many business minutes
+    before it releases itself; when it fires, the engine says `ev.HoldExpiring`."""
+    notice = notifications_config(company).hold_notice_minutes
+    if notice is not None:
+        schedule_notice(session, company, hold, lead_minutes=notice)
+
+
+def _opened(session: Session, company: Company, event: ev.CaseOpened) -> None:
+    case_opened(session, company, event.case, now=event.now)
+
+
+def _entered(session: Session, company: Company, event: ev.StepEntered) -> None:
+    case_moved(session, company, event.case, now=event.now)
+
+
+def _resolved(session: Session, company: Company, event: ev.CaseResolved) -> None:
+    case_resolved(session, company, event.case, now=event.now)
+
+
+def _assigned(session: Session, company: Company, event: ev.CaseAssigned) -> None:
+    case_assigned(session, company, event.case, person=event.person, now=event.now)
+
+
+def _mentioned(session: Session, company: Company, event: ev.Mentioned) -> None:
+    mentioned(session, company, event.case, author=event.author, people=event.people, text=event.text, now=event.now)
+
+
+def _warned(session: Session, company: Company, event: ev.StepWarned) -> None:
+    step_warning(session, company, event.case, event.clock, now=event.now)
+
+
+def _breached(session: Session, company: Company, event: ev.StepBreached) -> None:
+    step_breached(session, company, event.case, event.clock, event.breach, now=event.now)
+
+
+def _escalated(session: Session, company: Company, event: ev.Escalated) -> None:
+    escalated(session, company, event.case, event.clock, level=event.level, audience=event.audience, now=event.now)
+
+
+def _expiring(session: Session, company: Company, event: ev.HoldExpiring) -> None:
+    hold_expiring(session, company, event.case, expires_at=event.expires_at, now=event.now)
+
+
+def subscribe() -> None:
+    """Listen to the engine's events (``runtime.wiring`` calls this; idempotent)."""
+    ev.subscribe(ev.CaseOpened, _opened)
+    ev.subscribe(ev.StepEntered, _entered)
+    ev.subscribe(ev.CaseResolved, _resolved)
+    ev.subscribe(ev.CaseAssigned, _assigned)
+    ev.subscribe(ev.Mentioned, _mentioned)
+    ev.subscribe(ev.StepWarned, _warned)
+    ev.subscribe(ev.StepBreached, _breached)
+    ev.subscribe(ev.Escalated, _escalated)
+    ev.subscribe(ev.HoldStarted, _hold_notice)
+    ev.subscribe(ev.HoldExpiring, _expiring)

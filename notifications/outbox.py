@@ -15,7 +15,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +33,7 @@ from notifications.folding import fold, held_for_digest
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
+from org import audience
 from storage import lease as lease_rows
 from storage.db import insert_ignoring_duplicates
 from storage.faults import describe, is_unavailable
@@ -85,9 +86,9 @@ def enqueue(
         channels = recipients.channels_for(company, recipient, all_channels=kind in config.all_channels_for)
     not_before = now
     if not urgent:
-        calendar = recipients.calendar_of_person(company, recipient, department)
+        calendar = audience.calendar_of_person(company, recipient, department)
         not_before = calendar.next_working_instant(held_for_digest(config, kind, context, calendar.tz, now))
-    locale = str(context.get("locale") or recipients.locale_of(company, recipient))
+    locale = str(context.get("locale") or audience.locale_of(company, recipient))
     written = []
     for channel in channels:
         row = {
@@ -114,8 +115,16 @@ def enqueue_direct(
     })
 
 
-DIRECT_CHANNELS = ("crm",)
-"""Channels whose rows are delivered by their feature, not by a person's transport (never redirected)."""
+DirectDelivery = Callable[["Company", dict[str, Any], datetime, sessionmaker[Session]], None]
+"""Delivers one row of a direct channel: (company, the row's context, now, sessions); raises
+`TransportError` like a transport."""
+_DIRECT: dict[str, DirectDelivery] = {}
+
+
+def deliver_direct(channel: str, delivery: DirectDelivery) -> None:
+    """Rows of ``channel`` are delivered by their feature (``crm`` write-back), not by a person's
+    transport, and never redirected. Registered by ``runtime.wiring``; idempotent."""
+    _DIRECT[channel] = delivery
 
 
 _outbox = table(OutboxMessage)
@@ -228,7 +237,7 @@ def dispatch_due(
     jobs = fold(jobs)
     groups: dict[str, list[_Job]] = {}
     for job in jobs:
-        redirect = settings.notify_redirect if job.channel not in DIRECT_CHANNELS else None
+        redirect = settings.notify_redirect if job.channel not in _DIRECT else None
         groups.setdefault(redirect or job.channel, []).append(job)
     delivery = _Delivery(factory, company, settings, dict(transports or {}), owner, now)
     if len(groups) <= 1:
@@ -293,10 +302,9 @@ class _Delivery:
         return _Outcome(True, duration_ms=_ms(started))
 
     def _send(self, transport_kind: str, job: _Job) -> None:
-        if job.channel == "crm":  # write-back onto a CRM record, not a message to a person
-            from crm.writeback import deliver
-
-            deliver(self.company, job.context, self.now, self.factory)
+        direct = _DIRECT.get(job.channel)
+        if direct is not None:  # e.g. a write-back onto a CRM record, not a message to a person
+            direct(self.company, job.context, self.now, self.factory)
             return
         person = self.company.config.people.get(job.recipient)
         if person is None:

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from core.errors import SlaflowError
 from duties.service import CronSchedule, DutyConfig, duties_of
 from leads.config import leads_section
-from notifications.recipients import Scope, resolve
+from org.audience import Scope, resolve
 from org.chart import Company
 from reports.scope import report_zone
 from sla.calendar import WEEKDAYS, BusinessCalendar

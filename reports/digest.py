@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from core.clock import ensure_utc
 from notifications import context as ctx
-from notifications import recipients
 from notifications.outbox import enqueue
+from org import audience as recipients
 from reports.outcomes import lead_figures
 from reports.scope import Scope
 from sla.ledger import breached_by_deadline

@@ -20,6 +20,7 @@ from leads.config import LeadsConfig, lead_problems
 from notifications.config import NotificationsConfig
 from org.chart import Company, OrgConfig, check_case_type
 from org.config import AuthConfig
+from runtime.wiring import wire
 from state_machines.builtin_choice import ALWAYS, chosen_builtins
 from state_machines.schema import CaseTypeDef
 
@@ -71,6 +72,7 @@ def company_from_mapping(raw: Any, source: str = "<memory>") -> Company:
     ]
     if problems:
         raise ConfigError(f"{source}: " + f"\n{source}: ".join(problems))
+    wire()  # the features listen to the engine (idempotent)
     return Company(config=config, source=source, case_types=types)
 
 

@@ -26,7 +26,7 @@ from core.clock import SimulatedClock
 from core.errors import SlaflowError
 from duties.service import deliver_duty, duties_of, freshness, occurrences, open_due_duties
 from engine import cases
-from engine.cases import CaseRecord
+from engine.records import CaseRecord
 from engine.timers import sweep
 from flows._support import OFFLINE_ENV
 from leads.report import lead_departments

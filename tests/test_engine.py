@@ -20,7 +20,7 @@ from core.errors import (
     NotPermitted,
     UnknownCaseType,
 )
-from engine import cases
+from engine import cases, records, replay
 from engine.timers import sweep
 from org.chart import Company
 from storage.models import Breach, Case, CaseEvent, CaseParticipant, SlaClock, Timer
@@ -50,7 +50,7 @@ def _fire(
     trigger: str,
     actor: str,
     **payload: Any,
-) -> cases.CaseRecord:
+) -> records.CaseRecord:
     with sessions.begin() as session:
         return cases.fire(
             session,
@@ -411,6 +411,6 @@ def test_the_event_log_replays_to_the_stored_state(
         )
     with sessions() as session:
         case = cases.get_case(session, case_id)
-        rebuilt = cases.replay(cases.definition_of(session, company, case), case.events)
-        assert rebuilt == cases.CaseSnapshot.of(case)
+        rebuilt = replay.replay(cases.definition_of(session, company, case), case.events)
+        assert rebuilt == replay.CaseSnapshot.of(case)
         assert rebuilt.state == "delivery" and rebuilt.owner_person == "kozlov" and rebuilt.version == 6

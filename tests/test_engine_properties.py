@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
 from core.errors import SlaflowError
-from engine import cases
+from engine import cases, replay
 from engine.rebuild import rebuild
 from org.chart import Company
 from state_machines.builtin import BUILTIN_TYPES
@@ -140,7 +140,7 @@ def test_random_moves_keep_the_case_consistent(
         case = cases.get_case(session, case_id)
         assert case.state in definition.states
         assert case.version == accepted + 1
-        assert cases.replay(definition, case.events) == cases.CaseSnapshot.of(case)
+        assert replay.replay(definition, case.events) == replay.CaseSnapshot.of(case)
         running = session.scalar(
             select(func.count())
             .select_from(SlaClock)

@@ -10,8 +10,9 @@ import pytest
 from core.errors import ConfigError
 from notifications import recipients
 from notifications.config import NotificationsConfig, notifications_config
-from notifications.recipients import Scope
 from notifications.settings import NotificationSettings
+from org import audience
+from org.audience import Scope
 from org.chart import Company
 from tests.test_notifications_support import company_with, raw_company
 
@@ -20,46 +21,46 @@ MARKETING_STEP = Scope(department="marketing", role="marketer", requester="sales
 
 def test_it_sends_owner_messages_to_the_assigned_person(company: Company) -> None:
     scope = Scope("marketing", "marketer", "sidorov", "sales", "marketing")
-    assert recipients.resolve(company, ["owner"], scope) == ["sidorov"]
+    assert audience.resolve(company, ["owner"], scope) == ["sidorov"]
 
 
 def test_it_sends_owner_messages_to_everyone_with_the_owning_role_when_nobody_is_assigned(company: Company) -> None:
-    assert recipients.resolve(company, ["owner"], Scope("warehouse", "storekeeper")) == ["popov", "volkova"]
-    assert recipients.resolve(company, ["owner"], Scope("commercial", "head")) == ["orlov"]
-    assert recipients.resolve(company, ["owner"], Scope("logistics", None)) == ["lebedev", "kozlov"]
+    assert audience.resolve(company, ["owner"], Scope("warehouse", "storekeeper")) == ["popov", "volkova"]
+    assert audience.resolve(company, ["owner"], Scope("commercial", "head")) == ["orlov"]
+    assert audience.resolve(company, ["owner"], Scope("logistics", None)) == ["lebedev", "kozlov"]
 
 
 def test_it_resolves_heads_managers_and_the_director_from_the_org_chart(company: Company) -> None:
-    assert recipients.resolve(company, ["department_head"], MARKETING_STEP) == ["pavlova"]
-    assert recipients.resolve(company, ["head_manager"], MARKETING_STEP) == ["orlov"]
-    assert recipients.resolve(company, ["director"], MARKETING_STEP) == ["orlov"]
-    assert recipients.resolve(company, ["head_manager"], Scope("commercial", "head")) == []  # the top has no manager
+    assert audience.resolve(company, ["department_head"], MARKETING_STEP) == ["pavlova"]
+    assert audience.resolve(company, ["head_manager"], MARKETING_STEP) == ["orlov"]
+    assert audience.resolve(company, ["director"], MARKETING_STEP) == ["orlov"]
+    assert audience.resolve(company, ["head_manager"], Scope("commercial", "head")) == []  # the top has no manager
 
 
 def test_it_sends_requester_and_performer_messages_to_the_heads_of_both_departments(company: Company) -> None:
-    assert recipients.resolve(company, ["requester", "performer"], MARKETING_STEP) == ["kuznetsova", "pavlova"]
-    assert recipients.resolve(company, ["requester_members"], MARKETING_STEP) == ["kuznetsova", "ivanov", "petrova"]
+    assert audience.resolve(company, ["requester", "performer"], MARKETING_STEP) == ["kuznetsova", "pavlova"]
+    assert audience.resolve(company, ["requester_members"], MARKETING_STEP) == ["kuznetsova", "ivanov", "petrova"]
 
 
 def test_it_names_people_and_departments_explicitly_and_lists_each_person_once(company: Company) -> None:
     specs = ["person:nowak", "head:quality", "department:quality", "director", "head_manager"]
-    assert recipients.resolve(company, specs, MARKETING_STEP) == ["nowak", "kowalski", "orlov"]
+    assert audience.resolve(company, specs, MARKETING_STEP) == ["nowak", "kowalski", "orlov"]
 
 
 def test_it_skips_a_name_that_is_not_in_the_config_instead_of_failing_the_transaction(company: Company) -> None:
-    assert recipients.resolve(company, ["person:ghost", "head:nowhere", "owner"], MARKETING_STEP) == ["sidorov"]
+    assert audience.resolve(company, ["person:ghost", "head:nowhere", "owner"], MARKETING_STEP) == ["sidorov"]
 
 
 def test_it_sends_the_next_message_to_a_new_head_after_the_config_changes() -> None:
     raw = raw_company()
     raw["departments"]["marketing"] = {**raw["departments"]["marketing"], "head": "sidorov"}
     changed = company_with(departments=raw["departments"])
-    assert recipients.resolve(changed, ["department_head"], MARKETING_STEP) == ["sidorov"]
+    assert audience.resolve(changed, ["department_head"], MARKETING_STEP) == ["sidorov"]
 
 
 def test_it_uses_the_persons_locale_else_the_companys(company: Company) -> None:
-    assert recipients.locale_of(company, "kowalski") == "pl"
-    assert recipients.locale_of(company, "ivanov") == "ru"
+    assert audience.locale_of(company, "kowalski") == "pl"
+    assert audience.locale_of(company, "ivanov") == "ru"
 
 
 def test_it_uses_the_first_reachable_channel_unless_the_kind_goes_to_all(company: Company) -> None:
@@ -76,9 +77,9 @@ def test_it_keeps_an_unreachable_channel_so_the_failure_shows_in_the_outbox() ->
 
 
 def test_it_uses_the_recipients_own_department_calendar(company: Company) -> None:
-    assert recipients.calendar_of_person(company, "kozlov").config.tz == "Asia/Yekaterinburg"
-    assert recipients.calendar_of_person(company, "orlov").config.tz == "Europe/Moscow"
-    assert recipients.calendar_of_person(company, "nowak").config.tz == "Europe/Warsaw"
+    assert audience.calendar_of_person(company, "kozlov").config.tz == "Asia/Yekaterinburg"
+    assert audience.calendar_of_person(company, "orlov").config.tz == "Europe/Moscow"
+    assert audience.calendar_of_person(company, "nowak").config.tz == "Europe/Warsaw"
 
 
 def test_it_reads_delivery_policy_from_the_company_config() -> None:

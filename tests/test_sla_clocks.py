@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
-from engine import cases
+from engine import cases, records
 from engine.views import case_detail
 from org.chart import Company
 from runtime.company import company_from_mapping
@@ -22,7 +22,7 @@ REPLACEMENT = {"customer": "c", "order": "o", "product": "p", "complaint": "x"}
 
 
 def _fire(sessions: sessionmaker[Session], company: Company, clock: SimulatedClock, case_id: int, trigger: str,
-          actor: str, **payload: Any) -> cases.CaseRecord:
+          actor: str, **payload: Any) -> records.CaseRecord:
     with sessions.begin() as session:
         return cases.fire(session, company, case_id=case_id, trigger=trigger, actor=company.actor(actor),
                           payload=payload, now=clock.now())

@@ -164,7 +164,7 @@ def test_typed_fields_are_checked_with_one_message_each() -> None:
 
 
 def test_a_comment_is_an_event_and_an_at_mention_queues_a_message_for_that_person(web: tuple[TestClient, int]) -> None:
-    from engine import cases
+    from engine import cases, replay
     from storage.models import OutboxMessage
 
     client, case_id = web
@@ -184,7 +184,7 @@ def test_a_comment_is_an_event_and_an_at_mention_queues_a_message_for_that_perso
         # The event log still replays to the stored case.
         stored_case = session.get(Case, case_id)
         definition = cases.definition_of(session, client.app.state.slaflow.company, stored_case)  # type: ignore[attr-defined]
-        assert cases.replay(definition, stored_case.events) == cases.CaseSnapshot.of(stored_case)
+        assert replay.replay(definition, stored_case.events) == replay.CaseSnapshot.of(stored_case)
     page = client.get(f"/dashboard/cases/{case_id}?lang=en")
     assert "collect it tomorrow" in page.text and "Mention" in page.text
 

@@ -22,7 +22,7 @@ from api.sessions import check_origin
 from api.state import app_state
 from api.workplace.forms import form_fields, validate
 from core.errors import CaseNotFound, ConflictError, IllegalTransition, NotPermitted, SlaflowError
-from engine import cases
+from engine import cases, records
 from org.scope import require_readable
 from org.secrets import same
 from state_machines.machine import machine_for
@@ -95,7 +95,7 @@ async def fire(case_id: CaseId, trigger: TriggerName, request: Request, lang: La
     state, t = app_state(request), _labels(request, lang)
 
     def act(session: Session, fields: dict[str, str], seen: int | None, viewer: access.Viewer) -> None:
-        case = cases.load(session, case_id)
+        case = records.load(session, case_id)
         definition = cases.definition_of(session, state.company, case)
         rule = machine_for(definition).rule(trigger, case.state)
         if rule is not None and viewer.principal.actor.may(rule.allowed):

@@ -1,0 +1,234 @@
+"""A case's row and its history, as the engine writes them: the statements (built once at import,
+see `engine.clocks` for why), `CaseRecord`, and the writes every command shares (append an
+event, bump the version under the optimistic check, join a department).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import CaseNotFound, ConflictError, DuplicateCase, InvalidData
+from org.chart import Actor
+from state_machines.schema import CaseTypeDef
+from storage.db import insert_ignoring_duplicates
+from storage.models import Case, CaseEvent, CaseParticipant, table
+
+_cases = table(Case)
+_events = table(CaseEvent)
+_participants = table(CaseParticipant)
+
+LOAD_FOR_UPDATE = select(_cases).where(_cases.c.id == bindparam("b_case_id")).with_for_update()
+FIND_EXTERNAL = select(_cases.c.id).where(
+    _cases.c.external_source == bindparam("b_source"), _cases.c.external_key == bindparam("b_key")
+)
+INSERT_CASE = insert(_cases).returning(_cases.c.id)
+INSERT_EVENT = insert(_events)
+MOVE_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
+    .values(
+        state=bindparam("b_state"),
+        data=bindparam("b_data"),
+        owner_department=bindparam("b_owner_department"),
+        owner_role=bindparam("b_owner_role"),
+        owner_person=None,
+        due_at=bindparam("b_due_at"),
+        closed_at=bindparam("b_closed_at"),
+        version=bindparam("b_version"),
+        updated_at=bindparam("b_now"),
+    )
+)
+ASSIGN_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
+    .values(owner_person=bindparam("b_person"), version=bindparam("b_version"), updated_at=bindparam("b_now"))
+)
+JOIN = insert_ignoring_duplicates(_participants, "case_id", "department")
+TOUCH_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
+    .values(version=bindparam("b_version"), updated_at=bindparam("b_now"))
+)
+SET_STEP = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case_id"))
+    .values(
+        owner_department=bindparam("b_owner_department"),
+        owner_role=bindparam("b_owner_role"),
+        due_at=bindparam("b_due_at"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A case as the engine left it (the result of open, fire and assign)."""
+
+    id: int
+    case_type: str
+    state: str
+    version: int
+    data: dict[str, Any]
+    requester: str
+    performer: str
+    owner_department: str | None
+    owner_role: str | None
+    owner_person: str | None
+    due_at: datetime | None
+    opened_at: datetime
+    closed_at: datetime | None
+    definition_fingerprint: str
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> CaseRecord:
+        return cls(
+            id=row.id,
+            case_type=row.case_type,
+            state=row.state,
+            version=row.version,
+            data=dict(row.data),
+            requester=row.requester,
+            performer=row.performer,
+            owner_department=row.owner_department,
+            owner_role=row.owner_role,
+            owner_person=row.owner_person,
+            due_at=row.due_at,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            definition_fingerprint=row.definition_fingerprint,
+        )
+
+
+def refuse_duplicate(session: Session, origin: str, external_key: str) -> None:
+    """A case linked to (origin, external_key) exists already: refuse before writing anything."""
+    existing = session.connection().execute(FIND_EXTERNAL, {"b_source": origin, "b_key": external_key}).scalar()
+    if existing is not None:
+        raise DuplicateCase(origin, external_key, existing)
+
+
+def insert_case(session: Session, row: dict[str, Any]) -> int:
+    """Insert the case row; return its id. A linked case (``external_key``) is inserted in a
+    savepoint, so a concurrent duplicate fails here (`DuplicateCase`), not the caller's transaction."""
+    if row["external_key"] is None:
+        return int(session.connection().execute(INSERT_CASE, row).scalar_one())
+    try:
+        with session.begin_nested():
+            return int(session.connection().execute(INSERT_CASE, row).scalar_one())
+    except IntegrityError:
+        origin, key = row["external_source"], row["external_key"]
+        existing = session.connection().execute(FIND_EXTERNAL, {"b_source": origin, "b_key": key}).scalar()
+        raise DuplicateCase(str(origin), key, existing or -1) from None
+
+
+def set_step(
+    session: Session, case_id: int, *, owner_department: str | None, owner_role: str | None, due_at: datetime | None
+) -> None:
+    """The step a just-opened case entered (its version stays 1)."""
+    session.connection().execute(SET_STEP, {"b_case_id": case_id, "b_owner_department": owner_department,
+                                            "b_owner_role": owner_role, "b_due_at": due_at})
+
+
+def move_case(
+    session: Session, case: CaseRecord, *, state: str, data: dict[str, Any], version: int, now: datetime,
+    owner_department: str | None, owner_role: str | None, due_at: datetime | None, closed_at: datetime | None,
+) -> None:
+    """The case in its new state (nobody holds the new step yet), refused if someone else moved it first."""
+    moved = session.connection().execute(MOVE_CASE, {
+        "b_case_id": case.id, "b_seen_version": case.version, "b_state": state, "b_data": data,
+        "b_owner_department": owner_department, "b_owner_role": owner_role, "b_due_at": due_at,
+        "b_closed_at": closed_at, "b_version": version, "b_now": now,
+    })
+    require_one(session, moved.rowcount, case)
+
+
+def record_in_place(
+    session: Session,
+    case: CaseRecord,
+    *,
+    actor: Actor,
+    trigger: str,
+    payload: dict[str, Any],
+    now: datetime,
+    source: str,
+    update: Any,
+    values: dict[str, Any],
+) -> int:
+    """An event that keeps the state (assign, acknowledge, snooze, comment, attach): append it and bump the
+    version, refusing if someone else changed the case first. Returns the new version."""
+    seq = case.version + 1
+    append_event(
+        session,
+        case_id=case.id,
+        seq=seq,
+        at=now,
+        actor=actor.name,
+        trigger=trigger,
+        from_state=case.state,
+        to_state=case.state,
+        payload=payload,
+        source=source,
+    )
+    moved = session.connection().execute(
+        update, {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now, **values}
+    )
+    require_one(session, moved.rowcount, case)
+    return seq
+
+
+def append_event(session: Session, **row: Any) -> None:
+    """The one way a case's history grows: one append-only row per change."""
+    session.connection().execute(INSERT_EVENT, row)
+
+
+def join_owner(session: Session, case_id: int, definition: CaseTypeDef, department: str | None, now: datetime) -> None:
+    if department is not None and department not in (definition.requester, definition.performer):
+        join(session, case_id, department, "owner", now)  # requester and performer joined at opening
+
+
+def join(session: Session, case_id: int, department: str, role: str, now: datetime) -> None:
+    """Add a participant unless the department already is one (no read of the collection)."""
+    session.connection().execute(
+        JOIN[session.get_bind().dialect.name],
+        {"case_id": case_id, "department": department, "role": role, "since": now},
+    )
+
+
+def load(session: Session, case_id: int) -> CaseRecord:
+    """The case, locked for this transaction (FOR UPDATE makes concurrent writers on PostgreSQL
+    queue on the row; SQLite already serialises writers with BEGIN IMMEDIATE, see storage.db)."""
+    row = session.connection().execute(LOAD_FOR_UPDATE, {"b_case_id": case_id}).first()
+    if row is None:
+        raise CaseNotFound(case_id)
+    return CaseRecord.of(row)
+
+
+def require_one(session: Session, rowcount: int, case: CaseRecord) -> None:
+    """The version check in the UPDATE failed: someone else moved the case first."""
+    if rowcount != 1:
+        actual = session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or -1
+        raise ConflictError(case.id, case.version, actual)
+
+
+def blank(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, str | list | dict) and len(value) == 0)
+        or (isinstance(value, str) and not value.strip())
+    )
+
+
+def plain_json(value: Mapping[str, Any], what: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidData(f"{what} must be a JSON object, got {type(value).__name__}")
+    try:
+        return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        raise InvalidData(f"{what} is not plain JSON: {exc}") from None

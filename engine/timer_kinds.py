@@ -1,0 +1,234 @@
+"""What a due timer does, one handler per timer kind (`HANDLERS`), and how a timer is finished.
+
+`engine.timers.fire_timer` checks the guard common to every kind (still pending, still ours,
+case still in the timer's state, clock neither stopped nor paused) and hands the timer to its
+kind's handler, which returns the kind if it fired, None if it did not (yet). A new kind is a
+handler here and a row in `HANDLERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from engine import cases, records
+from engine import events as ev
+from org import audience
+from org.chart import Actor, Company
+from sla import clock_store
+from sla.model import ClockRecord, ClockStatus
+from storage.models import Breach, Timer, table
+
+_timers = table(Timer)
+_FINISH = (
+    update(_timers)
+    .where(_timers.c.id == bindparam("b_timer_id"))
+    .values(
+        status=bindparam("b_status"),
+        fired_at=bindparam("b_fired_at"),
+        lease_owner=None,
+        lease_until=None,
+        flow_run_id=bindparam("b_flow_run_id"),
+    )
+)
+RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
+"""Give the timer back unfired (its lease cleared): another sweep, or a later one, takes it."""
+_BREACH_OF_CLOCK = select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id"))
+_LEVEL_FIRED = (
+    select(_timers.c.id)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level == bindparam("b_level"),
+        _timers.c.status == "fired",
+    )
+    .limit(1)
+)
+_HIGHER_FIRED = (
+    select(_timers.c.id)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level > bindparam("b_level"),
+        _timers.c.status == "fired",
+    )
+    .limit(1)
+)
+_HIGHER_DUE = (
+    select(_timers.c.level)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == "escalation",
+        _timers.c.level > bindparam("b_level"),
+        _timers.c.status == "pending",
+        _timers.c.due_at <= bindparam("b_now"),
+    )
+    .distinct()
+)
+RUN_ID = "slaflow.flow_run_id"
+"""``Session.info`` key: the id of the (Prefect) run that sweeps, stored on the timers it finishes."""
+HOOKS_AFTER_COMMIT = "slaflow.hooks_after_commit"
+"""``Session.info`` key: hook timers whose deployment starts once the guard's transaction committed."""
+
+HookHandler = Callable[[str, int, int], None]
+"""Starts a state's hook: (deployment name, case id, event seq). Given by the entry point (the
+Prefect sweeper flow passes `flows.hooks.start_state_hook`); the core never imports Prefect."""
+
+
+@dataclass(frozen=True)
+class Due:
+    """A timer whose guard passed, with what its handler may need."""
+
+    session: Session
+    company: Company
+    timer: Row[Any]
+    case: records.CaseRecord
+    clock: Row[Any] | None
+    now: datetime
+    hooks: HookHandler | None
+
+    def finish(self, status: str, kind: str | None = None) -> str | None:
+        return finish(self.session, self.timer.id, status, self.now, kind)
+
+    def release(self) -> None:
+        self.session.connection().execute(RELEASE, {"b_timer_id": self.timer.id})
+
+    def step_clock(self) -> Row[Any]:
+        assert self.clock is not None, f"timer {self.timer.id} of kind {self.timer.kind} has no clock"
+        return self.clock
+
+
+def finish(session: Session, timer_id: int, status: str, now: datetime, kind: str | None = None) -> str | None:
+    """Mark the timer ``status`` (fired or cancelled), clear its lease; return ``kind``."""
+    session.connection().execute(
+        _FINISH,
+        {
+            "b_timer_id": timer_id,
+            "b_status": status,
+            "b_fired_at": now if status == "fired" else None,
+            "b_flow_run_id": session.info.get(RUN_ID),
+        },
+    )
+    return kind
+
+
+def _hook(due: Due) -> str | None:
+    """A state's hook deployment. Started after this transaction commits (no row lock held while
+    Prefect answers), then marked fired; a crash in between leaves the lease to expire, the next
+    sweep starts it again and the deployment's idempotency key makes it one flow run all the same."""
+    if due.hooks is None:  # this sweeper cannot start deployments: leave it to one that can
+        due.release()
+        return None
+    deferred = due.session.info.setdefault(HOOKS_AFTER_COMMIT, [])
+    deferred.append((due.timer.id, str(due.timer.trigger), due.timer.case_id, due.timer.level))
+    return None
+
+
+def _auto(due: Due) -> str | None:
+    """The state releases itself: fire its automatic trigger as the system."""
+    assert due.timer.trigger is not None
+    cases.fire(due.session, due.company, case_id=due.timer.case_id, trigger=due.timer.trigger,
+               actor=Actor.system(), now=due.now, source="timer")
+    return due.finish("fired", kind="auto")
+
+
+def schedule_notice(session: Session, company: Company, hold: ev.HoldStarted, *, lead_minutes: float) -> None:
+    """A ``notice`` timer ``lead_minutes`` of business time before ``hold`` releases itself
+    (a subscriber that wants to warn before a hold expires calls this; none if the hold is shorter)."""
+    if lead_minutes >= hold.after_minutes:
+        return
+    notice_at = company.calendar_of(hold.department).add_business_minutes(hold.now, hold.after_minutes - lead_minutes)
+    row = clock_store.timer_row(hold.case.id, None, "notice", hold.state, notice_at, trigger=hold.trigger)
+    clock_store.insert_timers(session, [row])
+
+
+def _notice(due: Due) -> str | None:
+    """A hold is about to expire: the pending automatic transition of the same state says when."""
+    timer = due.timer
+    expires_at = due.session.scalar(select(Timer.due_at).where(
+        Timer.case_id == timer.case_id, Timer.kind == "auto", Timer.state == timer.state, Timer.status == "pending"))
+    if expires_at is None:
+        return due.finish("cancelled")
+    ev.emit(due.session, due.company, ev.HoldExpiring(due.case, due.now, expires_at=expires_at))
+    return due.finish("fired", kind="notice")
+
+
+def _breach(due: Due) -> str | None:
+    """The step's deadline passed: record the breach once (the clock's deadline must be the one
+    this timer was set for; a moved deadline has its own timer)."""
+    clock = due.step_clock()
+    if clock.deadline_at is None or clock.deadline_at != due.timer.due_at:
+        return due.finish("cancelled")
+    if due.now <= clock.deadline_at:
+        due.release()
+        return None
+    clock_store.record_breach(due.session, ClockRecord.of(clock), now=due.now)
+    breach = due.session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
+    ev.emit(due.session, due.company, ev.StepBreached(due.case, due.now, clock=clock, breach=breach))
+    return due.finish("fired", kind="breach")
+
+
+def _warn(due: Due) -> str | None:
+    """The deadline is near. Checked when it fires (a warning reclaimed after its worker died may
+    fire late): once the clock is breached or past its deadline, that stage has passed and no
+    "75 % used" goes out after the breach."""
+    clock = due.step_clock()
+    if clock.status == ClockStatus.BREACHED or (clock.deadline_at is not None and due.now > clock.deadline_at):
+        return due.finish("cancelled")
+    ev.emit(due.session, due.company, ev.StepWarned(due.case, due.now, clock=clock))
+    return due.finish("fired", kind="warning")
+
+
+def _escalate(due: Due) -> str | None:
+    """Level N of the step's chain: tell its audience (resolved from the org chart now) and/or
+    hand the step to someone (an ``assign`` event). A level fires once per clock, even when a
+    dependency pause re-scheduled it, and never after a higher level (its stage has passed).
+    When higher levels are due too, a person they also reach hears only the highest one: one
+    message naming the higher level instead of several at the same moment."""
+    session, company, timer, case, now = due.session, due.company, due.timer, due.case, due.now
+    clock = due.step_clock()
+    if session.connection().execute(_LEVEL_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
+        return due.finish("cancelled")
+    if session.connection().execute(_HIGHER_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
+        return due.finish("cancelled")
+    levels = cases.definition_of(session, company, case).escalation_of(timer.state)
+    if timer.level > len(levels):
+        return due.finish("cancelled")  # the chain was shortened since
+    level = levels[timer.level - 1]
+    higher = [
+        levels[n - 1]
+        for n in session.connection()
+        .execute(_HIGHER_DUE, {"b_clock_id": clock.id, "b_level": timer.level, "b_now": now})
+        .scalars()
+        if n <= len(levels)
+    ]
+    specs = level.notify
+    if specs and higher:
+        scope = audience.Scope.of_clock(case, clock)
+        reached = {person for up in higher for person in audience.resolve(company, up.notify, scope)}
+        specs = [f"person:{p}" for p in audience.resolve(company, level.notify, scope) if p not in reached]
+    if specs:
+        ev.emit(session, company, ev.Escalated(case, now, clock=clock, level=timer.level, audience=list(specs)))
+    reassign = level.reassign_to if not any(up.reassign_to for up in higher) else None
+    if reassign is not None:
+        person = level.reassign_person or company.head_of(clock.department)
+        if person != case.owner_person:
+            cases.assign(session, company, case_id=case.id, person=person, actor=Actor.system("escalation"), now=now,
+                         source="timer")
+    return due.finish("fired", kind="escalation")
+
+
+HANDLERS: dict[str, Callable[[Due], str | None]] = {
+    "hook": _hook,
+    "notice": _notice,
+    "auto": _auto,
+    "breach": _breach,
+    "warning": _warn,
+    "escalation": _escalate,
+}
+"""Timer kind -> what firing it does."""
