@@ -22,12 +22,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duties.service import company_for_occurrence
-from engine import cases, versions
+from engine import case_hooks, cases, versions
 from org.chart import Actor, Company
 from reports.queries import DepartmentFigures, department_figures
 from sla.calendar import BusinessCalendar
-from state_machines.duty import NAME as DUTY
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Breach, Case, CaseEvent, CaseParticipant, ClockPause, SlaClock, Timer
 
@@ -126,14 +124,11 @@ def company_as_run(session: Session, company: Company, case: Case) -> Company:
 
 def replay_company(session: Session, company: Company, case: Case, changed: Company | None = None) -> Company:
     """The configuration a stored case is replayed under: as it ran (``changed`` None: its stored
-    definition and calendar versions), or ``changed``. A duty occurrence's definition is built
-    from its duty when the case is opened, so under ``changed`` it is built again from the
-    changed duty (the case type ``duty`` alone is only the template)."""
+    definition and calendar versions), or ``changed`` as the case type's hooks see it (a duty
+    occurrence's definition is built again from the changed duty)."""
     if changed is None:
         return company_as_run(session, company, case)
-    if case.case_type == DUTY:
-        return company_for_occurrence(changed, case.data)
-    return changed
+    return case_hooks.replay_company(changed, case.case_type, case.data)
 
 
 def rebuild(

@@ -15,11 +15,12 @@ from pydantic import ValidationError, model_validator
 
 from core.errors import ConfigError
 from crm.config import CrmConfig
-from duties.service import DutyConfig, duty_problems
+from duties.config import DutyConfig, duty_problems
 from leads.config import LeadsConfig, lead_problems
 from notifications.config import NotificationsConfig
 from org.chart import Company, OrgConfig, check_case_type
 from org.config import AuthConfig
+from runtime.hooks import register_case_type_hooks
 from state_machines.builtin_choice import ALWAYS, chosen_builtins
 from state_machines.schema import CaseTypeDef
 
@@ -71,6 +72,7 @@ def company_from_mapping(raw: Any, source: str = "<memory>") -> Company:
     ]
     if problems:
         raise ConfigError(f"{source}: " + f"\n{source}: ".join(problems))
+    register_case_type_hooks()
     return Company(config=config, source=source, case_types=types)
 
 

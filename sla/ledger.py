@@ -17,7 +17,8 @@ from sqlalchemy import ColumnElement, Label, Row, case, func, select
 from sqlalchemy.orm import Session
 
 from sla.breach_reviews import ExemptionStatus
-from sla.calendar import BusinessCalendar, CalendarConfig
+from sla.calendar import BusinessCalendar
+from sla.calendar_config import CalendarConfig
 from sla.compliance import BREACHED_STATUS, ClockRecord, Outcome, Tally, late_minutes, outcome, used_now
 from storage.models import BreachReview, CalendarVersion, SlaClock, table
 
