@@ -66,9 +66,8 @@ def deadline_minutes(duty: DutyConfig, company: Company, occurrence: datetime) -
 
 
 def occurrence_definition(duty: DutyConfig, target: float) -> CaseTypeDef:
-    """The ``duty`` case type specialised for this duty and one occurrence's target. Cached:
-    the engine's machine cache keeps every definition object it sees, so equal ones must be
-    the same object."""
+    """The ``duty`` case type specialised for this duty and one occurrence's target. Cached, so
+    each duty and target builds (and fingerprints) its definition once."""
     return _occurrence_definition(duty.model_dump_json(), target)
 
 
