@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
-from duties.service import SOURCE, DutyConfig, duties_of
+from duties.config import SOURCE, DutyConfig, duties_of
 from org.chart import Company
 from state_machines import duty as duty_type
 from storage.models import Case, CaseEvent

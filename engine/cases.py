@@ -31,7 +31,7 @@ from core.errors import (
     NotPermitted,
     SlaflowError,
 )
-from engine import clocks, records, versions
+from engine import case_hooks, clocks, records, versions
 from engine import events as ev
 from org.chart import Actor, Company
 from state_machines.machine import machine_for
@@ -157,10 +157,8 @@ def fire(
     missing = [name for name in rule.requires if records.blank(payload.get(name))]
     if missing:
         raise MissingFields(f"trigger {trigger!r}", missing)
-    if case.case_type == "duty" and trigger == "deliver" and not actor.replaying:  # figures, their age
-        from duties.service import checked_payload
-
-        payload = checked_payload(company, case.data, payload, now)
+    if not actor.replaying:  # the case type's feature may check the payload (duties: figures, their age)
+        payload = case_hooks.checked_payload(company, case.case_type, case.data, trigger, payload, now)
 
     seq = case.version + 1
     data = {**case.data, **payload}

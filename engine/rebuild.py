@@ -23,13 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import ensure_utc
-from duties.service import company_for_occurrence
-from engine import cases, versions
+from engine import case_hooks, cases, versions
 from org.chart import Actor, Company
 from sla import ledger
 from sla.calendar import BusinessCalendar
 from sla.compliance import Tally
-from state_machines.duty import NAME as DUTY
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Breach, Case, CaseEvent, CaseParticipant, ClockPause, SlaClock, Timer
 
@@ -128,14 +126,11 @@ def company_as_run(session: Session, company: Company, case: Case) -> Company:
 
 def replay_company(session: Session, company: Company, case: Case, changed: Company | None = None) -> Company:
     """The configuration a stored case is replayed under: as it ran (``changed`` None: its stored
-    definition and calendar versions), or ``changed``. A duty occurrence's definition is built
-    from its duty when the case is opened, so under ``changed`` it is built again from the
-    changed duty (the case type ``duty`` alone is only the template)."""
+    definition and calendar versions), or ``changed`` as the case type's hooks see it (a duty
+    occurrence's definition is built again from the changed duty)."""
     if changed is None:
         return company_as_run(session, company, case)
-    if case.case_type == DUTY:
-        return company_for_occurrence(changed, case.data)
-    return changed
+    return case_hooks.replay_company(changed, case.case_type, case.data)
 
 
 def rebuild(

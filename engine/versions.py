@@ -4,25 +4,26 @@ A case keeps the definition it was opened under and each clock the calendar it s
 changed configuration never silently rewrites running cases and `slaflow sla rebuild` can repeat
 the arithmetic exactly. Both registries are append-only tables keyed by content hash.
 
-Registering is an ``INSERT ... ON CONFLICT DO NOTHING`` inside the caller's transaction; a
-process-wide set remembers what is known to be stored so the hot path skips the statement. It is
-only updated after a commit (a rolled-back registration is forgotten).
+Registering is an ``INSERT ... ON CONFLICT DO NOTHING`` inside the caller's transaction, once per
+transaction and fingerprint. Nothing outside the transaction remembers what is stored, so a
+database that was emptied or recreated under a running process (a test resetting its database)
+gets its versions again; only loaded definitions are kept, by fingerprint (content-addressed).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.errors import SlaflowError
 from org.chart import Company
 from sla.calendar import BusinessCalendar
 from sla.ledger import stored_calendar
-from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
 from storage.db import insert_ignoring_duplicates
 from storage.models import CalendarVersion, CaseTypeVersion, table
@@ -32,20 +33,18 @@ _calendars = table(CalendarVersion)
 _INSERT = {table.name: insert_ignoring_duplicates(table, "fingerprint") for table in (_definitions, _calendars)}
 _LOAD_DEFINITION = select(_definitions.c.definition).where(_definitions.c.fingerprint == bindparam("b_fp"))
 
-_PENDING = "engine.versions.pending"
+_REGISTERED = "engine.versions.registered"
 _lock = threading.Lock()
-_stored: set[tuple[str, str, str]] = set()
-"""(database URL, table, fingerprint) known to be committed."""
 _loaded_definitions: dict[str, CaseTypeDef] = {}
 
 
 def register_definition(session: Session, definition: CaseTypeDef, now: datetime) -> str:
-    fingerprint = machine_for(definition).fingerprint
+    fingerprint = definition.fingerprint
     _register(
         session,
         _definitions.name,
         fingerprint,
-        {
+        lambda: {
             "fingerprint": fingerprint,
             "name": definition.name,
             "definition": definition.model_dump(mode="json"),
@@ -60,7 +59,7 @@ def register_calendar(session: Session, calendar: BusinessCalendar, now: datetim
         session,
         _calendars.name,
         calendar.fingerprint,
-        {
+        lambda: {
             "fingerprint": calendar.fingerprint,
             "name": calendar.name,
             "config": calendar.config.model_dump(mode="json"),
@@ -73,7 +72,7 @@ def register_calendar(session: Session, calendar: BusinessCalendar, now: datetim
 def definition_for(session: Session, company: Company, case_type: str, fingerprint: str) -> CaseTypeDef:
     """The definition a case was opened under (the company's current one if unchanged)."""
     current = company.case_types.get(case_type)
-    if current is not None and machine_for(current).fingerprint == fingerprint:
+    if current is not None and current.fingerprint == fingerprint:
         return current
     found = _loaded_definitions.get(fingerprint)
     if found is None:
@@ -97,26 +96,16 @@ def calendar_for(session: Session, company: Company, name: str, fingerprint: str
         raise SlaflowError(str(exc)) from None
 
 
-def _register(session: Session, table: str, fingerprint: str, row: dict[str, Any]) -> None:
-    bind = session.get_bind()
-    key = (str(bind.engine.url), table, fingerprint)
-    if key in _stored:
+def _register(session: Session, table: str, fingerprint: str, row: Callable[[], dict[str, Any]]) -> None:
+    done: set[tuple[str, str]] = session.info.setdefault(_REGISTERED, set())
+    if (table, fingerprint) in done:
         return
-    pending: set[tuple[str, str, str]] = session.info.setdefault(_PENDING, set())
-    if key in pending:
-        return
-    session.connection().execute(_INSERT[table][bind.dialect.name], row)
-    pending.add(key)
+    connection = session.connection()
+    connection.execute(_INSERT[table][connection.dialect.name], row())
+    done.add((table, fingerprint))
 
 
-@event.listens_for(Session, "after_commit")
-def _committed(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        with _lock:
-            _stored.update(pending)
-
-
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: a new one registers again
+        session.info.pop(_REGISTERED, None)

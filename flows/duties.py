@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from prefect import flow
 
 from core.clock import SystemClock, ensure_utc
-from duties.service import open_due_duties
+from duties.opening import open_due_duties
 from flows._support import open_runtime, run_logger
 
 

@@ -18,7 +18,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import UnknownCaseType, UnknownPerson
-from sla.calendar import BusinessCalendar, CalendarConfig
+from sla.calendar import BusinessCalendar
+from sla.calendar_config import CalendarConfig
 from state_machines.builtin_choice import BuiltinChoice
 from state_machines.machine import CaseMachine, machine_for
 from state_machines.parts import TermDef

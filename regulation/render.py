@@ -18,12 +18,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from core.errors import SlaflowError
-from duties.service import CronSchedule, DutyConfig, duties_of
+from duties.config import CronSchedule, DutyConfig, duties_of
 from leads.config import leads_section
 from org.audience import Scope, resolve
 from org.chart import Company
 from reports.scope import report_zone
-from sla.calendar import WEEKDAYS, BusinessCalendar
+from sla.calendar import BusinessCalendar
+from sla.calendar_config import WEEKDAYS
 from state_machines import duty as duty_type
 from state_machines.machine import machine_for
 from state_machines.parts import StateDef, TermDef

@@ -15,7 +15,7 @@ from pydantic import ValidationError, model_validator
 
 from core.errors import ConfigError
 from crm.config import CrmConfig
-from duties.service import DutyConfig, duty_problems
+from duties.config import DutyConfig, duty_problems
 from leads.config import LeadsConfig, lead_problems
 from notifications.config import NotificationsConfig
 from org.chart import Company, OrgConfig, check_case_type

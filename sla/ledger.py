@@ -17,7 +17,8 @@ from sqlalchemy import ColumnElement, Label, Row, case, func, select
 from sqlalchemy.orm import Session
 
 from core.vocabulary import ExemptionStatus
-from sla.calendar import BusinessCalendar, CalendarConfig
+from sla.calendar import BusinessCalendar
+from sla.calendar_config import CalendarConfig
 from sla.compliance import Outcome, Tally, outcome, used_now
 from sla.model import ClockKind, ClockRecord, ClockStatus
 from sla.policy import late_minutes

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from types import MappingProxyType
 
+from sla.holiday_transfers import transfer_substitutions
+
 #: By how many minutes a pre-holiday day is shortened (art. 95: "на один час").
 RU_SHORTENED_MINUTES = 60
 
@@ -110,7 +112,6 @@ def derive_ru_shortened_days(year: int) -> tuple[date, ...]:
     """
     import holidays
 
-    from sla.calendar import transfer_substitutions
 
     hol = holidays.country_holidays("RU", years=range(year - 1, year + 2))
     art112 = {date(y, m, d) for y in (year, year + 1) for m, d in RU_ART112_HOLIDAYS}

@@ -4,7 +4,7 @@ customer payments, which sales needs by 10:00 every working day).
 The department that depends on the information requests it; the owing department has the one
 step ``due`` and meets it with ``deliver`` (with the fields the duty asks for: a link, figures);
 the requester's head may ``waive`` an occurrence. Occurrences are opened by the scheduler
-(``duties.service``), never by hand, so only ``system`` may open one.
+(``duties.opening``), never by hand, so only ``system`` may open one.
 
 Owner, requester, deadline and payload differ per duty, so each duty's cases run under
 `duty_definition` specialised for it (stored with the case in the definition registry like any

@@ -8,7 +8,6 @@ not roll back a state change when a callback raises, so we never let it mutate a
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from collections.abc import Iterable
@@ -21,15 +20,10 @@ from state_machines.schema import CaseTypeDef
 from state_machines.values import label_text
 
 
-def definition_fingerprint(definition: CaseTypeDef) -> str:
-    """A short stable hash of the definition: a case records the version it was opened under."""
-    return hashlib.sha256(definition.model_dump_json().encode()).hexdigest()[:16]
-
-
 class CaseMachine:
     def __init__(self, definition: CaseTypeDef) -> None:
         self.definition = definition
-        self.fingerprint = definition_fingerprint(definition)
+        self.fingerprint = definition.fingerprint
         self._machine = Machine(
             model=None,
             states=list(definition.states),
@@ -118,21 +112,18 @@ def _format_minutes(minutes: float) -> str:
 
 
 _lock = threading.Lock()
-_by_fingerprint: dict[str, CaseMachine] = {}
-_by_object: dict[int, tuple[CaseTypeDef, CaseMachine]] = {}
+_machines: dict[str, CaseMachine] = {}
+"""By definition fingerprint (content, not object): a fingerprint names one definition."""
 
 
 def machine_for(definition: CaseTypeDef) -> CaseMachine:
     """The cached machine for a definition. Equal definitions share one machine (keyed by the
-    fingerprint); a changed definition gets a new one while cases opened under the old one keep
-    theirs. The per-object index makes the hot path a dict lookup instead of hashing the JSON."""
-    hit = _by_object.get(id(definition))
-    if hit is not None and hit[0] is definition:
-        return hit[1]
-    with _lock:
-        key = f"{definition.name}:{definition_fingerprint(definition)}"
-        machine = _by_fingerprint.get(key)
-        if machine is None:
-            machine = _by_fingerprint[key] = CaseMachine(definition)
-        _by_object[id(definition)] = (definition, machine)  # holding the object keeps its id unique
+    fingerprint, which the frozen definition computes once); a changed definition gets a new one
+    while cases opened under the old one keep theirs."""
+    machine = _machines.get(definition.fingerprint)
+    if machine is None:
+        with _lock:
+            machine = _machines.get(definition.fingerprint)
+            if machine is None:
+                machine = _machines[definition.fingerprint] = CaseMachine(definition)
     return machine

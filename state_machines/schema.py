@@ -7,9 +7,12 @@ definition fails when the configuration is loaded, never in the middle of a case
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import deque
-from typing import Any
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -103,6 +106,19 @@ class CaseTypeDef(Strict):
     def escalation_of(self, state: str) -> list[EscalationLevel]:
         """The levels that apply to ``state`` (level N is ``chain[N - 1]``)."""
         return (self.states[state].escalation or self.escalation).chain()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short stable hash of the definition (kept on this frozen object): a case records the
+        version it was opened under, and equal definitions share one machine."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; one with ``update`` is another definition, so it does not keep the fingerprint."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy.__dict__.pop("fingerprint", None)
+        return copy
 
     @field_validator("states")
     @classmethod

@@ -71,13 +71,9 @@ def pg_database() -> Iterator[str]:
     admin.dispose()
 
 
-KEPT_BETWEEN_TESTS = {"case_type_versions", "calendar_versions"}
-"""Append-only registries keyed by content hash (engine.versions remembers what it stored)."""
-
-
 def _truncate(url: str) -> None:
     engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in KEPT_BETWEEN_TESTS)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
 from core.errors import SlaflowError
-from duties.service import open_due_duties
+from duties.opening import open_due_duties
 from engine import cases
 from engine.timers import sweep
 from org.chart import Company

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from sla.calendar import NO_WORK_HORIZON_YEARS, BusinessCalendar, CalendarConfig
+from sla.calendar import NO_WORK_HORIZON_YEARS, BusinessCalendar
+from sla.calendar_config import CalendarConfig
 from sla.ru_shortened_days import (
     RU_SHORTENED_DAYS,
     RU_SHORTENED_DAYS_DERIVED_YEARS,

@@ -17,7 +17,8 @@ from api.dashboard.text import LOCALES, catalog
 from api.testing import TestClient, serving, set_passwords, sign_in, token_header, write_config
 from core.clock import SimulatedClock
 from crm import samples
-from slaflow.demo import END, at, run_demo
+from slaflow.demo import run_demo
+from slaflow.demo_script import END, at
 
 DEMO_END = at(END)
 """Friday 20 November 2026, 18:00 in Moscow: the demo's last moment."""

@@ -16,16 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
 from core.errors import MissingFields, NotPermitted, SlaflowError
-from duties.service import (
-    DutyConfig,
-    deadline_minutes,
-    deliver_duty,
-    duty_problems,
-    freshness,
-    occurrence_definition,
-    occurrences,
-    open_due_duties,
-)
+from duties.config import DutyConfig, duty_problems
+from duties.freshness import freshness
+from duties.opening import deliver_duty, open_due_duties
+from duties.schedule import deadline_minutes, occurrence_definition, occurrences
 from engine import cases
 from engine.timers import sweep
 from org.chart import Company

@@ -16,7 +16,8 @@ from api.testing import example_config
 from core.clock import SimulatedClock
 from core.errors import InvalidData
 from duties.age import information_age, information_ages
-from duties.service import deliver_duty, duties_of, open_due_duties
+from duties.config import duties_of
+from duties.opening import deliver_duty, open_due_duties
 from engine import cases
 from org.chart import Company
 from runtime.company import load_company

@@ -12,7 +12,8 @@ from jinja2 import UndefinedError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duties.service import DutyConfig, open_due_duties
+from duties.config import DutyConfig
+from duties.opening import open_due_duties
 from engine.timers import sweep
 from notifications.folding import DIGEST_KIND
 from notifications.outbox import dispatch_due

@@ -19,7 +19,6 @@ from reports.outcomes import lead_figures
 from reports.report import build_report
 from runtime.company import company_from_mapping
 from runtime.settings import EXAMPLE_COMPANY
-from state_machines.machine import definition_fingerprint
 from state_machines.schema import CaseTypeDef
 from storage.db import make_engine, session_factory
 from tests.test_reports import NOW, SCOPE, SINCE, UNTIL, build_dataset
@@ -117,5 +116,5 @@ def test_outcomes_are_reporting_only_and_do_not_change_the_stored_definition() -
     declared = CaseTypeDef.model_validate({"name": "lead_dispute", **body})
     del body["outcomes"]
     without = CaseTypeDef.model_validate({"name": "lead_dispute", **body})
-    assert definition_fingerprint(declared) == definition_fingerprint(without)
+    assert declared.fingerprint == without.fingerprint
     assert declared.outcome("kept").states == ["stays_qualified"] and not without.outcomes

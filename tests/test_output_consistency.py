@@ -34,7 +34,8 @@ from reports.labels import Labels
 from reports.render import FILES, write_outputs
 from reports.report import build_report
 from reports.scope import report_zone
-from slaflow.demo import END, at, run_demo
+from slaflow.demo import run_demo
+from slaflow.demo_script import END, at
 from storage.models import SlaClock
 from tests.random_history import WEEK_END, WEEK_START, history_company, history_database, play
 

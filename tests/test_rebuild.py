@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
-from duties.service import open_due_duties
+from duties.opening import open_due_duties
 from engine import cases
 from engine.rebuild import rebuild, what_if
 from engine.timers import sweep

@@ -16,7 +16,7 @@ from typer import Typer
 from typer.testing import CliRunner
 
 from core.errors import SlaflowError
-from duties.service import DutyConfig
+from duties.config import DutyConfig
 from org.chart import Company
 from regulation import LOCALES, escalation_chain, render_regulation, write_regulation
 from regulation.render import texts

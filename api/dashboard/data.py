@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from duties.service import DutyFreshness, duties_of, freshness
+from duties.config import duties_of
+from duties.freshness import DutyFreshness, freshness
 from engine import cases
 from engine.views import case_detail, clock_used, remaining
 from org.actors import ReadScope

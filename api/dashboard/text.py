@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from duties.service import duties_of
+from duties.config import duties_of
 from reports.labels import LOCALES, Labels
 from state_machines.schema import CaseTypeDef
 from state_machines.values import label_text
