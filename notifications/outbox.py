@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -379,26 +379,3 @@ def retry_wait(backoff: float, asked: float | None, cap: float) -> float:
     (``backoff_max_seconds``): a channel cannot park a message for ever."""
     asked = asked if asked is not None and math.isfinite(asked) else 0.0
     return min(max(backoff, asked, 0.0), cap)
-
-
-# --------------------------------------------------------------------------- operating
-
-
-def list_messages(session: Session, *, status: str | None = None, limit: int = 100) -> list[OutboxMessage]:
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(OutboxMessage.status == status)
-    return list(session.scalars(query))
-
-
-def retry(session: Session, *, now: datetime, ids: Sequence[int] = (), all_failed: bool = False) -> list[int]:
-    """Put failed (or pending) messages back in the queue with a fresh attempt budget.
-    Sent messages are never re-sent."""
-    which = OutboxMessage.status == OutboxStatus.FAILED if all_failed else OutboxMessage.id.in_(list(ids))
-    query = update(OutboxMessage).where(OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.PENDING]), which)
-    retried = session.scalars(
-        query.values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(retried)

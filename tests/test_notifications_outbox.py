@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from notifications import events
 from notifications.config import notifications_config
-from notifications.outbox import claim_due, dispatch_due, retry
+from notifications.outbox import claim_due, dispatch_due
+from notifications.outbox_admin import retry
 from notifications.settings import NotificationSettings
 from notifications.transports import Outgoing, Transport
 from org.chart import Company, PersonConfig

@@ -19,7 +19,8 @@ from core.clock import SystemClock, ensure_utc
 from core.errors import SlaflowError
 from core.vocabulary import OutboxStatus
 from notifications import events
-from notifications.outbox import dispatch_due, list_messages, retry
+from notifications.outbox import dispatch_due
+from notifications.outbox_admin import list_messages, retry
 from notifications.settings import load_notification_settings
 from notifications.transports import REGISTRY
 from slaflow.cli_support import open_runtime as _runtime
