@@ -39,9 +39,9 @@ ACTIONS = (TAKE, ACKNOWLEDGE, SNOOZE, FIRE)
 
 LABELS = {
     TAKE: {"ru": "Взять себе", "en": "Take", "pl": "Przejmij"},
-    ACKNOWLEDGE: {"ru": "Принять", "en": "Acknowledge", "pl": "Potwierdź"},
+    ACKNOWLEDGE: {"ru": "Подтвердить", "en": "Acknowledge", "pl": "Potwierdź"},
     SNOOZE: {"ru": "Отложить на 1 ч", "en": "Snooze 1 h", "pl": "Odłóż o 1 h"},
-    "form": {"ru": "Форма", "en": "form", "pl": "formularz"},
+    "form": {"ru": "форма", "en": "form", "pl": "formularz"},
 }
 
 Buttons = tuple[tuple[str, str], ...]

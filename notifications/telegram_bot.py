@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import httpx
@@ -97,7 +98,14 @@ class TelegramBot:
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
+    """On its own event loop; in a thread of its own if this one already runs a loop (a caller
+    inside async code: Prefect, Playwright's sync API)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="telegram") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def transport_error(exc: TelegramError, what: str, response: httpx.Response | None) -> TransportError:

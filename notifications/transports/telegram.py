@@ -2,9 +2,9 @@
 the person's chat: the chat they linked with a code (``org.telegram_links``), else
 ``chat.telegram`` of the company file (the outbox resolves which).
 
-Under the text: one row of callback buttons (take, acknowledge, snooze, the triggers that need no
+Under the text: rows of callback buttons (take, acknowledge, snooze, the triggers that need no
 fields; pressed in Telegram they act as the linked person, see ``api.telegram``) when the message
-has ``actions``, and one row of URL buttons (open the case, the e-mail-style acknowledge link, a
+has ``actions``, then one row of URL buttons (open the case, the e-mail-style acknowledge link, a
 trigger's form). The API base URL is a setting so a self-hosted Bot API server (or a test server)
 can stand in. Telegram's errors (``{"ok": false, "error_code", "description"}``, on 429
 ``parameters.retry_after``) are kept in the attempt's error.
@@ -46,11 +46,16 @@ class TelegramTransport(Transport):
         )
 
 
+ROW = 3
+"""Callback buttons per row (a phone shows three labels of a word or two side by side)."""
+
+
 def keyboard(actions: tuple[tuple[str, str], ...], links: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup | None:
-    """Callback buttons in the first row, URL buttons in the next; None without any."""
+    """Callback buttons first, ``ROW`` to a row; URL buttons in the last row; None without any."""
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-    rows = [[InlineKeyboardButton(label, callback_data=data) for label, data in actions],
-            [InlineKeyboardButton(label, url=url) for label, url in links]]
-    rows = [row for row in rows if row]
+    buttons = [InlineKeyboardButton(label, callback_data=data) for label, data in actions]
+    rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
+    if links:
+        rows.append([InlineKeyboardButton(label, url=url) for label, url in links])
     return InlineKeyboardMarkup(rows) if rows else None
