@@ -106,7 +106,12 @@ def test_the_webhook_wants_telegrams_secret_header(bot: tuple[TestClient, FakeBo
     update = text_update(SIDOROV, f"/start {code_for(client, 'sidorov')}")
     assert hook(client, update, secret=None).status_code == 403
     assert hook(client, update, secret="guessed").status_code == 403
+    assert hook(client, update, secret=WEBHOOK_SECRET[:-1] + "x").status_code == 403
     assert links(client) == {} and api.calls == []
+    garbage = client.post("/telegram/webhook", content=b"not json",
+                          headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
+    assert garbage.status_code == 200 and links(client) == {}  # nothing to process: 200, so no re-sending
+    assert hook(client, update).status_code == 200 and "sidorov" in links(client)
 
 
 def _escalate(client: TestClient, level: int, case_id: int | None = None) -> int:
@@ -247,3 +252,11 @@ def test_a_new_in_your_queue_message_offers_take_and_triggers_but_not_acknowledg
         case_id, v = case.id, case.version
     message = _deliver(client, api)[str(SIDOROV)]
     assert _data(message) == {f"t:{case_id}:{v}", f"f:{case_id}:{v}:accept"}
+
+
+def test_the_webhook_is_off_without_its_secret(db_url: str, tmp_path: Path, clock: SimulatedClock) -> None:
+    config = tmp_path / "company.yaml"
+    config.write_text(yaml.safe_dump(example_config(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    set_passwords(db_url, config, PASSWORDS)
+    with serving(db_url, config, clock, samples.SAMPLE_ENV) as client:
+        assert hook(client, text_update(SIDOROV, "/start x"), secret="").status_code == 404
