@@ -260,3 +260,28 @@ def test_the_webhook_is_off_without_its_secret(db_url: str, tmp_path: Path, cloc
     set_passwords(db_url, config, PASSWORDS)
     with serving(db_url, config, clock, samples.SAMPLE_ENV) as client:
         assert hook(client, text_update(SIDOROV, "/start x"), secret="").status_code == 404
+
+
+@pytest.mark.parametrize(("status", "body", "headers", "permanent", "retry_after"), [
+    (400, '{"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}', {}, True, None),
+    (403, '{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}', {}, True, None),
+    (500, '{"ok": false, "error_code": 500, "description": "Internal Server Error"}', {}, False, None),
+    (429, '{"ok": false, "error_code": 429, "description": "Too Many Requests"}', {"Retry-After": "30"}, False, 30.0),
+])
+def test_telegram_errors_become_transport_errors(
+    status: int, body: str, headers: dict[str, str], permanent: bool, retry_after: float | None
+) -> None:
+    from notifications.config import NotificationsConfig
+    from notifications.transports import Outgoing, TransportError
+    from notifications.transports.telegram import TelegramTransport
+    from tests.test_notifications_support import running_http_sink
+
+    with running_http_sink() as sink:
+        sink.answer(f"/bot{TOKEN}/sendMessage", (status, body, headers))
+        transport = TelegramTransport(NotificationSettings(telegram_token=TOKEN, telegram_api_base=sink.url),
+                                      NotificationsConfig())
+        with pytest.raises(TransportError) as error:
+            transport.send(Outgoing(message_id=1, dedupe_key="k", kind="test", channel="telegram", recipient="orlov",
+                                    address="100001", subject="", text="hi"))
+    assert (error.value.permanent, error.value.retry_after) == (permanent, retry_after)
+    assert f"HTTP {status}" in str(error.value) and TOKEN not in str(error.value)
