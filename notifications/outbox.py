@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.vocabulary import OutboxStatus
-from notifications import ack_links, recipients
+from notifications import ack_links, recipients, telegram_actions
 from notifications.config import notifications_config
 from notifications.folding import fold, held_for_digest
 from notifications.render import render
@@ -83,7 +83,8 @@ def enqueue(
     config = notifications_config(company)
     urgent = config.urgent(kind)
     if channels is None:
-        channels = recipients.channels_for(company, recipient, all_channels=kind in config.all_channels_for)
+        channels = recipients.channels_for(company, recipient, all_channels=kind in config.all_channels_for,
+                                           linked=telegram_actions.linked_channels(session, company, recipient))
     not_before = now
     if not urgent:
         calendar = audience.calendar_of_person(company, recipient, department)
@@ -315,6 +316,12 @@ class _Delivery:
             raise TransportError(f"no transport for channel {unknown!r} (known: {', '.join(REGISTRY)})",
                                  permanent=True)
         address = channel.address(job.recipient, person)
+        actions: tuple[tuple[str, str], ...] = ()
+        forms: tuple[tuple[str, str], ...] = ()
+        if job.channel == "telegram":  # the linked chat, buttons that act (#16: notifications.telegram_actions)
+            address, actions, forms = telegram_actions.for_message(
+                self.factory, self.company, kind=job.kind, case_id=job.case_id, person=job.recipient,
+                locale=job.locale, public_url=self.settings.public_url, configured=address)
         if address is None:
             raise TransportError(f"{job.recipient} has no {job.channel} address in the company config", permanent=True)
         secret = self.settings.ack_link_secret
@@ -328,7 +335,9 @@ class _Delivery:
                 message_id=job.id, dedupe_key=job.dedupe_key, kind=job.kind, channel=job.channel,
                 recipient=job.recipient, address=address, subject=rendered.subject, text=rendered.text,
                 payload=rendered.payload, now=self.now,
-                links=ack_links.buttons(self.settings.public_url, ack_url, case_id=job.case_id, locale=job.locale),
+                links=ack_links.buttons(self.settings.public_url, ack_url, case_id=job.case_id, locale=job.locale)
+                + forms,
+                actions=actions,
             )
         )
 

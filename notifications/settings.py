@@ -33,6 +33,10 @@ class NotificationSettings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_token_file: Path | None = None
     telegram_api_base: str = Field("https://api.telegram.org", description="Bot API base URL")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="the secret_token given to setWebhook; the app's /telegram/webhook is off without it"
+    )
+    telegram_webhook_secret_file: Path | None = None
 
     slack_webhook_url: SecretStr | None = Field(
         None, description="incoming webhook for people whose chat.slack is a handle, not a webhook URL"
@@ -54,7 +58,7 @@ class NotificationSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets_from_files(self) -> NotificationSettings:
-        for name in ("smtp_password", "telegram_token", "webhook_secret"):
+        for name in ("smtp_password", "telegram_token", "telegram_webhook_secret", "webhook_secret"):
             path: Path | None = getattr(self, f"{name}_file")
             if path is not None:
                 try:

@@ -51,6 +51,7 @@ COMMANDS: dict[str, LazySpec] = {
     "restore": ("slaflow.commands.backup:restore", "Replace the database with a backup taken by `slaflow backup`."),
     "user": ("slaflow.commands.access:user_app", "People who sign in: invite, set a password, make admin."),
     "token": ("slaflow.commands.access:token_app", "API tokens for people and integrations: create, list, revoke."),
+    "telegram": ("slaflow.commands.telegram:telegram_app", "The Telegram bot: link an account, set the webhook."),
     "leads": ("slaflow.commands.leads:leads_app", "Lead records between marketing and sales: record, list, letters."),
     "digest": ("slaflow.commands.leads:digest", "Send the daily digest now."),
     "breach": ("slaflow.commands.breaches:breach_app", "Breaches: causes, exemptions, per-person export."),

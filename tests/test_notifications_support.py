@@ -82,7 +82,7 @@ def running_http_sink() -> Iterator[HttpSink]:
             with sink.lock:
                 sink.requests.append(Request("POST", self.path, dict(self.headers.items()), body))
                 queue = sink.script.get(self.path, [])
-                status, text, headers = queue.pop(0) if queue else (200, '{"ok": true}', {})
+                status, text, headers = queue.pop(0) if queue else (200, _default_answer(self.path), {})
             data = text.encode()
             self.send_response(status)
             for name, value in headers.items():
@@ -103,6 +103,14 @@ def running_http_sink() -> Iterator[HttpSink]:
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+SENT_MESSAGE = '{"ok": true, "result": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}}'
+"""The Bot API answers ``sendMessage`` with the message it sent (python-telegram-bot reads it)."""
+
+
+def _default_answer(path: str) -> str:
+    return SENT_MESSAGE if path.endswith("/sendMessage") else '{"ok": true}'
 
 
 def free_port() -> int:

@@ -4,7 +4,8 @@ from collections.abc import Mapping
 
 from fastapi import APIRouter, FastAPI
 
-from api.workplace import ack, actions, attachments, new_case, queue
+from api import telegram
+from api.workplace import ack, actions, attachments, new_case, queue, telegram_link
 from api.workplace.files import FileStore
 from runtime.settings import Settings
 
@@ -14,6 +15,7 @@ router.include_router(actions.router)
 router.include_router(attachments.router)
 router.include_router(new_case.router)
 router.include_router(ack.router)
+router.include_router(telegram_link.router)
 
 
 def install(app: FastAPI, settings: Settings, environ: Mapping[str, str]) -> None:
@@ -21,3 +23,5 @@ def install(app: FastAPI, settings: Settings, environ: Mapping[str, str]) -> Non
     app.state.workplace_files = FileStore(settings.data_dir, settings.attachment_max_bytes)
     app.state.workplace_ack_secret = environ.get("SLAFLOW_ACK_LINK_SECRET") or None
     app.include_router(router)
+    app.state.telegram_bot_name = environ.get("SLAFLOW_TELEGRAM_BOT_NAME") or None
+    telegram.install(app, environ)  # the bot's webhook: linking a chat, acting on a message's buttons

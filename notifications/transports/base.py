@@ -54,6 +54,8 @@ class Outgoing:
     now: datetime | None = None
     links: tuple[tuple[str, str], ...] = ()
     """(label, URL) buttons a chat may show under the text: open the case, acknowledge."""
+    actions: tuple[tuple[str, str], ...] = ()
+    """(label, callback data) buttons a chat bot acts on when pressed (Telegram, notifications.telegram_actions)."""
 
 
 class Transport(ABC):

@@ -1,26 +1,23 @@
-"""Telegram bot: Bot API ``sendMessage`` to the person's chat id (``chat.telegram``).
+"""Telegram bot: ``sendMessage`` through python-telegram-bot (``notifications.telegram_bot``) to
+the person's chat: the chat they linked with a code (``org.telegram_links``), else
+``chat.telegram`` of the company file (the outbox resolves which).
 
-The API base URL is a setting so a self-hosted Bot API server (or a test server) can stand in.
-Telegram answers errors with JSON ``{"ok": false, "error_code": ..., "description": ...}`` and,
-on 429, ``parameters.retry_after``; both are kept in the attempt's error.
+Under the text: rows of callback buttons (take, acknowledge, snooze, the triggers that need no
+fields; pressed in Telegram they act as the linked person, see ``api.telegram``) when the message
+has ``actions``, then one row of URL buttons (open the case, the e-mail-style acknowledge link, a
+trigger's form). The API base URL is a setting so a self-hosted Bot API server (or a test server)
+can stand in. Telegram's errors (``{"ok": false, "error_code", "description"}``, on 429
+``parameters.retry_after``) are kept in the attempt's error.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from notifications.transports.base import (
-    Outgoing,
-    Transport,
-    TransportError,
-    bounded_seconds,
-    post,
-    status_error,
-)
+from notifications.transports.base import Outgoing, Transport
 
 if TYPE_CHECKING:
-    import httpx
+    from telegram import InlineKeyboardMarkup
 
     from org.chart import PersonConfig
 
@@ -37,32 +34,28 @@ class TelegramTransport(Transport):
         return person.chat.get("telegram") or None
 
     def send(self, message: Outgoing) -> None:
-        token = self.settings.telegram_token
-        if token is None:
-            raise TransportError("SLAFLOW_TELEGRAM_TOKEN is not set", permanent=True)
-        base = self.settings.telegram_api_base.rstrip("/")
-        body: dict[str, Any] = {"chat_id": message.address, "text": message.text[:MAX_TEXT],
-                                "disable_web_page_preview": True}
-        if message.links:  # inline URL buttons under the message (Bot API InlineKeyboardMarkup)
-            body["reply_markup"] = {"inline_keyboard": [[{"text": label, "url": url} for label, url in message.links]]}
-        response = post(
-            f"{base}/bot{token.get_secret_value()}/sendMessage",
-            what="telegram sendMessage",
-            timeout=self.settings.http_timeout,
-            content=json.dumps(body, ensure_ascii=False).encode(),
-            headers={"Content-Type": "application/json"},
-            check=False,
+        from telegram import LinkPreviewOptions  # imported when a message goes out: the CLI must start fast
+
+        from notifications.telegram_bot import TelegramBot
+
+        markup = keyboard(message.actions, message.links)
+        TelegramBot(self.settings).run(
+            lambda bot: bot.send_message(chat_id=message.address, text=message.text[:MAX_TEXT], reply_markup=markup,
+                                         link_preview_options=LinkPreviewOptions(is_disabled=True)),
+            what="sendMessage",
         )
-        if not response.is_success:
-            error = status_error(response, "telegram sendMessage")
-            error.retry_after = error.retry_after or _retry_after(response)
-            raise error
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Telegram's 429 body carries ``parameters.retry_after`` (seconds)."""
-    try:
-        value = response.json().get("parameters", {}).get("retry_after")
-    except (ValueError, AttributeError):
-        return None
-    return bounded_seconds(value)
+ROW = 3
+"""Callback buttons per row (a phone shows three labels of a word or two side by side)."""
+
+
+def keyboard(actions: tuple[tuple[str, str], ...], links: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup | None:
+    """Callback buttons first, ``ROW`` to a row; URL buttons in the last row; None without any."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    buttons = [InlineKeyboardButton(label, callback_data=data) for label, data in actions]
+    rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
+    if links:
+        rows.append([InlineKeyboardButton(label, url=url) for label, url in links])
+    return InlineKeyboardMarkup(rows) if rows else None

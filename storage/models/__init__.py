@@ -3,7 +3,16 @@ which state can be replayed; clocks, breaches and timers are derived records the
 reports read. All timestamps are timezone-aware and stored in UTC. Columns holding a closed
 vocabulary (core.vocabulary) refuse any other value (CHECK constraints)."""
 
-from storage.models.accounts import Account, AuthFailure, Invitation, ServerKey, StoredToken, WebSession
+from storage.models.accounts import (
+    Account,
+    AuthFailure,
+    Invitation,
+    ServerKey,
+    StoredToken,
+    TelegramLink,
+    TelegramLinkCode,
+    WebSession,
+)
 from storage.models.base import Base, JsonDoc, UtcDateTime, one_of, table
 from storage.models.cases import (
     Breach,
@@ -26,5 +35,6 @@ __all__ = [
     "Account", "AuthFailure", "Base", "Breach", "BreachReview", "BreachReviewEvent", "CalendarVersion", "Case",
     "CaseEvent", "CaseParticipant", "CaseTypeVersion", "CaseWatcher", "ClockPause", "CrmApiToken", "DeliveryAttempt",
     "InboxEvent", "Invitation", "JsonDoc", "Lead", "LeadEvent", "LeadFeedback", "OutboxMessage", "ServerKey",
-    "SlaClock", "StoredToken", "Timer", "UtcDateTime", "WebSession", "one_of", "table",
+    "SlaClock", "StoredToken", "TelegramLink", "TelegramLinkCode", "Timer", "UtcDateTime", "WebSession", "one_of",
+    "table",
 ]

@@ -93,3 +93,28 @@ class ServerKey(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+
+
+class TelegramLinkCode(Base):
+    """A one-time, expiring code a person sends to the bot (``/start CODE``) to link their chat
+    (org.telegram_links). Only its hash is kept."""
+
+    __tablename__ = "telegram_link_codes"
+
+    code_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class TelegramLink(Base):
+    """The Telegram account a person linked with a code: messages go to ``chat_id``; a button
+    pressed by ``user_id`` acts as ``person``."""
+
+    __tablename__ = "telegram_links"
+
+    person: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32), unique=True)
+    linked_at: Mapped[datetime]
