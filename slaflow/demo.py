@@ -26,6 +26,7 @@ from org.chart import Company
 from reports.render import write_report
 from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
+from sla.model import ClockKind
 from slaflow.demo_acts import act
 from slaflow.demo_leads import run_lead_week
 from slaflow.demo_runners import DutyOpener, Sweeper, direct_duties, direct_sweeper, prefect_duties, prefect_sweeper
@@ -215,7 +216,7 @@ def _print_timer(
         )
         return
     assert sla_clock is not None
-    what = f"step {sla_clock.state}" if sla_clock.kind == "step" else "whole case"
+    what = f"step {sla_clock.state}" if sla_clock.kind == ClockKind.STEP else "whole case"
     dept = company.department_name(sla_clock.department)
     if timer.kind == "warning":
         console.print(
