@@ -152,7 +152,10 @@ def _lateness(
         .where(
             _window(since, now),
             Case.state != duty_type.WAIVED,
-            or_(SlaClock.status == ClockStatus.BREACHED, and_(SlaClock.stopped_at.is_(None), SlaClock.deadline_at < now)),
+            or_(
+                SlaClock.status == ClockStatus.BREACHED,
+                and_(SlaClock.stopped_at.is_(None), SlaClock.deadline_at < now),
+            ),
         )
         .order_by(Case.opened_at, Case.id)
     )

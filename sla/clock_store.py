@@ -88,11 +88,17 @@ _CANCEL_CLOCK_TIMERS = (
 )
 _CANCEL_WARNING = (
     update(_timers)
-    .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.kind == TimerKind.WARNING, _timers.c.status == TimerStatus.PENDING)
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == TimerKind.WARNING,
+        _timers.c.status == TimerStatus.PENDING,
+    )
     .values(**_CANCELLED)
 )
 _PENDING_ESCALATION = (
-    _timers.c.clock_id == bindparam("b_clock_id"), _timers.c.kind == TimerKind.ESCALATION, _timers.c.status == TimerStatus.PENDING
+    _timers.c.clock_id == bindparam("b_clock_id"),
+    _timers.c.kind == TimerKind.ESCALATION,
+    _timers.c.status == TimerStatus.PENDING,
 )
 _CANCEL_ESCALATIONS = update(_timers).where(*_PENDING_ESCALATION).values(status=TimerStatus.CANCELLED)
 _SNOOZE_ESCALATIONS = (

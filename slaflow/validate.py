@@ -89,7 +89,7 @@ def recipient_problems(company: Company) -> list[str]:
             for index, level in enumerate(chain.levels):
                 here = f"{where}.{path}.levels[{index}]"
                 problems += _explicit_problems(f"{here}.notify", level.notify, company)
-                if level.reassign_person is not None:
+                if level.reassign_to is not None and level.reassign_person is not None:
                     problems += _explicit_problems(f"{here}.reassign_to", [level.reassign_to], company)
     return problems
 
