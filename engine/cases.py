@@ -31,7 +31,6 @@ from core.errors import (
     NotPermitted,
     SlaflowError,
 )
-from core.vocabulary import ParticipantRole
 from engine import case_hooks, clocks, records, versions
 from engine import events as ev
 from org.chart import Actor, Company
@@ -90,9 +89,7 @@ def open_case(
     case_id = records.insert_case(session, row)
     records.append_event(session, case_id=case_id, seq=1, at=now, actor=actor.name, trigger=OPEN, from_state=None,
                          to_state=definition.initial, payload=data, source=source)
-    parties = ((definition.requester, ParticipantRole.REQUESTER), (definition.performer, ParticipantRole.PERFORMER))
-    for department, role in parties:
-        records.join(session, case_id, department, role, now)
+    records.join_parties(session, case_id, definition, now)
     clocks.start_case_clock(session, company, case_id=case_id, definition=definition, now=now, data=data)
     step = clocks.enter_state(
         session,

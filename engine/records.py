@@ -189,6 +189,12 @@ def append_event(session: Session, **row: Any) -> None:
     session.connection().execute(INSERT_EVENT, row)
 
 
+def join_parties(session: Session, case_id: int, definition: CaseTypeDef, now: datetime) -> None:
+    """The case's requester and performer, at opening."""
+    join(session, case_id, definition.requester, ParticipantRole.REQUESTER, now)
+    join(session, case_id, definition.performer, ParticipantRole.PERFORMER, now)
+
+
 def join_owner(session: Session, case_id: int, definition: CaseTypeDef, department: str | None, now: datetime) -> None:
     if department is not None and department not in (definition.requester, definition.performer):
         join(session, case_id, department, ParticipantRole.OWNER, now)  # requester and performer joined at opening
