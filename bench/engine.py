@@ -21,6 +21,7 @@ from pathlib import Path
 # Replace (not prepend) the script folder: bench/calendar.py must not shadow the stdlib calendar.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from core.vocabulary import TimerKind  # noqa: E402
 from engine import cases  # noqa: E402
 from runtime.company import load_company  # noqa: E402
 from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
@@ -148,7 +149,7 @@ def floor_run(db: Path, n_cases: int) -> tuple[float, int]:
                 "values (?, ?, ?, 0, 'y', ?, 'pending', 0)",
                 [
                     (case_id, clock_id, kind, ts)
-                    for kind in ("warning", "breach", "escalation", "escalation", "escalation")
+                    for kind in (TimerKind.WARNING, TimerKind.BREACH, *[TimerKind.ESCALATION] * 3)
                 ],
             )
             conn.execute("insert or ignore into case_participants values (?, ?, 'owner', ?)", (case_id, f"d{step}", ts))

@@ -49,6 +49,7 @@ from engine import versions  # noqa: E402
 from org.chart import Company  # noqa: E402
 from runtime.company import load_company  # noqa: E402
 from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
+from sla.model import ClockKind, ClockStatus  # noqa: E402
 from storage.db import make_engine, migrate, normalise_url, session_factory  # noqa: E402
 
 TARGET_S = 3.0
@@ -244,17 +245,18 @@ def generate(
             used = round(step.target * PACE[step.department] * rng.lognormvariate(0, 0.6), 1)
             wall = max(1, int(used * rng.uniform(2.0, 4.5)))
             deadline = now + int(step.target * 3.2)
-            status = "breached" if used > step.target else "met"
+            status = ClockStatus.BREACHED if used > step.target else ClockStatus.MET
             calendar, calendar_fp = calendars[step.department]
             batch.clocks.append(
-                (clock_id, case_id, "step", step.state, seq - 1, step.department, None, None, calendar, calendar_fp,
-                 step.target, 0.75, now, now, deadline, now + int(step.target * 2.4), used, None, now + wall, status)
+                (clock_id, case_id, ClockKind.STEP, step.state, seq - 1, step.department, None, None, calendar,
+                 calendar_fp, step.target, 0.75, now, now, deadline, now + int(step.target * 2.4), used, None,
+                 now + wall, status)
             )  # fmt: skip
-            if status == "breached":
+            if status == ClockStatus.BREACHED:
                 breach_id += 1
                 batch.breaches.append(
-                    (breach_id, case_id, clock_id, "step", step.department, None, step.state, deadline, deadline,
-                     deadline, now + wall, round(used - step.target, 1))
+                    (breach_id, case_id, clock_id, ClockKind.STEP, step.department, None, step.state, deadline,
+                     deadline, deadline, now + wall, round(used - step.target, 1))
                 )  # fmt: skip
             used_total += used
             now += wall
@@ -263,15 +265,16 @@ def generate(
         deadline = None if kind.target is None else opened + int(kind.target * 3.2)
         late = kind.target is not None and used_total > kind.target
         batch.clocks.append(
-            (case_clock, case_id, "case", None, 1, kind.requester, None, None, calendar, calendar_fp, kind.target, 0.75,
-             opened, opened, deadline, None if deadline is None else opened + int((kind.target or 0) * 2.4),
-             used_total, None, now, "breached" if late else "met")
+            (case_clock, case_id, ClockKind.WHOLE_CASE, None, 1, kind.requester, None, None, calendar, calendar_fp,
+             kind.target, 0.75, opened, opened, deadline,
+             None if deadline is None else opened + int((kind.target or 0) * 2.4), used_total, None, now,
+             ClockStatus.BREACHED if late else ClockStatus.MET)
         )  # fmt: skip
         if late:
             breach_id += 1
             batch.breaches.append(
-                (breach_id, case_id, case_clock, "case", kind.requester, None, None, deadline, deadline, deadline,
-                 now, round(used_total - (kind.target or 0), 1))
+                (breach_id, case_id, case_clock, ClockKind.WHOLE_CASE, kind.requester, None, None, deadline, deadline,
+                 deadline, now, round(used_total - (kind.target or 0), 1))
             )  # fmt: skip
         data = "{}"
         trigger = LEAD_TRIGGER.get((state, taken)) if kind.name == "lead_dispute" else None

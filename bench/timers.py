@@ -46,6 +46,8 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
+from core.vocabulary import TimerKind, TimerStatus  # noqa: E402
+
 TEMPLATE_AT = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)  # Monday 09:00 Moscow
 SIM_NOW = datetime(2027, 3, 3, 12, 0, tzinfo=UTC)
 CASE_TABLES = ("cases", "case_events", "case_participants", "sla_clocks", "timers")
@@ -104,8 +106,8 @@ def build_template(workdir: Path) -> Template:
     }
     timers = [dict(zip(columns["timers"], row, strict=True)) for row in rows["timers"]]
     step = [i for i, t in enumerate(timers) if t["state"] != "*"]
-    warning = next(i for i in step if timers[i]["kind"] == "warning")
-    breach = next(i for i in step if timers[i]["kind"] == "breach")
+    warning = next(i for i in step if timers[i]["kind"] == TimerKind.WARNING)
+    breach = next(i for i in step if timers[i]["kind"] == TimerKind.BREACH)
     template = Template(columns, rows, registries, datetime_columns, warning, breach)
     for i, t in enumerate(timers):
         template.deltas[i] = _parse(t["due_at"]) - TEMPLATE_AT
@@ -187,7 +189,7 @@ class Generator:
                         row[clock_col] = case_index * n_clocks + template_row[clock_col]
                     if spec.fired_warning and table == "timers" and r == self.t.step_warning:
                         assert status_col is not None and fired_col is not None
-                        row[status_col], row[fired_col] = "fired", row[columns.index("due_at")]
+                        row[status_col], row[fired_col] = TimerStatus.FIRED.value, row[columns.index("due_at")]
                     yield tuple(row)
                 case_index += 1
 
@@ -392,7 +394,8 @@ def still_due(url: str, now: datetime) -> int:
 
     engine = make_engine(url)
     with session_factory(engine)() as session:
-        count = session.scalar(select(func.count()).where(Timer.status == "pending", Timer.due_at <= now)) or 0
+        pending = select(func.count()).where(Timer.status == TimerStatus.PENDING, Timer.due_at <= now)
+        count = session.scalar(pending) or 0
     engine.dispose()
     return count
 
@@ -423,7 +426,7 @@ def lateness(
     factory = session_factory(engine)
     batches: dict[datetime, float] = {}  # the sweep's now -> when its batch committed (real clock)
     first_timer = first_case * len(template.rows["timers"])
-    fired_rows = select(Timer.due_at, Timer.fired_at).where(Timer.id > first_timer, Timer.status == "fired")
+    fired_rows = select(Timer.due_at, Timer.fired_at).where(Timer.id > first_timer, Timer.status == TimerStatus.FIRED)
     tick = time.monotonic()
     deadline = tick + window + 3 + 4 * interval
     rows: list[Any] = []
@@ -488,7 +491,10 @@ def naive_child(url: str, count: int) -> None:
 
     with factory() as session:
         ids = list(session.scalars(
-            select(Timer.id).where(Timer.status == "pending", Timer.due_at <= now).order_by(Timer.id).limit(count)
+            select(Timer.id)
+            .where(Timer.status == TimerStatus.PENDING, Timer.due_at <= now)
+            .order_by(Timer.id)
+            .limit(count)
         ))
     with prefect_test_harness(server_startup_timeout=90):
         fire_one(ids[0])  # warm-up: first-run costs (flow registration) are not per timer

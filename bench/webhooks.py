@@ -37,6 +37,7 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
+from core.vocabulary import InboxStatus  # noqa: E402
 from crm.adapters.generic import sign  # noqa: E402
 from crm.samples import SAMPLE_ENV  # noqa: E402
 from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
@@ -281,7 +282,8 @@ def wait_processed(engine: Any, expected: int | None, timeout: float) -> float:
     while time.monotonic() - started < timeout:
         with engine.connect() as conn:
             waiting = conn.execute(
-                select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "received")).scalar_one()
+                select(func.count()).select_from(InboxEvent).where(InboxEvent.status == InboxStatus.RECEIVED)
+            ).scalar_one()
         if waiting == 0:
             return round(time.monotonic() - started, 1)
         time.sleep(0.1)

@@ -18,7 +18,7 @@ from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from duties.figures import FiguresConfig
-from notifications.config import AUDIENCE_WORDS
+from org.audience import SPEC_HELP, AudienceSpec, Named, is_audience
 from state_machines.values import BusinessMinutes, Identifier, Label
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ SOURCE = "duty"
 """``external_source`` of duty cases; the key is ``<duty name>:<occurrence ISO>``."""
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_AUDIENCE = re.compile(r"^(?:" + "|".join(AUDIENCE_WORDS) + r"|(?:person|head|department):[A-Za-z0-9_.\-]+)$")
 
 
 def _local_time(value: object) -> object:
@@ -133,11 +132,8 @@ class DutyConfig(_Strict):
     @classmethod
     def _check_notify(cls, value: list[str]) -> list[str]:
         for spec in value:
-            if not _AUDIENCE.match(spec):
-                raise ValueError(
-                    f"{spec!r} is not an audience; use {', '.join(AUDIENCE_WORDS)}, person:<id>, head:<department> "
-                    "or department:<department>"
-                )
+            if not is_audience(spec):
+                raise ValueError(f"{spec!r} is not an audience; use {SPEC_HELP}")
         return value
 
 
@@ -166,9 +162,9 @@ def duty_problems(config: OrgConfig, duties: Sequence[DutyConfig]) -> list[str]:
         if dept is not None and duty.role not in (None, "head") and not any(duty.role in m.roles for m in dept.members):
             problems.append(f"{where}.role: nobody in {duty.department!r} has the role {duty.role!r}")
         for spec in duty.notify:
-            word, _, arg = spec.partition(":")
-            known = config.people if word == "person" else config.departments
-            if arg and arg not in known:
+            parsed = AudienceSpec.read(spec) or AudienceSpec()
+            known = config.people if parsed.named == Named.PERSON else config.departments
+            if parsed.named is not None and parsed.name not in known:
                 problems.append(f"{where}.notify: {spec!r} names nobody in the company config")
     return problems
 

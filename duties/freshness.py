@@ -17,6 +17,7 @@ from core.clock import ensure_utc
 from duties.config import DutyConfig, duties_of
 from org.chart import Company
 from sla.calendar import BusinessCalendar
+from sla.model import ClockKind, ClockStatus
 from state_machines import duty as duty_type
 from storage.models import Breach, Case, SlaClock
 
@@ -109,7 +110,7 @@ def _counts(session: Session, *, now: datetime, since: datetime) -> dict[tuple[s
             SlaClock.status.label("status"),
             SlaClock.deadline_at.label("deadline_at"),
         )
-        .join(SlaClock, and_(SlaClock.case_id == Case.id, SlaClock.kind == "step"))
+        .join(SlaClock, and_(SlaClock.case_id == Case.id, SlaClock.kind == ClockKind.STEP))
         .where(_window(since, now))
         .subquery()
     )
@@ -120,7 +121,7 @@ def _counts(session: Session, *, now: datetime, since: datetime) -> dict[tuple[s
         step.c.department,
         func.count().label("occurrences"),
         func.sum(when((delivered, 1), else_=0)).label("delivered"),
-        func.sum(when((and_(delivered, step.c.status == "met"), 1), else_=0)).label("on_time"),
+        func.sum(when((and_(delivered, step.c.status == ClockStatus.MET), 1), else_=0)).label("on_time"),
         func.sum(when((step.c.state == duty_type.WAIVED, 1), else_=0)).label("waived"),
         func.sum(when((overdue, 1), else_=0)).label("overdue"),
     ).group_by(step.c.duty, step.c.department)
@@ -146,12 +147,15 @@ def _lateness(
             SlaClock.stopped_at,
             Breach.late_minutes,
         )
-        .join(SlaClock, and_(SlaClock.case_id == Case.id, SlaClock.kind == "step"))
+        .join(SlaClock, and_(SlaClock.case_id == Case.id, SlaClock.kind == ClockKind.STEP))
         .outerjoin(Breach, Breach.clock_id == SlaClock.id)
         .where(
             _window(since, now),
             Case.state != duty_type.WAIVED,
-            or_(SlaClock.status == "breached", and_(SlaClock.stopped_at.is_(None), SlaClock.deadline_at < now)),
+            or_(
+                SlaClock.status == ClockStatus.BREACHED,
+                and_(SlaClock.stopped_at.is_(None), SlaClock.deadline_at < now),
+            ),
         )
         .order_by(Case.opened_at, Case.id)
     )

@@ -89,8 +89,7 @@ def open_case(
     case_id = records.insert_case(session, row)
     records.append_event(session, case_id=case_id, seq=1, at=now, actor=actor.name, trigger=OPEN, from_state=None,
                          to_state=definition.initial, payload=data, source=source)
-    for department, role in ((definition.requester, "requester"), (definition.performer, "performer")):
-        records.join(session, case_id, department, role, now)
+    records.join_parties(session, case_id, definition, now)
     clocks.start_case_clock(session, company, case_id=case_id, definition=definition, now=now, data=data)
     step = clocks.enter_state(
         session,

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.vocabulary import TimerKind
 from engine import versions
 from org.chart import Company
 from sla import clock_store, policy
@@ -63,11 +64,12 @@ def enter_state(
                               target=definition.step_target(state_name, data), warn_fraction=state.warn_at,
                               event_seq=event_seq, now=now, escalation_afters=afters)
     if state.hook is not None:  # started by the sweeper's hook handler, once (the timer is the record)
-        hook = clock_store.timer_row(case_id, None, "hook", state_name, now, trigger=state.hook, level=event_seq)
+        hook = clock_store.timer_row(case_id, None, TimerKind.HOOK, state_name, now, trigger=state.hook,
+                                     level=event_seq)
         clock_store.insert_timers(session, [hook])
     if state.auto is not None:
         due = company.calendar_of(department).add_business_minutes(now, state.auto.after)
-        auto = clock_store.timer_row(case_id, None, "auto", state_name, due, trigger=state.auto.trigger)
+        auto = clock_store.timer_row(case_id, None, TimerKind.AUTO, state_name, due, trigger=state.auto.trigger)
         clock_store.insert_timers(session, [auto])  # a notice before it: HoldStarted, engine.timer_kinds
     return StepResult(state.department, state.role, due_at, None)
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import CaseNotFound, ConflictError, DuplicateCase, InvalidData
+from core.vocabulary import ParticipantRole
 from org.chart import Actor
 from state_machines.schema import CaseTypeDef
 from storage.db import insert_ignoring_duplicates
@@ -188,12 +189,18 @@ def append_event(session: Session, **row: Any) -> None:
     session.connection().execute(INSERT_EVENT, row)
 
 
+def join_parties(session: Session, case_id: int, definition: CaseTypeDef, now: datetime) -> None:
+    """The case's requester and performer, at opening."""
+    join(session, case_id, definition.requester, ParticipantRole.REQUESTER, now)
+    join(session, case_id, definition.performer, ParticipantRole.PERFORMER, now)
+
+
 def join_owner(session: Session, case_id: int, definition: CaseTypeDef, department: str | None, now: datetime) -> None:
     if department is not None and department not in (definition.requester, definition.performer):
-        join(session, case_id, department, "owner", now)  # requester and performer joined at opening
+        join(session, case_id, department, ParticipantRole.OWNER, now)  # requester and performer joined at opening
 
 
-def join(session: Session, case_id: int, department: str, role: str, now: datetime) -> None:
+def join(session: Session, case_id: int, department: str, role: ParticipantRole, now: datetime) -> None:
     """Add a participant unless the department already is one (no read of the collection)."""
     session.connection().execute(
         JOIN[session.get_bind().dialect.name],

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from core.vocabulary import TimerKind, TimerStatus
 from engine import cases, records
 from engine import events as ev
 from org import audience
@@ -43,9 +44,9 @@ _LEVEL_FIRED = (
     select(_timers.c.id)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
-        _timers.c.kind == "escalation",
+        _timers.c.kind == TimerKind.ESCALATION,
         _timers.c.level == bindparam("b_level"),
-        _timers.c.status == "fired",
+        _timers.c.status == TimerStatus.FIRED,
     )
     .limit(1)
 )
@@ -53,9 +54,9 @@ _HIGHER_FIRED = (
     select(_timers.c.id)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
-        _timers.c.kind == "escalation",
+        _timers.c.kind == TimerKind.ESCALATION,
         _timers.c.level > bindparam("b_level"),
-        _timers.c.status == "fired",
+        _timers.c.status == TimerStatus.FIRED,
     )
     .limit(1)
 )
@@ -63,9 +64,9 @@ _HIGHER_DUE = (
     select(_timers.c.level)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
-        _timers.c.kind == "escalation",
+        _timers.c.kind == TimerKind.ESCALATION,
         _timers.c.level > bindparam("b_level"),
-        _timers.c.status == "pending",
+        _timers.c.status == TimerStatus.PENDING,
         _timers.c.due_at <= bindparam("b_now"),
     )
     .distinct()
@@ -92,7 +93,7 @@ class Due:
     now: datetime
     hooks: HookHandler | None
 
-    def finish(self, status: str, kind: str | None = None) -> str | None:
+    def finish(self, status: TimerStatus, kind: TimerKind | None = None) -> TimerKind | None:
         return finish(self.session, self.timer.id, status, self.now, kind)
 
     def release(self) -> None:
@@ -103,21 +104,23 @@ class Due:
         return self.clock
 
 
-def finish(session: Session, timer_id: int, status: str, now: datetime, kind: str | None = None) -> str | None:
+def finish(
+    session: Session, timer_id: int, status: TimerStatus, now: datetime, kind: TimerKind | None = None
+) -> TimerKind | None:
     """Mark the timer ``status`` (fired or cancelled), clear its lease; return ``kind``."""
     session.connection().execute(
         _FINISH,
         {
             "b_timer_id": timer_id,
             "b_status": status,
-            "b_fired_at": now if status == "fired" else None,
+            "b_fired_at": now if status == TimerStatus.FIRED else None,
             "b_flow_run_id": session.info.get(RUN_ID),
         },
     )
     return kind
 
 
-def _hook(due: Due) -> str | None:
+def _hook(due: Due) -> TimerKind | None:
     """A state's hook deployment. Started after this transaction commits (no row lock held while
     Prefect answers), then marked fired; a crash in between leaves the lease to expire, the next
     sweep starts it again and the deployment's idempotency key makes it one flow run all the same."""
@@ -129,12 +132,12 @@ def _hook(due: Due) -> str | None:
     return None
 
 
-def _auto(due: Due) -> str | None:
+def _auto(due: Due) -> TimerKind | None:
     """The state releases itself: fire its automatic trigger as the system."""
     assert due.timer.trigger is not None
     cases.fire(due.session, due.company, case_id=due.timer.case_id, trigger=due.timer.trigger,
                actor=Actor.system(), now=due.now, source="timer")
-    return due.finish("fired", kind="auto")
+    return due.finish(TimerStatus.FIRED, kind=TimerKind.AUTO)
 
 
 def schedule_notice(session: Session, company: Company, hold: ev.HoldStarted, *, lead_minutes: float) -> None:
@@ -143,48 +146,49 @@ def schedule_notice(session: Session, company: Company, hold: ev.HoldStarted, *,
     if lead_minutes >= hold.after_minutes:
         return
     notice_at = company.calendar_of(hold.department).add_business_minutes(hold.now, hold.after_minutes - lead_minutes)
-    row = clock_store.timer_row(hold.case.id, None, "notice", hold.state, notice_at, trigger=hold.trigger)
+    row = clock_store.timer_row(hold.case.id, None, TimerKind.NOTICE, hold.state, notice_at, trigger=hold.trigger)
     clock_store.insert_timers(session, [row])
 
 
-def _notice(due: Due) -> str | None:
+def _notice(due: Due) -> TimerKind | None:
     """A hold is about to expire: the pending automatic transition of the same state says when."""
     timer = due.timer
     expires_at = due.session.scalar(select(Timer.due_at).where(
-        Timer.case_id == timer.case_id, Timer.kind == "auto", Timer.state == timer.state, Timer.status == "pending"))
+        Timer.case_id == timer.case_id, Timer.kind == TimerKind.AUTO, Timer.state == timer.state,
+        Timer.status == TimerStatus.PENDING))
     if expires_at is None:
-        return due.finish("cancelled")
+        return due.finish(TimerStatus.CANCELLED)
     ev.emit(due.session, due.company, ev.HoldExpiring(due.case, due.now, expires_at=expires_at))
-    return due.finish("fired", kind="notice")
+    return due.finish(TimerStatus.FIRED, kind=TimerKind.NOTICE)
 
 
-def _breach(due: Due) -> str | None:
+def _breach(due: Due) -> TimerKind | None:
     """The step's deadline passed: record the breach once (the clock's deadline must be the one
     this timer was set for; a moved deadline has its own timer)."""
     clock = due.step_clock()
     if clock.deadline_at is None or clock.deadline_at != due.timer.due_at:
-        return due.finish("cancelled")
+        return due.finish(TimerStatus.CANCELLED)
     if due.now <= clock.deadline_at:
         due.release()
         return None
     clock_store.record_breach(due.session, ClockRecord.of(clock), now=due.now)
     breach = due.session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
     ev.emit(due.session, due.company, ev.StepBreached(due.case, due.now, clock=clock, breach=breach))
-    return due.finish("fired", kind="breach")
+    return due.finish(TimerStatus.FIRED, kind=TimerKind.BREACH)
 
 
-def _warn(due: Due) -> str | None:
+def _warn(due: Due) -> TimerKind | None:
     """The deadline is near. Checked when it fires (a warning reclaimed after its worker died may
     fire late): once the clock is breached or past its deadline, that stage has passed and no
     "75 % used" goes out after the breach."""
     clock = due.step_clock()
     if clock.status == ClockStatus.BREACHED or (clock.deadline_at is not None and due.now > clock.deadline_at):
-        return due.finish("cancelled")
+        return due.finish(TimerStatus.CANCELLED)
     ev.emit(due.session, due.company, ev.StepWarned(due.case, due.now, clock=clock))
-    return due.finish("fired", kind="warning")
+    return due.finish(TimerStatus.FIRED, kind=TimerKind.WARNING)
 
 
-def _escalate(due: Due) -> str | None:
+def _escalate(due: Due) -> TimerKind | None:
     """Level N of the step's chain: tell its audience (resolved from the org chart now) and/or
     hand the step to someone (an ``assign`` event). A level fires once per clock, even when a
     dependency pause re-scheduled it, and never after a higher level (its stage has passed).
@@ -193,12 +197,12 @@ def _escalate(due: Due) -> str | None:
     session, company, timer, case, now = due.session, due.company, due.timer, due.case, due.now
     clock = due.step_clock()
     if session.connection().execute(_LEVEL_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
-        return due.finish("cancelled")
+        return due.finish(TimerStatus.CANCELLED)
     if session.connection().execute(_HIGHER_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
-        return due.finish("cancelled")
+        return due.finish(TimerStatus.CANCELLED)
     levels = cases.definition_of(session, company, case).escalation_of(timer.state)
     if timer.level > len(levels):
-        return due.finish("cancelled")  # the chain was shortened since
+        return due.finish(TimerStatus.CANCELLED)  # the chain was shortened since
     level = levels[timer.level - 1]
     higher = [
         levels[n - 1]
@@ -211,7 +215,7 @@ def _escalate(due: Due) -> str | None:
     if specs and higher:
         scope = audience.Scope.of_clock(case, clock)
         reached = {person for up in higher for person in audience.resolve(company, up.notify, scope)}
-        specs = [f"person:{p}" for p in audience.resolve(company, level.notify, scope) if p not in reached]
+        specs = [audience.person_spec(p) for p in audience.resolve(company, level.notify, scope) if p not in reached]
     if specs:
         ev.emit(session, company, ev.Escalated(case, now, clock=clock, level=timer.level, audience=list(specs)))
     reassign = level.reassign_to if not any(up.reassign_to for up in higher) else None
@@ -220,15 +224,15 @@ def _escalate(due: Due) -> str | None:
         if person != case.owner_person:
             cases.assign(session, company, case_id=case.id, person=person, actor=Actor.system("escalation"), now=now,
                          source="timer")
-    return due.finish("fired", kind="escalation")
+    return due.finish(TimerStatus.FIRED, kind=TimerKind.ESCALATION)
 
 
-HANDLERS: dict[str, Callable[[Due], str | None]] = {
-    "hook": _hook,
-    "notice": _notice,
-    "auto": _auto,
-    "breach": _breach,
-    "warning": _warn,
-    "escalation": _escalate,
+HANDLERS: dict[TimerKind, Callable[[Due], TimerKind | None]] = {
+    TimerKind.HOOK: _hook,
+    TimerKind.NOTICE: _notice,
+    TimerKind.AUTO: _auto,
+    TimerKind.BREACH: _breach,
+    TimerKind.WARNING: _warn,
+    TimerKind.ESCALATION: _escalate,
 }
 """Timer kind -> what firing it does."""

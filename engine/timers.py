@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, ensure_utc
-from core.vocabulary import TimerStatus
+from core.vocabulary import TimerKind, TimerStatus
 from engine import records
 from engine.timer_kinds import HANDLERS, HOOKS_AFTER_COMMIT, RUN_ID, Due, HookHandler, finish
 from org.chart import Company
@@ -62,25 +62,24 @@ def claim_due(
 
 def fire_timer(
     session: Session, company: Company, *, timer_id: int, owner: str, now: datetime, hooks: HookHandler | None = None
-) -> str | None:
+) -> TimerKind | None:
     """Fire one claimed timer; return its kind if it fired, None if the guard said no. The guard
     common to every kind is here; what each kind does is its handler (`engine.timer_kinds`)."""
     now = ensure_utc(now)
     timer = session.connection().execute(_LOAD_TIMER, {"b_timer_id": timer_id}).first()
-    if timer is None or timer.status != "pending" or timer.lease_owner != owner:
+    if timer is None or timer.status != TimerStatus.PENDING or timer.lease_owner != owner:
         return None
     case = records.load(session, timer.case_id)  # locked: no trigger moves it while its timer fires
     if timer.state != "*" and case.state != timer.state:
-        return finish(session, timer_id, "cancelled", now)
+        return finish(session, timer_id, TimerStatus.CANCELLED, now)
     clock = (
         session.connection().execute(_LOAD_CLOCK, {"b_clock_id": timer.clock_id}).first() if timer.clock_id else None
     )
     if clock is not None and (clock.stopped_at is not None or clock.paused_since is not None):
-        return finish(session, timer_id, "cancelled", now)
-    handler = HANDLERS.get(timer.kind)
-    if handler is None:
+        return finish(session, timer_id, TimerStatus.CANCELLED, now)
+    if timer.kind not in HANDLERS:
         raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
-    return handler(Due(session, company, timer, case, clock, now, hooks))
+    return HANDLERS[TimerKind(timer.kind)](Due(session, company, timer, case, clock, now, hooks))
 
 
 def sweep(
@@ -156,7 +155,7 @@ def _fire_group(
             for timer_id in ids:
                 kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks)
                 if kind is not None:
-                    tally[kind] += 1
+                    tally[kind.value] += 1
                     fired.append(timer_id)
             deferred = session.info.pop(HOOKS_AFTER_COMMIT, [])
     except Exception:  # retried one by one, where the failing timer is recorded
@@ -190,19 +189,19 @@ def _start_hook(
             session.info[RUN_ID] = run_id
             still_ours = session.execute(
                 select(_timers.c.id).where(
-                    _timers.c.id == timer_id, _timers.c.status == "pending", _timers.c.lease_owner == owner
+                    _timers.c.id == timer_id, _timers.c.status == TimerStatus.PENDING, _timers.c.lease_owner == owner
                 )
             ).first()
             if still_ours is None:
                 result.skipped += 1
                 return
-            finish(session, timer_id, "fired", now)
+            finish(session, timer_id, TimerStatus.FIRED, now)
     except Exception as exc:  # one bad hook must not stop the others
         log.exception("hook timer %s failed", timer_id)
         result.failed += 1
         _record_failure(factory, timer_id, owner, exc)
         return
-    result.fired["hook"] += 1
+    result.fired[TimerKind.HOOK.value] += 1
     result.fired_ids.append(timer_id)
 
 
@@ -233,7 +232,7 @@ def _fire_alone(
     elif kind is None:
         result.skipped += 1
     else:
-        result.fired[kind] += 1
+        result.fired[kind.value] += 1
         result.fired_ids.append(timer_id)
 
 
@@ -242,9 +241,9 @@ def _give_up(session: Session, *, now: datetime) -> None:
     marked failed, visibly, instead of being claimed forever."""
     session.connection().execute(
         update(_timers)
-        .where(_timers.c.status == "pending", _timers.c.attempts >= MAX_ATTEMPTS, _timers.c.due_at <= now)
+        .where(_timers.c.status == TimerStatus.PENDING, _timers.c.attempts >= MAX_ATTEMPTS, _timers.c.due_at <= now)
         .where(or_(_timers.c.lease_until.is_(None), _timers.c.lease_until < now))
-        .values(status="failed", last_error=f"gave up after {MAX_ATTEMPTS} claims without firing")
+        .values(status=TimerStatus.FAILED, last_error=f"gave up after {MAX_ATTEMPTS} claims without firing")
     )
 
 
@@ -259,6 +258,6 @@ def _record_failure(factory: sessionmaker[Session], timer_id: int, owner: str, e
                 last_error=f"{type(exc).__name__}: {exc}"[:2000],
                 lease_until=None,
                 lease_owner=None,
-                status="failed" if attempts >= MAX_ATTEMPTS else "pending",
+                status=TimerStatus.FAILED if attempts >= MAX_ATTEMPTS else TimerStatus.PENDING,
             )
         )

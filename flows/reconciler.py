@@ -24,6 +24,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import SystemClock, ensure_utc
+from core.vocabulary import TimerStatus
 from engine.timers import MAX_ATTEMPTS
 from flows._support import open_runtime, publish_table, run_logger
 from storage.models import Timer
@@ -49,12 +50,12 @@ def find_stuck(session: Session, *, now: datetime, grace: timedelta, samples: in
     ``(status, due_at)`` index."""
     now = ensure_utc(now)
     limit = now - grace
-    pending_due = and_(_t.status == "pending", _t.due_at <= limit)
+    pending_due = and_(_t.status == TimerStatus.PENDING, _t.due_at <= limit)
     conditions = {
-        "failed": _t.status == "failed",
+        "failed": _t.status == TimerStatus.FAILED,
         "expired_leases": and_(pending_due, _t.lease_until.is_not(None), _t.lease_until < limit),
         "overdue": and_(pending_due, _t.lease_until.is_(None)),
-        "poison": and_(_t.status == "pending", _t.attempts >= MAX_ATTEMPTS),
+        "poison": and_(_t.status == TimerStatus.PENDING, _t.attempts >= MAX_ATTEMPTS),
     }
     found = StuckTimers()
     for name, condition in conditions.items():

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.vocabulary import TimerStatus
 from storage.models import Case, SlaClock, Timer, table
 
 EVENT = "slaflow.timer.fired"
@@ -67,7 +68,7 @@ def fired_timers(session: Session, ids: list[int]) -> list[FiredTimer]:
             )
             .join(_cases, _cases.c.id == _timers.c.case_id)
             .outerjoin(_clocks, _clocks.c.id == _timers.c.clock_id)
-            .where(_timers.c.id.in_(ids[start : start + CHUNK]), _timers.c.status == "fired")
+            .where(_timers.c.id.in_(ids[start : start + CHUNK]), _timers.c.status == TimerStatus.FIRED)
             .order_by(_timers.c.id)
         )
         found += [

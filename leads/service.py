@@ -19,6 +19,7 @@ from core.errors import InvalidData, NotPermitted, SlaflowError
 from core.vocabulary import LeadStatus
 from leads.config import LeadsConfig, leads_section
 from leads.status import TIME_FIELD, implied, move_allowed
+from sla.compliance import Outcome
 from storage.db import insert_ignoring_duplicates
 from storage.models import Case, Lead, LeadEvent, LeadFeedback, table
 
@@ -241,13 +242,13 @@ def lead_disputes(session: Session, lead: Lead) -> list[Case]:
     return list(session.scalars(query.where(key_column == lead.external_key)))
 
 
-def sla_outcome(due: datetime | None, done: datetime | None, now: datetime) -> str | None:
+def sla_outcome(due: datetime | None, done: datetime | None, now: datetime) -> Outcome | None:
     """``met``, ``breached`` or ``running`` (None without a deadline): decided from time alone."""
     if due is None:
         return None
     if done is not None:
-        return "met" if done <= due else "breached"
-    return "breached" if ensure_utc(now) > due else "running"
+        return Outcome.MET if done <= due else Outcome.BREACHED
+    return Outcome.BREACHED if ensure_utc(now) > due else Outcome.RUNNING
 
 
 def lead_view(session: Session, company: Company, lead: Lead, now: datetime) -> dict[str, Any]:

@@ -7,12 +7,13 @@ module must not import slaflow: ``runtime.company`` imports it.
 
 from __future__ import annotations
 
-import re
 from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from org.audience import SPEC_HELP, is_audience
 
 if TYPE_CHECKING:
     from org.chart import Company
@@ -22,22 +23,6 @@ Kind = Literal[
     "test", "lead_feedback", "mention", "step_changed", "hold_expiring",
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
-
-AUDIENCE_WORDS = (
-    "owner",
-    "assignee",
-    "department_head",
-    "head_manager",
-    "director",
-    "requester",
-    "performer",
-    "requester_members",
-    "performer_members",
-)
-"""Audience specs without an argument; ``person:<id>``, ``head:<dept>`` and ``department:<dept>``
-name someone explicitly (see docs/notifications.md)."""
-
-_SPEC = re.compile(r"^(?:" + "|".join(AUDIENCE_WORDS) + r"|(?:person|head|department):[A-Za-z0-9_.\-]+)$")
 
 DEFAULT_AUDIENCES: dict[str, list[str]] = {
     "case_opened": ["requester", "performer"],
@@ -84,11 +69,8 @@ class NotificationsConfig(BaseModel):
     def _known_specs(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for kind, specs in value.items():
             for spec in specs:
-                if not _SPEC.match(spec):
-                    raise ValueError(
-                        f"audiences.{kind}: {spec!r} is not an audience; use one of {', '.join(AUDIENCE_WORDS)}, "
-                        "person:<id>, head:<department> or department:<department>"
-                    )
+                if not is_audience(spec):
+                    raise ValueError(f"audiences.{kind}: {spec!r} is not an audience; use {SPEC_HELP}")
         return value
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ from engine.timer_kinds import schedule_notice
 from notifications import context as ctx
 from notifications.config import notifications_config
 from notifications.outbox import dedupe_key, enqueue
-from org.audience import Scope, calendar_of_person, locale_of, resolve
+from org.audience import Scope, calendar_of_person, locale_of, person_spec, resolve
 from storage.models import CaseEvent, OutboxMessage
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def mentioned(session: Session, company: Company, case: CaseLike, *, author: str
         return {"author_name": ctx.person_name(company, author, locale), "comment": text[:500]}
 
     _produce(session, company, "mention", case, Scope.of_case(case), key=f"case={case.id}|event={case.version}",
-             now=now, build=build, audience=[f"person:{person}" for person in people])
+             now=now, build=build, audience=[person_spec(person) for person in people])
 
 
 def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
@@ -120,7 +120,7 @@ def hold_expiring(session: Session, company: Company, case: CaseLike, *, expires
 def _watching(session: Session, company: Company, case: CaseLike) -> list[str]:
     from notifications.watchers import watchers
 
-    return [f"person:{person}" for person in watchers(session, company, case.id)]
+    return [person_spec(person) for person in watchers(session, company, case.id)]
 
 
 def _moved_by(session: Session, case: CaseLike) -> Build:
@@ -135,7 +135,7 @@ def _named_in(case: CaseLike) -> list[str] | None:
     e.g. a recurring duty's subscribers); otherwise the configured audience applies."""
     named = case.data.get("notify") if isinstance(case.data, dict) else None
     if isinstance(named, list) and named and all(isinstance(p, str) for p in named):
-        return [f"person:{person}" for person in named]
+        return [person_spec(person) for person in named]
     return None
 
 

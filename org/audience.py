@@ -8,7 +8,9 @@ department *then*; a changed config affects the next message, never one already 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -16,6 +18,79 @@ if TYPE_CHECKING:
     from sla.calendar import BusinessCalendar
 
 log = logging.getLogger(__name__)
+
+
+class AudienceWord(StrEnum):
+    """An audience spec without an argument, resolved against the step a message is about."""
+
+    OWNER = "owner"
+    ASSIGNEE = "assignee"
+    DEPARTMENT_HEAD = "department_head"
+    HEAD_MANAGER = "head_manager"
+    DIRECTOR = "director"
+    REQUESTER = "requester"
+    PERFORMER = "performer"
+    REQUESTER_MEMBERS = "requester_members"
+    PERFORMER_MEMBERS = "performer_members"
+
+
+class Named(StrEnum):
+    """An audience spec naming someone explicitly: ``person:<id>``, ``head:<dept>``, ``department:<dept>``."""
+
+    PERSON = "person"
+    HEAD = "head"
+    DEPARTMENT = "department"
+
+
+_SPEC = re.compile(
+    r"^(?:(?P<word>" + "|".join(AudienceWord) + r")|(?P<named>" + "|".join(Named) + r"):(?P<name>[A-Za-z0-9_.\-]+))$"
+)
+SPEC_HELP = f"one of {', '.join(AudienceWord)}, person:<id>, head:<department> or department:<department>"
+"""What an audience spec may be, for a config error."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceSpec:
+    """An audience spec, parsed: a word (``owner``) or a named one (``person:orlov``)."""
+
+    word: AudienceWord | None = None
+    named: Named | None = None
+    name: str = ""
+
+    @classmethod
+    def parse(cls, spec: str) -> AudienceSpec:
+        """The spec's parts; ValueError if it is no audience spec (`is_audience` also checks the
+        characters of a name, for a config)."""
+        head, colon, name = spec.partition(":")
+        if colon and name and head in Named.__members__.values():
+            return cls(named=Named(head), name=name)
+        if not colon and spec in AudienceWord.__members__.values():
+            return cls(word=AudienceWord(spec))
+        raise ValueError(f"{spec!r} is not an audience; use {SPEC_HELP}")
+
+    @classmethod
+    def read(cls, spec: str) -> AudienceSpec | None:
+        """The spec's parts, None if it is no audience spec."""
+        try:
+            return cls.parse(spec)
+        except ValueError:
+            return None
+
+    @classmethod
+    def person(cls, person: str) -> AudienceSpec:
+        return cls(named=Named.PERSON, name=person)
+
+    def __str__(self) -> str:
+        return str(self.word) if self.word is not None else f"{self.named}:{self.name}"
+
+
+def person_spec(person: str) -> str:
+    """The audience spec naming one person (``person:<id>``)."""
+    return str(AudienceSpec.person(person))
+
+
+def is_audience(spec: str) -> bool:
+    return _SPEC.match(spec) is not None
 
 
 class StepHolder(Protocol):
@@ -79,39 +154,46 @@ def resolve(company: Company, specs: list[str], scope: Scope) -> list[str]:
 
 
 def _expand(company: Company, spec: str, scope: Scope) -> list[str]:
-    word, _, arg = spec.partition(":")
-    if arg:
-        return _named(company, word, arg, spec)
-    if word == "owner":
+    try:
+        parsed = AudienceSpec.parse(spec)
+    except ValueError:
+        if ":" in spec:  # names nobody known: skipped, like an unknown name
+            log.warning("audience %r names nobody in the company config", spec)
+            return []
+        raise ValueError(f"unknown audience {spec!r}") from None
+    if parsed.named is not None:
+        return _named(company, parsed.named, parsed.name, spec)
+    word = parsed.word
+    if word == AudienceWord.OWNER:
         return _owner(company, scope)
-    if word == "assignee":
+    if word == AudienceWord.ASSIGNEE:
         return [scope.assignee] if scope.assignee in company.config.people else []
-    if word == "director":
+    if word == AudienceWord.DIRECTOR:
         return [company.config.company.director]
-    if word in ("department_head", "head_manager"):
+    if word in (AudienceWord.DEPARTMENT_HEAD, AudienceWord.HEAD_MANAGER):
         if scope.department is None:
             return []
         head = company.head_of(scope.department)
-        if word == "department_head":
+        if word == AudienceWord.DEPARTMENT_HEAD:
             return [head]
         manager = company.manager_of(head)
         return [manager] if manager is not None else []
-    if word in ("requester", "performer", "requester_members", "performer_members"):
-        department = scope.requester if word.startswith("requester") else scope.performer
-        if department is None or department not in company.config.departments:
-            return []
-        return company.members(department) if word.endswith("_members") else [company.head_of(department)]
-    raise ValueError(f"unknown audience {spec!r}")
+    requester = word in (AudienceWord.REQUESTER, AudienceWord.REQUESTER_MEMBERS)
+    department = scope.requester if requester else scope.performer
+    if department is None or department not in company.config.departments:
+        return []
+    members = word in (AudienceWord.REQUESTER_MEMBERS, AudienceWord.PERFORMER_MEMBERS)
+    return company.members(department) if members else [company.head_of(department)]
 
 
-def _named(company: Company, word: str, arg: str, spec: str) -> list[str]:
+def _named(company: Company, named: Named, name: str, spec: str) -> list[str]:
     """``person:<id>``, ``head:<dept>``, ``department:<dept>``; unknown names are logged and skipped
     (a typo in the config must not stop the engine's transaction)."""
     config = company.config
-    if word == "person" and arg in config.people:
-        return [arg]
-    if word in ("head", "department") and arg in config.departments:
-        return [company.head_of(arg)] if word == "head" else company.members(arg)
+    if named == Named.PERSON and name in config.people:
+        return [name]
+    if named != Named.PERSON and name in config.departments:
+        return [company.head_of(name)] if named == Named.HEAD else company.members(name)
     log.warning("audience %r names nobody in the company config", spec)
     return []
 

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from core.errors import SlaflowError
 from duties.config import CronSchedule, DutyConfig, duties_of
 from leads.config import leads_section
-from org.audience import Scope, resolve
+from org.audience import AudienceSpec, AudienceWord, Named, Scope, resolve
 from org.chart import Company
 from reports.scope import report_zone
 from sla.calendar import BusinessCalendar
@@ -199,22 +199,23 @@ class _Facts:
         """The step's configured escalation levels, with the people they reach today."""
         head = self.company.head_of(department)
         who = {
-            "department_head": [head],
-            "head_manager": [m for m in [self.company.manager_of(head)] if m],
-            "director": [self.company.config.company.director],
+            AudienceWord.DEPARTMENT_HEAD: [head],
+            AudienceWord.HEAD_MANAGER: [m for m in [self.company.manager_of(head)] if m],
+            AudienceWord.DIRECTOR: [self.company.config.company.director],
         }
         levels = []
         for level in definition.escalation_of(state):
             names: list[str] = []
             for spec in level.notify:
-                if spec == "owner":
+                parsed = AudienceSpec.read(spec) or AudienceSpec()
+                if parsed.word == AudienceWord.OWNER:
                     names.append(texts(self.locale)["the_owner"])
-                elif spec.startswith("person:"):
-                    names.append(self.person(spec[7:]))
-                elif spec.startswith("department:"):
-                    names.append(self.company.department_name(spec[11:], self.locale))
-                else:
-                    names += [self.person(p) for p in who.get(spec, [])]
+                elif parsed.named == Named.PERSON:
+                    names.append(self.person(parsed.name))
+                elif parsed.named == Named.DEPARTMENT:
+                    names.append(self.company.department_name(parsed.name, self.locale))
+                elif parsed.word is not None:
+                    names += [self.person(p) for p in who.get(parsed.word, [])]
             target = level.reassign_to
             reassign = None if target is None else self.person(level.reassign_person or head)
             levels.append({"after": level.after, "names": list(dict.fromkeys(names)), "reassign": reassign})

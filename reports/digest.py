@@ -21,6 +21,7 @@ from org import audience as recipients
 from reports.outcomes import lead_figures
 from reports.scope import Scope
 from sla.ledger import breached_by_deadline
+from sla.model import ClockKind
 from state_machines.values import label_text
 from storage.models import Case, SlaClock
 
@@ -98,7 +99,7 @@ def _open_cases(
     ):
         clock = session.scalars(
             select(SlaClock)
-            .where(SlaClock.case_id == case.id, SlaClock.kind == "step", SlaClock.stopped_at.is_(None))
+            .where(SlaClock.case_id == case.id, SlaClock.kind == ClockKind.STEP, SlaClock.stopped_at.is_(None))
             .order_by(SlaClock.id.desc())
             .limit(1)
         ).first()

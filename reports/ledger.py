@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from reports.scope import BREACHED, STEP, Scope, case_clock_filter
+from reports.scope import Scope, case_clock_filter
 from sla import ledger as sla_ledger
 from sla.compliance import Outcome, blame
+from sla.model import ClockKind, ClockStatus
 from storage.models import Case, SlaClock
 
 _clocks = SlaClock.__table__
@@ -56,7 +57,7 @@ def _open_steps_of_cases(session: Session, scope: Scope) -> list[tuple[str, Any]
     query = (
         select(whole.c.department.label("requester"), *sla_ledger.OPEN_COLUMNS)
         .join_from(_clocks, whole, and_(whole.c.case_id == _clocks.c.case_id))
-        .where(*case_clock_filter(whole, scope), _clocks.c.kind == STEP, _clocks.c.stopped_at.is_(None))
+        .where(*case_clock_filter(whole, scope), _clocks.c.kind == ClockKind.STEP, _clocks.c.stopped_at.is_(None))
     )
     return [(row.requester, row) for row in session.execute(query)]
 
@@ -80,7 +81,7 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
     only, a few percent of them. Open cases are few and are added from `sla.ledger`."""
     whole = _clocks.alias("whole")
     step = _clocks.alias("step")
-    joined = and_(step.c.case_id == whole.c.case_id, step.c.kind == STEP)
+    joined = and_(step.c.case_id == whole.c.case_id, step.c.kind == ClockKind.STEP)
     minutes = (
         select(
             whole.c.department,
@@ -101,7 +102,8 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             func.sum(func.sum(step.c.used_minutes)).over(partition_by=whole.c.id).label("total"),
         )
         .join_from(whole, step, joined)
-        .where(*case_clock_filter(whole, scope), whole.c.status == BREACHED, whole.c.stopped_at.is_not(None),
+        .where(*case_clock_filter(whole, scope), whole.c.status == ClockStatus.BREACHED,
+               whole.c.stopped_at.is_not(None),
                ~sla_ledger.exempted(whole.c.id))
         .group_by(whole.c.id, whole.c.department, step.c.department)
         .subquery()
@@ -155,7 +157,8 @@ def late_cases(session: Session, scope: Scope, *, limit: int = 10) -> list[CaseL
     over = whole.c.used_minutes - func.coalesce(whole.c.target_minutes, 0.0)
     query = (
         select(whole.c.case_id, whole.c.department, over.label("late"))
-        .where(*case_clock_filter(whole, scope), whole.c.status == BREACHED, whole.c.stopped_at.is_not(None),
+        .where(*case_clock_filter(whole, scope), whole.c.status == ClockStatus.BREACHED,
+               whole.c.stopped_at.is_not(None),
                ~sla_ledger.exempted(whole.c.id))
         .order_by(over.desc(), whole.c.case_id)
         .limit(limit)

@@ -33,10 +33,9 @@ from sqlalchemy.orm import Session
 from core.clock import ensure_utc
 from org.chart import Company
 from sla import ledger as sla_ledger
+from sla.model import ClockKind
 from storage.models import Case, SlaClock
 
-STEP, WHOLE_CASE = "step", "case"
-MET, BREACHED = "met", "breached"
 EXEMPTED = "exempted"
 """The status a trend row reads for a clock whose breach was exempted (never stored)."""
 
@@ -87,7 +86,7 @@ def of_type(case_id: ColumnElement[Any], case_type: str) -> ColumnElement[bool]:
 def step_filter(scope: Scope) -> list[ColumnElement[bool]]:
     """Step clocks with a target started in the period, within the scope's filters."""
     where = [
-        _clocks.c.kind == STEP,
+        _clocks.c.kind == ClockKind.STEP,
         _clocks.c.target_minutes.is_not(None),
         _clocks.c.started_at >= scope.since,
         _clocks.c.started_at < scope.until,
@@ -112,7 +111,7 @@ def open_by_department(session: Session, where: list[ColumnElement[bool]]) -> di
 def case_clock_filter(clock: Any, scope: Scope) -> list[ColumnElement[bool]]:
     """Whole-case clocks (of the ``clock`` alias) of the cases opened in the period, within the
     scope's case-type and reader filters (the department filter is each query's own)."""
-    where = [clock.c.kind == WHOLE_CASE, clock.c.started_at >= scope.since, clock.c.started_at < scope.until]
+    where = [clock.c.kind == ClockKind.WHOLE_CASE, clock.c.started_at >= scope.since, clock.c.started_at < scope.until]
     if scope.case_type:
         where.append(of_type(clock.c.case_id, scope.case_type))
     if scope.readable is not None:

@@ -8,9 +8,10 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from sqlalchemy import and_, case, select
 from sqlalchemy.orm import Session
 
-from reports.scope import BREACHED, EXEMPTED, MET, Scope, step_filter, sum_if
+from reports.scope import EXEMPTED, Scope, step_filter, sum_if
 from sla import ledger as sla_ledger
 from sla.compliance import Outcome
+from sla.model import ClockStatus
 from storage.models import Case, SlaClock
 
 _clocks = SlaClock.__table__
@@ -69,8 +70,8 @@ def weekly_trend(session: Session, scope: Scope, tz: tzinfo) -> list[WeekTrend]:
     query = select(
         inner.c.week,
         sum_if(inner.c.status != EXEMPTED),  # an exempted step is no step of the figures (sla.compliance)
-        sum_if(and_(settled, inner.c.status == MET)),
-        sum_if(and_(settled, inner.c.status == BREACHED)),
+        sum_if(and_(settled, inner.c.status == ClockStatus.MET)),
+        sum_if(and_(settled, inner.c.status == ClockStatus.BREACHED)),
     ).group_by(inner.c.week)
     counts = {int(row[0]): [int(row[1]), int(row[2]), int(row[3])] for row in session.execute(query)}
     open_rows = sla_ledger.open_clocks(session, step_filter(scope))

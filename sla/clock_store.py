@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.vocabulary import TimerKind, TimerStatus
 from sla import breach_log, policy
 from sla.calendar import BusinessCalendar
 from sla.model import ClockKind, ClockRecord, ClockStatus
@@ -70,30 +71,36 @@ _CLOSE_PAUSE = (
     .values(ended_at=bindparam("b_now"))
 )
 _INSERT_TIMERS = insert(_timers)
-_CANCELLED = {"status": "cancelled", "lease_owner": None, "lease_until": None}
+_CANCELLED = {"status": TimerStatus.CANCELLED, "lease_owner": None, "lease_until": None}
 _CANCEL_STATE_TIMERS = (
     update(_timers)
     .where(
         _timers.c.case_id == bindparam("b_case_id"),
         _timers.c.state == bindparam("b_timer_state"),
-        _timers.c.status == "pending",
+        _timers.c.status == TimerStatus.PENDING,
     )
     .values(**_CANCELLED)
 )
 _CANCEL_CLOCK_TIMERS = (
     update(_timers)
-    .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.status == "pending")
+    .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.status == TimerStatus.PENDING)
     .values(**_CANCELLED)
 )
 _CANCEL_WARNING = (
     update(_timers)
-    .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.kind == "warning", _timers.c.status == "pending")
+    .where(
+        _timers.c.clock_id == bindparam("b_clock_id"),
+        _timers.c.kind == TimerKind.WARNING,
+        _timers.c.status == TimerStatus.PENDING,
+    )
     .values(**_CANCELLED)
 )
 _PENDING_ESCALATION = (
-    _timers.c.clock_id == bindparam("b_clock_id"), _timers.c.kind == "escalation", _timers.c.status == "pending"
+    _timers.c.clock_id == bindparam("b_clock_id"),
+    _timers.c.kind == TimerKind.ESCALATION,
+    _timers.c.status == TimerStatus.PENDING,
 )
-_CANCEL_ESCALATIONS = update(_timers).where(*_PENDING_ESCALATION).values(status="cancelled")
+_CANCEL_ESCALATIONS = update(_timers).where(*_PENDING_ESCALATION).values(status=TimerStatus.CANCELLED)
 _SNOOZE_ESCALATIONS = (
     update(_timers)
     .where(*_PENDING_ESCALATION, _timers.c.due_at < bindparam("b_until"))
@@ -154,8 +161,8 @@ def start(
         insert_timers(
             session,
             [
-                timer_row(case_id, clock_id, "warning", timer_state, plan.warn_at),
-                timer_row(case_id, clock_id, "breach", timer_state, plan.deadline),
+                timer_row(case_id, clock_id, TimerKind.WARNING, timer_state, plan.warn_at),
+                timer_row(case_id, clock_id, TimerKind.BREACH, timer_state, plan.deadline),
                 *_escalation_rows(case_id, clock_id, timer_state, plan.escalations),
             ],
         )
@@ -204,9 +211,9 @@ def resume(
     resumed = policy.resume(clock, calendar, now, escalation_afters)
     timers = []
     if resumed.breach_due is not None:
-        timers.append(timer_row(clock.case_id, clock.id, "breach", timer_state, resumed.breach_due))
+        timers.append(timer_row(clock.case_id, clock.id, TimerKind.BREACH, timer_state, resumed.breach_due))
     if resumed.warning_due is not None:
-        timers.append(timer_row(clock.case_id, clock.id, "warning", timer_state, resumed.warning_due))
+        timers.append(timer_row(clock.case_id, clock.id, TimerKind.WARNING, timer_state, resumed.warning_due))
     if timers:
         insert_timers(session, timers)
     if resumed.escalations:
@@ -273,13 +280,13 @@ def insert_timers(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def _escalation_rows(case_id: int, clock_id: int, state: str, due: Sequence[datetime]) -> list[dict[str, Any]]:
-    return [timer_row(case_id, clock_id, "escalation", state, at, level=n) for n, at in enumerate(due, start=1)]
+    return [timer_row(case_id, clock_id, TimerKind.ESCALATION, state, at, level=n) for n, at in enumerate(due, start=1)]
 
 
 def timer_row(
     case_id: int,
     clock_id: int | None,
-    kind: str,
+    kind: TimerKind,
     state: str,
     due: datetime,
     trigger: str | None = None,
@@ -288,6 +295,6 @@ def timer_row(
     """A pending timer row (for `insert_timers`)."""
     return {
         "case_id": case_id, "clock_id": clock_id, "kind": kind, "level": level, "trigger": trigger, "state": state,
-        "due_at": due, "status": "pending", "fired_at": None, "lease_until": None, "lease_owner": None,
+        "due_at": due, "status": TimerStatus.PENDING, "fired_at": None, "lease_until": None, "lease_owner": None,
         "attempts": 0, "last_error": None,
     }

@@ -17,6 +17,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from core.clock import SimulatedClock
+from core.vocabulary import TimerKind, TimerStatus
 from duties.config import duties_of
 from duties.schedule import occurrences
 from leads.report import lead_departments
@@ -26,6 +27,7 @@ from org.chart import Company
 from reports.render import write_report
 from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
+from sla.model import ClockKind
 from slaflow.demo_acts import act
 from slaflow.demo_leads import run_lead_week
 from slaflow.demo_runners import DutyOpener, Sweeper, direct_duties, direct_sweeper, prefect_duties, prefect_sweeper
@@ -161,14 +163,14 @@ def _sweep_until(
             duty_opener(since, now)
             _print_new_duties(factory, company, since, now, console)
         with factory() as session:
-            due = session.scalar(select(exists().where(Timer.status == "pending", Timer.due_at <= now)))
+            due = session.scalar(select(exists().where(Timer.status == TimerStatus.PENDING, Timer.due_at <= now)))
         if not due:
             continue
         fired, flow_run = sweeper(now)
         totals["flow_runs"] += flow_run is not None
-        totals["warnings"] += fired["warning"]
-        totals["breaches"] += fired["breach"]
-        totals["auto"] += fired["auto"]
+        totals["warnings"] += fired[TimerKind.WARNING]
+        totals["breaches"] += fired[TimerKind.BREACH]
+        totals["auto"] += fired[TimerKind.AUTO]
         with factory() as session:
             rows = session.execute(
                 select(Timer, Case, SlaClock)
@@ -209,21 +211,21 @@ def _print_timer(
 ) -> None:
     when = local(now)
     by = f"  [dim](flow run {flow_run})[/]" if flow_run else ""
-    if timer.kind == "auto":
+    if timer.kind == TimerKind.AUTO:
         console.print(
             f"{when}  [cyan]AUTO[/]    #{case.id} {case.case_type}: {timer.trigger} -> {case.state}{by}", soft_wrap=True
         )
         return
     assert sla_clock is not None
-    what = f"step {sla_clock.state}" if sla_clock.kind == "step" else "whole case"
+    what = f"step {sla_clock.state}" if sla_clock.kind == ClockKind.STEP else "whole case"
     dept = company.department_name(sla_clock.department)
-    if timer.kind == "warning":
+    if timer.kind == TimerKind.WARNING:
         console.print(
             f"{when}  [yellow]WARNING[/] #{case.id} {case.case_type} {what}: {dept} has used "
             f"{sla_clock.warn_fraction:.0%} of its time, due {local(sla_clock.deadline_at)}{by}",
             soft_wrap=True,
         )
-    elif timer.kind == "escalation":
+    elif timer.kind == TimerKind.ESCALATION:
         session = object_session(timer)
         assert session is not None
         told = sorted(

@@ -13,6 +13,7 @@ from duties.opening import deliver_duty
 from engine import cases
 from engine.records import CaseRecord
 from org.chart import Company
+from sla.model import ClockKind, ClockStatus
 from slaflow.demo_script import Step, local
 from storage.models import SlaClock
 
@@ -60,14 +61,14 @@ def act(
                     source="demo",
                 )
                 status = session.scalar(
-                    select(SlaClock.status).where(SlaClock.case_id == record.id, SlaClock.kind == "step")
+                    select(SlaClock.status).where(SlaClock.case_id == record.id, SlaClock.kind == ClockKind.STEP)
                 )
-                verdict = "[green]on time[/]" if status == "met" else "[bold red]late[/]"
+                verdict = "[green]on time[/]" if status == ClockStatus.MET else "[bold red]late[/]"
                 console.print(
                     f"{local(now)}  [blue]DELIVER[/] #{record.id} {record.data['duty']} by {who}: {verdict}",
                     soft_wrap=True,
                 )
-                totals["duties_met" if status == "met" else "duties_late"] += 1
+                totals["duties_met" if status == ClockStatus.MET else "duties_late"] += 1
                 return
             if step.trigger == "acknowledge":
                 record = cases.acknowledge(

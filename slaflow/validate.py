@@ -9,7 +9,6 @@ cycles. A calendar needs a "now" to look ahead: the caller passes it (time is an
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,11 +16,11 @@ from pathlib import Path
 from core.errors import ConfigError
 from crm.config import crm_config
 from notifications.config import notifications_config
+from org.audience import AudienceSpec, Named
 from org.chart import Company, OrgConfig
 from runtime.company import load_company
 
 LOOK_AHEAD = timedelta(days=366)
-_EXPLICIT = re.compile(r"^(person|head|department):(.+)$")
 
 
 def validate_file(path: Path, now: datetime) -> tuple[Company | None, list[str]]:
@@ -64,13 +63,12 @@ def _explicit_problems(where: str, specs: Iterable[str], company: Company) -> li
     problems = []
     config = company.config
     for spec in specs:
-        match = _EXPLICIT.match(spec)
-        if match is None:
+        parsed = AudienceSpec.read(spec)
+        if parsed is None or parsed.named is None:
             continue
-        word, name = match.groups()
-        known = config.people if word == "person" else config.departments
-        if name not in known:
-            what = "person" if word == "person" else "department"
+        person = parsed.named == Named.PERSON
+        if parsed.name not in (config.people if person else config.departments):
+            what = "person" if person else "department"
             problems.append(f"{where}: {spec!r} names no {what} in the company config")
     return problems
 
@@ -91,7 +89,7 @@ def recipient_problems(company: Company) -> list[str]:
             for index, level in enumerate(chain.levels):
                 here = f"{where}.{path}.levels[{index}]"
                 problems += _explicit_problems(f"{here}.notify", level.notify, company)
-                if level.reassign_to and level.reassign_to.startswith("person:"):
+                if level.reassign_to is not None and level.reassign_person is not None:
                     problems += _explicit_problems(f"{here}.reassign_to", [level.reassign_to], company)
     return problems
 

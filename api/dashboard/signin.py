@@ -20,6 +20,7 @@ from api.oidc import PENDING_SECONDS, OidcFailed
 from api.ratelimit import Limit, TooManyFailures
 from api.sessions import PATH, check_csrf, check_origin
 from api.state import app_state
+from core.vocabulary import SignInMethod
 from org.accounts import InvitationInvalid, accept_invitation, check_password, invitation_person, person_by_email
 from org.config import auth_config
 from org.passwords import WeakPassword
@@ -100,7 +101,7 @@ def login(
         context.limiter.fail(limits, now)
         return _login_page(request, lang, target, status=401, error=t("login_failed"))
     response = RedirectResponse(target, status_code=303)
-    context.store.start(request, response, person, "password", now)
+    context.store.start(request, response, person, SignInMethod.PASSWORD, now)
     return response
 
 
@@ -171,7 +172,7 @@ def accept(
         return _with_login_token(request, lang, "invite.html.j2", status=422, person=person, token=token,
                                  error=str(exc))
     response = RedirectResponse(access.HOME + (f"?{urlencode({'lang': lang})}" if lang else ""), status_code=303)
-    context.store.start(request, response, person, "password", now)
+    context.store.start(request, response, person, SignInMethod.PASSWORD, now)
     return response
 
 
@@ -231,5 +232,5 @@ def oidc_callback(
     response = RedirectResponse(pending.next, status_code=303)
     response.delete_cookie(OIDC_COOKIE, path=f"{PATH}/oidc", httponly=True, samesite="lax",
                            secure=context.store.secure(request))
-    context.store.start(request, response, person, "oidc", now)
+    context.store.start(request, response, person, SignInMethod.OIDC, now)
     return response
