@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from api.workplace.forms import FormField, form_fields
+from engine.clock_view import StepStatus
 from org.chart import Actor, Company
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
 
-ESCALATING = ("warning", "breached")
+ESCALATING = (StepStatus.WARNING, StepStatus.BREACHED)
 """Step statuses in which acknowledge and snooze are offered."""
 
 
