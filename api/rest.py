@@ -53,7 +53,7 @@ def list_cases(
     with state.sessions() as session:
         found = cases.list_cases(session, case_type=type, department=department, open_only=open, limit=limit,
                                  where=case_filter(principal.scope, Case.id))
-        return [case_row(state.company, case, now, session) for case in found]
+        return [case_row(session, state.company, case, now) for case in found]
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, responses=ERRORS)

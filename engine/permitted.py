@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.clock_view import StepStatus
 from org.chart import Actor, Company
 from state_machines.machine import machine_for
 from state_machines.schema import CaseTypeDef
 
-ESCALATING = ("warning", "breached")
+ESCALATING = (StepStatus.WARNING, StepStatus.BREACHED)
 """Step statuses in which acknowledge and snooze are offered."""
 
 

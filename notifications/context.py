@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from engine.views import clock_used
+from engine.clock_view import clock_used
 from state_machines.values import label_text
 
 if TYPE_CHECKING:

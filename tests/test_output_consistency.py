@@ -26,7 +26,7 @@ from api.dashboard.data import board
 from api.testing import serving, token_header, write_config
 from core.clock import SimulatedClock
 from crm import samples
-from engine.views import clock_used
+from engine.clock_view import clock_used
 from leads.report import lead_departments
 from org.actors import ReadScope
 from org.chart import Company

@@ -11,26 +11,25 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from duties.config import duties_of
 from duties.freshness import DutyFreshness, freshness
 from engine import cases
-from engine.views import case_detail, clock_used, remaining
+from engine.case_view import CaseHead, CaseView, case_view, current_step, head_of
+from engine.clock_view import STATUS_ORDER, ClockView, StepStatus
+from engine.timeline import Entry, timeline
+from engine.views import detail_of
 from org.actors import ReadScope
 from org.chart import Company
 from org.scope import case_filter, require_readable
 from reports.scope import Scope, report_zone
 from reports.steps import DepartmentFigures, step_figures
 from reports.trend import WeekTrend, weekly_trend
-from sla.compliance import Outcome, outcome
-from sla.model import ClockRecord
 from state_machines.schema import CaseTypeDef
-from storage.models import Breach, Case, ClockPause, OutboxMessage, SlaClock
+from storage.models import Case, SlaClock
 
-OK, WARNING, BREACHED, PAUSED, UNTIMED = "ok", "warning", "breached", "paused", "untimed"
-STATUS_ORDER = (BREACHED, WARNING, OK, PAUSED, UNTIMED)
 PERIODS: dict[str, int] = {"week": 1, "4w": 4}
 """Period key -> whole ISO weeks ending with the current one (in the head office's zone)."""
 OPEN_LIMIT = 500
@@ -50,7 +49,7 @@ class OpenRow:
     person: str | None
     opened_at: datetime
     deadline_at: datetime | None
-    status: str
+    status: StepStatus
     """ok, warning (the warning threshold passed), breached, paused or untimed."""
     business_left: float | None
     """Business minutes to the step deadline in the owner's calendar; negative when late."""
@@ -113,34 +112,26 @@ def period(key: str, now: datetime, tz: tzinfo) -> Period:
     return Period(key, since.astimezone(UTC), until.astimezone(UTC))
 
 
-def status_of(clock: SlaClock | None, now: datetime) -> str:
-    if clock is None:
-        return UNTIMED
-    if outcome(ClockRecord.of(clock), now) is Outcome.BREACHED:  # the ledger's rule, as in the figures
-        return BREACHED
-    if clock.paused_since is not None:
-        return PAUSED
-    if clock.target_minutes is None:
-        return UNTIMED
-    if clock.warn_at is not None and clock.warn_at <= now:
-        return WARNING
-    return OK
-
-
-def _case_status(company: Company, case: Case, clock: SlaClock | None, now: datetime) -> str:
-    """A case without a running step clock is either waiting outside the company (a paused state)
-    or in an untimed step."""
-    if clock is None:
-        definition = company.case_types.get(case.case_type)
-        state = definition.states.get(case.state) if definition else None
-        return PAUSED if state is not None and state.paused else UNTIMED
-    return status_of(clock, now)
+def open_row(head: CaseHead) -> OpenRow:
+    step = head.open_step
+    left = head.remaining
+    return OpenRow(
+        case_id=head.id,
+        case_type=head.case_type,
+        state=head.state,
+        department=head.owner_department,
+        person=head.owner_person,
+        opened_at=head.opened_at,
+        deadline_at=step.deadline_at if step is not None else None,
+        status=head.status,
+        business_left=None if left is None else left.business_minutes,
+    )
 
 
 def open_rows(session: Session, company: Company, now: datetime, *, reader: ReadScope,
               limit: int = OPEN_LIMIT) -> list[OpenRow]:
     step = aliased(SlaClock)
-    current = and_(step.case_id == Case.id, step.kind == "step", step.stopped_at.is_(None), step.state == Case.state)
+    current = current_step(step)
     found = session.execute(
         select(Case, step)
         .outerjoin(step, current)
@@ -150,20 +141,8 @@ def open_rows(session: Session, company: Company, now: datetime, *, reader: Read
     ).all()
     rows: dict[int, OpenRow] = {}
     for case, clock in found:
-        if case.id in rows:
-            continue
-        left = remaining(session, company, clock, now)
-        rows[case.id] = OpenRow(
-            case_id=case.id,
-            case_type=case.case_type,
-            state=case.state,
-            department=case.owner_department,
-            person=case.owner_person,
-            opened_at=case.opened_at,
-            deadline_at=clock.deadline_at if clock is not None else None,
-            status=_case_status(company, case, clock, now),
-            business_left=None if left is None else left["business_minutes"],
-        )
+        if case.id not in rows:
+            rows[case.id] = open_row(head_of(session, company, case, now, clock))
     return list(rows.values())
 
 
@@ -222,130 +201,36 @@ def _readable_duties(company: Company, reader: ReadScope, rows: list[DutyFreshne
 
 
 @dataclass(frozen=True)
-class ClockRow:
-    id: int
-    kind: str
-    state: str | None
-    event_seq: int
-    """The event that started the clock."""
-    department: str
-    person: str | None
-    status: str
-    target_minutes: float | None
-    used_minutes: float
-    started_at: datetime
-    deadline_at: datetime | None
-    stopped_at: datetime | None
-    pauses: list[ClockPause] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One line of the timeline. ``kind`` is state, pause, breach or messages; ``item`` is the
-    event dict, the pause, the breach, or the messages sent together."""
-
-    at: datetime
-    kind: str
-    item: Any
-    clock: ClockRow | None = None
-    """For a state entry: the step clock that ran while the case was in that state."""
-
-
-ENTRY_ORDER = {"state": 0, "pause": 1, "breach": 2, "messages": 3}
-
-
-@dataclass(frozen=True)
 class CasePage:
+    view: CaseView
     detail: dict[str, Any]
-    """`engine.views.case_detail`: the case, its remaining time, events and ledger."""
-    definition: CaseTypeDef
-    status: str
-    """The board's status of the current step, or closed."""
-    owner_department: str | None
-    owner_person: str | None
-    clocks: list[ClockRow]
-    breaches: list[Breach]
-    messages: list[OutboxMessage]
+    """`engine.views.detail_of` the view: the case, its remaining time, events and ledger."""
     timeline: list[Entry]
 
+    @property
+    def definition(self) -> CaseTypeDef:
+        return self.view.definition
 
-def _clock_rows(session: Session, company: Company, case_id: int, now: datetime) -> list[ClockRow]:
-    clocks = list(session.scalars(select(SlaClock).where(SlaClock.case_id == case_id).order_by(SlaClock.id)))
-    pauses: dict[int, list[ClockPause]] = {}
-    ids = [clock.id for clock in clocks]
-    for pause in session.scalars(select(ClockPause).where(ClockPause.clock_id.in_(ids)).order_by(ClockPause.id)):
-        pauses.setdefault(pause.clock_id, []).append(pause)
-    return [
-        ClockRow(
-            id=clock.id,
-            kind=clock.kind,
-            state=clock.state,
-            event_seq=clock.event_seq,
-            department=clock.department,
-            person=clock.person,
-            status=status_of(clock, now) if clock.stopped_at is None else clock.status,
-            target_minutes=clock.target_minutes,
-            used_minutes=clock_used(session, company, clock, now),
-            started_at=clock.started_at,
-            deadline_at=clock.deadline_at,
-            stopped_at=clock.stopped_at,
-            pauses=pauses.get(clock.id, []),
-        )
-        for clock in clocks
-    ]
+    @property
+    def status(self) -> StepStatus:
+        """The board's status of the current step, or closed."""
+        return self.view.head.status
 
+    @property
+    def owner_department(self) -> str | None:
+        return self.view.head.owner_department
 
-def _state_clock(clocks: list[ClockRow], state: str, seq: int) -> ClockRow | None:
-    """The step clock of a state visit: the latest one for the state started at or before this
-    event (a clock paused for a dependency resumes when the case comes back)."""
-    found = [c for c in clocks if c.kind == "step" and c.state == state and c.event_seq <= seq]
-    return found[-1] if found else None
+    @property
+    def owner_person(self) -> str | None:
+        return self.view.head.owner_person
 
-
-def timeline(
-    detail: dict[str, Any], clocks: list[ClockRow], breaches: list[Breach], messages: list[OutboxMessage]
-) -> list[Entry]:
-    """Everything that happened to the case, oldest first; messages sent together (same kind,
-    level and moment) form one entry."""
-    entries = [
-        Entry(event["at"], "state", event, _state_clock(clocks, event["to"], event["seq"]))
-        for event in detail["events"]
-    ]
-    entries += [Entry(pause.started_at, "pause", pause, clock) for clock in clocks for pause in clock.pauses]
-    entries += [Entry(breach.breached_at, "breach", breach) for breach in breaches]
-    for (at, _, _), group in groupby(messages, key=lambda m: (m.created_at, m.kind, m.level)):
-        entries.append(Entry(at, "messages", list(group)))
-    return sorted(entries, key=lambda entry: (entry.at, ENTRY_ORDER[entry.kind]))
+    @property
+    def clocks(self) -> tuple[ClockView, ...]:
+        return self.view.clocks
 
 
 def case_page(session: Session, company: Company, case_id: int, now: datetime, *, reader: ReadScope) -> CasePage:
     """Raises `CaseNotFound` for an unknown id or one outside ``reader``'s scope."""
     require_readable(session, reader, case_id)
-    case = cases.get_case(session, case_id)
-    detail = case_detail(session, company, case, now)
-    clocks = _clock_rows(session, company, case.id, now)
-    breaches = list(session.scalars(select(Breach).where(Breach.case_id == case.id).order_by(Breach.breached_at)))
-    messages = list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.case_id == case.id)
-            .order_by(OutboxMessage.created_at, OutboxMessage.kind, OutboxMessage.level, OutboxMessage.id)
-        )
-    )
-    step = aliased(SlaClock)
-    current = session.scalars(
-        select(step)
-        .where(step.case_id == case.id, step.kind == "step", step.stopped_at.is_(None), step.state == case.state)
-        .order_by(step.id.desc())
-    ).first()
-    return CasePage(
-        detail=detail,
-        definition=cases.definition_of(session, company, case),
-        status=_case_status(company, case, current, now) if case.closed_at is None else "closed",
-        owner_department=case.owner_department,
-        owner_person=case.owner_person,
-        clocks=clocks,
-        breaches=breaches,
-        messages=messages,
-        timeline=timeline(detail, clocks, breaches, messages),
-    )
+    view = case_view(session, company, cases.get_case(session, case_id), now)
+    return CasePage(view=view, detail=detail_of(view), timeline=timeline(view))

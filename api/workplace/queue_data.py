@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from api.dashboard.data import OpenRow, _case_status
-from engine.views import remaining
+from api.dashboard.data import OpenRow, open_row
+from engine.case_view import current_step, head_of
 from org.actors import Principal
 from org.chart import Company
 from org.scope import case_filter
@@ -75,7 +75,7 @@ def my_queue(session: Session, company: Company, principal: Principal, now: date
              filters: QueueFilters = QueueFilters()) -> list[QueueRow]:
     """Assigned to me first, then takeable; each group by business time left (untimed last)."""
     step = aliased(SlaClock)
-    current = and_(step.case_id == Case.id, step.kind == "step", step.stopped_at.is_(None), step.state == Case.state)
+    current = current_step(step)
     query = (
         select(Case, step)
         .outerjoin(step, current)
@@ -95,15 +95,12 @@ def my_queue(session: Session, company: Company, principal: Principal, now: date
     for case, clock in found:
         if case.id in rows:
             continue
-        left = remaining(session, company, clock, now)
-        business_left = None if left is None else left["business_minutes"]
+        row = open_row(head_of(session, company, case, now, clock))
+        business_left = row.business_left
         if filters.within_hours is not None and (business_left is None or business_left > filters.within_hours * 60):
             continue
         rows[case.id] = QueueRow(
-            row=OpenRow(case_id=case.id, case_type=case.case_type, state=case.state,
-                        department=case.owner_department, person=case.owner_person, opened_at=case.opened_at,
-                        deadline_at=clock.deadline_at if clock is not None else None,
-                        status=_case_status(company, case, clock, now), business_left=business_left),
+            row=row,
             mine=case.owner_person is not None and case.owner_person == principal.person,
             customer=_text(case.data.get("customer")),
             order=_text(case.data.get("order")),

@@ -174,14 +174,14 @@ def case_show(
 ) -> None:
     """Show a case: state, owner, deadline, clocks, and its history with warnings, breaches,
     escalations and the messages sent."""
-    from engine.timeline import case_timeline
-    from engine.views import case_detail
+    from engine.case_view import case_view
+    from engine.timeline import history
+    from engine.views import detail_of
 
     with open_runtime(database_url, config) as runtime, runtime.sessions() as session:
         company = runtime.company
-        case = cases.get_case(session, case_id)
-        detail = case_detail(session, company, case, now=now_or(at))
-        detail["history"] = case_timeline(session, case)
+        view = case_view(session, company, cases.get_case(session, case_id), now=now_or(at))
+        detail = {**detail_of(view), "history": history(view)}
     zone = company.zone
     if as_json:
         print(to_json(detail, zone))
@@ -240,7 +240,7 @@ def case_list(
             found = cases.list_cases(
                 session, case_type=case_type, department=department, open_only=open_only, limit=limit, state=state
             )
-            rows = [case_row(company, case, now=now_or(at)) for case in found]
+            rows = [case_row(session, company, case, now=now_or(at)) for case in found]
     if as_json:
         print(to_json(rows, company.zone))
         return
