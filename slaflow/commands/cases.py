@@ -257,6 +257,7 @@ def sweep(database_url: DbOption = None, config: ConfigOption = None, at: AtOpti
     which cases fired what."""
     from sqlalchemy import select
 
+    from core.vocabulary import TimerKind, TimerStatus
     from engine.timers import sweep as run_sweep
     from storage.models import Timer
 
@@ -266,7 +267,9 @@ def sweep(database_url: DbOption = None, config: ConfigOption = None, at: AtOpti
         result = run_sweep(runtime.sessions, company, now=now, owner="cli")
         with runtime.sessions() as session:
             fired = session.scalars(
-                select(Timer).where(Timer.status == "fired", Timer.fired_at == now).order_by(Timer.case_id, Timer.id)
+                select(Timer)
+                .where(Timer.status == TimerStatus.FIRED, Timer.fired_at == now)
+                .order_by(Timer.case_id, Timer.id)
             ).all()
             rows: list[dict[str, Any]] = [
                 {"case": t.case_id, "kind": t.kind, "level": t.level, "state": t.state, "trigger": t.trigger}
@@ -279,7 +282,7 @@ def sweep(database_url: DbOption = None, config: ConfigOption = None, at: AtOpti
         return
     table = Table("case", "fired", "state", title=f"sweep at {local_time(now, company.zone)}")
     for row in rows:
-        what = row["kind"] + (f" level {row['level']}" if row["kind"] == "escalation" else "")
+        what = row["kind"] + (f" level {row['level']}" if row["kind"] == TimerKind.ESCALATION else "")
         table.add_row(str(row["case"]), what + (f" ({row['trigger']})" if row["trigger"] else ""), row["state"])
     if rows:
         console.print(table)
