@@ -95,3 +95,38 @@ def test_from_an_invitation_to_a_signed_in_queue(setup: tuple[TestClient, str, P
                                    "csrf": login_csrf(client, path)}, follow_redirects=False)
     assert done.status_code == 303
     assert queued(client) == [case_id]
+
+
+def test_the_within_filter_finds_matching_steps_however_long_the_queue_and_however_it_sorts(
+    setup: tuple[TestClient, str, Path], clock: SimulatedClock
+) -> None:
+    """More than QUEUE_LIMIT open returns, and the three with 2 business hours left come after the
+    200th in the SQL order: their case's due date says nothing (NULL sorts last; the business time
+    left is the step clock's). The filter must still find all three."""
+    from sqlalchemy import update
+
+    from api.testing import runtime
+    from api.workplace.queue_data import QUEUE_LIMIT
+    from engine import cases
+    from storage.models import Case
+
+    client, db_url, config = setup
+    served = runtime(db_url, config)
+    try:
+        with served.sessions.begin() as session:
+            ivanov = served.company.actor("ivanov")
+
+            def open_one() -> int:
+                return cases.open_case(session, served.company, case_type="return", actor=ivanov, now=clock.now(),
+                                       data={"customer": "ООО Ромашка", "order": "SO-1", "reason": "defect"}).id
+
+            urgent = [open_one() for _ in range(3)]
+            clock.advance(timedelta(hours=6))
+            others = [open_one() for _ in range(QUEUE_LIMIT + 5)]
+            session.execute(update(Case).where(Case.id.in_(urgent)).values(due_at=None))
+    finally:
+        served.engine.dispose()
+    as_person(client, "popov")
+    assert queued(client, "&within=5") == urgent
+    everything = queued(client)
+    assert len(everything) == QUEUE_LIMIT and set(everything) <= set(others)

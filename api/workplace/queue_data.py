@@ -1,20 +1,27 @@
 """My queue as data: the open steps a signed-in person must act on now — the ones assigned to
 them, then their departments' unassigned steps they could take — within their read scope
-(``org.scope.case_filter``, in SQL), nearest business deadline first."""
+(``org.scope.case_filter``, in SQL), nearest business deadline first.
+
+"Breaching within N hours" counts business time left on the step clock's own calendar version.
+SQL cannot count business minutes, so it narrows conservatively before any limit (`_due_within`:
+a step deadline no later than the latest instant at which N business hours from now can end) and
+Python keeps the exact business-minute check; pages are read until the queue is full."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from api.dashboard.data import OpenRow, open_row
+from engine import versions
 from engine.case_view import current_step, head_of
 from org.actors import Principal
 from org.chart import Company
 from org.scope import case_filter
+from sla.model import ClockKind
 from storage.models import Case, SlaClock
 
 QUEUE_LIMIT = 200
@@ -71,6 +78,30 @@ def _search(text: str) -> ColumnElement[bool]:
     return or_(*found)
 
 
+_SLACK = timedelta(minutes=1)
+"""Added to the SQL bound so that rounding of stored deadlines never drops a row; the exact check follows."""
+
+
+def _due_within(session: Session, company: Company, step: type[SlaClock], now: datetime,
+                hours: float) -> ColumnElement[bool]:
+    """A wall-clock pre-filter implied by "at most ``hours`` business hours left": a running
+    clock's deadline is where its business minutes run out (``add_business_minutes``), so
+    ``left <= N`` means ``deadline <= add_business_minutes(now, N)`` on its calendar; a paused
+    clock keeps the earlier deadline it had when it paused, which is also no later. The bound is
+    the latest such instant over every calendar version an open step clock runs on, pushed to
+    the next working instant (a deadline never lies in the closed time after it)."""
+    timed = and_(SlaClock.kind == ClockKind.STEP, SlaClock.stopped_at.is_(None),
+                 SlaClock.target_minutes.is_not(None), SlaClock.deadline_at.is_not(None))
+    used = session.execute(select(SlaClock.calendar, SlaClock.calendar_fingerprint).where(timed).distinct()).all()
+    bounds: list[datetime] = []
+    for name, fingerprint in used:
+        calendar = versions.calendar_for(session, company, name, fingerprint)
+        bounds.append(calendar.next_working_instant(calendar.add_business_minutes(now, hours * 60)))
+    if not bounds:
+        return false()
+    return and_(step.target_minutes.is_not(None), step.deadline_at <= max(bounds) + _SLACK)
+
+
 def my_queue(session: Session, company: Company, principal: Principal, now: datetime,
              filters: QueueFilters = QueueFilters()) -> list[QueueRow]:
     """Assigned to me first, then takeable; each group by business time left (untimed last)."""
@@ -88,24 +119,30 @@ def my_queue(session: Session, company: Company, principal: Principal, now: date
         query = query.where(Case.state == filters.state)
     if filters.search:
         query = query.where(_search(filters.search))
-    found = session.execute(
-        query.order_by(Case.due_at.asc().nulls_last(), Case.id, step.id.desc()).limit(QUEUE_LIMIT)
-    ).all()
+    if filters.within_hours is not None:
+        query = query.where(_due_within(session, company, step, now, filters.within_hours))
+    query = query.order_by(Case.due_at.asc().nulls_last(), Case.id, step.id.desc())
     rows: dict[int, QueueRow] = {}
-    for case, clock in found:
-        if case.id in rows:
-            continue
-        row = open_row(head_of(session, company, case, now, clock))
-        business_left = row.business_left
-        if filters.within_hours is not None and (business_left is None or business_left > filters.within_hours * 60):
-            continue
-        rows[case.id] = QueueRow(
-            row=row,
-            mine=case.owner_person is not None and case.owner_person == principal.person,
-            customer=_text(case.data.get("customer")),
-            order=_text(case.data.get("order")),
-            external_key=case.external_key,
-        )
+    offset = 0
+    while len(rows) < QUEUE_LIMIT:  # more pages only when the exact check dropped pre-filtered rows
+        found = session.execute(query.offset(offset).limit(QUEUE_LIMIT)).all()
+        for case, clock in found:
+            if case.id in rows or len(rows) >= QUEUE_LIMIT:
+                continue
+            row = open_row(head_of(session, company, case, now, clock))
+            left = row.business_left
+            if filters.within_hours is not None and (left is None or left > filters.within_hours * 60):
+                continue
+            rows[case.id] = QueueRow(
+                row=row,
+                mine=case.owner_person is not None and case.owner_person == principal.person,
+                customer=_text(case.data.get("customer")),
+                order=_text(case.data.get("order")),
+                external_key=case.external_key,
+            )
+        if len(found) < QUEUE_LIMIT:
+            break
+        offset += QUEUE_LIMIT
 
     def order(item: QueueRow) -> tuple[bool, bool, float, int]:
         left = item.row.business_left
