@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EXAMPLE_COMPANY = Path(__file__).parent / "examples" / "company.yaml"
@@ -26,6 +27,18 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./slaflow-data"), description="folder for files people attach to cases")
     attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1, description="largest attached file (bytes)")
+    attachment_store: Literal["local", "s3"] = Field(
+        "local", description="local: under data_dir; s3: an S3-compatible bucket (AWS, MinIO, Yandex, Ceph)")
+    s3_bucket: str | None = Field(None, description="bucket of the attachments (attachment_store=s3)")
+    s3_prefix: str = Field("", description="key prefix inside the bucket, e.g. 'slaflow/'")
+    s3_endpoint_url: str | None = Field(
+        None, description="the store's URL for a non-AWS store, e.g. https://storage.yandexcloud.net")
+    s3_region: str | None = Field(None, description="region, e.g. ru-central1 or us-east-1")
+    s3_access_key_id: str | None = Field(None, description="default: the AWS chain (AWS_* variables, a role)")
+    s3_access_key_id_file: Path | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_secret_access_key_file: Path | None = None
+    s3_timeout: float = Field(10.0, gt=0, description="seconds to connect to or wait for the store")
 
     def company_file(self) -> Path:
         """The company file to load: the one given, else ./slaflow.yaml; never the example."""

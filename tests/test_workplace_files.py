@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.testing import TestClient, sign_in
-from api.workplace.files import FileStore, safe_name, sniff
+from api.workplace.files import LocalFileStore, safe_name, sniff
 from core.clock import SimulatedClock
 from crm import samples
 from runtime.assembly import Runtime
@@ -96,7 +96,7 @@ def test_content_sniffing_and_names(tmp_path: Path) -> None:
                                 b"  <svg onload=x>", b"MZ\x90\x00")] == [
         "image/jpeg", "image/png", "application/pdf", "text/plain", None, None, None]
     assert safe_name("C:\\temp\\a\x07b.pdf") == "a_b.pdf" and safe_name("") == "file"
-    store = FileStore(tmp_path, 100)
+    store = LocalFileStore(tmp_path, 100)
     first = store.save(7, "a.txt", b"same text")
     assert store.save(7, "b.txt", b"same text")["sha256"] == first["sha256"]
     assert [p.name for p in (tmp_path / "attachments" / "7").iterdir()] == [first["sha256"]]
