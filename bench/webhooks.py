@@ -9,8 +9,12 @@ comes from ``wrk`` in another process (a Lua script cycles through pre-signed, u
 webhooks, each of which opens a ``rush_delivery`` case), or, if wrk is missing, from a Python
 httpx generator in a subprocess (said in the output). Phase 1 saturates the server with a closed
 loop of connections: accepted-and-stored per second and p50/p99 latency. Phase 2 sends a steady
-50 webhooks/s and measures the time from sending a webhook until its case is open. The last
-line printed is one JSON object."""
+50 webhooks/s and measures the time from sending a webhook until its case is open. Floors measured
+in the same run, in this process, on a fresh SQLite file: ``sqlite_floor_insert_rps`` (the same
+inbox rows inserted with plain ``sqlite3``, one transaction each) and ``sqlite_floor_open_case_rps``
+(the engine's ``open_case`` alone, one case per transaction, no HTTP, no inbox): processing cannot
+beat the latter; ``processing_floor_ratio`` is how far it is from it. The last line printed is one
+JSON object."""
 
 from __future__ import annotations
 
@@ -37,14 +41,20 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
+from core.clock import SystemClock  # noqa: E402
 from core.vocabulary import InboxStatus  # noqa: E402
 from crm.adapters.generic import sign  # noqa: E402
+from crm.config import crm_config  # noqa: E402
+from crm.processing import integration_actor  # noqa: E402
 from crm.samples import SAMPLE_ENV  # noqa: E402
+from engine.cases import open_case  # noqa: E402
+from runtime.company import load_company  # noqa: E402
 from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
-from storage.db import make_engine, migrate, normalise_url  # noqa: E402
+from storage.db import make_engine, migrate, normalise_url, session_factory  # noqa: E402
 from storage.models import Case, InboxEvent  # noqa: E402
 
 TARGET_RPS = 1000
+TARGET_PROCESSING_RPS = 1000
 TARGET_P99_MS = 50.0
 SECRET = SAMPLE_ENV["SLAFLOW_GENERIC_SECRET"]
 PATH = "/webhooks/generic"
@@ -88,6 +98,9 @@ def main() -> None:
     print(f"load generator: {generator}; {args.connections} connections, {duration:.0f} s per database")
     report: dict[str, Any] = {"bench": "webhooks", "load_generator": generator.split(" ")[0]}
     runs = [("sqlite", None)] + ([("pg", pg)] if pg else [])
+    for key, value in floors(count=300 if args.quick else 1000).items():
+        report[f"sqlite_floor_{key}"] = value
+    print(f"floors: {json.dumps({k: v for k, v in report.items() if 'floor' in k})}")
     for name, server_url in runs:
         with database(name, server_url) as url:
             figures = run(url, duration=duration, connections=args.connections, wrk=wrk, drain=not args.quick)
@@ -96,9 +109,13 @@ def main() -> None:
         print(f"{name}: {json.dumps(figures)}")
     report["open_lag_p50_ms"] = report.get("sqlite_open_lag_p50_ms")
     report["open_lag_p99_ms"] = report.get("sqlite_open_lag_p99_ms")
+    report["processing_floor_ratio"] = round(
+        report["sqlite_floor_open_case_rps"] / max(report["sqlite_processing_rps"], 0.1), 2)
     report["target_rps"] = TARGET_RPS
     report["target_p99_ms"] = TARGET_P99_MS
+    report["target_processing_rps"] = TARGET_PROCESSING_RPS
     report["ok"] = bool(report["sqlite_rps"] >= TARGET_RPS and report["sqlite_p99_ms"] < TARGET_P99_MS
+                        and report["sqlite_processing_rps"] >= TARGET_PROCESSING_RPS
                         and report["sqlite_errors"] == 0)
     print(json.dumps(report))
 
@@ -130,6 +147,45 @@ class database:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
             admin.dispose()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def floors(count: int) -> dict[str, float]:
+    """Rows per second of what the webhook path cannot beat, on a fresh SQLite file: plain inserts
+    of the inbox rows (``insert_rps``) and the engine's ``open_case`` alone (``open_case_rps``)."""
+    with database("sqlite", None) as url:
+        engine = make_engine(url)
+        stamp = str(int(time.time()))
+        rows = [(f"floor-{n}", order(f"floor-{n}").decode()) for n in range(count)]
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            started = time.perf_counter()
+            for key, body in rows:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(
+                    "INSERT INTO inbox_events (source, idempotency_key, received_at, content_type, headers, body,"
+                    " status, attempts, account) VALUES ('generic', ?, ?, 'application/json', '{}', ?, ?, 0,"
+                    " 'default')", (key, stamp, body, InboxStatus.RECEIVED.value))
+                cursor.execute("COMMIT")
+            insert_rps = count / (time.perf_counter() - started)
+        finally:
+            raw.close()
+        company = load_company(EXAMPLE_COMPANY)
+        sessions = session_factory(engine)
+        generic = crm_config(company).sources.generic
+        assert generic is not None, "the example company configures the generic source"
+        actor = integration_actor("generic", generic)
+        data = {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "bench"}
+        clock = SystemClock()
+        started = time.perf_counter()
+        for n in range(count):
+            with sessions.begin() as session:
+                open_case(session, company, case_type="rush_delivery", data={**data, "order": f"floor-{n}"},
+                          actor=actor, now=clock.now(), source="crm:generic", external_source="generic",
+                          external_key=f"order:floor-{n}:rush_delivery")
+        open_case_rps = count / (time.perf_counter() - started)
+        engine.dispose()
+    return {"insert_rps": round(insert_rps, 1), "open_case_rps": round(open_case_rps, 1)}
 
 
 def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: bool) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Store-then-answer: one thread owns the database writes of the webhook path.
 
 Requests hand their row to the thread and wait; it commits whatever has queued up in ONE
-transaction (group commit), then answers them all. Between two batches it processes one stored
-row (`process_inbox_event`), so a request waits for at most one case's processing, never for its
-own, and on SQLite no two writers in this process wait on each other's lock. Rows left unprocessed at shutdown stay
+transaction (group commit), then answers them all. Between two batches it processes a few stored
+rows in one transaction (`process_inbox_events`), as many as fit in PROCESS_BUDGET_SECONDS at the
+pace measured so far, so a request waits for at most that, never for its own processing, and on
+SQLite no two writers in this process wait on each other's lock. Rows left unprocessed at shutdown stay
 ``received`` in the database and are picked up at the next start (or by ``inbox replay``)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +27,7 @@ from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.inbox import InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
 from crm.parking import expire_parked
-from crm.processing import process_inbox_event
+from crm.processing import process_inbox_events
 from org.chart import Company
 from storage.faults import describe, is_unavailable
 from storage.models import InboxEvent
@@ -33,6 +35,9 @@ from storage.models import InboxEvent
 log = logging.getLogger(__name__)
 STORAGE_RETRY_SECONDS = 1.0
 """Pause before processing again while the database is unavailable."""
+PROCESS_BUDGET_SECONDS = 0.02
+"""About how long one processing batch may keep the requests that arrive meanwhile waiting."""
+MAX_PROCESS_BATCH = 64
 
 
 @dataclass
@@ -60,6 +65,7 @@ class InboxPipeline:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._expired_at: datetime | None = None
+        self._seconds_per_event = PROCESS_BUDGET_SECONDS  # measured as rows are processed
 
     def start(self, *, resume_limit: int = 10_000) -> None:
         """Start the writer thread; first queue rows a previous run stored but did not process."""
@@ -123,12 +129,13 @@ class InboxPipeline:
                 batch = [self._incoming.popleft() for _ in range(min(len(self._incoming), self._max_batch))]
             if batch:
                 self._store(batch)
-            # One stored row is processed between two batches: under a burst, acceptance keeps
+            # A few stored rows are processed between two batches: under a burst, acceptance keeps
             # its pace (batches grow) and processing still advances.
+            size = max(1, min(MAX_PROCESS_BATCH, int(PROCESS_BUDGET_SECONDS / self._seconds_per_event)))
             with self._cond:
-                inbox_id = self._to_process.popleft() if self._to_process else None
-            if inbox_id is not None:
-                self._process_one(inbox_id)
+                ids = [self._to_process.popleft() for _ in range(min(size, len(self._to_process)))]
+            if ids:
+                self._process_batch(ids)
 
     def _store(self, batch: list[_Submission]) -> None:
         try:
@@ -150,20 +157,24 @@ class InboxPipeline:
         for item, result in zip(batch, stored, strict=True):
             _answer(item, result)
 
-    def _process_one(self, inbox_id: int) -> None:
+    def _process_batch(self, ids: list[int]) -> None:
+        started = time.perf_counter()
         try:
-            process_inbox_event(self._factory, self._company, inbox_id, self._clock.now(), apis=self._apis)
-        except Exception as exc:  # the row stays received/failed in the database: replay picks it up
+            process_inbox_events(self._factory, self._company, ids, self._clock.now(), apis=self._apis)
+        except Exception as exc:  # the rows stay received/failed in the database: replay picks them up
             if not is_unavailable(exc):
-                log.exception("inbox event %s: processing could not record its outcome", inbox_id)
+                log.exception("inbox events %s: processing could not record their outcome", ids)
                 return
-            # The database is down: keep the row queued and try again after a pause, so the
+            # The database is down: keep the rows queued and try again after a pause, so the
             # backlog drains by itself once the fault clears (no restart, no replay needed).
-            log.warning("inbox event %s: storage unavailable (%s); retrying in %s s", inbox_id, describe(exc),
+            log.warning("inbox events %s: storage unavailable (%s); retrying in %s s", ids, describe(exc),
                         STORAGE_RETRY_SECONDS)
             with self._cond:
-                self._to_process.append(inbox_id)
+                self._to_process.extend(ids)
                 self._cond.wait(STORAGE_RETRY_SECONDS)
+            return
+        pace = (time.perf_counter() - started) / len(ids)
+        self._seconds_per_event = 0.7 * self._seconds_per_event + 0.3 * pace
 
     def _housekeeping(self) -> None:
         """At most once a minute: parked events whose time ran out become ``expired``, and rows

@@ -71,29 +71,104 @@ def process_inbox_event(
             row = session.get(InboxEvent, inbox_id)
             if row is None:
                 return None
-            if row.status == InboxStatus.REJECTED or (row.status in DONE and not force):
+            if _settled(row, force):
                 return _snapshot(row)
             events, notes = enrich(_events(company, row), company, apis or default_registry(company, factory))
-        with factory.begin() as session:
-            row = _lock(session, inbox_id)
-            if row is None:
-                return None
-            if row.status == InboxStatus.REJECTED or (row.status in DONE and not force):
-                return _snapshot(row)
-            status, result = _apply(session, company, row, now, events)
-            if notes:
-                result["notes"] = notes
-            row.status, row.result, row.processed_at, row.last_error = status, result, now, None
-            row.attempts += 1
-            return _snapshot(row)
+        return _process_enriched(factory, company, inbox_id, now, events, notes, force)
+    except Exception as exc:
+        return _failed(factory, inbox_id, exc, force)
+
+
+def process_inbox_events(
+    factory: sessionmaker[Session], company: Company, inbox_ids: list[int], now: datetime, *,
+    apis: ApiRegistry | None = None,
+) -> list[Processed]:
+    """`process_inbox_event` for several rows (the pipeline's and the inbox flow's batches): one
+    read, then ONE transaction for all of them. If any event fails, that transaction is rolled back
+    and each row is processed on its own, so one bad event never undoes (nor doubles) the others."""
+    if len(inbox_ids) <= 1:
+        return [p for i in inbox_ids if (p := process_inbox_event(factory, company, i, now, apis=apis))]
+    done: dict[int, Processed] = {}
+    ready = _read_enriched(factory, company, inbox_ids, apis or default_registry(company, factory), done)
+    try:
+        if ready:
+            with factory.begin() as session:
+                locked = session.scalars(
+                    select(InboxEvent).where(InboxEvent.id.in_(list(ready))).order_by(InboxEvent.id)
+                    .with_for_update().execution_options(populate_existing=True)).all()
+                for row in locked:
+                    events, notes = ready[row.id]
+                    done[row.id] = _settle(session, company, row, now, events, notes, False)
     except Exception as exc:
         if is_unavailable(exc):
-            raise  # the storage's fault, not the row's: it stays received and is tried again
-        if isinstance(exc, CrmApiError):  # the CRM's API is rate-limited or down: retried later
-            log.warning("inbox event %s: reading the record back failed: %s", inbox_id, exc)
-        elif not isinstance(exc, SlaflowError):
-            log.exception("inbox event %s: processing failed unexpectedly", inbox_id)
-        return _record_failure(factory, inbox_id, exc, force)
+            raise
+        for inbox_id, (events, notes) in ready.items():  # find the bad one: each row on its own
+            try:
+                processed = _process_enriched(factory, company, inbox_id, now, events, notes, False)
+            except Exception as one:
+                processed = _failed(factory, inbox_id, one, False)
+            if processed is not None:
+                done[inbox_id] = processed
+    return [done[i] for i in inbox_ids if i in done]
+
+
+def _read_enriched(factory: sessionmaker[Session], company: Company, inbox_ids: list[int], apis: ApiRegistry,
+                   done: dict[int, Processed]) -> dict[int, tuple[list[CrmEvent], list[str]]]:
+    """The rows still to process with their enriched events (one read); the others go to ``done``."""
+    ready: dict[int, tuple[list[CrmEvent], list[str]]] = {}
+    with factory() as session:
+        rows = session.execute(select(*_READ).where(InboxEvent.id.in_(inbox_ids))).all()
+    for row in rows:
+        if _settled(row, False):
+            done[row.id] = _snapshot(row)
+            continue
+        try:  # a CRM API failing for one row fails that row only
+            ready[row.id] = enrich(_events(company, row), company, apis)
+        except Exception as exc:
+            if (failed := _failed(factory, row.id, exc, False)) is not None:
+                done[failed.id] = failed
+    return ready
+
+
+_READ = (InboxEvent.id, InboxEvent.source, InboxEvent.account, InboxEvent.body, InboxEvent.raw_body,
+         InboxEvent.status, InboxEvent.attempts, InboxEvent.result, InboxEvent.last_error)
+
+
+def _settled(row: Any, force: bool) -> bool:
+    """A row processing leaves alone: rejected, or done and not forced."""
+    return bool(row.status == InboxStatus.REJECTED or (row.status in DONE and not force))
+
+
+def _process_enriched(factory: sessionmaker[Session], company: Company, inbox_id: int, now: datetime,
+                      events: list[CrmEvent], notes: list[str], force: bool) -> Processed | None:
+    with factory.begin() as session:
+        row = _lock(session, inbox_id)
+        if row is None:
+            return None
+        return _settle(session, company, row, now, events, notes, force)
+
+
+def _settle(session: Session, company: Company, row: InboxEvent, now: datetime, events: list[CrmEvent],
+            notes: list[str], force: bool) -> Processed:
+    """Apply a locked row's events and record its outcome (status re-checked under the lock)."""
+    if _settled(row, force):
+        return _snapshot(row)
+    status, result = _apply(session, company, row, now, events)
+    if notes:
+        result["notes"] = notes
+    row.status, row.result, row.processed_at, row.last_error = status, result, now, None
+    row.attempts += 1
+    return _snapshot(row)
+
+
+def _failed(factory: sessionmaker[Session], inbox_id: int, exc: Exception, force: bool) -> Processed | None:
+    if is_unavailable(exc):
+        raise exc  # the storage's fault, not the row's: it stays received and is tried again
+    if isinstance(exc, CrmApiError):  # the CRM's API is rate-limited or down: retried later
+        log.warning("inbox event %s: reading the record back failed: %s", inbox_id, exc)
+    elif not isinstance(exc, SlaflowError):
+        log.exception("inbox event %s: processing failed unexpectedly", inbox_id, exc_info=exc)
+    return _record_failure(factory, inbox_id, exc, force)
 
 
 def replay(
@@ -129,7 +204,7 @@ def _config(company: Company, source: str) -> SourceConfig:
     return config
 
 
-def _events(company: Company, row: InboxEvent) -> list[CrmEvent]:
+def _events(company: Company, row: Any) -> list[CrmEvent]:
     """The stored request's events, as the adapter reads them, tagged with the row's account."""
     body = row.raw_body if row.raw_body is not None else row.body.encode("utf-8")
     parsed = ADAPTERS[row.source].parse(body, _config(company, row.source))
@@ -227,6 +302,6 @@ def _record_failure(factory: sessionmaker[Session], inbox_id: int, exc: Exceptio
         return _snapshot(row)
 
 
-def _snapshot(row: InboxEvent) -> Processed:
+def _snapshot(row: Any) -> Processed:
     return Processed(id=row.id, status=row.status, attempts=row.attempts, result=row.result,
                      last_error=row.last_error)

@@ -14,6 +14,8 @@ from prefect import flow
 from core.clock import SystemClock
 from flows._support import open_runtime, run_logger
 
+BATCH = 32
+
 
 @flow(name="process-inbox", retries=0)
 def process_inbox(limit: int = 100, max_attempts: int = 10) -> dict[str, int]:
@@ -22,7 +24,7 @@ def process_inbox(limit: int = 100, max_attempts: int = 10) -> dict[str, int]:
     try:  # crm.processing is optional for this flow: without it there is nothing to process
         from crm.inbox import pending_inbox_ids
         from crm.parking import expire_parked
-        from crm.processing import process_inbox_event
+        from crm.processing import process_inbox_events
     except ImportError as exc:
         log.info("crm.processing is not importable (%s); skipping inbox processing", exc)
         return {}
@@ -34,9 +36,12 @@ def process_inbox(limit: int = 100, max_attempts: int = 10) -> dict[str, int]:
             ids = pending_inbox_ids(session, limit, max_attempts=max_attempts)
         if expired:
             log.warning("%d parked inbox events expired; `slaflow inbox list --status expired` shows why", len(expired))
-        for inbox_id in ids:
-            processed = process_inbox_event(runtime.sessions, runtime.company, inbox_id, clock.now())
-            counts[processed.status if processed is not None else "missing"] += 1
+        for start in range(0, len(ids), BATCH):  # a few rows per transaction, each row isolated
+            chunk = ids[start:start + BATCH]
+            processed = process_inbox_events(runtime.sessions, runtime.company, chunk, clock.now())
+            counts.update(p.status for p in processed)
+            if len(processed) < len(chunk):
+                counts["missing"] += len(chunk) - len(processed)
     if ids:
         log.info("inbox: processed %d rows: %s", len(ids), dict(counts))
     if counts.get("failed"):

@@ -15,7 +15,7 @@ from core.clock import SimulatedClock
 from core.vocabulary import InboxStatus
 from crm import samples
 from crm.inbox import InboxRecord, pending_inbox_ids, store, store_many
-from crm.processing import process_inbox_event, replay_status
+from crm.processing import process_inbox_event, process_inbox_events, replay_status
 from org.chart import Company
 from runtime.company import company_from_mapping
 from storage.models import Case, InboxEvent
@@ -144,6 +144,36 @@ def test_it_records_a_failure_changes_nothing_and_a_replay_after_fixing_the_conf
         inbox_id, InboxStatus.PROCESSED, 2, None)
     assert sorted(str(c.external_key) for c in cases_of(sessions)) == [
         "lead:25399013:reservation", "lead:25399014:reservation"]
+
+
+def test_a_batch_processes_its_good_events_once_whatever_one_bad_event_does(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    done_before = amo(sessions, clock, RESERVE, key="before")
+    process_inbox_event(sessions, company, done_before, clock.now())
+    good = amo(sessions, clock, {**RESERVE, "id": 25399014}, key="good")
+    bad = stored(sessions, clock, "amocrm", b"account%5Bsubdomain%5D=sever", "bad")
+    same_lead = amo(sessions, clock, {**RESERVE, "id": 25399014, "last_modified": 1794808799}, key="same")
+    # fails inside the batch's transaction (no items to reserve): the batch is redone row by row
+    no_items = amo(sessions, clock, {**RESERVE, "id": 25399016, "custom_fields": [(1, "Компания", "ООО")]}, key="x")
+    later = amo(sessions, clock, {**RESERVE, "id": 25399015}, key="later")
+    ids = [done_before, good, bad, same_lead, no_items, later, 999_999]
+    outcomes = {p.id: p for p in process_inbox_events(sessions, company, ids, clock.now())}
+    assert sorted(outcomes) == [done_before, good, bad, same_lead, no_items, later]  # a missing row is left out
+    assert outcomes[done_before].attempts == 1  # processed before: left alone
+    assert outcomes[bad].status == InboxStatus.FAILED and "no entity in the body" in (outcomes[bad].last_error or "")
+    assert (outcomes[no_items].status, outcomes[no_items].attempts) == (InboxStatus.FAILED, 1)
+    assert (outcomes[no_items].last_error or "").startswith("MissingFields")
+    assert [outcomes[i].status for i in (good, same_lead, later)] == [InboxStatus.PROCESSED] * 3
+    same = outcomes[same_lead].result
+    assert same is not None and same["actions"][0]["outcome"] == "exists"
+    assert sorted(str(c.external_key) for c in cases_of(sessions)) == [
+        "lead:25399013:reservation", "lead:25399014:reservation", "lead:25399015:reservation"]
+    again = process_inbox_events(sessions, company, ids, clock.now())  # a redelivered batch opens nothing
+    assert [(p.id, p.status, p.attempts) for p in again] == [
+        (done_before, InboxStatus.PROCESSED, 1), (good, InboxStatus.PROCESSED, 1), (bad, InboxStatus.FAILED, 2),
+        (same_lead, InboxStatus.PROCESSED, 1), (no_items, InboxStatus.FAILED, 2), (later, InboxStatus.PROCESSED, 1)]
+    assert len(cases_of(sessions)) == 3
 
 
 def test_it_records_a_body_it_cannot_read_as_failed_rather_than_losing_it(
