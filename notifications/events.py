@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core.clock import ensure_utc
 from core.errors import UnknownPerson
@@ -22,13 +22,19 @@ from notifications import context as ctx
 from notifications.config import notifications_config
 from notifications.outbox import dedupe_key, enqueue
 from org.audience import Scope, calendar_of_person, locale_of, person_spec, resolve
-from storage.models import CaseEvent, OutboxMessage
+from storage.models import CaseEvent, OutboxMessage, table
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from notifications.context import BreachLike, CaseLike, ClockLike
     from org.chart import Company
+
+_events = table(CaseEvent)
+_SOURCE = select(_events.c.source).where(
+    _events.c.case_id == bindparam("b_case_id"), _events.c.seq == bindparam("b_seq")
+)
+"""Built once: each step change reads it (`_moved_by`)."""
 
 Build = Callable[[str, str], dict[str, Any]]
 """(person, locale) -> kind-specific template variables."""
@@ -125,7 +131,7 @@ def _watching(session: Session, company: Company, case: CaseLike) -> list[str]:
 
 def _moved_by(session: Session, case: CaseLike) -> Build:
     """Whether the move was automatic (a timer's, e.g. a hold released when it expired)."""
-    source = session.scalar(select(CaseEvent.source).where(CaseEvent.case_id == case.id, CaseEvent.seq == case.version))
+    source = session.connection().execute(_SOURCE, {"b_case_id": case.id, "b_seq": case.version}).scalar()
     automatic = source == "timer"
     return lambda person, locale: {"automatic": automatic}
 

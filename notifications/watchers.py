@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
@@ -15,19 +15,28 @@ from core.errors import UnknownPerson
 from org.actors import ReadScope
 from org.chart import Company
 from org.scope import require_readable
-from storage.models import CaseEvent, CaseWatcher
+from storage.models import CaseEvent, CaseWatcher, table
+
+_watchers, _events = table(CaseWatcher), table(CaseEvent)
+_WATCHERS = (
+    select(_watchers.c.person, _watchers.c.following)
+    .where(_watchers.c.case_id == bindparam("b_case_id"))
+    .order_by(_watchers.c.since, _watchers.c.person)
+)
+_OPENER = select(_events.c.actor).where(_events.c.case_id == bindparam("b_case_id"), _events.c.seq == 1)
+"""Built once, run on the session's connection: every step change of a case reads them."""
 
 
 def opener(session: Session, company: Company, case_id: int) -> str | None:
     """The person who opened the case (None when a CRM, an integration or the system did)."""
-    actor = session.scalar(select(CaseEvent.actor).where(CaseEvent.case_id == case_id, CaseEvent.seq == 1))
+    actor = session.connection().execute(_OPENER, {"b_case_id": case_id}).scalar()
     return actor if actor in company.config.people else None
 
 
 def watchers(session: Session, company: Company, case_id: int) -> list[str]:
     """The people who follow the case, the opener first (unless they stopped), each once."""
-    rows = {row.person: row.following for row in session.scalars(
-        select(CaseWatcher).where(CaseWatcher.case_id == case_id).order_by(CaseWatcher.since, CaseWatcher.person))}
+    session.flush()  # (a no-op when clean) what the ORM query this replaced would have autoflushed
+    rows = {row.person: row.following for row in session.connection().execute(_WATCHERS, {"b_case_id": case_id})}
     first = opener(session, company, case_id)
     found = [first] if first is not None and rows.get(first, True) else []
     found += [person for person, following in rows.items()

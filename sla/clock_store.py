@@ -146,7 +146,7 @@ def start(
 ) -> datetime | None:
     """Insert a running clock (and its warning, breach and escalation timers); return its deadline."""
     plan = policy.start(calendar, now, target, warn_fraction, escalation_afters)
-    clock_id = session.execute(
+    clock_id = session.connection().execute(
         _INSERT_CLOCK,
         {
             "case_id": case_id, "kind": kind, "state": state, "event_seq": event_seq, "department": department,
