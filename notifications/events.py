@@ -97,19 +97,23 @@ def mentioned(session: Session, company: Company, case: CaseLike, *, author: str
              now=now, build=build, audience=[person_spec(person) for person in people])
 
 
-def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
-    """The case entered a new (non-terminal) step: its watchers hear of it (notifications.watchers)."""
+def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime, source: str | None = None) -> None:
+    """The case entered a new (non-terminal) step: its watchers hear of it (notifications.watchers).
+    ``source`` is the moving event's (read from the log when not given)."""
     _produce(session, company, "step_changed", case, Scope.of_case(case), key=f"case={case.id}|event={case.version}",
-             now=now, build=_moved_by(session, case), audience=_watching(session, company, case))
+             now=now, build=_moved_by(session, case, source), audience=_watching(session, company, case))
 
 
-def case_resolved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
-    """The case reached a terminal state; both departments and the case's watchers hear the outcome."""
+def case_resolved(
+    session: Session, company: Company, case: CaseLike, *, now: datetime, source: str | None = None
+) -> None:
+    """The case reached a terminal state; both departments and the case's watchers hear the outcome
+    (``source``: as for `case_moved`)."""
     named = _named_in(case)
     audience = [*(named if named is not None else notifications_config(company).audience("resolved")),
                 *_watching(session, company, case)]
     _produce(session, company, "resolved", case, Scope.of_case(case), key=f"case={case.id}", now=now,
-             department=case.performer, build=_moved_by(session, case), audience=audience)
+             department=case.performer, build=_moved_by(session, case, source), audience=audience)
 
 
 def hold_expiring(session: Session, company: Company, case: CaseLike, *, expires_at: datetime, now: datetime) -> None:
@@ -129,9 +133,10 @@ def _watching(session: Session, company: Company, case: CaseLike) -> list[str]:
     return [person_spec(person) for person in watchers(session, company, case.id)]
 
 
-def _moved_by(session: Session, case: CaseLike) -> Build:
+def _moved_by(session: Session, case: CaseLike, source: str | None) -> Build:
     """Whether the move was automatic (a timer's, e.g. a hold released when it expired)."""
-    source = session.connection().execute(_SOURCE, {"b_case_id": case.id, "b_seq": case.version}).scalar()
+    if source is None:
+        source = session.connection().execute(_SOURCE, {"b_case_id": case.id, "b_seq": case.version}).scalar()
     automatic = source == "timer"
     return lambda person, locale: {"automatic": automatic}
 
@@ -203,11 +208,11 @@ def _opened(session: Session, company: Company, event: ev.CaseOpened) -> None:
 
 
 def _entered(session: Session, company: Company, event: ev.StepEntered) -> None:
-    case_moved(session, company, event.case, now=event.now)
+    case_moved(session, company, event.case, now=event.now, source=event.source)
 
 
 def _resolved(session: Session, company: Company, event: ev.CaseResolved) -> None:
-    case_resolved(session, company, event.case, now=event.now)
+    case_resolved(session, company, event.case, now=event.now, source=event.source)
 
 
 def _assigned(session: Session, company: Company, event: ev.CaseAssigned) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
@@ -18,26 +18,28 @@ from org.scope import require_readable
 from storage.models import CaseEvent, CaseWatcher, table
 
 _watchers, _events = table(CaseWatcher), table(CaseEvent)
-_WATCHERS = (
-    select(_watchers.c.person, _watchers.c.following)
-    .where(_watchers.c.case_id == bindparam("b_case_id"))
-    .order_by(_watchers.c.since, _watchers.c.person)
-)
-_OPENER = select(_events.c.actor).where(_events.c.case_id == bindparam("b_case_id"), _events.c.seq == 1)
-"""Built once, run on the session's connection: every step change of a case reads them."""
-
-
-def opener(session: Session, company: Company, case_id: int) -> str | None:
-    """The person who opened the case (None when a CRM, an integration or the system did)."""
-    actor = session.connection().execute(_OPENER, {"b_case_id": case_id}).scalar()
-    return actor if actor in company.config.people else None
+_OPENER_AND_WATCHERS = union_all(
+    select(literal(0).label("k"), _events.c.actor.label("person"), literal(True).label("following"),
+           _events.c.at.label("since"))
+    .where(_events.c.case_id == bindparam("b_case_id"), _events.c.seq == 1),
+    select(literal(1).label("k"), _watchers.c.person, _watchers.c.following, _watchers.c.since)
+    .where(_watchers.c.case_id == bindparam("b_case_id")),
+).order_by("k", "since", "person")
+"""The first event's actor (k=0), then the watcher rows: one statement built once, since every
+step change of a case reads it."""
 
 
 def watchers(session: Session, company: Company, case_id: int) -> list[str]:
-    """The people who follow the case, the opener first (unless they stopped), each once."""
+    """The people who follow the case, the opener first (unless they stopped), each once. The
+    opener is the person who opened the case (none when a CRM, an integration or the system did)."""
     session.flush()  # (a no-op when clean) what the ORM query this replaced would have autoflushed
-    rows = {row.person: row.following for row in session.connection().execute(_WATCHERS, {"b_case_id": case_id})}
-    first = opener(session, company, case_id)
+    first: str | None = None
+    rows: dict[str, bool] = {}
+    for row in session.connection().execute(_OPENER_AND_WATCHERS, {"b_case_id": case_id}):
+        if row.k == 0:
+            first = row.person if row.person in company.config.people else None
+        else:
+            rows[row.person] = bool(row.following)
     found = [first] if first is not None and rows.get(first, True) else []
     found += [person for person, following in rows.items()
               if following and person not in found and person in company.config.people]
