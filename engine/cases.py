@@ -205,10 +205,10 @@ def fire(
         closed_at=step.closed_at,
     )
     if step.closed_at is not None:
-        ev.emit(session, company, ev.CaseResolved(record, now))
+        ev.emit(session, company, ev.CaseResolved(record, now, source))
     else:
         _hold(session, company, record, definition, now)
-        ev.emit(session, company, ev.StepEntered(record, now))
+        ev.emit(session, company, ev.StepEntered(record, now, source))
     return record
 
 

@@ -181,12 +181,13 @@ def _start_clock(
     role: str | None, person: str | None, target: float | None, warn_fraction: float, event_seq: int, now: datetime,
     escalation_afters: list[float] | None = None,
 ) -> datetime | None:
-    """Start a clock in ``department``'s calendar (registered as the version it runs on)."""
+    """Start a clock in ``department``'s calendar (registered as the version it runs on, when not yet)."""
     calendar = company.calendar_of(department)
     return clock_store.start(
         session, calendar, case_id=case_id, kind=kind, state=state, department=department, role=role, person=person,
-        calendar_fingerprint=versions.register_calendar(session, calendar, now), target=target,
-        warn_fraction=warn_fraction, event_seq=event_seq, now=now, escalation_afters=escalation_afters or (),
+        calendar_fingerprint=calendar.fingerprint, target=target, warn_fraction=warn_fraction, event_seq=event_seq,
+        now=now, escalation_afters=escalation_afters or (),
+        register_calendar=lambda: versions.register_calendar(session, calendar, now),
     )
 
 

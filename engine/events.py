@@ -54,12 +54,17 @@ class CaseOpened(CaseEvent):
 
 @dataclass(frozen=True)
 class StepEntered(CaseEvent):
-    """A trigger moved the case into a new, non-terminal step."""
+    """A trigger moved the case into a new, non-terminal step; ``source`` is the moving event's
+    (``"timer"`` when automatic), so subscribers need not read it back from the log."""
+
+    source: str
 
 
 @dataclass(frozen=True)
 class CaseResolved(CaseEvent):
-    """A trigger moved the case into a terminal state."""
+    """A trigger moved the case into a terminal state (``source``: as for `StepEntered`)."""
+
+    source: str
 
     @property
     def key(self) -> str:

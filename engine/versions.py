@@ -5,7 +5,9 @@ changed configuration never silently rewrites running cases and `slaflow sla reb
 the arithmetic exactly. Both registries are append-only tables keyed by content hash.
 
 Registering is an ``INSERT ... ON CONFLICT DO NOTHING`` inside the caller's transaction, once per
-transaction and fingerprint. Nothing outside the transaction remembers what is stored, so a
+transaction and fingerprint; a clock's calendar is registered only when its insert finds the
+version missing (`sla.clock_store.start`, the check rides on that insert). Nothing outside the
+transaction remembers what is stored, so a
 database that was emptied or recreated under a running process (a test resetting its database)
 gets its versions again; only loaded definitions are kept, by fingerprint (content-addressed).
 """

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core.clock import ensure_utc
 from core.errors import UnknownPerson
@@ -22,13 +22,19 @@ from notifications import context as ctx
 from notifications.config import notifications_config
 from notifications.outbox import dedupe_key, enqueue
 from org.audience import Scope, calendar_of_person, locale_of, person_spec, resolve
-from storage.models import CaseEvent, OutboxMessage
+from storage.models import CaseEvent, OutboxMessage, table
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from notifications.context import BreachLike, CaseLike, ClockLike
     from org.chart import Company
+
+_events = table(CaseEvent)
+_SOURCE = select(_events.c.source).where(
+    _events.c.case_id == bindparam("b_case_id"), _events.c.seq == bindparam("b_seq")
+)
+"""Built once: each step change reads it (`_moved_by`)."""
 
 Build = Callable[[str, str], dict[str, Any]]
 """(person, locale) -> kind-specific template variables."""
@@ -91,19 +97,23 @@ def mentioned(session: Session, company: Company, case: CaseLike, *, author: str
              now=now, build=build, audience=[person_spec(person) for person in people])
 
 
-def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
-    """The case entered a new (non-terminal) step: its watchers hear of it (notifications.watchers)."""
+def case_moved(session: Session, company: Company, case: CaseLike, *, now: datetime, source: str | None = None) -> None:
+    """The case entered a new (non-terminal) step: its watchers hear of it (notifications.watchers).
+    ``source`` is the moving event's (read from the log when not given)."""
     _produce(session, company, "step_changed", case, Scope.of_case(case), key=f"case={case.id}|event={case.version}",
-             now=now, build=_moved_by(session, case), audience=_watching(session, company, case))
+             now=now, build=_moved_by(session, case, source), audience=_watching(session, company, case))
 
 
-def case_resolved(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
-    """The case reached a terminal state; both departments and the case's watchers hear the outcome."""
+def case_resolved(
+    session: Session, company: Company, case: CaseLike, *, now: datetime, source: str | None = None
+) -> None:
+    """The case reached a terminal state; both departments and the case's watchers hear the outcome
+    (``source``: as for `case_moved`)."""
     named = _named_in(case)
     audience = [*(named if named is not None else notifications_config(company).audience("resolved")),
                 *_watching(session, company, case)]
     _produce(session, company, "resolved", case, Scope.of_case(case), key=f"case={case.id}", now=now,
-             department=case.performer, build=_moved_by(session, case), audience=audience)
+             department=case.performer, build=_moved_by(session, case, source), audience=audience)
 
 
 def hold_expiring(session: Session, company: Company, case: CaseLike, *, expires_at: datetime, now: datetime) -> None:
@@ -123,9 +133,10 @@ def _watching(session: Session, company: Company, case: CaseLike) -> list[str]:
     return [person_spec(person) for person in watchers(session, company, case.id)]
 
 
-def _moved_by(session: Session, case: CaseLike) -> Build:
+def _moved_by(session: Session, case: CaseLike, source: str | None) -> Build:
     """Whether the move was automatic (a timer's, e.g. a hold released when it expired)."""
-    source = session.scalar(select(CaseEvent.source).where(CaseEvent.case_id == case.id, CaseEvent.seq == case.version))
+    if source is None:
+        source = session.connection().execute(_SOURCE, {"b_case_id": case.id, "b_seq": case.version}).scalar()
     automatic = source == "timer"
     return lambda person, locale: {"automatic": automatic}
 
@@ -197,11 +208,11 @@ def _opened(session: Session, company: Company, event: ev.CaseOpened) -> None:
 
 
 def _entered(session: Session, company: Company, event: ev.StepEntered) -> None:
-    case_moved(session, company, event.case, now=event.now)
+    case_moved(session, company, event.case, now=event.now, source=event.source)
 
 
 def _resolved(session: Session, company: Company, event: ev.CaseResolved) -> None:
-    case_resolved(session, company, event.case, now=event.now)
+    case_resolved(session, company, event.case, now=event.now, source=event.source)
 
 
 def _assigned(session: Session, company: Company, event: ev.CaseAssigned) -> None:

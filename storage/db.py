@@ -48,6 +48,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL syncs the WAL at checkpoints, not at each commit: a committed
+        # transaction survives the process crashing, but the newest ones may roll back if the
+        # machine loses power before the next checkpoint (FULL would fsync every commit). The
+        # engine bench's floor (bench/engine.py) runs with the same setting.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
