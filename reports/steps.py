@@ -64,11 +64,15 @@ def _ranks(n: int, k: int, d: int) -> tuple[int, float]:
     return scaled // d, float(scaled % d) / float(d)
 
 
-def _counts_statement(scope: Scope) -> Select[Any]:
+def _counts_statement(session: Session, scope: Scope) -> Select[Any]:
     """Step counts per department (one GROUP BY over the report index)."""
+    where = step_filter(scope)
     return (
-        select(_clocks.c.department.label("department"), *sla_ledger.settled_columns())
-        .where(*step_filter(scope))
+        select(
+            _clocks.c.department.label("department"),
+            *sla_ledger.settled_columns(sla_ledger.any_exempted(session, where)),
+        )
+        .where(*where)
         .group_by(_clocks.c.department)
         .order_by(_clocks.c.department)
     )
@@ -121,7 +125,7 @@ def _percentiles(session: Session, scope: Scope, finished: dict[str, int]) -> di
 def step_rows(session: Session, scope: Scope) -> list[tuple[DepartmentFigures, TimeInState]]:
     """Per department: its step figures and time in state (the counts, then the percentiles)."""
     open_by = open_by_department(session, step_filter(scope))
-    counted = list(session.execute(_counts_statement(scope)))
+    counted = list(session.execute(_counts_statement(session, scope)))
     times = _percentiles(session, scope, {row.department: int(row.stopped) for row in counted})
     return [
         (
