@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from reports.scope import Scope, case_clock_filter
@@ -88,6 +88,7 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             step.c.department,
             func.count(func.distinct(step.c.case_id)),
             func.coalesce(func.sum(step.c.used_minutes), 0.0),
+            func.coalesce(func.sum(case((step.c.stopped_at.is_(None), 1), else_=0)), 0),
         )
         .join_from(whole, step, joined)
         .where(*case_clock_filter(whole, scope))
@@ -126,8 +127,10 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             if kept(row.department, share.department):
                 key = (row.department, share.department)
                 share_of[key] = share_of.get(key, 0.0) + share.share
+    grouped = list(session.execute(minutes))
     extra: dict[tuple[str, str], float] = {}
-    for requester, clock in _open_steps_of_cases(session, scope):
+    # The join above counted the open steps: read them only when there are some (a past period has none).
+    for requester, clock in _open_steps_of_cases(session, scope) if any(row[4] for row in grouped) else []:
         _, used, _ = sla_ledger.judge(session, clock, scope.at)
         key = (requester, clock.department)
         extra[key] = extra.get(key, 0.0) + used - clock.used_minutes
@@ -139,7 +142,7 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             minutes=float(row[3]) + extra.get((row[0], row[1]), 0.0),
             breach_share=share_of.get((row[0], row[1]), 0.0),
         )
-        for row in session.execute(minutes)
+        for row in grouped
         if kept(row[0], row[1])
     ]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
@@ -56,35 +56,31 @@ PERCENTILES = {"median": (1, 2), "p90": (9, 10)}
 """Percentiles as fractions k/d, so the interpolation index is exact integer arithmetic."""
 
 
-def _ranks(n: ColumnElement[Any], k: int, d: int) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+def _ranks(n: int, k: int, d: int) -> tuple[int, float]:
     """``percentile_cont(k/d)`` of n sorted values sits at position ``h = k/d * (n-1)`` (ranks
-    from 0): between ranks ``floor(h)`` and ``floor(h) + 1``, at ``h - floor(h)`` from the first.
-    Integer division and modulo give both identically on SQLite and PostgreSQL (a CAST to
-    integer rounds on PostgreSQL but truncates on SQLite)."""
+    from 0): between ranks ``floor(h)`` and ``floor(h) + 1``, at ``h - floor(h)`` from the first
+    (n >= 1)."""
     scaled = k * (n - 1)
-    return scaled // d, cast(scaled % d, Float) / float(d)
+    return scaled // d, float(scaled % d) / float(d)
 
 
-def _percentile(rank: ColumnElement[Any], n: ColumnElement[Any], value: ColumnElement[Any], k: int, d: int) -> Any:
-    """Summed over a department's picked rows: the two neighbours weighted by the fraction."""
-    lower, fraction = _ranks(n, k, d)
-    return func.sum(case((rank == lower, value * (1.0 - fraction)), (rank == lower + 1, value * fraction), else_=0.0))
-
-
-def _step_statement(scope: Scope) -> Select[Any]:
-    """Per department in one statement: step counts (a GROUP BY) and the median and 90th
-    percentile of the finished steps' business minutes. SQLite has no percentile function, so
-    a ``row_number()`` window ranks each department's finished steps, the counts give n, and only
-    the rows at the ranks each percentile needs are aggregated; the result equals PostgreSQL's
-    ``percentile_cont``. (One window plus the grouped n is about twice as fast on SQLite as a
-    second ``count() over (partition by ...)`` window.)"""
+def _counts_statement(session: Session, scope: Scope) -> Select[Any]:
+    """Step counts per department (one GROUP BY over the report index)."""
     where = step_filter(scope)
-    counts = (
-        select(_clocks.c.department.label("department"), *sla_ledger.settled_columns())
+    return (
+        select(
+            _clocks.c.department.label("department"),
+            *sla_ledger.settled_columns(sla_ledger.any_exempted(session, where)),
+        )
         .where(*where)
         .group_by(_clocks.c.department)
-        .cte("counts")
+        .order_by(_clocks.c.department)
     )
+
+
+def _picked_statement(scope: Scope, ranks: set[int]) -> Select[Any]:
+    """The finished steps' business minutes at the given ranks of their department (a
+    ``row_number()`` window over the finished steps: SQLite has no percentile function)."""
     ranked = (
         select(
             _clocks.c.department.label("department"),
@@ -93,45 +89,55 @@ def _step_statement(scope: Scope) -> Select[Any]:
                 "rank"
             ),
         )
-        .where(*where, _clocks.c.stopped_at.is_not(None))
+        .where(*step_filter(scope), _clocks.c.stopped_at.is_not(None))
         .subquery("ranked")
     )
-    n = counts.c.stopped
-    wanted = [rank for k, d in PERCENTILES.values() for lower in [_ranks(n, k, d)[0]] for rank in (lower, lower + 1)]
-    picked = (
-        select(
-            ranked.c.department.label("department"),
-            *(
-                _percentile(ranked.c.rank, n, ranked.c.minutes, k, d).label(name)
-                for name, (k, d) in PERCENTILES.items()
-            ),
-        )
-        .join(counts, counts.c.department == ranked.c.department)
-        .where(ranked.c.rank.in_(wanted))
-        .group_by(ranked.c.department)
-        .subquery("picked")
-    )
-    return (
-        select(counts, picked.c.median, picked.c.p90)
-        .outerjoin(picked, picked.c.department == counts.c.department)
-        .order_by(counts.c.department)
-    )
+    return select(ranked.c.department, ranked.c.rank, ranked.c.minutes).where(ranked.c.rank.in_(sorted(ranks)))
+
+
+def _percentiles(session: Session, scope: Scope, finished: dict[str, int]) -> dict[str, dict[str, float]]:
+    """Median and 90th percentile of the finished steps' business minutes per department, equal
+    to PostgreSQL's ``percentile_cont``: the counts give each department's n, one window pass
+    reads only the rows at the ranks each percentile needs, and the two neighbours are weighted
+    by the fraction here (the database sorts; Python combines a few dozen values)."""
+    wanted = {
+        department: {name: _ranks(n, k, d) for name, (k, d) in PERCENTILES.items()}
+        for department, n in finished.items()
+        if n > 0
+    }
+    ranks = {rank for by_name in wanted.values() for lower, _ in by_name.values() for rank in (lower, lower + 1)}
+    if not ranks:
+        return {}
+    values = {
+        (row.department, int(row.rank)): float(row.minutes) for row in session.execute(_picked_statement(scope, ranks))
+    }
+    found: dict[str, dict[str, float]] = {}
+    for department, by_name in wanted.items():
+        for name, (lower, fraction) in by_name.items():
+            value = values[(department, lower)] * (1.0 - fraction)
+            upper = values.get((department, lower + 1))
+            if upper is not None:
+                value += upper * fraction
+            found.setdefault(department, {})[name] = value
+    return found
 
 
 def step_rows(session: Session, scope: Scope) -> list[tuple[DepartmentFigures, TimeInState]]:
-    """Per department: its step figures and time in state, from one statement."""
+    """Per department: its step figures and time in state (the counts, then the percentiles)."""
     open_by = open_by_department(session, step_filter(scope))
+    counted = list(session.execute(_counts_statement(session, scope)))
+    times = _percentiles(session, scope, {row.department: int(row.stopped) for row in counted})
     return [
         (
             sla_ledger.tally_of(session, row.department, row, open_by.get(row.department, []), scope.at),
             TimeInState(
                 department=row.department,
                 finished=int(row.stopped),
-                median_minutes=None if row.median is None else float(row.median),
-                p90_minutes=None if row.p90 is None else float(row.p90),
+                median_minutes=times.get(row.department, {}).get("median"),
+                p90_minutes=times.get(row.department, {}).get("p90"),
             ),
         )
-        for row in session.execute(_step_statement(scope))
+        for row in counted
     ]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label, Row, case, func, select
+from sqlalchemy import ColumnElement, Label, Row, case, false, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from core.vocabulary import ExemptionStatus
@@ -73,23 +73,33 @@ def _sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def settled_columns() -> list[Label[Any]]:
+def any_exempted(session: Session, where: Sequence[ColumnElement[bool]]) -> bool:
+    """Whether any clock ``where`` selects has an approved exemption (a lookup from the few
+    approved exemptions to their clocks)."""
+    approved = select(clocks.c.id).join(_reviews, _reviews.c.clock_id == clocks.c.id).where(
+        _reviews.c.exemption == ExemptionStatus.APPROVED, *where
+    )
+    return session.execute(approved.limit(1)).first() is not None
+
+
+def settled_columns(exemptions: bool = True) -> list[Label[Any]]:
     """Aggregates over the settled (stopped) clocks of a group, plus the group's size: ``steps``
     (without the exempted ones), ``met``, ``settled_breached``, ``settled_late``, ``stopped`` and
     ``exempted`` (every clock with an approved exemption, open or stopped: `tally_of` skips the
-    open ones)."""
+    open ones). ``exemptions=False`` (`any_exempted` found none among the grouped clocks) leaves
+    out the exemption test, the same figures without a lookup per row."""
     stopped = clocks.c.stopped_at.is_not(None)
-    exempt = exempted()
-    counted = stopped & ~exempt
+    exempt = exempted() if exemptions else false()
+    counted = (stopped & ~exempt) if exemptions else stopped
     breached = counted & (clocks.c.status == ClockStatus.BREACHED)
     over = clocks.c.used_minutes - func.coalesce(clocks.c.target_minutes, 0.0)
     return [
-        (func.count() - _sum_if(exempt)).label("steps"),
+        (func.count() - _sum_if(exempt)).label("steps") if exemptions else func.count().label("steps"),
         _sum_if(counted & (clocks.c.status == ClockStatus.MET)).label("met"),
         _sum_if(breached).label("settled_breached"),
         func.coalesce(func.sum(case((breached & (over > 0), over), else_=0.0)), 0.0).label("settled_late"),
         _sum_if(stopped).label("stopped"),
-        _sum_if(exempt).label("exempted"),
+        (_sum_if(exempt) if exemptions else literal_column("0")).label("exempted"),
     ]
 
 
@@ -157,7 +167,7 @@ def tallies(session: Session, where: Sequence[ColumnElement[bool]], now: datetim
     """Per-department figures of the clocks ``where`` selects, at ``now`` (one GROUP BY over the
     settled clocks, one read of the open ones)."""
     grouped = (
-        select(clocks.c.department.label("department"), *settled_columns())
+        select(clocks.c.department.label("department"), *settled_columns(any_exempted(session, where)))
         .where(*where)
         .group_by(clocks.c.department)
         .order_by(clocks.c.department)
@@ -177,7 +187,11 @@ def person_tallies(
     """Figures per person who held the steps and the department they held them for (None: steps
     nobody was assigned), by the same rules as `tallies`: a motivation scheme's export."""
     grouped = (
-        select(clocks.c.person.label("person"), clocks.c.department.label("department"), *settled_columns())
+        select(
+            clocks.c.person.label("person"),
+            clocks.c.department.label("department"),
+            *settled_columns(any_exempted(session, where)),
+        )
         .where(*where)
         .group_by(clocks.c.person, clocks.c.department)
     )

@@ -112,7 +112,8 @@ class SlaClock(Base):
 
     __tablename__ = "sla_clocks"
     __table_args__ = (
-        Index("ix_sla_clocks_case_kind", "case_id", "kind"),
+        # A case's clocks; covers the ledger's join from a case to its steps (reports/ledger.py).
+        Index("ix_sla_clocks_case_kind", "case_id", "kind", "department", "used_minutes", "stopped_at"),
         # Covers the per-department report for a period (bench/reports.py: 9.1 s -> 1.8 s on SQLite at 1M cases).
         Index("ix_sla_clocks_report", "kind", "started_at", "department", "status", "used_minutes", "target_minutes",
               "stopped_at", "case_id", postgresql_include=["id"]),
