@@ -17,29 +17,6 @@ from org.telegram_links import CODE_MINUTES, chat_of, new_code, unlink
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
-TEXTS = {
-    "title": {"en": "Link Telegram", "ru": "Привязать Telegram", "pl": "Połącz Telegram"},
-    "linked": {"en": "Your Telegram is linked: messages about your cases come there, with buttons to act.",
-               "ru": "Ваш Telegram привязан: сообщения о заявках приходят туда, с кнопками действий.",
-               "pl": "Twój Telegram jest połączony: wiadomości o sprawach przychodzą tam, z przyciskami."},
-    "not_linked": {"en": "Your Telegram is not linked yet.", "ru": "Telegram ещё не привязан.",
-                   "pl": "Telegram nie jest jeszcze połączony."},
-    "get_code": {"en": "Get a code", "ru": "Получить код", "pl": "Pobierz kod"},
-    "send": {"en": "Send this to the bot within {minutes} minutes (the code works once):",
-             "ru": "Отправьте это боту в течение {minutes} минут (код действует один раз):",
-             "pl": "Wyślij to do bota w ciągu {minutes} minut (kod działa raz):"},
-    "open_bot": {"en": "or open the bot with the code", "ru": "или откройте бота с кодом",
-                 "pl": "lub otwórz bota z kodem"},
-    "unlink": {"en": "Unlink", "ru": "Отвязать", "pl": "Odłącz"},
-    "no_person": {"en": "Only a person of the org chart can link Telegram.",
-                  "ru": "Привязать Telegram может только человек из оргструктуры.",
-                  "pl": "Tylko osoba ze struktury firmy może połączyć Telegram."},
-}
-
-
-def _texts(locale: str) -> dict[str, str]:
-    return {key: value.get(locale, value["en"]) for key, value in TEXTS.items()}
-
 
 def _render(request: Request, lang: str | None, viewer: access.Viewer, code: str | None = None) -> Response:
     t = _labels(request, lang)
@@ -50,8 +27,7 @@ def _render(request: Request, lang: str | None, viewer: access.Viewer, code: str
             linked = chat_of(session, person) is not None
     bot = request.app.state.telegram_bot_name
     return _page(request, t, "telegram_link.html.j2", viewer, person=person, linked=linked, code=code,
-                 minutes=CODE_MINUTES, deep_link=f"https://t.me/{bot}?start={code}" if bot and code else None,
-                 tt=_texts(t.locale))
+                 minutes=CODE_MINUTES, deep_link=f"https://t.me/{bot}?start={code}" if bot and code else None)
 
 
 def _posted(request: Request, viewer: access.Viewer, csrf: str) -> str:
