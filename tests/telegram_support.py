@@ -11,8 +11,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.test_notifications_support import QuietHandler, serving
 
 TOKEN = "123456:TEST-token"
 WEBHOOK_SECRET = "telegram-webhook-secret-for-tests"
@@ -45,7 +46,7 @@ def fake_bot_api() -> Iterator[FakeBotApi]:
     api = FakeBotApi()
     ids = itertools.count(100)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             token, _, method = self.path.removeprefix("/bot").partition("/")
@@ -62,26 +63,10 @@ def fake_bot_api() -> Iterator[FakeBotApi]:
                 self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
         def _answer(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(status, json.dumps(payload))
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as api.url:
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 _updates = itertools.count(1)

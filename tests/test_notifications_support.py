@@ -71,38 +71,53 @@ class HttpSink:
         return [r for r in self.requests if r.path == path]
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A handler for the local fakes of outside servers: JSON answers, no access log on stderr."""
+
+    def answer(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+        data = text.encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port for the block; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 @contextmanager
 def running_http_sink() -> Iterator[HttpSink]:
     """Serve an `HttpSink` on a free loopback port for the duration of the block."""
     sink = HttpSink()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with sink.lock:
                 sink.requests.append(Request("POST", self.path, dict(self.headers.items()), body))
                 queue = sink.script.get(self.path, [])
                 status, text, headers = queue.pop(0) if queue else (200, _default_answer(self.path), {})
-            data = text.encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(status, text, headers)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sink.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield sink
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(Handler) as sink.url:
+        yield sink
 
 
 SENT_MESSAGE = '{"ok": true, "result": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}}'
