@@ -24,7 +24,8 @@ from crm.api.registry import ApiRegistry
 from crm.config import CaseEventKind, RuleConfig, crm_config
 from engine import events as ev
 from notifications import context as ctx
-from notifications.outbox import deliver_direct, enqueue_direct
+from notifications.enqueue import enqueue_direct
+from notifications.outbox import deliver_direct
 from notifications.transports.base import TransportError
 from storage.models import Case
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,20 +19,28 @@ from core.errors import CaseNotFound, ConflictError, DuplicateCase, InvalidData
 from core.vocabulary import ParticipantRole
 from org.chart import Actor
 from state_machines.schema import CaseTypeDef
-from storage.db import insert_ignoring_duplicates
 from storage.models import Case, CaseEvent, CaseParticipant, table
+from storage.prepared import Prepared, prepared_insert
 
 _cases = table(Case)
 _events = table(CaseEvent)
 _participants = table(CaseParticipant)
 
-LOAD_FOR_UPDATE = select(_cases).where(_cases.c.id == bindparam("b_case_id")).with_for_update()
-FIND_EXTERNAL = select(_cases.c.id).where(
+LOAD_FOR_UPDATE = Prepared(select(_cases).where(_cases.c.id == bindparam("b_case_id")).with_for_update())
+FIND_EXTERNAL = Prepared(select(_cases.c.id).where(
     _cases.c.external_source == bindparam("b_source"), _cases.c.external_key == bindparam("b_key")
+))
+INSERT_CASE = prepared_insert(
+    _cases,
+    ("case_type", "definition_fingerprint", "external_source", "external_key", "state", "data", "requester",
+     "performer", "owner_department", "owner_role", "owner_person", "due_at", "version", "opened_at", "updated_at",
+     "closed_at"),
+    returning="id",
 )
-INSERT_CASE = insert(_cases).returning(_cases.c.id)
-INSERT_EVENT = insert(_events)
-MOVE_CASE = (
+INSERT_EVENT = prepared_insert(
+    _events, ("case_id", "seq", "at", "actor", "trigger", "from_state", "to_state", "payload", "source")
+)
+MOVE_CASE = Prepared(
     update(_cases)
     .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
     .values(
@@ -47,18 +55,20 @@ MOVE_CASE = (
         updated_at=bindparam("b_now"),
     )
 )
-ASSIGN_CASE = (
+ASSIGN_CASE = Prepared(
     update(_cases)
     .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
     .values(owner_person=bindparam("b_person"), version=bindparam("b_version"), updated_at=bindparam("b_now"))
 )
-JOIN = insert_ignoring_duplicates(_participants, "case_id", "department")
-TOUCH_CASE = (
+JOIN = prepared_insert(
+    _participants, ("case_id", "department", "role", "since"), unless_exists=("case_id", "department")
+)
+TOUCH_CASE = Prepared(
     update(_cases)
     .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
     .values(version=bindparam("b_version"), updated_at=bindparam("b_now"))
 )
-SET_STEP = (
+SET_STEP = Prepared(
     update(_cases)
     .where(_cases.c.id == bindparam("b_case_id"))
     .values(
@@ -89,7 +99,7 @@ class CaseRecord:
     definition_fingerprint: str
 
     @classmethod
-    def of(cls, row: Row[Any]) -> CaseRecord:
+    def of(cls, row: Any) -> CaseRecord:
         return cls(
             id=row.id,
             case_type=row.case_type,
@@ -110,7 +120,7 @@ class CaseRecord:
 
 def refuse_duplicate(session: Session, origin: str, external_key: str) -> None:
     """A case linked to (origin, external_key) exists already: refuse before writing anything."""
-    existing = session.connection().execute(FIND_EXTERNAL, {"b_source": origin, "b_key": external_key}).scalar()
+    existing = FIND_EXTERNAL.scalar(session, {"b_source": origin, "b_key": external_key})
     if existing is not None:
         raise DuplicateCase(origin, external_key, existing)
 
@@ -119,13 +129,13 @@ def insert_case(session: Session, row: dict[str, Any]) -> int:
     """Insert the case row; return its id. A linked case (``external_key``) is inserted in a
     savepoint, so a concurrent duplicate fails here (`DuplicateCase`), not the caller's transaction."""
     if row["external_key"] is None:
-        return int(session.connection().execute(INSERT_CASE, row).scalar_one())
+        return int(INSERT_CASE.scalar(session, row))
     try:
         with session.begin_nested():
-            return int(session.connection().execute(INSERT_CASE, row).scalar_one())
+            return int(INSERT_CASE.scalar(session, row))
     except IntegrityError:
         origin, key = row["external_source"], row["external_key"]
-        existing = session.connection().execute(FIND_EXTERNAL, {"b_source": origin, "b_key": key}).scalar()
+        existing = FIND_EXTERNAL.scalar(session, {"b_source": origin, "b_key": key})
         raise DuplicateCase(str(origin), key, existing or -1) from None
 
 
@@ -133,7 +143,7 @@ def set_step(
     session: Session, case_id: int, *, owner_department: str | None, owner_role: str | None, due_at: datetime | None
 ) -> None:
     """The step a just-opened case entered (its version stays 1)."""
-    session.connection().execute(SET_STEP, {"b_case_id": case_id, "b_owner_department": owner_department,
+    SET_STEP.execute(session, {"b_case_id": case_id, "b_owner_department": owner_department,
                                             "b_owner_role": owner_role, "b_due_at": due_at})
 
 
@@ -142,12 +152,12 @@ def move_case(
     owner_department: str | None, owner_role: str | None, due_at: datetime | None, closed_at: datetime | None,
 ) -> None:
     """The case in its new state (nobody holds the new step yet), refused if someone else moved it first."""
-    moved = session.connection().execute(MOVE_CASE, {
+    moved = MOVE_CASE.execute(session, {
         "b_case_id": case.id, "b_seen_version": case.version, "b_state": state, "b_data": data,
         "b_owner_department": owner_department, "b_owner_role": owner_role, "b_due_at": due_at,
         "b_closed_at": closed_at, "b_version": version, "b_now": now,
     })
-    require_one(session, moved.rowcount, case)
+    require_one(session, moved, case)
 
 
 def record_in_place(
@@ -159,7 +169,7 @@ def record_in_place(
     payload: dict[str, Any],
     now: datetime,
     source: str,
-    update: Any,
+    update: Prepared,
     values: dict[str, Any],
 ) -> int:
     """An event that keeps the state (assign, acknowledge, snooze, comment, attach): append it and bump the
@@ -177,16 +187,16 @@ def record_in_place(
         payload=payload,
         source=source,
     )
-    moved = session.connection().execute(
-        update, {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now, **values}
+    moved = update.execute(
+        session, {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now, **values}
     )
-    require_one(session, moved.rowcount, case)
+    require_one(session, moved, case)
     return seq
 
 
 def append_event(session: Session, **row: Any) -> None:
     """The one way a case's history grows: one append-only row per change."""
-    session.connection().execute(INSERT_EVENT, row)
+    INSERT_EVENT.execute(session, row)
 
 
 def join_parties(session: Session, case_id: int, definition: CaseTypeDef, now: datetime) -> None:
@@ -202,16 +212,13 @@ def join_owner(session: Session, case_id: int, definition: CaseTypeDef, departme
 
 def join(session: Session, case_id: int, department: str, role: ParticipantRole, now: datetime) -> None:
     """Add a participant unless the department already is one (no read of the collection)."""
-    session.connection().execute(
-        JOIN[session.get_bind().dialect.name],
-        {"case_id": case_id, "department": department, "role": role, "since": now},
-    )
+    JOIN.execute(session, {"case_id": case_id, "department": department, "role": role, "since": now})
 
 
 def load(session: Session, case_id: int) -> CaseRecord:
     """The case, locked for this transaction (FOR UPDATE makes concurrent writers on PostgreSQL
     queue on the row; SQLite already serialises writers with BEGIN IMMEDIATE, see storage.db)."""
-    row = session.connection().execute(LOAD_FOR_UPDATE, {"b_case_id": case_id}).first()
+    row = LOAD_FOR_UPDATE.first(session, {"b_case_id": case_id})
     if row is None:
         raise CaseNotFound(case_id)
     return CaseRecord.of(row)

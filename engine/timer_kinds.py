@@ -24,9 +24,10 @@ from org.chart import Actor, Company
 from sla import clock_store
 from sla.model import ClockRecord, ClockStatus
 from storage.models import Breach, Timer, table
+from storage.prepared import Prepared
 
 _timers = table(Timer)
-_FINISH = (
+_FINISH = Prepared(
     update(_timers)
     .where(_timers.c.id == bindparam("b_timer_id"))
     .values(
@@ -37,10 +38,12 @@ _FINISH = (
         flow_run_id=bindparam("b_flow_run_id"),
     )
 )
-RELEASE = update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
+RELEASE = Prepared(
+    update(_timers).where(_timers.c.id == bindparam("b_timer_id")).values(lease_owner=None, lease_until=None)
+)
 """Give the timer back unfired (its lease cleared): another sweep, or a later one, takes it."""
-_BREACH_OF_CLOCK = select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id"))
-_LEVEL_FIRED = (
+_BREACH_OF_CLOCK = Prepared(select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id")))
+_LEVEL_FIRED = Prepared(
     select(_timers.c.id)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
@@ -50,7 +53,7 @@ _LEVEL_FIRED = (
     )
     .limit(1)
 )
-_HIGHER_FIRED = (
+_HIGHER_FIRED = Prepared(
     select(_timers.c.id)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
@@ -60,7 +63,7 @@ _HIGHER_FIRED = (
     )
     .limit(1)
 )
-_HIGHER_DUE = (
+_HIGHER_DUE = Prepared(
     select(_timers.c.level)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
@@ -71,6 +74,9 @@ _HIGHER_DUE = (
     )
     .distinct()
 )
+FINISH_LATER = "slaflow.finish_later"
+"""``Session.info`` key: while a sweep group fires, the finishes held back for one driver call
+(`write_finishes`; see `engine.timer_group`)."""
 RUN_ID = "slaflow.flow_run_id"
 """``Session.info`` key: the id of the (Prefect) run that sweeps, stored on the timers it finishes."""
 HOOKS_AFTER_COMMIT = "slaflow.hooks_after_commit"
@@ -97,7 +103,7 @@ class Due:
         return finish(self.session, self.timer.id, status, self.now, kind)
 
     def release(self) -> None:
-        self.session.connection().execute(RELEASE, {"b_timer_id": self.timer.id})
+        RELEASE.execute(self.session, {"b_timer_id": self.timer.id})
 
     def step_clock(self) -> Row[Any]:
         assert self.clock is not None, f"timer {self.timer.id} of kind {self.timer.kind} has no clock"
@@ -107,17 +113,28 @@ class Due:
 def finish(
     session: Session, timer_id: int, status: TimerStatus, now: datetime, kind: TimerKind | None = None
 ) -> TimerKind | None:
-    """Mark the timer ``status`` (fired or cancelled), clear its lease; return ``kind``."""
-    session.connection().execute(
-        _FINISH,
-        {
-            "b_timer_id": timer_id,
-            "b_status": status,
-            "b_fired_at": now if status == TimerStatus.FIRED else None,
-            "b_flow_run_id": session.info.get(RUN_ID),
-        },
-    )
+    """Mark the timer ``status`` (fired or cancelled), clear its lease; return ``kind``. Inside a
+    sweep group the write is held back until `write_finishes`."""
+    row = {
+        "b_timer_id": timer_id,
+        "b_status": status,
+        "b_fired_at": now if status == TimerStatus.FIRED else None,
+        "b_flow_run_id": session.info.get(RUN_ID),
+    }
+    later = session.info.get(FINISH_LATER)
+    if later is not None:
+        later.append(row)
+    else:
+        _FINISH.execute(session, row)
     return kind
+
+
+def write_finishes(session: Session, *, done: bool = False) -> None:
+    """Write the finishes held back so far (one driver call); with ``done``, stop holding back."""
+    later = session.info.pop(FINISH_LATER, None) if done else session.info.get(FINISH_LATER)
+    if later:
+        _FINISH.execute_many(session, later)
+        later.clear()
 
 
 def _hook(due: Due) -> TimerKind | None:
@@ -172,7 +189,8 @@ def _breach(due: Due) -> TimerKind | None:
         due.release()
         return None
     clock_store.record_breach(due.session, ClockRecord.of(clock), now=due.now)
-    breach = due.session.connection().execute(_BREACH_OF_CLOCK, {"b_clock_id": clock.id}).one()
+    breach = _BREACH_OF_CLOCK.first(due.session, {"b_clock_id": clock.id})
+    assert breach is not None, f"clock {clock.id} was just recorded breached"
     ev.emit(due.session, due.company, ev.StepBreached(due.case, due.now, clock=clock, breach=breach))
     return due.finish(TimerStatus.FIRED, kind=TimerKind.BREACH)
 
@@ -196,9 +214,9 @@ def _escalate(due: Due) -> TimerKind | None:
     message naming the higher level instead of several at the same moment."""
     session, company, timer, case, now = due.session, due.company, due.timer, due.case, due.now
     clock = due.step_clock()
-    if session.connection().execute(_LEVEL_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
+    if _LEVEL_FIRED.scalar(session, {"b_clock_id": clock.id, "b_level": timer.level}):
         return due.finish(TimerStatus.CANCELLED)
-    if session.connection().execute(_HIGHER_FIRED, {"b_clock_id": clock.id, "b_level": timer.level}).scalar():
+    if _HIGHER_FIRED.scalar(session, {"b_clock_id": clock.id, "b_level": timer.level}):
         return due.finish(TimerStatus.CANCELLED)
     levels = cases.definition_of(session, company, case).escalation_of(timer.state)
     if timer.level > len(levels):
@@ -206,9 +224,7 @@ def _escalate(due: Due) -> TimerKind | None:
     level = levels[timer.level - 1]
     higher = [
         levels[n - 1]
-        for n in session.connection()
-        .execute(_HIGHER_DUE, {"b_clock_id": clock.id, "b_level": timer.level, "b_now": now})
-        .scalars()
+        for (n,) in _HIGHER_DUE.all(session, {"b_clock_id": clock.id, "b_level": timer.level, "b_now": now})
         if n <= len(levels)
     ]
     specs = level.notify

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock, ensure_utc
 from core.vocabulary import TimerKind, TimerStatus
 from engine import records
+from engine.timer_group import Group, write_finishes
 from engine.timer_kinds import HANDLERS, HOOKS_AFTER_COMMIT, RUN_ID, Due, HookHandler, finish
 from org.chart import Company
 from storage import lease as lease_rows
 from storage.models import SlaClock, Timer, table
+from storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,8 @@ DEFAULT_LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 10
 
 _timers = table(Timer)
-_LOAD_TIMER = select(_timers).where(_timers.c.id == bindparam("b_timer_id")).with_for_update()
-_LOAD_CLOCK = select(table(SlaClock)).where(table(SlaClock).c.id == bindparam("b_clock_id"))
+_LOAD_TIMER = Prepared(select(_timers).where(_timers.c.id == bindparam("b_timer_id")).with_for_update())
+_LOAD_CLOCK = Prepared(select(table(SlaClock)).where(table(SlaClock).c.id == bindparam("b_clock_id")))
 
 
 @dataclass
@@ -61,20 +63,29 @@ def claim_due(
 
 
 def fire_timer(
-    session: Session, company: Company, *, timer_id: int, owner: str, now: datetime, hooks: HookHandler | None = None
+    session: Session, company: Company, *, timer_id: int, owner: str, now: datetime, hooks: HookHandler | None = None,
+    group: Group | None = None,
 ) -> TimerKind | None:
     """Fire one claimed timer; return its kind if it fired, None if the guard said no. The guard
-    common to every kind is here; what each kind does is its handler (`engine.timer_kinds`)."""
+    common to every kind is here; what each kind does is its handler (`engine.timer_kinds`).
+    ``group``: the sweep group's rows, read together (`engine.timer_group`)."""
     now = ensure_utc(now)
-    timer = session.connection().execute(_LOAD_TIMER, {"b_timer_id": timer_id}).first()
+    read = group.take(timer_id) if group is not None else None
+    if read is None:
+        write_finishes(session)  # what this timer reads must include the group's earlier fires
+        timer = _LOAD_TIMER.first(session, {"b_timer_id": timer_id})
+    else:
+        timer = read[0]
     if timer is None or timer.status != TimerStatus.PENDING or timer.lease_owner != owner:
         return None
-    case = records.load(session, timer.case_id)  # locked: no trigger moves it while its timer fires
+    # The case is locked: no trigger moves it while its timer fires.
+    case = records.load(session, timer.case_id) if read is None else read[1]
     if timer.state != "*" and case.state != timer.state:
         return finish(session, timer_id, TimerStatus.CANCELLED, now)
-    clock = (
-        session.connection().execute(_LOAD_CLOCK, {"b_clock_id": timer.clock_id}).first() if timer.clock_id else None
-    )
+    if read is not None:
+        clock = read[2]
+    else:
+        clock = _LOAD_CLOCK.first(session, {"b_clock_id": timer.clock_id}) if timer.clock_id else None
     if clock is not None and (clock.stopped_at is not None or clock.paused_since is not None):
         return finish(session, timer_id, TimerStatus.CANCELLED, now)
     if timer.kind not in HANDLERS:
@@ -152,11 +163,14 @@ def _fire_group(
     try:
         with factory.begin() as session:
             session.info[RUN_ID] = run_id
+            group = Group.read(session, ids)
             for timer_id in ids:
-                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks)
+                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks,
+                                  group=group)
                 if kind is not None:
                     tally[kind.value] += 1
                     fired.append(timer_id)
+            write_finishes(session, done=True)
             deferred = session.info.pop(HOOKS_AFTER_COMMIT, [])
     except Exception:  # retried one by one, where the failing timer is recorded
         log.info("a group of %d timers failed; firing them one by one", len(ids))

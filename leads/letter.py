@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from core.clock import ensure_utc
 from leads.service import feedback_request, lead_disputes, lead_link, leads_config
 from notifications import context as ctx
-from notifications.outbox import enqueue
+from notifications.enqueue import enqueue
 from org import audience as recipients
 from storage.models import Lead
 

@@ -20,7 +20,7 @@ from engine import events as ev
 from engine.timer_kinds import schedule_notice
 from notifications import context as ctx
 from notifications.config import notifications_config
-from notifications.outbox import dedupe_key, enqueue
+from notifications.enqueue import dedupe_key, enqueue, enqueue_rows, message_rows
 from org.audience import Scope, calendar_of_person, locale_of, person_spec, resolve
 from storage.models import CaseEvent, OutboxMessage, table
 
@@ -169,13 +169,15 @@ def _produce(
     now = ensure_utc(now)
     specs = audience if audience is not None else notifications_config(company).audience(kind)
     about = department or scope.department or case.performer
+    rows = []
     for person in resolve(company, specs, scope):
         locale = locale_of(company, person)
         tz = calendar_of_person(company, person, about).config.tz
         context = {**ctx.base(company, person, locale, tz), "case": ctx.case_context(company, case, locale),
                    **build(person, locale)}
-        enqueue(session, company, kind=kind, recipient=person, context=context, scope=key, now=now,
-                case_id=case.id, level=level, department=about)
+        rows += message_rows(session, company, kind=kind, recipient=person, context=context, scope=key, now=now,
+                             case_id=case.id, level=level, department=about)
+    enqueue_rows(session, rows)
 
 
 def test_message(session: Session, company: Company, *, person: str, channel: str, now: datetime) -> int:

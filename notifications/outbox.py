@@ -1,7 +1,6 @@
 """The outbox: messages are rows first (written with their cause), delivered later.
 
-``enqueue`` runs inside the caller's transaction and is idempotent on ``dedupe_key``
-(``INSERT ... ON CONFLICT DO NOTHING``, so a repeat never poisons that transaction).
+Rows are written by `notifications.enqueue` inside the caller's transaction.
 ``dispatch_due`` claims due rows with a lease (the pattern of `engine.timers.claim_due`),
 commits, sends outside any transaction, and records each attempt in a new one. Channels are
 sent in parallel, one thread per transport, so a slow or failing channel delays only itself.
@@ -11,7 +10,6 @@ when its lease runs out (e-mails carry a stable Message-ID, webhooks an idempote
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -23,19 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.vocabulary import OutboxStatus
-from notifications import ack_links, recipients, telegram_actions
+from notifications import ack_links, telegram_actions
 from notifications.config import notifications_config
-from notifications.folding import fold, held_for_digest
+from notifications.folding import fold
 from notifications.render import render
 from notifications.settings import NotificationSettings, load_notification_settings
 from notifications.transports import REGISTRY, Outgoing, Transport, TransportError
-from org import audience
 from storage import lease as lease_rows
-from storage.db import insert_ignoring_duplicates
 from storage.faults import describe, is_unavailable
 from storage.models import DeliveryAttempt, OutboxMessage, table
 
@@ -49,72 +44,7 @@ BREAKER_THRESHOLD = 3
 are released untried (a dead SMTP server should cost three timeouts, not two hundred)."""
 
 
-# --------------------------------------------------------------------------- producing
-
-
-def dedupe_key(kind: str, scope: str, level: int, recipient: str, channel: str) -> str:
-    """(cause, kind, level, recipient, channel): the identity of one message."""
-    key = f"{kind}|{scope}|L{level}|{recipient}|{channel}"
-    if len(key) <= 255:
-        return key
-    return f"{kind}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
-
-
-def enqueue(
-    session: Session,
-    company: Company,
-    *,
-    kind: str,
-    recipient: str,
-    context: dict[str, Any],
-    scope: str,
-    now: datetime,
-    case_id: int | None = None,
-    level: int = 0,
-    department: str | None = None,
-    channels: Sequence[str] | None = None,
-) -> list[str]:
-    """Write one row per channel of ``recipient`` unless it exists; return the channels written.
-
-    ``scope`` identifies the cause (e.g. ``case=7|clock=12``); ``department`` is the one the
-    message is about, whose calendar is used for a recipient outside the org chart. Non-urgent
-    kinds wait for the recipient's next working instant.
-    """
-    config = notifications_config(company)
-    urgent = config.urgent(kind)
-    if channels is None:
-        channels = recipients.channels_for(company, recipient, all_channels=kind in config.all_channels_for,
-                                           linked=telegram_actions.linked_channels(session, company, recipient))
-    not_before = now
-    if not urgent:
-        calendar = audience.calendar_of_person(company, recipient, department)
-        not_before = calendar.next_working_instant(held_for_digest(config, kind, context, calendar.tz, now))
-    locale = str(context.get("locale") or audience.locale_of(company, recipient))
-    written = []
-    for channel in channels:
-        row = {
-            "dedupe_key": dedupe_key(kind, scope, level, recipient, channel),
-            "case_id": case_id, "kind": kind, "level": level, "recipient": recipient, "channel": channel,
-            "locale": locale, "context": context, "urgent": urgent, "status": OutboxStatus.PENDING, "created_at": now,
-            "next_attempt_at": not_before, "attempts": 0,
-        }
-        if _insert_once(session, row):
-            written.append(channel)
-    return written
-
-
-def enqueue_direct(
-    session: Session, *, kind: str, recipient: str, channel: str, context: dict[str, Any], scope: str, now: datetime,
-    case_id: int | None = None, level: int = 0,
-) -> bool:
-    """One row for a recipient outside the org chart (a CRM record, see crm/writeback.py): due
-    now, no quiet hours, the same dedupe and delivery guarantees. True if it was written."""
-    return _insert_once(session, {
-        "dedupe_key": dedupe_key(kind, scope, level, recipient, channel), "case_id": case_id, "kind": kind,
-        "level": level, "recipient": recipient, "channel": channel, "locale": "", "context": context, "urgent": False,
-        "status": OutboxStatus.PENDING, "created_at": now, "next_attempt_at": now, "attempts": 0,
-    })
-
+_outbox = table(OutboxMessage)
 
 DirectDelivery = Callable[["Company", dict[str, Any], datetime, sessionmaker[Session]], None]
 """Delivers one row of a direct channel: (company, the row's context, now, sessions); raises
@@ -126,28 +56,6 @@ def deliver_direct(channel: str, delivery: DirectDelivery) -> None:
     """Rows of ``channel`` are delivered by their feature (``crm`` write-back), not by a person's
     transport, and never redirected. Registered by ``runtime.wiring``; idempotent."""
     _DIRECT[channel] = delivery
-
-
-_outbox = table(OutboxMessage)
-_INSERT_ONCE = insert_ignoring_duplicates(_outbox, "dedupe_key")
-"""Built once: this runs inside every case change that notifies anyone."""
-
-
-def _insert_once(session: Session, row: dict[str, Any]) -> bool:
-    statement = _INSERT_ONCE.get(session.get_bind(OutboxMessage).dialect.name)
-    if statement is not None:
-        full = {"last_error": None, "sent_at": None, "lease_owner": None, "lease_until": None, **row}
-        return bool(session.connection().execute(statement, full).rowcount)
-    # Other databases: look, then insert inside a savepoint so a racing duplicate rolls back
-    # only the savepoint, never the caller's transaction.
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == row["dedupe_key"])) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(OutboxMessage(**row))
-    except IntegrityError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- delivering

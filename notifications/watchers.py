@@ -16,15 +16,16 @@ from org.actors import ReadScope
 from org.chart import Company
 from org.scope import require_readable
 from storage.models import CaseEvent, CaseWatcher, table
+from storage.prepared import Prepared
 
 _watchers, _events = table(CaseWatcher), table(CaseEvent)
-_OPENER_AND_WATCHERS = union_all(
+_OPENER_AND_WATCHERS = Prepared(union_all(
     select(literal(0).label("k"), _events.c.actor.label("person"), literal(True).label("following"),
            _events.c.at.label("since"))
     .where(_events.c.case_id == bindparam("b_case_id"), _events.c.seq == 1),
     select(literal(1).label("k"), _watchers.c.person, _watchers.c.following, _watchers.c.since)
     .where(_watchers.c.case_id == bindparam("b_case_id")),
-).order_by("k", "since", "person")
+).order_by("k", "since", "person"))
 """The first event's actor (k=0), then the watcher rows: one statement built once, since every
 step change of a case reads it."""
 
@@ -35,7 +36,7 @@ def watchers(session: Session, company: Company, case_id: int) -> list[str]:
     session.flush()  # (a no-op when clean) what the ORM query this replaced would have autoflushed
     first: str | None = None
     rows: dict[str, bool] = {}
-    for row in session.connection().execute(_OPENER_AND_WATCHERS, {"b_case_id": case_id}):
+    for row in _OPENER_AND_WATCHERS.all(session, {"b_case_id": case_id}):
         if row.k == 0:
             first = row.person if row.person in company.config.people else None
         else:

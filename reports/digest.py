@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.clock import ensure_utc
 from notifications import context as ctx
-from notifications.outbox import enqueue
+from notifications.enqueue import enqueue
 from org import audience as recipients
 from reports.outcomes import lead_figures
 from reports.scope import Scope

@@ -14,17 +14,19 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from sla.model import ClockRecord
-from storage.db import insert_ignoring_duplicates
 from storage.models import Breach, table
+from storage.prepared import Prepared, prepared_insert
 
 _breaches = table(Breach)
-_INSERT = insert_ignoring_duplicates(_breaches, "clock_id")
-_ASSIGN_OPEN = (
+_ROW = ("case_id", "clock_id", "kind", "department", "person", "state", "deadline_at", "breached_at", "detected_at",
+        "closed_at", "late_minutes")
+_INSERT = prepared_insert(_breaches, _ROW, unless_exists=("clock_id",))
+_ASSIGN_OPEN = Prepared(
     update(_breaches)
     .where(_breaches.c.clock_id == bindparam("b_clock_id"), _breaches.c.closed_at.is_(None))
     .values(person=bindparam("b_person"))
 )
-_CLOSE = (
+_CLOSE = Prepared(
     update(_breaches)
     .where(_breaches.c.clock_id == bindparam("b_clock_id"))
     .values(closed_at=bindparam("b_closed_at"), late_minutes=bindparam("b_late"))
@@ -35,8 +37,8 @@ def log_breach(session: Session, clock: ClockRecord, *, now: datetime) -> None:
     """Write the breach of a clock past its deadline against the department holding it (once per
     clock: a second write is ignored)."""
     assert clock.deadline_at is not None
-    session.execute(
-        _INSERT[session.get_bind().dialect.name],
+    _INSERT.execute(
+        session,
         {
             "case_id": clock.case_id,
             "clock_id": clock.id,
@@ -55,8 +57,8 @@ def log_breach(session: Session, clock: ClockRecord, *, now: datetime) -> None:
 
 def assign_open_breach(session: Session, clock_id: int, person: str) -> None:
     """The clock's breach, if recorded and still open, follows the person now holding the step."""
-    session.connection().execute(_ASSIGN_OPEN, {"b_clock_id": clock_id, "b_person": person})
+    _ASSIGN_OPEN.execute(session, {"b_clock_id": clock_id, "b_person": person})
 
 
 def close_breach(session: Session, clock_id: int, *, now: datetime, late_minutes: float) -> None:
-    session.connection().execute(_CLOSE, {"b_clock_id": clock_id, "b_closed_at": now, "b_late": late_minutes})
+    _CLOSE.execute(session, {"b_clock_id": clock_id, "b_closed_at": now, "b_late": late_minutes})

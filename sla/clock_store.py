@@ -22,21 +22,24 @@ from sla import breach_log, policy
 from sla.calendar import BusinessCalendar
 from sla.model import ClockKind, ClockRecord, ClockStatus
 from storage.models import CalendarVersion, ClockPause, SlaClock, Timer, table
+from storage.prepared import Prepared, prepared_insert
 
 _clocks = table(SlaClock)
 _timers = table(Timer)
 _pauses = table(ClockPause)
 _calendar_versions = table(CalendarVersion)
 
-_OPEN_STEP_CLOCK = (
+_OPEN_STEP_CLOCK = Prepared(
     select(_clocks)
     .where(_clocks.c.case_id == bindparam("b_case_id"), _clocks.c.kind == ClockKind.STEP,
            _clocks.c.stopped_at.is_(None))
     .order_by(_clocks.c.id.desc())
     .limit(1)
 )
-_CASE_CLOCK = select(_clocks).where(_clocks.c.case_id == bindparam("b_case_id"), _clocks.c.kind == ClockKind.WHOLE_CASE)
-_SUSPENDED_STEP_CLOCK = (
+_CASE_CLOCK = Prepared(
+    select(_clocks).where(_clocks.c.case_id == bindparam("b_case_id"), _clocks.c.kind == ClockKind.WHOLE_CASE)
+)
+_SUSPENDED_STEP_CLOCK = Prepared(
     select(_clocks)
     .where(
         _clocks.c.case_id == bindparam("b_case_id"),
@@ -48,11 +51,11 @@ _SUSPENDED_STEP_CLOCK = (
     .order_by(_clocks.c.id.desc())
     .limit(1)
 )
-_INSERT_CLOCK = insert(_clocks).returning(_clocks.c.id)
 _CLOCK_COLUMNS = ("case_id", "kind", "state", "event_seq", "department", "role", "person", "calendar",
                   "calendar_fingerprint", "target_minutes", "warn_fraction", "started_at", "running_since",
                   "deadline_at", "warn_at", "used_minutes", "paused_since", "stopped_at", "status")
-_INSERT_CLOCK_IF_CALENDAR_STORED = (
+_INSERT_CLOCK = prepared_insert(_clocks, _CLOCK_COLUMNS, returning="id")
+_INSERT_CLOCK_IF_CALENDAR_STORED = Prepared(
     insert(_clocks)
     .from_select(
         list(_CLOCK_COLUMNS),
@@ -65,30 +68,32 @@ _INSERT_CLOCK_IF_CALENDAR_STORED = (
 """The clock, inserted only if its calendar version is stored (no row back otherwise): the check
 rides on the insert, so registering the version costs statements only the first time."""
 _UPDATE_CLOCK = update(_clocks).where(_clocks.c.id == bindparam("b_clock_id"))
-_STOP_CLOCK = _UPDATE_CLOCK.values(
+_STOP_CLOCK = Prepared(_UPDATE_CLOCK.values(
     used_minutes=bindparam("b_used"), stopped_at=bindparam("b_now"), paused_since=None, status=bindparam("b_st")
-)
-_PAUSE_CLOCK = _UPDATE_CLOCK.values(
+))
+_PAUSE_CLOCK = Prepared(_UPDATE_CLOCK.values(
     used_minutes=bindparam("b_used"), paused_since=bindparam("b_now"), status=bindparam("b_st")
-)
-_RESUME_CLOCK = _UPDATE_CLOCK.values(
+))
+_RESUME_CLOCK = Prepared(_UPDATE_CLOCK.values(
     paused_since=None, running_since=bindparam("b_now"), status=bindparam("b_st"),
     deadline_at=bindparam("b_deadline"), warn_at=bindparam("b_warn"),
-)
-_RESUME_KEEPING_PLAN = _UPDATE_CLOCK.values(
+))
+_RESUME_KEEPING_PLAN = Prepared(_UPDATE_CLOCK.values(
     paused_since=None, running_since=bindparam("b_now"), status=bindparam("b_st")
-)
-_MARK_BREACHED = _UPDATE_CLOCK.values(status=ClockStatus.BREACHED)
-_ASSIGN_CLOCK = _UPDATE_CLOCK.values(person=bindparam("b_person"))
-_INSERT_PAUSE = insert(_pauses)
-_CLOSE_PAUSE = (
+))
+_MARK_BREACHED = Prepared(_UPDATE_CLOCK.values(status=ClockStatus.BREACHED))
+_ASSIGN_CLOCK = Prepared(_UPDATE_CLOCK.values(person=bindparam("b_person")))
+_INSERT_PAUSE = prepared_insert(_pauses, ("clock_id", "started_at", "ended_at", "reason", "waiting_on"))
+_CLOSE_PAUSE = Prepared(
     update(_pauses)
     .where(_pauses.c.clock_id == bindparam("b_clock_id"), _pauses.c.ended_at.is_(None))
     .values(ended_at=bindparam("b_now"))
 )
-_INSERT_TIMERS = insert(_timers)
+_TIMER_COLUMNS = ("case_id", "clock_id", "kind", "level", "trigger", "state", "due_at", "status", "fired_at",
+                  "lease_until", "lease_owner", "attempts", "last_error")
+_INSERT_TIMERS = prepared_insert(_timers, _TIMER_COLUMNS)
 _CANCELLED = {"status": TimerStatus.CANCELLED, "lease_owner": None, "lease_until": None}
-_CANCEL_STATE_TIMERS = (
+_CANCEL_STATE_TIMERS = Prepared(
     update(_timers)
     .where(
         _timers.c.case_id == bindparam("b_case_id"),
@@ -97,12 +102,12 @@ _CANCEL_STATE_TIMERS = (
     )
     .values(**_CANCELLED)
 )
-_CANCEL_CLOCK_TIMERS = (
+_CANCEL_CLOCK_TIMERS = Prepared(
     update(_timers)
     .where(_timers.c.clock_id == bindparam("b_clock_id"), _timers.c.status == TimerStatus.PENDING)
     .values(**_CANCELLED)
 )
-_CANCEL_WARNING = (
+_CANCEL_WARNING = Prepared(
     update(_timers)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
@@ -116,16 +121,16 @@ _PENDING_ESCALATION = (
     _timers.c.kind == TimerKind.ESCALATION,
     _timers.c.status == TimerStatus.PENDING,
 )
-_CANCEL_ESCALATIONS = update(_timers).where(*_PENDING_ESCALATION).values(status=TimerStatus.CANCELLED)
-_SNOOZE_ESCALATIONS = (
+_CANCEL_ESCALATIONS = Prepared(update(_timers).where(*_PENDING_ESCALATION).values(status=TimerStatus.CANCELLED))
+_SNOOZE_ESCALATIONS = Prepared(
     update(_timers)
     .where(*_PENDING_ESCALATION, _timers.c.due_at < bindparam("b_until"))
     .values(due_at=bindparam("b_until"), lease_owner=None, lease_until=None)
 )
 
 
-def _one(session: Session, statement: Any, params: dict[str, Any]) -> ClockRecord | None:
-    row = session.connection().execute(statement, params).first()
+def _one(session: Session, statement: Prepared, params: dict[str, Any]) -> ClockRecord | None:
+    row = statement.first(session, params)
     return None if row is None else ClockRecord.of(row)
 
 
@@ -172,12 +177,11 @@ def start(
         "deadline_at": plan.deadline, "warn_at": plan.warn_at, "used_minutes": 0.0, "paused_since": None,
         "stopped_at": None, "status": ClockStatus.RUNNING,
     }
-    conn = session.connection()
-    clock_id = None if register_calendar is None else conn.execute(_INSERT_CLOCK_IF_CALENDAR_STORED, row).scalar()
+    clock_id = None if register_calendar is None else _INSERT_CLOCK_IF_CALENDAR_STORED.scalar(session, row)
     if clock_id is None:
         if register_calendar is not None:
             register_calendar()
-        clock_id = conn.execute(_INSERT_CLOCK, row).scalar_one()
+        clock_id = _INSERT_CLOCK.scalar(session, row)
     if plan.deadline is not None and plan.warn_at is not None:
         timer_state = state or "*"
         insert_timers(
@@ -200,22 +204,22 @@ def suspend(session: Session, clock: ClockRecord, calendar: BusinessCalendar, no
 def pause(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: datetime) -> None:
     """Hold the whole-case clock while the case is in a paused state (its timers are cancelled)."""
     _hold(session, clock, calendar, now)
-    session.connection().execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock.id})
+    _CANCEL_CLOCK_TIMERS.execute(session, {"b_clock_id": clock.id})
     _insert_pause(session, clock.id, now, "paused_state", None)
 
 
 def _hold(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: datetime) -> None:
     held = policy.hold(clock, calendar, now)
-    session.connection().execute(
-        _PAUSE_CLOCK, {"b_clock_id": clock.id, "b_used": held.used_minutes, "b_now": now, "b_st": held.status}
+    _PAUSE_CLOCK.execute(
+        session, {"b_clock_id": clock.id, "b_used": held.used_minutes, "b_now": now, "b_st": held.status}
     )
     if held.late:
         record_breach(session, clock, now=now)
 
 
 def _insert_pause(session: Session, clock_id: int, now: datetime, reason: str, waiting_on: str | None) -> None:
-    session.connection().execute(
-        _INSERT_PAUSE,
+    _INSERT_PAUSE.execute(
+        session,
         {"clock_id": clock_id, "started_at": now, "ended_at": None, "reason": reason, "waiting_on": waiting_on},
     )
 
@@ -240,13 +244,12 @@ def resume(
         insert_timers(session, timers)
     if resumed.escalations:
         insert_timers(session, _escalation_rows(clock.case_id, clock.id, timer_state, resumed.escalations))
-    conn = session.connection()
     if resumed.breach_due is None:  # no new plan: the deadline and warning stand
-        conn.execute(_RESUME_KEEPING_PLAN, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status})
+        _RESUME_KEEPING_PLAN.execute(session, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status})
     else:
-        conn.execute(_RESUME_CLOCK, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status,
-                                     "b_deadline": resumed.deadline, "b_warn": resumed.warn_at})
-    conn.execute(_CLOSE_PAUSE, {"b_clock_id": clock.id, "b_now": now})
+        _RESUME_CLOCK.execute(session, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status,
+                                        "b_deadline": resumed.deadline, "b_warn": resumed.warn_at})
+    _CLOSE_PAUSE.execute(session, {"b_clock_id": clock.id, "b_now": now})
     return resumed.deadline
 
 
@@ -254,11 +257,10 @@ def stop(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: 
     """End a clock, met or breached (`sla.policy.stop`); a breached one's breach is closed with
     the business minutes late."""
     stopped = policy.stop(clock, calendar, now)
-    conn = session.connection()
     if clock.paused_since is not None:
-        conn.execute(_CLOSE_PAUSE, {"b_clock_id": clock.id, "b_now": now})
-    conn.execute(
-        _STOP_CLOCK, {"b_clock_id": clock.id, "b_used": stopped.used_minutes, "b_now": now, "b_st": stopped.status}
+        _CLOSE_PAUSE.execute(session, {"b_clock_id": clock.id, "b_now": now})
+    _STOP_CLOCK.execute(
+        session, {"b_clock_id": clock.id, "b_used": stopped.used_minutes, "b_now": now, "b_st": stopped.status}
     )
     if stopped.late_minutes is not None:
         record_breach(session, clock, now=now)
@@ -269,36 +271,36 @@ def record_breach(session: Session, clock: ClockRecord, *, now: datetime) -> Non
     """Log the breach of a clock that ran past its deadline (`sla.breach_log`) and mark the clock
     breached; its pending warning is cancelled, since that stage has passed."""
     breach_log.log_breach(session, clock, now=now)
-    session.connection().execute(_MARK_BREACHED, {"b_clock_id": clock.id})
-    session.connection().execute(_CANCEL_WARNING, {"b_clock_id": clock.id})
+    _MARK_BREACHED.execute(session, {"b_clock_id": clock.id})
+    _CANCEL_WARNING.execute(session, {"b_clock_id": clock.id})
 
 
 def assign(session: Session, clock_id: int, person: str) -> None:
     """Name the person on a step clock; its open breach, if any, follows (`sla.breach_log`)."""
-    session.connection().execute(_ASSIGN_CLOCK, {"b_clock_id": clock_id, "b_person": person})
+    _ASSIGN_CLOCK.execute(session, {"b_clock_id": clock_id, "b_person": person})
     breach_log.assign_open_breach(session, clock_id, person)
 
 
 def cancel_clock_timers(session: Session, clock_id: int) -> None:
-    session.connection().execute(_CANCEL_CLOCK_TIMERS, {"b_clock_id": clock_id})
+    _CANCEL_CLOCK_TIMERS.execute(session, {"b_clock_id": clock_id})
 
 
 def cancel_state_timers(session: Session, case_id: int, timer_state: str) -> None:
     """Cancel the pending timers carrying ``timer_state`` (a state's name, or "*" for the whole case)."""
-    session.connection().execute(_CANCEL_STATE_TIMERS, {"b_case_id": case_id, "b_timer_state": timer_state})
+    _CANCEL_STATE_TIMERS.execute(session, {"b_case_id": case_id, "b_timer_state": timer_state})
 
 
 def cancel_escalations(session: Session, clock_id: int) -> None:
-    session.connection().execute(_CANCEL_ESCALATIONS, {"b_clock_id": clock_id})
+    _CANCEL_ESCALATIONS.execute(session, {"b_clock_id": clock_id})
 
 
 def snooze_escalations(session: Session, clock_id: int, until: datetime) -> None:
     """Postpone the clock's pending escalation levels due before ``until`` to ``until``."""
-    session.connection().execute(_SNOOZE_ESCALATIONS, {"b_clock_id": clock_id, "b_until": until})
+    _SNOOZE_ESCALATIONS.execute(session, {"b_clock_id": clock_id, "b_until": until})
 
 
 def insert_timers(session: Session, rows: list[dict[str, Any]]) -> None:
-    session.connection().execute(_INSERT_TIMERS, rows)
+    _INSERT_TIMERS.execute_many(session, rows)
 
 
 def _escalation_rows(case_id: int, clock_id: int, state: str, due: Sequence[datetime]) -> list[dict[str, Any]]:

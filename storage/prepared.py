@@ -1,0 +1,215 @@
+"""The engine's hot statements, compiled once per dialect and run on the driver's cursor.
+
+Why: a trigger runs about a dozen small statements, and ``Connection.execute`` spends ~70 µs on
+each (cache key, parameter construction, result set-up) where the driver needs ~5 µs: on SQLite
+that overhead was most of a trigger's cost (bench/engine.py). A `Prepared` statement keeps the
+SQL text, the order of its parameters and the type processors of its columns (aware UTC
+datetimes, JSON documents) per dialect, and runs on the session's own connection, so it shares
+the session's transaction. Errors go through SQLAlchemy's own handling
+(``Connection._handle_dbapi_exception``): the same exception classes, ``handle_error`` hooks and
+disconnect detection as any statement. No ``before/after_cursor_execute`` events fire for them
+(nothing in slaflow listens to those).
+
+Only what the hot path needs is supported: one statement with named bind parameters, no
+expanding ``IN``, no Python-side column defaults (every inserted column is given), results as
+plain named tuples. Anything else stays on ``Connection.execute``.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BindParameter, Connection, Dialect, Insert, Table, bindparam, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.selectable import SelectBase
+from sqlalchemy.types import TypeEngine
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One driver parameter: the caller's value under ``key`` (processed), or a literal of the
+    statement's own (``kind = 'step'``, ``LIMIT 1``), processed once at compile time."""
+
+    key: str | None
+    process: Processor
+    literal: Any = None
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    placeholders: tuple[str, ...]
+    slots: tuple[_Slot, ...]
+    positional: bool
+    row_type: type[tuple[Any, ...]] | None
+    column_types: tuple[TypeEngine[Any], ...]
+    dialect: Dialect
+    results: tuple[Processor, ...] | None = None
+    """The result columns' processors, known at the first fetch (some depend on the driver's
+    type code of the column, e.g. PostgreSQL's numeric types)."""
+
+    def parameters(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        values = [
+            slot.literal if slot.key is None else params[slot.key] if slot.process is None
+            else slot.process(params[slot.key])
+            for slot in self.slots
+        ]
+        return values if self.positional else dict(zip(self.placeholders, values, strict=True))
+
+    def rows(self, cursor: DBAPICursor, raws: Sequence[Sequence[Any]]) -> list[Any]:
+        assert self.row_type is not None
+        if self.results is None:
+            codes = [column[1] for column in cursor.description or ()]
+            self.results = tuple(type_.result_processor(self.dialect, code)
+                                 for type_, code in zip(self.column_types, codes, strict=True))
+        results, row_type = self.results, self.row_type
+        return [row_type(*[value if process is None else process(value)
+                           for value, process in zip(raw, results, strict=True)]) for raw in raws]
+
+
+class Prepared:
+    """A statement compiled once per dialect (lazily: the dialect is known at first use)."""
+
+    def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement]) -> None:
+        """``statement``, or one per dialect name where they differ (ON CONFLICT)."""
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            statement = self.statement if isinstance(self.statement, ClauseElement) else self.statement[dialect.name]
+            compiled = self._by_dialect[dialect.name] = _compile(statement, dialect)
+        return compiled
+
+    def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[_Compiled, DBAPICursor]:
+        conn, driver = _connection(session)
+        compiled = self._compiled(conn.dialect)
+        cursor = driver.cursor()
+        parameters = compiled.parameters(params)
+        try:
+            cursor.execute(compiled.sql, parameters)
+        except BaseException as exc:
+            _raise_as_sqlalchemy(conn, exc, compiled.sql, parameters, cursor)
+        return compiled, cursor
+
+    def execute(self, session: Session, params: Mapping[str, Any]) -> int:
+        """Run it; the number of rows it changed."""
+        _, cursor = self._run(session, params)
+        count = int(cursor.rowcount)
+        cursor.close()
+        return count
+
+    def first(self, session: Session, params: Mapping[str, Any]) -> Any:
+        """The first row (a named tuple of processed values), or None."""
+        compiled, cursor = self._run(session, params)
+        raw = cursor.fetchone()
+        row = None if raw is None else compiled.rows(cursor, [raw])[0]
+        cursor.close()
+        return row
+
+    def all(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
+        compiled, cursor = self._run(session, params)
+        raws = cursor.fetchall()
+        rows = compiled.rows(cursor, raws) if raws else []
+        cursor.close()
+        return rows
+
+    def scalar(self, session: Session, params: Mapping[str, Any]) -> Any:
+        """The first column of the first row, or None."""
+        row = self.first(session, params)
+        return None if row is None else row[0]
+
+    def execute_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run it once per row, in one driver call (PostgreSQL pipelines them)."""
+        if not rows:
+            return
+        conn, driver = _connection(session)
+        compiled = self._compiled(conn.dialect)
+        batch = [compiled.parameters(row) for row in rows]
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(compiled.sql, batch)  # type: ignore[arg-type]
+        except BaseException as exc:
+            _raise_as_sqlalchemy(conn, exc, compiled.sql, batch, cursor)
+        cursor.close()
+
+
+def prepared_insert(
+    table: Table, columns: Sequence[str], *, returning: str | None = None, unless_exists: Sequence[str] = ()
+) -> Prepared:
+    """An INSERT of exactly ``columns`` (each a bind parameter of the column's own name and type);
+    with ``unless_exists``, ``ON CONFLICT (those columns) DO NOTHING``."""
+    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    if not unless_exists:
+        statement: Insert = insert(table).values(values)
+        return Prepared(statement.returning(table.c[returning]) if returning is not None else statement)
+    assert returning is None, "a row that already exists returns nothing"
+    return Prepared({
+        "sqlite": sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=list(unless_exists)),
+        "postgresql": pg_insert(table).values(values).on_conflict_do_nothing(index_elements=list(unless_exists)),
+    })
+
+
+_CONNECTION = "slaflow.prepared.connection"
+
+
+def _connection(session: Session) -> tuple[Connection, DBAPIConnection]:
+    """The session's connection and its driver connection, looked up once per transaction
+    (``Session.connection()`` costs more than running a statement on SQLite)."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_CONNECTION)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1], cached[2]
+    conn = session.connection()  # begins the transaction if none has begun
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    session.info[_CONNECTION] = (session.get_transaction(), conn, driver)
+    return conn, driver
+
+
+def _raise_as_sqlalchemy(conn: Connection, exc: BaseException, sql: str, params: Any, cursor: DBAPICursor) -> None:
+    conn._handle_dbapi_exception(exc, sql, params, cursor, None)
+
+
+def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        missing = [c.name for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
+        raise TypeError(f"a prepared statement must give every column with a Python default: {missing}")
+    if any(param.expanding for param in compiled.binds.values()):
+        raise TypeError("a prepared statement cannot expand IN lists; use = ANY on PostgreSQL or Connection.execute")
+    positional = bool(compiled.positional)
+    names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
+    slots = tuple(_slot(compiled.binds[name], dialect) for name in names)
+    escaped: dict[str, str] = dict(compiled.escaped_bind_names or {})
+    placeholders = tuple(escaped.get(name, name) for name in names)
+    row_type: type[tuple[Any, ...]] | None = None
+    columns = list(
+        statement.selected_columns if isinstance(statement, SelectBase)
+        else statement.exported_columns if isinstance(statement, UpdateBase) else ()
+    )
+    if columns:
+        row_type = namedtuple("Row", [column.key or f"c{n}" for n, column in enumerate(columns)], rename=True)  # type: ignore[misc,no-redef]
+    column_types = tuple(column.type.dialect_impl(dialect) for column in columns)
+    return _Compiled(compiled.string, placeholders, slots, positional, row_type, column_types, dialect)
+
+
+def _slot(param: BindParameter[Any], dialect: Dialect) -> _Slot:
+    process = param.type.dialect_impl(dialect).bind_processor(dialect)
+    if param.required:
+        return _Slot(param.key, process)
+    literal = param.effective_value
+    return _Slot(None, None, literal if process is None or literal is None else process(literal))
