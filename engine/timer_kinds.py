@@ -43,26 +43,17 @@ RELEASE = Prepared(
 )
 """Give the timer back unfired (its lease cleared): another sweep, or a later one, takes it."""
 _BREACH_OF_CLOCK = Prepared(select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id")))
-_LEVEL_FIRED = Prepared(
+_SAME_OR_HIGHER_FIRED = Prepared(
     select(_timers.c.id)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
         _timers.c.kind == TimerKind.ESCALATION,
-        _timers.c.level == bindparam("b_level"),
+        _timers.c.level >= bindparam("b_level"),
         _timers.c.status == TimerStatus.FIRED,
     )
     .limit(1)
 )
-_HIGHER_FIRED = Prepared(
-    select(_timers.c.id)
-    .where(
-        _timers.c.clock_id == bindparam("b_clock_id"),
-        _timers.c.kind == TimerKind.ESCALATION,
-        _timers.c.level > bindparam("b_level"),
-        _timers.c.status == TimerStatus.FIRED,
-    )
-    .limit(1)
-)
+"""A level fires once per clock and never after a higher one: either fired means this one's stage passed."""
 _HIGHER_DUE = Prepared(
     select(_timers.c.level)
     .where(
@@ -214,9 +205,7 @@ def _escalate(due: Due) -> TimerKind | None:
     message naming the higher level instead of several at the same moment."""
     session, company, timer, case, now = due.session, due.company, due.timer, due.case, due.now
     clock = due.step_clock()
-    if _LEVEL_FIRED.scalar(session, {"b_clock_id": clock.id, "b_level": timer.level}):
-        return due.finish(TimerStatus.CANCELLED)
-    if _HIGHER_FIRED.scalar(session, {"b_clock_id": clock.id, "b_level": timer.level}):
+    if _SAME_OR_HIGHER_FIRED.scalar(session, {"b_clock_id": clock.id, "b_level": timer.level}):
         return due.finish(TimerStatus.CANCELLED)
     levels = cases.definition_of(session, company, case).escalation_of(timer.state)
     if timer.level > len(levels):

@@ -27,12 +27,23 @@ from org.chart import Company
 from sla.calendar import BusinessCalendar
 from sla.ledger import stored_calendar
 from state_machines.schema import CaseTypeDef
-from storage.db import insert_ignoring_duplicates
 from storage.models import CalendarVersion, CaseTypeVersion, table
+from storage.prepared import Prepared, prepared_insert
 
 _definitions = table(CaseTypeVersion)
 _calendars = table(CalendarVersion)
-_INSERT = {table.name: insert_ignoring_duplicates(table, "fingerprint") for table in (_definitions, _calendars)}
+_INSERT = {
+    _definitions.name: prepared_insert(_definitions, ("fingerprint", "name", "definition", "created_at"),
+                                       unless_exists=("fingerprint",)),
+    _calendars.name: prepared_insert(_calendars, ("fingerprint", "name", "config", "created_at"),
+                                     unless_exists=("fingerprint",)),
+}
+_STORED = {
+    table.name: Prepared(select(table.c.fingerprint).where(table.c.fingerprint == bindparam("b_fp")))
+    for table in (_definitions, _calendars)
+}
+"""Looked up before inserting: the row to insert is a whole definition (kilobytes of JSON), and it
+is almost always stored already."""
 _LOAD_DEFINITION = select(_definitions.c.definition).where(_definitions.c.fingerprint == bindparam("b_fp"))
 
 _REGISTERED = "engine.versions.registered"
@@ -102,8 +113,8 @@ def _register(session: Session, table: str, fingerprint: str, row: Callable[[], 
     done: set[tuple[str, str]] = session.info.setdefault(_REGISTERED, set())
     if (table, fingerprint) in done:
         return
-    connection = session.connection()
-    connection.execute(_INSERT[table][connection.dialect.name], row())
+    if _STORED[table].first(session, {"b_fp": fingerprint}) is None:
+        _INSERT[table].execute(session, row())
     done.add((table, fingerprint))
 
 

@@ -20,8 +20,8 @@ from core.vocabulary import LeadStatus
 from leads.config import LeadsConfig, leads_section
 from leads.status import TIME_FIELD, implied, move_allowed
 from sla.compliance import Outcome
-from storage.db import insert_ignoring_duplicates
 from storage.models import Case, Lead, LeadEvent, LeadFeedback, table
+from storage.prepared import prepared_insert
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -79,7 +79,13 @@ class LeadFacts:
     """Why the lead is non-target (required for that status)."""
 
 
-_INSERT_LEAD = insert_ignoring_duplicates(table(Lead), "source", "external_key")
+_INSERT_LEAD = prepared_insert(
+    table(Lead),
+    ("source", "external_key", "status", "received_at", "first_response_due_at", "updated_at", "version", "channel",
+     "product_group", "customer", "url", "owner_person", "taken_at", "qualified_at", "reservation_paid_at",
+     "non_target_at", "non_target_reason", "qualification_due_at"),
+    unless_exists=("source", "external_key"),
+)
 
 
 def record_lead_event(
@@ -184,12 +190,7 @@ def _get_or_create(
         "reservation_paid_at": None, "non_target_at": None, "non_target_reason": None,
         "qualification_due_at": None,
     }
-    statement = _INSERT_LEAD.get(session.get_bind(Lead).dialect.name)
-    if statement is not None:
-        session.connection().execute(statement, row)
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        session.add(Lead(**row))
-        session.flush()
+    _INSERT_LEAD.execute(session, row)
     created = _locked(session, source, key)
     assert created is not None
     return created

@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.vocabulary import OutboxStatus
@@ -99,10 +97,6 @@ def message_rows(
 def enqueue_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write `message_rows` unless they exist, in one driver call: every case change that notifies
     anyone writes its messages this way (on PostgreSQL one round trip instead of one a row)."""
-    if session.get_bind(OutboxMessage).dialect.name not in _PREPARED_DIALECTS:
-        for row in rows:
-            _insert_once(session, row)
-        return
     _INSERT_ONCE.execute_many(session, [{**_UNSENT, **row} for row in rows])
 
 
@@ -124,20 +118,8 @@ _ROW = ("dedupe_key", "case_id", "kind", "level", "recipient", "channel", "local
         "created_at", "next_attempt_at", "attempts", "last_error", "sent_at", "lease_owner", "lease_until")
 _INSERT_ONCE = prepared_insert(_outbox, _ROW, unless_exists=("dedupe_key",))
 """Compiled once: this runs inside every case change that notifies anyone."""
-_PREPARED_DIALECTS = frozenset({"sqlite", "postgresql"})
 _UNSENT = {"last_error": None, "sent_at": None, "lease_owner": None, "lease_until": None}
 
 
 def _insert_once(session: Session, row: dict[str, Any]) -> bool:
-    if session.get_bind(OutboxMessage).dialect.name in _PREPARED_DIALECTS:
-        return bool(_INSERT_ONCE.execute(session, {**_UNSENT, **row}))
-    # Other databases: look, then insert inside a savepoint so a racing duplicate rolls back
-    # only the savepoint, never the caller's transaction.
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == row["dedupe_key"])) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(OutboxMessage(**row))
-    except IntegrityError:
-        return False
-    return True
+    return bool(_INSERT_ONCE.execute(session, {**_UNSENT, **row}))

@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Engine, Insert, Table, create_engine, event
-from sqlalchemy.dialects.postgresql import dml as postgresql_dml
-from sqlalchemy.dialects.sqlite import dml as sqlite_dml
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -102,36 +100,3 @@ def migrate(url: str) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), "head")
-
-
-class _SqliteInsertIgnoring(sqlite_dml.Insert):
-    inherit_cache = True  # see insert_ignoring_duplicates
-
-
-class _SqliteDoNothing(sqlite_dml.OnConflictDoNothing):
-    inherit_cache = True
-    _traverse_internals: list[Any] = []  # the target is fixed per table (see the factory)
-
-
-class _PgInsertIgnoring(postgresql_dml.Insert):
-    inherit_cache = True
-
-
-class _PgDoNothing(postgresql_dml.OnConflictDoNothing):
-    inherit_cache = True
-    _traverse_internals: list[Any] = []
-
-
-def insert_ignoring_duplicates(table: Table, *key: str) -> dict[str, Insert]:
-    """``INSERT ... ON CONFLICT (key...) DO NOTHING`` for each dialect, built once.
-
-    SQLAlchemy 2.0 does not cache dialect inserts with an ON CONFLICT clause (the clause is not in
-    the cache key), so each execution compiled the statement again (~70 us: a third of a trigger).
-    Each table here has exactly one conflict target, set once by this factory, so the table in the
-    cache key identifies the statement; the subclasses declare themselves cacheable on that basis.
-    """
-    sqlite_statement = _SqliteInsertIgnoring(table)
-    sqlite_statement._post_values_clause = _SqliteDoNothing(index_elements=list(key))
-    pg_statement = _PgInsertIgnoring(table)
-    pg_statement._post_values_clause = _PgDoNothing(index_elements=list(key))
-    return {"sqlite": sqlite_statement, "postgresql": pg_statement}

@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import cases
 from engine.timers import sweep
-from org.chart import Company
+from runtime.company import load_company
+from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 from storage.models import Breach, CaseEvent, OutboxMessage, SlaClock, Timer
 from tests.conftest import MONDAY_0900_MSK
 
+COMPANY = load_company(EXAMPLE_COMPANY)  # not a fixture: hypothesis prints its arguments with each example
 OPENINGS = [  # (case type, data, who opens it)
     ("return", {"customer": "c", "order": "o", "reason": "r"}, "ivanov"),
     ("replacement", {"customer": "c", "order": "o", "product": "p", "complaint": "x"}, "petrova"),
@@ -49,8 +51,9 @@ def _state(factory: sessionmaker[Session]) -> dict[str, list[tuple[object, ...]]
     hours=st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=3),
 )
 def test_group_reads_fire_exactly_as_timers_fired_alone(
-    tmp_path_factory: object, sqlite_template: Path, company: Company, kinds: list[int], hours: list[int]
+    tmp_path_factory: object, sqlite_template: Path, kinds: list[int], hours: list[int]
 ) -> None:
+    company = COMPANY
     folder = Path(str(tmp_path_factory.mktemp("groups")))  # type: ignore[attr-defined]
     outcomes = []
     for group in (50, 1):
