@@ -48,7 +48,7 @@ def _state(factory: sessionmaker[Session]) -> dict[str, list[tuple[object, ...]]
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     kinds=st.lists(st.sampled_from(range(len(OPENINGS))), min_size=1, max_size=6),
-    hours=st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=3),
+    hours=st.lists(st.integers(min_value=1, max_value=59), min_size=0, max_size=3),
 )
 def test_group_reads_fire_exactly_as_timers_fired_alone(
     tmp_path_factory: object, sqlite_template: Path, kinds: list[int], hours: list[int]
@@ -67,7 +67,7 @@ def test_group_reads_fire_exactly_as_timers_fired_alone(
                 cases.open_case(session, company, case_type=case_type, data=data, actor=company.actor(actor),
                                 now=MONDAY_0900_MSK + timedelta(minutes=n))
         at = MONDAY_0900_MSK
-        for step in sorted(hours):
+        for step in [*sorted(hours), 60]:  # the last sweep finds warnings, breaches and levels due
             at = MONDAY_0900_MSK + timedelta(hours=step)
             result = sweep(factory, company, now=at, owner="sweeper", group=group)
             assert result.failed == 0
@@ -75,4 +75,4 @@ def test_group_reads_fire_exactly_as_timers_fired_alone(
         engine.dispose()
     grouped, alone = outcomes
     assert grouped == alone
-    assert any(status == "fired" for _, status, _, _ in grouped["timers"]) or max(hours) < 3
+    assert any(status == "fired" for _, status, _, _ in grouped["timers"])
