@@ -8,7 +8,7 @@ processed. A body that text cannot hold (not UTF-8, or NUL) keeps its bytes in `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.vocabulary import InboxStatus
+from crm.events import CrmEvent
 from storage.models import InboxEvent
 
 DONE = (InboxStatus.PROCESSED, InboxStatus.UNMATCHED, InboxStatus.PARKED, InboxStatus.EXPIRED)
@@ -38,6 +39,10 @@ class InboxRecord:
     last_error: str | None = None
     account: str | None = None
     raw_body: bytes | None = None
+    events: list[CrmEvent] | None = field(default=None, compare=False)
+    """The events the request's body gave when it was read (not stored): processing in the same
+    process uses them instead of reading the stored body again. Only set when the stored body is
+    the body as it came (no redaction), so both readings are the same."""
 
 
 def body_text(body: bytes) -> tuple[str, bytes | None]:

@@ -9,7 +9,7 @@ A failure rolls everything back and records ``failed`` with the error; the row i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -81,15 +81,16 @@ def process_inbox_event(
 
 def process_inbox_events(
     factory: sessionmaker[Session], company: Company, inbox_ids: list[int], now: datetime, *,
-    apis: ApiRegistry | None = None,
+    apis: ApiRegistry | None = None, parsed: Mapping[int, list[CrmEvent]] | None = None,
 ) -> list[Processed]:
     """`process_inbox_event` for several rows (the pipeline's and the inbox flow's batches): one
     read, then ONE transaction for all of them. If any event fails, that transaction is rolled back
-    and each row is processed on its own, so one bad event never undoes (nor doubles) the others."""
-    if len(inbox_ids) <= 1:
-        return [p for i in inbox_ids if (p := process_inbox_event(factory, company, i, now, apis=apis))]
+    and each row is processed on its own, so one bad event never undoes (nor doubles) the others.
+    ``parsed``: the events some rows' bodies gave when they were received (the pipeline keeps
+    them), so those bodies are not read again."""
     done: dict[int, Processed] = {}
-    ready = _read_enriched(factory, company, inbox_ids, apis or default_registry(company, factory), done)
+    ready = _read_enriched(factory, company, inbox_ids, apis or default_registry(company, factory), done,
+                           parsed or {})
     try:
         if ready:
             with factory.begin() as session:
@@ -106,6 +107,11 @@ def process_inbox_events(
     except Exception as exc:
         if is_unavailable(exc):
             raise
+        if len(ready) == 1:  # the one row is the bad one
+            [inbox_id] = ready
+            if (failed := _failed(factory, inbox_id, exc, False)) is not None:
+                done[inbox_id] = failed
+            return [done[i] for i in inbox_ids if i in done]
         for inbox_id, (events, notes) in ready.items():  # find the bad one: each row on its own
             try:
                 processed = _process_enriched(factory, company, inbox_id, now, events, notes, False)
@@ -117,7 +123,8 @@ def process_inbox_events(
 
 
 def _read_enriched(factory: sessionmaker[Session], company: Company, inbox_ids: list[int], apis: ApiRegistry,
-                   done: dict[int, Processed]) -> dict[int, tuple[list[CrmEvent], list[str]]]:
+                   done: dict[int, Processed], parsed: Mapping[int, list[CrmEvent]],
+                   ) -> dict[int, tuple[list[CrmEvent], list[str]]]:
     """The rows still to process with their enriched events (one read); the others go to ``done``."""
     ready: dict[int, tuple[list[CrmEvent], list[str]]] = {}
     with factory() as session:
@@ -127,7 +134,7 @@ def _read_enriched(factory: sessionmaker[Session], company: Company, inbox_ids: 
             done[row.id] = _snapshot(row)
             continue
         try:  # a CRM API failing for one row fails that row only
-            ready[row.id] = enrich(_events(company, row), company, apis)
+            ready[row.id] = enrich(_events(company, row, parsed.get(row.id)), company, apis)
         except Exception as exc:
             if (failed := _failed(factory, row.id, exc, False)) is not None:
                 done[failed.id] = failed
@@ -232,10 +239,12 @@ def _config(company: Company, source: str) -> SourceConfig:
     return config
 
 
-def _events(company: Company, row: Any) -> list[CrmEvent]:
-    """The stored request's events, as the adapter reads them, tagged with the row's account."""
-    body = row.raw_body if row.raw_body is not None else row.body.encode("utf-8")
-    parsed = ADAPTERS[row.source].parse(body, _config(company, row.source))
+def _events(company: Company, row: Any, parsed: list[CrmEvent] | None = None) -> list[CrmEvent]:
+    """The stored request's events, as the adapter reads them (or read them on receipt: ``parsed``),
+    tagged with the row's account."""
+    if parsed is None:
+        body = row.raw_body if row.raw_body is not None else row.body.encode("utf-8")
+        parsed = ADAPTERS[row.source].parse(body, _config(company, row.source))
     return [e.model_copy(update={"account": row.account or "default"}) for e in parsed]
 
 
