@@ -13,12 +13,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.vocabulary import InboxStatus
 from crm.events import CrmEvent
+from storage.db import insert_ignoring_duplicates
 from storage.models import InboxEvent
 
 DONE = (InboxStatus.PROCESSED, InboxStatus.UNMATCHED, InboxStatus.PARKED, InboxStatus.EXPIRED)
@@ -68,16 +67,16 @@ class StoredEvent:
     last_error: str | None
 
 
+_INBOX = cast(Table, InboxEvent.__table__)
+_INSERT_MANY = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
+_STORE_ONE = {dialect: statement.returning(_INBOX.c.id) for dialect, statement in
+              insert_ignoring_duplicates(_INBOX, "source", "idempotency_key").items()}
+"""Built once (compiled once): a lone request is stored with this, on every quiet moment."""
+
+
 def store(session: Session, record: InboxRecord) -> StoredEvent:
     """Insert the request unless its idempotency key is known; then report the (first) row."""
-    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        upsert(InboxEvent)
-        .values(**_values(record))
-        .on_conflict_do_nothing(index_elements=["source", "idempotency_key"])
-        .returning(InboxEvent.id)
-    )
-    new_id = session.execute(statement).scalar()
+    new_id = session.execute(_STORE_ONE[session.get_bind().dialect.name], _values(record)).scalar()
     if new_id is not None:
         return StoredEvent(id=new_id, status=record.status, duplicate=False, result=None,
                            last_error=record.last_error)
@@ -88,10 +87,6 @@ def store(session: Session, record: InboxRecord) -> StoredEvent:
     ).one()
     return StoredEvent(id=first.id, status=first.status, duplicate=True, result=first.result,
                        last_error=first.last_error)
-
-
-_INBOX = cast(Table, InboxEvent.__table__)
-_INSERT_MANY = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
 
 
 def store_many(session: Session, records: list[InboxRecord]) -> list[StoredEvent]:
