@@ -21,6 +21,7 @@ from core.vocabulary import InboxStatus
 from crm.adapters import ADAPTERS, Adapter, WebhookRequest
 from crm.adapters.base import body_hash, fit_key
 from crm.errors import AuthFailed, WebhookRejected
+from crm.events import CrmEvent
 from crm.inbox import InboxRecord, StoredEvent, body_text, list_inbox
 from crm.pipeline import PipelineStopped
 from storage.faults import is_unavailable
@@ -68,16 +69,16 @@ async def receive_webhook(source: str, request: Request) -> Any:
         log.warning("webhook %s from %s refused (%s): %s", source, client, exc.status, exc)
         challenge = {"WWW-Authenticate": 'Basic realm="slaflow"'} if source == "pipedrive" else None
         return _refusal(exc, 401 if isinstance(exc, AuthFailed) else exc.status, headers=challenge)
-    record = replace(_record(adapter, incoming, source, now), account=account)
     try:
         events = adapter.parse(body, config)
     except WebhookRejected as exc:
         log.warning("webhook %s refused (%s): %s", source, exc.status, exc)
-        stored = await _store(state, _rejected(record, body, str(exc)))
+        record = _record(adapter, incoming, source, now, account, "rejected:" + body_hash(body), None)
+        stored = await _store(state, replace(record, status=InboxStatus.REJECTED, last_error=str(exc)[:2000]))
         return _refusal(exc, exc.status, inbox_id=stored.id)
     key = adapter.idempotency_key(incoming, events)  # two accounts' deliveries never collide
-    record = replace(record, idempotency_key=key if account == "default" else fit_key(f"{account}/{key}"))
-    stored = await _store(state, record)
+    key = key if account == "default" else fit_key(f"{account}/{key}")
+    stored = await _store(state, _record(adapter, incoming, source, now, account, key, events))
     acknowledgement = adapter.acknowledgement()
     if acknowledgement is not None:  # the answer the CRM expects (Salesforce: a SOAP <Ack>)
         return Response(acknowledgement[0], media_type=acknowledgement[1],
@@ -112,16 +113,14 @@ def list_inbox_events(
         return [InboxEventRow.model_validate(row, from_attributes=True) for row in rows]
 
 
-def _record(adapter: Adapter, incoming: WebhookRequest, source: str, now: Any) -> InboxRecord:
+def _record(adapter: Adapter, incoming: WebhookRequest, source: str, now: Any, account: str, key: str,
+            events: list[CrmEvent] | None) -> InboxRecord:
     headers = {name: incoming.headers[name] for name in adapter.stored_headers if name in incoming.headers}
-    text, raw = body_text(adapter.redact(incoming.body))
-    return InboxRecord(source=source, idempotency_key="", received_at=now,
-                       content_type=incoming.headers.get("content-type"), headers=headers, body=text, raw_body=raw)
-
-
-def _rejected(record: InboxRecord, body: bytes, error: str) -> InboxRecord:
-    return replace(record, idempotency_key="rejected:" + body_hash(body), status=InboxStatus.REJECTED,
-                   last_error=error[:2000])
+    stored = adapter.redact(incoming.body)
+    text, raw = body_text(stored)
+    return InboxRecord(source=source, idempotency_key=key, received_at=now,
+                       content_type=incoming.headers.get("content-type"), headers=headers, body=text, raw_body=raw,
+                       account=account, events=events if stored == incoming.body else None)
 
 
 async def _store(state: AppState, record: InboxRecord) -> StoredEvent:

@@ -10,11 +10,15 @@ webhooks, each of which opens a ``rush_delivery`` case), or, if wrk is missing, 
 httpx generator in a subprocess (said in the output). Phase 1 saturates the server with a closed
 loop of connections: accepted-and-stored per second and p50/p99 latency. Phase 2 sends a steady
 50 webhooks/s and measures the time from sending a webhook until its case is open. Floors measured
-in the same run, in this process, on a fresh SQLite file: ``sqlite_floor_insert_rps`` (the same
-inbox rows inserted with plain ``sqlite3``, one transaction each) and ``sqlite_floor_open_case_rps``
-(the engine's ``open_case`` alone, one case per transaction, no HTTP, no inbox): processing cannot
-beat the latter; ``processing_floor_ratio`` is how far it is from it. The last line printed is one
-JSON object."""
+in the same run: ``sqlite_http_floor_rps`` (wrk against ``/health/live`` on the same server just
+before the load: what HTTP alone costs on this machine now; ``http_floor_ratio`` is how far the
+webhook rate is from it) and, in this process on a fresh SQLite file, ``sqlite_floor_insert_rps``
+(the same inbox rows inserted with plain ``sqlite3``, one transaction each),
+``sqlite_floor_open_case_rps`` (the engine's ``open_case`` alone, one case per transaction, no
+HTTP, no inbox) and ``sqlite_floor_open_case_batch_rps`` (the same, as many cases per transaction
+as the pipeline's batches): processing cannot beat the latter; ``processing_floor_ratio`` is how
+far it is from it. Without ``--quick`` the backlog left after the load is drained with no request
+arriving (``drain_rps``: processing alone). The last line printed is one JSON object."""
 
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ from core.clock import SystemClock  # noqa: E402
 from core.vocabulary import InboxStatus  # noqa: E402
 from crm.adapters.generic import sign  # noqa: E402
 from crm.config import crm_config  # noqa: E402
+from crm.pipeline import MAX_PROCESS_BATCH  # noqa: E402
 from crm.processing import integration_actor  # noqa: E402
 from crm.samples import SAMPLE_ENV  # noqa: E402
 from engine.cases import open_case  # noqa: E402
@@ -110,7 +115,9 @@ def main() -> None:
     report["open_lag_p50_ms"] = report.get("sqlite_open_lag_p50_ms")
     report["open_lag_p99_ms"] = report.get("sqlite_open_lag_p99_ms")
     report["processing_floor_ratio"] = round(
-        report["sqlite_floor_open_case_rps"] / max(report["sqlite_processing_rps"], 0.1), 2)
+        report["sqlite_floor_open_case_batch_rps"] / max(report["sqlite_processing_rps"], 0.1), 2)
+    if "sqlite_http_floor_rps" in report:
+        report["http_floor_ratio"] = round(report["sqlite_http_floor_rps"] / max(report["sqlite_rps"], 0.1), 2)
     report["target_rps"] = TARGET_RPS
     report["target_p99_ms"] = TARGET_P99_MS
     report["target_processing_rps"] = TARGET_PROCESSING_RPS
@@ -177,15 +184,23 @@ def floors(count: int) -> dict[str, float]:
         actor = integration_actor("generic", generic)
         data = {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "bench"}
         clock = SystemClock()
-        started = time.perf_counter()
-        for n in range(count):
-            with sessions.begin() as session:
-                open_case(session, company, case_type="rush_delivery", data={**data, "order": f"floor-{n}"},
-                          actor=actor, now=clock.now(), source="crm:generic", external_source="generic",
-                          external_key=f"order:floor-{n}:rush_delivery")
-        open_case_rps = count / (time.perf_counter() - started)
+
+        def open_cases(prefix: str, per_transaction: int) -> float:
+            started = time.perf_counter()
+            for first in range(0, count, per_transaction):
+                with sessions.begin() as session:
+                    for n in range(first, min(count, first + per_transaction)):
+                        open_case(session, company, case_type="rush_delivery",
+                                  data={**data, "order": f"{prefix}-{n}"}, actor=actor, now=clock.now(),
+                                  source="crm:generic", external_source="generic",
+                                  external_key=f"order:{prefix}-{n}:rush_delivery")
+            return count / (time.perf_counter() - started)
+
+        open_case_rps = open_cases("floor", 1)
+        open_case_batch_rps = open_cases("batch", MAX_PROCESS_BATCH)
         engine.dispose()
-    return {"insert_rps": round(insert_rps, 1), "open_case_rps": round(open_case_rps, 1)}
+    return {"insert_rps": round(insert_rps, 1), "open_case_rps": round(open_case_rps, 1),
+            "open_case_batch_rps": round(open_case_batch_rps, 1)}
 
 
 def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: bool) -> dict[str, Any]:
@@ -201,6 +216,11 @@ def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: 
     engine = make_engine(url)
     try:
         wait_healthy(base)
+        figures: dict[str, Any] = {}
+        if wrk:  # the same server answering a route with no work: what HTTP alone costs here, now
+            trivial = wrk_load(wrk, base, None, min(duration, 3.0), connections, path="/health/live")
+            figures.update(http_floor_rps=round(trivial["requests"] / trivial["seconds"], 1),
+                           http_floor_p99_ms=trivial["p99_ms"])
         requests_file = Path(tempfile.mkstemp(suffix=".tsv")[1])
         write_requests(requests_file, count=int(duration * 6000), prefix="load")
         started_rows = count_rows(engine)
@@ -211,15 +231,16 @@ def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: 
         stored = count_rows(engine) - started_rows
         opened_during = count_cases(engine)
         requests_file.unlink()
-        figures: dict[str, Any] = {
+        figures |= {
             "rps": round(stored / load.get("seconds", elapsed), 1),
             "p50_ms": load["p50_ms"], "p99_ms": load["p99_ms"], "errors": load["errors"],
             "requests": load["requests"], "stored": stored,
             "processing_rps": round(opened_during / elapsed, 1),
             "backlog_after_load": stored - opened_during,
         }
-        if drain:
+        if drain:  # the backlog left, processed with no request arriving
             figures["drain_s"] = wait_processed(engine, stored, timeout=600)
+            figures["drain_rps"] = round((count_cases(engine) - opened_during) / max(figures["drain_s"], 0.1), 1)
         figures.update(lag_phase(base, engine))
         return figures
     finally:
@@ -243,16 +264,21 @@ def order(order_id: str) -> bytes:
                       ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def wrk_load(wrk: str, base: str, requests_file: Path, duration: float, connections: int) -> dict[str, Any]:
-    script = requests_file.with_suffix(".lua")
-    script.write_text(LUA % {"path": PATH}, encoding="utf-8")
-    out = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{duration:.0f}s", "--latency", "-s", str(script), f"{base}{PATH}",
-         "--", str(requests_file)],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    script.unlink()
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", out, re.MULTILINE))
+def wrk_load(wrk: str, base: str, requests_file: Path | None, duration: float, connections: int,
+             path: str = PATH) -> dict[str, Any]:
+    """wrk against ``path``: POSTs of the pre-signed requests in ``requests_file``, or plain GETs."""
+    command = [wrk, "-t1", f"-c{connections}", f"-d{duration:.0f}s", "--latency", f"{base}{path}"]
+    script = None
+    if requests_file is not None:
+        script = requests_file.with_suffix(".lua")
+        script.write_text(LUA % {"path": path}, encoding="utf-8")
+        command[-1:-1] = ["-s", str(script)]
+        command += ["--", str(requests_file)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if script is not None:
+        script.unlink()
+    # wrk pads some values with a trailing space ("99%    1.20s "): the pattern allows it
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+[a-z]+)\s*$", out, re.MULTILINE))
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     seconds = float(re.search(r"requests in ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -8,16 +8,16 @@ processed. A body that text cannot hold (not UTF-8, or NUL) keeps its bytes in `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.vocabulary import InboxStatus
+from crm.events import CrmEvent
+from storage.db import insert_ignoring_duplicates
 from storage.models import InboxEvent
 
 DONE = (InboxStatus.PROCESSED, InboxStatus.UNMATCHED, InboxStatus.PARKED, InboxStatus.EXPIRED)
@@ -38,6 +38,10 @@ class InboxRecord:
     last_error: str | None = None
     account: str | None = None
     raw_body: bytes | None = None
+    events: list[CrmEvent] | None = field(default=None, compare=False)
+    """The events the request's body gave when it was read (not stored): processing in the same
+    process uses them instead of reading the stored body again. Only set when the stored body is
+    the body as it came (no redaction), so both readings are the same."""
 
 
 def body_text(body: bytes) -> tuple[str, bytes | None]:
@@ -63,16 +67,16 @@ class StoredEvent:
     last_error: str | None
 
 
+_INBOX = cast(Table, InboxEvent.__table__)
+_INSERT_MANY = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
+_STORE_ONE = {dialect: statement.returning(_INBOX.c.id) for dialect, statement in
+              insert_ignoring_duplicates(_INBOX, "source", "idempotency_key").items()}
+"""Built once (compiled once): a lone request is stored with this, on every quiet moment."""
+
+
 def store(session: Session, record: InboxRecord) -> StoredEvent:
     """Insert the request unless its idempotency key is known; then report the (first) row."""
-    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        upsert(InboxEvent)
-        .values(**_values(record))
-        .on_conflict_do_nothing(index_elements=["source", "idempotency_key"])
-        .returning(InboxEvent.id)
-    )
-    new_id = session.execute(statement).scalar()
+    new_id = session.execute(_STORE_ONE[session.get_bind().dialect.name], _values(record)).scalar()
     if new_id is not None:
         return StoredEvent(id=new_id, status=record.status, duplicate=False, result=None,
                            last_error=record.last_error)
@@ -83,10 +87,6 @@ def store(session: Session, record: InboxRecord) -> StoredEvent:
     ).one()
     return StoredEvent(id=first.id, status=first.status, duplicate=True, result=first.result,
                        last_error=first.last_error)
-
-
-_INBOX = cast(Table, InboxEvent.__table__)
-_INSERT_MANY = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
 
 
 def store_many(session: Session, records: list[InboxRecord]) -> list[StoredEvent]:

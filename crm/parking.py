@@ -45,6 +45,15 @@ _ANY_PARKED = select(InboxEvent.id).where(*_PARKED, InboxEvent.id != bindparam("
 """Built once: composing these expressions costs more than running the query."""
 
 
+def parked_sources(session: Session) -> set[str]:
+    """The sources that have parked rows now (one index-only lookup): a batch that opens cases
+    calls `apply_parked` only for these, and adds the sources of the rows it parks itself."""
+    return set(session.scalars(_PARKED_SOURCES))
+
+
+_PARKED_SOURCES = select(InboxEvent.source).where(InboxEvent.status == InboxStatus.PARKED).distinct()
+
+
 def apply_parked(session: Session, source: str, external_key: str, case_id: int, fire: Fire, *,
                  exclude: int | None = None) -> list[int]:
     """Fire the triggers parked for the case just opened (oldest row first); return the rows changed.

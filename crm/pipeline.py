@@ -25,6 +25,7 @@ from core.clock import Clock
 from core.vocabulary import InboxStatus
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
+from crm.events import CrmEvent
 from crm.inbox import InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
 from crm.parking import expire_parked
 from crm.processing import process_inbox_events
@@ -38,6 +39,8 @@ STORAGE_RETRY_SECONDS = 1.0
 PROCESS_BUDGET_SECONDS = 0.02
 """About how long one processing batch may keep the requests that arrive meanwhile waiting."""
 MAX_PROCESS_BATCH = 64
+MAX_KEPT_EVENTS = 20_000
+"""Rows whose parsed events are kept in memory for processing (beyond, their bodies are read again)."""
 
 
 @dataclass
@@ -61,6 +64,7 @@ class InboxPipeline:
         self._cond = threading.Condition()
         self._incoming: deque[_Submission] = deque()
         self._to_process: deque[int] = deque()
+        self._parsed: dict[int, list[CrmEvent]] = {}  # events read on receipt, by row, until processed
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -88,6 +92,7 @@ class InboxPipeline:
         with self._cond:
             self._thread = None
             self._to_process.clear()
+            self._parsed.clear()
 
     async def submit(self, record: InboxRecord) -> StoredEvent:
         """Store a request (committed when this returns) and queue it for processing."""
@@ -134,8 +139,9 @@ class InboxPipeline:
             size = max(1, min(MAX_PROCESS_BATCH, int(PROCESS_BUDGET_SECONDS / self._seconds_per_event)))
             with self._cond:
                 ids = [self._to_process.popleft() for _ in range(min(size, len(self._to_process)))]
+                parsed = {i: events for i in ids if (events := self._parsed.pop(i, None)) is not None}
             if ids:
-                self._process_batch(ids)
+                self._process_batch(ids, parsed)
 
     def _store(self, batch: list[_Submission]) -> None:
         try:
@@ -153,14 +159,19 @@ class InboxPipeline:
             return
         with self._cond:
             if self._process:
-                self._to_process.extend(s.id for s in stored if not s.duplicate and s.status == InboxStatus.RECEIVED)
+                for item, row in zip(batch, stored, strict=True):
+                    if not row.duplicate and row.status == InboxStatus.RECEIVED:
+                        self._to_process.append(row.id)
+                        if item.record.events is not None and len(self._parsed) < MAX_KEPT_EVENTS:
+                            self._parsed[row.id] = item.record.events
         for item, result in zip(batch, stored, strict=True):
             _answer(item, result)
 
-    def _process_batch(self, ids: list[int]) -> None:
+    def _process_batch(self, ids: list[int], parsed: dict[int, list[CrmEvent]]) -> None:
         started = time.perf_counter()
         try:
-            process_inbox_events(self._factory, self._company, ids, self._clock.now(), apis=self._apis)
+            process_inbox_events(self._factory, self._company, ids, self._clock.now(), apis=self._apis,
+                                 parsed=parsed)
         except Exception as exc:  # the rows stay received/failed in the database: replay picks them up
             if not is_unavailable(exc):
                 log.exception("inbox events %s: processing could not record their outcome", ids)
@@ -171,6 +182,7 @@ class InboxPipeline:
                         STORAGE_RETRY_SECONDS)
             with self._cond:
                 self._to_process.extend(ids)
+                self._parsed.update(parsed)
                 self._cond.wait(STORAGE_RETRY_SECONDS)
             return
         pace = (time.perf_counter() - started) / len(ids)

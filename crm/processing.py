@@ -9,12 +9,12 @@ A failure rolls everything back and records ``failed`` with the error; the row i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DuplicateCase, IllegalTransition, SlaflowError
@@ -27,7 +27,7 @@ from crm.enrichment import default_registry, enrich
 from crm.events import CrmEvent
 from crm.inbox import DONE, pending_inbox_ids
 from crm.lead_hook import lead_actions
-from crm.parking import apply_parked, park, parked_until
+from crm.parking import apply_parked, park, parked_sources, parked_until
 from crm.rules import OPEN, PlannedAction, plan
 from engine import cases, records
 from org.chart import Actor, Company
@@ -68,7 +68,7 @@ def process_inbox_event(
     environment)."""
     try:
         with factory() as session:
-            row = session.get(InboxEvent, inbox_id)
+            row = session.execute(select(*_READ).where(InboxEvent.id == inbox_id)).one_or_none()
             if row is None:
                 return None
             if _settled(row, force):
@@ -81,27 +81,37 @@ def process_inbox_event(
 
 def process_inbox_events(
     factory: sessionmaker[Session], company: Company, inbox_ids: list[int], now: datetime, *,
-    apis: ApiRegistry | None = None,
+    apis: ApiRegistry | None = None, parsed: Mapping[int, list[CrmEvent]] | None = None,
 ) -> list[Processed]:
     """`process_inbox_event` for several rows (the pipeline's and the inbox flow's batches): one
     read, then ONE transaction for all of them. If any event fails, that transaction is rolled back
-    and each row is processed on its own, so one bad event never undoes (nor doubles) the others."""
-    if len(inbox_ids) <= 1:
-        return [p for i in inbox_ids if (p := process_inbox_event(factory, company, i, now, apis=apis))]
+    and each row is processed on its own, so one bad event never undoes (nor doubles) the others.
+    ``parsed``: the events some rows' bodies gave when they were received (the pipeline keeps
+    them), so those bodies are not read again."""
     done: dict[int, Processed] = {}
-    ready = _read_enriched(factory, company, inbox_ids, apis or default_registry(company, factory), done)
+    ready = _read_enriched(factory, company, inbox_ids, apis or default_registry(company, factory), done,
+                           parsed or {})
     try:
         if ready:
             with factory.begin() as session:
-                locked = session.scalars(
-                    select(InboxEvent).where(InboxEvent.id.in_(list(ready))).order_by(InboxEvent.id)
-                    .with_for_update().execution_options(populate_existing=True)).all()
+                locked = session.execute(
+                    select(*_ROW).where(InboxEvent.id.in_(list(ready))).order_by(InboxEvent.id).with_for_update()
+                ).all()
+                parked = parked_sources(session)  # one lookup for the batch, not one per opened case
+                outcomes: list[dict[str, Any]] = []
                 for row in locked:
                     events, notes = ready[row.id]
-                    done[row.id] = _settle(session, company, row, now, events, notes, False)
+                    done[row.id] = _settle(session, company, row, now, events, notes, False, parked, outcomes)
+                if outcomes:
+                    session.execute(_SETTLE, outcomes)  # one statement for the batch's rows
     except Exception as exc:
         if is_unavailable(exc):
             raise
+        if len(ready) == 1:  # the one row is the bad one
+            [inbox_id] = ready
+            if (failed := _failed(factory, inbox_id, exc, False)) is not None:
+                done[inbox_id] = failed
+            return [done[i] for i in inbox_ids if i in done]
         for inbox_id, (events, notes) in ready.items():  # find the bad one: each row on its own
             try:
                 processed = _process_enriched(factory, company, inbox_id, now, events, notes, False)
@@ -113,7 +123,8 @@ def process_inbox_events(
 
 
 def _read_enriched(factory: sessionmaker[Session], company: Company, inbox_ids: list[int], apis: ApiRegistry,
-                   done: dict[int, Processed]) -> dict[int, tuple[list[CrmEvent], list[str]]]:
+                   done: dict[int, Processed], parsed: Mapping[int, list[CrmEvent]],
+                   ) -> dict[int, tuple[list[CrmEvent], list[str]]]:
     """The rows still to process with their enriched events (one read); the others go to ``done``."""
     ready: dict[int, tuple[list[CrmEvent], list[str]]] = {}
     with factory() as session:
@@ -123,15 +134,27 @@ def _read_enriched(factory: sessionmaker[Session], company: Company, inbox_ids: 
             done[row.id] = _snapshot(row)
             continue
         try:  # a CRM API failing for one row fails that row only
-            ready[row.id] = enrich(_events(company, row), company, apis)
+            ready[row.id] = enrich(_events(company, row, parsed.get(row.id)), company, apis)
         except Exception as exc:
             if (failed := _failed(factory, row.id, exc, False)) is not None:
                 done[failed.id] = failed
     return ready
 
 
-_READ = (InboxEvent.id, InboxEvent.source, InboxEvent.account, InboxEvent.body, InboxEvent.raw_body,
-         InboxEvent.status, InboxEvent.attempts, InboxEvent.result, InboxEvent.last_error)
+_ROW = (InboxEvent.id, InboxEvent.source, InboxEvent.account, InboxEvent.status, InboxEvent.attempts,
+        InboxEvent.result, InboxEvent.last_error)
+"""What settling a row needs of it: read (and locked) as plain columns, no ORM object."""
+_READ = (*_ROW, InboxEvent.body, InboxEvent.raw_body)
+_INBOX = cast(Table, InboxEvent.__table__)
+_SETTLE = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("row_id"))
+    .values(status=bindparam("new_status"), result=bindparam("new_result", type_=_INBOX.c.result.type),
+            processed_at=bindparam("now", type_=_INBOX.c.processed_at.type),
+            expires_at=bindparam("until", type_=_INBOX.c.expires_at.type), last_error=None,
+            attempts=_INBOX.c.attempts + 1)
+)
+"""A processed row's outcome, built once (executed for one row or, batched, for many)."""
 
 
 def _settled(row: Any, force: bool) -> bool:
@@ -142,23 +165,35 @@ def _settled(row: Any, force: bool) -> bool:
 def _process_enriched(factory: sessionmaker[Session], company: Company, inbox_id: int, now: datetime,
                       events: list[CrmEvent], notes: list[str], force: bool) -> Processed | None:
     with factory.begin() as session:
-        row = _lock(session, inbox_id)
+        row = session.execute(select(*_ROW).where(InboxEvent.id == inbox_id).with_for_update()).one_or_none()
         if row is None:
             return None
-        return _settle(session, company, row, now, events, notes, force)
+        return _settle(session, company, row, now, events, notes, force, None, None)
 
 
-def _settle(session: Session, company: Company, row: InboxEvent, now: datetime, events: list[CrmEvent],
-            notes: list[str], force: bool) -> Processed:
-    """Apply a locked row's events and record its outcome (status re-checked under the lock)."""
+def _settle(session: Session, company: Company, row: Any, now: datetime, events: list[CrmEvent],
+            notes: list[str], force: bool, parked: set[str] | None, later: list[dict[str, Any]] | None) -> Processed:
+    """Apply a locked row's events and record its outcome (status re-checked under the lock).
+
+    ``parked``: the sources with parked rows, when the caller looked them up for a whole batch
+    (None: look at each opening). ``later``: where to leave the outcome for the caller to write
+    with the batch's others (None: written now). A parked row is written at once either way, so
+    a case a later row of the batch opens finds it."""
     if _settled(row, force):
         return _snapshot(row)
-    status, result = _apply(session, company, row, now, events)
+    status, result, until = _apply(session, company, row, now, events, parked)
     if notes:
         result["notes"] = notes
-    row.status, row.result, row.processed_at, row.last_error = status, result, now, None
-    row.attempts += 1
-    return _snapshot(row)
+    outcome = {"row_id": row.id, "new_status": status, "new_result": result, "now": now, "until": until}
+    if status == InboxStatus.PARKED:
+        if parked is not None:
+            parked.add(row.source)
+        session.execute(_SETTLE, outcome)
+    elif later is not None:
+        later.append(outcome)
+    else:
+        session.execute(_SETTLE, outcome)
+    return Processed(id=row.id, status=status, attempts=row.attempts + 1, result=result, last_error=None)
 
 
 def _failed(factory: sessionmaker[Session], inbox_id: int, exc: Exception, force: bool) -> Processed | None:
@@ -204,30 +239,32 @@ def _config(company: Company, source: str) -> SourceConfig:
     return config
 
 
-def _events(company: Company, row: Any) -> list[CrmEvent]:
-    """The stored request's events, as the adapter reads them, tagged with the row's account."""
-    body = row.raw_body if row.raw_body is not None else row.body.encode("utf-8")
-    parsed = ADAPTERS[row.source].parse(body, _config(company, row.source))
+def _events(company: Company, row: Any, parsed: list[CrmEvent] | None = None) -> list[CrmEvent]:
+    """The stored request's events, as the adapter reads them (or read them on receipt: ``parsed``),
+    tagged with the row's account."""
+    if parsed is None:
+        body = row.raw_body if row.raw_body is not None else row.body.encode("utf-8")
+        parsed = ADAPTERS[row.source].parse(body, _config(company, row.source))
     return [e.model_copy(update={"account": row.account or "default"}) for e in parsed]
 
 
-def _apply(session: Session, company: Company, row: InboxEvent, now: datetime,
-           events: list[CrmEvent]) -> tuple[str, dict[str, Any]]:
+def _apply(session: Session, company: Company, row: Any, now: datetime, events: list[CrmEvent],
+           parked: set[str] | None) -> tuple[str, dict[str, Any], datetime | None]:
+    """The row's status, result and parking deadline after applying its events."""
     config = _config(company, row.source)
     actor = integration_actor(row.source, config)
     planned = [action for event in events for action in plan(crm_config(company).rules, event)]
-    outcomes = [_perform(session, company, action, actor, now, config, row.id) for action in planned]
+    outcomes = [_perform(session, company, action, actor, now, config, row.id, parked) for action in planned]
     outcomes += lead_actions(session, company, events, actor, now)  # lead records (leads)
     result = {"events": [e.model_dump(mode="json", exclude={"fields"}) for e in events], "actions": outcomes}
     until = parked_until(result)
-    row.expires_at = until
     if until is not None:
-        return InboxStatus.PARKED, result
-    return (InboxStatus.PROCESSED if outcomes else InboxStatus.UNMATCHED), result
+        return InboxStatus.PARKED, result, until
+    return (InboxStatus.PROCESSED if outcomes else InboxStatus.UNMATCHED), result, None
 
 
 def _perform(session: Session, company: Company, action: PlannedAction, actor: Actor, now: datetime,
-             config: SourceConfig, inbox_id: int) -> dict[str, Any]:
+             config: SourceConfig, inbox_id: int, parked: set[str] | None) -> dict[str, Any]:
     source = action.event.source
     outcome: dict[str, Any] = {
         "rule": action.rule.label, "action": action.action, "case_type": action.case_type,
@@ -245,7 +282,8 @@ def _perform(session: Session, company: Company, action: PlannedAction, actor: A
             )
         except DuplicateCase:
             return {**outcome, "outcome": "exists", "case_id": _linked_case(session, action, open_only=False)}
-        late = apply_parked(session, source, action.external_key, case.id, fire, exclude=inbox_id)
+        late = (apply_parked(session, source, action.external_key, case.id, fire, exclude=inbox_id)
+                if parked is None or source in parked else [])
         state = records.load(session, case.id).state if late else case.state
         return {**outcome, "outcome": "opened", "case_id": case.id, "state": state,
                 **({"applied_parked": late} if late else {})}

@@ -226,3 +226,29 @@ def test_it_starts_without_a_sources_secret_and_that_source_answers_503_saying_w
                                         secret=ENV["SLAFLOW_GENERIC_SECRET"], timestamp=now_ts(clock))
         assert client.post("/webhooks/generic", content=body, headers=headers).status_code == 200
     served.engine.dispose()
+
+
+def test_it_reads_a_body_once_when_it_is_stored_as_it_came_and_again_when_it_was_redacted(
+    client: TestClient, db_url: str, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm.adapters.bitrix24 import Bitrix24Adapter
+    from crm.adapters.generic import GenericAdapter
+
+    reads: list[str] = []
+    for adapter in (GenericAdapter, Bitrix24Adapter):
+        def counting(self: Any, body: bytes, config: Any, parse: Any = adapter.parse) -> Any:
+            reads.append(self.name)
+            return parse(self, body, config)
+        monkeypatch.setattr(adapter, "parse", counting)
+    order = {"entity": "order", "entity_id": "R-1", "event": "stage_changed", "stage": "rush_requested",
+             "fields": {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "VIP"}}
+    body, headers = samples.generic(order, secret=ENV["SLAFLOW_GENERIC_SECRET"], timestamp=now_ts(clock))
+    generic = client.post("/webhooks/generic", content=body, headers=headers)
+    assert generic.status_code == 200 and event(client, generic.json()["id"])["status"] == "processed"
+    assert reads == ["generic"]  # on receipt; processing used what that reading gave
+    body, headers = samples.bitrix24("ONCRMLEADDELETE", 3187, now_ts(clock), token=ENV["SLAFLOW_BITRIX24_APP_TOKEN"])
+    bitrix = client.post("/webhooks/bitrix24", content=body, headers=headers)
+    assert bitrix.status_code == 200 and event(client, bitrix.json()["id"])["status"] == "processed"
+    assert reads == ["generic", "bitrix24", "bitrix24"]  # the stored body is redacted: read as stored
+    assert [(c.external_key, c.data.get("reason")) for c in cases_in(db_url)] == [
+        ("order:R-1:rush_delivery", "VIP"), ("lead:3187:lead_dispute", "deleted in Bitrix24 as junk")]

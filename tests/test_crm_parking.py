@@ -17,7 +17,7 @@ from api.testing import example_config, write_config
 from core.clock import SimulatedClock
 from core.vocabulary import InboxStatus
 from crm.parking import expire_parked
-from crm.processing import process_inbox_event
+from crm.processing import process_inbox_event, process_inbox_events
 from org.chart import Company
 from runtime.company import company_from_mapping
 from slaflow.commands.crm import inbox_app
@@ -98,3 +98,42 @@ def test_it_opens_the_case_even_when_a_parked_trigger_is_refused_and_marks_that_
         row = session.get(InboxEvent, early.id)
         assert row is not None and row.status == InboxStatus.FAILED
         assert row.last_error is not None and "MissingFields" in row.last_error and "reason" in row.last_error
+
+
+def test_a_batch_applies_a_trigger_it_parked_itself_when_a_later_row_of_the_batch_opens_the_case(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    # The batch looks the parked rows up once; the row it parks itself must still be found.
+    early, opening, other = (amo(sessions, clock, LOST, key="lost"), amo(sessions, clock, RESERVE, key="reserve"),
+                             amo(sessions, clock, {**RESERVE, "id": 25399014}, key="other"))
+    outcomes = {p.id: p for p in process_inbox_events(sessions, company, [early, opening, other], clock.now())}
+    assert outcomes[early].status == InboxStatus.PARKED  # as the batch saw it, before the case opened
+    opened = outcomes[opening].result
+    assert opened is not None and opened["actions"][0]["applied_parked"] == [early]
+    other_result = outcomes[other].result
+    assert other_result is not None and "applied_parked" not in other_result["actions"][0]
+    with sessions() as session:
+        states = dict(session.execute(select(Case.external_key, Case.state)).tuples().all())
+        assert states == {"lead:25399013:reservation": "cancelled", "lead:25399014:reservation": "approval"}
+        row = session.get(InboxEvent, early)
+        assert row is not None and row.status == InboxStatus.PROCESSED and row.expires_at is None
+        assert [(r.status, r.attempts) for r in session.scalars(
+            select(InboxEvent).where(InboxEvent.id.in_([opening, other])).order_by(InboxEvent.id))] == [
+            (InboxStatus.PROCESSED, 1), (InboxStatus.PROCESSED, 1)]
+
+
+def test_a_batch_applies_a_trigger_parked_by_an_earlier_batch(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    early = amo(sessions, clock, LOST, key="lost")
+    first = process_inbox_events(sessions, company, [early, amo(sessions, clock, {**RESERVE, "id": 1}, key="a")],
+                                 clock.now())
+    assert [p.status for p in first] == [InboxStatus.PARKED, InboxStatus.PROCESSED]
+    opening = amo(sessions, clock, RESERVE, key="reserve")
+    second = process_inbox_events(sessions, company, [opening, amo(sessions, clock, {**RESERVE, "id": 2}, key="b")],
+                                  clock.now())
+    result = second[0].result
+    assert result is not None and result["actions"][0]["applied_parked"] == [early]
+    with sessions() as session:
+        assert session.scalars(select(Case.state).where(Case.external_key == "lead:25399013:reservation")).one() == (
+            "cancelled")
