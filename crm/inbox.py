@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from core.vocabulary import InboxStatus
 from crm.events import CrmEvent
-from storage.db import insert_ignoring_duplicates
 from storage.models import InboxEvent
+from storage.prepared import prepared_insert
 
 DONE = (InboxStatus.PROCESSED, InboxStatus.UNMATCHED, InboxStatus.PARKED, InboxStatus.EXPIRED)
 RETRYABLE = (InboxStatus.RECEIVED, InboxStatus.FAILED)
@@ -69,14 +69,19 @@ class StoredEvent:
 
 _INBOX = cast(Table, InboxEvent.__table__)
 _INSERT_MANY = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
-_STORE_ONE = {dialect: statement.returning(_INBOX.c.id) for dialect, statement in
-              insert_ignoring_duplicates(_INBOX, "source", "idempotency_key").items()}
-"""Built once (compiled once): a lone request is stored with this, on every quiet moment."""
+_STORE_ONE = prepared_insert(
+    _INBOX,
+    ("source", "idempotency_key", "received_at", "content_type", "headers", "body", "status", "attempts", "last_error",
+     "account", "raw_body"),
+    returning="id",
+    unless_exists=("source", "idempotency_key"),
+)
+"""Compiled once: a lone request is stored with this, on every quiet moment."""
 
 
 def store(session: Session, record: InboxRecord) -> StoredEvent:
     """Insert the request unless its idempotency key is known; then report the (first) row."""
-    new_id = session.execute(_STORE_ONE[session.get_bind().dialect.name], _values(record)).scalar()
+    new_id = _STORE_ONE.scalar(session, _values(record))
     if new_id is not None:
         return StoredEvent(id=new_id, status=record.status, duplicate=False, result=None,
                            last_error=record.last_error)

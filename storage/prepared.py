@@ -150,16 +150,19 @@ def prepared_insert(
     table: Table, columns: Sequence[str], *, returning: str | None = None, unless_exists: Sequence[str] = ()
 ) -> Prepared:
     """An INSERT of exactly ``columns`` (each a bind parameter of the column's own name and type);
-    with ``unless_exists``, ``ON CONFLICT (those columns) DO NOTHING``."""
+    with ``unless_exists``, ``ON CONFLICT (those columns) DO NOTHING`` (then ``returning`` gives
+    no row for a row that existed)."""
     values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
     if not unless_exists:
-        statement: Insert = insert(table).values(values)
+        statement = insert(table).values(values)
         return Prepared(statement.returning(table.c[returning]) if returning is not None else statement)
-    assert returning is None, "a row that already exists returns nothing"
-    return Prepared({
+    statements: dict[str, Insert] = {
         "sqlite": sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=list(unless_exists)),
         "postgresql": pg_insert(table).values(values).on_conflict_do_nothing(index_elements=list(unless_exists)),
-    })
+    }
+    if returning is not None:
+        statements = {name: statement.returning(table.c[returning]) for name, statement in statements.items()}
+    return Prepared(statements)
 
 
 _CONNECTION = "slaflow.prepared.connection"

@@ -119,3 +119,16 @@ def test_what_the_thin_path_cannot_do_is_refused_when_compiled(sessions: session
     expanding = Prepared(select(_cases.c.id).where(_cases.c.id.in_(bindparam("ids", expanding=True))))
     with sessions.begin() as session, pytest.raises(TypeError, match="IN lists"):
         expanding.all(session, {"ids": [1, 2]})
+
+
+def test_an_insert_unless_exists_returns_the_new_id_and_nothing_for_a_known_row(
+    sessions: sessionmaker[Session],
+) -> None:
+    once = prepared_insert(table(CaseTypeVersion), VERSION, returning="fingerprint", unless_exists=("fingerprint",))
+    row = {"fingerprint": "f2", "name": "return", "definition": {"a": 1}, "created_at": AT}
+    with sessions.begin() as session:
+        assert once.scalar(session, row) == "f2"
+        assert once.scalar(session, {**row, "name": "other"}) is None
+    with sessions.begin() as session:
+        stored = session.get(CaseTypeVersion, "f2")
+        assert stored is not None and stored.name == "return"
