@@ -100,6 +100,20 @@ def step_filter(scope: Scope) -> list[ColumnElement[bool]]:
     return where
 
 
+def clock_departments(session: Session, kind: ClockKind) -> list[str]:
+    """The departments owning clocks of ``kind``, in order: a skip scan of the index by
+    department (`storage.models.SlaClock`), one seek per department whatever the number of
+    clocks. ``department IN`` these makes SQLite group a period's clocks by department along the
+    index instead of sorting them."""
+    later = _clocks.alias("later")
+    names = (
+        select(func.min(_clocks.c.department).label("name")).where(_clocks.c.kind == kind).cte("names", recursive=True)
+    )
+    following = select(func.min(later.c.department)).where(later.c.kind == kind, later.c.department > names.c.name)
+    names = names.union_all(select(following.scalar_subquery()).where(names.c.name.is_not(None)))
+    return [name for name in session.scalars(select(names.c.name)) if name is not None]
+
+
 def open_by_department(session: Session, where: list[ColumnElement[bool]]) -> dict[str, list[Any]]:
     """The open clocks ``where`` selects, by department."""
     found: dict[str, list[Any]] = {}
