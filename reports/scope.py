@@ -4,7 +4,9 @@ The report queries (`reports.steps`, `reports.cases`, `reports.ledger`, `reports
 `reports.outcomes`, merged by `reports.departments`): every figure is aggregated by the database
 (GROUP BY and window functions), in SQL that runs unchanged on SQLite and PostgreSQL; Python only
 turns the few aggregate rows into dataclasses (at most one row per department, department pair,
-week or listed case).
+week or listed case). One exception: SQLite has no percentile function, so `reports.steps` sorts a
+department's finished minutes in Python for its median and 90th percentile (PostgreSQL picks them
+with ``percentile_disc``).
 
 Which rows a period ``[since, until)`` covers:
 
