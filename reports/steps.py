@@ -3,17 +3,19 @@ time in state (median and 90th percentile of business minutes per finished step)
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ARRAY, ColumnElement, Float, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
-from reports.scope import Scope, open_by_department, step_filter
+from reports.scope import Scope, clock_departments, open_by_department, step_filter
 from sla import ledger as sla_ledger
 from sla.compliance import Tally
+from sla.model import ClockKind
 from storage.models import Case, SlaClock
 
 _clocks = SlaClock.__table__
@@ -64,9 +66,10 @@ def _ranks(n: int, k: int, d: int) -> tuple[int, float]:
     return scaled // d, float(scaled % d) / float(d)
 
 
-def _counts_statement(session: Session, scope: Scope) -> Select[Any]:
-    """Step counts per department (one GROUP BY over the report index)."""
-    where = step_filter(scope)
+def _counts_statement(session: Session, scope: Scope, departments: list[str]) -> Select[Any]:
+    """Step counts per department: one GROUP BY along the index by department (``department IN``
+    the departments that own steps: SQLite then groups without sorting)."""
+    where = [*step_filter(scope), _clocks.c.department.in_(departments)]
     return (
         select(
             _clocks.c.department.label("department"),
@@ -78,44 +81,53 @@ def _counts_statement(session: Session, scope: Scope) -> Select[Any]:
     )
 
 
-def _picked_statement(scope: Scope, ranks: set[int]) -> Select[Any]:
-    """The finished steps' business minutes at the given ranks of their department (a
-    ``row_number()`` window over the finished steps: SQLite has no percentile function)."""
-    ranked = (
-        select(
-            _clocks.c.department.label("department"),
-            _clocks.c.used_minutes.label("minutes"),
-            (func.row_number().over(partition_by=_clocks.c.department, order_by=_clocks.c.used_minutes) - 1).label(
-                "rank"
-            ),
-        )
-        .where(*step_filter(scope), _clocks.c.stopped_at.is_not(None))
-        .subquery("ranked")
-    )
-    return select(ranked.c.department, ranked.c.rank, ranked.c.minutes).where(ranked.c.rank.in_(sorted(ranks)))
+def _finished(scope: Scope, department: str) -> list[ColumnElement[bool]]:
+    """The department's finished (stopped) steps in the scope: one range of the index by
+    department."""
+    return [*step_filter(scope), _clocks.c.department == department, _clocks.c.stopped_at.is_not(None)]
+
+
+def _needed(n: int) -> list[int]:
+    """The ranks `PERCENTILES` read among n values: the two around each percentile's position."""
+    return sorted({rank for lower, _ in _positions(n).values() for rank in (lower, lower + 1) if rank < n})
+
+
+def _positions(n: int) -> dict[str, tuple[int, float]]:
+    return {name: _ranks(n, k, d) for name, (k, d) in PERCENTILES.items()}
+
+
+def _minutes_at(session: Session, scope: Scope, department: str, n: int) -> tuple[int, dict[int, float]]:
+    """The business minutes of the department's finished steps at the ranks `_needed` reads,
+    and how many steps they are ranked among (n, as counted). PostgreSQL picks them with
+    ``percentile_disc``: the fraction ``(rank + 1/2) / n`` selects the row at ``rank`` exactly,
+    and it sorts the department's minutes alone. SQLite has no percentile function (and its
+    ``row_number()`` window costs twice its sort): it reads the department's minutes from the
+    index by department, sorted here."""
+    if session.get_bind().dialect.name == "postgresql":
+        ranks = _needed(n)
+        fractions = bindparam("fractions", [(rank + 0.5) / n for rank in ranks], type_=ARRAY(Float))
+        picked = select(func.percentile_disc(fractions).within_group(_clocks.c.used_minutes))
+        values = session.execute(picked.where(*_finished(scope, department))).scalar_one() or []
+        return n, {rank: float(value) for rank, value in zip(ranks, values, strict=True)}
+    # The DBAPI cursor's plain floats, without a result row per value (a third of the time at 1M cases).
+    with closing(
+        session.connection().execute(select(_clocks.c.used_minutes).where(*_finished(scope, department)))
+    ) as read:
+        minutes = sorted(value for (value,) in read.cursor.fetchall())
+    return len(minutes), {rank: float(minutes[rank]) for rank in _needed(len(minutes))}
 
 
 def _percentiles(session: Session, scope: Scope, finished: dict[str, int]) -> dict[str, dict[str, float]]:
     """Median and 90th percentile of the finished steps' business minutes per department, equal
-    to PostgreSQL's ``percentile_cont``: the counts give each department's n, one window pass
-    reads only the rows at the ranks each percentile needs, and the two neighbours are weighted
-    by the fraction here (the database sorts; Python combines a few dozen values)."""
-    wanted = {
-        department: {name: _ranks(n, k, d) for name, (k, d) in PERCENTILES.items()}
-        for department, n in finished.items()
-        if n > 0
-    }
-    ranks = {rank for by_name in wanted.values() for lower, _ in by_name.values() for rank in (lower, lower + 1)}
-    if not ranks:
-        return {}
-    values = {
-        (row.department, int(row.rank)): float(row.minutes) for row in session.execute(_picked_statement(scope, ranks))
-    }
+    to PostgreSQL's ``percentile_cont``: the counts give each department's n, the database gives
+    the minutes at the two ranks around each percentile (`_minutes_at`), and the two neighbours
+    are weighted by the fraction here (the ranks in exact integer arithmetic)."""
     found: dict[str, dict[str, float]] = {}
-    for department, by_name in wanted.items():
-        for name, (lower, fraction) in by_name.items():
-            value = values[(department, lower)] * (1.0 - fraction)
-            upper = values.get((department, lower + 1))
+    for department, counted in finished.items():
+        n, at = _minutes_at(session, scope, department, counted) if counted > 0 else (0, {})
+        for name, (lower, fraction) in _positions(n).items() if n > 0 else ():
+            value = at[lower] * (1.0 - fraction)
+            upper = at.get(lower + 1)
             if upper is not None:
                 value += upper * fraction
             found.setdefault(department, {})[name] = value
@@ -125,7 +137,7 @@ def _percentiles(session: Session, scope: Scope, finished: dict[str, int]) -> di
 def step_rows(session: Session, scope: Scope) -> list[tuple[DepartmentFigures, TimeInState]]:
     """Per department: its step figures and time in state (the counts, then the percentiles)."""
     open_by = open_by_department(session, step_filter(scope))
-    counted = list(session.execute(_counts_statement(session, scope)))
+    counted = list(session.execute(_counts_statement(session, scope, clock_departments(session, ClockKind.STEP))))
     times = _percentiles(session, scope, {row.department: int(row.stopped) for row in counted})
     return [
         (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.vocabulary import BreachCause, ExemptionStatus, ParticipantRole, ReviewAction, TimerKind, TimerStatus
@@ -117,6 +117,12 @@ class SlaClock(Base):
         # Covers the per-department report for a period (bench/reports.py: 9.1 s -> 1.8 s on SQLite at 1M cases).
         Index("ix_sla_clocks_report", "kind", "started_at", "department", "status", "used_minutes", "target_minutes",
               "stopped_at", "case_id", postgresql_include=["id"]),
+        # The same by department (one range per department: reports/steps.py, migration 0012).
+        Index("ix_sla_clocks_by_department", "kind", "department", "started_at", "status", "used_minutes",
+              "target_minutes", "stopped_at", "case_id", postgresql_include=["id"]),
+        # Open clocks only (partial): a period's open clocks without reading its settled ones.
+        Index("ix_sla_clocks_open", "kind", "started_at", sqlite_where=text("stopped_at IS NULL"),
+              postgresql_where=text("stopped_at IS NULL")),
         # Read scope: the cases a person was ever assigned a step of (org/scope.py).
         Index("ix_sla_clocks_person", "person", "case_id"),
     )
