@@ -290,7 +290,12 @@ def main() -> None:
             began = time.perf_counter()
             first_history = load_sqlite(path, workdir, n_open, n_closed)
             print(f"loaded SQLite in {time.perf_counter() - began:.0f} s", file=sys.stderr)
-        else:
+        else:  # a kept file (--keep): bring it to this code's schema
+            from storage.db import migrate
+
+            migrate(f"sqlite:///{path}")
+            with contextlib.closing(sqlite3.connect(path)) as conn:
+                conn.execute("ANALYZE")
             first_history = n_open + n_closed
         print("SQLite:", file=sys.stderr)
         result["sqlite"] = measure(f"sqlite:///{path}", config, workdir, requests, first_history)
