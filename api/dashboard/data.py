@@ -165,7 +165,7 @@ def board(session: Session, company: Company, now: datetime, period_key: str, *,
     scope = Scope(
         since=chosen.since, until=chosen.until, now=now, readable=lambda case_id: case_filter(reader, case_id)
     )
-    rows = open_rows(session, company, now, reader=reader)
+    rows = open_rows(session, company, now, reader=reader, limit=OPEN_LIMIT)
     total = len(rows) if len(rows) < OPEN_LIMIT else session.scalar(  # fewer than the limit: all of them
         select(func.count()).select_from(Case).where(Case.closed_at.is_(None), case_filter(reader, Case.id))
     )
