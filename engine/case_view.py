@@ -131,8 +131,8 @@ def current_steps(session: Session, found: Sequence[Case]) -> dict[int, SlaClock
 def head_of(
     session: Session, company: Company, case: Case, now: datetime, open_step: SlaClock | None
 ) -> CaseHead:
-    """``open_step``: the case's open step clock (one query per case in `case_head`, joined in the
-    board's and the queue's queries)."""
+    """``open_step``: the case's open step clock (one query per case in `case_head`, one per page
+    of cases on the board and the queue: `current_steps`)."""
     step = open_step if open_step is not None and open_step.state == case.state else None
     record = None if open_step is None else ClockRecord.of(open_step)  # once: the status and the view read it
     return CaseHead(
