@@ -16,6 +16,9 @@ heads. Pages: the board (/dashboard), the queue (/dashboard/queue), case pages
 (/dashboard/cases/N, N cycling over cases the reader may read). Figures are p50/p99 per page
 over every reader's requests, sequential (one request at a time).
 
+Also each page's mean CPU time of the server process per request (``*_server_cpu_ms``, from
+/proc; PostgreSQL's own work is not in it): it moves much less with the machine's load.
+
 Floors, measured in the same run: the same server answering /health/live over the same
 connection (``floor_http_p99_ms``) and the board's bare main query without scope or Python work
 (``floor_sql_ms``: the 500 nearest-deadline open cases, straight SQL). On this shared machine
@@ -218,6 +221,12 @@ def signed_in(base: str, person: str) -> httpx.Client:
     return client
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (/proc): the server's work, whatever else runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_ms(client: httpx.Client, paths: list[str], requests: int) -> list[float]:
     runs = []
     for index in range(requests):
@@ -240,6 +249,7 @@ def measure(url: str, config: Path, workdir: Path, requests: int, first_history:
     cases = {person: readable_cases(url, person, requests, first_history) for person in READERS}
     samples: dict[str, list[float]] = {"floor_http": [], "board": [], "queue": [], "case": []}
     per_reader: dict[str, dict[str, float]] = {}
+    cpu_ms = dict.fromkeys(samples, 0.0)
     with Server(url, config, workdir) as server:
         for person, role in READERS.items():
             with contextlib.closing(signed_in(server.base, person)) as client:
@@ -247,7 +257,9 @@ def measure(url: str, config: Path, workdir: Path, requests: int, first_history:
                          "case": [f"/dashboard/cases/{n}" for n in cases[person]]}
                 for page, paths in pages.items():
                     timed_ms(client, paths[-2:], 2)  # warm up: first connection, caches
+                    cpu = cpu_seconds(server.process.pid)
                     runs = timed_ms(client, paths, requests)
+                    cpu_ms[page] += (cpu_seconds(server.process.pid) - cpu) * 1000
                     samples[page] += runs
                     per_reader.setdefault(role, {})[f"{page}_p99_ms"] = round(p99(runs), 1)
                 print(f"  {role:18} " + "  ".join(f"{k} {v:7.1f}" for k, v in per_reader[role].items()),
@@ -256,6 +268,7 @@ def measure(url: str, config: Path, workdir: Path, requests: int, first_history:
     for page, runs in samples.items():
         figures[f"{page}_p50_ms"] = round(statistics.median(runs), 1)
         figures[f"{page}_p99_ms"] = round(p99(runs), 1)
+        figures[f"{page}_server_cpu_ms"] = round(cpu_ms[page] / len(runs), 1)
     figures["floor_sql_ms"] = round(bare_sql_ms(url, 20), 1)
     figures["readers"] = per_reader
     return figures
@@ -311,7 +324,8 @@ def main() -> None:
                 result["postgresql"] = measure(url, config, workdir, requests, first_history)
     flat: dict[str, Any] = {}
     for backend, prefix in (("sqlite", ""), ("postgresql", "pg_")):
-        for key in ("board_p99_ms", "queue_p99_ms", "case_p99_ms", "floor_http_p99_ms", "floor_sql_ms"):
+        for key in ("board_p99_ms", "queue_p99_ms", "case_p99_ms", "floor_http_p99_ms", "floor_sql_ms",
+                    "board_server_cpu_ms", "queue_server_cpu_ms", "case_server_cpu_ms"):
             if backend in result:
                 flat[prefix + key] = result[backend][key]
     ok = all(flat[prefix + key] < limit for prefix in ("", "pg_") for key, limit in TARGETS_MS.items()
