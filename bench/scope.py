@@ -46,7 +46,7 @@ CHUNK = 50_000
 STAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def load(path: Path, n_cases: int, company: Company, seed: int) -> float:
+def load(path: Path, n_cases: int, company: Company, seed: int, open_share: float = 0.10) -> float:
     url = f"sqlite:///{path}"
     migrate(url)
     engine = make_engine(url)
@@ -70,7 +70,7 @@ def load(path: Path, n_cases: int, company: Company, seed: int) -> float:
             name = rng.choice(types)
             definition = company.case_type(name)
             opened = NOW - timedelta(minutes=rng.randrange(1, 365 * 24 * 60))
-            is_open = rng.random() < 0.10
+            is_open = rng.random() < open_share
             steps = [s for s in definition.states.values() if s.department]
             state_key = rng.choice([k for k, s in definition.states.items() if s.department])
             state = definition.states[state_key]

@@ -68,11 +68,14 @@ class ClockView:
     pauses: tuple[ClockPause, ...] = ()
 
 
-def clock_used(session: Session, company: Company, clock: SlaClock, now: datetime) -> float:
+def clock_used(
+    session: Session, company: Company, clock: SlaClock, now: datetime, record: ClockRecord | None = None
+) -> float:
     """Business minutes a clock has used by ``now`` (`sla.compliance.used_now`), on the calendar
-    version it runs on."""
+    version it runs on. ``record``: ``ClockRecord.of(clock)`` when the caller has it already
+    (building it is most of a board row's cost)."""
     calendar = versions.calendar_for(session, company, clock.calendar, clock.calendar_fingerprint)
-    return used_now(ClockRecord.of(clock), calendar, now)
+    return used_now(record or ClockRecord.of(clock), calendar, now)
 
 
 def remaining(clock: SlaClock | None, used: float, now: datetime) -> Remaining | None:
@@ -82,11 +85,12 @@ def remaining(clock: SlaClock | None, used: float, now: datetime) -> Remaining |
     return Remaining(clock.target_minutes - used, (clock.deadline_at - now).total_seconds() / 60)
 
 
-def step_status(clock: SlaClock | None, now: datetime) -> StepStatus:
-    """The status of an open step clock at ``now``; breached by the ledger's rule, as in the figures."""
+def step_status(clock: SlaClock | None, now: datetime, record: ClockRecord | None = None) -> StepStatus:
+    """The status of an open step clock at ``now``; breached by the ledger's rule, as in the figures
+    (``record``: ``ClockRecord.of(clock)`` when the caller has it)."""
     if clock is None:
         return StepStatus.UNTIMED
-    if outcome(ClockRecord.of(clock), now) is Outcome.BREACHED:
+    if outcome(record or ClockRecord.of(clock), now) is Outcome.BREACHED:
         return StepStatus.BREACHED
     if clock.paused_since is not None:
         return StepStatus.PAUSED
@@ -97,7 +101,9 @@ def step_status(clock: SlaClock | None, now: datetime) -> StepStatus:
     return StepStatus.OK
 
 
-def case_status(company: Company, case: Case, step: SlaClock | None, now: datetime) -> StepStatus:
+def case_status(
+    company: Company, case: Case, step: SlaClock | None, now: datetime, record: ClockRecord | None = None
+) -> StepStatus:
     """The status of a case from its current step clock (``step``: the open step clock of the
     state it is in). A closed case is closed; one without a step clock is either waiting outside
     the company (a paused state) or in an untimed step."""
@@ -107,13 +113,15 @@ def case_status(company: Company, case: Case, step: SlaClock | None, now: dateti
         definition = company.case_types.get(case.case_type)
         state = definition.states.get(case.state) if definition else None
         return StepStatus.PAUSED if state is not None and state.paused else StepStatus.UNTIMED
-    return step_status(step, now)
+    return step_status(step, now, record)
 
 
 def clock_view(
-    session: Session, company: Company, clock: SlaClock, now: datetime, pauses: Sequence[ClockPause] = ()
+    session: Session, company: Company, clock: SlaClock, now: datetime, pauses: Sequence[ClockPause] = (),
+    record: ClockRecord | None = None,
 ) -> ClockView:
-    used = clock_used(session, company, clock, now)
+    record = record or ClockRecord.of(clock)
+    used = clock_used(session, company, clock, now, record)
     return ClockView(
         id=clock.id,
         kind=ClockKind(clock.kind),
@@ -122,7 +130,7 @@ def clock_view(
         department=clock.department,
         person=clock.person,
         stored_status=ClockStatus(clock.status),
-        status=step_status(clock, now) if clock.stopped_at is None else clock.status,
+        status=step_status(clock, now, record) if clock.stopped_at is None else clock.status,
         target_minutes=clock.target_minutes,
         used_minutes=used,
         started_at=clock.started_at,

@@ -46,7 +46,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         guard_sqlite_file(engine)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    # No JIT compilation: it pays off for long analytic queries, and costs the app's short ones
+    # 30-90 ms each once their estimate passes jit_above_cost (a board's count, bench/dashboard.py).
+    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **kwargs)
     reconnect_after_server_faults(engine)
     return engine
 

@@ -12,12 +12,12 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from duties.config import duties_of
 from duties.freshness import DutyFreshness, freshness
 from engine import cases
-from engine.case_view import CaseHead, CaseView, case_view, current_step, head_of
+from engine.case_view import CaseHead, CaseView, case_view, current_steps, head_of
 from engine.clock_view import STATUS_ORDER, ClockView, StepStatus
 from engine.timeline import Entry, timeline
 from engine.views import detail_of
@@ -28,7 +28,7 @@ from reports.scope import Scope, report_zone
 from reports.steps import DepartmentFigures, step_figures
 from reports.trend import WeekTrend, weekly_trend
 from state_machines.schema import CaseTypeDef
-from storage.models import Case, SlaClock
+from storage.models import Case
 
 PERIODS: dict[str, int] = {"week": 1, "4w": 4}
 """Period key -> whole ISO weeks ending with the current one (in the head office's zone)."""
@@ -130,20 +130,15 @@ def open_row(head: CaseHead) -> OpenRow:
 
 def open_rows(session: Session, company: Company, now: datetime, *, reader: ReadScope,
               limit: int = OPEN_LIMIT) -> list[OpenRow]:
-    step = aliased(SlaClock)
-    current = current_step(step)
-    found = session.execute(
-        select(Case, step)
-        .outerjoin(step, current)
+    """The ``limit`` open cases with the nearest deadlines, with their current step clocks."""
+    found = session.scalars(
+        select(Case)
         .where(Case.closed_at.is_(None), case_filter(reader, Case.id))
-        .order_by(Case.due_at.asc().nulls_last(), Case.id, step.id.desc())
+        .order_by(Case.due_at.asc().nulls_last(), Case.id)
         .limit(limit)
     ).all()
-    rows: dict[int, OpenRow] = {}
-    for case, clock in found:
-        if case.id not in rows:
-            rows[case.id] = open_row(head_of(session, company, case, now, clock))
-    return list(rows.values())
+    steps = current_steps(session, found)
+    return [open_row(head_of(session, company, case, now, steps.get(case.id))) for case in found]
 
 
 def by_department(company: Company, rows: list[OpenRow]) -> list[DepartmentBoard]:
@@ -170,8 +165,8 @@ def board(session: Session, company: Company, now: datetime, period_key: str, *,
     scope = Scope(
         since=chosen.since, until=chosen.until, now=now, readable=lambda case_id: case_filter(reader, case_id)
     )
-    rows = open_rows(session, company, now, reader=reader)
-    total = session.scalar(
+    rows = open_rows(session, company, now, reader=reader, limit=OPEN_LIMIT)
+    total = len(rows) if len(rows) < OPEN_LIMIT else session.scalar(  # fewer than the limit: all of them
         select(func.count()).select_from(Case).where(Case.closed_at.is_(None), case_filter(reader, Case.id))
     )
     return Board(

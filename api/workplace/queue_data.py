@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.orm import Session
 
 from api.dashboard.data import OpenRow, open_row
 from engine import versions
-from engine.case_view import current_step, head_of
+from engine.case_view import STEP, current_step, current_steps, head_of
 from org.actors import Principal
 from org.chart import Company
 from org.scope import case_filter
@@ -105,11 +105,8 @@ def _due_within(session: Session, company: Company, step: type[SlaClock], now: d
 def my_queue(session: Session, company: Company, principal: Principal, now: datetime,
              filters: QueueFilters = QueueFilters()) -> list[QueueRow]:
     """Assigned to me first, then takeable; each group by business time left (untimed last)."""
-    step = aliased(SlaClock)
-    current = current_step(step)
     query = (
-        select(Case, step)
-        .outerjoin(step, current)
+        select(Case)
         .where(Case.closed_at.is_(None), case_filter(principal.scope, Case.id),
                _mine_or_takeable(principal, company))
     )
@@ -120,16 +117,18 @@ def my_queue(session: Session, company: Company, principal: Principal, now: date
     if filters.search:
         query = query.where(_search(filters.search))
     if filters.within_hours is not None:
-        query = query.where(_due_within(session, company, step, now, filters.within_hours))
-    query = query.order_by(Case.due_at.asc().nulls_last(), Case.id, step.id.desc())
+        query = query.where(exists().where(current_step(STEP), _due_within(session, company, STEP, now,
+                                                                          filters.within_hours)).correlate_except(STEP))
+    query = query.order_by(Case.due_at.asc().nulls_last(), Case.id)
     rows: dict[int, QueueRow] = {}
     offset = 0
     while len(rows) < QUEUE_LIMIT:  # more pages only when the exact check dropped pre-filtered rows
-        found = session.execute(query.offset(offset).limit(QUEUE_LIMIT)).all()
-        for case, clock in found:
+        found = session.scalars(query.offset(offset).limit(QUEUE_LIMIT)).all()
+        steps = current_steps(session, found)
+        for case in found:
             if case.id in rows or len(rows) >= QUEUE_LIMIT:
                 continue
-            row = open_row(head_of(session, company, case, now, clock))
+            row = open_row(head_of(session, company, case, now, steps.get(case.id)))
             left = row.business_left
             if filters.within_hours is not None and (left is None or left > filters.within_hours * 60):
                 continue

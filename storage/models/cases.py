@@ -43,10 +43,18 @@ class Case(Base):
         # Open cases in id order: a scoped page of open cases (/api/cases?open=true) stops at its
         # rows instead of checking every open case's scope first (bench/scope.py).
         Index("ix_cases_open_id", "closed_at", "id"),
+        # Cases of a type opened in a period (the board's duty figures, duties.freshness): without
+        # the period in the index the planner walks every step clock instead (bench/dashboard.py).
+        Index("ix_cases_case_type", "case_type", "opened_at"),
+        # Open cases by nearest deadline (the board's and the queue's order): PostgreSQL cannot
+        # read ix_cases_open_due in due_at order under "closed_at IS NULL", so it sorted every
+        # open case before the limit (bench/dashboard.py).
+        Index("ix_cases_open_by_due", "due_at", "id", sqlite_where=text("closed_at IS NULL"),
+              postgresql_where=text("closed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_type: Mapped[str] = mapped_column(String(64), index=True)
+    case_type: Mapped[str] = mapped_column(String(64))
     definition_fingerprint: Mapped[str] = mapped_column(ForeignKey("case_type_versions.fingerprint"))
     external_source: Mapped[str | None] = mapped_column(String(64))
     external_key: Mapped[str | None] = mapped_column(String(255))
