@@ -4,15 +4,20 @@ literals, rowcounts, RETURNING), shares the session's transaction, and fails the
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.vocabulary import TimerKind, TimerStatus
 from storage.models import Case, CaseTypeVersion, Timer, table
-from storage.prepared import Prepared, prepared_insert
+from storage.models.base import UtcDateTime
+from storage.prepared import Prepared, prepared_insert, sqlite_utc_text
 
 _cases, _timers = table(Case), table(Timer)
 AT = datetime(2026, 3, 29, 0, 30, 15, 123456, tzinfo=UTC)  # the night Europe/Moscow does not move, Paris does
@@ -132,3 +137,17 @@ def test_an_insert_unless_exists_returns_the_new_id_and_nothing_for_a_known_row(
     with sessions.begin() as session:
         stored = session.get(CaseTypeVersion, "f2")
         assert stored is not None and stored.name == "return"
+@settings(max_examples=300, deadline=None)
+@given(moment=st.datetimes(
+    # hypothesis takes naive bounds and attaches one of ``timezones``
+    min_value=datetime(1000, 1, 2),  # noqa: DTZ001
+    max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+    timezones=st.sampled_from([UTC, ZoneInfo("Europe/Moscow"), ZoneInfo("America/St_Johns")]),
+))
+def test_the_one_step_sqlite_datetime_text_is_what_sqlalchemy_writes(moment: datetime) -> None:
+    dialect = sqlite.dialect()
+    two_steps = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert two_steps is not None
+    assert sqlite_utc_text(moment) == two_steps(moment)
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_utc_text(moment.replace(tzinfo=None))
