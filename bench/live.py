@@ -60,6 +60,7 @@ from bench.live_procs import (  # noqa: E402
 )
 from bench.timers import Spec, _libpq, build_template, load_postgres  # noqa: E402
 from flows.worker import descendants  # noqa: E402
+from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 
 PYTHON = sys.executable
 SLAFLOW = str(Path(PYTHON).parent / "slaflow")
@@ -154,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run, under 5 minutes")
     parser.add_argument("--pg", default=os.environ.get("SLAFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--trace", type=Path, help="write a JSON line a second: RSS and PSS by role")
     args = parser.parse_args()
     sizes = (Sizes(2_000, 30, 1_500, 15, 0, LEASE_S) if args.quick
              else Sizes(10_000, 300, 3_000, 120, 300, LEASE_S))
@@ -162,13 +164,14 @@ def main() -> None:
     names = [f"slaflow_live_{tag}", f"slaflow_live_{tag}_prefect"]
     started_at = time.monotonic()
     load_before = os.getloadavg()
+    signal.signal(signal.SIGTERM, _exit_on_term)  # clean up (children, databases) when stopped
     with tempfile.TemporaryDirectory(prefix="slaflow-live-") as tmp:
         workdir = Path(tmp)
         children: list[Child] = []
         try:
             url = create_database(admin, names[0])
             prefect_db = create_database(admin, names[1])
-            figures = run(sizes, url, prefect_db, workdir, children, admin, names)
+            figures = run(sizes, url, prefect_db, workdir, children, admin, names, args.trace)
         finally:
             for child in reversed(children):  # the workers first: they still talk to the server
                 if child.process.poll() is None:
@@ -186,8 +189,12 @@ def main() -> None:
     print(json.dumps(figures))
 
 
+def _exit_on_term(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[Child], admin: str,
-        names: list[str]) -> dict[str, Any]:
+        names: list[str], trace: Path | None = None) -> dict[str, Any]:
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {
@@ -196,7 +203,7 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db.replace("postgresql://", "postgresql+asyncpg://"),
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "SLAFLOW_DATABASE_URL": url,
     }
-    env.pop("SLAFLOW_CONFIG", None)
+    env["SLAFLOW_CONFIG"] = str(EXAMPLE_COMPANY)  # the company bench/timers.py loads its cases with
     total = sizes.burst + sizes.trickle_s + sizes.kill_batch
     log(f"loading {total} open cases")
     warnings = load_cases(url, workdir, total)
@@ -213,18 +220,20 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         raise SystemExit(f"slaflow deploy failed: {done.stderr}")
     for name in ("worker-1", "worker-2"):
         children.append(start(name, [SLAFLOW, "worker"], env, workdir))
-    meter = Meter([c.process.pid for c in children], names, admin, api)
+    meter = Meter([c.process.pid for c in children], names, admin, api, trace=trace)
     threading.Thread(target=meter.run, daemon=True).start()
     log("waiting for a sweeper run")
     _wait_for(lambda: any(r["name"] for r in flow_runs(api, "RUNNING")), 120)
     time.sleep(5)
+    if failed_runs := flow_runs(api, "FAILED") + flow_runs(api, "CRASHED"):
+        raise SystemExit(f"{len(failed_runs)} flow runs failed or crashed at the start; see the workers' logs")
 
     log(f"idle for {sizes.idle_s} s")
     meter.mark()
     idle_from = time.monotonic()
     time.sleep(sizes.idle_s)
     idle_cpu_pct = 100 * meter.counted / (time.monotonic() - idle_from)
-    idle_rss_mb = meter.rss_now_mb
+    idle_rss_mb, idle_pss_mb = meter.rss_now_mb, meter.pss_now_mb
 
     log(f"burst of {sizes.burst}")
     due = datetime.now(UTC)
@@ -278,6 +287,8 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         "idle_rss_mb": round(idle_rss_mb),
         "total_rss_mb": round(meter.rss_peak_mb),
         "total_rss_mb_parts": meter.rss_peak_parts,
+        "idle_pss_mb": round(idle_pss_mb),
+        "total_pss_mb": round(meter.pss_peak_mb),
         "exactly_once": len(fired) == len(everything) and not (failed and failed[0]),
         "held_by_killed": len(held),
         "recovered_after_kill_s": round(recovered_s, 1) if recovered_s is not None else None,

@@ -12,9 +12,10 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.assembly import Runtime
+if TYPE_CHECKING:  # `slaflow worker` imports this module: it must not load the engine (~30 MB a worker)
+    from runtime.assembly import Runtime
 
 LEASE_OWNER_MAX = 64
 """Length of ``timers.lease_owner`` / ``outbox_messages.lease_owner``."""
@@ -27,6 +28,8 @@ OFFLINE_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 def open_runtime(database_url: str | None = None) -> Iterator[Runtime]:
     """Settings, company and database of one flow run (the database may be given, e.g. by the
     demo); the connections close when it ends."""
+    from runtime.assembly import Runtime
+
     runtime = Runtime.from_env(database_url=database_url)
     try:
         yield runtime

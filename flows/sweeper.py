@@ -25,7 +25,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -35,10 +35,13 @@ from typing import Any
 from prefect import flow
 from sqlalchemy.engine import make_url
 
-from core.clock import SystemClock, ensure_utc
+from core.clock import Clock, SystemClock, ensure_utc
 from core.vocabulary import TimerStatus
+from engine.timer_leases import next_foreign_expiry, pause_before_next_sweep
 from engine.timers import DEFAULT_LEASE, SweepResult, sweep
 from flows._support import flow_run_id, open_runtime, publish_table, run_logger, worker_id
+from flows.handover import POLL_S as HANDOVER_POLL_S
+from flows.handover import Handover
 from flows.hooks import start_state_hook
 from flows.visibility import fired_timers, publish_fired
 from notifications.settings import NotificationSettings
@@ -140,6 +143,8 @@ def sweep_timers(
     with open_runtime(database_url) as runtime, stop_on_signals() as stop:
         deliver_settings = _delivery_settings(log) if dispatch else None
         deadline = time.monotonic() + lifetime_s
+        # The successor is due one restart after this run's start; ask for it from an interval before.
+        handover = Handover(loop.run_id if lifetime_s > 0 else None, opens_at=deadline - 3 * interval_s)
         while True:
             tick = time.monotonic()
             backlog = loop.once(runtime)
@@ -147,7 +152,7 @@ def sweep_timers(
                 loop.deliver(runtime, deliver_settings)
             if fixed is not None or stop.event.is_set() or tick + interval_s >= deadline:
                 break
-            if not backlog and stop.wait(interval_s - (time.monotonic() - tick)):
+            if not backlog and loop.rest(runtime, stop, handover, next_tick=tick + interval_s):
                 break
         if stop.event.is_set():
             _release(runtime, loop.owners(runtime))
@@ -176,6 +181,31 @@ class _Loop:
         self.total = SweepResult()
         self.listed: list[dict[str, Any]] = []
         self.sent = 0
+        self.clock: Clock = SystemClock()  # wall time, for leases (tests inject theirs)
+        self.monotonic: Callable[[], float] = time.monotonic  # for the loop's own timing
+
+    def rest(self, runtime: Runtime, stop: StopFlag, handover: Handover, *, next_tick: float) -> bool:
+        """Wait until the next sweep: the tick, or sooner the end of a lease another owner holds
+        on a due timer (a dead sweeper's claims are taken the moment they run out, not up to an
+        interval later). In the run's last intervals, ask now and then whether the successor runs.
+        True when the loop must end: a stop was asked for, or the successor took over."""
+        with runtime.sessions() as session:
+            expiry = next_foreign_expiry(session, now=self.clock.now(), owners=self.owners(runtime))
+        wake = self.monotonic() + pause_before_next_sweep(
+            until_tick=next_tick - self.monotonic(), now=self.clock.now(), expiry=expiry
+        )
+        while True:
+            now = self.monotonic()
+            if handover.open(now) and handover.successor_running():
+                self.log.info("the next sweeper run is running: this one ends (hand-over)")
+                return True
+            step = wake - now
+            if handover.open(now):
+                step = min(step, HANDOVER_POLL_S)
+            if step <= 0:
+                return False
+            if stop.wait(step):
+                return True
 
     def owners(self, runtime: Runtime) -> list[str]:
         """One lease owner per thread (one on SQLite: its write lock serialises them anyway)."""
@@ -204,7 +234,7 @@ class _Loop:
             runtime.sessions,
             runtime.company,
             now=self.fixed,
-            clock=None if self.fixed else SystemClock(),
+            clock=None if self.fixed else self.clock,
             owner=owner,
             batch=self.batch,
             max_batches=self.max_batches,
