@@ -59,6 +59,7 @@ from bench.live_procs import (  # noqa: E402
     wait_healthy,
 )
 from bench.timers import Spec, _libpq, build_template, load_postgres  # noqa: E402
+from flows.server import LEAN_POSTGRES, LEAN_SERVER  # noqa: E402
 from flows.worker import descendants  # noqa: E402
 from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 
@@ -67,6 +68,8 @@ SLAFLOW = str(Path(PYTHON).parent / "slaflow")
 SWEEP_INTERVAL = 10.0
 SWEEPER_RESTART = 100.0
 LEASE_S = 120.0
+BENCH_APP = "slaflow-bench"
+"""The bench's own connections: not part of the set-up, not metered."""
 
 
 def log(message: str) -> None:
@@ -96,20 +99,20 @@ def load_cases(url: str, workdir: Path, count: int) -> list[int]:
     template = build_template(workdir)
     opened = datetime.now(UTC) - timedelta(minutes=30)
     load_postgres(url, template, [Spec(count, lambda k: opened + timedelta(seconds=k % 600))])
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         rows = conn.execute("SELECT id FROM timers WHERE kind = 'warning' AND state <> '*' ORDER BY id").fetchall()
     return [int(row[0]) for row in rows]
 
 
 def make_due(url: str, ids: list[int], due: list[datetime]) -> None:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         with conn.cursor() as cur:
             cur.executemany("UPDATE timers SET due_at = %s WHERE id = %s", list(zip(due, ids, strict=True)))
         conn.commit()
 
 
 def fired_among(url: str, ids: list[int]) -> set[int]:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         rows = conn.execute("SELECT id FROM timers WHERE id = ANY(%s) AND status = 'fired'", (ids,)).fetchall()
     return {int(row[0]) for row in rows}
 
@@ -127,7 +130,7 @@ def watch_fired(url: str, ids: list[int], timeout: float, meter: Meter) -> dict[
 
 
 def leased(url: str, ids: list[int]) -> dict[str, list[int]]:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         rows = conn.execute(
             "SELECT lease_owner, id FROM timers WHERE id = ANY(%s) AND status = 'pending' AND lease_owner IS NOT NULL",
             (ids,),
@@ -210,8 +213,9 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
     burst, trickle, batch = (warnings[: sizes.burst], warnings[sizes.burst : sizes.burst + sizes.trickle_s],
                              warnings[sizes.burst + sizes.trickle_s :])
     log("starting the Prefect server on PostgreSQL")
+    server_env = {**env, **LEAN_SERVER, **LEAN_POSTGRES}  # as `slaflow up` starts it beside PostgreSQL
     children.append(start("server", [PYTHON, "-m", "prefect", "server", "start", "--port", str(port),
-                                     "--analytics-off"], env, workdir))
+                                     "--analytics-off"], server_env, workdir))
     wait_healthy(api, 120)
     deploy = [SLAFLOW, "deploy", "--no-reports", "--sweep-interval", str(SWEEP_INTERVAL),
               "--sweeper-restart", str(SWEEPER_RESTART), "--lease", str(sizes.lease_s)]
@@ -267,7 +271,7 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         held, dead_runs, left_running, checked_after = [], set(), None, 0.0
     everything = burst + trickle + batch
     fired = fired_among(url, everything)
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         failed = conn.execute("SELECT count(*) FROM timers WHERE status = 'failed'").fetchone()
     p = (lambda q: round(lateness[min(len(lateness) - 1, int(q * len(lateness)))], 2)) if lateness else (lambda q: None)
     return {

@@ -63,7 +63,10 @@ class Meter:
                 found.update({pid: "flow_runs" for pid in descendants(root)})
         try:
             with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-                rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)", (self.databases,))
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND application_name <> 'slaflow-bench'",
+                    (self.databases,),
+                )
                 found.update({int(row[0]): "postgres_backends" for row in rows})
         except psycopg.Error:
             pass

@@ -22,6 +22,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
+from flows._support import FLOW_RUN_ENV, HEARTBEAT_S
+
 if TYPE_CHECKING:
     from prefect import Flow
     from prefect.automations import Automation
@@ -40,8 +42,6 @@ between sweeps (every ~2,000 timers) instead of after the whole backlog."""
 SWEEPER_SLOTS = 3
 """Two for the hand-over (the next run starts before the last one ends), one spare so that a
 dead machine's runs, until Prefect crashes them, never keep the next sweeper from starting."""
-HEARTBEAT_S = 30
-"""Flow-run heartbeat (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``; Prefect's minimum)."""
 ZOMBIE_AFTER_S = 3 * HEARTBEAT_S
 """Prefect's guidance: crash a run after three missed heartbeats."""
 ZOMBIE_AUTOMATION = "slaflow: crash zombie flow runs"
@@ -116,7 +116,7 @@ def build_deployments(plan: Plan | None = None) -> list[RunnerDeployment]:
             description=description,
             tags=["slaflow"],
             concurrency_limit=_concurrency(limit),
-            job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}},
+            job_variables={"env": dict(FLOW_RUN_ENV)},
             # Import by module path: the worker's process has slaflow installed, no code is pulled.
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
@@ -144,7 +144,7 @@ def scheduled_reports() -> list[RunnerDeployment]:
     options: dict[str, Any] = {
         "tags": ["slaflow"],
         "concurrency_limit": _concurrency(1),
-        "job_variables": {"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}},
+        "job_variables": {"env": dict(FLOW_RUN_ENV)},
     }
     deployment = weekly_reports.to_deployment(
         name="company",

@@ -2,11 +2,12 @@
 
 A deployed sweeper run lives ``lifetime_s`` (the restart interval plus two sweeps) so that its
 successor, started by the schedule, can take over without a gap. Two sweeper processes side by
-side cost a second process's memory (about 120-150 MB) for as long as they overlap, so during its
-last intervals the old run asks Prefect whether a newer run of its deployment is RUNNING, every
-``POLL_S`` seconds between its sweeps, and ends once one is: a run is RUNNING right before its
-first sweep, so no sweep is missed. If the API does not answer, or no successor comes, the run
-goes on to the end of its lifetime as before.
+side cost a second process's memory (about 120-150 MB) for as long as they overlap, so the old
+run asks Prefect whether a newer run of its deployment is RUNNING after each sweep, and every
+``POLL_S`` seconds between sweeps in its last intervals, and ends once one is: a run is RUNNING
+right before its first sweep, so no sweep is missed. (The run `slaflow deploy` starts meets the
+schedule's first run at any point of its life.) If the API does not answer, or no successor
+comes, the run goes on to the end of its lifetime as before.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Handover:
         self._mine: tuple[UUID, datetime] | None = None  # our deployment and start time, read once
 
     def open(self, monotonic_now: float) -> bool:
-        """True in the last intervals of a deployed run (the only time a successor is expected)."""
+        """True in the last intervals of a deployed run, when the successor is due: ask often."""
         return self.run_id is not None and monotonic_now >= self.opens_at
 
     def successor_running(self) -> bool:

@@ -39,7 +39,7 @@ from core.clock import Clock, SystemClock, ensure_utc
 from core.vocabulary import TimerStatus
 from engine.timer_leases import next_foreign_expiry, pause_before_next_sweep
 from engine.timers import DEFAULT_LEASE, SweepResult, sweep
-from flows._support import flow_run_id, open_runtime, publish_table, run_logger, worker_id
+from flows._support import flow_run_id, give_back_memory, open_runtime, publish_table, run_logger, worker_id
 from flows.handover import POLL_S as HANDOVER_POLL_S
 from flows.handover import Handover
 from flows.hooks import start_state_hook
@@ -143,7 +143,7 @@ def sweep_timers(
     with open_runtime(database_url) as runtime, stop_on_signals() as stop:
         deliver_settings = _delivery_settings(log) if dispatch else None
         deadline = time.monotonic() + lifetime_s
-        # The successor is due one restart after this run's start; ask for it from an interval before.
+        # The successor is due one restart after this run's start: from an interval before, ask often.
         handover = Handover(loop.run_id if lifetime_s > 0 else None, opens_at=deadline - 3 * interval_s)
         while True:
             tick = time.monotonic()
@@ -181,24 +181,31 @@ class _Loop:
         self.total = SweepResult()
         self.listed: list[dict[str, Any]] = []
         self.sent = 0
+        self.busy = False  # a sweep claimed something since the last rest
         self.clock: Clock = SystemClock()  # wall time, for leases (tests inject theirs)
         self.monotonic: Callable[[], float] = time.monotonic  # for the loop's own timing
 
     def rest(self, runtime: Runtime, stop: StopFlag, handover: Handover, *, next_tick: float) -> bool:
         """Wait until the next sweep: the tick, or sooner the end of a lease another owner holds
         on a due timer (a dead sweeper's claims are taken the moment they run out, not up to an
-        interval later). In the run's last intervals, ask now and then whether the successor runs.
-        True when the loop must end: a stop was asked for, or the successor took over."""
+        interval later). Ask whether the successor runs after each sweep, and every few seconds
+        in the run's last intervals. True when the loop must end: a stop was asked for, or the
+        successor took over."""
+        if self.busy:  # after a burst, idle at the idle size (a hand-over adds a second run's memory)
+            give_back_memory()
+            self.busy = False
         with runtime.sessions() as session:
             expiry = next_foreign_expiry(session, now=self.clock.now(), owners=self.owners(runtime))
         wake = self.monotonic() + pause_before_next_sweep(
             until_tick=next_tick - self.monotonic(), now=self.clock.now(), expiry=expiry
         )
+        ask = True
         while True:
             now = self.monotonic()
-            if handover.open(now) and handover.successor_running():
+            if (ask or handover.open(now)) and handover.successor_running():
                 self.log.info("the next sweeper run is running: this one ends (hand-over)")
                 return True
+            ask = False
             step = wake - now
             if handover.open(now):
                 step = min(step, HANDOVER_POLL_S)
@@ -227,6 +234,7 @@ class _Loop:
         _add(self.total, result)
         if result.fired_ids:
             self.listed += _report(runtime, result, self.log)
+        self.busy = self.busy or result.claimed > 0
         return any(each.claimed >= self.batch * self.max_batches for each in results)
 
     def _sweep(self, runtime: Runtime, owner: str) -> SweepResult:

@@ -69,6 +69,7 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
         assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW, name
         assert deployment.global_concurrency_limit is not None, name
         assert deployment.job_variables["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30", name
+        assert deployment.job_variables["env"]["MALLOC_ARENA_MAX"] == "2", name
         assert "database_url" not in deployment.parameters, name  # the worker's settings give it
     limits = {name: d.global_concurrency_limit.limit for name, d in found.items() if d.global_concurrency_limit}
     assert limits["sweep-timers/slaflow"] == 3 and limits["dispatch-outbox/slaflow"] == 1
@@ -234,3 +235,26 @@ def test_runs_late_by_more_than_two_intervals_are_cancelled_and_fresher_ones_kep
         states = {run_id: client.read_flow_run(run_id).state for run_id in (stale.id, fresh.id)}
     assert states[stale.id] is not None and states[stale.id].type == StateType.CANCELLED  # type: ignore[union-attr]
     assert states[fresh.id] is not None and states[fresh.id].name == "Late"  # type: ignore[union-attr]
+
+
+def test_a_sweeper_run_hands_over_once_a_newer_run_of_its_deployment_runs(deployed: dict[str, Any]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Running
+
+    from flows.handover import Handover
+
+    sweeper = deployed["sweep-timers/slaflow"]
+    with get_client(sync_client=True) as client:
+        old = client.create_flow_run_from_deployment(sweeper)
+        client.set_flow_run_state(old.id, Running(), force=True)
+        assert not Handover(str(old.id), opens_at=0).successor_running()  # alone: it goes on sweeping
+        new = client.create_flow_run_from_deployment(sweeper)
+        try:
+            assert not Handover(str(old.id), opens_at=0).successor_running()  # a Scheduled one does not count
+            client.set_flow_run_state(new.id, Running(), force=True)
+            assert Handover(str(old.id), opens_at=0).successor_running()
+            assert not Handover(str(new.id), opens_at=0).successor_running()  # an older run is no successor
+            assert not Handover(str(old.id), opens_at=1e12).open(0.0)  # asked only in its last intervals
+        finally:
+            for run in (old, new):
+                client.set_flow_run_state(run.id, Completed(), force=True)

@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 
 from core.errors import SlaflowError
-from flows._support import OFFLINE_ENV, apply_offline_env
+from flows._support import FLOW_RUN_ENV, OFFLINE_ENV, apply_offline_env, limit_malloc_arenas
 
 DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_DATABASE_URL", help="SQLAlchemy URL")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", envvar="SLAFLOW_CONFIG", help="company YAML")]
@@ -38,8 +38,6 @@ PoolOption = Annotated[str, typer.Option(help="the Prefect work pool")]
 ReportsOption = Annotated[bool, typer.Option(help="also deploy the company-wide weekly reports")]
 LimitOption = Annotated[int, typer.Option(help="flow runs this worker runs at once")]
 GraceOption = Annotated[float, typer.Option(help="seconds the flow runs get to stop on SIGTERM/SIGINT")]
-FLOW_RUN_ENV = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
-"""Heartbeats from every flow run a worker starts (the zombie automation listens to them)."""
 
 
 def _export(database_url: str | None, config: Path | None) -> None:
@@ -73,6 +71,7 @@ def worker(
     from flows.worker import check_api  # first, and light: an unreachable API is said at once
 
     check_api()
+    limit_malloc_arenas()  # before Prefect starts its threads
     apply_offline_env()
     for name, value in FLOW_RUN_ENV.items():
         os.environ.setdefault(name, value)
@@ -141,7 +140,7 @@ def up(
 ) -> None:
     """Run everything on this machine: Prefect server, the deployments, HTTP app (if installed)
     and a worker."""
-    from flows.server import QUIET_SERVER, prefect_database_for
+    from flows.server import LEAN_POSTGRES, LEAN_SERVER, QUIET_SERVER, prefect_database_for
     from runtime.assembly import Runtime
 
     _export(database_url, config)
@@ -154,13 +153,15 @@ def up(
     server_db = env.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or prefect_database_for(runtime.settings.database_url)
     if server_db:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = server_db
+    server_env = {**LEAN_SERVER, **(LEAN_POSTGRES if server_db and server_db.startswith("postgresql") else {})}
+    server_env = {name: env.get(name, value) for name, value in server_env.items()}  # the operator's win
     children: list[_Child] = []
     stop = _install_stop_handler()
     try:
         children.append(_start("prefect server", [
             sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(prefect_port),
             "--analytics-off",
-        ], env))
+        ], {**env, **server_env}))
         _wait_healthy(api_url, children[0], startup_timeout, stop)
         typer.echo(f"Prefect UI: http://{_client_host(host)}:{prefect_port} (database: "
                    f"{_hide_password(server_db) if server_db else prefect_home / 'prefect.db'})")
