@@ -9,7 +9,10 @@ Deployed (`flows.deploy`), one run is long-lived: it sweeps every ``interval_s``
 deployment's concurrency limit drops a tick that finds the slots taken). So a Python process is
 started every few minutes, not every tick, and the run's heartbeats let Prefect crash it when its
 machine dies. SIGTERM or SIGINT ends the loop after the batch in hand: the run completes and its
-claims are released at once, instead of waiting for their lease.
+claims are released at once, instead of waiting for their lease. The old run ends as soon as its
+successor runs (`flows.handover`), and between sweeps a run sleeps until its next tick or, if
+sooner, until a lease another owner holds on a due timer runs out (`engine.timer_leases`): a dead
+sweeper's claims are taken the moment they expire.
 
 Several sweeps may overlap (the hand-over between runs, or a zombie's leases): claims skip each
 other's rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) and firing
