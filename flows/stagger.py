@@ -7,7 +7,8 @@ meet (at 600 s: ``open-duties``, ``dispatch-outbox``, ``process-inbox`` and a sw
 so the set-up's memory peaks at idle plus four processes. Each deployment gets its own anchor
 offset instead: the largest gap (up to half a sweeper restart, the middle of the sweeper's cycle)
 that keeps every start of every deployment that far from every other over the schedules' common
-period (their least common multiple, at most `HORIZON_S`).
+period (their least common multiple, at most `HORIZON_S`); intervals too short or too odd for
+5 s apart are placed one by one, each as far as it can from those before it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ def stagger(intervals: Mapping[str, float], *, restart: float) -> dict[str, floa
     horizon = _horizon([period, *every.values()])
     order = sorted(every, key=lambda name: (every[name], name))
     sweeper = list(range(0, horizon, period))
-    for gap in range(period // 2, -1, -GAP_STEP_S):
-        placed = _place([every[name] for name in order], sweeper, horizon=horizon, gap=gap, budget=[MAX_CHECKS])
+    lengths = [every[name] for name in order]
+    for gap in range(period // 2, 0, -GAP_STEP_S):
+        placed = _place(lengths, sweeper, horizon=horizon, gap=gap, budget=[MAX_CHECKS])
         if placed is not None:
-            return {name: float(offset) for name, offset in zip(order, placed, strict=True)}
-    return {name: 0.0 for name in order}  # unreachable: a gap of 0 always fits
+            break
+    else:  # intervals that cannot all keep 5 s apart: each as far as it can from those before it
+        placed = _greedy(lengths, sweeper, horizon=horizon)
+    return {name: float(offset) for name, offset in zip(order, placed, strict=True)}
 
 
 def starts(offset: float, interval: float, horizon: float) -> list[float]:
@@ -85,12 +89,30 @@ def _place(
     return None
 
 
-def _clear(t: int, taken: list[int], *, horizon: int, gap: int) -> bool:
-    """True when ``t`` is at least ``gap`` from every time in ``taken`` (sorted), around the circle."""
+def _greedy(intervals: Sequence[int], taken: list[int], *, horizon: int) -> list[int]:
+    """Each offset in turn: the one whose starts keep farthest from those placed (the smallest on a tie)."""
+    offsets: list[int] = []
+    for interval in intervals:
+        best = max(range(interval), key=lambda o: (_distance(range(o, horizon, interval), taken, horizon), -o))
+        offsets.append(best)
+        taken = sorted(taken + list(range(best, horizon, interval)))
+    return offsets
+
+
+def _distance(times: Sequence[int], taken: list[int], horizon: int) -> int:
+    return min((_nearest(t, taken, horizon) for t in times), default=horizon)
+
+
+def _nearest(t: int, taken: list[int], horizon: int) -> int:
+    """The distance from ``t`` to the nearest time in ``taken`` (sorted), around the circle."""
     if not taken:
-        return True
+        return horizon
     i = bisect_left(taken, t)
     after = taken[i] if i < len(taken) else taken[0] + horizon
     before = taken[i - 1] if i > 0 else taken[-1] - horizon
-    neighbours = (after, before)
-    return all(abs(t - other) >= gap for other in neighbours)
+    return min(after - t, t - before)
+
+
+def _clear(t: int, taken: list[int], *, horizon: int, gap: int) -> bool:
+    """True when ``t`` is at least ``gap`` from every time in ``taken`` (sorted), around the circle."""
+    return _nearest(t, taken, horizon) >= gap

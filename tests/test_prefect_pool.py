@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
 from core.clock import SystemClock
-from flows.deploy import LATE_AUTOMATION, POOL, ZOMBIE_AFTER_S, ZOMBIE_AUTOMATION, Plan, deploy_all
+from flows.deploy import LATE_AUTOMATION, POOL, ZOMBIE_AFTER_S, ZOMBIE_AUTOMATION, Plan, anchor_offsets, deploy_all
 from flows.sweeper import sweep_timers
 from flows.visibility import EVENT
 from org.chart import Company
@@ -78,6 +78,16 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
         "interval_s": 1, "lifetime_s": 32, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
     }
     assert sweeper.schedules[0].schedule.interval == timedelta(seconds=30)  # type: ignore[union-attr]
+    # One schedule each (a second deploy replaced, not added), from one anchor, each at its offset.
+    assert all(len(d.schedules) == 1 for d in found.values())
+    offsets = anchor_offsets(PLAN)
+    firsts = {
+        name.split("/")[0]: d.schedules[0].schedule.anchor_date + d.schedules[0].schedule.interval  # type: ignore[union-attr]
+        for name, d in found.items() if name.endswith("/slaflow")
+    }
+    base = firsts["sweep-timers"]
+    assert {name: (first - base).total_seconds() for name, first in firsts.items()} == offsets
+    assert len(set(offsets.values())) == len(offsets)  # the safety nets do not start with the sweeper
 
 
 def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(deployed: dict[str, Any]) -> None:

@@ -67,3 +67,17 @@ def test_the_deployments_schedules_carry_the_offsets_from_one_anchor() -> None:
         first: datetime = schedule.anchor_date  # type: ignore[union-attr]
         # The first start is `offset` after the anchor (whole seconds), one interval on from the stored anchor.
         assert first + every == anchor.replace(microsecond=0) + timedelta(seconds=offsets[name]), name
+
+
+def test_a_plan_too_tight_for_five_seconds_apart_still_keeps_its_starts_apart() -> None:
+    """Prefect's harness plan (tests/test_prefect_pool.py): a sweeper every 30 s and nets every 40
+    and 50 s meet somewhere within 5 s whatever the offsets; each net then keeps as far as it can."""
+    nets = {"dispatch-outbox": 40.0, "process-inbox": 50.0, "reconcile-timers": 900.0, "open-duties": 300.0}
+    offsets = stagger(nets, restart=30.0)
+    assert offsets == stagger(nets, restart=30.0)
+    intervals = {"sweep-timers": 30.0, **nets}
+    spread = _all_starts({"sweep-timers": 0.0, **offsets}, intervals, HYPERPERIOD)
+    together = _all_starts(dict.fromkeys(intervals, 0.0), intervals, HYPERPERIOD)
+    assert smallest_gap(together, horizon=HYPERPERIOD) == 0.0
+    assert smallest_gap(spread, horizon=HYPERPERIOD) >= 1.0
+    assert 0.0 not in offsets.values()  # no net starts with a sweeper

@@ -100,7 +100,7 @@ def deploy(
 
     apply_offline_env()
     _export(None, config)
-    from flows.deploy import Plan, deploy_all
+    from flows.deploy import Plan, anchor_offsets, deploy_all
 
     try:
         plan = Plan(
@@ -113,8 +113,11 @@ def deploy(
         raise SlaflowError(f"{where.replace('_', '-')}: {first['msg']}") from None
     deployed = deploy_all(plan, pool=pool)
     typer.echo(f"work pool {pool!r} on {url}: {len(deployed)} deployments, each with a CANCEL_NEW concurrency limit")
+    offsets = anchor_offsets(plan)
     for name in deployed:
-        typer.echo(f"  {name}")
+        flow_name = name.split("/")[0]
+        start = f" (starts {offsets[flow_name]:.0f} s into its interval)" if flow_name in offsets else ""
+        typer.echo(f"  {name}{start}")
     typer.echo("automations: crash zombie flow runs (3 missed heartbeats); cancel runs late by > 2 intervals")
 
 
