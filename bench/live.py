@@ -9,8 +9,9 @@ automations) and two `slaflow worker` processes; slaflow's database is a fresh P
 database (``--pg``, default SLAFLOW_TEST_PG_URL). Open cases are bulk-loaded (bench/timers.py's
 loader) with every timer hours ahead; the bench then makes some of their step warnings due:
 
-- idle: nothing due for a while; CPU of every process (server, workers, flow runs, and the
-  PostgreSQL backends of both databases), percent of one core; RSS summed over them;
+- idle: nothing due for a while, once the first safety-net run has come and gone (one sweeper
+  run); CPU of every process (server, workers, flow runs, and the PostgreSQL backends of both
+  databases), percent of one core; RSS summed over them;
 - burst: N warnings due at once; ``burst_10k_s`` = from their due time to the last one seen fired
   (polled every 0.25 s); when N is smaller (``--quick``: ``burst_n``, ``burst_s`` say what ran) it
   is extrapolated: the wait for the first sweep once, plus first -> last fired times 10,000 / N;
@@ -59,6 +60,7 @@ from bench.live_procs import (  # noqa: E402
     wait_healthy,
 )
 from bench.timers import Spec, _libpq, build_template, load_postgres  # noqa: E402
+from flows.deploy import Plan, anchor_offsets  # noqa: E402
 from flows.server import LEAN_POSTGRES, LEAN_SERVER  # noqa: E402
 from flows.worker import descendants  # noqa: E402
 from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
@@ -219,6 +221,7 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
     wait_healthy(api, 120)
     deploy = [SLAFLOW, "deploy", "--no-reports", "--sweep-interval", str(SWEEP_INTERVAL),
               "--sweeper-restart", str(SWEEPER_RESTART), "--lease", str(sizes.lease_s)]
+    deployed_at = time.monotonic()
     done = subprocess.run(deploy, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"slaflow deploy failed: {done.stderr}")
@@ -231,6 +234,14 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
     time.sleep(5)
     if failed_runs := flow_runs(api, "FAILED") + flow_runs(api, "CRASHED"):
         raise SystemExit(f"{len(failed_runs)} flow runs failed or crashed at the start; see the workers' logs")
+    # Idle is the steady state: one sweeper run. The first safety net starts `offset` s after the
+    # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch): wait
+    # until it has come and gone.
+    plan = Plan(sweep_interval=SWEEP_INTERVAL, sweeper_restart=SWEEPER_RESTART, lease=sizes.lease_s)
+    first_net = deployed_at + min(o for name, o in anchor_offsets(plan).items() if name != "sweep-timers")
+    log("waiting for the first safety-net run to come and go")
+    _wait_for(lambda: time.monotonic() > first_net + 5 and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING"))
+              <= 1, 120)
 
     log(f"idle for {sizes.idle_s} s")
     meter.mark()
