@@ -9,8 +9,9 @@ automations) and two `slaflow worker` processes; slaflow's database is a fresh P
 database (``--pg``, default SLAFLOW_TEST_PG_URL). Open cases are bulk-loaded (bench/timers.py's
 loader) with every timer hours ahead; the bench then makes some of their step warnings due:
 
-- idle: nothing due for a while; CPU of every process (server, workers, flow runs, and the
-  PostgreSQL backends of both databases), percent of one core; RSS summed over them;
+- idle: nothing due for a while, once the first safety-net run has come and gone (one sweeper
+  run); CPU of every process (server, workers, flow runs, and the PostgreSQL backends of both
+  databases), percent of one core; RSS summed over them;
 - burst: N warnings due at once; ``burst_10k_s`` = from their due time to the last one seen fired
   (polled every 0.25 s); when N is smaller (``--quick``: ``burst_n``, ``burst_s`` say what ran) it
   is extrapolated: the wait for the first sweep once, plus first -> last fired times 10,000 / N;
@@ -59,13 +60,18 @@ from bench.live_procs import (  # noqa: E402
     wait_healthy,
 )
 from bench.timers import Spec, _libpq, build_template, load_postgres  # noqa: E402
+from flows.deploy import Plan, anchor_offsets  # noqa: E402
+from flows.server import LEAN_POSTGRES, LEAN_SERVER  # noqa: E402
 from flows.worker import descendants  # noqa: E402
+from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 
 PYTHON = sys.executable
 SLAFLOW = str(Path(PYTHON).parent / "slaflow")
 SWEEP_INTERVAL = 10.0
 SWEEPER_RESTART = 100.0
 LEASE_S = 120.0
+BENCH_APP = "slaflow-bench"
+"""The bench's own connections: not part of the set-up, not metered."""
 
 
 def log(message: str) -> None:
@@ -95,20 +101,20 @@ def load_cases(url: str, workdir: Path, count: int) -> list[int]:
     template = build_template(workdir)
     opened = datetime.now(UTC) - timedelta(minutes=30)
     load_postgres(url, template, [Spec(count, lambda k: opened + timedelta(seconds=k % 600))])
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         rows = conn.execute("SELECT id FROM timers WHERE kind = 'warning' AND state <> '*' ORDER BY id").fetchall()
     return [int(row[0]) for row in rows]
 
 
 def make_due(url: str, ids: list[int], due: list[datetime]) -> None:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         with conn.cursor() as cur:
             cur.executemany("UPDATE timers SET due_at = %s WHERE id = %s", list(zip(due, ids, strict=True)))
         conn.commit()
 
 
 def fired_among(url: str, ids: list[int]) -> set[int]:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         rows = conn.execute("SELECT id FROM timers WHERE id = ANY(%s) AND status = 'fired'", (ids,)).fetchall()
     return {int(row[0]) for row in rows}
 
@@ -126,7 +132,7 @@ def watch_fired(url: str, ids: list[int], timeout: float, meter: Meter) -> dict[
 
 
 def leased(url: str, ids: list[int]) -> dict[str, list[int]]:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         rows = conn.execute(
             "SELECT lease_owner, id FROM timers WHERE id = ANY(%s) AND status = 'pending' AND lease_owner IS NOT NULL",
             (ids,),
@@ -154,6 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run, under 5 minutes")
     parser.add_argument("--pg", default=os.environ.get("SLAFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--trace", type=Path, help="write a JSON line a second: RSS and PSS by role")
     args = parser.parse_args()
     sizes = (Sizes(2_000, 30, 1_500, 15, 0, LEASE_S) if args.quick
              else Sizes(10_000, 300, 3_000, 120, 300, LEASE_S))
@@ -162,13 +169,14 @@ def main() -> None:
     names = [f"slaflow_live_{tag}", f"slaflow_live_{tag}_prefect"]
     started_at = time.monotonic()
     load_before = os.getloadavg()
+    signal.signal(signal.SIGTERM, _exit_on_term)  # clean up (children, databases) when stopped
     with tempfile.TemporaryDirectory(prefix="slaflow-live-") as tmp:
         workdir = Path(tmp)
         children: list[Child] = []
         try:
             url = create_database(admin, names[0])
             prefect_db = create_database(admin, names[1])
-            figures = run(sizes, url, prefect_db, workdir, children, admin, names)
+            figures = run(sizes, url, prefect_db, workdir, children, admin, names, args.trace)
         finally:
             for child in reversed(children):  # the workers first: they still talk to the server
                 if child.process.poll() is None:
@@ -186,8 +194,12 @@ def main() -> None:
     print(json.dumps(figures))
 
 
+def _exit_on_term(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[Child], admin: str,
-        names: list[str]) -> dict[str, Any]:
+        names: list[str], trace: Path | None = None) -> dict[str, Any]:
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {
@@ -196,35 +208,47 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db.replace("postgresql://", "postgresql+asyncpg://"),
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "SLAFLOW_DATABASE_URL": url,
     }
-    env.pop("SLAFLOW_CONFIG", None)
+    env["SLAFLOW_CONFIG"] = str(EXAMPLE_COMPANY)  # the company bench/timers.py loads its cases with
     total = sizes.burst + sizes.trickle_s + sizes.kill_batch
     log(f"loading {total} open cases")
     warnings = load_cases(url, workdir, total)
     burst, trickle, batch = (warnings[: sizes.burst], warnings[sizes.burst : sizes.burst + sizes.trickle_s],
                              warnings[sizes.burst + sizes.trickle_s :])
     log("starting the Prefect server on PostgreSQL")
+    server_env = {**env, **LEAN_SERVER, **LEAN_POSTGRES}  # as `slaflow up` starts it beside PostgreSQL
     children.append(start("server", [PYTHON, "-m", "prefect", "server", "start", "--port", str(port),
-                                     "--analytics-off"], env, workdir))
+                                     "--analytics-off"], server_env, workdir))
     wait_healthy(api, 120)
     deploy = [SLAFLOW, "deploy", "--no-reports", "--sweep-interval", str(SWEEP_INTERVAL),
               "--sweeper-restart", str(SWEEPER_RESTART), "--lease", str(sizes.lease_s)]
+    deployed_at = time.monotonic()
     done = subprocess.run(deploy, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"slaflow deploy failed: {done.stderr}")
     for name in ("worker-1", "worker-2"):
         children.append(start(name, [SLAFLOW, "worker"], env, workdir))
-    meter = Meter([c.process.pid for c in children], names, admin, api)
+    meter = Meter([c.process.pid for c in children], names, admin, api, trace=trace)
     threading.Thread(target=meter.run, daemon=True).start()
     log("waiting for a sweeper run")
     _wait_for(lambda: any(r["name"] for r in flow_runs(api, "RUNNING")), 120)
     time.sleep(5)
+    if failed_runs := flow_runs(api, "FAILED") + flow_runs(api, "CRASHED"):
+        raise SystemExit(f"{len(failed_runs)} flow runs failed or crashed at the start; see the workers' logs")
+    # Idle is the steady state: one sweeper run. The first safety net starts `offset` s after the
+    # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch): wait
+    # until it has come and gone.
+    plan = Plan(sweep_interval=SWEEP_INTERVAL, sweeper_restart=SWEEPER_RESTART, lease=sizes.lease_s)
+    first_net = deployed_at + min(o for name, o in anchor_offsets(plan).items() if name != "sweep-timers")
+    log("waiting for the first safety-net run to come and go")
+    _wait_for(lambda: time.monotonic() > first_net + 5 and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING"))
+              <= 1, 120)
 
     log(f"idle for {sizes.idle_s} s")
     meter.mark()
     idle_from = time.monotonic()
     time.sleep(sizes.idle_s)
     idle_cpu_pct = 100 * meter.counted / (time.monotonic() - idle_from)
-    idle_rss_mb = meter.rss_now_mb
+    idle_rss_mb, idle_pss_mb = meter.rss_now_mb, meter.pss_now_mb
 
     log(f"burst of {sizes.burst}")
     due = datetime.now(UTC)
@@ -258,7 +282,7 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         held, dead_runs, left_running, checked_after = [], set(), None, 0.0
     everything = burst + trickle + batch
     fired = fired_among(url, everything)
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=BENCH_APP) as conn:
         failed = conn.execute("SELECT count(*) FROM timers WHERE status = 'failed'").fetchone()
     p = (lambda q: round(lateness[min(len(lateness) - 1, int(q * len(lateness)))], 2)) if lateness else (lambda q: None)
     return {
@@ -278,6 +302,8 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         "idle_rss_mb": round(idle_rss_mb),
         "total_rss_mb": round(meter.rss_peak_mb),
         "total_rss_mb_parts": meter.rss_peak_parts,
+        "idle_pss_mb": round(idle_pss_mb),
+        "total_pss_mb": round(meter.pss_peak_mb),
         "exactly_once": len(fired) == len(everything) and not (failed and failed[0]),
         "held_by_killed": len(held),
         "recovered_after_kill_s": round(recovered_s, 1) if recovered_s is not None else None,

@@ -4,6 +4,7 @@ RSS of a set-up (its processes and its PostgreSQL backends), count Prefect's Lat
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -41,10 +42,13 @@ class Meter:
     counted: float = 0.0  # CPU seconds since mark()
     rss_peak_mb: float = 0.0
     rss_now_mb: float = 0.0
+    pss_peak_mb: float = 0.0
+    pss_now_mb: float = 0.0
     late_max: int = 0
     late_now: int = 0
     rss_peak_parts: dict[str, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+    trace: Path | None = None  # one JSON line a sample: time, total RSS and PSS, RSS by role (MB)
 
     def pids(self) -> dict[int, str]:
         """Every process of the set-up, with its role."""
@@ -59,7 +63,10 @@ class Meter:
                 found.update({pid: "flow_runs" for pid in descendants(root)})
         try:
             with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-                rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)", (self.databases,))
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND application_name <> 'slaflow-bench'",
+                    (self.databases,),
+                )
                 found.update({int(row[0]): "postgres_backends" for row in rows})
         except psycopg.Error:
             pass
@@ -71,7 +78,7 @@ class Meter:
     def run(self) -> None:
         last_late = 0.0
         while not self.stop.wait(1.0):
-            rss = 0
+            rss = pss = 0
             parts: dict[str, int] = {}
             for pid, role in self.pids().items():
                 ticks, private = _stat(pid)
@@ -82,8 +89,16 @@ class Meter:
                 if before is not None:
                     self.counted += (ticks - before) / TICK
                 rss += private
+                pss += _pss(pid)
                 parts[role] = parts.get(role, 0) + private
             self.rss_now_mb = rss / 2**20
+            self.pss_now_mb = pss / 2**20
+            self.pss_peak_mb = max(self.pss_peak_mb, self.pss_now_mb)
+            if self.trace is not None:
+                sample = {"t": round(time.time(), 1), "rss": round(self.rss_now_mb), "pss": round(self.pss_now_mb),
+                          **{role: round(value / 2**20) for role, value in sorted(parts.items())}}
+                with self.trace.open("a") as out:
+                    out.write(json.dumps(sample) + "\n")
             if self.rss_now_mb > self.rss_peak_mb:
                 self.rss_peak_mb = self.rss_now_mb
                 self.rss_peak_parts = {role: round(value / 2**20) for role, value in sorted(parts.items())}
@@ -105,6 +120,17 @@ def _stat(pid: int) -> tuple[int | None, int]:
     wanted = ("RssAnon", "RssFile")
     kib = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines() if line.startswith(wanted)}
     return int(fields[11]) + int(fields[12]), 1024 * sum(kib.values())
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size, shared pages divided among the processes mapping them (PostgreSQL's
+    shared buffers excluded, as in `_stat`): what the set-up adds to the machine's memory."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    kib = {line.split(":")[0]: int(line.split()[1]) for line in rollup.splitlines()[1:] if line.startswith("Pss")}
+    return 1024 * (kib.get("Pss", 0) - kib.get("Pss_Shmem", 0))
 
 
 def late_runs(api: str) -> int:

@@ -10,17 +10,24 @@ No schedule belongs to a worker, so stopping or losing one pauses nothing.
 - The sweeper is one long-lived run (`flows.sweeper`) restarted by its schedule a little before
   it ends; its slots let the next run start while the last one finishes its final sweeps, and
   while a dead worker's runs wait to be crashed.
+- The interval schedules share one anchor (the deploy), each shifted by its own offset
+  (`flows.stagger`): with the default plan every safety net starts in the middle of a sweeper
+  cycle, 50 s from any sweeper restart and from each other, so no two flow-run processes start
+  together.
 - Two automations: Prefect's documented zombie automation (no heartbeat for 3 beats: crashed),
   and per deployment, a run Late for more than two intervals is cancelled.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
+
+from flows._support import FLOW_RUN_ENV, HEARTBEAT_S
+from flows.stagger import stagger
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -40,8 +47,6 @@ between sweeps (every ~2,000 timers) instead of after the whole backlog."""
 SWEEPER_SLOTS = 3
 """Two for the hand-over (the next run starts before the last one ends), one spare so that a
 dead machine's runs, until Prefect crashes them, never keep the next sweeper from starting."""
-HEARTBEAT_S = 30
-"""Flow-run heartbeat (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``; Prefect's minimum)."""
 ZOMBIE_AFTER_S = 3 * HEARTBEAT_S
 """Prefect's guidance: crash a run after three missed heartbeats."""
 ZOMBIE_AUTOMATION = "slaflow: crash zombie flow runs"
@@ -83,10 +88,23 @@ def _concurrency(limit: int) -> Any:
     return ConcurrencyLimitConfig(limit=limit, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
 
 
-def build_deployments(plan: Plan | None = None) -> list[RunnerDeployment]:
-    """The shared deployments (built, not yet registered)."""
+def anchor_offsets(plan: Plan) -> dict[str, float]:
+    """Seconds after the common anchor at which each interval deployment starts (by flow name;
+    the sweeper at 0): `flows.stagger` of the plan's intervals."""
+    nets = {
+        "dispatch-outbox": plan.dispatch_interval, "process-inbox": plan.inbox_interval,
+        "reconcile-timers": plan.reconcile_interval, "open-duties": plan.duties_interval,
+    }
+    return {"sweep-timers": 0.0, **stagger(nets, restart=plan.sweeper_restart)}
+
+
+def build_deployments(plan: Plan | None = None, *, anchor: datetime | None = None) -> list[RunnerDeployment]:
+    """The shared deployments (built, not yet registered); the interval schedules count from
+    ``anchor`` (default: Prefect's, the time they are built), each shifted by its offset."""
+    from prefect.schedules import Interval
     from prefect.types.entrypoint import EntrypointType
 
+    from core.clock import SystemClock
     from flows.dispatcher import dispatch_outbox
     from flows.duties import open_duties
     from flows.inbox import process_inbox
@@ -107,16 +125,22 @@ def build_deployments(plan: Plan | None = None) -> list[RunnerDeployment]:
         (reconcile_timers, plan.reconcile_interval, 1, {}, "Report timers the sweeper cannot fire by itself."),
         (open_duties, plan.duties_interval, 1, {}, "Open the recurring information duties that fell due."),
     ]
+    offsets = anchor_offsets(plan)
+    base = (anchor or SystemClock().now()).replace(microsecond=0)
     deployments: list[RunnerDeployment] = []
     for flow, interval, limit, parameters, description in rows:
+        every = timedelta(seconds=interval)
+        # One interval back: the first start is ``offset`` after the anchor, whatever Prefect
+        # does with an anchor in the future.
+        first = base + timedelta(seconds=offsets[flow.name]) - every
         deployment = flow.to_deployment(  # sync call: a deployment, not a coroutine
             name=DEPLOYMENT,
-            interval=timedelta(seconds=interval),
+            schedules=[Interval(every, anchor_date=first)],
             parameters=parameters,
             description=description,
             tags=["slaflow"],
             concurrency_limit=_concurrency(limit),
-            job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}},
+            job_variables={"env": dict(FLOW_RUN_ENV)},
             # Import by module path: the worker's process has slaflow installed, no code is pulled.
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
@@ -144,7 +168,7 @@ def scheduled_reports() -> list[RunnerDeployment]:
     options: dict[str, Any] = {
         "tags": ["slaflow"],
         "concurrency_limit": _concurrency(1),
-        "job_variables": {"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}},
+        "job_variables": {"env": dict(FLOW_RUN_ENV)},
     }
     deployment = weekly_reports.to_deployment(
         name="company",
@@ -178,14 +202,14 @@ def ensure_pool(name: str = POOL) -> bool:
     return True
 
 
-def deploy_all(plan: Plan | None = None, *, pool: str = POOL) -> dict[str, UUID]:
+def deploy_all(plan: Plan | None = None, *, pool: str = POOL, anchor: datetime | None = None) -> dict[str, UUID]:
     """Create the pool, register (or update) the deployments in it, and the automations;
-    return the deployments by full name."""
+    return the deployments by full name. The schedules count from ``anchor`` (default: now)."""
     from prefect import deploy
 
     plan = plan or Plan()
     ensure_pool(pool)
-    deployments = build_deployments(plan)
+    deployments = build_deployments(plan, anchor=anchor)
     ids = cast(  # called from sync code: the ids, not a coroutine
         "list[UUID]",
         deploy(

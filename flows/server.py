@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from sqlalchemy.engine import URL, make_url
 
+from flows._support import MALLOC_ARENAS
+
 QUIET_SERVER = {
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",  # no access log, no per-loop INFO lines
     "PREFECT_LOGGING_LEVEL": "INFO",
 }
 """Readable logs: the server says only what goes wrong; workers and flow runs say what they do."""
+
+LEAN_SERVER = {"MALLOC_ARENA_MAX": str(MALLOC_ARENAS)}
+"""The server's threads share two malloc arenas (see `flows._support.MALLOC_ARENAS`)."""
+LEAN_POSTGRES = {"PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "2"}
+"""On PostgreSQL the server keeps 2 connections open instead of 5: each idle backend holds 10-20
+MB; a busy moment still opens up to 10 more for as long as it lasts (the pool's overflow)."""
 
 
 def prefect_database_for(slaflow_url: str) -> str | None:

@@ -9,7 +9,12 @@ Deployed (`flows.deploy`), one run is long-lived: it sweeps every ``interval_s``
 deployment's concurrency limit drops a tick that finds the slots taken). So a Python process is
 started every few minutes, not every tick, and the run's heartbeats let Prefect crash it when its
 machine dies. SIGTERM or SIGINT ends the loop after the batch in hand: the run completes and its
-claims are released at once, instead of waiting for their lease.
+claims are released at once, instead of waiting for their lease. The old run ends as soon as its
+successor runs (`flows.handover`), and between sweeps a run sleeps until its next tick or, if
+sooner, until a lease another owner holds on a due timer runs out (`engine.timer_leases`): a dead
+sweeper's claims are taken the moment they expire. The outbox is delivered between sweeps in
+slices of about two seconds (`SLICE_S`), so neither a sweep nor such a wake waits for a big batch
+of messages: each waits for one slice at most.
 
 Several sweeps may overlap (the hand-over between runs, or a zombie's leases): claims skip each
 other's rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) and firing
@@ -25,7 +30,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -35,10 +40,13 @@ from typing import Any
 from prefect import flow
 from sqlalchemy.engine import make_url
 
-from core.clock import SystemClock, ensure_utc
+from core.clock import Clock, SystemClock, ensure_utc
 from core.vocabulary import TimerStatus
+from engine.timer_leases import next_foreign_expiry, pause_before_next_sweep
 from engine.timers import DEFAULT_LEASE, SweepResult, sweep
-from flows._support import flow_run_id, open_runtime, publish_table, run_logger, worker_id
+from flows._support import flow_run_id, give_back_memory, open_runtime, publish_table, run_logger, worker_id
+from flows.handover import POLL_S as HANDOVER_POLL_S
+from flows.handover import Handover
 from flows.hooks import start_state_hook
 from flows.visibility import fired_timers, publish_fired
 from notifications.settings import NotificationSettings
@@ -48,6 +56,12 @@ from storage.models import Timer, table
 
 ARTIFACT_ROWS = 1000
 """At most this many fired timers listed in one run's artifact (the events list them all)."""
+SLICE_S = 2.0
+"""A sweeper delivers the outbox in slices of about this many seconds between its sweeps."""
+SLICE_LIMIT = 50
+"""Messages claimed at once in a slice (a slice ends after the batch that reaches `SLICE_S`)."""
+SLICE_BATCHES = 10
+"""At most this many batches in one slice, however fast they go."""
 
 
 def summarise(result: SweepResult, *, owner: str, now: str, capacity: int) -> dict[str, Any]:
@@ -126,10 +140,10 @@ def sweep_timers(
 ) -> dict[str, Any]:
     """Fire the timers due now (or at ``at``: a simulated week in the demo, a backfill); with
     ``lifetime_s`` > 0, keep sweeping every ``interval_s`` seconds for that long, and with
-    ``dispatch`` deliver the outbox after each sweep. A claim is kept ``lease_s`` seconds: what a
-    dead run held fires that long after its claim. On PostgreSQL ``threads`` sweeps run side by
-    side (a burst fires about 1.8x faster with two: one waits on the database while the other
-    works). Return (and log, and show as an artifact and as events) what fired."""
+    ``dispatch`` deliver the outbox between sweeps (in slices of `SLICE_S`). A claim is kept
+    ``lease_s`` seconds: what a dead run held fires that long after its claim. On PostgreSQL
+    ``threads`` sweeps run side by side (a burst fires about 1.8x faster with two: one waits on
+    the database while the other works). Return (and log, and show as an artifact and as events) what fired."""
     _refuse_secret(database_url)
     log = run_logger(__name__)
     owner = worker_id()
@@ -138,16 +152,17 @@ def sweep_timers(
     loop = _Loop(owner=owner, run_id=flow_run_id(), fixed=fixed, batch=batch, max_batches=max_batches, log=log,
                  lease=timedelta(seconds=lease_s), threads=threads)
     with open_runtime(database_url) as runtime, stop_on_signals() as stop:
-        deliver_settings = _delivery_settings(log) if dispatch else None
+        loop.settings = _delivery_settings(log) if dispatch else None
         deadline = time.monotonic() + lifetime_s
+        # The successor is due one restart after this run's start: from an interval before, ask often.
+        handover = Handover(loop.run_id if lifetime_s > 0 else None, opens_at=deadline - 3 * interval_s)
         while True:
             tick = time.monotonic()
             backlog = loop.once(runtime)
-            if deliver_settings is not None:
-                loop.deliver(runtime, deliver_settings)
+            loop.deliver(runtime)
             if fixed is not None or stop.event.is_set() or tick + interval_s >= deadline:
                 break
-            if not backlog and stop.wait(interval_s - (time.monotonic() - tick)):
+            if not backlog and loop.rest(runtime, stop, handover, next_tick=tick + interval_s):
                 break
         if stop.event.is_set():
             _release(runtime, loop.owners(runtime))
@@ -176,6 +191,43 @@ class _Loop:
         self.total = SweepResult()
         self.listed: list[dict[str, Any]] = []
         self.sent = 0
+        self.busy = False  # a sweep claimed something since the last rest
+        self.settings: NotificationSettings | None = None  # deliver the outbox between sweeps
+        self.outbox_more = False  # the last slice stopped with messages possibly still due
+        self.clock: Clock = SystemClock()  # wall time, for leases (tests inject theirs)
+        self.monotonic: Callable[[], float] = time.monotonic  # for the loop's own timing
+
+    def rest(self, runtime: Runtime, stop: StopFlag, handover: Handover, *, next_tick: float) -> bool:
+        """Wait until the next sweep: the tick, or sooner the end of a lease another owner holds
+        on a due timer (a dead sweeper's claims are taken the moment they run out, not up to an
+        interval later). Ask whether the successor runs after each sweep, and every few seconds
+        in the run's last intervals. True when the loop must end: a stop was asked for, or the
+        successor took over."""
+        if self.busy:  # after a burst, idle at the idle size (a hand-over adds a second run's memory)
+            give_back_memory()
+            self.busy = False
+        with runtime.sessions() as session:
+            expiry = next_foreign_expiry(session, now=self.clock.now(), owners=self.owners(runtime))
+        wake = self.monotonic() + pause_before_next_sweep(
+            until_tick=next_tick - self.monotonic(), now=self.clock.now(), expiry=expiry
+        )
+        ask = True
+        while True:
+            now = self.monotonic()
+            if (ask or handover.open(now)) and handover.successor_running():
+                self.log.info("the next sweeper run is running: this one ends (hand-over)")
+                return True
+            ask = False
+            step = wake - now
+            if handover.open(now):
+                step = min(step, HANDOVER_POLL_S)
+            if step <= 0:
+                return False
+            if self.outbox_more:  # the rest of the outbox, a slice at a time, until the wake
+                self.deliver(runtime)
+                continue
+            if stop.wait(step):
+                return True
 
     def owners(self, runtime: Runtime) -> list[str]:
         """One lease owner per thread (one on SQLite: its write lock serialises them anyway)."""
@@ -197,6 +249,7 @@ class _Loop:
         _add(self.total, result)
         if result.fired_ids:
             self.listed += _report(runtime, result, self.log)
+        self.busy = self.busy or result.claimed > 0
         return any(each.claimed >= self.batch * self.max_batches for each in results)
 
     def _sweep(self, runtime: Runtime, owner: str) -> SweepResult:
@@ -204,7 +257,7 @@ class _Loop:
             runtime.sessions,
             runtime.company,
             now=self.fixed,
-            clock=None if self.fixed else SystemClock(),
+            clock=None if self.fixed else self.clock,
             owner=owner,
             batch=self.batch,
             max_batches=self.max_batches,
@@ -213,13 +266,25 @@ class _Loop:
             run_id=self.run_id,
         )
 
-    def deliver(self, runtime: Runtime, settings: NotificationSettings) -> None:
-        from flows.dispatcher import deliver
+    def deliver(self, runtime: Runtime) -> None:
+        """One slice of the outbox (at most `SLICE_S` seconds, give or take a batch of
+        `SLICE_LIMIT`): a sweep, or a wake for a dead sweeper's leases, is never late by more
+        than that. What is left stays pending; `rest` goes on with it until the next sweep."""
+        from flows.dispatcher import deliver_slice
 
+        self.outbox_more = False
+        if self.settings is None:
+            return
         try:
-            self.sent += deliver(runtime, self.owner, settings).sent
+            done = deliver_slice(
+                runtime, self.owner, self.settings, limit=SLICE_LIMIT, max_batches=SLICE_BATCHES, budget_s=SLICE_S,
+                clock=self.clock, monotonic=self.monotonic,
+            )
         except Exception:  # the sweeper goes on; the dispatch-outbox deployment is the safety net
             self.log.exception("delivering the outbox failed; sweeping goes on")
+            return
+        self.sent += done.result.sent
+        self.outbox_more = done.more
 
     def finish(self, started: str) -> dict[str, Any]:
         total = self.total

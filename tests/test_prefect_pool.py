@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import tests.conftest_prefect  # noqa: F401  (PREFECT_HOME and offline settings before prefect loads)
 from core.clock import SystemClock
-from flows.deploy import LATE_AUTOMATION, POOL, ZOMBIE_AFTER_S, ZOMBIE_AUTOMATION, Plan, deploy_all
+from flows.deploy import LATE_AUTOMATION, POOL, ZOMBIE_AFTER_S, ZOMBIE_AUTOMATION, Plan, anchor_offsets, deploy_all
 from flows.sweeper import sweep_timers
 from flows.visibility import EVENT
 from org.chart import Company
@@ -69,6 +69,7 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
         assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW, name
         assert deployment.global_concurrency_limit is not None, name
         assert deployment.job_variables["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30", name
+        assert deployment.job_variables["env"]["MALLOC_ARENA_MAX"] == "2", name
         assert "database_url" not in deployment.parameters, name  # the worker's settings give it
     limits = {name: d.global_concurrency_limit.limit for name, d in found.items() if d.global_concurrency_limit}
     assert limits["sweep-timers/slaflow"] == 3 and limits["dispatch-outbox/slaflow"] == 1
@@ -77,6 +78,16 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
         "interval_s": 1, "lifetime_s": 32, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
     }
     assert sweeper.schedules[0].schedule.interval == timedelta(seconds=30)  # type: ignore[union-attr]
+    # One schedule each (a second deploy replaced, not added), from one anchor, each at its offset.
+    assert all(len(d.schedules) == 1 for d in found.values())
+    offsets = anchor_offsets(PLAN)
+    firsts = {
+        name.split("/")[0]: d.schedules[0].schedule.anchor_date + d.schedules[0].schedule.interval  # type: ignore[union-attr]
+        for name, d in found.items() if name.endswith("/slaflow")
+    }
+    base = firsts["sweep-timers"]
+    assert {name: (first - base).total_seconds() for name, first in firsts.items()} == offsets
+    assert len(set(offsets.values())) == len(offsets)  # the safety nets do not start with the sweeper
 
 
 def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(deployed: dict[str, Any]) -> None:
@@ -234,3 +245,26 @@ def test_runs_late_by_more_than_two_intervals_are_cancelled_and_fresher_ones_kep
         states = {run_id: client.read_flow_run(run_id).state for run_id in (stale.id, fresh.id)}
     assert states[stale.id] is not None and states[stale.id].type == StateType.CANCELLED  # type: ignore[union-attr]
     assert states[fresh.id] is not None and states[fresh.id].name == "Late"  # type: ignore[union-attr]
+
+
+def test_a_sweeper_run_hands_over_once_a_newer_run_of_its_deployment_runs(deployed: dict[str, Any]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Running
+
+    from flows.handover import Handover
+
+    sweeper = deployed["sweep-timers/slaflow"]
+    with get_client(sync_client=True) as client:
+        old = client.create_flow_run_from_deployment(sweeper)
+        client.set_flow_run_state(old.id, Running(), force=True)
+        assert not Handover(str(old.id), opens_at=0).successor_running()  # alone: it goes on sweeping
+        new = client.create_flow_run_from_deployment(sweeper)
+        try:
+            assert not Handover(str(old.id), opens_at=0).successor_running()  # a Scheduled one does not count
+            client.set_flow_run_state(new.id, Running(), force=True)
+            assert Handover(str(old.id), opens_at=0).successor_running()
+            assert not Handover(str(new.id), opens_at=0).successor_running()  # an older run is no successor
+            assert not Handover(str(old.id), opens_at=1e12).open(0.0)  # asked only in its last intervals
+        finally:
+            for run in (old, new):
+                client.set_flow_run_state(run.id, Completed(), force=True)

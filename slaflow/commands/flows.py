@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 
 from core.errors import SlaflowError
-from flows._support import OFFLINE_ENV, apply_offline_env
+from flows._support import FLOW_RUN_ENV, OFFLINE_ENV, apply_offline_env, limit_malloc_arenas
 
 DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_DATABASE_URL", help="SQLAlchemy URL")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", envvar="SLAFLOW_CONFIG", help="company YAML")]
@@ -38,20 +38,20 @@ PoolOption = Annotated[str, typer.Option(help="the Prefect work pool")]
 ReportsOption = Annotated[bool, typer.Option(help="also deploy the company-wide weekly reports")]
 LimitOption = Annotated[int, typer.Option(help="flow runs this worker runs at once")]
 GraceOption = Annotated[float, typer.Option(help="seconds the flow runs get to stop on SIGTERM/SIGINT")]
-FLOW_RUN_ENV = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
-"""Heartbeats from every flow run a worker starts (the zombie automation listens to them)."""
 
 
 def _export(database_url: str | None, config: Path | None) -> None:
     """Flow runs are child processes, started in a scratch folder, that read SLAFLOW_* themselves:
-    pass the options on, with a relative SQLite path made absolute."""
-    from sqlalchemy.engine import make_url
-
+    pass the options on, with a relative SQLite path made absolute (SQLAlchemy is imported only
+    then: a worker on PostgreSQL does not need it, ~11 MB)."""
     url = database_url or os.environ.get("SLAFLOW_DATABASE_URL")
-    if url:
+    if url and url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:":
             url = parsed.set(database=str(Path(parsed.database).resolve())).render_as_string(hide_password=False)
+    if url:
         os.environ["SLAFLOW_DATABASE_URL"] = url
     if config:
         os.environ["SLAFLOW_CONFIG"] = str(config.resolve())
@@ -71,6 +71,7 @@ def worker(
     from flows.worker import check_api  # first, and light: an unreachable API is said at once
 
     check_api()
+    limit_malloc_arenas()  # before Prefect starts its threads
     apply_offline_env()
     for name, value in FLOW_RUN_ENV.items():
         os.environ.setdefault(name, value)
@@ -99,7 +100,7 @@ def deploy(
 
     apply_offline_env()
     _export(None, config)
-    from flows.deploy import Plan, deploy_all
+    from flows.deploy import Plan, anchor_offsets, deploy_all
 
     try:
         plan = Plan(
@@ -112,8 +113,11 @@ def deploy(
         raise SlaflowError(f"{where.replace('_', '-')}: {first['msg']}") from None
     deployed = deploy_all(plan, pool=pool)
     typer.echo(f"work pool {pool!r} on {url}: {len(deployed)} deployments, each with a CANCEL_NEW concurrency limit")
+    offsets = anchor_offsets(plan)
     for name in deployed:
-        typer.echo(f"  {name}")
+        flow_name = name.split("/")[0]
+        start = f" (starts {offsets[flow_name]:.0f} s into its interval)" if flow_name in offsets else ""
+        typer.echo(f"  {name}{start}")
     typer.echo("automations: crash zombie flow runs (3 missed heartbeats); cancel runs late by > 2 intervals")
 
 
@@ -139,7 +143,7 @@ def up(
 ) -> None:
     """Run everything on this machine: Prefect server, the deployments, HTTP app (if installed)
     and a worker."""
-    from flows.server import QUIET_SERVER, prefect_database_for
+    from flows.server import LEAN_POSTGRES, LEAN_SERVER, QUIET_SERVER, prefect_database_for
     from runtime.assembly import Runtime
 
     _export(database_url, config)
@@ -152,13 +156,15 @@ def up(
     server_db = env.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or prefect_database_for(runtime.settings.database_url)
     if server_db:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = server_db
+    server_env = {**LEAN_SERVER, **(LEAN_POSTGRES if server_db and server_db.startswith("postgresql") else {})}
+    server_env = {name: env.get(name, value) for name, value in server_env.items()}  # the operator's win
     children: list[_Child] = []
     stop = _install_stop_handler()
     try:
         children.append(_start("prefect server", [
             sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(prefect_port),
             "--analytics-off",
-        ], env))
+        ], {**env, **server_env}))
         _wait_healthy(api_url, children[0], startup_timeout, stop)
         typer.echo(f"Prefect UI: http://{_client_host(host)}:{prefect_port} (database: "
                    f"{_hide_password(server_db) if server_db else prefect_home / 'prefect.db'})")
