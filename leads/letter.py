@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from core.clock import ensure_utc
 from leads.service import feedback_request, lead_disputes, lead_link, leads_config
 from notifications import context as ctx
-from notifications.enqueue import enqueue
+from notifications.enqueue import enqueue, message_rows
 from org import audience as recipients
 from storage.models import Lead
 
@@ -42,8 +42,9 @@ def enqueue_lead_letters(session: Session, company: Company, *, now: datetime, a
         context = letter_context(session, company, sender_department, reader_department, now)
         reader = context["recipient"]["id"]
         scope = f"{KIND}={context['week']}:{sender_department}" + (f"@{now.isoformat()}" if again else "")
-        written += len(enqueue(session, company, kind=KIND, recipient=reader, context=context, scope=scope, now=now,
-                               department=reader_department))
+        rows = message_rows(session, company, kind=KIND, recipient=reader, context=context, scope=scope, now=now,
+                            department=reader_department)
+        written += len(enqueue(session, rows))
     return written
 
 

@@ -32,28 +32,9 @@ def dedupe_key(kind: str, scope: str, level: int, recipient: str, channel: str) 
     return f"{kind}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-def enqueue(
-    session: Session,
-    company: Company,
-    *,
-    kind: str,
-    recipient: str,
-    context: dict[str, Any],
-    scope: str,
-    now: datetime,
-    case_id: int | None = None,
-    level: int = 0,
-    department: str | None = None,
-    channels: Sequence[str] | None = None,
-) -> list[str]:
-    """Write one row per channel of ``recipient`` unless it exists; return the channels written.
-
-    ``scope`` identifies the cause (e.g. ``case=7|clock=12``); ``department`` is the one the
-    message is about, whose calendar is used for a recipient outside the org chart. Non-urgent
-    kinds wait for the recipient's next working instant.
-    """
-    rows = message_rows(session, company, kind=kind, recipient=recipient, context=context, scope=scope, now=now,
-                        case_id=case_id, level=level, department=department, channels=channels)
+def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Write `message_rows` one by one unless they exist; return the channels written (a caller
+    that does not need them writes many at once with `enqueue_rows`)."""
     return [row["channel"] for row in rows if _insert_once(session, row)]
 
 
@@ -71,8 +52,12 @@ def message_rows(
     department: str | None = None,
     channels: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows `enqueue` writes (one per channel), for a caller that writes many at once
-    (`enqueue_rows`)."""
+    """One message row per channel of ``recipient``, for `enqueue` or `enqueue_rows`.
+
+    ``scope`` identifies the cause (e.g. ``case=7|clock=12``); ``department`` is the one the
+    message is about, whose calendar is used for a recipient outside the org chart. Non-urgent
+    kinds wait for the recipient's next working instant.
+    """
     config = notifications_config(company)
     urgent = config.urgent(kind)
     if channels is None:

@@ -189,7 +189,8 @@ def test_message(session: Session, company: Company, *, person: str, channel: st
     tz = calendar_of_person(company, person).config.tz
     context = {**ctx.base(company, person, locale, tz), "channel": channel, "sent_at": now.isoformat()}
     scope = f"test={now.isoformat()}"
-    enqueue(session, company, kind="test", recipient=person, context=context, scope=scope, now=now, channels=[channel])
+    enqueue(session, message_rows(session, company, kind="test", recipient=person, context=context, scope=scope,
+                                  now=now, channels=[channel]))
     message_id = session.scalar(
         select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key("test", scope, 0, person, channel))
     )

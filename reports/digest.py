@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.clock import ensure_utc
 from notifications import context as ctx
-from notifications.enqueue import enqueue
+from notifications.enqueue import enqueue, message_rows
 from org import audience as recipients
 from reports.outcomes import lead_figures
 from reports.scope import Scope
@@ -62,7 +62,7 @@ def enqueue_daily_digests(session: Session, company: Company, *, now: datetime, 
             "breaches_yesterday": breaches[:DIGEST_LIMIT],
         }
         written += len(
-            enqueue(
+            enqueue(session, message_rows(
                 session,
                 company,
                 kind="digest",
@@ -71,7 +71,7 @@ def enqueue_daily_digests(session: Session, company: Company, *, now: datetime, 
                 scope=f"digest={today.isoformat()}",
                 now=now,
                 department=departments[0],
-            )
+            ))
         )
     return written
 
@@ -197,7 +197,7 @@ def enqueue_lead_report(
         "expected_result": report.expected_result,
     }
     return len(
-        enqueue(
+        enqueue(session, message_rows(
             session,
             company,
             kind="lead_report",
@@ -206,7 +206,7 @@ def enqueue_lead_report(
             scope=f"lead_report={year}-W{week:02d}",
             now=now,
             department=definition.performer,
-        )
+        ))
     )
 
 
@@ -241,7 +241,7 @@ def enqueue_sla_report(
     }
     scope = f"sla_report={department or 'company'}:{since.isoformat()}"
     return len(
-        enqueue(
+        enqueue(session, message_rows(
             session,
             company,
             kind="sla_report",
@@ -250,5 +250,5 @@ def enqueue_sla_report(
             scope=scope,
             now=now,
             department=department,
-        )
+        ))
     )

@@ -85,7 +85,9 @@ class Prepared:
     """A statement compiled once per dialect (lazily: the dialect is known at first use)."""
 
     def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement]) -> None:
-        """``statement``, or one per dialect name where they differ (ON CONFLICT)."""
+        """``statement``, or one per dialect name where they differ (ON CONFLICT). Compiled once
+        per dialect name: the type processors come from the first engine of that dialect, so every
+        engine must be configured alike (they are: `storage.db.make_engine`)."""
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
