@@ -21,6 +21,8 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Dialect, Insert, Table, bindparam, insert
@@ -62,12 +64,27 @@ class _Compiled:
     """The result columns' processors, known at the first fetch (some depend on the driver's
     type code of the column, e.g. PostgreSQL's numeric types)."""
 
+    def __post_init__(self) -> None:
+        # Precomputed so that binding a row is one C-level item lookup plus the few processors.
+        keyed = [n for n, slot in enumerate(self.slots) if slot.key is not None]
+        keys = [self.slots[n].key for n in keyed]
+        self._template = [slot.literal for slot in self.slots]
+        self._keyed = keyed if len(keyed) < len(self.slots) else None
+        self._get: Callable[[Mapping[str, Any]], Any] | None = itemgetter(*keys) if keys else None
+        self._one = len(keys) == 1
+        self._processed = [(n, slot.process) for n, slot in enumerate(self.slots)
+                           if slot.key is not None and slot.process is not None]
+
     def parameters(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        values = [
-            slot.literal if slot.key is None else params[slot.key] if slot.process is None
-            else slot.process(params[slot.key])
-            for slot in self.slots
-        ]
+        got = () if self._get is None else (self._get(params),) if self._one else self._get(params)
+        if self._keyed is None:
+            values = list(got)
+        else:
+            values = self._template.copy()
+            for n, value in zip(self._keyed, got, strict=True):
+                values[n] = value
+        for n, process in self._processed:
+            values[n] = process(values[n])
         return values if self.positional else dict(zip(self.placeholders, values, strict=True))
 
     def rows(self, cursor: DBAPICursor, raws: Sequence[Sequence[Any]]) -> list[Any]:
@@ -220,6 +237,14 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     time as ``YYYY-MM-DD HH:MM:SS.ffffff``), in one call; a naive value is refused the same way."""
     if value is None:
         return None
+    return _utc_text(value)
+
+
+@lru_cache(maxsize=256)
+def _utc_text(value: datetime) -> str:
+    """Cached: a trigger binds the same few instants (its ``now``, a deadline) a dozen times, and
+    equal aware datetimes are equal instants, so they have the same text (a naive one raises,
+    which is never cached)."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; use an aware UTC datetime")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
