@@ -68,6 +68,8 @@ TOUCH_CASE = Prepared(
     .where(_cases.c.id == bindparam("b_case_id"), _cases.c.version == bindparam("b_seen_version"))
     .values(version=bindparam("b_version"), updated_at=bindparam("b_now"))
 )
+LAST_SEQ = Prepared(select(func.max(_events.c.seq)).where(_events.c.case_id == bindparam("b_case_id")))
+"""Prepared, so the version check may run while the session commits (`storage.deferred`)."""
 SET_STEP = Prepared(
     update(_cases)
     .where(_cases.c.id == bindparam("b_case_id"))
@@ -143,7 +145,7 @@ def set_step(
     session: Session, case_id: int, *, owner_department: str | None, owner_role: str | None, due_at: datetime | None
 ) -> None:
     """The step a just-opened case entered (its version stays 1)."""
-    SET_STEP.execute(session, {"b_case_id": case_id, "b_owner_department": owner_department,
+    SET_STEP.later(session, {"b_case_id": case_id, "b_owner_department": owner_department,
                                             "b_owner_role": owner_role, "b_due_at": due_at})
 
 
@@ -152,12 +154,11 @@ def move_case(
     owner_department: str | None, owner_role: str | None, due_at: datetime | None, closed_at: datetime | None,
 ) -> None:
     """The case in its new state (nobody holds the new step yet), refused if someone else moved it first."""
-    moved = MOVE_CASE.execute(session, {
+    MOVE_CASE.later(session, {
         "b_case_id": case.id, "b_seen_version": case.version, "b_state": state, "b_data": data,
         "b_owner_department": owner_department, "b_owner_role": owner_role, "b_due_at": due_at,
         "b_closed_at": closed_at, "b_version": version, "b_now": now,
-    })
-    require_one(session, moved, case)
+    }, check=lambda moved: require_one(session, moved, case))
 
 
 def record_in_place(
@@ -187,16 +188,17 @@ def record_in_place(
         payload=payload,
         source=source,
     )
-    moved = update.execute(
-        session, {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now, **values}
+    update.later(
+        session,
+        {"b_case_id": case.id, "b_seen_version": case.version, "b_version": seq, "b_now": now, **values},
+        check=lambda moved: require_one(session, moved, case),
     )
-    require_one(session, moved, case)
     return seq
 
 
 def append_event(session: Session, **row: Any) -> None:
     """The one way a case's history grows: one append-only row per change."""
-    INSERT_EVENT.execute(session, row)
+    INSERT_EVENT.later(session, row)
 
 
 def join_parties(session: Session, case_id: int, definition: CaseTypeDef, now: datetime) -> None:
@@ -212,7 +214,7 @@ def join_owner(session: Session, case_id: int, definition: CaseTypeDef, departme
 
 def join(session: Session, case_id: int, department: str, role: ParticipantRole, now: datetime) -> None:
     """Add a participant unless the department already is one (no read of the collection)."""
-    JOIN.execute(session, {"case_id": case_id, "department": department, "role": role, "since": now})
+    JOIN.later(session, {"case_id": case_id, "department": department, "role": role, "since": now})
 
 
 def load(session: Session, case_id: int) -> CaseRecord:
@@ -225,9 +227,11 @@ def load(session: Session, case_id: int) -> CaseRecord:
 
 
 def require_one(session: Session, rowcount: int, case: CaseRecord) -> None:
-    """The version check in the UPDATE failed: someone else moved the case first."""
+    """The version check in the UPDATE failed: someone else moved the case first. (On PostgreSQL
+    the check runs when the UPDATE is sent, with the transaction's next statement or its commit:
+    `storage.deferred`; the case row is locked since `load`, so it holds in practice.)"""
     if rowcount != 1:
-        actual = session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or -1
+        actual = LAST_SEQ.scalar(session, {"b_case_id": case.id}) or -1
         raise ConflictError(case.id, case.version, actual)
 
 

@@ -82,7 +82,7 @@ def message_rows(
 def enqueue_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write `message_rows` unless they exist, in one driver call: every case change that notifies
     anyone writes its messages this way (on PostgreSQL one round trip instead of one a row)."""
-    _INSERT_ONCE.execute_many(session, [{**_UNSENT, **row} for row in rows])
+    _INSERT_ONCE.later_many(session, [{**_UNSENT, **row} for row in rows])
 
 
 def enqueue_direct(

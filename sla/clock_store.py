@@ -204,13 +204,13 @@ def suspend(session: Session, clock: ClockRecord, calendar: BusinessCalendar, no
 def pause(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: datetime) -> None:
     """Hold the whole-case clock while the case is in a paused state (its timers are cancelled)."""
     _hold(session, clock, calendar, now)
-    _CANCEL_CLOCK_TIMERS.execute(session, {"b_clock_id": clock.id})
+    _CANCEL_CLOCK_TIMERS.later(session, {"b_clock_id": clock.id})
     _insert_pause(session, clock.id, now, "paused_state", None)
 
 
 def _hold(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: datetime) -> None:
     held = policy.hold(clock, calendar, now)
-    _PAUSE_CLOCK.execute(
+    _PAUSE_CLOCK.later(
         session, {"b_clock_id": clock.id, "b_used": held.used_minutes, "b_now": now, "b_st": held.status}
     )
     if held.late:
@@ -218,7 +218,7 @@ def _hold(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now:
 
 
 def _insert_pause(session: Session, clock_id: int, now: datetime, reason: str, waiting_on: str | None) -> None:
-    _INSERT_PAUSE.execute(
+    _INSERT_PAUSE.later(
         session,
         {"clock_id": clock_id, "started_at": now, "ended_at": None, "reason": reason, "waiting_on": waiting_on},
     )
@@ -245,11 +245,11 @@ def resume(
     if resumed.escalations:
         insert_timers(session, _escalation_rows(clock.case_id, clock.id, timer_state, resumed.escalations))
     if resumed.breach_due is None:  # no new plan: the deadline and warning stand
-        _RESUME_KEEPING_PLAN.execute(session, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status})
+        _RESUME_KEEPING_PLAN.later(session, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status})
     else:
-        _RESUME_CLOCK.execute(session, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status,
+        _RESUME_CLOCK.later(session, {"b_clock_id": clock.id, "b_now": now, "b_st": resumed.status,
                                         "b_deadline": resumed.deadline, "b_warn": resumed.warn_at})
-    _CLOSE_PAUSE.execute(session, {"b_clock_id": clock.id, "b_now": now})
+    _CLOSE_PAUSE.later(session, {"b_clock_id": clock.id, "b_now": now})
     return resumed.deadline
 
 
@@ -258,8 +258,8 @@ def stop(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: 
     the business minutes late."""
     stopped = policy.stop(clock, calendar, now)
     if clock.paused_since is not None:
-        _CLOSE_PAUSE.execute(session, {"b_clock_id": clock.id, "b_now": now})
-    _STOP_CLOCK.execute(
+        _CLOSE_PAUSE.later(session, {"b_clock_id": clock.id, "b_now": now})
+    _STOP_CLOCK.later(
         session, {"b_clock_id": clock.id, "b_used": stopped.used_minutes, "b_now": now, "b_st": stopped.status}
     )
     if stopped.late_minutes is not None:
@@ -271,36 +271,36 @@ def record_breach(session: Session, clock: ClockRecord, *, now: datetime) -> Non
     """Log the breach of a clock that ran past its deadline (`sla.breach_log`) and mark the clock
     breached; its pending warning is cancelled, since that stage has passed."""
     breach_log.log_breach(session, clock, now=now)
-    _MARK_BREACHED.execute(session, {"b_clock_id": clock.id})
-    _CANCEL_WARNING.execute(session, {"b_clock_id": clock.id})
+    _MARK_BREACHED.later(session, {"b_clock_id": clock.id})
+    _CANCEL_WARNING.later(session, {"b_clock_id": clock.id})
 
 
 def assign(session: Session, clock_id: int, person: str) -> None:
     """Name the person on a step clock; its open breach, if any, follows (`sla.breach_log`)."""
-    _ASSIGN_CLOCK.execute(session, {"b_clock_id": clock_id, "b_person": person})
+    _ASSIGN_CLOCK.later(session, {"b_clock_id": clock_id, "b_person": person})
     breach_log.assign_open_breach(session, clock_id, person)
 
 
 def cancel_clock_timers(session: Session, clock_id: int) -> None:
-    _CANCEL_CLOCK_TIMERS.execute(session, {"b_clock_id": clock_id})
+    _CANCEL_CLOCK_TIMERS.later(session, {"b_clock_id": clock_id})
 
 
 def cancel_state_timers(session: Session, case_id: int, timer_state: str) -> None:
     """Cancel the pending timers carrying ``timer_state`` (a state's name, or "*" for the whole case)."""
-    _CANCEL_STATE_TIMERS.execute(session, {"b_case_id": case_id, "b_timer_state": timer_state})
+    _CANCEL_STATE_TIMERS.later(session, {"b_case_id": case_id, "b_timer_state": timer_state})
 
 
 def cancel_escalations(session: Session, clock_id: int) -> None:
-    _CANCEL_ESCALATIONS.execute(session, {"b_clock_id": clock_id})
+    _CANCEL_ESCALATIONS.later(session, {"b_clock_id": clock_id})
 
 
 def snooze_escalations(session: Session, clock_id: int, until: datetime) -> None:
     """Postpone the clock's pending escalation levels due before ``until`` to ``until``."""
-    _SNOOZE_ESCALATIONS.execute(session, {"b_clock_id": clock_id, "b_until": until})
+    _SNOOZE_ESCALATIONS.later(session, {"b_clock_id": clock_id, "b_until": until})
 
 
 def insert_timers(session: Session, rows: list[dict[str, Any]]) -> None:
-    _INSERT_TIMERS.execute_many(session, rows)
+    _INSERT_TIMERS.later_many(session, rows)
 
 
 def _escalation_rows(case_id: int, clock_id: int, state: str, due: Sequence[datetime]) -> list[dict[str, Any]]:

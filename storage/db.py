@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
+from storage.deferred import pipeline_writes
 from storage.faults import guard_sqlite_file, reconnect_after_server_faults
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -50,6 +51,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # 30-90 ms each once their estimate passes jit_above_cost (a board's count, bench/dashboard.py).
     engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **kwargs)
     reconnect_after_server_faults(engine)
+    pipeline_writes(engine)
     return engine
 
 

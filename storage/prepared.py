@@ -36,6 +36,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import SelectBase
 from sqlalchemy.types import TypeEngine
 
+from storage.deferred import QUEUED, Write, defer, run_with_queue
 from storage.models.base import UtcDateTime
 
 Processor = Callable[[Any], Any] | None
@@ -118,13 +119,30 @@ class Prepared:
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[_Compiled, DBAPICursor]:
         conn, driver = _connection(session)
         compiled = self._compiled(conn.dialect)
-        cursor = driver.cursor()
         parameters = compiled.parameters(params)
+        if QUEUED in conn.info:  # writes wait for this statement: one pipeline (storage.deferred)
+            return compiled, run_with_queue(conn, driver, Write(compiled.sql, parameters))
+        cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, parameters)
         except BaseException as exc:
             _raise_as_sqlalchemy(conn, exc, compiled.sql, parameters, cursor)
         return compiled, cursor
+
+    def later(self, session: Session, params: Mapping[str, Any], check: Callable[[int], None] | None = None) -> None:
+        """Run it when the transaction next talks to the database (on PostgreSQL, in one pipeline
+        with what else waits; on SQLite now): for a write whose result nobody reads. ``check`` gets
+        its row count then."""
+        conn, driver = _connection(session)
+        compiled = self._compiled(conn.dialect)
+        defer(conn, driver, Write(compiled.sql, compiled.parameters(params), check=check))
+
+    def later_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`execute_many`, sent as `later` sends."""
+        if rows:
+            conn, driver = _connection(session)
+            compiled = self._compiled(conn.dialect)
+            defer(conn, driver, Write(compiled.sql, [compiled.parameters(row) for row in rows], many=True))
 
     def execute(self, session: Session, params: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed."""
@@ -160,6 +178,9 @@ class Prepared:
         conn, driver = _connection(session)
         compiled = self._compiled(conn.dialect)
         batch = [compiled.parameters(row) for row in rows]
+        if QUEUED in conn.info:
+            run_with_queue(conn, driver, Write(compiled.sql, batch, many=True)).close()
+            return
         cursor = driver.cursor()
         try:
             cursor.executemany(compiled.sql, batch)  # type: ignore[arg-type]
@@ -193,14 +214,16 @@ _CONNECTION = "slaflow.prepared.connection"
 def _connection(session: Session) -> tuple[Connection, DBAPIConnection]:
     """The session's connection and its driver connection, looked up once per transaction
     (``Session.connection()`` costs more than running a statement on SQLite)."""
-    transaction = session.get_transaction()
+    transaction = session.get_nested_transaction() or session.get_transaction()
     cached = session.info.get(_CONNECTION)
     if cached is not None and transaction is not None and cached[0] is transaction:
         return cached[1], cached[2]
-    conn = session.connection()  # begins the transaction if none has begun
+    # Begins the transaction if none has begun, and a savepoint the session began since (the
+    # session emits SAVEPOINT only when next asked for its connection): keyed by the innermost.
+    conn = session.connection()
     driver = conn.connection.dbapi_connection
     assert driver is not None
-    session.info[_CONNECTION] = (session.get_transaction(), conn, driver)
+    session.info[_CONNECTION] = (session.get_nested_transaction() or session.get_transaction(), conn, driver)
     return conn, driver
 
 

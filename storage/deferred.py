@@ -1,0 +1,169 @@
+"""Writes nobody waits on, sent to PostgreSQL together in psycopg's pipeline mode.
+
+Why: on PostgreSQL each statement is a network round trip, and a trigger makes about a dozen, of
+which most are writes whose result nobody reads (stop a clock, cancel its timers, append the
+event, insert the next timers, the outbox rows). Queued, they travel in one pipeline with the next
+statement that needs an answer, or with the commit: a trigger waits on the server about half as
+often (``bench/engine.py --pg``). SQLite has no round trips to save; there a deferred write runs
+at once.
+
+Order is kept: before any other statement on the connection (a prepared one, any Core or ORM
+execute: ``before_execute``), before a savepoint begins or is released, and before COMMIT, the
+queue is sent. A rollback (of the transaction or of a savepoint) drops it. A queued write that
+fails makes the flush fail with SQLAlchemy's exception for it, so the transaction fails as it
+would have; a check on a write's row count (the optimistic version check) runs at the flush too.
+The queue belongs to one transaction: a queue left from another (an invalidated connection) is
+dropped, never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakSet
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
+
+QUEUED = "slaflow.deferred"
+_PIPELINED: WeakSet[Engine] = WeakSet()
+
+
+@dataclass
+class Write:
+    """One statement (``many``: one per parameter set) and what to check of its row count."""
+
+    sql: str
+    params: Any
+    many: bool = False
+    check: Callable[[int], None] | None = None
+
+
+def pipeline_writes(engine: Engine) -> None:
+    """Let deferred writes wait on ``engine``'s connections (PostgreSQL engines: `storage.db`)."""
+    _PIPELINED.add(engine)
+    event.listen(engine, "before_execute", _flush_before_execute)
+    event.listen(engine, "commit", _flush_on)
+    event.listen(engine, "savepoint", _flush_before_savepoint)
+    event.listen(engine, "release_savepoint", _flush_before_savepoint)
+    event.listen(engine, "rollback", _drop)
+    event.listen(engine, "rollback_savepoint", _drop_savepoint)
+
+
+def defer(conn: Connection, driver: DBAPIConnection, write: Write) -> None:
+    """Queue ``write`` on a pipelined engine; elsewhere run it now (and check it)."""
+    if conn.engine not in _PIPELINED or not conn.in_transaction() or conn._is_autocommit_isolation():
+        cursor = run_with_queue(conn, driver, write)
+        cursor.close()
+        return
+    transaction = conn.get_transaction()
+    held: tuple[Any, list[Write]] | None = conn.info.get(QUEUED)
+    if held is None or held[0] is not transaction:
+        held = conn.info[QUEUED] = (transaction, [])
+    held[1].append(write)
+
+
+def run_with_queue(conn: Connection, driver: DBAPIConnection, write: Write) -> DBAPICursor:
+    """Send what is queued, then ``write``, in one pipeline (or just ``write`` when nothing is
+    queued); its cursor, with its result fetched. Row-count checks run in order."""
+    queued = _take(conn)
+    if not queued:
+        cursor = _send(conn, driver, write)
+        _check(write, cursor)
+        return cursor
+    cursors: list[tuple[Write, DBAPICursor]] = []
+    current = queued[0]
+    try:
+        with driver.pipeline():
+            for current in [*queued, write]:
+                cursors.append((current, _start(driver, current)))
+    except BaseException as exc:
+        conn._handle_dbapi_exception(exc, current.sql, current.params, None, None)
+    for done, cursor in cursors[:-1]:
+        _check(done, cursor)
+        cursor.close()
+    last = cursors[-1][1]
+    _check(write, last)
+    return last
+
+
+def flush(conn: Connection, driver: DBAPIConnection) -> None:
+    """Send what is queued now (one pipeline)."""
+    queued = _take(conn)
+    if not queued:
+        return
+    cursors: list[tuple[Write, DBAPICursor]] = []
+    current = queued[0]
+    try:
+        with driver.pipeline():
+            for current in queued:
+                cursors.append((current, _start(driver, current)))
+    except BaseException as exc:
+        conn._handle_dbapi_exception(exc, current.sql, current.params, None, None)
+    for done, cursor in cursors:
+        _check(done, cursor)
+        cursor.close()
+
+
+def _take(conn: Connection) -> list[Write]:
+    held = conn.info.pop(QUEUED, None)
+    if held is None or held[0] is not conn.get_transaction():
+        return []
+    queued: list[Write] = held[1]
+    return queued
+
+
+def _start(driver: DBAPIConnection, write: Write) -> DBAPICursor:
+    cursor = driver.cursor()
+    if write.many:
+        cursor.executemany(write.sql, write.params)
+    else:
+        cursor.execute(write.sql, write.params)
+    return cursor
+
+
+def _send(conn: Connection, driver: DBAPIConnection, write: Write) -> DBAPICursor:
+    cursor = driver.cursor()
+    try:
+        if write.many:
+            cursor.executemany(write.sql, write.params)
+        else:
+            cursor.execute(write.sql, write.params)
+    except BaseException as exc:
+        conn._handle_dbapi_exception(exc, write.sql, write.params, cursor, None)
+    return cursor
+
+
+def _check(write: Write, cursor: DBAPICursor) -> None:
+    if write.check is not None:
+        write.check(int(cursor.rowcount))
+
+
+def _driver(conn: Connection) -> DBAPIConnection:
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    return driver
+
+
+def _flush_before_execute(conn: Connection, *_: Any) -> None:
+    if QUEUED in conn.info:
+        flush(conn, _driver(conn))
+
+
+def _flush_on(conn: Connection) -> None:
+    if QUEUED in conn.info:
+        flush(conn, _driver(conn))
+
+
+def _flush_before_savepoint(conn: Connection, _name: str, *_: Any) -> None:
+    _flush_on(conn)
+
+
+def _drop(conn: Connection) -> None:
+    conn.info.pop(QUEUED, None)
+
+
+def _drop_savepoint(conn: Connection, _name: str, _context: Any) -> None:
+    # What is queued was written after the savepoint began (it began with a flush): undone with it.
+    conn.info.pop(QUEUED, None)
