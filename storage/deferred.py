@@ -147,12 +147,11 @@ def _driver(conn: Connection) -> DBAPIConnection:
 
 
 def _flush_before_execute(conn: Connection, *_: Any) -> None:
-    if QUEUED in conn.info:
-        flush(conn, _driver(conn))
+    _flush_on(conn)
 
 
 def _flush_on(conn: Connection) -> None:
-    if QUEUED in conn.info:
+    if not conn.invalidated and QUEUED in conn.info:
         flush(conn, _driver(conn))
 
 
@@ -160,10 +159,12 @@ def _flush_before_savepoint(conn: Connection, _name: str, *_: Any) -> None:
     _flush_on(conn)
 
 
-def _drop(conn: Connection) -> None:
-    conn.info.pop(QUEUED, None)
+def _drop(conn: Connection, *_: Any) -> None:
+    # (An invalidated connection's queue is gone with it: a new transaction never sends it.)
+    if not conn.invalidated:
+        conn.info.pop(QUEUED, None)
 
 
 def _drop_savepoint(conn: Connection, _name: str, _context: Any) -> None:
     # What is queued was written after the savepoint began (it began with a flush): undone with it.
-    conn.info.pop(QUEUED, None)
+    _drop(conn)
