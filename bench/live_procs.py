@@ -79,6 +79,7 @@ class Meter:
         last_late = 0.0
         while not self.stop.wait(1.0):
             rss = pss = 0
+            cpu = 0.0
             parts: dict[str, int] = {}
             for pid, role in self.pids().items():
                 ticks, private = _stat(pid)
@@ -88,6 +89,7 @@ class Meter:
                 self.cpu_ticks[pid] = ticks
                 if before is not None:
                     self.counted += (ticks - before) / TICK
+                    cpu += (ticks - before) / TICK
                 rss += private
                 pss += _pss(pid)
                 parts[role] = parts.get(role, 0) + private
@@ -95,7 +97,7 @@ class Meter:
             self.pss_now_mb = pss / 2**20
             self.pss_peak_mb = max(self.pss_peak_mb, self.pss_now_mb)
             if self.trace is not None:
-                sample = {"t": round(time.time(), 1), "rss": round(self.rss_now_mb), "pss": round(self.pss_now_mb),
+                sample = {"t": round(time.time(), 1), "rss": round(self.rss_now_mb), "pss": round(self.pss_now_mb), "cpu": round(cpu, 2),
                           **{role: round(value / 2**20) for role, value in sorted(parts.items())}}
                 with self.trace.open("a") as out:
                     out.write(json.dumps(sample) + "\n")
@@ -136,14 +138,14 @@ def _pss(pid: int) -> int:
 def late_runs(api: str) -> int:
     body = {"flow_runs": {"state": {"name": {"any_": ["Late"]}}}}
     try:
-        return int(httpx.post(f"{api}/flow_runs/count", json=body, timeout=10).json())
+        return int(httpx.post(f"{api}/flow_runs/count", json=body, timeout=30).json())
     except (httpx.HTTPError, ValueError):
         return -1
 
 
 def flow_runs(api: str, state_type: str) -> list[dict[str, Any]]:
     body = {"flow_runs": {"state": {"type": {"any_": [state_type]}}}, "limit": 200}
-    return list(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json())
+    return list(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json())
 
 
 def free_port() -> int:

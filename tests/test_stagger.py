@@ -23,14 +23,18 @@ def test_the_default_plan_puts_every_safety_net_in_the_middle_of_its_own_sweeper
     offsets = anchor_offsets(plan)
     assert offsets == anchor_offsets(Plan())  # a pure function of the plan: every deploy agrees
     assert offsets["sweep-timers"] == 0.0
-    intervals = {"sweep-timers": plan.sweeper_restart, **NETS}
+    nets = {"dispatch-outbox": plan.dispatch_interval, "process-inbox": plan.inbox_interval,
+            "reconcile-timers": plan.reconcile_interval, "open-duties": plan.duties_interval}
+    assert nets == {"dispatch-outbox": 3600, "process-inbox": 1800, "reconcile-timers": 3600, "open-duties": 900}
+    intervals = {"sweep-timers": plan.sweeper_restart, **nets}
     assert all(0 <= offsets[name] < every for name, every in intervals.items())
-    times = _all_starts(offsets, intervals, HYPERPERIOD)
-    assert len(times) == 18 + 3 + 3 + 2 + 6
-    assert smallest_gap(times, horizon=HYPERPERIOD) == 50.0  # half a sweeper cycle: the most there is
+    hour = 3600.0  # lcm(100, 900, 1800, 3600)
+    times = _all_starts(offsets, intervals, hour)
+    assert len(times) == 36 + 1 + 2 + 1 + 4
+    assert smallest_gap(times, horizon=hour) == 50.0  # half a sweeper cycle: the most there is
     # Each net's start falls in a sweeper cycle of its own (never two processes but the sweepers').
-    cycles = [int(t // plan.sweeper_restart) for t in _all_starts(offsets, NETS, HYPERPERIOD)]
-    assert len(cycles) == len(set(cycles)) == 14
+    cycles = [int(t // plan.sweeper_restart) for t in _all_starts(offsets, nets, hour)]
+    assert len(cycles) == len(set(cycles)) == 8
 
 
 def test_one_shared_anchor_is_what_made_them_start_together() -> None:
