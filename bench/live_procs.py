@@ -79,7 +79,7 @@ class Meter:
         last_late = 0.0
         while not self.stop.wait(1.0):
             rss = pss = 0
-            cpu = 0.0
+            cpu: dict[str, float] = {}
             parts: dict[str, int] = {}
             for pid, role in self.pids().items():
                 ticks, private = _stat(pid)
@@ -89,7 +89,7 @@ class Meter:
                 self.cpu_ticks[pid] = ticks
                 if before is not None:
                     self.counted += (ticks - before) / TICK
-                    cpu += (ticks - before) / TICK
+                    cpu[role] = cpu.get(role, 0.0) + (ticks - before) / TICK
                 rss += private
                 pss += _pss(pid)
                 parts[role] = parts.get(role, 0) + private
@@ -97,7 +97,9 @@ class Meter:
             self.pss_now_mb = pss / 2**20
             self.pss_peak_mb = max(self.pss_peak_mb, self.pss_now_mb)
             if self.trace is not None:
-                sample = {"t": round(time.time(), 1), "rss": round(self.rss_now_mb), "pss": round(self.pss_now_mb), "cpu": round(cpu, 2),
+                sample = {"t": round(time.time(), 1), "rss": round(self.rss_now_mb), "pss": round(self.pss_now_mb),
+                          "cpu": round(sum(cpu.values()), 2),
+                          **{f"cpu_{role}": round(value, 2) for role, value in sorted(cpu.items())},
                           **{role: round(value / 2**20) for role, value in sorted(parts.items())}}
                 with self.trace.open("a") as out:
                     out.write(json.dumps(sample) + "\n")

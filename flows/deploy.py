@@ -73,7 +73,7 @@ class Plan(BaseModel):
     dispatch_interval: float = Field(3600, gt=0, description="outbox safety net (the sweeper delivers as it goes)")
     inbox_interval: float = Field(1800, gt=0, description="inbox safety net (the HTTP app processes on receipt)")
     reconcile_interval: float = Field(3600, gt=0)
-    duties_interval: float = Field(900, gt=0, description="duties open as of their occurrence: a late run moves nothing")
+    duties_interval: float = Field(900, gt=0, description="duties open as of their occurrence (late moves no deadline)")
     with_reports: bool = True
 
     @model_validator(mode="after")

@@ -28,6 +28,9 @@ POLL_S = 2.0
 HOLD_OFF_AHEAD_S = 45.0
 """Ticks due within this many seconds are held off: a worker polls every 10 s and takes a run up
 to 10 s before it is due, and a resting run looks every sweep interval (10 s)."""
+API_TIMEOUT_S = 5.0
+"""A question to Prefect waits at most this long: a busy server (a burst's events) never holds a
+sweep up for longer; unanswered, the run sweeps on and asks again."""
 HOLD_OFF_MESSAGE = "Held off: the running sweeper {run} sweeps on until {until:%H:%M:%S} UTC (flows/handover.py)."
 
 log = logging.getLogger(__name__)
@@ -94,7 +97,7 @@ class Handover:
 
         assert self.run_id is not None
         me_id = UUID(self.run_id)
-        with get_client(sync_client=True) as client:
+        with get_client(httpx_settings={"timeout": API_TIMEOUT_S}, sync_client=True) as client:
             if self._mine is None:
                 me = client.read_flow_run(me_id)
                 if me.deployment_id is None or me.start_time is None:

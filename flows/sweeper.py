@@ -14,7 +14,8 @@ successor runs (`flows.handover`), and between sweeps a run sleeps until its nex
 sooner, until a lease another owner holds on a due timer runs out (`engine.timer_leases`): a dead
 sweeper's claims are taken the moment they expire. The outbox is delivered between sweeps in
 slices of about two seconds (`SLICE_S`), so neither a sweep nor such a wake waits for a big batch
-of messages: each waits for one slice at most.
+of messages: each waits for one slice at most; in a backlog, one slice per interval between sweeps
+(a burst's timers first, their messages close behind).
 
 Several sweeps may overlap (the hand-over between runs, or a zombie's leases): claims skip each
 other's rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) and firing
@@ -162,7 +163,8 @@ def sweep_timers(
         while True:
             tick = time.monotonic()
             backlog = loop.once(runtime)
-            loop.deliver(runtime)
+            if not backlog or tick - loop.delivered_at >= interval_s:  # in a backlog, a slice per interval
+                loop.deliver(runtime)
             if fixed is not None or stop.event.is_set() or tick + interval_s >= deadline:
                 break
             if backlog and loop.handed_over(handover, throttle=True):  # a backlog's sweeps ask too
@@ -199,6 +201,7 @@ class _Loop:
         self.busy = False  # a sweep claimed something since the last rest
         self.settings: NotificationSettings | None = None  # deliver the outbox between sweeps
         self.outbox_more = False  # the last slice stopped with messages possibly still due
+        self.delivered_at = float("-inf")  # monotonic time of the last slice
         self.clock: Clock = SystemClock()  # wall time, for leases (tests inject theirs)
         self.monotonic: Callable[[], float] = time.monotonic  # for the loop's own timing
 
@@ -289,6 +292,7 @@ class _Loop:
         from flows.dispatcher import deliver_slice
 
         self.outbox_more = False
+        self.delivered_at = self.monotonic()
         if self.settings is None:
             return
         try:
