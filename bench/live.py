@@ -229,19 +229,21 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         children.append(start(name, [SLAFLOW, "worker"], env, workdir))
     meter = Meter([c.process.pid for c in children], names, admin, api, trace=trace)
     threading.Thread(target=meter.run, daemon=True).start()
+    threading.Thread(target=meter.count_late, daemon=True).start()
     log("waiting for a sweeper run")
     _wait_for(lambda: any(r["name"] for r in flow_runs(api, "RUNNING")), 120)
     time.sleep(5)
     if failed_runs := flow_runs(api, "FAILED") + flow_runs(api, "CRASHED"):
         raise SystemExit(f"{len(failed_runs)} flow runs failed or crashed at the start; see the workers' logs")
-    # Idle is the steady state: one sweeper run. The first safety net starts `offset` s after the
-    # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch): wait
-    # until it has come and gone.
+    # Idle is the steady state: one sweeper run. Each safety net first starts `offset` s after the
+    # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch), then
+    # every 15-60 minutes: wait until the first (--quick) or every one (a full run) has come and gone.
     plan = Plan(sweep_interval=SWEEP_INTERVAL, sweeper_restart=SWEEPER_RESTART, lease=sizes.lease_s)
-    first_net = deployed_at + min(o for name, o in anchor_offsets(plan).items() if name != "sweep-timers")
-    log("waiting for the first safety-net run to come and go")
+    nets = [o for name, o in anchor_offsets(plan).items() if name != "sweep-timers"]
+    first_net = deployed_at + (min(nets) if sizes.idle_s < 60 else max(nets))
+    log(f"waiting for the {'first' if sizes.idle_s < 60 else 'last'} safety net's first run to come and go")
     _wait_for(lambda: time.monotonic() > first_net + 5 and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING"))
-              <= 1, 120)
+              <= 1, 600)
 
     log(f"idle for {sizes.idle_s} s")
     meter.mark()

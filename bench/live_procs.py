@@ -72,11 +72,17 @@ class Meter:
             pass
         return found
 
+    def count_late(self) -> None:
+        """Count Late runs every 5 s (its own thread: a busy server's answer must not hold up the
+        once-a-second CPU and memory samples)."""
+        while not self.stop.wait(5.0):
+            self.late_now = late_runs(self.api)
+            self.late_max = max(self.late_max, self.late_now)
+
     def mark(self) -> None:
         self.counted = 0.0
 
     def run(self) -> None:
-        last_late = 0.0
         while not self.stop.wait(1.0):
             rss = pss = 0
             cpu: dict[str, float] = {}
@@ -106,10 +112,6 @@ class Meter:
             if self.rss_now_mb > self.rss_peak_mb:
                 self.rss_peak_mb = self.rss_now_mb
                 self.rss_peak_parts = {role: round(value / 2**20) for role, value in sorted(parts.items())}
-            if time.monotonic() - last_late >= 5:
-                last_late = time.monotonic()
-                self.late_now = late_runs(self.api)
-                self.late_max = max(self.late_max, self.late_now)
 
 
 def _stat(pid: int) -> tuple[int | None, int]:
