@@ -68,7 +68,7 @@ from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 PYTHON = sys.executable
 SLAFLOW = str(Path(PYTHON).parent / "slaflow")
 SWEEP_INTERVAL = 10.0
-SWEEPER_RESTART = 100.0
+SWEEPER_RESTART = 60.0
 LEASE_S = 120.0
 BENCH_APP = "slaflow-bench"
 """The bench's own connections: not part of the set-up, not metered."""
@@ -242,8 +242,8 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
     nets = [o for name, o in anchor_offsets(plan).items() if name != "sweep-timers"]
     first_net = deployed_at + (min(nets) if sizes.idle_s < 60 else max(nets))
     log(f"waiting for the {'first' if sizes.idle_s < 60 else 'last'} safety net's first run to come and go")
-    _wait_for(lambda: time.monotonic() > first_net + 5 and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING"))
-              <= 1, 600)
+    _wait_for(lambda: time.monotonic() > first_net + 5 and meter.flow_run_processes == 1
+              and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING")) <= 1, 600)
 
     log(f"idle for {sizes.idle_s} s")
     meter.mark()

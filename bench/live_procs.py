@@ -46,6 +46,7 @@ class Meter:
     pss_now_mb: float = 0.0
     late_max: int = 0
     late_now: int = 0
+    flow_run_processes: int = 0  # in the last sample: a run's process outlives its Completed state a little
     rss_peak_parts: dict[str, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     trace: Path | None = None  # one JSON line a sample: time, total RSS and PSS, RSS by role (MB)
@@ -87,7 +88,8 @@ class Meter:
             rss = pss = 0
             cpu: dict[str, float] = {}
             parts: dict[str, int] = {}
-            for pid, role in self.pids().items():
+            roles = self.pids()
+            for pid, role in roles.items():
                 ticks, private = _stat(pid)
                 if ticks is None:
                     continue
@@ -99,6 +101,7 @@ class Meter:
                 rss += private
                 pss += _pss(pid)
                 parts[role] = parts.get(role, 0) + private
+            self.flow_run_processes = sum(1 for role in roles.values() if role == "flow_runs")
             self.rss_now_mb = rss / 2**20
             self.pss_now_mb = pss / 2**20
             self.pss_peak_mb = max(self.pss_peak_mb, self.pss_now_mb)

@@ -63,7 +63,7 @@ class Plan(BaseModel):
 
     sweep_interval: float = Field(10, gt=0, description="seconds between two sweeps of a sweeper run")
     sweeper_restart: float = Field(
-        100, gt=0, description="the sweeper's schedule: a dead sweeper is replaced within this many seconds"
+        60, gt=0, description="the sweeper's schedule: a dead sweeper is replaced within this many seconds"
     )
     sweeper_life: float = Field(
         600, gt=0, description="a sweeper run sweeps about this long (held-off ticks cost nothing), then hands over"

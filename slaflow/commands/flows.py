@@ -84,7 +84,7 @@ def worker(
 
 def deploy(
     sweep_interval: SweepOption = 10,
-    sweeper_restart: RestartOption = 100,
+    sweeper_restart: RestartOption = 60,
     sweeper_life: LifeOption = 600,
     dispatch_interval: DispatchOption = 3600,
     inbox_interval: InboxOption = 1800,
@@ -139,7 +139,7 @@ def up(
     http_port: Annotated[int, typer.Option(help="HTTP app port")] = 8000,
     http: Annotated[bool, typer.Option(help="start the HTTP app (when installed)")] = True,
     sweep_interval: SweepOption = 10,
-    sweeper_restart: RestartOption = 100,
+    sweeper_restart: RestartOption = 60,
     sweeper_life: LifeOption = 600,
     startup_timeout: Annotated[float, typer.Option(help="seconds to wait for the Prefect server")] = 120,
     database_url: DbOption = None,
