@@ -9,9 +9,9 @@ automations) and two `slaflow worker` processes; slaflow's database is a fresh P
 database (``--pg``, default SLAFLOW_TEST_PG_URL). Open cases are bulk-loaded (bench/timers.py's
 loader) with every timer hours ahead; the bench then makes some of their step warnings due:
 
-- idle: nothing due for a while, once the first safety-net run has come and gone (one sweeper
-  run); CPU of every process (server, workers, flow runs, and the PostgreSQL backends of both
-  databases), percent of one core; RSS summed over them;
+- idle: nothing due for a while, once every safety net's first run has come and gone (one
+  sweeper run; the nets then start every 15-60 minutes); CPU of every process (server, workers,
+  flow runs, and the PostgreSQL backends of both databases), percent of one core; RSS summed;
 - burst: N warnings due at once; ``burst_10k_s`` = from their due time to the last one seen fired
   (polled every 0.25 s); when N is smaller (``--quick``: ``burst_n``, ``burst_s`` say what ran) it
   is extrapolated: the wait for the first sweep once, plus first -> last fired times 10,000 / N;
@@ -237,11 +237,10 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         raise SystemExit(f"{len(failed_runs)} flow runs failed or crashed at the start; see the workers' logs")
     # Idle is the steady state: one sweeper run. Each safety net first starts `offset` s after the
     # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch), then
-    # every 15-60 minutes: wait until the first (--quick) or every one (a full run) has come and gone.
+    # every 15-60 minutes: wait until each has come and gone (the deploy's one-time cost).
     plan = Plan(sweep_interval=SWEEP_INTERVAL, sweeper_restart=SWEEPER_RESTART, lease=sizes.lease_s)
-    nets = [o for name, o in anchor_offsets(plan).items() if name != "sweep-timers"]
-    first_net = deployed_at + (min(nets) if sizes.idle_s < 60 else max(nets))
-    log(f"waiting for the {'first' if sizes.idle_s < 60 else 'last'} safety net's first run to come and go")
+    first_net = deployed_at + max(o for name, o in anchor_offsets(plan).items() if name != "sweep-timers")
+    log("waiting for every safety net's first run to come and go")
     _wait_for(lambda: time.monotonic() > first_net + 5 and meter.flow_run_processes == 1
               and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING")) <= 1, 600)
 

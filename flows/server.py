@@ -17,8 +17,20 @@ QUIET_SERVER = {
 }
 """Readable logs: the server says only what goes wrong; workers and flow runs say what they do."""
 
-LEAN_SERVER = {"MALLOC_ARENA_MAX": str(MALLOC_ARENAS)}
-"""The server's threads share two malloc arenas (see `flows._support.MALLOC_ARENAS`)."""
+LEAN_SERVER = {
+    "MALLOC_ARENA_MAX": str(MALLOC_ARENAS),
+    "PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS": "30",
+    "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS": "60",
+    "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_LOOP_SECONDS": "60",
+    "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "30",
+    "PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_LOOP_SECONDS": "30",
+}
+"""The server's threads share two malloc arenas (see `flows._support.MALLOC_ARENAS`), and its
+loop services that wake every 5-20 s wake every 30-60 s: idle, the server was most of the
+set-up's CPU (`bench/live.py` trace by role). What that moves: a run is marked Late up to 30 s
+later (the workers cancel stale Late runs every 30 s anyway), a new deployment's schedule is
+picked up within 30 s; slaflow uses no pauses, and a stuck Cancelling run is cleaned up within a
+minute."""
 LEAN_POSTGRES = {
     "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "2",
     "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": "3",
