@@ -150,9 +150,19 @@ def late_runs(api: str) -> int:
         return -1
 
 
-def flow_runs(api: str, state_type: str) -> list[dict[str, Any]]:
+def flow_runs(api: str, state_type: str, tries: int = 5) -> list[dict[str, Any]]:
+    """The flow runs in a state; a server too busy to answer (a timeout, an error body) is asked
+    again a few times before the bench gives up."""
     body = {"flow_runs": {"state": {"type": {"any_": [state_type]}}}, "limit": 200}
-    return list(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json())
+    for attempt in range(tries):
+        try:
+            answer = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json()
+        except (httpx.HTTPError, ValueError):
+            answer = None
+        if isinstance(answer, list):
+            return answer
+        time.sleep(2 * (attempt + 1))
+    raise RuntimeError(f"the Prefect API did not list the {state_type} flow runs ({tries} tries)")
 
 
 def free_port() -> int:
