@@ -96,14 +96,22 @@ def _concurrency(limit: int) -> Any:
     return ConcurrencyLimitConfig(limit=limit, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
 
 
+NETS_AFTER_TICKS = 2
+"""The safety nets' first runs come this many sweeper ticks after the deploy, once the sweeper run
+the deploy starts is running (two processes booting at once were the set-up's memory peak)."""
+
+
 def anchor_offsets(plan: Plan) -> dict[str, float]:
     """Seconds after the common anchor at which each interval deployment starts (by flow name;
-    the sweeper at 0): `flows.stagger` of the plan's intervals."""
+    the sweeper's ticks at 0 modulo its restart): `flows.stagger` of the plan's intervals, each
+    net moved `NETS_AFTER_TICKS` sweeper ticks later (the same shift for all keeps every gap)."""
     nets = {
         "dispatch-outbox": plan.dispatch_interval, "process-inbox": plan.inbox_interval,
         "reconcile-timers": plan.reconcile_interval, "open-duties": plan.duties_interval,
     }
-    return {"sweep-timers": 0.0, **stagger(nets, restart=plan.sweeper_restart)}
+    shift = NETS_AFTER_TICKS * round(plan.sweeper_restart)
+    placed = stagger(nets, restart=plan.sweeper_restart)
+    return {"sweep-timers": 0.0, **{name: (offset + shift) % round(nets[name]) for name, offset in placed.items()}}
 
 
 def build_deployments(plan: Plan | None = None, *, anchor: datetime | None = None) -> list[RunnerDeployment]:

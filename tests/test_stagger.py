@@ -28,6 +28,8 @@ def test_the_default_plan_puts_every_safety_net_in_the_middle_of_its_own_sweeper
     assert nets == {"dispatch-outbox": 3600, "process-inbox": 1800, "reconcile-timers": 3600, "open-duties": 900}
     intervals = {"sweep-timers": plan.sweeper_restart, **nets}
     assert all(0 <= offsets[name] < every for name, every in intervals.items())
+    # The nets' first runs wait two sweeper ticks: the deploy's sweeper run boots alone.
+    assert min(offsets[name] for name in nets) >= 2 * plan.sweeper_restart
     hour = 3600.0  # lcm(60, 900, 1800, 3600)
     times = _all_starts(offsets, intervals, hour)
     assert len(times) == 60 + 1 + 2 + 1 + 4
