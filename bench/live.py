@@ -221,7 +221,6 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
     wait_healthy(api, 120)
     deploy = [SLAFLOW, "deploy", "--no-reports", "--sweep-interval", str(SWEEP_INTERVAL),
               "--sweeper-restart", str(SWEEPER_RESTART), "--lease", str(sizes.lease_s)]
-    deployed_at = time.monotonic()
     done = subprocess.run(deploy, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"slaflow deploy failed: {done.stderr}")
@@ -239,10 +238,10 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
     # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch), then
     # every 15-60 minutes: wait until each has come and gone (the deploy's one-time cost).
     plan = Plan(sweep_interval=SWEEP_INTERVAL, sweeper_restart=SWEEPER_RESTART, lease=sizes.lease_s)
-    first_net = deployed_at + max(o for name, o in anchor_offsets(plan).items() if name != "sweep-timers")
-    log("waiting for every safety net's first run to come and go")
-    _wait_for(lambda: time.monotonic() > first_net + 5 and meter.flow_run_processes == 1
-              and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING")) <= 1, 600)
+    nets = len(anchor_offsets(plan)) - 1
+    log(f"waiting for every safety net's first run ({nets}) to come and go")
+    _wait_for(lambda: _nets_done(api) >= nets and meter.flow_run_processes == 1
+              and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING")) <= 1, 900)
 
     log(f"idle for {sizes.idle_s} s")
     meter.mark()
@@ -349,6 +348,14 @@ def _run_pid(api: str, run_id: str) -> int | None:
     pid = str(run.get("infrastructure_pid") or "")
     tail = pid.rsplit(":", 1)[-1]
     return int(tail) if tail.isdigit() else None
+
+
+def _nets_done(api: str) -> int:
+    """How many deployments other than the sweeper's have a finished run (the deploy's schedules
+    start the nets a few minutes after it, later when the deploy itself was slow)."""
+    sweeper = httpx.get(f"{api}/deployments/name/sweep-timers/slaflow", timeout=30).json()["id"]
+    done = flow_runs(api, "COMPLETED") + flow_runs(api, "FAILED") + flow_runs(api, "CRASHED")
+    return len({r["deployment_id"] for r in done if r.get("deployment_id") not in (None, sweeper)})
 
 
 def _still_running(api: str, run_ids: set[str]) -> set[str]:
