@@ -9,9 +9,9 @@ automations) and two `slaflow worker` processes; slaflow's database is a fresh P
 database (``--pg``, default SLAFLOW_TEST_PG_URL). Open cases are bulk-loaded (bench/timers.py's
 loader) with every timer hours ahead; the bench then makes some of their step warnings due:
 
-- idle: nothing due for a while, once the first safety-net run has come and gone (one sweeper
-  run); CPU of every process (server, workers, flow runs, and the PostgreSQL backends of both
-  databases), percent of one core; RSS summed over them;
+- idle: nothing due for a while, once every safety net's first run has come and gone (one
+  sweeper run; the nets then start every 15-60 minutes); CPU of every process (server, workers,
+  flow runs, and the PostgreSQL backends of both databases), percent of one core; RSS summed;
 - burst: N warnings due at once; ``burst_10k_s`` = from their due time to the last one seen fired
   (polled every 0.25 s); when N is smaller (``--quick``: ``burst_n``, ``burst_s`` say what ran) it
   is extrapolated: the wait for the first sweep once, plus first -> last fired times 10,000 / N;
@@ -68,7 +68,7 @@ from runtime.settings import EXAMPLE_COMPANY  # noqa: E402
 PYTHON = sys.executable
 SLAFLOW = str(Path(PYTHON).parent / "slaflow")
 SWEEP_INTERVAL = 10.0
-SWEEPER_RESTART = 100.0
+SWEEPER_RESTART = 60.0
 LEASE_S = 120.0
 BENCH_APP = "slaflow-bench"
 """The bench's own connections: not part of the set-up, not metered."""
@@ -221,7 +221,6 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
     wait_healthy(api, 120)
     deploy = [SLAFLOW, "deploy", "--no-reports", "--sweep-interval", str(SWEEP_INTERVAL),
               "--sweeper-restart", str(SWEEPER_RESTART), "--lease", str(sizes.lease_s)]
-    deployed_at = time.monotonic()
     done = subprocess.run(deploy, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"slaflow deploy failed: {done.stderr}")
@@ -229,19 +228,20 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         children.append(start(name, [SLAFLOW, "worker"], env, workdir))
     meter = Meter([c.process.pid for c in children], names, admin, api, trace=trace)
     threading.Thread(target=meter.run, daemon=True).start()
+    threading.Thread(target=meter.count_late, daemon=True).start()
     log("waiting for a sweeper run")
     _wait_for(lambda: any(r["name"] for r in flow_runs(api, "RUNNING")), 120)
     time.sleep(5)
     if failed_runs := flow_runs(api, "FAILED") + flow_runs(api, "CRASHED"):
         raise SystemExit(f"{len(failed_runs)} flow runs failed or crashed at the start; see the workers' logs")
-    # Idle is the steady state: one sweeper run. The first safety net starts `offset` s after the
-    # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch): wait
-    # until it has come and gone.
+    # Idle is the steady state: one sweeper run. Each safety net first starts `offset` s after the
+    # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch), then
+    # every 15-60 minutes: wait until each has come and gone (the deploy's one-time cost).
     plan = Plan(sweep_interval=SWEEP_INTERVAL, sweeper_restart=SWEEPER_RESTART, lease=sizes.lease_s)
-    first_net = deployed_at + min(o for name, o in anchor_offsets(plan).items() if name != "sweep-timers")
-    log("waiting for the first safety-net run to come and go")
-    _wait_for(lambda: time.monotonic() > first_net + 5 and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING"))
-              <= 1, 120)
+    nets = len(anchor_offsets(plan)) - 1
+    log(f"waiting for every safety net's first run ({nets}) to come and go")
+    _wait_for(lambda: _nets_done(api) >= nets and meter.flow_run_processes == 1
+              and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING")) <= 1, 900)
 
     log(f"idle for {sizes.idle_s} s")
     meter.mark()
@@ -348,6 +348,14 @@ def _run_pid(api: str, run_id: str) -> int | None:
     pid = str(run.get("infrastructure_pid") or "")
     tail = pid.rsplit(":", 1)[-1]
     return int(tail) if tail.isdigit() else None
+
+
+def _nets_done(api: str) -> int:
+    """How many deployments other than the sweeper's have a finished run (the deploy's schedules
+    start the nets a few minutes after it, later when the deploy itself was slow)."""
+    sweeper = httpx.get(f"{api}/deployments/name/sweep-timers/slaflow", timeout=30).json()["id"]
+    done = flow_runs(api, "COMPLETED") + flow_runs(api, "FAILED") + flow_runs(api, "CRASHED")
+    return len({r["deployment_id"] for r in done if r.get("deployment_id") not in (None, sweeper)})
 
 
 def _still_running(api: str, run_ids: set[str]) -> set[str]:

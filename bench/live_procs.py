@@ -46,6 +46,7 @@ class Meter:
     pss_now_mb: float = 0.0
     late_max: int = 0
     late_now: int = 0
+    flow_run_processes: int = 0  # in the last sample: a run's process outlives its Completed state a little
     rss_peak_parts: dict[str, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     trace: Path | None = None  # one JSON line a sample: time, total RSS and PSS, RSS by role (MB)
@@ -72,15 +73,23 @@ class Meter:
             pass
         return found
 
+    def count_late(self) -> None:
+        """Count Late runs every 5 s (its own thread: a busy server's answer must not hold up the
+        once-a-second CPU and memory samples)."""
+        while not self.stop.wait(5.0):
+            self.late_now = late_runs(self.api)
+            self.late_max = max(self.late_max, self.late_now)
+
     def mark(self) -> None:
         self.counted = 0.0
 
     def run(self) -> None:
-        last_late = 0.0
         while not self.stop.wait(1.0):
             rss = pss = 0
+            cpu: dict[str, float] = {}
             parts: dict[str, int] = {}
-            for pid, role in self.pids().items():
+            roles = self.pids()
+            for pid, role in roles.items():
                 ticks, private = _stat(pid)
                 if ticks is None:
                     continue
@@ -88,24 +97,24 @@ class Meter:
                 self.cpu_ticks[pid] = ticks
                 if before is not None:
                     self.counted += (ticks - before) / TICK
+                    cpu[role] = cpu.get(role, 0.0) + (ticks - before) / TICK
                 rss += private
                 pss += _pss(pid)
                 parts[role] = parts.get(role, 0) + private
+            self.flow_run_processes = sum(1 for role in roles.values() if role == "flow_runs")
             self.rss_now_mb = rss / 2**20
             self.pss_now_mb = pss / 2**20
             self.pss_peak_mb = max(self.pss_peak_mb, self.pss_now_mb)
             if self.trace is not None:
                 sample = {"t": round(time.time(), 1), "rss": round(self.rss_now_mb), "pss": round(self.pss_now_mb),
+                          "cpu": round(sum(cpu.values()), 2),
+                          **{f"cpu_{role}": round(value, 2) for role, value in sorted(cpu.items())},
                           **{role: round(value / 2**20) for role, value in sorted(parts.items())}}
                 with self.trace.open("a") as out:
                     out.write(json.dumps(sample) + "\n")
             if self.rss_now_mb > self.rss_peak_mb:
                 self.rss_peak_mb = self.rss_now_mb
                 self.rss_peak_parts = {role: round(value / 2**20) for role, value in sorted(parts.items())}
-            if time.monotonic() - last_late >= 5:
-                last_late = time.monotonic()
-                self.late_now = late_runs(self.api)
-                self.late_max = max(self.late_max, self.late_now)
 
 
 def _stat(pid: int) -> tuple[int | None, int]:
@@ -136,14 +145,24 @@ def _pss(pid: int) -> int:
 def late_runs(api: str) -> int:
     body = {"flow_runs": {"state": {"name": {"any_": ["Late"]}}}}
     try:
-        return int(httpx.post(f"{api}/flow_runs/count", json=body, timeout=10).json())
-    except (httpx.HTTPError, ValueError):
+        return int(httpx.post(f"{api}/flow_runs/count", json=body, timeout=30).json())
+    except (httpx.HTTPError, ValueError, TypeError):  # a busy server's error body is a dict
         return -1
 
 
-def flow_runs(api: str, state_type: str) -> list[dict[str, Any]]:
+def flow_runs(api: str, state_type: str, tries: int = 5) -> list[dict[str, Any]]:
+    """The flow runs in a state; a server too busy to answer (a timeout, an error body) is asked
+    again a few times before the bench gives up."""
     body = {"flow_runs": {"state": {"type": {"any_": [state_type]}}}, "limit": 200}
-    return list(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json())
+    for attempt in range(tries):
+        try:
+            answer = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json()
+        except (httpx.HTTPError, ValueError):
+            answer = None
+        if isinstance(answer, list):
+            return answer
+        time.sleep(2 * (attempt + 1))
+    raise RuntimeError(f"the Prefect API did not list the {state_type} flow runs ({tries} tries)")
 
 
 def free_port() -> int:

@@ -62,12 +62,18 @@ class Plan(BaseModel):
     """Intervals, in seconds, of the deployments; one place for their defaults."""
 
     sweep_interval: float = Field(10, gt=0, description="seconds between two sweeps of a sweeper run")
-    sweeper_restart: float = Field(100, gt=0, description="a new sweeper run every this many seconds")
+    sweeper_restart: float = Field(
+        60, gt=0, description="the sweeper's schedule: a dead sweeper is replaced within this many seconds"
+    )
+    sweeper_life: float = Field(
+        600, gt=0, description="a sweeper run sweeps about this long (held-off ticks cost nothing), then hands over"
+    )
     lease: float = Field(120, ge=10, description="seconds a claim is kept: a dead sweeper's timers fire after it")
-    dispatch_interval: float = Field(600, gt=0, description="outbox safety net (the sweeper delivers as it goes)")
-    inbox_interval: float = Field(600, gt=0, description="inbox safety net (the HTTP app processes on receipt)")
-    reconcile_interval: float = Field(900, gt=0)
-    duties_interval: float = Field(300, gt=0)
+    # Each safety-net run is a new Python process (~3 CPU-s, 130-150 MB): rare, as their work is.
+    dispatch_interval: float = Field(3600, gt=0, description="outbox safety net (the sweeper delivers as it goes)")
+    inbox_interval: float = Field(1800, gt=0, description="inbox safety net (the HTTP app processes on receipt)")
+    reconcile_interval: float = Field(3600, gt=0)
+    duties_interval: float = Field(900, gt=0, description="duties open as of their occurrence (late moves no deadline)")
     with_reports: bool = True
 
     @model_validator(mode="after")
@@ -78,8 +84,10 @@ class Plan(BaseModel):
 
     @property
     def sweeper_lifetime(self) -> float:
-        """A run outlives the next run's start by two sweeps: no gap while that one boots."""
-        return self.sweeper_restart + 2 * self.sweep_interval
+        """A run lives ``sweeper_life`` (at least one restart) and outlives its successor's start
+        by two sweeps: no gap while that one boots. The ticks in between are held off
+        (`flows.handover`)."""
+        return max(self.sweeper_life, self.sweeper_restart) + 2 * self.sweep_interval
 
 
 def _concurrency(limit: int) -> Any:
@@ -88,14 +96,22 @@ def _concurrency(limit: int) -> Any:
     return ConcurrencyLimitConfig(limit=limit, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
 
 
+NETS_AFTER_TICKS = 2
+"""The safety nets' first runs come this many sweeper ticks after the deploy, once the sweeper run
+the deploy starts is running (two processes booting at once were the set-up's memory peak)."""
+
+
 def anchor_offsets(plan: Plan) -> dict[str, float]:
     """Seconds after the common anchor at which each interval deployment starts (by flow name;
-    the sweeper at 0): `flows.stagger` of the plan's intervals."""
+    the sweeper's ticks at 0 modulo its restart): `flows.stagger` of the plan's intervals, each
+    net moved `NETS_AFTER_TICKS` sweeper ticks later (the same shift for all keeps every gap)."""
     nets = {
         "dispatch-outbox": plan.dispatch_interval, "process-inbox": plan.inbox_interval,
         "reconcile-timers": plan.reconcile_interval, "open-duties": plan.duties_interval,
     }
-    return {"sweep-timers": 0.0, **stagger(nets, restart=plan.sweeper_restart)}
+    shift = NETS_AFTER_TICKS * round(plan.sweeper_restart)
+    placed = stagger(nets, restart=plan.sweeper_restart)
+    return {"sweep-timers": 0.0, **{name: (offset + shift) % round(nets[name]) for name, offset in placed.items()}}
 
 
 def build_deployments(plan: Plan | None = None, *, anchor: datetime | None = None) -> list[RunnerDeployment]:
@@ -114,7 +130,7 @@ def build_deployments(plan: Plan | None = None, *, anchor: datetime | None = Non
     plan = plan or Plan()
     sweeper = {
         "interval_s": plan.sweep_interval, "lifetime_s": plan.sweeper_lifetime, "dispatch": True, "lease_s": plan.lease,
-        "threads": SWEEP_THREADS, "max_batches": SWEEP_BATCHES,
+        "threads": SWEEP_THREADS, "max_batches": SWEEP_BATCHES, "restart_s": plan.sweeper_restart,
     }
     rows: list[tuple[Flow[..., Any], float, int, dict[str, Any], str]] = [
         (sweep_timers, plan.sweeper_restart, SWEEPER_SLOTS, sweeper,

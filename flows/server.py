@@ -17,11 +17,27 @@ QUIET_SERVER = {
 }
 """Readable logs: the server says only what goes wrong; workers and flow runs say what they do."""
 
-LEAN_SERVER = {"MALLOC_ARENA_MAX": str(MALLOC_ARENAS)}
-"""The server's threads share two malloc arenas (see `flows._support.MALLOC_ARENAS`)."""
-LEAN_POSTGRES = {"PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "2"}
+LEAN_SERVER = {
+    "MALLOC_ARENA_MAX": str(MALLOC_ARENAS),
+    "PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS": "30",
+    "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS": "60",
+    "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_LOOP_SECONDS": "60",
+    "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "30",
+    "PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_LOOP_SECONDS": "30",
+}
+"""The server's threads share two malloc arenas (see `flows._support.MALLOC_ARENAS`), and its
+loop services that wake every 5-20 s wake every 30-60 s: idle, the server was most of the
+set-up's CPU (`bench/live.py` trace by role). What that moves: a run is marked Late up to 30 s
+later (the workers cancel stale Late runs every 30 s anyway), a new deployment's schedule is
+picked up within 30 s; slaflow uses no pauses, and a stuck Cancelling run is cleaned up within a
+minute."""
+LEAN_POSTGRES = {
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "2",
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": "3",
+}
 """On PostgreSQL the server keeps 2 connections open instead of 5: each idle backend holds 10-20
-MB; a busy moment still opens up to 10 more for as long as it lasts (the pool's overflow)."""
+MB; a busy moment opens up to 3 more for as long as it lasts (the pool's overflow; Prefect's 10
+held 250 MB of backends at the end of a 10,000-timer burst: `bench/live.py`)."""
 
 
 def prefect_database_for(slaflow_url: str) -> str | None:

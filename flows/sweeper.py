@@ -14,7 +14,8 @@ successor runs (`flows.handover`), and between sweeps a run sleeps until its nex
 sooner, until a lease another owner holds on a due timer runs out (`engine.timer_leases`): a dead
 sweeper's claims are taken the moment they expire. The outbox is delivered between sweeps in
 slices of about two seconds (`SLICE_S`), so neither a sweep nor such a wake waits for a big batch
-of messages: each waits for one slice at most.
+of messages: each waits for one slice at most; in a backlog, one slice per interval between sweeps
+(a burst's timers first, their messages close behind).
 
 Several sweeps may overlap (the hand-over between runs, or a zombie's leases): claims skip each
 other's rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) and firing
@@ -137,13 +138,16 @@ def sweep_timers(
     dispatch: bool = False,
     lease_s: float = DEFAULT_LEASE.total_seconds(),
     threads: int = 1,
+    restart_s: float = 0.0,
 ) -> dict[str, Any]:
     """Fire the timers due now (or at ``at``: a simulated week in the demo, a backfill); with
     ``lifetime_s`` > 0, keep sweeping every ``interval_s`` seconds for that long, and with
     ``dispatch`` deliver the outbox between sweeps (in slices of `SLICE_S`). A claim is kept
     ``lease_s`` seconds: what a dead run held fires that long after its claim. On PostgreSQL
     ``threads`` sweeps run side by side (a burst fires about 1.8x faster with two: one waits on
-    the database while the other works). Return (and log, and show as an artifact and as events) what fired."""
+    the database while the other works). ``restart_s`` is the deployment's schedule: a run whose
+    lifetime is longer than one restart holds off the ticks due before its successor is needed
+    (`flows.handover`). Return (and log, and show as an artifact and as events) what fired."""
     _refuse_secret(database_url)
     log = run_logger(__name__)
     owner = worker_id()
@@ -154,13 +158,16 @@ def sweep_timers(
     with open_runtime(database_url) as runtime, stop_on_signals() as stop:
         loop.settings = _delivery_settings(log) if dispatch else None
         deadline = time.monotonic() + lifetime_s
-        # The successor is due one restart after this run's start: from an interval before, ask often.
-        handover = Handover(loop.run_id if lifetime_s > 0 else None, opens_at=deadline - 3 * interval_s)
+        handover = _handover(loop, lifetime_s=lifetime_s, interval_s=interval_s, restart_s=restart_s,
+                             deadline=deadline)
         while True:
             tick = time.monotonic()
             backlog = loop.once(runtime)
-            loop.deliver(runtime)
+            if not backlog or tick - loop.delivered_at >= interval_s:  # in a backlog, a slice per interval
+                loop.deliver(runtime)
             if fixed is not None or stop.event.is_set() or tick + interval_s >= deadline:
+                break
+            if backlog and loop.handed_over(handover, throttle=True):  # a backlog's sweeps ask too
                 break
             if not backlog and loop.rest(runtime, stop, handover, next_tick=tick + interval_s):
                 break
@@ -194,6 +201,7 @@ class _Loop:
         self.busy = False  # a sweep claimed something since the last rest
         self.settings: NotificationSettings | None = None  # deliver the outbox between sweeps
         self.outbox_more = False  # the last slice stopped with messages possibly still due
+        self.delivered_at = float("-inf")  # monotonic time of the last slice
         self.clock: Clock = SystemClock()  # wall time, for leases (tests inject theirs)
         self.monotonic: Callable[[], float] = time.monotonic  # for the loop's own timing
 
@@ -214,8 +222,7 @@ class _Loop:
         ask = True
         while True:
             now = self.monotonic()
-            if (ask or handover.open(now)) and handover.successor_running():
-                self.log.info("the next sweeper run is running: this one ends (hand-over)")
+            if (ask or handover.open(now)) and self.handed_over(handover):
                 return True
             ask = False
             step = wake - now
@@ -228,6 +235,18 @@ class _Loop:
                 continue
             if stop.wait(step):
                 return True
+
+    def handed_over(self, handover: Handover, *, throttle: bool = False) -> bool:
+        """Ask Prefect (with ``throttle``, at most every `flows.handover.POLL_S`: between the
+        sweeps of a backlog) whether the next sweeper run runs, holding off the ticks due too
+        soon; True when this run must end."""
+        now = self.monotonic()
+        if throttle and not handover.due(now):
+            return False
+        if not handover.look(now=self.clock.now(), monotonic_now=now).successor_running:
+            return False
+        self.log.info("the next sweeper run is running: this one ends (hand-over)")
+        return True
 
     def owners(self, runtime: Runtime) -> list[str]:
         """One lease owner per thread (one on SQLite: its write lock serialises them anyway)."""
@@ -273,6 +292,7 @@ class _Loop:
         from flows.dispatcher import deliver_slice
 
         self.outbox_more = False
+        self.delivered_at = self.monotonic()
         if self.settings is None:
             return
         try:
@@ -305,6 +325,15 @@ class _Loop:
             title = _artifact_title(self.owner, summary, len(self.listed))
             publish_table("sweep-timers", self.listed[:ARTIFACT_ROWS], title)
         return summary
+
+
+def _handover(loop: _Loop, *, lifetime_s: float, interval_s: float, restart_s: float, deadline: float) -> Handover:
+    """A deployed run's hand-over: its successor is asked for from three intervals before the end
+    (every `flows.handover.POLL_S`); with a schedule (``restart_s``) the ticks due before the one
+    that starts the successor (about two sweeps before the end) are held off."""
+    hold = lifetime_s - 2 * interval_s - restart_s
+    hold_until = loop.clock.now() + timedelta(seconds=hold) if restart_s > 0 and hold > 0 else None
+    return Handover(loop.run_id if lifetime_s > 0 else None, opens_at=deadline - 3 * interval_s, hold_until=hold_until)
 
 
 def _delivery_settings(log: Any) -> NotificationSettings | None:

@@ -101,7 +101,8 @@ def test_one_shared_set_of_deployments_each_with_a_cancel_new_limit() -> None:
     assert {name: d.concurrency_limit for name, d in by_flow.items()}["sweep-timers"] == 3
     sweeper = by_flow["sweep-timers"]
     assert sweeper.parameters == {
-        "interval_s": 7, "lifetime_s": 74, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
+        "interval_s": 7, "lifetime_s": 614, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
+        "restart_s": 60,  # ticks every 60 s replace a dead run; a living one holds them off for ~600 s
     }
     assert "database_url" not in sweeper.parameters and sweeper.entrypoint == "flows.sweeper.sweep_timers"
     with pytest.raises(ValueError, match="greater than 0"):

@@ -6,6 +6,7 @@ says so in one line, fast, when the Prefect API is not there."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -33,7 +34,9 @@ from tests.test_sweeper_logic import open_returns
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
 
-PLAN = Plan(sweep_interval=1, sweeper_restart=30, dispatch_interval=40, inbox_interval=50, with_reports=True)
+PLAN = Plan(
+    sweep_interval=1, sweeper_restart=30, sweeper_life=30, dispatch_interval=40, inbox_interval=50, with_reports=True
+)
 
 
 @pytest.fixture
@@ -76,6 +79,7 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
     sweeper = found["sweep-timers/slaflow"]
     assert sweeper.parameters == {
         "interval_s": 1, "lifetime_s": 32, "dispatch": True, "lease_s": 120, "threads": 2, "max_batches": 4,
+        "restart_s": 30,
     }
     assert sweeper.schedules[0].schedule.interval == timedelta(seconds=30)  # type: ignore[union-attr]
     # One schedule each (a second deploy replaced, not added), from one anchor, each at its offset.
@@ -267,4 +271,39 @@ def test_a_sweeper_run_hands_over_once_a_newer_run_of_its_deployment_runs(deploy
             assert not Handover(str(old.id), opens_at=1e12).open(0.0)  # asked only in its last intervals
         finally:
             for run in (old, new):
+                client.set_flow_run_state(run.id, Completed(), force=True)
+
+
+def test_a_living_sweeper_holds_off_the_ticks_due_before_its_successor_is_needed(deployed: dict[str, Any]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Completed, Running, Scheduled
+
+    from flows.handover import HOLD_OFF_AHEAD_S, Handover
+
+    sweeper = deployed["sweep-timers/slaflow"]
+    now = SystemClock().now()
+    with get_client(sync_client=True) as client:
+        old = client.create_flow_run_from_deployment(sweeper)
+        client.set_flow_run_state(old.id, Running(), force=True)
+        soon, later, last = (
+            client.create_flow_run_from_deployment(sweeper, state=Scheduled(scheduled_time=now + timedelta(seconds=s)))
+            for s in (20, HOLD_OFF_AHEAD_S + 30, 25)
+        )
+        try:
+            # Living, and its successor not needed for 40 s more: the tick due in 20 s is held off
+            # (no process starts for it); the one beyond the look-ahead is left for a later look.
+            look = Handover(str(old.id), opens_at=math.inf, hold_until=now + timedelta(seconds=22)).look(now=now)
+            assert not look.successor_running
+            states = {run.id: client.read_flow_run(run.id).state for run in (soon, later, last)}
+            assert states[soon.id] is not None and states[soon.id].type == StateType.CANCELLED  # type: ignore[union-attr]
+            assert "Held off" in (states[soon.id].message or "")  # type: ignore[union-attr]
+            # The tick due after ``hold_until`` starts the successor: it is let through.
+            assert states[last.id] is not None and states[last.id].type == StateType.SCHEDULED  # type: ignore[union-attr]
+            assert states[later.id] is not None and states[later.id].type == StateType.SCHEDULED  # type: ignore[union-attr]
+            # Past its hold (or dead: a dead run asks nothing), every tick goes through.
+            Handover(str(old.id), opens_at=math.inf, hold_until=now).look(now=now + timedelta(seconds=30))
+            assert client.read_flow_run(last.id).state_type == StateType.SCHEDULED
+        finally:
+            for run in (old, soon, later, last):
                 client.set_flow_run_state(run.id, Completed(), force=True)

@@ -1,5 +1,5 @@
 """The interval deployments start at their own offsets (`flows.stagger`): with the default plan no
-safety net starts within 50 s of a sweeper restart or of another net (they shared one anchor, so
+safety net starts within 30 s (half a sweeper tick) of a sweeper tick or of another net (they shared one anchor, so
 at 600 s four flow-run processes started together: a 1.3 GB peak in `bench/live.py`)."""
 
 from __future__ import annotations
@@ -23,14 +23,20 @@ def test_the_default_plan_puts_every_safety_net_in_the_middle_of_its_own_sweeper
     offsets = anchor_offsets(plan)
     assert offsets == anchor_offsets(Plan())  # a pure function of the plan: every deploy agrees
     assert offsets["sweep-timers"] == 0.0
-    intervals = {"sweep-timers": plan.sweeper_restart, **NETS}
+    nets = {"dispatch-outbox": plan.dispatch_interval, "process-inbox": plan.inbox_interval,
+            "reconcile-timers": plan.reconcile_interval, "open-duties": plan.duties_interval}
+    assert nets == {"dispatch-outbox": 3600, "process-inbox": 1800, "reconcile-timers": 3600, "open-duties": 900}
+    intervals = {"sweep-timers": plan.sweeper_restart, **nets}
     assert all(0 <= offsets[name] < every for name, every in intervals.items())
-    times = _all_starts(offsets, intervals, HYPERPERIOD)
-    assert len(times) == 18 + 3 + 3 + 2 + 6
-    assert smallest_gap(times, horizon=HYPERPERIOD) == 50.0  # half a sweeper cycle: the most there is
+    # The nets' first runs wait two sweeper ticks: the deploy's sweeper run boots alone.
+    assert min(offsets[name] for name in nets) >= 2 * plan.sweeper_restart
+    hour = 3600.0  # lcm(60, 900, 1800, 3600)
+    times = _all_starts(offsets, intervals, hour)
+    assert len(times) == 60 + 1 + 2 + 1 + 4
+    assert smallest_gap(times, horizon=hour) == 30.0  # half a sweeper cycle: the most there is
     # Each net's start falls in a sweeper cycle of its own (never two processes but the sweepers').
-    cycles = [int(t // plan.sweeper_restart) for t in _all_starts(offsets, NETS, HYPERPERIOD)]
-    assert len(cycles) == len(set(cycles)) == 14
+    cycles = [int(t // plan.sweeper_restart) for t in _all_starts(offsets, nets, hour)]
+    assert len(cycles) == len(set(cycles)) == 8
 
 
 def test_one_shared_anchor_is_what_made_them_start_together() -> None:

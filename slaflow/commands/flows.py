@@ -31,7 +31,8 @@ from flows._support import FLOW_RUN_ENV, OFFLINE_ENV, apply_offline_env, limit_m
 DbOption = Annotated[str | None, typer.Option("--database-url", envvar="SLAFLOW_DATABASE_URL", help="SQLAlchemy URL")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", envvar="SLAFLOW_CONFIG", help="company YAML")]
 SweepOption = Annotated[float, typer.Option(help="seconds between two sweeps of the running sweeper")]
-RestartOption = Annotated[float, typer.Option(help="seconds between sweeper runs (each lives this + 2 sweeps)")]
+RestartOption = Annotated[float, typer.Option(help="the sweeper's schedule: a dead sweeper is replaced within this")]
+LifeOption = Annotated[float, typer.Option(help="seconds a sweeper run sweeps before the next one takes over")]
 DispatchOption = Annotated[float, typer.Option(help="seconds between outbox safety-net runs")]
 InboxOption = Annotated[float, typer.Option(help="seconds between inbox safety-net runs")]
 PoolOption = Annotated[str, typer.Option(help="the Prefect work pool")]
@@ -83,9 +84,10 @@ def worker(
 
 def deploy(
     sweep_interval: SweepOption = 10,
-    sweeper_restart: RestartOption = 100,
-    dispatch_interval: DispatchOption = 600,
-    inbox_interval: InboxOption = 600,
+    sweeper_restart: RestartOption = 60,
+    sweeper_life: LifeOption = 600,
+    dispatch_interval: DispatchOption = 3600,
+    inbox_interval: InboxOption = 1800,
     lease: Annotated[float, typer.Option(help="seconds a sweeper's claim is kept (a dead one's wait that long)")] = 120,
     reports: ReportsOption = True,
     pool: PoolOption = "slaflow",
@@ -104,7 +106,8 @@ def deploy(
 
     try:
         plan = Plan(
-            sweep_interval=sweep_interval, sweeper_restart=sweeper_restart, dispatch_interval=dispatch_interval,
+            sweep_interval=sweep_interval, sweeper_restart=sweeper_restart, sweeper_life=sweeper_life,
+            dispatch_interval=dispatch_interval,
             inbox_interval=inbox_interval, lease=lease, with_reports=reports,
         )
     except ValidationError as exc:
@@ -136,7 +139,8 @@ def up(
     http_port: Annotated[int, typer.Option(help="HTTP app port")] = 8000,
     http: Annotated[bool, typer.Option(help="start the HTTP app (when installed)")] = True,
     sweep_interval: SweepOption = 10,
-    sweeper_restart: RestartOption = 100,
+    sweeper_restart: RestartOption = 60,
+    sweeper_life: LifeOption = 600,
     startup_timeout: Annotated[float, typer.Option(help="seconds to wait for the Prefect server")] = 120,
     database_url: DbOption = None,
     config: ConfigOption = None,
@@ -170,7 +174,7 @@ def up(
                    f"{_hide_password(server_db) if server_db else prefect_home / 'prefect.db'})")
         _run_step("deployments", [
             sys.executable, "-m", "slaflow.commands.flows", "deploy", "--sweep-interval", str(sweep_interval),
-            "--sweeper-restart", str(sweeper_restart),
+            "--sweeper-restart", str(sweeper_restart), "--sweeper-life", str(sweeper_life),
         ], env)
         if not http:
             typer.echo("HTTP app: not started (--no-http)")
