@@ -51,6 +51,7 @@ from crm.adapters.generic import sign  # noqa: E402
 from crm.config import crm_config  # noqa: E402
 from crm.pipeline import MAX_PROCESS_BATCH  # noqa: E402
 from crm.processing import integration_actor  # noqa: E402
+from crm.processor import PROCESSOR_ENV  # noqa: E402
 from crm.samples import SAMPLE_ENV  # noqa: E402
 from engine.cases import open_case  # noqa: E402
 from runtime.company import load_company  # noqa: E402
@@ -89,6 +90,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds of saturating load per database")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections of the load generator")
     parser.add_argument("--python-load", action="store_true", help="use the Python generator even if wrk exists")
+    parser.add_argument("--processor", choices=("process", "thread"), default="process",
+                        help="process webhooks in a processor process (slaflow inbox work) or in the HTTP process")
     parser.add_argument("--load-generator", nargs=4, metavar=("URL", "FILE", "SECONDS", "CONNECTIONS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -101,14 +104,16 @@ def main() -> None:
     wrk = None if args.python_load else shutil.which("wrk")
     generator = "wrk" if wrk else "python-httpx (wrk not found: apt-get install -y wrk)"
     print(f"load generator: {generator}; {args.connections} connections, {duration:.0f} s per database")
-    report: dict[str, Any] = {"bench": "webhooks", "load_generator": generator.split(" ")[0]}
+    report: dict[str, Any] = {"bench": "webhooks", "load_generator": generator.split(" ")[0],
+                              "processor": args.processor, "load_average": os.getloadavg()[0]}
     runs = [("sqlite", None)] + ([("pg", pg)] if pg else [])
     for key, value in floors(count=300 if args.quick else 1000).items():
         report[f"sqlite_floor_{key}"] = value
     print(f"floors: {json.dumps({k: v for k, v in report.items() if 'floor' in k})}")
     for name, server_url in runs:
         with database(name, server_url) as url:
-            figures = run(url, duration=duration, connections=args.connections, wrk=wrk, drain=not args.quick)
+            figures = run(url, duration=duration, connections=args.connections, wrk=wrk, drain=not args.quick,
+                          processor=args.processor)
         for key, value in figures.items():
             report[f"{name}_{key}"] = value
         print(f"{name}: {json.dumps(figures)}")
@@ -203,16 +208,21 @@ def floors(count: int) -> dict[str, float]:
             "open_case_batch_rps": round(open_case_batch_rps, 1)}
 
 
-def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: bool) -> dict[str, Any]:
+def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: bool,
+        processor: str = "process") -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, **SAMPLE_ENV, "SLAFLOW_DATABASE_URL": url, "SLAFLOW_CONFIG": str(EXAMPLE_COMPANY),
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), PROCESSOR_ENV: processor}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:app_from_env", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
+    children = [server]
+    if processor == "process":  # what `slaflow serve` starts beside the HTTP app
+        children.append(subprocess.Popen([sys.executable, "-m", "slaflow.commands.crm", "work"], cwd=ROOT, env=env,
+                                         stderr=subprocess.DEVNULL))
     engine = make_engine(url)
     try:
         wait_healthy(base)
@@ -244,8 +254,10 @@ def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: 
         figures.update(lag_phase(base, engine))
         return figures
     finally:
-        server.terminate()
-        server.wait(20)
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(20)
         engine.dispose()
 
 
