@@ -28,6 +28,7 @@ from crm.events import CrmEvent
 from crm.inbox import InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
 from crm.processing import process_inbox_events
 from crm.processor import HOUSEKEEPING_SECONDS, housekeeping
+from crm.write_gate import WriteGate
 from org.chart import Company
 from storage.faults import describe, is_unavailable
 
@@ -56,11 +57,13 @@ class InboxPipeline:
     def __init__(
         self, factory: sessionmaker[Session], company: Company, clock: Clock, *, process: bool = True,
         max_batch: int = 256, apis: ApiRegistry | None = None, on_stored: Callable[[], None] | None = None,
+        store_gate: WriteGate | None = None,
     ) -> None:
         """``process=False``: store only; ``on_stored`` is called after each commit that stored a
-        new row (``crm.processor.Doorbell.ring``: the processor process takes it from there)."""
+        new row (``crm.processor.Doorbell.ring``: the processor process takes it from there), and
+        ``store_gate`` is taken around each store (its turn at SQLite's lock before the processor's)."""
         self._factory, self._company, self._clock, self._apis = factory, company, clock, apis
-        self._on_stored = on_stored
+        self._on_stored, self._gate = on_stored, store_gate
         self._process, self._max_batch = process, max_batch
         self._cond = threading.Condition()
         self._incoming: deque[_Submission] = deque()
@@ -146,7 +149,8 @@ class InboxPipeline:
 
     def _store(self, batch: list[_Submission]) -> None:
         try:
-            with self._factory.begin() as session:
+            with self._gate.storing() if self._gate is not None else contextlib.nullcontext(), \
+                    self._factory.begin() as session:
                 stored = store_many(session, [item.record for item in batch]) if len(batch) > 1 else [
                     store(session, batch[0].record)]
         except Exception as exc:

@@ -23,6 +23,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select as sql_select
@@ -35,6 +36,7 @@ from crm.api.registry import ApiRegistry
 from crm.inbox import pending_inbox_ids
 from crm.parking import expire_parked
 from crm.processing import process_inbox_events
+from crm.write_gate import WriteGate
 from org.chart import Company
 from storage.db import normalise_url
 from storage.faults import describe, is_unavailable
@@ -117,6 +119,19 @@ class Doorbell:
             if sock is not None:
                 sock.close()
         self._sender = self._listener = None
+
+
+@dataclass(frozen=True)
+class ProcessorLink:
+    """What the HTTP app needs of the processor process: the bell to ring after storing, and on
+    SQLite the gate to store through."""
+
+    doorbell: Doorbell
+    gate: WriteGate | None
+
+    @classmethod
+    def for_url(cls, database_url: str) -> ProcessorLink:
+        return cls(Doorbell(database_url), WriteGate.for_url(database_url))
 
 
 class InboxProcessor:

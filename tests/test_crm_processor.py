@@ -23,7 +23,7 @@ from core.vocabulary import InboxStatus
 from crm import processor as processor_module
 from crm import samples
 from crm.inbox import InboxRecord, store_many
-from crm.processor import Doorbell, InboxProcessor
+from crm.processor import Doorbell, InboxProcessor, ProcessorLink
 from org.chart import Company
 from storage.db import make_engine
 from storage.models import Case, InboxEvent
@@ -139,8 +139,8 @@ def test_the_http_app_stores_and_a_processor_process_opens_each_acknowledged_eve
     child = subprocess.Popen([sys.executable, "-m", "slaflow.commands.crm", "work"], cwd=ROOT, env=env)
     engine = make_engine(db_url)
     try:
-        ringer = Doorbell(db_url)
-        with serving(db_url, config, clock, ENV, process=False, wake=ringer.ring) as client:
+        link = ProcessorLink.for_url(db_url)
+        with serving(db_url, config, clock, ENV, processor=link) as client:
             ids = set()
             for n in range(30):
                 body, headers = samples.generic(
@@ -152,7 +152,7 @@ def test_the_http_app_stores_and_a_processor_process_opens_each_acknowledged_eve
                     assert response.status_code == 200
                     ids.add(response.json()["id"])
             assert len(ids) == 30
-        ringer.close()
+        link.doorbell.close()
         deadline = time.monotonic() + 60
         factory = sessionmaker(engine)
         while counts(factory)[2] and time.monotonic() < deadline:

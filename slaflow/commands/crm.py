@@ -127,6 +127,7 @@ def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> No
 
     from crm.api.registry import ApiRegistry
     from crm.processor import Doorbell, InboxProcessor
+    from crm.write_gate import WriteGate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -136,6 +137,8 @@ def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> No
         url = runtime.settings.database_url
         apis = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0, sessions=runtime.sessions)
         bell = Doorbell(url)
+        if (gate := WriteGate.for_url(url)) is not None:
+            gate.attach(runtime.engine)  # the HTTP app's stores go first at SQLite's write lock
         try:
             InboxProcessor(runtime.sessions, runtime.company, SystemClock(), doorbell=bell, apis=apis,
                            sqlite=url.startswith("sqlite")).run(stop)
@@ -163,7 +166,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app, freeze_startup_objects
-    from crm.processor import Doorbell
+    from crm.processor import ProcessorLink
 
     with _runtime(database_url, config) as runtime:
         child = None
@@ -172,7 +175,7 @@ def serve(
             if config is not None:
                 env["SLAFLOW_CONFIG"] = str(config)
             child = subprocess.Popen([sys.executable, "-m", "slaflow.commands.crm", "work"], env=env)
-            app = create_app(runtime, SystemClock(), process=False, wake=Doorbell(runtime.settings.database_url).ring)
+            app = create_app(runtime, SystemClock(), processor=ProcessorLink.for_url(runtime.settings.database_url))
         else:
             app = create_app(runtime, SystemClock())
         freeze_startup_objects()
