@@ -123,6 +123,12 @@ def main() -> None:
         report["sqlite_floor_open_case_batch_rps"] / max(report["sqlite_processing_rps"], 0.1), 2)
     if "sqlite_http_floor_rps" in report:
         report["http_floor_ratio"] = round(report["sqlite_http_floor_rps"] / max(report["sqlite_rps"], 0.1), 2)
+    if "sqlite_processor_cpu_ms_per_case" in report:  # CPU per unit: holds on a busy machine
+        report["processor_cpu_floor_ratio"] = round(
+            report["sqlite_processor_cpu_ms_per_case"] / report["sqlite_floor_open_case_batch_cpu_ms_per_case"], 2)
+    if "sqlite_http_floor_cpu_ms_per_request" in report:
+        report["http_cpu_floor_ratio"] = round(
+            report["sqlite_http_cpu_ms_per_request"] / max(report["sqlite_http_floor_cpu_ms_per_request"], 0.001), 2)
     report["target_rps"] = TARGET_RPS
     report["target_p99_ms"] = TARGET_P99_MS
     report["target_processing_rps"] = TARGET_PROCESSING_RPS
@@ -189,9 +195,11 @@ def floors(count: int) -> dict[str, float]:
         actor = integration_actor("generic", generic)
         data = {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "bench"}
         clock = SystemClock()
+        cpu_ms_per_case = 0.0
 
         def open_cases(prefix: str, per_transaction: int) -> float:
-            started = time.perf_counter()
+            nonlocal cpu_ms_per_case
+            started, cpu = time.perf_counter(), time.process_time()
             for first in range(0, count, per_transaction):
                 with sessions.begin() as session:
                     for n in range(first, min(count, first + per_transaction)):
@@ -199,13 +207,15 @@ def floors(count: int) -> dict[str, float]:
                                   data={**data, "order": f"{prefix}-{n}"}, actor=actor, now=clock.now(),
                                   source="crm:generic", external_source="generic",
                                   external_key=f"order:{prefix}-{n}:rush_delivery")
+            cpu_ms_per_case = (time.process_time() - cpu) * 1000 / count
             return count / (time.perf_counter() - started)
 
         open_case_rps = open_cases("floor", 1)
         open_case_batch_rps = open_cases("batch", MAX_PROCESS_BATCH)
         engine.dispose()
     return {"insert_rps": round(insert_rps, 1), "open_case_rps": round(open_case_rps, 1),
-            "open_case_batch_rps": round(open_case_batch_rps, 1)}
+            "open_case_batch_rps": round(open_case_batch_rps, 1),
+            "open_case_batch_cpu_ms_per_case": round(cpu_ms_per_case, 3)}
 
 
 def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: bool,
@@ -228,9 +238,12 @@ def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: 
         wait_healthy(base)
         figures: dict[str, Any] = {}
         if wrk:  # the same server answering a route with no work: what HTTP alone costs here, now
+            cpu_before_floor = cpu_seconds(server.pid)
             trivial = wrk_load(wrk, base, None, min(duration, 3.0), connections, path="/health/live")
             figures.update(http_floor_rps=round(trivial["requests"] / trivial["seconds"], 1),
-                           http_floor_p99_ms=trivial["p99_ms"])
+                           http_floor_p99_ms=trivial["p99_ms"],
+                           http_floor_cpu_ms_per_request=round(
+                               (cpu_seconds(server.pid) - cpu_before_floor) * 1000 / max(trivial["requests"], 1), 3))
         requests_file = Path(tempfile.mkstemp(suffix=".tsv")[1])
         write_requests(requests_file, count=int(duration * 6000), prefix="load")
         started_rows = count_rows(engine)

@@ -48,8 +48,11 @@ PROCESSOR_ENV = "SLAFLOW_INBOX_PROCESSOR"
 """``process``: the HTTP app (``api.app:app_from_env``) stores only and wakes the processor process."""
 POLL_SECONDS = 1.0
 """How long the processor waits for a ring before it looks for stored rows anyway."""
-SQLITE_BATCH_SECONDS = 0.015
+SQLITE_BATCH_SECONDS = 0.025
 """About how long one batch may hold SQLite's write lock (the webhooks' store waits meanwhile)."""
+MIN_BATCH = 8
+"""Each batch hands SQLite's lock to the store and back three times (its two reads, its write):
+below this, a busy machine's scheduling delays at each handoff, not the work, set the pace."""
 MAX_BATCH = 256
 STORAGE_RETRY_SECONDS = 1.0
 HOUSEKEEPING_SECONDS = 60.0
@@ -149,6 +152,7 @@ class InboxProcessor:
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set (the command's signal handler sets it)."""
         listening = self._doorbell is not None and self._doorbell.listen()
+        _ = self._company.calendars  # built now (holidays, ~2 s), not in the first batch, which sizes the next ones
         log.info("inbox processor started (%s)", "woken by the HTTP app" if listening else
                  f"polling every {POLL_SECONDS} s")
         while not stop.is_set():
@@ -193,7 +197,7 @@ class InboxProcessor:
     def _batch_size(self) -> int:
         if not self._sqlite:
             return MAX_BATCH
-        return max(1, min(MAX_BATCH, int(SQLITE_BATCH_SECONDS / self._seconds_per_event)))
+        return max(MIN_BATCH, min(MAX_BATCH, int(SQLITE_BATCH_SECONDS / self._seconds_per_event)))
 
     def _housekeeping(self) -> None:
         now = self._clock.now()
