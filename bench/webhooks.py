@@ -18,7 +18,14 @@ webhook rate is from it) and, in this process on a fresh SQLite file, ``sqlite_f
 HTTP, no inbox) and ``sqlite_floor_open_case_batch_rps`` (the same, as many cases per transaction
 as the pipeline's batches): processing cannot beat the latter; ``processing_floor_ratio`` is how
 far it is from it. Without ``--quick`` the backlog left after the load is drained with no request
-arriving (``drain_rps``: processing alone). The last line printed is one JSON object."""
+arriving (``drain_rps``: processing alone).
+
+``--processor process`` (the default, what ``slaflow serve`` runs) starts ``slaflow inbox work``
+beside the server, which then only stores (``SLAFLOW_INBOX_PROCESSOR=process``); ``thread``
+processes in the server's own pipeline thread, as before. CPU time per request of the server and
+per case of the processor (``/proc``) hold on a busy machine where rates do not: they are compared
+with the server's CPU per ``/health/live`` request and the floor's per batched ``open_case``
+(``http_cpu_floor_ratio``, ``processor_cpu_floor_ratio``). The last line printed is one JSON object."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ retried on its own), until none is left. A lost ring costs at most POLL_SECONDS:
 also looks on its own, and the Prefect inbox flow stays the safety net for what a crash leaves.
 
 On SQLite both processes write the same file, one writer at a time (``BEGIN IMMEDIATE`` and the
-busy timeout of storage.db): a batch is sized to hold the write lock for about
+busy timeout of storage.db), and take turns through `crm.write_gate.WriteGate` (a store goes
+before the processor's next transaction); a batch is sized to hold the write lock for about
 SQLITE_BATCH_SECONDS at the pace measured so far, so a webhook waits at most about that to be
 stored. On PostgreSQL rows are locked one by one and a batch is as large as the backlog allows
 (up to MAX_BATCH)."""
@@ -141,8 +142,16 @@ class ProcessorLink:
 class InboxProcessor:
     """Processes ``received`` rows until none is left, then waits for the bell."""
 
-    def __init__(self, factory: sessionmaker[Session], company: Company, clock: Clock, *, doorbell: Doorbell | None,
-                 apis: ApiRegistry | None = None, sqlite: bool = True) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        company: Company,
+        clock: Clock,
+        *,
+        doorbell: Doorbell | None,
+        apis: ApiRegistry | None = None,
+        sqlite: bool = True,
+    ) -> None:
         self._factory, self._company, self._clock, self._apis = factory, company, clock, apis
         self._doorbell, self._sqlite = doorbell, sqlite
         self._seconds_per_event = SQLITE_BATCH_SECONDS
@@ -154,16 +163,20 @@ class InboxProcessor:
         """Until ``stop`` is set (the command's signal handler sets it)."""
         listening = self._doorbell is not None and self._doorbell.listen()
         _ = self._company.calendars  # built now (holidays, ~2 s), not in the first batch, which sizes the next ones
-        log.info("inbox processor started (%s)", "woken by the HTTP app" if listening else
-                 f"polling every {POLL_SECONDS} s")
+        log.info(
+            "inbox processor started (%s)", "woken by the HTTP app" if listening else f"polling every {POLL_SECONDS} s"
+        )
         while not stop.is_set():
             try:
                 self._housekeeping()
                 self.drain(stop)
             except Exception as exc:  # storage down or a bug: the rows stay stored; look again later
                 if is_unavailable(exc):
-                    log.warning("inbox processor: storage unavailable (%s); retrying in %s s", describe(exc),
-                                STORAGE_RETRY_SECONDS)
+                    log.warning(
+                        "inbox processor: storage unavailable (%s); retrying in %s s",
+                        describe(exc),
+                        STORAGE_RETRY_SECONDS,
+                    )
                 else:
                     log.exception("inbox processor: processing failed; retrying in %s s", STORAGE_RETRY_SECONDS)
                 stop.wait(STORAGE_RETRY_SECONDS)
@@ -213,9 +226,15 @@ def housekeeping(factory: sessionmaker[Session], now: datetime) -> list[int]:
     API was rate-limited or down (fewer than MAX_API_RETRIES tries) are returned to retry."""
     with factory.begin() as session:
         expire_parked(session, now)
-        return list(session.scalars(
-            sql_select(InboxEvent.id)
-            .where(InboxEvent.status == InboxStatus.FAILED, InboxEvent.attempts < MAX_API_RETRIES,
-                   InboxEvent.last_error.like(f"{CrmApiError.__name__}:%"))
-            .order_by(InboxEvent.id).limit(100)
-        ))
+        return list(
+            session.scalars(
+                sql_select(InboxEvent.id)
+                .where(
+                    InboxEvent.status == InboxStatus.FAILED,
+                    InboxEvent.attempts < MAX_API_RETRIES,
+                    InboxEvent.last_error.like(f"{CrmApiError.__name__}:%"),
+                )
+                .order_by(InboxEvent.id)
+                .limit(100)
+            )
+        )

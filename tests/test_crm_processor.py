@@ -33,15 +33,28 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def order(n: int, run: str = "p") -> bytes:
-    return (b'{"entity":"order","entity_id":"%s-%d","stage":"rush_requested","fields":{"customer":"X",'
-            b'"deliver_by":"2026-11-18","reason":"r"}}' % (run.encode(), n))
+    return (
+        b'{"entity":"order","entity_id":"%s-%d","stage":"rush_requested","fields":{"customer":"X",'
+        b'"deliver_by":"2026-11-18","reason":"r"}}' % (run.encode(), n)
+    )
 
 
 def store_orders(sessions: sessionmaker[Session], clock: SimulatedClock, count: int, run: str = "p") -> None:
     with sessions.begin() as session:
-        store_many(session, [InboxRecord(source="generic", idempotency_key=f"{run}-{n}", received_at=clock.now(),
-                                         content_type="application/json", headers={}, body=order(n, run).decode())
-                             for n in range(count)])
+        store_many(
+            session,
+            [
+                InboxRecord(
+                    source="generic",
+                    idempotency_key=f"{run}-{n}",
+                    received_at=clock.now(),
+                    content_type="application/json",
+                    headers={},
+                    body=order(n, run).decode(),
+                )
+                for n in range(count)
+            ],
+        )
 
 
 def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
@@ -49,8 +62,12 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
     with sessions() as session:
         cases = session.scalar(select(func.count()).select_from(Case)) or 0
         keys = session.scalar(select(func.count(func.distinct(Case.external_key)))) or 0
-        waiting = session.scalar(select(func.count()).select_from(InboxEvent)
-                                 .where(InboxEvent.status == InboxStatus.RECEIVED)) or 0
+        waiting = (
+            session.scalar(
+                select(func.count()).select_from(InboxEvent).where(InboxEvent.status == InboxStatus.RECEIVED)
+            )
+            or 0
+        )
     return cases, keys, waiting
 
 
@@ -105,8 +122,12 @@ def test_two_processors_racing_on_the_same_rows_open_each_case_once(
 
 
 def test_the_ring_wakes_the_processor_long_before_it_would_look_on_its_own(
-    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock, bell: Doorbell,
-    monkeypatch: pytest.MonkeyPatch, db_url: str,
+    sessions: sessionmaker[Session],
+    company: Company,
+    clock: SimulatedClock,
+    bell: Doorbell,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
 ) -> None:
     monkeypatch.setattr(processor_module, "POLL_SECONDS", 60.0)
     processor = InboxProcessor(sessions, company, clock, doorbell=bell)
@@ -130,12 +151,13 @@ def test_the_ring_wakes_the_processor_long_before_it_would_look_on_its_own(
 
 
 def test_the_http_app_stores_and_a_processor_process_opens_each_acknowledged_event_once(
-    db_url: str, tmp_path: Path, clock: SimulatedClock,
+    db_url: str,
+    tmp_path: Path,
+    clock: SimulatedClock,
 ) -> None:
     """Across processes: every 2xx is a stored row, and each becomes exactly one case."""
     config = write_config(tmp_path)
-    env = {**os.environ, **ENV, "SLAFLOW_DATABASE_URL": db_url, "SLAFLOW_CONFIG": str(config),
-           "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **ENV, "SLAFLOW_DATABASE_URL": db_url, "SLAFLOW_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen([sys.executable, "-m", "slaflow.commands.crm", "work"], cwd=ROOT, env=env)
     engine = make_engine(db_url)
     try:
@@ -144,9 +166,15 @@ def test_the_http_app_stores_and_a_processor_process_opens_each_acknowledged_eve
             ids = set()
             for n in range(30):
                 body, headers = samples.generic(
-                    {"entity": "order", "entity_id": f"x-{n}", "stage": "rush_requested",
-                     "fields": {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "r"}},
-                    secret=ENV["SLAFLOW_GENERIC_SECRET"], timestamp=int(clock.now().timestamp()))
+                    {
+                        "entity": "order",
+                        "entity_id": f"x-{n}",
+                        "stage": "rush_requested",
+                        "fields": {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "r"},
+                    },
+                    secret=ENV["SLAFLOW_GENERIC_SECRET"],
+                    timestamp=int(clock.now().timestamp()),
+                )
                 for _ in range(2):  # the CRM delivers each twice
                     response = client.post("/webhooks/generic", content=body, headers=headers)
                     assert response.status_code == 200
