@@ -20,6 +20,7 @@ from core.errors import ConfigError
 from crm.api.registry import ApiRegistry
 from crm.config import check_against, crm_config
 from crm.pipeline import InboxPipeline
+from crm.processor import PROCESSOR_ENV, ProcessorLink
 from crm.redaction import redact_access_log
 from runtime.assembly import Runtime
 
@@ -28,11 +29,12 @@ log = logging.getLogger(__name__)
 
 def create_app(
     runtime: Runtime, clock: Clock | None = None, *, environ: Mapping[str, str] | None = None,
-    process: bool = True,
+    process: bool = True, processor: ProcessorLink | None = None,
 ) -> FastAPI:
     """The HTTP app over ``runtime``'s database and company. ``environ`` (default: the process
     environment) holds the webhook secrets; ``process=False`` stores webhooks without processing
-    them (another process does, e.g. the Prefect flow)."""
+    them (another process does, e.g. the Prefect flow); ``processor``: the processor process
+    (``slaflow inbox work``) does, woken after each commit."""
     clock = clock or SystemClock()
     company = runtime.company
     crm = crm_config(company)
@@ -46,7 +48,9 @@ def create_app(
     # longer, the row is failed and the process-inbox flow (or `inbox replay --failed`) retries it.
     apis = ApiRegistry(company, os.environ if environ is None else environ, budget_seconds=5.0,
                        sessions=runtime.sessions)
-    pipeline = InboxPipeline(runtime.sessions, company, clock, process=process, apis=apis)
+    pipeline = InboxPipeline(runtime.sessions, company, clock, process=process and processor is None, apis=apis,
+                             on_stored=processor.doorbell.ring if processor else None,
+                             store_gate=processor.gate if processor else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,8 +91,14 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """For ``uvicorn api.app:app_from_env --factory`` (several workers): settings from SLAFLOW_*."""
-    app = create_app(Runtime.from_env())
+    """For ``uvicorn api.app:app_from_env --factory`` (several workers): settings from SLAFLOW_*.
+    With ``SLAFLOW_INBOX_PROCESSOR=process`` the app only stores webhooks and wakes the processor
+    process (``slaflow inbox work``, started beside it); otherwise each worker processes what it stored."""
+    runtime = Runtime.from_env()
+    if os.environ.get(PROCESSOR_ENV) == "process":
+        app = create_app(runtime, processor=ProcessorLink.for_url(runtime.settings.database_url))
+    else:
+        app = create_app(runtime)
     freeze_startup_objects()
     return app
 

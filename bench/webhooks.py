@@ -18,7 +18,14 @@ webhook rate is from it) and, in this process on a fresh SQLite file, ``sqlite_f
 HTTP, no inbox) and ``sqlite_floor_open_case_batch_rps`` (the same, as many cases per transaction
 as the pipeline's batches): processing cannot beat the latter; ``processing_floor_ratio`` is how
 far it is from it. Without ``--quick`` the backlog left after the load is drained with no request
-arriving (``drain_rps``: processing alone). The last line printed is one JSON object."""
+arriving (``drain_rps``: processing alone).
+
+``--processor process`` (the default, what ``slaflow serve`` runs) starts ``slaflow inbox work``
+beside the server, which then only stores (``SLAFLOW_INBOX_PROCESSOR=process``); ``thread``
+processes in the server's own pipeline thread, as before. CPU time per request of the server and
+per case of the processor (``/proc``) hold on a busy machine where rates do not: they are compared
+with the server's CPU per ``/health/live`` request and the floor's per batched ``open_case``
+(``http_cpu_floor_ratio``, ``processor_cpu_floor_ratio``). The last line printed is one JSON object."""
 
 from __future__ import annotations
 
@@ -51,6 +58,7 @@ from crm.adapters.generic import sign  # noqa: E402
 from crm.config import crm_config  # noqa: E402
 from crm.pipeline import MAX_PROCESS_BATCH  # noqa: E402
 from crm.processing import integration_actor  # noqa: E402
+from crm.processor import PROCESSOR_ENV  # noqa: E402
 from crm.samples import SAMPLE_ENV  # noqa: E402
 from engine.cases import open_case  # noqa: E402
 from runtime.company import load_company  # noqa: E402
@@ -89,6 +97,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds of saturating load per database")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections of the load generator")
     parser.add_argument("--python-load", action="store_true", help="use the Python generator even if wrk exists")
+    parser.add_argument("--processor", choices=("process", "thread"), default="process",
+                        help="process webhooks in a processor process (slaflow inbox work) or in the HTTP process")
     parser.add_argument("--load-generator", nargs=4, metavar=("URL", "FILE", "SECONDS", "CONNECTIONS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -101,14 +111,16 @@ def main() -> None:
     wrk = None if args.python_load else shutil.which("wrk")
     generator = "wrk" if wrk else "python-httpx (wrk not found: apt-get install -y wrk)"
     print(f"load generator: {generator}; {args.connections} connections, {duration:.0f} s per database")
-    report: dict[str, Any] = {"bench": "webhooks", "load_generator": generator.split(" ")[0]}
+    report: dict[str, Any] = {"bench": "webhooks", "load_generator": generator.split(" ")[0],
+                              "processor": args.processor, "load_average": os.getloadavg()[0]}
     runs = [("sqlite", None)] + ([("pg", pg)] if pg else [])
     for key, value in floors(count=300 if args.quick else 1000).items():
         report[f"sqlite_floor_{key}"] = value
     print(f"floors: {json.dumps({k: v for k, v in report.items() if 'floor' in k})}")
     for name, server_url in runs:
         with database(name, server_url) as url:
-            figures = run(url, duration=duration, connections=args.connections, wrk=wrk, drain=not args.quick)
+            figures = run(url, duration=duration, connections=args.connections, wrk=wrk, drain=not args.quick,
+                          processor=args.processor)
         for key, value in figures.items():
             report[f"{name}_{key}"] = value
         print(f"{name}: {json.dumps(figures)}")
@@ -118,6 +130,12 @@ def main() -> None:
         report["sqlite_floor_open_case_batch_rps"] / max(report["sqlite_processing_rps"], 0.1), 2)
     if "sqlite_http_floor_rps" in report:
         report["http_floor_ratio"] = round(report["sqlite_http_floor_rps"] / max(report["sqlite_rps"], 0.1), 2)
+    if "sqlite_processor_cpu_ms_per_case" in report:  # CPU per unit: holds on a busy machine
+        report["processor_cpu_floor_ratio"] = round(
+            report["sqlite_processor_cpu_ms_per_case"] / report["sqlite_floor_open_case_batch_cpu_ms_per_case"], 2)
+    if "sqlite_http_floor_cpu_ms_per_request" in report:
+        report["http_cpu_floor_ratio"] = round(
+            report["sqlite_http_cpu_ms_per_request"] / max(report["sqlite_http_floor_cpu_ms_per_request"], 0.001), 2)
     report["target_rps"] = TARGET_RPS
     report["target_p99_ms"] = TARGET_P99_MS
     report["target_processing_rps"] = TARGET_PROCESSING_RPS
@@ -184,9 +202,11 @@ def floors(count: int) -> dict[str, float]:
         actor = integration_actor("generic", generic)
         data = {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "bench"}
         clock = SystemClock()
+        cpu_ms_per_case = 0.0
 
         def open_cases(prefix: str, per_transaction: int) -> float:
-            started = time.perf_counter()
+            nonlocal cpu_ms_per_case
+            started, cpu = time.perf_counter(), time.process_time()
             for first in range(0, count, per_transaction):
                 with sessions.begin() as session:
                     for n in range(first, min(count, first + per_transaction)):
@@ -194,40 +214,52 @@ def floors(count: int) -> dict[str, float]:
                                   data={**data, "order": f"{prefix}-{n}"}, actor=actor, now=clock.now(),
                                   source="crm:generic", external_source="generic",
                                   external_key=f"order:{prefix}-{n}:rush_delivery")
+            cpu_ms_per_case = (time.process_time() - cpu) * 1000 / count
             return count / (time.perf_counter() - started)
 
         open_case_rps = open_cases("floor", 1)
         open_case_batch_rps = open_cases("batch", MAX_PROCESS_BATCH)
         engine.dispose()
     return {"insert_rps": round(insert_rps, 1), "open_case_rps": round(open_case_rps, 1),
-            "open_case_batch_rps": round(open_case_batch_rps, 1)}
+            "open_case_batch_rps": round(open_case_batch_rps, 1),
+            "open_case_batch_cpu_ms_per_case": round(cpu_ms_per_case, 3)}
 
 
-def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: bool) -> dict[str, Any]:
+def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: bool,
+        processor: str = "process") -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, **SAMPLE_ENV, "SLAFLOW_DATABASE_URL": url, "SLAFLOW_CONFIG": str(EXAMPLE_COMPANY),
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), PROCESSOR_ENV: processor}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:app_from_env", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
+    children = [server]
+    if processor == "process":  # what `slaflow serve` starts beside the HTTP app
+        children.append(subprocess.Popen([sys.executable, "-m", "slaflow.commands.crm", "work"], cwd=ROOT, env=env,
+                                         stderr=subprocess.DEVNULL))
     engine = make_engine(url)
     try:
         wait_healthy(base)
         figures: dict[str, Any] = {}
         if wrk:  # the same server answering a route with no work: what HTTP alone costs here, now
+            cpu_before_floor = cpu_seconds(server.pid)
             trivial = wrk_load(wrk, base, None, min(duration, 3.0), connections, path="/health/live")
             figures.update(http_floor_rps=round(trivial["requests"] / trivial["seconds"], 1),
-                           http_floor_p99_ms=trivial["p99_ms"])
+                           http_floor_p99_ms=trivial["p99_ms"],
+                           http_floor_cpu_ms_per_request=round(
+                               (cpu_seconds(server.pid) - cpu_before_floor) * 1000 / max(trivial["requests"], 1), 3))
         requests_file = Path(tempfile.mkstemp(suffix=".tsv")[1])
         write_requests(requests_file, count=int(duration * 6000), prefix="load")
         started_rows = count_rows(engine)
+        cpu_before = [cpu_seconds(child.pid) for child in children]
         started = time.monotonic()
         load = wrk_load(wrk, base, requests_file, duration, connections) if wrk else subprocess_python_load(
             base, requests_file, duration, connections)
         elapsed = time.monotonic() - started
+        cpu = [cpu_seconds(child.pid) - before for child, before in zip(children, cpu_before, strict=True)]
         stored = count_rows(engine) - started_rows
         opened_during = count_cases(engine)
         requests_file.unlink()
@@ -237,15 +269,23 @@ def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: 
             "requests": load["requests"], "stored": stored,
             "processing_rps": round(opened_during / elapsed, 1),
             "backlog_after_load": stored - opened_during,
+            # CPU time per unit of work: what holds on a busy machine, where rates do not
+            "http_cpu_ms_per_request": round(cpu[0] * 1000 / max(stored, 1), 3),
+            "http_cpu_share": round(cpu[0] / elapsed, 2),
         }
+        if len(cpu) > 1:
+            figures["processor_cpu_ms_per_case"] = round(cpu[1] * 1000 / max(opened_during, 1), 3)
+            figures["processor_cpu_share"] = round(cpu[1] / elapsed, 2)
         if drain:  # the backlog left, processed with no request arriving
             figures["drain_s"] = wait_processed(engine, stored, timeout=600)
             figures["drain_rps"] = round((count_cases(engine) - opened_during) / max(figures["drain_s"], 0.1), 1)
         figures.update(lag_phase(base, engine))
         return figures
     finally:
-        server.terminate()
-        server.wait(20)
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(20)
         engine.dispose()
 
 
@@ -372,6 +412,15 @@ def wait_processed(engine: Any, expected: int | None, timeout: float) -> float:
     raise TimeoutError(f"inbox rows still unprocessed after {timeout:.0f} s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def count_rows(engine: Any) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(InboxEvent)).scalar_one())
@@ -382,7 +431,7 @@ def count_cases(engine: Any) -> int:
         return int(conn.execute(select(func.count()).select_from(Case)).scalar_one())
 
 
-def wait_healthy(base: str, timeout: float = 30.0) -> None:
+def wait_healthy(base: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -15,23 +15,22 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from core.vocabulary import InboxStatus
-from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
 from crm.events import CrmEvent
 from crm.inbox import InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
-from crm.parking import expire_parked
 from crm.processing import process_inbox_events
+from crm.processor import HOUSEKEEPING_SECONDS, housekeeping
+from crm.write_gate import WriteGate
 from org.chart import Company
 from storage.faults import describe, is_unavailable
-from storage.models import InboxEvent
 
 log = logging.getLogger(__name__)
 STORAGE_RETRY_SECONDS = 1.0
@@ -57,9 +56,14 @@ class PipelineStopped(RuntimeError):
 class InboxPipeline:
     def __init__(
         self, factory: sessionmaker[Session], company: Company, clock: Clock, *, process: bool = True,
-        max_batch: int = 256, apis: ApiRegistry | None = None,
+        max_batch: int = 256, apis: ApiRegistry | None = None, on_stored: Callable[[], None] | None = None,
+        store_gate: WriteGate | None = None,
     ) -> None:
+        """``process=False``: store only; ``on_stored`` is called after each commit that stored a
+        new row (``crm.processor.Doorbell.ring``: the processor process takes it from there), and
+        ``store_gate`` is taken around each store (its turn at SQLite's lock before the processor's)."""
         self._factory, self._company, self._clock, self._apis = factory, company, clock, apis
+        self._on_stored, self._gate = on_stored, store_gate
         self._process, self._max_batch = process, max_batch
         self._cond = threading.Condition()
         self._incoming: deque[_Submission] = deque()
@@ -145,7 +149,8 @@ class InboxPipeline:
 
     def _store(self, batch: list[_Submission]) -> None:
         try:
-            with self._factory.begin() as session:
+            with self._gate.storing() if self._gate is not None else contextlib.nullcontext(), \
+                    self._factory.begin() as session:
                 stored = store_many(session, [item.record for item in batch]) if len(batch) > 1 else [
                     store(session, batch[0].record)]
         except Exception as exc:
@@ -157,6 +162,8 @@ class InboxPipeline:
                 log.exception("inbox: storing a %s request failed", batch[0].record.source)
             _answer(batch[0], exc)
             return
+        if self._on_stored is not None and any(not row.duplicate for row in stored):
+            self._on_stored()
         with self._cond:
             if self._process:
                 for item, row in zip(batch, stored, strict=True):
@@ -196,24 +203,13 @@ class InboxPipeline:
             return
         self._expired_at = now
         try:
-            with self._factory.begin() as session:
-                expire_parked(session, now)
-                again = session.scalars(
-                    select(InboxEvent.id)
-                    .where(InboxEvent.status == InboxStatus.FAILED, InboxEvent.attempts < MAX_API_RETRIES,
-                           InboxEvent.last_error.like(f"{CrmApiError.__name__}:%"))
-                    .order_by(InboxEvent.id).limit(100)
-                ).all()
+            again = housekeeping(self._factory, now)
         except Exception:  # never stops the pipeline; the next minute (or the inbox flow) tries again
             log.exception("inbox: housekeeping failed")
             return
         with self._cond:
             queued = set(self._to_process)
             self._to_process.extend(i for i in again if i not in queued)
-
-
-HOUSEKEEPING_SECONDS = 60.0
-MAX_API_RETRIES = 10
 
 
 def _answer(item: _Submission, outcome: StoredEvent | BaseException) -> None:

@@ -5,6 +5,7 @@ HTTP app. Registered by slaflow/cli.py (``app.add_typer(inbox_app, name="inbox")
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -116,24 +117,74 @@ def crm_check(database_url: DbOption = None, config: ConfigOption = None) -> Non
         raise SlaflowError(f"{len(failing)} account(s) not ready: {', '.join(failing)}")
 
 
+@inbox_app.command("work")
+def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> None:
+    """Process stored webhooks as they arrive, until stopped (``slaflow serve`` starts this beside
+    the HTTP app, which wakes it after storing; alone, it looks every second)."""
+    import logging
+    import signal
+    import threading
+
+    from crm.api.registry import ApiRegistry
+    from crm.processor import Doorbell, InboxProcessor
+    from crm.write_gate import WriteGate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with _runtime(database_url, config) as runtime:
+        url = runtime.settings.database_url
+        apis = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0, sessions=runtime.sessions)
+        bell = Doorbell(url)
+        if (gate := WriteGate.for_url(url)) is not None:
+            gate.attach(runtime.engine)  # the HTTP app's stores go first at SQLite's write lock
+        try:
+            InboxProcessor(runtime.sessions, runtime.company, SystemClock(), doorbell=bell, apis=apis,
+                           sqlite=url.startswith("sqlite")).run(stop)
+        finally:
+            bell.close()
+            apis.close()
+
+
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     access_log: Annotated[bool, typer.Option(help="log every request")] = True,
+    processor: Annotated[bool, typer.Option(
+        help="process webhooks in a process of their own (--no-processor: in the HTTP process)")] = True,
     database_url: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run the HTTP app (webhooks and REST API) with uvicorn, one process.
+    """Run the HTTP app (webhooks and REST API) with uvicorn, and the inbox processor beside it.
 
-    For several worker processes: ``uvicorn api.app:app_from_env --factory --workers N``."""
+    For several worker processes: ``SLAFLOW_INBOX_PROCESSOR=process uvicorn api.app:app_from_env
+    --factory --workers N`` and one ``slaflow inbox work``."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from api.app import create_app, freeze_startup_objects
+    from crm.processor import ProcessorLink
 
     with _runtime(database_url, config) as runtime:
-        app = create_app(runtime, SystemClock())
+        child = None
+        if processor:
+            env = {**os.environ, "SLAFLOW_DATABASE_URL": runtime.settings.database_url}
+            if config is not None:
+                env["SLAFLOW_CONFIG"] = str(config)
+            child = subprocess.Popen([sys.executable, "-m", "slaflow.commands.crm", "work"], env=env)
+            app = create_app(runtime, SystemClock(), processor=ProcessorLink.for_url(runtime.settings.database_url))
+        else:
+            app = create_app(runtime, SystemClock())
         freeze_startup_objects()
-        uvicorn.run(app, host=host, port=port, access_log=access_log, proxy_headers=True, log_level="info")
+        try:
+            uvicorn.run(app, host=host, port=port, access_log=access_log, proxy_headers=True, log_level="info")
+        finally:
+            if child is not None:
+                child.terminate()
+                child.wait(30)
 
 
 def _outcome(result: dict[str, object] | None) -> str:
@@ -147,3 +198,7 @@ def _outcome(result: dict[str, object] | None) -> str:
         + (f" ({a['reason']})" if a.get("outcome") == "parked" and a.get("reason") else "")
         for a in actions if isinstance(a, dict)
     )
+
+
+if __name__ == "__main__":  # the processor child of `slaflow serve`
+    inbox_app()

@@ -1,0 +1,192 @@
+"""The inbox processor in its own process, on SQLite and PostgreSQL: the HTTP app only stores
+webhooks and rings the doorbell; the processor wakes at once, turns every stored event into
+exactly one case, and two processors (or a processor and the HTTP app's own pipeline) racing on
+the same rows open each case once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.testing import serving, write_config
+from core.clock import SimulatedClock
+from core.vocabulary import InboxStatus
+from crm import processor as processor_module
+from crm import samples
+from crm.inbox import InboxRecord, store_many
+from crm.processor import Doorbell, InboxProcessor, ProcessorLink
+from org.chart import Company
+from storage.db import make_engine
+from storage.models import Case, InboxEvent
+
+ENV = samples.SAMPLE_ENV
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def order(n: int, run: str = "p") -> bytes:
+    return (
+        b'{"entity":"order","entity_id":"%s-%d","stage":"rush_requested","fields":{"customer":"X",'
+        b'"deliver_by":"2026-11-18","reason":"r"}}' % (run.encode(), n)
+    )
+
+
+def store_orders(sessions: sessionmaker[Session], clock: SimulatedClock, count: int, run: str = "p") -> None:
+    with sessions.begin() as session:
+        store_many(
+            session,
+            [
+                InboxRecord(
+                    source="generic",
+                    idempotency_key=f"{run}-{n}",
+                    received_at=clock.now(),
+                    content_type="application/json",
+                    headers={},
+                    body=order(n, run).decode(),
+                )
+                for n in range(count)
+            ],
+        )
+
+
+def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
+    """(cases, distinct external keys among them, inbox rows still received)."""
+    with sessions() as session:
+        cases = session.scalar(select(func.count()).select_from(Case)) or 0
+        keys = session.scalar(select(func.count(func.distinct(Case.external_key)))) or 0
+        waiting = (
+            session.scalar(
+                select(func.count()).select_from(InboxEvent).where(InboxEvent.status == InboxStatus.RECEIVED)
+            )
+            or 0
+        )
+    return cases, keys, waiting
+
+
+@pytest.fixture
+def bell(db_url: str) -> Iterator[Doorbell]:
+    doorbell = Doorbell(db_url)
+    yield doorbell
+    doorbell.close()
+
+
+def test_a_ring_with_nobody_listening_is_dropped_and_a_listener_wakes_on_the_next(bell: Doorbell, db_url: str) -> None:
+    other, ringer = Doorbell(db_url), Doorbell(db_url)
+    try:
+        ringer.ring()  # nobody listens: no error, nothing kept
+        assert bell.listen()
+        assert not bell.wait(0.05)
+        assert not other.listen()  # one processor per database listens; another one polls
+        for _ in range(3):
+            ringer.ring()
+        assert bell.wait(5) and not bell.wait(0.05)  # the three rings are consumed as one
+    finally:
+        other.close()
+        ringer.close()
+
+
+def test_it_drains_every_stored_event_into_exactly_one_case(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    store_orders(sessions, clock, 40)
+    processor = InboxProcessor(sessions, company, clock, doorbell=None)
+    assert processor.drain() == 40
+    assert counts(sessions) == (40, 40, 0)
+    assert processor.drain() == 0
+
+
+def test_two_processors_racing_on_the_same_rows_open_each_case_once(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    store_orders(sessions, clock, 40)
+    start = threading.Barrier(2)
+
+    def work() -> None:
+        start.wait()
+        InboxProcessor(sessions, company, clock, doorbell=None).drain()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert counts(sessions) == (40, 40, 0)
+
+
+def test_the_ring_wakes_the_processor_long_before_it_would_look_on_its_own(
+    sessions: sessionmaker[Session],
+    company: Company,
+    clock: SimulatedClock,
+    bell: Doorbell,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+) -> None:
+    monkeypatch.setattr(processor_module, "POLL_SECONDS", 60.0)
+    processor = InboxProcessor(sessions, company, clock, doorbell=bell)
+    stop = threading.Event()
+    thread = threading.Thread(target=processor.run, args=(stop,))
+    ringer = Doorbell(db_url)
+    thread.start()
+    try:
+        time.sleep(0.2)  # it has looked once and waits for the bell
+        store_orders(sessions, clock, 5)
+        started = time.monotonic()
+        ringer.ring()
+        while counts(sessions)[0] < 5 and time.monotonic() - started < 30:
+            time.sleep(0.02)
+        assert counts(sessions) == (5, 5, 0) and time.monotonic() - started < 30
+    finally:
+        stop.set()
+        ringer.ring()
+        thread.join(30)
+        ringer.close()
+
+
+def test_the_http_app_stores_and_a_processor_process_opens_each_acknowledged_event_once(
+    db_url: str,
+    tmp_path: Path,
+    clock: SimulatedClock,
+) -> None:
+    """Across processes: every 2xx is a stored row, and each becomes exactly one case."""
+    config = write_config(tmp_path)
+    env = {**os.environ, **ENV, "SLAFLOW_DATABASE_URL": db_url, "SLAFLOW_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-m", "slaflow.commands.crm", "work"], cwd=ROOT, env=env)
+    engine = make_engine(db_url)
+    try:
+        link = ProcessorLink.for_url(db_url)
+        with serving(db_url, config, clock, ENV, processor=link) as client:
+            ids = set()
+            for n in range(30):
+                body, headers = samples.generic(
+                    {
+                        "entity": "order",
+                        "entity_id": f"x-{n}",
+                        "stage": "rush_requested",
+                        "fields": {"customer": "ООО Ромашка", "deliver_by": "2026-11-18", "reason": "r"},
+                    },
+                    secret=ENV["SLAFLOW_GENERIC_SECRET"],
+                    timestamp=int(clock.now().timestamp()),
+                )
+                for _ in range(2):  # the CRM delivers each twice
+                    response = client.post("/webhooks/generic", content=body, headers=headers)
+                    assert response.status_code == 200
+                    ids.add(response.json()["id"])
+            assert len(ids) == 30
+        link.doorbell.close()
+        deadline = time.monotonic() + 60
+        factory = sessionmaker(engine)
+        while counts(factory)[2] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert counts(factory) == (30, 30, 0)
+    finally:
+        child.terminate()
+        assert child.wait(30) == 0  # SIGTERM stops it cleanly
+        engine.dispose()
