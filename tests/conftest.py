@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -26,6 +27,25 @@ os.environ.setdefault("SLAFLOW_CONFIG", str(EXAMPLE_COMPANY))  # commands need a
 
 # Monday 16 November 2026, 09:00 in Moscow: an ordinary working week (no RU holidays).
 MONDAY_0900_MSK = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
+
+
+FIGURES_SECTION = "fault injection: figures"
+_figures: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collects the figures tests attach to their reports (tests/faults/conftest.py), from
+    whichever xdist worker ran them."""
+    for name, lines in report.user_properties:
+        if name == FIGURES_SECTION:
+            _figures.extend(lines)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _figures:
+        terminalreporter.section(FIGURES_SECTION)
+        for line in _figures:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
