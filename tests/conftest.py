@@ -37,8 +37,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Collects the figures tests attach to their reports (tests/faults/conftest.py), from
     whichever xdist worker ran them."""
     for name, lines in report.user_properties:
-        if name == FIGURES_SECTION:
-            _figures.extend(lines)
+        if name == FIGURES_SECTION and isinstance(lines, list):
+            _figures.extend(str(line) for line in lines)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
