@@ -29,10 +29,11 @@ from org.chart import Company
 from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 from storage.models import Timer
-from tests.conftest_prefect import prefect_server  # noqa: F401  (the module's Prefect server)
+from tests.conftest_prefect import TIMEOUT, prefect_server  # noqa: F401  (the module's Prefect server)
 from tests.test_sweeper_logic import open_returns
 
-pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
+# the server's start-up counts against the first test (as in test_flows_prefect.py)
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server"), pytest.mark.timeout(TIMEOUT)]
 
 PLAN = Plan(
     sweep_interval=1, sweeper_restart=30, sweeper_life=30, dispatch_interval=40, inbox_interval=50, with_reports=True

@@ -9,15 +9,18 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import FIGURES_SECTION
 from tests.faults.support import FIGURES
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not FIGURES:
-        return
-    terminalreporter.section("fault injection: figures")
-    for tally in FIGURES:
-        terminalreporter.write_line(tally.line())
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Each test's figures ride on its report (tests run in xdist workers; tests/conftest.py
+    prints them at the end of the run)."""
+    outcome: Any = yield
+    if FIGURES:
+        outcome.get_result().user_properties.append((FIGURES_SECTION, [tally.line() for tally in FIGURES]))
+        FIGURES.clear()
 
 
 @pytest.fixture
