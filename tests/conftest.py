@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,32 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section(FIGURES_SECTION)
         for line in _figures:
             terminalreporter.write_line(line)
+
+
+_CLUSTER_LOCK = Path(tempfile.gettempdir()) / "slaflow-tests-postgresql-cluster.lock"
+
+
+@contextmanager
+def cluster_lock(*, exclusive: bool) -> Iterator[None]:
+    """A lock shared by every pytest process on this machine (xdist workers included): tests on
+    PostgreSQL hold it shared; a test that restarts the whole cluster holds it alone."""
+    fd = os.open(_CLUSTER_LOCK, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # (closing releases the lock)
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_cluster(request: pytest.FixtureRequest) -> Iterator[None]:
+    """While one worker restarts PostgreSQL (``pg_cluster_exclusive``), the others' tests wait (any
+    test may reach the server: a fixture, a command, a backup)."""
+    if not PG_URL:
+        yield
+        return
+    with cluster_lock(exclusive=request.node.get_closest_marker("pg_cluster_exclusive") is not None):
+        yield
 
 
 @pytest.fixture(scope="session")

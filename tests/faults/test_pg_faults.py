@@ -167,6 +167,7 @@ def test_connections_killed_again_and_again_under_load(
     verify(pg_url, tally)
 
 
+@pytest.mark.pg_cluster_exclusive  # other xdist workers' PostgreSQL tests wait (tests/conftest.py)
 @pytest.mark.skipif(os.environ.get("SLAFLOW_TEST_PG_RESTART") != "1",
                     reason="restarts the whole PostgreSQL cluster: set SLAFLOW_TEST_PG_RESTART=1 on your own server")
 def test_postgresql_restarted_under_load(client: TestClient, clock: SimulatedClock, pg_url: str) -> None:
