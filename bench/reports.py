@@ -268,19 +268,19 @@ def generate(
             now += wall
         used_total = round(used_total * rng.uniform(1.0, 1.15), 1)
         calendar, calendar_fp = calendars[kind.requester]
-        deadline = None if kind.target is None else opened + int(kind.target * 3.2)
+        case_deadline = None if kind.target is None else opened + int(kind.target * 3.2)
         late = kind.target is not None and used_total > kind.target
         batch.clocks.append(
             (case_clock, case_id, ClockKind.WHOLE_CASE, None, 1, kind.requester, None, None, calendar, calendar_fp,
-             kind.target, 0.75, opened, opened, deadline,
-             None if deadline is None else opened + int((kind.target or 0) * 2.4), used_total, None, now,
+             kind.target, 0.75, opened, opened, case_deadline,
+             None if case_deadline is None else opened + int((kind.target or 0) * 2.4), used_total, None, now,
              ClockStatus.BREACHED if late else ClockStatus.MET)
         )  # fmt: skip
         if late:
             breach_id += 1
             batch.breaches.append(
-                (breach_id, case_id, case_clock, ClockKind.WHOLE_CASE, kind.requester, None, None, deadline, deadline,
-                 deadline, now, round(used_total - (kind.target or 0), 1))
+                (breach_id, case_id, case_clock, ClockKind.WHOLE_CASE, kind.requester, None, None, case_deadline,
+                 case_deadline, case_deadline, now, round(used_total - (kind.target or 0), 1))
             )  # fmt: skip
         data = "{}"
         trigger = LEAD_TRIGGER.get((state, taken)) if kind.name == "lead_dispute" else None
@@ -618,6 +618,52 @@ def drop_pg_database(admin_url: str, name: str) -> None:
     admin.dispose()
 
 
+def run_backends(args: argparse.Namespace, n_cases: int, company: Company, stamps: Stamps) -> dict[str, Any]:
+    """Generate (or reuse, with ``--keep``) and measure each backend; ``--drop`` only drops the kept ones."""
+    results: dict[str, Any] = {}
+    pg_admin = None if args.no_pg else (args.pg or os.environ.get("SLAFLOW_TEST_PG_URL"))
+    kept_name = f"bench_reports_{n_cases}_{args.seed}"
+    if args.drop:
+        if args.keep:
+            (args.keep / f"{kept_name}.db").unlink(missing_ok=True)
+        if pg_admin:
+            drop_pg_database(pg_admin, kept_name)
+        return results
+    with tempfile.TemporaryDirectory(prefix="slaflow-bench-reports-") as tmp:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        db = (args.keep or Path(tmp)) / f"{kept_name}.db"
+        if not args.no_sqlite:
+            reuse = args.keep is not None and db.exists() and loaded(f"sqlite:///{db}", n_cases)
+            if not reuse:
+                db.unlink(missing_ok=True)
+            results["sqlite"] = bench_backend(
+                "SQLite",
+                f"sqlite:///{db}",
+                lambda: load_sqlite(db, n_cases, stamps, company, args.seed),
+                args,
+                reuse=reuse,
+            )
+    if pg_admin:
+        reuse = args.keep is not None and loaded(pg_url(pg_admin, kept_name), n_cases)
+        if args.keep and not reuse:
+            drop_pg_database(pg_admin, kept_name)
+        name, url = (
+            (kept_name, pg_url(pg_admin, kept_name))
+            if reuse
+            else create_pg_database(pg_admin, kept_name if args.keep else None)
+        )
+        try:
+            results["postgresql"] = bench_backend(
+                "PostgreSQL", url, lambda: load_pg(url, n_cases, stamps, company, args.seed), args, reuse=reuse
+            )
+        finally:
+            if not args.keep:
+                drop_pg_database(pg_admin, name)
+
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100,000 cases instead of 1,000,000")
@@ -644,64 +690,29 @@ def main() -> None:
     n_cases = args.cases or (100_000 if args.quick else 1_000_000)
     company = load_company(EXAMPLE_COMPANY)
     stamps = Stamps(minutes=int(1.25 * 365 * 1440))
-    results: dict[str, Any] = {}
-    pg_admin = None if args.no_pg else (args.pg or os.environ.get("SLAFLOW_TEST_PG_URL"))
-    kept_name = f"bench_reports_{n_cases}_{args.seed}"
-    if args.drop:
-        if args.keep:
-            (args.keep / f"{kept_name}.db").unlink(missing_ok=True)
-        if pg_admin:
-            drop_pg_database(pg_admin, kept_name)
+    results = run_backends(args, n_cases, company, stamps)
+    if not results:
         return
-    with tempfile.TemporaryDirectory(prefix="slaflow-bench-reports-") as tmp:
-        if args.keep:
-            args.keep.mkdir(parents=True, exist_ok=True)
-        db = (args.keep or Path(tmp)) / f"{kept_name}.db"
-        reuse = args.keep is not None and db.exists() and loaded(f"sqlite:///{db}", n_cases)
-        if not reuse:
-            db.unlink(missing_ok=True)
-        if not args.no_sqlite:
-            results["sqlite"] = bench_backend(
-                "SQLite",
-                f"sqlite:///{db}",
-                lambda: load_sqlite(db, n_cases, stamps, company, args.seed),
-                args,
-                reuse=reuse,
-            )
-    if pg_admin:
-        reuse = args.keep is not None and loaded(pg_url(pg_admin, kept_name), n_cases)
-        if args.keep and not reuse:
-            drop_pg_database(pg_admin, kept_name)
-        name, url = (kept_name, pg_url(pg_admin, kept_name)) if reuse else create_pg_database(
-            pg_admin, kept_name if args.keep else None
-        )
-        try:
-            results["postgresql"] = bench_backend(
-                "PostgreSQL", url, lambda: load_pg(url, n_cases, stamps, company, args.seed), args, reuse=reuse
-            )
-        finally:
-            if not args.keep:
-                drop_pg_database(pg_admin, name)
 
     def worst(backend: str) -> float | None:
         if backend not in results:
             return None
         measured = results[backend]["with_indexes"]
-        return round(max(measured["department_s"][0], statistics.median(measured["department_s"])), 3)
+        return round(float(max(measured["department_s"][0], statistics.median(measured["department_s"]))), 3)
 
     def floor_of(backend: str) -> float | None:
         if backend not in results:
             return None
-        return round(statistics.median(results[backend]["with_indexes"]["floor_s"]), 3)
+        return round(float(statistics.median(results[backend]["with_indexes"]["floor_s"])), 3)
 
     def gen_of(backend: str) -> float | None:
         gen_s = results[backend]["gen_s"] if backend in results else None
-        return None if gen_s is None else round(gen_s, 1)
+        return None if gen_s is None else round(float(gen_s), 1)
 
     def full_of(backend: str) -> float | None:
         if backend not in results:
             return None
-        return round(statistics.median(results[backend]["with_indexes"]["full_s"]), 3)
+        return round(float(statistics.median(results[backend]["with_indexes"]["full_s"])), 3)
 
     peak = max(results[b]["with_indexes"]["peak_mb"] for b in results)
     sqlite_s, pg_s = worst("sqlite"), worst("postgresql")

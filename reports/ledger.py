@@ -106,9 +106,12 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             func.sum(func.sum(step.c.used_minutes)).over(partition_by=whole.c.id).label("total"),
         )
         .join_from(whole, step, joined)
-        .where(*case_clock_filter(whole, scope), whole.c.status == ClockStatus.BREACHED,
-               whole.c.stopped_at.is_not(None),
-               ~sla_ledger.exempted(whole.c.id))
+        .where(
+            *case_clock_filter(whole, scope),
+            whole.c.status == ClockStatus.BREACHED,
+            whole.c.stopped_at.is_not(None),
+            ~sla_ledger.exempted(whole.c.id),
+        )
         .group_by(whole.c.id, whole.c.department, step.c.department)
         .subquery()
     )
@@ -162,9 +165,12 @@ def late_cases(session: Session, scope: Scope, *, limit: int = 10) -> list[CaseL
     over = whole.c.used_minutes - func.coalesce(whole.c.target_minutes, 0.0)
     query = (
         select(whole.c.case_id, whole.c.department, over.label("late"))
-        .where(*case_clock_filter(whole, scope), whole.c.status == ClockStatus.BREACHED,
-               whole.c.stopped_at.is_not(None),
-               ~sla_ledger.exempted(whole.c.id))
+        .where(
+            *case_clock_filter(whole, scope),
+            whole.c.status == ClockStatus.BREACHED,
+            whole.c.stopped_at.is_not(None),
+            ~sla_ledger.exempted(whole.c.id),
+        )
         .order_by(over.desc(), whole.c.case_id)
         .limit(limit)
     )
