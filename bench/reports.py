@@ -7,9 +7,13 @@ timed in a fresh subprocess that also reports its peak RSS.
     .venv/bin/python bench/reports.py                         # 1,000,000 cases
     .venv/bin/python bench/reports.py --pg postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/reports.py --compare-indexes       # also time without the indexes
+    .venv/bin/python bench/reports.py --keep /tmp/bench-keep    # keep the data; the next run reuses it
 
 PostgreSQL runs when ``--pg`` or ``SLAFLOW_TEST_PG_URL`` gives a server: a fresh database is
-created for the run and dropped after it. The migrations create the report indexes (0002: the
+created for the run and dropped after it. With ``--keep DIR`` both are kept instead (the SQLite
+file in DIR, the PostgreSQL database ``bench_reports_<cases>_<seed>``) and a later run with the same
+cases and seed measures them again without generating (after migrating them to the newest schema);
+``--drop`` removes them. The migrations create the report indexes (0002: the
 period's clocks, REPORT_INDEX; 0012: the same by department, and the open clocks), so the bulk load
 maintains them; after loading the bench analyses the tables (and vacuums PostgreSQL's, as
 autovacuum would, for index-only scans). ``--compare-indexes`` times the report once more before
@@ -264,19 +268,19 @@ def generate(
             now += wall
         used_total = round(used_total * rng.uniform(1.0, 1.15), 1)
         calendar, calendar_fp = calendars[kind.requester]
-        deadline = None if kind.target is None else opened + int(kind.target * 3.2)
+        case_deadline = None if kind.target is None else opened + int(kind.target * 3.2)
         late = kind.target is not None and used_total > kind.target
         batch.clocks.append(
             (case_clock, case_id, ClockKind.WHOLE_CASE, None, 1, kind.requester, None, None, calendar, calendar_fp,
-             kind.target, 0.75, opened, opened, deadline,
-             None if deadline is None else opened + int((kind.target or 0) * 2.4), used_total, None, now,
+             kind.target, 0.75, opened, opened, case_deadline,
+             None if case_deadline is None else opened + int((kind.target or 0) * 2.4), used_total, None, now,
              ClockStatus.BREACHED if late else ClockStatus.MET)
         )  # fmt: skip
         if late:
             breach_id += 1
             batch.breaches.append(
-                (breach_id, case_id, case_clock, ClockKind.WHOLE_CASE, kind.requester, None, None, deadline, deadline,
-                 deadline, now, round(used_total - (kind.target or 0), 1))
+                (breach_id, case_id, case_clock, ClockKind.WHOLE_CASE, kind.requester, None, None, case_deadline,
+                 case_deadline, case_deadline, now, round(used_total - (kind.target or 0), 1))
             )  # fmt: skip
         data = "{}"
         trigger = LEAD_TRIGGER.get((state, taken)) if kind.name == "lead_dispute" else None
@@ -478,6 +482,46 @@ def measure(url: str, repeat: int) -> dict[str, Any]:
     }
 
 
+def profile(url: str) -> list[dict[str, Any]]:
+    """Run inside the child: where one per-department report spends its time, statement by
+    statement. Each statement is charged the wall time from its start to the next statement's
+    (SQLite computes a result while it is fetched: the fetch and the Python work on the rows are
+    the statement's too), and named by the report function that ran it."""
+    import traceback
+
+    from sqlalchemy import event
+
+    from reports.departments import department_rows
+    from reports.scope import Scope
+
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    scope = Scope(*QUARTER)
+    with factory() as session:  # warm: the same cache as the measured runs
+        department_rows(session, scope)
+    marks: list[tuple[float, str, str]] = []
+
+    def started(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        frames = [f for f in traceback.extract_stack() if "/reports/" in f.filename or "/sla/" in f.filename]
+        where = f"{Path(frames[-1].filename).stem}.{frames[-1].name}:{frames[-1].lineno}" if frames else "?"
+        marks.append((time.perf_counter(), where, " ".join(statement.split())[:160]))
+
+    event.listen(engine, "before_cursor_execute", started)
+    with factory() as session:
+        began = time.perf_counter()
+        department_rows(session, scope)
+        ended = time.perf_counter()
+    event.remove(engine, "before_cursor_execute", started)
+    engine.dispose()
+    spans = [(start, where, sql) for start, where, sql in marks]
+    found = []
+    for i, (start, where, sql) in enumerate(spans):
+        stop = spans[i + 1][0] if i + 1 < len(spans) else ended
+        found.append({"s": round(stop - start, 4), "at": where, "sql": sql})
+    found.append({"s": round(spans[0][0] - began, 4) if spans else 0.0, "at": "before the first statement", "sql": ""})
+    return sorted(found, key=lambda item: -item["s"])
+
+
 FLOOR_SQL = (
     "SELECT department, count(*), sum(used_minutes) FROM sla_clocks "
     "WHERE kind = :kind AND started_at >= :since AND started_at < :until GROUP BY department"
@@ -523,11 +567,25 @@ def summary(label: str, measured: dict[str, Any]) -> str:
     )
 
 
-def bench_backend(label: str, url: str, load: Any, args: argparse.Namespace) -> dict[str, Any]:
-    gen_s = load()
+def loaded(url: str, n_cases: int) -> bool:
+    """Whether a kept database holds the whole data set (a load commits per batch: a smaller
+    count is an interrupted load)."""
+    try:
+        return row_counts(url)["cases"] == n_cases
+    except Exception:  # no schema yet: nothing kept
+        return False
+
+
+def bench_backend(label: str, url: str, load: Any, args: argparse.Namespace, *, reuse: bool = False) -> dict[str, Any]:
+    gen_s = None
+    if reuse:
+        migrate(url)  # a kept database gets the migrations added since it was built
+        print(f"{label}: reusing the kept database", flush=True)
+    else:
+        gen_s = load()
     analyze(url)
     counts = row_counts(url)
-    print(f"{label}: generated {counts} in {gen_s:.1f} s", flush=True)
+    print(f"{label}: generated {counts}" + ("" if gen_s is None else f" in {gen_s:.1f} s"), flush=True)
     before = None
     if args.compare_indexes:
         before = run_measure(url, args.repeat)
@@ -540,13 +598,17 @@ def bench_backend(label: str, url: str, load: Any, args: argparse.Namespace) -> 
     return {"gen_s": gen_s, "rows": counts, "with_indexes": after, "without_indexes": before}
 
 
-def create_pg_database(admin_url: str) -> tuple[str, str]:
+def pg_url(admin_url: str, name: str) -> str:
+    return normalise_url(admin_url).rsplit("/", 1)[0] + f"/{name}"
+
+
+def create_pg_database(admin_url: str, name: str | None = None) -> tuple[str, str]:
     admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    name = f"slaflow_bench_{uuid.uuid4().hex[:10]}"
+    name = name or f"slaflow_bench_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return name, normalise_url(admin_url).rsplit("/", 1)[0] + f"/{name}"
+    return name, pg_url(admin_url, name)
 
 
 def drop_pg_database(admin_url: str, name: str) -> None:
@@ -556,53 +618,101 @@ def drop_pg_database(admin_url: str, name: str) -> None:
     admin.dispose()
 
 
+def run_backends(args: argparse.Namespace, n_cases: int, company: Company, stamps: Stamps) -> dict[str, Any]:
+    """Generate (or reuse, with ``--keep``) and measure each backend; ``--drop`` only drops the kept ones."""
+    results: dict[str, Any] = {}
+    pg_admin = None if args.no_pg else (args.pg or os.environ.get("SLAFLOW_TEST_PG_URL"))
+    kept_name = f"bench_reports_{n_cases}_{args.seed}"
+    if args.drop:
+        if args.keep:
+            (args.keep / f"{kept_name}.db").unlink(missing_ok=True)
+        if pg_admin:
+            drop_pg_database(pg_admin, kept_name)
+        return results
+    with tempfile.TemporaryDirectory(prefix="slaflow-bench-reports-") as tmp:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        db = (args.keep or Path(tmp)) / f"{kept_name}.db"
+        if not args.no_sqlite:
+            reuse = args.keep is not None and db.exists() and loaded(f"sqlite:///{db}", n_cases)
+            if not reuse:
+                db.unlink(missing_ok=True)
+            results["sqlite"] = bench_backend(
+                "SQLite",
+                f"sqlite:///{db}",
+                lambda: load_sqlite(db, n_cases, stamps, company, args.seed),
+                args,
+                reuse=reuse,
+            )
+    if pg_admin:
+        reuse = args.keep is not None and loaded(pg_url(pg_admin, kept_name), n_cases)
+        if args.keep and not reuse:
+            drop_pg_database(pg_admin, kept_name)
+        name, url = (
+            (kept_name, pg_url(pg_admin, kept_name))
+            if reuse
+            else create_pg_database(pg_admin, kept_name if args.keep else None)
+        )
+        try:
+            results["postgresql"] = bench_backend(
+                "PostgreSQL", url, lambda: load_pg(url, n_cases, stamps, company, args.seed), args, reuse=reuse
+            )
+        finally:
+            if not args.keep:
+                drop_pg_database(pg_admin, name)
+
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100,000 cases instead of 1,000,000")
     parser.add_argument("--cases", type=int, help="number of cases to generate")
     parser.add_argument("--pg", help="PostgreSQL server URL (default: $SLAFLOW_TEST_PG_URL)")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--compare-indexes", action="store_true", help="also time the report before the indexes")
     parser.add_argument("--repeat", type=int, default=3, help="report runs per measurement")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", metavar="DIR", type=Path, help="keep the databases (and reuse kept ones)")
+    parser.add_argument("--drop", action="store_true", help="with --keep: drop the kept databases and stop")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", metavar="URL", help="time each statement of one per-department report on URL")
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.repeat)))
+        return
+    if args.profile:
+        for item in profile(args.profile):
+            print(f"{item['s']:8.4f} s  {item['at']:45}  {item['sql']}")
         return
 
     n_cases = args.cases or (100_000 if args.quick else 1_000_000)
     company = load_company(EXAMPLE_COMPANY)
     stamps = Stamps(minutes=int(1.25 * 365 * 1440))
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="slaflow-bench-reports-") as tmp:
-        db = Path(tmp) / "reports.db"
-        results["sqlite"] = bench_backend(
-            "SQLite",
-            f"sqlite:///{db}",
-            lambda: load_sqlite(db, n_cases, stamps, company, args.seed),
-            args,
-        )
-    pg_admin = None if args.no_pg else (args.pg or os.environ.get("SLAFLOW_TEST_PG_URL"))
-    if pg_admin:
-        name, url = create_pg_database(pg_admin)
-        try:
-            results["postgresql"] = bench_backend(
-                "PostgreSQL", url, lambda: load_pg(url, n_cases, stamps, company, args.seed), args
-            )
-        finally:
-            drop_pg_database(pg_admin, name)
+    results = run_backends(args, n_cases, company, stamps)
+    if not results:
+        return
 
     def worst(backend: str) -> float | None:
         if backend not in results:
             return None
         measured = results[backend]["with_indexes"]
-        return round(max(measured["department_s"][0], statistics.median(measured["department_s"])), 3)
+        return round(float(max(measured["department_s"][0], statistics.median(measured["department_s"]))), 3)
 
     def floor_of(backend: str) -> float | None:
         if backend not in results:
             return None
-        return round(statistics.median(results[backend]["with_indexes"]["floor_s"]), 3)
+        return round(float(statistics.median(results[backend]["with_indexes"]["floor_s"])), 3)
+
+    def gen_of(backend: str) -> float | None:
+        gen_s = results[backend]["gen_s"] if backend in results else None
+        return None if gen_s is None else round(float(gen_s), 1)
+
+    def full_of(backend: str) -> float | None:
+        if backend not in results:
+            return None
+        return round(float(statistics.median(results[backend]["with_indexes"]["full_s"])), 3)
 
     peak = max(results[b]["with_indexes"]["peak_mb"] for b in results)
     sqlite_s, pg_s = worst("sqlite"), worst("postgresql")
@@ -612,20 +722,17 @@ def main() -> None:
         "cases": n_cases,
         "quick": args.quick,
         "period": "2025-Q2 (Moscow)",
-        "sqlite_gen_s": round(results["sqlite"]["gen_s"], 1),
-        "pg_gen_s": round(results["postgresql"]["gen_s"], 1) if "postgresql" in results else None,
+        "sqlite_gen_s": gen_of("sqlite"),
+        "pg_gen_s": gen_of("postgresql"),
+        "reused": args.keep is not None and all(results[b]["gen_s"] is None for b in results),
         "sqlite_s": sqlite_s,
         "pg_s": pg_s,
         "sqlite_floor_s": floor_of("sqlite"),
         "pg_floor_s": floor_of("postgresql"),
         "sqlite_floor_ratio": None if sqlite_s is None else round(sqlite_s / (floor_of("sqlite") or 1e-9), 1),
         "pg_floor_ratio": None if pg_s is None else round(pg_s / (floor_of("postgresql") or 1e-9), 1),
-        "sqlite_full_report_s": round(statistics.median(results["sqlite"]["with_indexes"]["full_s"]), 3),
-        "pg_full_report_s": (
-            round(statistics.median(results["postgresql"]["with_indexes"]["full_s"]), 3)
-            if "postgresql" in results
-            else None
-        ),
+        "sqlite_full_report_s": full_of("sqlite"),
+        "pg_full_report_s": full_of("postgresql"),
         "peak_mb": peak,
         "target_s": TARGET_S,
         "target_mb": TARGET_MB,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from reports.scope import Scope, case_clock_filter
@@ -52,7 +52,9 @@ class CaseLedger:
 
 
 def _open_steps_of_cases(session: Session, scope: Scope) -> list[tuple[str, Any]]:
-    """(requester, open step clock) for the cases opened in the period."""
+    """(requester, open step clock) for the cases opened in the period: from the open step
+    clocks (the partial index of open clocks, a few per case in progress) to their case's
+    whole-case clock, never from the period's cases to their steps."""
     whole = _clocks.alias("whole")
     query = (
         select(whole.c.department.label("requester"), *sla_ledger.OPEN_COLUMNS)
@@ -76,9 +78,11 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
     """Who used the time of the cases opened in the period: business minutes of step clocks per
     (requesting department, step department), open steps up to ``now``, and each department's
     share of the requester's whole-case breaches (open cases past their deadline included).
-    Settled cases are aggregated by the database: the minutes group the case-step join directly;
-    the shares need each case's total (a window over the case) and run over the breached cases
-    only, a few percent of them. Open cases are few and are added from `sla.ledger`."""
+    Settled cases are aggregated by the database: the minutes group the case-step join directly
+    (the join's rows carry nothing but what the aggregates read: every extra column is sorted
+    with them); the shares need each case's total (a window over the case) and run over the
+    breached cases only, a few percent of them. Open cases are few and are added from
+    `sla.ledger`, found from the open clocks (`_open_steps_of_cases`)."""
     whole = _clocks.alias("whole")
     step = _clocks.alias("step")
     joined = and_(step.c.case_id == whole.c.case_id, step.c.kind == ClockKind.STEP)
@@ -88,7 +92,6 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             step.c.department,
             func.count(func.distinct(step.c.case_id)),
             func.coalesce(func.sum(step.c.used_minutes), 0.0),
-            func.coalesce(func.sum(case((step.c.stopped_at.is_(None), 1), else_=0)), 0),
         )
         .join_from(whole, step, joined)
         .where(*case_clock_filter(whole, scope))
@@ -103,9 +106,12 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
             func.sum(func.sum(step.c.used_minutes)).over(partition_by=whole.c.id).label("total"),
         )
         .join_from(whole, step, joined)
-        .where(*case_clock_filter(whole, scope), whole.c.status == ClockStatus.BREACHED,
-               whole.c.stopped_at.is_not(None),
-               ~sla_ledger.exempted(whole.c.id))
+        .where(
+            *case_clock_filter(whole, scope),
+            whole.c.status == ClockStatus.BREACHED,
+            whole.c.stopped_at.is_not(None),
+            ~sla_ledger.exempted(whole.c.id),
+        )
         .group_by(whole.c.id, whole.c.department, step.c.department)
         .subquery()
     )
@@ -129,8 +135,7 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
                 share_of[key] = share_of.get(key, 0.0) + share.share
     grouped = list(session.execute(minutes))
     extra: dict[tuple[str, str], float] = {}
-    # The join above counted the open steps: read them only when there are some (a past period has none).
-    for requester, clock in _open_steps_of_cases(session, scope) if any(row[4] for row in grouped) else []:
+    for requester, clock in _open_steps_of_cases(session, scope):
         _, used, _ = sla_ledger.judge(session, clock, scope.at)
         key = (requester, clock.department)
         extra[key] = extra.get(key, 0.0) + used - clock.used_minutes
@@ -160,9 +165,12 @@ def late_cases(session: Session, scope: Scope, *, limit: int = 10) -> list[CaseL
     over = whole.c.used_minutes - func.coalesce(whole.c.target_minutes, 0.0)
     query = (
         select(whole.c.case_id, whole.c.department, over.label("late"))
-        .where(*case_clock_filter(whole, scope), whole.c.status == ClockStatus.BREACHED,
-               whole.c.stopped_at.is_not(None),
-               ~sla_ledger.exempted(whole.c.id))
+        .where(
+            *case_clock_filter(whole, scope),
+            whole.c.status == ClockStatus.BREACHED,
+            whole.c.stopped_at.is_not(None),
+            ~sla_ledger.exempted(whole.c.id),
+        )
         .order_by(over.desc(), whole.c.case_id)
         .limit(limit)
     )
