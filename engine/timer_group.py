@@ -12,18 +12,26 @@ timer becomes one driver call per group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import namedtuple
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.vocabulary import TimerKind
 from engine import records
-from engine.timer_kinds import FINISH_LATER, write_finishes
+from engine.timer_kinds import FINISH_LATER, BreachesAhead, write_finishes
+from engine.timer_pipeline import GroupPipeline
+from sla import breach_log
 from storage.models import Case, SlaClock, Timer, table
 
 _timers, _cases, _clocks = table(Timer), table(Case), table(SlaClock)
+_TimerRow: Any = namedtuple("_TimerRow", [column.key for column in _timers.columns])  # type: ignore[misc]
+_ClockRow: Any = namedtuple("_ClockRow", [column.key for column in _clocks.columns])  # type: ignore[misc]
+"""Plain named tuples, as `storage.prepared` returns when a timer is read alone: the same
+attributes, and a missing one (``getattr(row, "exempted", False)``) costs nothing."""
 
 __all__ = ["Group", "write_finishes"]
 
@@ -33,6 +41,9 @@ class Group:
     timers: dict[int, Any]
     cases: dict[int, records.CaseRecord]
     clocks: dict[int, Any]
+    pipeline: GroupPipeline
+    breaches: BreachesAhead | None = None
+    """PostgreSQL: the breaches of the clocks of the group's breach timers, read ahead."""
     seen: set[int] = field(default_factory=set)
     """Cases one of this group's timers was handed over for: their rows may have changed."""
 
@@ -42,14 +53,19 @@ class Group:
         until `write_finishes` (the sweep calls it before committing)."""
         session.info[FINISH_LATER] = []
         conn = session.connection()
-        timers = {row.id: row for row in conn.execute(
-            select(_timers).where(_timers.c.id.in_(list(ids))).order_by(_timers.c.id).with_for_update())}
+        timers = _by_id(_TimerRow, conn.execute(
+            select(_timers).where(_timers.c.id.in_(list(ids))).order_by(_timers.c.id).with_for_update()))
         case_ids = sorted({row.case_id for row in timers.values()})
         cases = {row.id: records.CaseRecord.of(row) for row in conn.execute(
             select(_cases).where(_cases.c.id.in_(case_ids)).order_by(_cases.c.id).with_for_update())}
         clock_ids = sorted({row.clock_id for row in timers.values() if row.clock_id is not None})
-        clocks = {row.id: row for row in conn.execute(select(_clocks).where(_clocks.c.id.in_(clock_ids)))}
-        return cls(timers, cases, clocks)
+        clocks = _by_id(_ClockRow, conn.execute(select(_clocks).where(_clocks.c.id.in_(clock_ids))))
+        pipeline = GroupPipeline(session)
+        breaches = None
+        if pipeline.enabled:
+            due = sorted({t.clock_id for t in timers.values() if t.kind == TimerKind.BREACH and t.clock_id is not None})
+            breaches = BreachesAhead(set(due), *breach_log.read_ahead(session, due)) if due else None
+        return cls(timers, cases, clocks, pipeline, breaches)
 
     def take(self, timer_id: int) -> tuple[Any, records.CaseRecord, Any] | None:
         """(timer, case, clock) as read with the group, or None when they must be read again: the
@@ -60,3 +76,7 @@ class Group:
         self.seen.add(timer.case_id)
         clock = self.clocks.get(timer.clock_id) if timer.clock_id is not None else None
         return timer, self.cases[timer.case_id], clock
+
+
+def _by_id(row_type: Any, rows: Iterable[Any]) -> dict[int, Any]:
+    return {row.id: row_type(*row) for row in rows}

@@ -21,7 +21,7 @@ from engine import cases, records
 from engine import events as ev
 from org import audience
 from org.chart import Actor, Company
-from sla import clock_store
+from sla import breach_log, clock_store
 from sla.model import ClockRecord, ClockStatus
 from storage.models import Breach, Timer, table
 from storage.prepared import Prepared
@@ -78,6 +78,28 @@ HookHandler = Callable[[str, int, int], None]
 Prefect sweeper flow passes `flows.hooks.start_state_hook`); the core never imports Prefect."""
 
 
+@dataclass
+class BreachesAhead:
+    """A sweep group's breaches read ahead (PostgreSQL, `sla.breach_log.read_ahead`): the rows of
+    the breaches its clocks have, and ids reserved for the ones it may write. A clock is in
+    ``clocks`` until its first breach timer of the group takes it."""
+
+    clocks: set[int]
+    rows: dict[int, Any]
+    ids: list[int]
+
+    def take(self, clock_id: int) -> tuple[Any, int | None] | None:
+        """(the clock's breach row or None, the id to write one with), or None when the clock was
+        not read ahead (or is taken already, or no id is left): then it is read back."""
+        if clock_id not in self.clocks:
+            return None
+        existing = self.rows.get(clock_id)
+        if existing is None and not self.ids:
+            return None
+        self.clocks.discard(clock_id)
+        return existing, None if existing is not None else self.ids.pop()
+
+
 @dataclass(frozen=True)
 class Due:
     """A timer whose guard passed, with what its handler may need."""
@@ -89,6 +111,7 @@ class Due:
     clock: Row[Any] | None
     now: datetime
     hooks: HookHandler | None
+    ahead: BreachesAhead | None = None
 
     def finish(self, status: TimerStatus, kind: TimerKind | None = None) -> TimerKind | None:
         return finish(self.session, self.timer.id, status, self.now, kind)
@@ -179,8 +202,20 @@ def _breach(due: Due) -> TimerKind | None:
     if due.now <= clock.deadline_at:
         due.release()
         return None
-    clock_store.record_breach(due.session, ClockRecord.of(clock), now=due.now)
-    breach = _BREACH_OF_CLOCK.first(due.session, {"b_clock_id": clock.id})
+    record = ClockRecord.of(clock)
+    ahead = due.ahead.take(clock.id) if due.ahead is not None else None
+    if ahead is None:
+        clock_store.record_breach(due.session, record, now=due.now)
+        breach = _BREACH_OF_CLOCK.first(due.session, {"b_clock_id": clock.id})
+    else:  # known without reading it back (the write may still wait in the group's pipeline)
+        existing, reserved = ahead
+        if reserved is not None:
+            due.session.info[breach_log.RESERVED_ID] = reserved
+        try:
+            clock_store.record_breach(due.session, record, now=due.now)
+        finally:
+            due.session.info.pop(breach_log.RESERVED_ID, None)
+        breach = existing if reserved is None else breach_log.row_of(record, now=due.now, breach_id=reserved)
     assert breach is not None, f"clock {clock.id} was just recorded breached"
     ev.emit(due.session, due.company, ev.StepBreached(due.case, due.now, clock=clock, breach=breach))
     return due.finish(TimerStatus.FIRED, kind=TimerKind.BREACH)

@@ -71,6 +71,8 @@ def fire_timer(
     ``group``: the sweep group's rows, read together (`engine.timer_group`)."""
     now = ensure_utc(now)
     read = group.take(timer_id) if group is not None else None
+    if group is not None:  # writes queued while the kinds that only write fire (PostgreSQL)
+        group.pipeline.before(read[0].kind if read is not None else None)
     if read is None:
         write_finishes(session)  # what this timer reads must include the group's earlier fires
         timer = _LOAD_TIMER.first(session, {"b_timer_id": timer_id})
@@ -90,7 +92,8 @@ def fire_timer(
         return finish(session, timer_id, TimerStatus.CANCELLED, now)
     if timer.kind not in HANDLERS:
         raise ValueError(f"timer {timer_id} has unknown kind {timer.kind!r}")
-    return HANDLERS[TimerKind(timer.kind)](Due(session, company, timer, case, clock, now, hooks))
+    ahead = group.breaches if group is not None and read is not None else None
+    return HANDLERS[TimerKind(timer.kind)](Due(session, company, timer, case, clock, now, hooks, ahead))
 
 
 def sweep(
@@ -164,16 +167,17 @@ def _fire_group(
         with factory.begin() as session:
             session.info[RUN_ID] = run_id
             group = Group.read(session, ids)
-            for timer_id in ids:
-                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks,
-                                  group=group)
-                if kind is not None:
-                    tally[kind.value] += 1
-                    fired.append(timer_id)
-            write_finishes(session, done=True)
+            with group.pipeline:  # every queued write done (or failed) before the commit
+                for timer_id in ids:
+                    kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks,
+                                      group=group)
+                    if kind is not None:
+                        tally[kind.value] += 1
+                        fired.append(timer_id)
+                write_finishes(session, done=True)
             deferred = session.info.pop(HOOKS_AFTER_COMMIT, [])
     except Exception:  # retried one by one, where the failing timer is recorded
-        log.info("a group of %d timers failed; firing them one by one", len(ids))
+        log.info("a group of %d timers failed; firing them one by one", len(ids), exc_info=True)
         return False
     result.fired.update(tally)
     result.fired_ids += fired
