@@ -27,6 +27,8 @@ STYLESHEET = FilePath(__file__).resolve().parent.parent / "static" / "dashboard.
 Lang = Annotated[Literal["ru", "en", "pl"] | None, Query(description="page language; default: the company's")]
 PeriodKey = Annotated[Literal["week", "4w"], Query(description="compliance period: this week or the last 4 weeks")]
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PageNumber = Annotated[int, Query(ge=1, le=data.OPEN_LIMIT // data.PAGE_SIZE,
+                                  description="page of the open-case list (100 rows each, nearest deadline first)")]
 
 
 def _labels(request: Request, lang: str | None) -> DashboardLabels:
@@ -68,7 +70,7 @@ def _name(t: DashboardLabels, actor: Actor) -> str:
 
 
 @router.get("", response_class=HTMLResponse)
-def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Response:
+def board(request: Request, lang: Lang = None, period: PeriodKey = "week", page: PageNumber = 1) -> Response:
     """Open cases by department with their remaining time, and compliance per department."""
     actor = access.viewer(request)
     if actor is None:
@@ -76,7 +78,8 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Re
     state = app_state(request)
     t = _labels(request, lang)
     with state.sessions() as session:
-        shown = data.board(session, state.company, state.clock.now(), period, reader=actor.principal.scope)
+        shown = data.board(session, state.company, state.clock.now(), period, reader=actor.principal.scope,
+                           page=page)
         funnel = board_funnel(session, state.company, actor.principal.actor, state.clock.now(), t.tz)
     figures = [row for row in shown.figures if row.compliance is not None]
     return _page(
@@ -87,6 +90,7 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week") -> Re
         board=shown,
         funnel=funnel,
         periods=list(data.PERIODS),
+        page_size=data.PAGE_SIZE,
         compliance_svg=charts.compliance_chart(figures, t) if figures else None,
         trend_svg=charts.trend_chart(shown.trend, t) if any(w.compliance is not None for w in shown.trend) else None,
     )
