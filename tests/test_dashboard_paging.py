@@ -28,9 +28,16 @@ def _open_returns(sessions: sessionmaker[Session], company: Company, clock: Simu
     ids = []
     for k in range(n):
         with sessions.begin() as session:
-            ids.append(cases.open_case(session, company, case_type="return",
-                                       data={"customer": f"c{k}", "order": f"SO-{k}", "reason": "defect"},
-                                       actor=company.actor("ivanov"), now=clock.now()).id)
+            ids.append(
+                cases.open_case(
+                    session,
+                    company,
+                    case_type="return",
+                    data={"customer": f"c{k}", "order": f"SO-{k}", "reason": "defect"},
+                    actor=company.actor("ivanov"),
+                    now=clock.now(),
+                ).id
+            )
         clock.advance(timedelta(hours=3))
     return ids
 
@@ -42,8 +49,12 @@ def test_the_open_count_is_exact_up_to_the_cap_and_capped_beyond_it(
     with sessions() as session:
         for person in ("orlov", "kuznetsova", "morozova"):
             scope = person_scope(company, person)[1]
-            readable = int(session.scalar(select(func.count()).select_from(Case).where(
-                Case.closed_at.is_(None), case_filter(scope, Case.id))) or 0)
+            readable = int(
+                session.scalar(
+                    select(func.count()).select_from(Case).where(Case.closed_at.is_(None), case_filter(scope, Case.id))
+                )
+                or 0
+            )
             for cap in (readable - 1, readable, readable + 1):
                 if cap < 0:
                     continue
@@ -82,8 +93,11 @@ def test_the_page_says_the_count_is_capped_and_links_the_other_pages(
     with serving(db_url, write_config(tmp_path), clock, samples.SAMPLE_ENV) as client:
         director = token_header("orlov")
         for k in range(3):
-            opened = client.post("/api/cases", json={"type": "reservation", "data": {
-                "customer": f"c{k}", "deal": f"D-{k}", "items": "1 pallet"}}, headers=token_header("ivanov"))
+            opened = client.post(
+                "/api/cases",
+                json={"type": "reservation", "data": {"customer": f"c{k}", "deal": f"D-{k}", "items": "1 pallet"}},
+                headers=token_header("ivanov"),
+            )
             assert opened.status_code == 201, opened.text
             clock.advance(timedelta(minutes=10))
         first = client.get("/dashboard?lang=en&period=week", headers=director).text
@@ -107,8 +121,11 @@ def test_a_board_without_more_cases_than_a_page_shows_the_exact_count_and_no_pag
     db_url: str, tmp_path: Path, clock: SimulatedClock
 ) -> None:
     with serving(db_url, write_config(tmp_path), clock, samples.SAMPLE_ENV) as client:
-        opened = client.post("/api/cases", json={"type": "reservation", "data": {
-            "customer": "c", "deal": "D-1", "items": "1 pallet"}}, headers=token_header("ivanov"))
+        opened = client.post(
+            "/api/cases",
+            json={"type": "reservation", "data": {"customer": "c", "deal": "D-1", "items": "1 pallet"}},
+            headers=token_header("ivanov"),
+        )
         assert opened.status_code == 201, opened.text
         board = client.get("/dashboard?lang=en", headers=token_header("orlov")).text
     assert "<b>1</b>" in board.split('class="kpis"', 1)[1] and "counted exactly" not in board

@@ -95,8 +95,9 @@ def badge(t: DashboardLabels, status: str) -> Markup:
 
 def case_link(t: DashboardLabels, link: Callable[..., str], case_id: int) -> Markup:
     """A case's number linking to its page."""
-    return Markup('<a class="case-link" href="{}">{}</a>').format(link(f"/dashboard/cases/{case_id}"),
-                                                                    t("case_no", id=case_id))
+    return Markup('<a class="case-link" href="{}">{}</a>').format(
+        link(f"/dashboard/cases/{case_id}"), t("case_no", id=case_id)
+    )
 
 
 @lru_cache(maxsize=1)
