@@ -155,6 +155,26 @@ def bare_sql_ms(url: str, repeat: int) -> float:
     return statistics.median(runs) * 1000
 
 
+def kept_pg(database: timers_bench.PgDatabase) -> str:
+    """``--pg-keep``: the named database, created and migrated when it does not exist yet."""
+    import psycopg
+
+    from storage.db import migrate
+
+    with psycopg.connect(database.admin, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (database.name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{database.name}"')
+    migrate(database.url)
+    return database.url
+
+
+def pg_loaded(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(timers_bench._libpq(url)) as conn:
+        return conn.execute("select exists (select 1 from cases)").fetchone() == (True,)
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -286,6 +306,9 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("SLAFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--keep", type=Path, default=None, help="load into this folder and keep it (profiling)")
+    parser.add_argument("--pg-keep", default=None, metavar="NAME",
+                        help="copy into PostgreSQL database NAME and keep it; reuse it when it holds the cases "
+                             "(with --keep; drop it yourself: dropdb NAME)")
     args = parser.parse_args()
     n_open = args.open or (10_000 if args.quick else 100_000)
     n_closed = args.closed or (100_000 if args.quick else 1_000_000)
@@ -314,12 +337,13 @@ def main() -> None:
         result["sqlite"] = measure(f"sqlite:///{path}", config, workdir, requests, first_history)
         if not args.no_pg and timers_bench.pg_reachable(args.pg):
             database = timers_bench.PgDatabase(args.pg)
-            database.name = f"slaflow_dash_{uuid.uuid4().hex[:8]}"
+            database.name = args.pg_keep or f"slaflow_dash_{uuid.uuid4().hex[:8]}"
             database.url = database.admin.rsplit("/", 1)[0] + f"/{database.name}"
-            with database as url:
-                began = time.perf_counter()
-                copy_to_postgres(path, url)
-                print(f"copied to PostgreSQL in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+            with contextlib.nullcontext(kept_pg(database)) if args.pg_keep else database as url:
+                if not args.pg_keep or not pg_loaded(url):
+                    began = time.perf_counter()
+                    copy_to_postgres(path, url)
+                    print(f"copied to PostgreSQL in {time.perf_counter() - began:.0f} s", file=sys.stderr)
                 print("PostgreSQL:", file=sys.stderr)
                 result["postgresql"] = measure(url, config, workdir, requests, first_history)
     flat: dict[str, Any] = {}

@@ -54,9 +54,11 @@ def _page(
     """Render with what every page shows: the company, who is looking, language links."""
     company = app_state(request).company
 
+    language = urlencode({"lang": t.locale})
+
     def link(path: str, **params: str) -> str:
-        """A dashboard link that keeps the page language."""
-        return f"{path}?{urlencode({**params, 'lang': t.locale})}"
+        """A dashboard link that keeps the page language (called for every row of a list)."""
+        return f"{path}?{urlencode({**params, 'lang': t.locale}) if params else language}"
 
     def switch(**params: str) -> str:
         """This page with some query parameters replaced."""
