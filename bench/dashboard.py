@@ -95,12 +95,20 @@ def copy_to_postgres(sqlite_path: Path, url: str) -> None:
             stamps = {i for i, name in enumerate(names) if isinstance(table.columns[name].type, UtcDateTime)}
             with cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
                 while batch := cursor.fetchmany(20_000):
-                    copy.write("".join("\t".join(
-                        timers_bench._copy_text(f"{v}+00" if i in stamps and v is not None else v)
-                        for i, v in enumerate(row)) + "\n" for row in batch))
+                    copy.write(
+                        "".join(
+                            "\t".join(
+                                timers_bench._copy_text(f"{v}+00" if i in stamps and v is not None else v)
+                                for i, v in enumerate(row)
+                            )
+                            + "\n"
+                            for row in batch
+                        )
+                    )
             if "id" in names:
-                cur.execute(f"select setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                            f"(select max(id) from {table.name}))")
+                cur.execute(
+                    f"select setval(pg_get_serial_sequence('{table.name}', 'id'), (select max(id) from {table.name}))"
+                )
         conn.commit()
     source.close()
     with psycopg.connect(timers_bench._libpq(url), autocommit=True) as conn:
@@ -126,8 +134,11 @@ def readable_cases(url: str, person: str, count: int, first_history: int) -> lis
         with session_factory(engine)() as session:
             readable = case_filter(scope, Case.id)
             history = list(session.scalars(select(Case.id).where(Case.id > first_history, readable)))
-            bulk = list(session.scalars(select(Case.id).where(Case.id <= first_history, readable,
-                                                             Case.id % 997 == 1).limit(5000)))
+            bulk = list(
+                session.scalars(
+                    select(Case.id).where(Case.id <= first_history, readable, Case.id % 997 == 1).limit(5000)
+                )
+            )
     finally:
         engine.dispose()
     assert history, f"{person} reads none of the history cases"
@@ -155,6 +166,26 @@ def bare_sql_ms(url: str, repeat: int) -> float:
     return statistics.median(runs) * 1000
 
 
+def kept_pg(database: timers_bench.PgDatabase) -> str:
+    """``--pg-keep``: the named database, created and migrated when it does not exist yet."""
+    import psycopg
+
+    from storage.db import migrate
+
+    with psycopg.connect(database.admin, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (database.name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{database.name}"')
+    migrate(database.url)
+    return database.url
+
+
+def pg_loaded(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(timers_bench._libpq(url)) as conn:
+        return conn.execute("select exists (select 1 from cases)").fetchone() == (True,)
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -177,8 +208,12 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = (workdir / f"uvicorn-{self.port}.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, __file__, SERVE, url, str(config), str(self.port)], stdout=self.log,
-            stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "DO_NOT_TRACK": "1"})
+            [sys.executable, __file__, SERVE, url, str(config), str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "DO_NOT_TRACK": "1"},
+        )
 
     def __enter__(self) -> Server:
         deadline = time.monotonic() + 60
@@ -215,8 +250,11 @@ def signed_in(base: str, person: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=120)
     found = re.search(r'name="csrf" value="([^"]+)"', client.get("/dashboard/login").text)
     assert found, "no CSRF field on the login page"
-    answer = client.post("/dashboard/login", data={"username": person, "password": PASSWORD, "csrf": found.group(1),
-                                                   "next": ""}, headers={"Origin": base})
+    answer = client.post(
+        "/dashboard/login",
+        data={"username": person, "password": PASSWORD, "csrf": found.group(1), "next": ""},
+        headers={"Origin": base},
+    )
     assert answer.status_code == 303, f"sign-in of {person}: {answer.status_code}"
     return client
 
@@ -253,8 +291,12 @@ def measure(url: str, config: Path, workdir: Path, requests: int, first_history:
     with Server(url, config, workdir) as server:
         for person, role in READERS.items():
             with contextlib.closing(signed_in(server.base, person)) as client:
-                pages = {"floor_http": ["/health/live"], "board": ["/dashboard"], "queue": ["/dashboard/queue"],
-                         "case": [f"/dashboard/cases/{n}" for n in cases[person]]}
+                pages = {
+                    "floor_http": ["/health/live"],
+                    "board": ["/dashboard"],
+                    "queue": ["/dashboard/queue"],
+                    "case": [f"/dashboard/cases/{n}" for n in cases[person]],
+                }
                 for page, paths in pages.items():
                     timed_ms(client, paths[-2:], 2)  # warm up: first connection, caches
                     cpu = cpu_seconds(server.process.pid)
@@ -262,8 +304,9 @@ def measure(url: str, config: Path, workdir: Path, requests: int, first_history:
                     cpu_ms[page] += (cpu_seconds(server.process.pid) - cpu) * 1000
                     samples[page] += runs
                     per_reader.setdefault(role, {})[f"{page}_p99_ms"] = round(p99(runs), 1)
-                print(f"  {role:18} " + "  ".join(f"{k} {v:7.1f}" for k, v in per_reader[role].items()),
-                      file=sys.stderr)
+                print(
+                    f"  {role:18} " + "  ".join(f"{k} {v:7.1f}" for k, v in per_reader[role].items()), file=sys.stderr
+                )
     figures: dict[str, Any] = {}
     for page, runs in samples.items():
         figures[f"{page}_p50_ms"] = round(statistics.median(runs), 1)
@@ -283,15 +326,29 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=None)
     parser.add_argument("--closed", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="per page and reader (default 100, quick 50)")
-    parser.add_argument("--pg", default=os.environ.get("SLAFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("SLAFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--keep", type=Path, default=None, help="load into this folder and keep it (profiling)")
+    parser.add_argument(
+        "--pg-keep",
+        default=None,
+        metavar="NAME",
+        help="copy into PostgreSQL database NAME and keep it; reuse it when it holds the cases "
+        "(with --keep; drop it yourself: dropdb NAME)",
+    )
     args = parser.parse_args()
     n_open = args.open or (10_000 if args.quick else 100_000)
     n_closed = args.closed or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 100)
-    result: dict[str, Any] = {"benchmark": "dashboard", "open": n_open, "closed": n_closed,
-                              "requests_per_page_and_reader": requests, "readers": list(READERS.values())}
+    result: dict[str, Any] = {
+        "benchmark": "dashboard",
+        "open": n_open,
+        "closed": n_closed,
+        "requests_per_page_and_reader": requests,
+        "readers": list(READERS.values()),
+    }
     from api.testing import write_config
 
     with tempfile.TemporaryDirectory(prefix="slaflow-bench-dash-") as scratch:
@@ -314,24 +371,38 @@ def main() -> None:
         result["sqlite"] = measure(f"sqlite:///{path}", config, workdir, requests, first_history)
         if not args.no_pg and timers_bench.pg_reachable(args.pg):
             database = timers_bench.PgDatabase(args.pg)
-            database.name = f"slaflow_dash_{uuid.uuid4().hex[:8]}"
+            database.name = args.pg_keep or f"slaflow_dash_{uuid.uuid4().hex[:8]}"
             database.url = database.admin.rsplit("/", 1)[0] + f"/{database.name}"
-            with database as url:
-                began = time.perf_counter()
-                copy_to_postgres(path, url)
-                print(f"copied to PostgreSQL in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+            with contextlib.nullcontext(kept_pg(database)) if args.pg_keep else database as url:
+                if not args.pg_keep or not pg_loaded(url):
+                    began = time.perf_counter()
+                    copy_to_postgres(path, url)
+                    print(f"copied to PostgreSQL in {time.perf_counter() - began:.0f} s", file=sys.stderr)
                 print("PostgreSQL:", file=sys.stderr)
                 result["postgresql"] = measure(url, config, workdir, requests, first_history)
     flat: dict[str, Any] = {}
     for backend, prefix in (("sqlite", ""), ("postgresql", "pg_")):
-        for key in ("board_p99_ms", "queue_p99_ms", "case_p99_ms", "floor_http_p99_ms", "floor_sql_ms",
-                    "board_server_cpu_ms", "queue_server_cpu_ms", "case_server_cpu_ms"):
+        for key in (
+            "board_p99_ms",
+            "queue_p99_ms",
+            "case_p99_ms",
+            "floor_http_p99_ms",
+            "floor_sql_ms",
+            "board_server_cpu_ms",
+            "queue_server_cpu_ms",
+            "case_server_cpu_ms",
+        ):
             if backend in result:
                 flat[prefix + key] = result[backend][key]
-    ok = all(flat[prefix + key] < limit for prefix in ("", "pg_") for key, limit in TARGETS_MS.items()
-             if prefix + key in flat)
-    print(json.dumps({**result, **flat, "load_average_1m": round(os.getloadavg()[0], 2), "targets": TARGETS_MS,
-                      "ok": ok}))
+    ok = all(
+        flat[prefix + key] < limit
+        for prefix in ("", "pg_")
+        for key, limit in TARGETS_MS.items()
+        if prefix + key in flat
+    )
+    print(
+        json.dumps({**result, **flat, "load_average_1m": round(os.getloadavg()[0], 2), "targets": TARGETS_MS, "ok": ok})
+    )
 
 
 if __name__ == "__main__":

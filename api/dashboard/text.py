@@ -75,6 +75,10 @@ class DashboardLabels(Labels):
         key = f"trigger_{trigger}"
         return self(key) if self.has(key) else trigger
 
+    def count(self, value: int, capped: bool = False) -> str:
+        """A whole number in the locale's grouping; ``capped``: counted up to it and more exist ("10 000+")."""
+        return self.number(value, 0) + ("+" if capped else "")
+
     def remaining(self, business_minutes: float | None) -> str:
         if business_minutes is None:
             return self("none")
@@ -83,16 +87,20 @@ class DashboardLabels(Labels):
         return self("left", value=self.hours(business_minutes))
 
 
+_BADGE = Markup('<span class="badge status-'), Markup('">'), Markup("</span>")
+_LINK = Markup('<a class="case-link" href="'), Markup('">'), Markup("</a>")
+
+
 def badge(t: DashboardLabels, status: str) -> Markup:
     """A status word in its colour (the pages' small pieces are functions, not Jinja macros: the
-    board calls them for each of its 500 rows, and a macro call costs ten times more)."""
-    return Markup('<span class="badge status-{}">{}</span>').format(status, t("status_" + status))
+    board and the queue call them for each row, and a macro call costs ten times more). Markup
+    plus text escapes the text; ``Markup.format`` cost a fifth of the queue's rendering."""
+    return _BADGE[0] + status + _BADGE[1] + t("status_" + status) + _BADGE[2]
 
 
 def case_link(t: DashboardLabels, link: Callable[..., str], case_id: int) -> Markup:
     """A case's number linking to its page."""
-    return Markup('<a class="case-link" href="{}">{}</a>').format(link(f"/dashboard/cases/{case_id}"),
-                                                                    t("case_no", id=case_id))
+    return _LINK[0] + link(f"/dashboard/cases/{case_id}") + _LINK[1] + t("case_no", id=case_id) + _LINK[2]
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path as FilePath
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -26,8 +27,9 @@ StateName = Annotated[str | None, Query(max_length=64)]
 Search = Annotated[str | None, Query(max_length=200)]
 
 
-def _filters(request: Request, within: float | None, case_type: str | None, state: str | None,
-             q: str | None) -> QueueFilters:
+def _filters(
+    request: Request, within: float | None, case_type: str | None, state: str | None, q: str | None
+) -> QueueFilters:
     """Empty form fields mean "any"; an unknown type or state is a 400 naming the known ones."""
     company = app_state(request).company
     case_type, state, q = case_type or None, state or None, (q or "").strip() or None
@@ -46,22 +48,42 @@ def _rows(request: Request, filters: QueueFilters, viewer: access.Viewer) -> lis
 
 
 @router.get("/queue", response_class=HTMLResponse)
-def queue(request: Request, lang: Lang = None, within: Within = None, type: TypeName = None,
-          state: StateName = None, q: Search = None) -> Response:
+def queue(
+    request: Request,
+    lang: Lang = None,
+    within: Within = None,
+    type: TypeName = None,
+    state: StateName = None,
+    q: Search = None,
+) -> Response:
     viewer = access.viewer(request)
     if viewer is None:
         return access.to_login(request)
     filters = _filters(request, within, type, state, q)
     t = _labels(request, lang)
     company = app_state(request).company
-    return _page(request, t, "queue.html.j2", viewer, rows=_rows(request, filters, viewer), filters=filters,
-                 case_types=sorted(company.case_types), refresh=REFRESH_SECONDS,
-                 rows_url=f"/dashboard/queue/rows?{request.url.query}")
+    return _page(
+        request,
+        t,
+        "queue.html.j2",
+        viewer,
+        rows=_rows(request, filters, viewer),
+        filters=filters,
+        case_types=sorted(company.case_types),
+        refresh=REFRESH_SECONDS,
+        rows_url=f"/dashboard/queue/rows?{request.url.query}",
+    )
 
 
 @router.get("/queue/rows", response_class=HTMLResponse)
-def queue_rows(request: Request, lang: Lang = None, within: Within = None, type: TypeName = None,
-               state: StateName = None, q: Search = None) -> Response:
+def queue_rows(
+    request: Request,
+    lang: Lang = None,
+    within: Within = None,
+    type: TypeName = None,
+    state: StateName = None,
+    q: Search = None,
+) -> Response:
     """The rows alone, for the page's polling; 401 (not a redirect) once the session is gone."""
     viewer = access.viewer(request)
     if viewer is None:
@@ -69,12 +91,19 @@ def queue_rows(request: Request, lang: Lang = None, within: Within = None, type:
     filters = _filters(request, within, type, state, q)
     t = _labels(request, lang)
 
-    def link(path: str, **params: str) -> str:
-        from urllib.parse import urlencode
-        return f"{path}?{urlencode({**params, 'lang': t.locale})}"
+    language = urlencode({"lang": t.locale})
 
-    html = render("queue_rows.html.j2", t=t, rows=_rows(request, filters, viewer), link=link,
-                  refresh=REFRESH_SECONDS, rows_url=f"/dashboard/queue/rows?{request.url.query}")
+    def link(path: str, **params: str) -> str:
+        return f"{path}?{urlencode({**params, 'lang': t.locale}) if params else language}"
+
+    html = render(
+        "queue_rows.html.j2",
+        t=t,
+        rows=_rows(request, filters, viewer),
+        link=link,
+        refresh=REFRESH_SECONDS,
+        rows_url=f"/dashboard/queue/rows?{request.url.query}",
+    )
     return HTMLResponse(html)
 
 
