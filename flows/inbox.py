@@ -1,8 +1,9 @@
 """The inbox flow: a safety net that processes stored CRM webhooks nobody processed yet.
 
-The HTTP app processes each webhook right after storing it; this flow picks up what a crash
-or a failure left (``received`` and ``failed`` rows, oldest first). Processing one row is
-idempotent and locks the row, so the app and this flow may work at once.
+The inbox processor (``slaflow inbox work``, started by ``slaflow serve``; or the HTTP app
+itself with ``--no-processor``) processes each webhook right after it is stored; this flow picks
+up what a crash or a failure left (``received`` and ``failed`` rows, oldest first). Processing one
+row is idempotent and locks the row, so the processor and this flow may work at once.
 """
 
 from __future__ import annotations
