@@ -190,3 +190,38 @@ def test_the_http_app_stores_and_a_processor_process_opens_each_acknowledged_eve
         child.terminate()
         assert child.wait(30) == 0  # SIGTERM stops it cleanly
         engine.dispose()
+
+
+def test_a_processor_started_by_serve_ends_when_serve_is_killed(db_url: str, tmp_path: Path) -> None:
+    """`slaflow serve` killed with SIGKILL cannot stop its processor child: the child notices."""
+    config = write_config(tmp_path)
+    env = {**os.environ, **ENV, "SLAFLOW_DATABASE_URL": db_url, "SLAFLOW_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    parent_code = (
+        "import os, subprocess, sys, time\n"
+        "env = {**os.environ, 'SLAFLOW_PROCESSOR_PARENT': str(os.getpid())}\n"
+        "child = subprocess.Popen([sys.executable, '-m', 'slaflow.commands.crm', 'work'], env=env)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
+    time.sleep(1.0)  # (it may still be starting: it must end either way)
+    parent.kill()
+    parent.wait(10)
+    parent.stdout.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            break
+        try:  # reaped by init once orphaned; a zombie still answers kill(0)
+            if Path(f"/proc/{child_pid}/status").read_text().find("State:\tZ") >= 0:
+                break
+        except FileNotFoundError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(child_pid, 9)
+        raise AssertionError("the processor outlived the serve that started it")

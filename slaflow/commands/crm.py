@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -123,7 +124,6 @@ def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> No
     the HTTP app, which wakes it after storing; alone, it looks every second)."""
     import logging
     import signal
-    import threading
 
     from crm.api.registry import ApiRegistry
     from crm.processor import Doorbell, InboxProcessor
@@ -133,6 +133,8 @@ def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> No
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if (parent := os.environ.get(PARENT_ENV, "")).isdigit():  # started by `slaflow serve`: end with it
+        threading.Thread(target=_end_with_parent, args=(int(parent), stop), daemon=True).start()
     with _runtime(database_url, config) as runtime:
         url = runtime.settings.database_url
         apis = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0, sessions=runtime.sessions)
@@ -145,6 +147,17 @@ def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> No
         finally:
             bell.close()
             apis.close()
+
+
+PARENT_ENV = "SLAFLOW_PROCESSOR_PARENT"
+"""The pid of the `serve` that started this processor: if that process dies without stopping it
+(``kill -9``), the processor ends too instead of running on unattended."""
+
+
+def _end_with_parent(parent: int, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            stop.set()
 
 
 def serve(
@@ -171,7 +184,7 @@ def serve(
     with _runtime(database_url, config) as runtime:
         child = None
         if processor:
-            env = {**os.environ, "SLAFLOW_DATABASE_URL": runtime.settings.database_url}
+            env = {**os.environ, "SLAFLOW_DATABASE_URL": runtime.settings.database_url, PARENT_ENV: str(os.getpid())}
             if config is not None:
                 env["SLAFLOW_CONFIG"] = str(config)
             child = subprocess.Popen([sys.executable, "-m", "slaflow.commands.crm", "work"], env=env)
