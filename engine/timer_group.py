@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from core.vocabulary import TimerKind
 from engine import records
 from engine.timer_kinds import FINISH_LATER, BreachesAhead, write_finishes
-from engine.timer_pipeline import GroupPipeline
 from sla import breach_log
 from storage.models import Case, SlaClock, Timer, table
 
@@ -41,7 +40,6 @@ class Group:
     timers: dict[int, Any]
     cases: dict[int, records.CaseRecord]
     clocks: dict[int, Any]
-    pipeline: GroupPipeline
     breaches: BreachesAhead | None = None
     """PostgreSQL: the breaches of the clocks of the group's breach timers, read ahead."""
     seen: set[int] = field(default_factory=set)
@@ -60,12 +58,11 @@ class Group:
             select(_cases).where(_cases.c.id.in_(case_ids)).order_by(_cases.c.id).with_for_update())}
         clock_ids = sorted({row.clock_id for row in timers.values() if row.clock_id is not None})
         clocks = _by_id(_ClockRow, conn.execute(select(_clocks).where(_clocks.c.id.in_(clock_ids))))
-        pipeline = GroupPipeline(session)
         breaches = None
-        if pipeline.enabled:
+        if conn.dialect.name == "postgresql":  # (where a read-back is a round trip of its own)
             due = sorted({t.clock_id for t in timers.values() if t.kind == TimerKind.BREACH and t.clock_id is not None})
             breaches = BreachesAhead(set(due), *breach_log.read_ahead(session, due)) if due else None
-        return cls(timers, cases, clocks, pipeline, breaches)
+        return cls(timers, cases, clocks, breaches)
 
     def take(self, timer_id: int) -> tuple[Any, records.CaseRecord, Any] | None:
         """(timer, case, clock) as read with the group, or None when they must be read again: the

@@ -207,7 +207,7 @@ def _breach(due: Due) -> TimerKind | None:
     if ahead is None:
         clock_store.record_breach(due.session, record, now=due.now)
         breach = _BREACH_OF_CLOCK.first(due.session, {"b_clock_id": clock.id})
-    else:  # known without reading it back (the write may still wait in the group's pipeline)
+    else:  # known without reading it back (the write may still wait: storage.deferred)
         existing, reserved = ahead
         if reserved is not None:
             due.session.info[breach_log.RESERVED_ID] = reserved

@@ -71,8 +71,6 @@ def fire_timer(
     ``group``: the sweep group's rows, read together (`engine.timer_group`)."""
     now = ensure_utc(now)
     read = group.take(timer_id) if group is not None else None
-    if group is not None:  # writes queued while the kinds that only write fire (PostgreSQL)
-        group.pipeline.before(read[0].kind if read is not None else None)
     if read is None:
         write_finishes(session)  # what this timer reads must include the group's earlier fires
         timer = _LOAD_TIMER.first(session, {"b_timer_id": timer_id})
@@ -167,14 +165,13 @@ def _fire_group(
         with factory.begin() as session:
             session.info[RUN_ID] = run_id
             group = Group.read(session, ids)
-            with group.pipeline:  # every queued write done (or failed) before the commit
-                for timer_id in ids:
-                    kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks,
-                                      group=group)
-                    if kind is not None:
-                        tally[kind.value] += 1
-                        fired.append(timer_id)
-                write_finishes(session, done=True)
+            for timer_id in ids:  # (on PostgreSQL their writes wait for the next read or the commit)
+                kind = fire_timer(session, company, timer_id=timer_id, owner=owner, now=now(), hooks=hooks,
+                                  group=group)
+                if kind is not None:
+                    tally[kind.value] += 1
+                    fired.append(timer_id)
+            write_finishes(session, done=True)
             deferred = session.info.pop(HOOKS_AFTER_COMMIT, [])
     except Exception:  # retried one by one, where the failing timer is recorded
         log.info("a group of %d timers failed; firing them one by one", len(ids), exc_info=True)

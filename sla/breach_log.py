@@ -6,8 +6,9 @@ The row keeps the deadline (``breached_at``) and the moment the breach was detec
 the business minutes late when the clock stops. Statements are built once at import.
 
 A sweep group on PostgreSQL reads its clocks' breaches ahead (`read_ahead`) and reserves the ids
-of the ones it may write, so a breach it writes need not be read back (`row_of`): its writes
-then wait in the group's pipeline (`engine.timer_pipeline`) instead of a round trip each.
+of the ones it may write, so a breach it writes need not be read back (`row_of`). The writes
+here wait for the transaction's next statement (`storage.deferred`): on PostgreSQL a group's
+breaches then cost no round trip of their own.
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def log_breach(session: Session, clock: ClockRecord, *, now: datetime) -> None:
     reserved = session.info.pop(RESERVED_ID, None)
     row = _row(clock, now)
     if reserved is None:
-        _INSERT.execute(session, row)
+        _INSERT.later(session, row)
     else:
-        _INSERT_WITH_ID.execute(session, {"id": reserved, **row})
+        _INSERT_WITH_ID.later(session, {"id": reserved, **row})
 
 
 def _row(clock: ClockRecord, now: datetime) -> dict[str, Any]:
@@ -99,8 +100,8 @@ def read_ahead(session: Session, clock_ids: Sequence[int]) -> tuple[dict[int, An
 
 def assign_open_breach(session: Session, clock_id: int, person: str) -> None:
     """The clock's breach, if recorded and still open, follows the person now holding the step."""
-    _ASSIGN_OPEN.execute(session, {"b_clock_id": clock_id, "b_person": person})
+    _ASSIGN_OPEN.later(session, {"b_clock_id": clock_id, "b_person": person})
 
 
 def close_breach(session: Session, clock_id: int, *, now: datetime, late_minutes: float) -> None:
-    _CLOSE.execute(session, {"b_clock_id": clock_id, "b_closed_at": now, "b_late": late_minutes})
+    _CLOSE.later(session, {"b_clock_id": clock_id, "b_closed_at": now, "b_late": late_minutes})

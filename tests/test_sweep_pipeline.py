@@ -1,5 +1,5 @@
-"""A sweep group's warnings and breaches write through psycopg's pipeline on PostgreSQL, with the
-breaches of its clocks read ahead (engine.timer_pipeline, sla.breach_log.read_ahead): the outcome
+"""A sweep group's writes wait for its next read or its commit on PostgreSQL (storage.deferred),
+with the breaches of its clocks read ahead (sla.breach_log.read_ahead): the outcome
 must be that of firing each timer alone, every due timer fires, what a subscriber is handed is
 what is stored, a read through SQLAlchemy inside the group still sees its rows, and a queued write
 that fails sets its own timer aside, not the group's."""
@@ -26,6 +26,7 @@ from org.chart import Company
 from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
+from storage.deferred import QUEUED
 from storage.models import Breach, CaseEvent, OutboxMessage, SlaClock, Timer, table
 from storage.prepared import prepared_insert
 from tests.conftest import MONDAY_0900_MSK, _truncate
@@ -128,8 +129,8 @@ def test_every_due_warning_and_breach_fires_once_in_one_group_and_is_told_its_st
         told.append(event.breach)
 
     def warned(session: Session, _: Company, event: ev.StepWarned) -> None:
-        driver = session.connection().connection.dbapi_connection
-        pipelined.append(getattr(driver, "_pipeline", None) is not None)
+        held = session.connection().info.get(QUEUED)
+        pipelined.append(held is not None and len(held[1]) > 0)
 
     with caplog.at_level(logging.INFO, logger="engine.timers"), subscribed(ev.StepBreached, breached), \
             subscribed(ev.StepWarned, warned):
@@ -145,13 +146,13 @@ def test_every_due_warning_and_breach_fires_once_in_one_group_and_is_told_its_st
     assert {kind: count for kind, count in fired} == {"breach": breaches, "warning": warnings}
     assert len(told) == breaches and {row.clock_id: tuple(row) for row in told} == stored
     postgresql = sessions.kw["bind"].dialect.name == "postgresql"
-    assert pipelined == [postgresql] * warnings  # the warnings' writes waited in the pipeline
+    assert pipelined == [postgresql] * warnings  # the warnings' writes waited for the commit
 
 
 def test_a_read_through_sqlalchemy_inside_a_group_sees_its_rows(
     sessions: sessionmaker[Session], company: Company, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """(In pipeline mode such a read would find no result description and return nothing.)"""
+    """(The writes waiting before it are sent first: storage.deferred.)"""
     now, _, warnings = mixed(sessions, company)
     seen: list[int | None] = []
 
@@ -179,7 +180,7 @@ def test_a_queued_write_that_fails_sets_aside_its_own_timer_only(
         if not victims:
             victims.append(event.case.id)
         if event.case.id == victims[0]:  # its warning writes a row the database refuses (no department)
-            _BAD_BREACH.execute(session, {
+            _BAD_BREACH.later(session, {  # refused when it is sent, with a later read or the commit
                 "case_id": event.case.id, "clock_id": event.clock.id, "kind": "step", "department": None,
                 "person": None, "state": None, "deadline_at": now, "breached_at": now, "detected_at": now})
 
