@@ -128,7 +128,7 @@ def _read_enriched(factory: sessionmaker[Session], company: Company, inbox_ids: 
     """The rows still to process with their enriched events (one read); the others go to ``done``."""
     ready: dict[int, tuple[list[CrmEvent], list[str]]] = {}
     with factory() as session:
-        rows = session.execute(select(*_READ).where(InboxEvent.id.in_(inbox_ids))).all()
+        rows = session.execute(select(*_READ).where(InboxEvent.id.in_(inbox_ids)).order_by(InboxEvent.id)).all()
     for row in rows:
         if _settled(row, False):
             done[row.id] = _snapshot(row)

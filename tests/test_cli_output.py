@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from slaflow.cli import main
+from slaflow.commands import cases as case_commands
 
 OPENED_AT = "2026-11-16T09:00:00+03:00"
 
@@ -26,6 +27,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def one_return(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
     monkeypatch.setenv("SLAFLOW_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("COLUMNS", "200")
+    # rich reads COLUMNS when a console is made; the commands' console may have been made by an
+    # earlier test of this process (xdist runs files in any order), so widen it too.
+    monkeypatch.setattr(case_commands.console, "_width", 200)
     run(["case", "open", "return", "--as", "ivanov", "-d", "customer=ООО Ромашка", "-d", "order=SO-9",
          "-d", "reason=broken", "--at", OPENED_AT], capsys)
     return sqlite_url
