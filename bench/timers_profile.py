@@ -32,6 +32,8 @@ from typing import Any  # noqa: E402
 
 import psycopg  # noqa: E402
 
+from bench.engine_pg import _drop_pg  # noqa: E402
+
 _spec = importlib.util.spec_from_file_location("bench_timers", ROOT / "bench" / "timers.py")
 assert _spec is not None and _spec.loader is not None
 bench = sys.modules["bench_timers"] = importlib.util.module_from_spec(_spec)
@@ -103,11 +105,6 @@ def _copy(admin: str, source: str) -> tuple[str, str]:
     return name, admin.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _drop(admin: str, name: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _sweep(url: str, profile: cProfile.Profile | None) -> dict[str, Any]:
     from engine.timers import sweep
     from runtime.company import load_company
@@ -162,7 +159,7 @@ def main() -> None:
         try:
             figures = _sweep(copy, None)
         finally:
-            _drop(database.admin, name)
+            _drop_pg(database.admin, name)
         fired = max(1, figures["fired"])
         print(
             f"wall {figures['wall_s']:.2f}s, process CPU {figures['cpu_s']:.2f}s, in the driver "
@@ -180,7 +177,7 @@ def main() -> None:
             try:
                 _sweep(copy, profile)
             finally:
-                _drop(database.admin, name)
+                _drop_pg(database.admin, name)
             profile.dump_stats(args.cprofile)
             pstats.Stats(args.cprofile).sort_stats("tottime").print_stats(args.top)
             pstats.Stats(args.cprofile).sort_stats("cumulative").print_stats(args.top)

@@ -54,7 +54,8 @@ def pipeline_writes(engine: Engine) -> None:
 def defer(conn: Connection, driver: DBAPIConnection, write: Write) -> None:
     """Queue ``write`` on a pipelined engine; elsewhere run it now (and check it)."""
     if conn.engine not in _PIPELINED or not conn.in_transaction() or conn._is_autocommit_isolation():
-        cursor = run_with_queue(conn, driver, write)
+        cursor = _send(conn, driver, write)
+        _check(write, cursor)
         cursor.close()
         return
     transaction = conn.get_transaction()
@@ -72,38 +73,31 @@ def run_with_queue(conn: Connection, driver: DBAPIConnection, write: Write) -> D
         cursor = _send(conn, driver, write)
         _check(write, cursor)
         return cursor
-    cursors: list[tuple[Write, DBAPICursor]] = []
-    current = queued[0]
-    try:
-        with driver.pipeline():
-            for current in [*queued, write]:
-                cursors.append((current, _start(driver, current)))
-    except BaseException as exc:
-        conn._handle_dbapi_exception(exc, current.sql, current.params, None, None)
-    for done, cursor in cursors[:-1]:
-        _check(done, cursor)
-        cursor.close()
-    last = cursors[-1][1]
-    _check(write, last)
-    return last
+    return _pipeline(conn, driver, [*queued, write])
 
 
 def flush(conn: Connection, driver: DBAPIConnection) -> None:
     """Send what is queued now (one pipeline)."""
     queued = _take(conn)
-    if not queued:
-        return
-    cursors: list[tuple[Write, DBAPICursor]] = []
-    current = queued[0]
+    if queued:
+        _pipeline(conn, driver, queued).close()
+
+
+def _pipeline(conn: Connection, driver: DBAPIConnection, writes: list[Write]) -> DBAPICursor:
+    """``writes`` in one pipeline, their checks run in order; the last one's cursor (the others closed)."""
+    cursors: list[DBAPICursor] = []
+    current = writes[0]
     try:
         with driver.pipeline():
-            for current in queued:
-                cursors.append((current, _start(driver, current)))
+            for current in writes:
+                cursors.append(_start(driver, current))
     except BaseException as exc:
         conn._handle_dbapi_exception(exc, current.sql, current.params, None, None)
-    for done, cursor in cursors:
+    for done, cursor in zip(writes, cursors, strict=True):
         _check(done, cursor)
-        cursor.close()
+        if cursor is not cursors[-1]:
+            cursor.close()
+    return cursors[-1]
 
 
 def _take(conn: Connection) -> list[Write]:
@@ -124,15 +118,12 @@ def _start(driver: DBAPIConnection, write: Write) -> DBAPICursor:
 
 
 def _send(conn: Connection, driver: DBAPIConnection, write: Write) -> DBAPICursor:
-    cursor = driver.cursor()
+    """``write`` alone, its error as SQLAlchemy's."""
     try:
-        if write.many:
-            cursor.executemany(write.sql, write.params)
-        else:
-            cursor.execute(write.sql, write.params)
+        return _start(driver, write)
     except BaseException as exc:
-        conn._handle_dbapi_exception(exc, write.sql, write.params, cursor, None)
-    return cursor
+        conn._handle_dbapi_exception(exc, write.sql, write.params, None, None)
+        raise  # (not reached: the handler raises)
 
 
 def _check(write: Write, cursor: DBAPICursor) -> None:
