@@ -27,10 +27,11 @@ from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, session_factory
 from storage.deferred import QUEUED
-from storage.models import Breach, CaseEvent, OutboxMessage, SlaClock, Timer, table
+from storage.models import Breach, OutboxMessage, Timer, table
 from storage.prepared import prepared_insert
 from tests.conftest import MONDAY_0900_MSK, _truncate
 from tests.test_sweep_group_reads import OPENINGS
+from tests.test_sweep_group_reads import _state as group_state
 from tests.test_sweeper_logic import open_returns
 
 COMPANY = load_company(EXAMPLE_COMPANY)  # not a fixture: hypothesis prints its arguments with each example
@@ -38,18 +39,14 @@ FALLBACK = "firing them one by one"
 
 
 def _state(factory: sessionmaker[Session]) -> dict[str, list[tuple[object, ...]]]:
-    """What firing leaves behind, message contexts included (they quote the breach row)."""
+    """What firing leaves behind (`tests.test_sweep_group_reads`), with the whole breach rows and
+    the message contexts (they quote the breach row)."""
     with factory() as session:
         return {
-            "timers": [tuple(r) for r in session.execute(select(
-                Timer.id, Timer.status, Timer.fired_at, Timer.lease_owner).order_by(Timer.id))],
-            "clocks": [tuple(r) for r in session.execute(select(
-                SlaClock.id, SlaClock.status, SlaClock.person, SlaClock.stopped_at).order_by(SlaClock.id))],
+            **group_state(factory),
             "breaches": [tuple(r) for r in session.execute(select(
                 Breach.clock_id, Breach.case_id, Breach.kind, Breach.department, Breach.person, Breach.state,
                 Breach.deadline_at, Breach.breached_at, Breach.detected_at).order_by(Breach.clock_id))],
-            "events": [tuple(r) for r in session.execute(select(
-                CaseEvent.case_id, CaseEvent.seq, CaseEvent.trigger, CaseEvent.payload).order_by(CaseEvent.id))],
             "messages": [tuple(r) for r in session.execute(select(
                 OutboxMessage.dedupe_key, OutboxMessage.created_at, OutboxMessage.next_attempt_at,
                 OutboxMessage.context).order_by(OutboxMessage.dedupe_key))],
