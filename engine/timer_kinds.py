@@ -209,12 +209,7 @@ def _breach(due: Due) -> TimerKind | None:
         breach = _BREACH_OF_CLOCK.first(due.session, {"b_clock_id": clock.id})
     else:  # known without reading it back (the write may still wait: storage.deferred)
         existing, reserved = ahead
-        if reserved is not None:
-            due.session.info[breach_log.RESERVED_ID] = reserved
-        try:
-            clock_store.record_breach(due.session, record, now=due.now)
-        finally:
-            due.session.info.pop(breach_log.RESERVED_ID, None)
+        clock_store.record_breach(due.session, record, now=due.now, reserved=reserved)
         breach = existing if reserved is None else breach_log.row_of(record, now=due.now, breach_id=reserved)
     assert breach is not None, f"clock {clock.id} was just recorded breached"
     ev.emit(due.session, due.company, ev.StepBreached(due.case, due.now, clock=clock, breach=breach))

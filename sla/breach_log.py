@@ -31,9 +31,6 @@ _ROW = ("case_id", "clock_id", "kind", "department", "person", "state", "deadlin
 _INSERT = prepared_insert(_breaches, _ROW, unless_exists=("clock_id",))
 _INSERT_WITH_ID = prepared_insert(_breaches, ("id", *_ROW), unless_exists=("clock_id",))
 _RESERVE_IDS = text("SELECT nextval(pg_get_serial_sequence('breaches', 'id')) FROM generate_series(1, :n)")
-RESERVED_ID = "slaflow.breach_id"
-"""``Session.info`` key: the id the next `log_breach` of this session writes its row with (taken
-by it), reserved by `read_ahead`."""
 BreachRow: Any = namedtuple("BreachRow", [column.key for column in _breaches.columns])  # type: ignore[misc]
 """A breach as read (`storage.prepared` rows carry the same names)."""
 _ASSIGN_OPEN = Prepared(
@@ -48,11 +45,10 @@ _CLOSE = Prepared(
 )
 
 
-def log_breach(session: Session, clock: ClockRecord, *, now: datetime) -> None:
+def log_breach(session: Session, clock: ClockRecord, *, now: datetime, reserved: int | None = None) -> None:
     """Write the breach of a clock past its deadline against the department holding it (once per
-    clock: a second write is ignored)."""
+    clock: a second write is ignored); with the id ``reserved`` by `read_ahead`, if given."""
     assert clock.deadline_at is not None
-    reserved = session.info.pop(RESERVED_ID, None)
     row = _row(clock, now)
     if reserved is None:
         _INSERT.later(session, row)

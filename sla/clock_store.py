@@ -267,10 +267,11 @@ def stop(session: Session, clock: ClockRecord, calendar: BusinessCalendar, now: 
         breach_log.close_breach(session, clock.id, now=now, late_minutes=stopped.late_minutes)
 
 
-def record_breach(session: Session, clock: ClockRecord, *, now: datetime) -> None:
-    """Log the breach of a clock that ran past its deadline (`sla.breach_log`) and mark the clock
-    breached; its pending warning is cancelled, since that stage has passed."""
-    breach_log.log_breach(session, clock, now=now)
+def record_breach(session: Session, clock: ClockRecord, *, now: datetime, reserved: int | None = None) -> None:
+    """Log the breach of a clock that ran past its deadline (`sla.breach_log`, with the breach id
+    ``reserved`` by a sweep group, if given) and mark the clock breached; its pending warning is
+    cancelled, since that stage has passed."""
+    breach_log.log_breach(session, clock, now=now, reserved=reserved)
     _MARK_BREACHED.later(session, {"b_clock_id": clock.id})
     _CANCEL_WARNING.later(session, {"b_clock_id": clock.id})
 
