@@ -10,8 +10,10 @@ database (``--pg``, default SLAFLOW_TEST_PG_URL). Open cases are bulk-loaded (be
 loader) with every timer hours ahead; the bench then makes some of their step warnings due:
 
 - idle: nothing due for a while, once every safety net's first run has come and gone (one
-  sweeper run; the nets then start every 15-60 minutes); CPU of every process (server, workers,
-  flow runs, and the PostgreSQL backends of both databases), percent of one core; RSS summed;
+  sweeper run; the nets then start every 15-60 minutes; ``--quick`` measures it before their
+  first runs, which then fall into the rest of the run: ``idle_before_nets``); CPU of every
+  process (server, workers, flow runs, and the PostgreSQL backends of both databases), percent
+  of one core; RSS summed;
 - burst: N warnings due at once; ``burst_10k_s`` = from their due time to the last one seen fired
   (polled every 0.25 s); when N is smaller (``--quick``: ``burst_n``, ``burst_s`` say what ran) it
   is extrapolated: the wait for the first sweep once, plus first -> last fired times 10,000 / N;
@@ -70,6 +72,8 @@ SLAFLOW = str(Path(PYTHON).parent / "slaflow")
 SWEEP_INTERVAL = 10.0
 SWEEPER_RESTART = 60.0
 LEASE_S = 120.0
+NET_PREFETCH_S = 15.0
+"""A worker starts a run's process up to 10 s before it is due (its prefetch), and a few more."""
 BENCH_APP = "slaflow-bench"
 """The bench's own connections: not part of the set-up, not metered."""
 
@@ -154,6 +158,8 @@ class Sizes:
     idle_s: int
     after_kill_s: int
     lease_s: float
+    nets_first: bool
+    """Measure idle before the safety nets' first runs when there is time (`--quick`)."""
 
 
 def main() -> None:
@@ -162,8 +168,8 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("SLAFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--trace", type=Path, help="write a JSON line a second: RSS and PSS by role")
     args = parser.parse_args()
-    sizes = (Sizes(2_000, 30, 1_500, 15, 0, LEASE_S) if args.quick
-             else Sizes(10_000, 300, 3_000, 120, 300, LEASE_S))
+    sizes = (Sizes(2_000, 30, 1_500, 15, 0, LEASE_S, nets_first=True) if args.quick
+             else Sizes(10_000, 300, 3_000, 120, 300, LEASE_S, nets_first=False))
     admin = _libpq(args.pg)
     tag = uuid.uuid4().hex[:8]
     names = [f"slaflow_live_{tag}", f"slaflow_live_{tag}_prefect"]
@@ -178,13 +184,7 @@ def main() -> None:
             prefect_db = create_database(admin, names[1])
             figures = run(sizes, url, prefect_db, workdir, children, admin, names, args.trace)
         finally:
-            for child in reversed(children):  # the workers first: they still talk to the server
-                if child.process.poll() is None:
-                    kill_tree(child.process.pid, signal.SIGTERM)
-                try:
-                    child.process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    kill_tree(child.process.pid)
+            stop_all(children)
             for name in names:
                 drop_database(admin, name)
     figures["load_avg_before"] = [round(x, 2) for x in load_before]
@@ -192,6 +192,22 @@ def main() -> None:
     figures["bench_s"] = round(time.monotonic() - started_at, 1)
     figures["quick"] = args.quick
     print(json.dumps(figures))
+
+
+def stop_all(children: list[Child]) -> None:
+    """SIGTERM to the workers, then the server (the workers still talk to it); each waited for
+    up to 60 s together, then killed."""
+    workers = [c for c in children if c.name != "server"]
+    for group in (workers, [c for c in children if c.name == "server"]):
+        for child in group:
+            if child.process.poll() is None:
+                kill_tree(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        for child in group:
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                kill_tree(child.process.pid)
 
 
 def _exit_on_term(signum: int, _frame: Any) -> None:
@@ -209,18 +225,19 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "SLAFLOW_DATABASE_URL": url,
     }
     env["SLAFLOW_CONFIG"] = str(EXAMPLE_COMPANY)  # the company bench/timers.py loads its cases with
-    total = sizes.burst + sizes.trickle_s + sizes.kill_batch
-    log(f"loading {total} open cases")
-    warnings = load_cases(url, workdir, total)
-    burst, trickle, batch = (warnings[: sizes.burst], warnings[sizes.burst : sizes.burst + sizes.trickle_s],
-                             warnings[sizes.burst + sizes.trickle_s :])
     log("starting the Prefect server on PostgreSQL")
     server_env = {**env, **LEAN_SERVER, **LEAN_POSTGRES}  # as `slaflow up` starts it beside PostgreSQL
     children.append(start("server", [PYTHON, "-m", "prefect", "server", "start", "--port", str(port),
                                      "--analytics-off"], server_env, workdir))
+    total = sizes.burst + sizes.trickle_s + sizes.kill_batch
+    log(f"loading {total} open cases while it starts")
+    warnings = load_cases(url, workdir, total)
+    burst, trickle, batch = (warnings[: sizes.burst], warnings[sizes.burst : sizes.burst + sizes.trickle_s],
+                             warnings[sizes.burst + sizes.trickle_s :])
     wait_healthy(api, 120)
     deploy = [SLAFLOW, "deploy", "--no-reports", "--sweep-interval", str(SWEEP_INTERVAL),
               "--sweeper-restart", str(SWEEPER_RESTART), "--lease", str(sizes.lease_s)]
+    deployed_at = time.monotonic()
     done = subprocess.run(deploy, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"slaflow deploy failed: {done.stderr}")
@@ -236,12 +253,22 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         raise SystemExit(f"{len(failed_runs)} flow runs failed or crashed at the start; see the workers' logs")
     # Idle is the steady state: one sweeper run. Each safety net first starts `offset` s after the
     # deploy (flows/stagger.py; its process is started ~10 s early by the worker's prefetch), then
-    # every 15-60 minutes: wait until each has come and gone (the deploy's one-time cost).
+    # every 15-60 minutes. The full run waits until each has come and gone (the deploy's one-time
+    # cost) and measures idle after; `--quick` measures idle before the first one comes (if the
+    # sweeper settled in time) and lets the nets' first runs fall into the burst, the trickle and
+    # the kill, as they would on a machine deployed a few minutes earlier.
     plan = Plan(sweep_interval=SWEEP_INTERVAL, sweeper_restart=SWEEPER_RESTART, lease=sizes.lease_s)
-    nets = len(anchor_offsets(plan)) - 1
-    log(f"waiting for every safety net's first run ({nets}) to come and go")
-    _wait_for(lambda: _nets_done(api) >= nets and meter.flow_run_processes == 1
-              and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING")) <= 1, 900)
+    offsets = anchor_offsets(plan)
+    first_net = deployed_at + min(v for k, v in offsets.items() if k != "sweep-timers") - NET_PREFETCH_S
+
+    def settled() -> bool:
+        return meter.flow_run_processes == 1 and len(flow_runs(api, "RUNNING") + flow_runs(api, "PENDING")) <= 1
+
+    before_nets = sizes.nets_first and _wait_for(settled, first_net - sizes.idle_s - time.monotonic())
+    if not before_nets:
+        nets = len(offsets) - 1
+        log(f"waiting for every safety net's first run ({nets}) to come and go")
+        _wait_for(lambda: _nets_done(api) >= nets and settled(), 900)
 
     log(f"idle for {sizes.idle_s} s")
     meter.mark()
@@ -299,6 +326,7 @@ def run(sizes: Sizes, url: str, prefect_db: str, workdir: Path, children: list[C
         "late_runs_max": meter.late_max,
         "late_runs_end": late_runs(api),
         "idle_cpu_pct": round(idle_cpu_pct, 1),
+        "idle_before_nets": before_nets,
         "idle_rss_mb": round(idle_rss_mb),
         "total_rss_mb": round(meter.rss_peak_mb),
         "total_rss_mb_parts": meter.rss_peak_parts,

@@ -1,36 +1,47 @@
 """The hand-over between two sweeper runs: a run lives its whole lifetime, then its successor
 takes over without a gap, and the old run ends as soon as the successor runs.
 
-The sweeper's schedule ticks every ``restart_s`` (100 s by default): if the running sweeper dies
+The sweeper's schedule ticks every ``restart_s`` (60 s by default): if the running sweeper dies
 with its machine, the next tick starts another within one restart, whatever worker is left. But
 every tick that starts is a new Python process (about 3 CPU-seconds and 130-150 MB), so a living
 run *holds off* the ticks due before its successor is needed: it cancels them while they are
-still Scheduled (``HOLD_OFF_AHEAD_S`` ahead, before a worker's prefetch picks them up), and lets
-through the tick that starts its successor about two sweeps before its lifetime ends. A dead run
-holds off nothing, so the next tick starts a sweeper as before.
+still Scheduled (``HOLD_OFF_AHEAD_S`` ahead, before a worker's 10 s prefetch picks them up), and
+lets through the tick that starts its successor about two sweeps before its lifetime ends. A dead
+run holds off nothing, so the next tick starts a sweeper as before.
 
 Two sweeper processes side by side cost a second process's memory for as long as they overlap,
-so the old run asks Prefect, between its sweeps (a backlog's too), whether a newer run of its
-deployment is RUNNING, and ends once one is: a run is RUNNING right before its first sweep, so no
-sweep is missed. If the API does not answer, or no successor comes, the run goes on to the end
-of its lifetime.
+so the old run asks Prefect whether a newer run of its deployment is RUNNING, and ends once one
+is: a run is RUNNING right before its first sweep, so no sweep is missed. If the API does not
+answer, or no successor comes, the run goes on to the end of its lifetime.
+
+The questions are asked by a thread of the run's own (`Watch`), every ``ASK_EVERY_S``, whatever
+the sweeps are doing: a sweep never waits for Prefect, and a server slow to answer (a burst's
+events) never lets a tick through because a sweep was busy. How far ahead ticks are held off
+bounds how late a dead run's replacement comes: the held-off ticks (at most ``HOLD_OFF_AHEAD_S``
+after the death), then one restart, then the replacement's start; with the defaults well inside
+the 120 s lease (measured in `bench/live.py`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import TracebackType
 from uuid import UUID
 
-POLL_S = 2.0
-"""In its last intervals (and in a backlog), a run asks this often whether its successor runs."""
-HOLD_OFF_AHEAD_S = 45.0
-"""Ticks due within this many seconds are held off: a worker polls every 10 s and takes a run up
-to 10 s before it is due, and a resting run looks every sweep interval (10 s)."""
-API_TIMEOUT_S = 5.0
-"""A question to Prefect waits at most this long: a busy server (a burst's events) never holds a
-sweep up for longer; unanswered, the run sweeps on and asks again."""
+from core.clock import Clock
+
+ASK_EVERY_S = 5.0
+"""The watch asks Prefect this often (a read of the deployment's runs: cheap for the server)."""
+HOLD_OFF_AHEAD_S = 20.0
+"""Ticks due within this many seconds are held off: a worker takes a run up to 10 s before it is
+due (its prefetch), the watch asks every 5 s, and 5 s are left for the answer."""
+API_TIMEOUT_S = 30.0
+"""A question waits at most this long (its own thread: no sweep waits for it); unanswered, the
+run sweeps on and the watch asks again."""
 HOLD_OFF_MESSAGE = "Held off: the running sweeper {run} sweeps on until {until:%H:%M:%S} UTC (flows/handover.py)."
 
 log = logging.getLogger(__name__)
@@ -45,19 +56,13 @@ class Look:
 
 
 class Handover:
-    """Asks, from ``opens_at`` (a ``time.monotonic()`` reading) on, whether this run's successor
-    runs; holds off the deployment's ticks due before ``hold_until`` (wall time, UTC)."""
+    """Asks whether this run's successor runs; holds off the deployment's ticks due before
+    ``hold_until`` (wall time, UTC). ``run_id`` None: not a deployed run, nobody takes over."""
 
-    def __init__(self, run_id: str | None, *, opens_at: float, hold_until: datetime | None = None) -> None:
+    def __init__(self, run_id: str | None, *, hold_until: datetime | None = None) -> None:
         self.run_id = run_id
-        self.opens_at = opens_at
         self.hold_until = hold_until
-        self.last_asked = float("-inf")
         self._mine: tuple[UUID, datetime] | None = None  # our deployment and start time, read once
-
-    def open(self, monotonic_now: float) -> bool:
-        """True in the last intervals of a deployed run, when the successor is due: ask often."""
-        return self.run_id is not None and monotonic_now >= self.opens_at
 
     def successor_running(self, *, now: datetime | None = None) -> bool:
         """True when a run of this run's deployment that started after this one is RUNNING (and,
@@ -65,10 +70,8 @@ class Handover:
         the run then keeps sweeping."""
         return self.look(now=now).successor_running
 
-    def look(self, *, now: datetime | None = None, monotonic_now: float | None = None) -> Look:
-        """Ask Prefect once (see `successor_running`); remember when (`due`)."""
-        if monotonic_now is not None:
-            self.last_asked = monotonic_now
+    def look(self, *, now: datetime | None = None) -> Look:
+        """Ask Prefect once (see `successor_running`)."""
         if self.run_id is None:
             return Look()
         try:
@@ -76,10 +79,6 @@ class Handover:
         except Exception as exc:  # the API may be restarting: keep sweeping, ask again later
             log.warning("could not ask Prefect for the next sweeper run: %s", exc)
             return Look()
-
-    def due(self, monotonic_now: float) -> bool:
-        """True when the last question is ``POLL_S`` old (between the sweeps of a backlog)."""
-        return self.run_id is not None and monotonic_now - self.last_asked >= POLL_S
 
     def _ask(self, now: datetime | None) -> Look:
         from prefect.client.orchestration import get_client
@@ -132,3 +131,45 @@ class Handover:
         if held:
             log.info("held off %d tick(s) of the sweeper schedule: this run sweeps on", held)
         return Look(successor_running=successor, held_off=held)
+
+
+class Watch:
+    """`Handover.look` asked from a thread of its own every ``every`` seconds while the run
+    sweeps (no thread for a run nobody takes over). ``taken_over`` turns True once the successor
+    runs; ``on_successor`` is called then (the loop's wake-up)."""
+
+    def __init__(
+        self, handover: Handover, *, clock: Clock, every: float = ASK_EVERY_S,
+        on_successor: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.handover, self.clock, self.every, self.on_successor = handover, clock, every, on_successor
+        self._taken_over = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def taken_over(self) -> bool:
+        return self._taken_over.is_set()
+
+    def __enter__(self) -> Watch:
+        if self.handover.run_id is not None:
+            self._thread = threading.Thread(target=self._run, name="sweeper-handover", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)  # a question in flight ends with its timeout (daemon)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.handover.look(now=self.clock.now()).successor_running:
+                self._taken_over.set()
+                self.on_successor()
+                return
+            if self.handover.run_id is None:  # not a deployed run after all
+                return
+            self._stop.wait(self.every)

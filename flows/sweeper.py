@@ -46,8 +46,7 @@ from core.vocabulary import TimerStatus
 from engine.timer_leases import next_foreign_expiry, pause_before_next_sweep
 from engine.timers import DEFAULT_LEASE, SweepResult, sweep
 from flows._support import flow_run_id, give_back_memory, open_runtime, publish_table, run_logger, worker_id
-from flows.handover import POLL_S as HANDOVER_POLL_S
-from flows.handover import Handover
+from flows.handover import Handover, Watch
 from flows.hooks import start_state_hook
 from flows.visibility import fired_timers, publish_fired
 from notifications.settings import NotificationSettings
@@ -91,13 +90,24 @@ def _flow_run_name() -> str | None:
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGINT while a looping run is in its loop."""
+    """Set by SIGTERM/SIGINT while a looping run is in its loop; ``nudge`` also wakes a resting
+    loop without stopping it (the hand-over watch, once the successor runs)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self._wake = threading.Event()
+
+    def set(self) -> None:
+        self.event.set()
+        self._wake.set()
+
+    def nudge(self) -> None:
+        self._wake.set()
 
     def wait(self, seconds: float) -> bool:
-        return self.event.wait(max(0.0, seconds))
+        """Rest up to ``seconds``, less if stopped or nudged; True when a stop was asked for."""
+        self._wake.wait(max(0.0, seconds))
+        return self.event.is_set()
 
 
 @contextmanager
@@ -110,7 +120,7 @@ def stop_on_signals() -> Iterator[StopFlag]:
         return
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
-        flag.event.set()
+        flag.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -158,19 +168,21 @@ def sweep_timers(
     with open_runtime(database_url) as runtime, stop_on_signals() as stop:
         loop.settings = _delivery_settings(log) if dispatch else None
         deadline = time.monotonic() + lifetime_s
-        handover = _handover(loop, lifetime_s=lifetime_s, interval_s=interval_s, restart_s=restart_s,
-                             deadline=deadline)
-        while True:
-            tick = time.monotonic()
-            backlog = loop.once(runtime)
-            if not backlog or tick - loop.delivered_at >= interval_s:  # in a backlog, a slice per interval
-                loop.deliver(runtime)
-            if fixed is not None or stop.event.is_set() or tick + interval_s >= deadline:
-                break
-            if backlog and loop.handed_over(handover, throttle=True):  # a backlog's sweeps ask too
-                break
-            if not backlog and loop.rest(runtime, stop, handover, next_tick=tick + interval_s):
-                break
+        handover = _handover(loop, lifetime_s=lifetime_s, interval_s=interval_s, restart_s=restart_s)
+        with Watch(handover, clock=loop.clock, on_successor=stop.nudge) as watch:
+            while True:
+                tick = time.monotonic()
+                backlog = loop.once(runtime)
+                if not backlog or tick - loop.delivered_at >= interval_s:  # in a backlog, a slice per interval
+                    loop.deliver(runtime)
+                if fixed is not None or stop.event.is_set() or tick + interval_s >= deadline:
+                    break
+                if backlog and watch.taken_over:  # a backlog is handed over between its sweeps
+                    break
+                if not backlog and loop.rest(runtime, stop, watch, next_tick=tick + interval_s):
+                    break
+        if watch.taken_over:
+            log.info("the next sweeper run is running: this one ends (hand-over)")
         if stop.event.is_set():
             _release(runtime, loop.owners(runtime))
             log.info("stop requested: left the loop after the batch in hand; unfired claims released")
@@ -205,12 +217,11 @@ class _Loop:
         self.clock: Clock = SystemClock()  # wall time, for leases (tests inject theirs)
         self.monotonic: Callable[[], float] = time.monotonic  # for the loop's own timing
 
-    def rest(self, runtime: Runtime, stop: StopFlag, handover: Handover, *, next_tick: float) -> bool:
+    def rest(self, runtime: Runtime, stop: StopFlag, watch: Watch, *, next_tick: float) -> bool:
         """Wait until the next sweep: the tick, or sooner the end of a lease another owner holds
         on a due timer (a dead sweeper's claims are taken the moment they run out, not up to an
-        interval later). Ask whether the successor runs after each sweep, and every few seconds
-        in the run's last intervals. True when the loop must end: a stop was asked for, or the
-        successor took over."""
+        interval later). True when the loop must end: a stop was asked for, or the successor
+        took over (the watch nudges the wait)."""
         if self.busy:  # after a burst, idle at the idle size (a hand-over adds a second run's memory)
             give_back_memory()
             self.busy = False
@@ -219,15 +230,10 @@ class _Loop:
         wake = self.monotonic() + pause_before_next_sweep(
             until_tick=next_tick - self.monotonic(), now=self.clock.now(), expiry=expiry
         )
-        ask = True
         while True:
-            now = self.monotonic()
-            if (ask or handover.open(now)) and self.handed_over(handover):
+            if watch.taken_over:
                 return True
-            ask = False
-            step = wake - now
-            if handover.open(now):
-                step = min(step, HANDOVER_POLL_S)
+            step = wake - self.monotonic()
             if step <= 0:
                 return False
             if self.outbox_more:  # the rest of the outbox, a slice at a time, until the wake
@@ -235,18 +241,6 @@ class _Loop:
                 continue
             if stop.wait(step):
                 return True
-
-    def handed_over(self, handover: Handover, *, throttle: bool = False) -> bool:
-        """Ask Prefect (with ``throttle``, at most every `flows.handover.POLL_S`: between the
-        sweeps of a backlog) whether the next sweeper run runs, holding off the ticks due too
-        soon; True when this run must end."""
-        now = self.monotonic()
-        if throttle and not handover.due(now):
-            return False
-        if not handover.look(now=self.clock.now(), monotonic_now=now).successor_running:
-            return False
-        self.log.info("the next sweeper run is running: this one ends (hand-over)")
-        return True
 
     def owners(self, runtime: Runtime) -> list[str]:
         """One lease owner per thread (one on SQLite: its write lock serialises them anyway)."""
@@ -327,13 +321,12 @@ class _Loop:
         return summary
 
 
-def _handover(loop: _Loop, *, lifetime_s: float, interval_s: float, restart_s: float, deadline: float) -> Handover:
-    """A deployed run's hand-over: its successor is asked for from three intervals before the end
-    (every `flows.handover.POLL_S`); with a schedule (``restart_s``) the ticks due before the one
+def _handover(loop: _Loop, *, lifetime_s: float, interval_s: float, restart_s: float) -> Handover:
+    """A deployed run's hand-over: with a schedule (``restart_s``) the ticks due before the one
     that starts the successor (about two sweeps before the end) are held off."""
     hold = lifetime_s - 2 * interval_s - restart_s
     hold_until = loop.clock.now() + timedelta(seconds=hold) if restart_s > 0 and hold > 0 else None
-    return Handover(loop.run_id if lifetime_s > 0 else None, opens_at=deadline - 3 * interval_s, hold_until=hold_until)
+    return Handover(loop.run_id if lifetime_s > 0 else None, hold_until=hold_until)
 
 
 def _delivery_settings(log: Any) -> NotificationSettings | None:

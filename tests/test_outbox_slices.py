@@ -6,7 +6,6 @@ Injected clocks and counted batches, no sleeping; the slice on SQLite and Postgr
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from core.clock import SimulatedClock
 from engine.timers import DEFAULT_LEASE, claim_due
 from flows._support import open_runtime
 from flows.dispatcher import deliver_slice
-from flows.handover import Handover
+from flows.handover import Handover, Watch
 from flows.sweeper import SLICE_S, _Loop
 from notifications import events
 from notifications.settings import NotificationSettings
@@ -128,7 +127,7 @@ def test_between_sweeps_the_outbox_goes_in_slices_and_a_wake_is_never_late_by_mo
     loop.deliver = outbox  # type: ignore[method-assign,assignment]
     loop.outbox_more = True  # the sweep's own slice left messages
     wake = 10.0 if expiry_in is None else expiry_in + 0.2
-    assert not loop.rest(runtime, time, Handover(None, opens_at=math.inf), next_tick=10.0)  # type: ignore[arg-type]
+    assert not loop.rest(runtime, time, Watch(Handover(None), clock=clock), next_tick=10.0)  # type: ignore[arg-type]
     assert len(outbox.at) == delivered
     assert all(at < wake for at in outbox.at)  # no slice starts once the wake is due
     assert wake - 1e-3 <= time.monotonic() <= wake + late_at_most + 1e-3

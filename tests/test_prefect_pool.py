@@ -6,7 +6,6 @@ says so in one line, fast, when the Prefect API is not there."""
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import subprocess
@@ -262,14 +261,43 @@ def test_a_sweeper_run_hands_over_once_a_newer_run_of_its_deployment_runs(deploy
     with get_client(sync_client=True) as client:
         old = client.create_flow_run_from_deployment(sweeper)
         client.set_flow_run_state(old.id, Running(), force=True)
-        assert not Handover(str(old.id), opens_at=0).successor_running()  # alone: it goes on sweeping
+        assert not Handover(str(old.id)).successor_running()  # alone: it goes on sweeping
         new = client.create_flow_run_from_deployment(sweeper)
         try:
-            assert not Handover(str(old.id), opens_at=0).successor_running()  # a Scheduled one does not count
+            assert not Handover(str(old.id)).successor_running()  # a Scheduled one does not count
             client.set_flow_run_state(new.id, Running(), force=True)
-            assert Handover(str(old.id), opens_at=0).successor_running()
-            assert not Handover(str(new.id), opens_at=0).successor_running()  # an older run is no successor
-            assert not Handover(str(old.id), opens_at=1e12).open(0.0)  # asked only in its last intervals
+            assert Handover(str(old.id)).successor_running()
+            assert not Handover(str(new.id)).successor_running()  # an older run is no successor
+        finally:
+            for run in (old, new):
+                client.set_flow_run_state(run.id, Completed(), force=True)
+
+
+def test_the_watch_asks_from_its_own_thread_and_wakes_the_loop_once_the_successor_runs(
+    deployed: dict[str, Any],
+) -> None:
+    import threading
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Running
+
+    from flows.handover import Handover, Watch
+
+    sweeper = deployed["sweep-timers/slaflow"]
+    woken = threading.Event()
+    with get_client(sync_client=True) as client:
+        old = client.create_flow_run_from_deployment(sweeper)
+        client.set_flow_run_state(old.id, Running(), force=True)
+        new = client.create_flow_run_from_deployment(sweeper)
+        try:
+            with Watch(Handover(str(old.id)), clock=SystemClock(), every=0.1, on_successor=woken.set) as watch:
+                assert watch.taken_over is False  # asked at once, alone: the run sweeps on
+                assert not woken.wait(0.5)
+                client.set_flow_run_state(new.id, Running(), force=True)
+                assert woken.wait(TIMEOUT / 4)  # the loop's rest is nudged, no sweep asked anything
+                assert watch.taken_over
+            with Watch(Handover(None), clock=SystemClock()) as nobody:  # not deployed: no thread, no question
+                assert nobody._thread is None and not nobody.taken_over
         finally:
             for run in (old, new):
                 client.set_flow_run_state(run.id, Completed(), force=True)
@@ -289,21 +317,21 @@ def test_a_living_sweeper_holds_off_the_ticks_due_before_its_successor_is_needed
         client.set_flow_run_state(old.id, Running(), force=True)
         soon, later, last = (
             client.create_flow_run_from_deployment(sweeper, state=Scheduled(scheduled_time=now + timedelta(seconds=s)))
-            for s in (20, HOLD_OFF_AHEAD_S + 30, 25)
+            for s in (HOLD_OFF_AHEAD_S - 15, HOLD_OFF_AHEAD_S + 30, HOLD_OFF_AHEAD_S - 5)
         )
         try:
-            # Living, and its successor not needed for 40 s more: the tick due in 20 s is held off
+            # Living, and its successor not needed for 10 s more: the tick due in 5 s is held off
             # (no process starts for it); the one beyond the look-ahead is left for a later look.
-            look = Handover(str(old.id), opens_at=math.inf, hold_until=now + timedelta(seconds=22)).look(now=now)
+            look = Handover(str(old.id), hold_until=now + timedelta(seconds=HOLD_OFF_AHEAD_S - 10)).look(now=now)
             assert not look.successor_running
             states = {run.id: client.read_flow_run(run.id).state for run in (soon, later, last)}
             assert states[soon.id] is not None and states[soon.id].type == StateType.CANCELLED  # type: ignore[union-attr]
             assert "Held off" in (states[soon.id].message or "")  # type: ignore[union-attr]
-            # The tick due after ``hold_until`` starts the successor: it is let through.
+            # The tick due after ``hold_until`` (15 s) starts the successor: it is let through.
             assert states[last.id] is not None and states[last.id].type == StateType.SCHEDULED  # type: ignore[union-attr]
             assert states[later.id] is not None and states[later.id].type == StateType.SCHEDULED  # type: ignore[union-attr]
             # Past its hold (or dead: a dead run asks nothing), every tick goes through.
-            Handover(str(old.id), opens_at=math.inf, hold_until=now).look(now=now + timedelta(seconds=30))
+            Handover(str(old.id), hold_until=now).look(now=now + timedelta(seconds=30))
             assert client.read_flow_run(last.id).state_type == StateType.SCHEDULED
         finally:
             for run in (old, soon, later, last):

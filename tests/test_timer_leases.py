@@ -5,7 +5,6 @@ tick: the query for the earliest foreign lease (`engine.timer_leases`) and the s
 from __future__ import annotations
 
 import logging
-import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from core.clock import SimulatedClock
 from engine.timer_leases import next_foreign_expiry, pause_before_next_sweep
 from engine.timers import DEFAULT_LEASE, claim_due
 from flows._support import open_runtime
-from flows.handover import Handover
+from flows.handover import Handover, Watch
 from flows.sweeper import _Loop
 from org.chart import Company
 from runtime.settings import EXAMPLE_COMPANY
@@ -89,7 +88,7 @@ def test_a_surviving_sweeper_takes_a_dead_ones_claims_as_their_lease_runs_out_no
     loop = _Loop(owner="survivor", run_id=None, fixed=None, batch=500, max_batches=4, log=logging.getLogger("test"),
                  lease=DEFAULT_LEASE, threads=1)
     loop.clock, loop.monotonic = clock, time.monotonic
-    never = Handover(None, opens_at=math.inf)
+    never = Watch(Handover(None), clock=clock)
     taken_at: datetime | None = None
     with open_runtime() as runtime:
         while time.monotonic() < 300:
