@@ -152,6 +152,7 @@ def up(
 
     _export(database_url, config)
     runtime = Runtime.from_env()
+    runtime.company  # noqa: B018  (a missing or broken company file stops `up` before anything starts)
     runtime.migrate()  # one machine: make the database ready, as `slaflow init` would
     prefect_home = (data_dir / "prefect").resolve()
     prefect_home.mkdir(parents=True, exist_ok=True)
@@ -179,15 +180,20 @@ def up(
         if not http:
             typer.echo("HTTP app: not started (--no-http)")
         elif _http_app_available():
+            from crm.processor import PROCESSOR_ENV
+
+            # As `slaflow serve`: webhooks are turned into cases by a process of their own, the
+            # HTTP app only stores them and rings it.
+            children.append(_start("inbox processor", [sys.executable, "-m", "slaflow.commands.crm", "work"], env))
             children.append(_start("http app", [
                 sys.executable, "-m", "uvicorn", "api.app:app_from_env", "--factory",
                 "--host", host, "--port", str(http_port), "--log-level", "warning",
-            ], env))
+            ], {**env, PROCESSOR_ENV: "process"}))
             typer.echo(f"HTTP app: http://{_client_host(host)}:{http_port}")
         else:
             typer.echo("HTTP app: not installed (api.app missing); running without it")
         children.append(_start("worker", [sys.executable, "-m", "slaflow.commands.flows", "worker"], env))
-        typer.echo("running; Ctrl-C stops the worker, the HTTP app and the server, in that order")
+        typer.echo("running; Ctrl-C stops the worker, the HTTP app, the inbox processor and the server, in that order")
         code = _supervise(children, stop)
     finally:
         _shutdown(children)
