@@ -120,11 +120,14 @@ class Handover:
                 for run in others
             )
             held = 0
-            if not successor and now is not None and self.hold_until is not None and now < self.hold_until:
-                soon = min(self.hold_until, now + timedelta(seconds=HOLD_OFF_AHEAD_S))
-                message = HOLD_OFF_MESSAGE.format(run=self.run_id, until=self.hold_until)
+            hold_until = self.hold_until  # read once: the watch clears it when the run ends
+            if not successor and now is not None and hold_until is not None and now < hold_until:
+                soon = min(hold_until, now + timedelta(seconds=HOLD_OFF_AHEAD_S))
+                message = HOLD_OFF_MESSAGE.format(run=self.run_id, until=hold_until)
                 for run in others:
                     due = run.expected_start_time
+                    if self.hold_until is None:  # the run ended while we asked
+                        break
                     if run.state_type == StateType.SCHEDULED and due is not None and due < soon:
                         client.set_flow_run_state(run.id, Cancelled(message=message))
                         held += 1
@@ -161,6 +164,7 @@ class Watch:
         self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
     ) -> None:
         self._stop.set()
+        self.handover.hold_until = None  # a question still in flight holds nothing off for a run that ended
         if self._thread is not None:
             self._thread.join(timeout=1.0)  # a question in flight ends with its timeout (daemon)
 

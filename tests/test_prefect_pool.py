@@ -296,8 +296,10 @@ def test_the_watch_asks_from_its_own_thread_and_wakes_the_loop_once_the_successo
                 client.set_flow_run_state(new.id, Running(), force=True)
                 assert woken.wait(TIMEOUT / 4)  # the loop's rest is nudged, no sweep asked anything
                 assert watch.taken_over
-            with Watch(Handover(None), clock=SystemClock()) as nobody:  # not deployed: no thread, no question
+            ended = Handover(None, hold_until=SystemClock().now() + timedelta(minutes=10))
+            with Watch(ended, clock=SystemClock()) as nobody:  # not deployed: no thread, no question
                 assert nobody._thread is None and not nobody.taken_over
+            assert ended.hold_until is None  # a run that ended holds no tick off, even from a late answer
         finally:
             for run in (old, new):
                 client.set_flow_run_state(run.id, Completed(), force=True)
