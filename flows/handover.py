@@ -43,6 +43,7 @@ API_TIMEOUT_S = 30.0
 """A question waits at most this long (its own thread: no sweep waits for it); unanswered, the
 run sweeps on and the watch asks again."""
 HOLD_OFF_MESSAGE = "Held off: the running sweeper {run} sweeps on until {until:%H:%M:%S} UTC (flows/handover.py)."
+COMING_MESSAGE = "Held off: the next sweeper run is starting; {run} sweeps until it runs (flows/handover.py)."
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Handover:
     def __init__(self, run_id: str | None, *, hold_until: datetime | None = None) -> None:
         self.run_id = run_id
         self.hold_until = hold_until
+        self.active = True
+        """False once the run's loop ended: a question still in flight holds nothing off."""
         self._mine: tuple[UUID, datetime] | None = None  # our deployment and start time, read once
 
     def successor_running(self, *, now: datetime | None = None) -> bool:
@@ -109,7 +112,7 @@ class Handover:
                 flow_run_filter=FlowRunFilter(
                     id=FlowRunFilterId(not_any_=[me_id]),
                     state=FlowRunFilterState(
-                        type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.SCHEDULED])
+                        type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED])
                     ),
                 ),
                 sort=FlowRunSort.EXPECTED_START_TIME_ASC,
@@ -119,14 +122,16 @@ class Handover:
                 run.state_type == StateType.RUNNING and run.start_time is not None and run.start_time > started
                 for run in others
             )
+            # A successor on its way (a worker took its tick and starts its process) is let
+            # start: every other tick is held off meanwhile, past ``hold_until`` too.
+            coming = any(run.state_type == StateType.PENDING for run in others)
             held = 0
-            hold_until = self.hold_until  # read once: the watch clears it when the run ends
-            if not successor and now is not None and hold_until is not None and now < hold_until:
-                soon = min(hold_until, now + timedelta(seconds=HOLD_OFF_AHEAD_S))
-                message = HOLD_OFF_MESSAGE.format(run=self.run_id, until=hold_until)
+            if not successor and now is not None and (soon := self._hold_before(now, coming=coming)) is not None:
+                template = COMING_MESSAGE if coming else HOLD_OFF_MESSAGE
+                message = template.format(run=self.run_id, until=self.hold_until)
                 for run in others:
                     due = run.expected_start_time
-                    if self.hold_until is None:  # the run ended while we asked
+                    if not self.active:  # the run ended while we asked
                         break
                     if run.state_type == StateType.SCHEDULED and due is not None and due < soon:
                         client.set_flow_run_state(run.id, Cancelled(message=message))
@@ -134,6 +139,18 @@ class Handover:
         if held:
             log.info("held off %d tick(s) of the sweeper schedule: this run sweeps on", held)
         return Look(successor_running=successor, held_off=held)
+
+    def _hold_before(self, now: datetime, *, coming: bool) -> datetime | None:
+        """Scheduled ticks due before this are held off (None: none). A run holds ticks off only
+        while it lives: before ``hold_until``, or while its successor is starting."""
+        if not self.active:
+            return None
+        ahead = now + timedelta(seconds=HOLD_OFF_AHEAD_S)
+        if coming:
+            return ahead
+        if self.hold_until is not None and now < self.hold_until:
+            return min(self.hold_until, ahead)
+        return None
 
 
 class Watch:
@@ -164,7 +181,7 @@ class Watch:
         self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
     ) -> None:
         self._stop.set()
-        self.handover.hold_until = None  # a question still in flight holds nothing off for a run that ended
+        self.handover.active = False
         if self._thread is not None:
             self._thread.join(timeout=1.0)  # a question in flight ends with its timeout (daemon)
 

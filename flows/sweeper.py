@@ -62,6 +62,11 @@ SLICE_LIMIT = 50
 """Messages claimed at once in a slice (a slice ends after the batch that reaches `SLICE_S`)."""
 SLICE_BATCHES = 10
 """At most this many batches in one slice, however fast they go."""
+SUCCESSOR_WAIT_RESTARTS = 2
+"""A deployed run whose lifetime is over sweeps on until its successor runs, at most this many
+schedule restarts (its tick comes within one, its process starts within another): ending at the
+lifetime left no sweeper while a successor booted for 40-80 s on a busy machine (measured: trickle
+timers fired 80 s late, and with no run holding ticks off, a third sweeper started)."""
 
 
 def summarise(result: SweepResult, *, owner: str, now: str, capacity: int) -> dict[str, Any]:
@@ -175,7 +180,9 @@ def sweep_timers(
                 backlog = loop.once(runtime)
                 if not backlog or tick - loop.delivered_at >= interval_s:  # in a backlog, a slice per interval
                     loop.deliver(runtime)
-                if fixed is not None or stop.event.is_set() or tick + interval_s >= deadline:
+                if fixed is not None or stop.event.is_set() or lifetime_over(
+                    tick + interval_s, deadline=deadline, restart_s=restart_s, deployed=handover.run_id is not None
+                ):
                     break
                 if backlog and watch.taken_over:  # a backlog is handed over between its sweeps
                     break
@@ -319,6 +326,13 @@ class _Loop:
             title = _artifact_title(self.owner, summary, len(self.listed))
             publish_table("sweep-timers", self.listed[:ARTIFACT_ROWS], title)
         return summary
+
+
+def lifetime_over(next_tick: float, *, deadline: float, restart_s: float, deployed: bool) -> bool:
+    """True when a loop whose next sweep is at ``next_tick`` must end (unless its successor took
+    over first: the watch ends it then). A deployed run's successor may be slow to start (a busy
+    machine): the run sweeps on past its lifetime, at most `SUCCESSOR_WAIT_RESTARTS` restarts."""
+    return next_tick >= deadline + (SUCCESSOR_WAIT_RESTARTS * restart_s if deployed else 0.0)
 
 
 def _handover(loop: _Loop, *, lifetime_s: float, interval_s: float, restart_s: float) -> Handover:

@@ -299,7 +299,7 @@ def test_the_watch_asks_from_its_own_thread_and_wakes_the_loop_once_the_successo
             ended = Handover(None, hold_until=SystemClock().now() + timedelta(minutes=10))
             with Watch(ended, clock=SystemClock()) as nobody:  # not deployed: no thread, no question
                 assert nobody._thread is None and not nobody.taken_over
-            assert ended.hold_until is None  # a run that ended holds no tick off, even from a late answer
+            assert not ended.active  # a run that ended holds no tick off, even from a late answer
         finally:
             for run in (old, new):
                 client.set_flow_run_state(run.id, Completed(), force=True)
@@ -338,3 +338,40 @@ def test_a_living_sweeper_holds_off_the_ticks_due_before_its_successor_is_needed
         finally:
             for run in (old, soon, later, last):
                 client.set_flow_run_state(run.id, Completed(), force=True)
+
+
+def test_ticks_wait_while_the_successor_starts_and_a_run_sweeps_on_until_it_runs(deployed: dict[str, Any]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Completed, Pending, Running, Scheduled
+
+    from flows.handover import HOLD_OFF_AHEAD_S, Handover
+    from flows.sweeper import SUCCESSOR_WAIT_RESTARTS, lifetime_over
+
+    sweeper = deployed["sweep-timers/slaflow"]
+    now = SystemClock().now()
+    with get_client(sync_client=True) as client:
+        old = client.create_flow_run_from_deployment(sweeper)
+        client.set_flow_run_state(old.id, Running(), force=True)
+        successor = client.create_flow_run_from_deployment(sweeper)
+        client.set_flow_run_state(successor.id, Pending(), force=True)  # a worker took its tick: it boots
+        tick = client.create_flow_run_from_deployment(
+            sweeper, state=Scheduled(scheduled_time=now + timedelta(seconds=HOLD_OFF_AHEAD_S - 5))
+        )
+        try:
+            # Past its own hold (its lifetime is nearly over), but the successor is still starting:
+            # the next tick would start a third sweeper, so it is held off.
+            look = Handover(str(old.id), hold_until=now - timedelta(seconds=1)).look(now=now)
+            assert not look.successor_running and look.held_off == 1
+            state = client.read_flow_run(tick.id).state
+            assert state is not None and state.type == StateType.CANCELLED and "is starting" in (state.message or "")
+            client.set_flow_run_state(successor.id, Running(), force=True)
+            assert Handover(str(old.id)).successor_running()
+        finally:
+            for run in (old, successor, tick):
+                client.set_flow_run_state(run.id, Completed(), force=True)
+    # The loop's end: a deployed run outlives its lifetime by up to two restarts while it waits.
+    assert not lifetime_over(99.0, deadline=100.0, restart_s=30.0, deployed=True)
+    assert not lifetime_over(100.0 + SUCCESSOR_WAIT_RESTARTS * 30.0 - 1, deadline=100.0, restart_s=30.0, deployed=True)
+    assert lifetime_over(100.0 + SUCCESSOR_WAIT_RESTARTS * 30.0, deadline=100.0, restart_s=30.0, deployed=True)
+    assert lifetime_over(100.0, deadline=100.0, restart_s=30.0, deployed=False)
