@@ -30,9 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from core.clock import Clock
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import SyncPrefectClient
 
 ASK_EVERY_S = 5.0
 """The watch asks Prefect this often (a read of the deployment's runs: cheap for the server)."""
@@ -73,18 +77,21 @@ class Handover:
         the run then keeps sweeping."""
         return self.look(now=now).successor_running
 
-    def look(self, *, now: datetime | None = None) -> Look:
-        """Ask Prefect once (see `successor_running`)."""
+    def look(self, *, now: datetime | None = None, client: SyncPrefectClient | None = None) -> Look:
+        """Ask Prefect once (see `successor_running`), on ``client`` (the watch keeps one open: a
+        new client per question cost the sweeper ~37 ms of CPU, the server's answer ~25 ms)."""
         if self.run_id is None:
             return Look()
         try:
-            return self._ask(now)
+            if client is not None:
+                return self._ask(now, client)
+            with new_client() as fresh:
+                return self._ask(now, fresh)
         except Exception as exc:  # the API may be restarting: keep sweeping, ask again later
             log.warning("could not ask Prefect for the next sweeper run: %s", exc)
             return Look()
 
-    def _ask(self, now: datetime | None) -> Look:
-        from prefect.client.orchestration import get_client
+    def _ask(self, now: datetime | None, client: SyncPrefectClient) -> Look:
         from prefect.client.schemas.filters import (
             DeploymentFilter,
             DeploymentFilterId,
@@ -99,43 +106,42 @@ class Handover:
 
         assert self.run_id is not None
         me_id = UUID(self.run_id)
-        with get_client(httpx_settings={"timeout": API_TIMEOUT_S}, sync_client=True) as client:
-            if self._mine is None:
-                me = client.read_flow_run(me_id)
-                if me.deployment_id is None or me.start_time is None:
-                    self.run_id = None  # not a deployed run: nobody takes over
-                    return Look()
-                self._mine = (me.deployment_id, me.start_time)
-            deployment_id, started = self._mine
-            others = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
-                flow_run_filter=FlowRunFilter(
-                    id=FlowRunFilterId(not_any_=[me_id]),
-                    state=FlowRunFilterState(
-                        type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED])
-                    ),
+        if self._mine is None:
+            me = client.read_flow_run(me_id)
+            if me.deployment_id is None or me.start_time is None:
+                self.run_id = None  # not a deployed run: nobody takes over
+                return Look()
+            self._mine = (me.deployment_id, me.start_time)
+        deployment_id, started = self._mine
+        others = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(not_any_=[me_id]),
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED])
                 ),
-                sort=FlowRunSort.EXPECTED_START_TIME_ASC,
-                limit=20,
-            )
-            successor = any(
-                run.state_type == StateType.RUNNING and run.start_time is not None and run.start_time > started
-                for run in others
-            )
-            # A successor on its way (a worker took its tick and starts its process) is let
-            # start: every other tick is held off meanwhile, past ``hold_until`` too.
-            coming = any(run.state_type == StateType.PENDING for run in others)
-            held = 0
-            if not successor and now is not None and (soon := self._hold_before(now, coming=coming)) is not None:
-                template = COMING_MESSAGE if coming else HOLD_OFF_MESSAGE
-                message = template.format(run=self.run_id, until=self.hold_until)
-                for run in others:
-                    due = run.expected_start_time
-                    if not self.active:  # the run ended while we asked
-                        break
-                    if run.state_type == StateType.SCHEDULED and due is not None and due < soon:
-                        client.set_flow_run_state(run.id, Cancelled(message=message))
-                        held += 1
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=20,
+        )
+        successor = any(
+            run.state_type == StateType.RUNNING and run.start_time is not None and run.start_time > started
+            for run in others
+        )
+        # A successor on its way (a worker took its tick and starts its process) is let
+        # start: every other tick is held off meanwhile, past ``hold_until`` too.
+        coming = any(run.state_type == StateType.PENDING for run in others)
+        held = 0
+        if not successor and now is not None and (soon := self._hold_before(now, coming=coming)) is not None:
+            template = COMING_MESSAGE if coming else HOLD_OFF_MESSAGE
+            message = template.format(run=self.run_id, until=self.hold_until)
+            for run in others:
+                due = run.expected_start_time
+                if not self.active:  # the run ended while we asked
+                    break
+                if run.state_type == StateType.SCHEDULED and due is not None and due < soon:
+                    client.set_flow_run_state(run.id, Cancelled(message=message))
+                    held += 1
         if held:
             log.info("held off %d tick(s) of the sweeper schedule: this run sweeps on", held)
         return Look(successor_running=successor, held_off=held)
@@ -151,6 +157,13 @@ class Handover:
         if self.hold_until is not None and now < self.hold_until:
             return min(self.hold_until, ahead)
         return None
+
+
+def new_client() -> SyncPrefectClient:
+    """A synchronous Prefect client whose requests wait at most `API_TIMEOUT_S`."""
+    from prefect.client.orchestration import get_client
+
+    return get_client(httpx_settings={"timeout": API_TIMEOUT_S}, sync_client=True)
 
 
 class Watch:
@@ -186,8 +199,15 @@ class Watch:
             self._thread.join(timeout=1.0)  # a question in flight ends with its timeout (daemon)
 
     def _run(self) -> None:
+        try:
+            with new_client() as client:
+                self._ask_until_stopped(client)
+        except Exception as exc:  # no client at all (bad settings): the run sweeps to its lifetime's end
+            log.warning("not asking Prefect for the next sweeper run: %s", exc)
+
+    def _ask_until_stopped(self, client: SyncPrefectClient) -> None:
         while not self._stop.is_set():
-            if self.handover.look(now=self.clock.now()).successor_running:
+            if self.handover.look(now=self.clock.now(), client=client).successor_running:
                 self._taken_over.set()
                 self.on_successor()
                 return
