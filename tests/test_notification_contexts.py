@@ -16,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import cases, records
+from engine.clock_view import clock_used
 from notifications import context as ctx
 from notifications import events
+from notifications.config import notifications_config
 from org.audience import Scope, calendar_of_person, locale_of, resolve
 from org.chart import Company
 from runtime.company import load_company
@@ -87,7 +89,7 @@ def test_each_recipients_context_is_the_one_built_for_them_alone(
     case, clock, breach, now, key = _fire(session, kind, audience, minutes)
     stored = session.execute(select(OutboxMessage.recipient, OutboxMessage.channel, OutboxMessage.context)
                              .where(OutboxMessage.dedupe_key.like(f"{kind}|{key}|%")).order_by(OutboxMessage.id)).all()
-    specs = audience if kind == "escalation" else events.notifications_config(COMPANY).audience(kind)
+    specs = audience if kind == "escalation" else notifications_config(COMPANY).audience(kind)
     recipients = resolve(COMPANY, specs, Scope.of_clock(case, clock))
     assert list(dict.fromkeys(r for r, _, _ in stored)) == recipients
     ordered = session.get_bind().dialect.name == "sqlite"  # (PostgreSQL's jsonb keeps no key order)
@@ -101,7 +103,7 @@ def test_an_events_clock_minutes_are_counted_once_for_all_its_recipients(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counted: list[float] = []
-    real = ctx.clock_used
+    real = clock_used
 
     def counting(*args: Any, **kwargs: Any) -> float:
         counted.append(real(*args, **kwargs))
