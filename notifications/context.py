@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from engine.clock_view import clock_used
@@ -86,7 +85,14 @@ def used_once(session: Session, company: Company, clock: ClockLike, now: datetim
     """The business minutes ``clock`` has used by ``now`` (`engine.clock_view.clock_used`), counted
     at the first call and remembered: an event's messages all quote the same figure, so it is
     counted once per event, not once per recipient (it is most of a context's cost)."""
-    return cache(lambda: clock_used(session, company, clock, now))  # type: ignore[arg-type]
+    counted: list[float] = []
+
+    def used() -> float:
+        if not counted:
+            counted.append(clock_used(session, company, clock, now))  # type: ignore[arg-type]
+        return counted[0]
+
+    return used
 
 
 def clock_context(
