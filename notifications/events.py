@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from notifications.context import BreachLike, CaseLike, ClockLike
     from org.chart import Company
+    from sla.calendar import BusinessCalendar
 
 _events = table(CaseEvent)
 _SOURCE = select(_events.c.source).where(
@@ -183,8 +184,7 @@ def _produce(
     rows = []
     in_language: dict[str, dict[str, Any]] = {}
     for person in resolve(company, specs, scope):
-        locale = locale_of(company, person)
-        calendar = calendar_of_person(company, person, about)
+        locale, calendar = _recipient(session, company, person, about)
         shared = in_language.get(locale)
         if shared is None:
             shared = in_language[locale] = {"case": ctx.case_context(company, case, locale), **build(locale)}
@@ -192,6 +192,24 @@ def _produce(
         rows += message_rows(session, company, kind=kind, recipient=person, context=context, scope=key, now=now,
                              case_id=case.id, level=level, department=about, calendar=calendar)
     enqueue_rows(session, rows)
+
+
+_RECIPIENTS = "slaflow.notifications.recipients"
+"""``Session.info`` key: (the company, {(person, department about): (language, calendar)})."""
+
+
+def _recipient(session: Session, company: Company, person: str, about: str | None) -> tuple[str, BusinessCalendar]:
+    """The language and working calendar of ``person`` for a message about ``about``, looked up in
+    the org chart once per session and company object (a sweep group's events reach the same
+    heads again and again); another company object (a reloaded config) starts afresh."""
+    held: tuple[Company, dict[tuple[str, str | None], tuple[str, BusinessCalendar]]] | None = session.info.get(
+        _RECIPIENTS)
+    if held is None or held[0] is not company:
+        held = session.info[_RECIPIENTS] = (company, {})
+    found = held[1].get((person, about))
+    if found is None:
+        found = held[1][(person, about)] = (locale_of(company, person), calendar_of_person(company, person, about))
+    return found
 
 
 def test_message(session: Session, company: Company, *, person: str, channel: str, now: datetime) -> int:

@@ -116,3 +116,22 @@ def test_an_events_clock_minutes_are_counted_once_for_all_its_recipients(
     messages = session.execute(select(OutboxMessage.recipient).where(OutboxMessage.kind.in_(["breach", "escalation"]))
                                ).scalars().all()
     assert len(set(messages)) >= 2 and len(counted) == 2  # one count an event, whatever its audience
+
+
+def test_a_recipients_language_is_looked_up_again_for_another_company_object(session: Session) -> None:
+    """The per-session lookup of a recipient's language and calendar is keyed on the company
+    object: a reloaded config (another object) is read afresh, even in the same session."""
+    people = dict(COMPANY.config.people)
+    people["kowalski"] = people["kowalski"].model_copy(update={"locale": "en"})
+    reloaded = Company(config=COMPANY.config.model_copy(update={"people": people}), source=COMPANY.source,
+                       case_types=COMPANY.case_types)
+    case, clock, _, now, key = _fire(session, "escalation", ["person:kowalski"], 3000)
+    events.escalated(session, reloaded, case, clock, level=3, audience=["person:kowalski"], now=now)
+    events.escalated(session, COMPANY, case, clock, level=4, audience=["person:kowalski"], now=now)
+    stored = session.execute(select(OutboxMessage.level, OutboxMessage.locale, OutboxMessage.context)
+                             .where(OutboxMessage.dedupe_key.like(f"escalation|{key}|%")).order_by(OutboxMessage.level)
+                             ).all()
+    assert [(level, locale) for level, locale, _ in stored] == [(2, "pl"), (3, "en"), (4, "pl")]
+    assert [context["recipient"]["name"] for _, _, context in stored] == ["Jan Kowalski"] * 3
+    assert [context["case"]["type_label"] == ctx.case_context(COMPANY, case, "en")["type_label"]
+            for _, _, context in stored] == [False, True, False]
