@@ -340,13 +340,14 @@ def sweeper_child(url: str, owner: str, now: str, batch: int) -> None:
         session.connection()
     print("ready", flush=True)
     sys.stdin.readline()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = sweep(factory, company, now=datetime.fromisoformat(now), owner=owner, batch=batch, max_batches=10_000)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     engine.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"claimed": result.claimed, "fired": dict(result.fired), "skipped": result.skipped,
-                      "failed": result.failed, "elapsed_s": elapsed, "peak_mb": peak_mb}), flush=True)
+                      "failed": result.failed, "elapsed_s": elapsed, "cpu_s": cpu, "peak_mb": peak_mb}),
+          flush=True)
 
 
 def run_sweepers(url: str, processes: int, now: datetime) -> dict[str, Any]:
@@ -382,6 +383,7 @@ def run_sweepers(url: str, processes: int, now: datetime) -> dict[str, Any]:
     return {
         "wall_s": wall, "fired": fired, "claimed": sum(r["claimed"] for r in results),
         "failed": sum(r["failed"] for r in results), "peak_mb": max(r["peak_mb"] for r in results),
+        "cpu_s": sum(r["cpu_s"] for r in results),
         "per_process": [round(sum(r["fired"].values())) for r in results],
     }
 
@@ -631,6 +633,7 @@ def main() -> None:
         "pg_fire_10k_s": round(pg_fire * scale, 1) if pg_fire else None,
         "pg_floor_10k_s": round(report["pg_floor_s"] * scale, 2) if report.get("pg_floor_s") else None,
         "pg_floor_ratio": round(pg_fire / report["pg_floor_s"], 1) if pg_fire and report.get("pg_floor_s") else None,
+        "pg_cpu_ms_per_timer": report.get("pg_cpu_ms_per_timer"),
         "sqlite_fire_10k_s": round(report["sqlite_fire_s"] * scale, 1),
         "lateness_p99_s": report.get("lateness_p99_s"),
         "lateness_interval_s": interval,
@@ -685,8 +688,9 @@ def pg_figures(
         out["pg_floor_ok"] = floor["marked"] == n_due
         fire = run_sweepers(url, 2, SIM_NOW)
         print(f"postgresql, {n_open:,} open: 2 sweepers fired {fire['fired']} in {fire['wall_s']:.2f}s "
-              f"({fire['per_process']}), peak {fire['peak_mb']:.0f} MB")
+              f"({fire['per_process']}), peak {fire['peak_mb']:.0f} MB, sweepers' CPU {fire['cpu_s']:.2f}s")
         out["pg_fire_s"] = round(fire["wall_s"], 2)
+        out["pg_cpu_ms_per_timer"] = round(fire["cpu_s"] * 1000 / max(1, fire["fired"]), 3)
         out["pg_ok_exactly_once"] = fire["fired"] == n_due and fire["claimed"] == n_due and still_due(url, SIM_NOW) == 0
         out["peak_mb"] = round(fire["peak_mb"])
         out["memory_flat"] = fire["peak_mb"] < out["peak_mb_small"] * 1.2 + 10

@@ -5,7 +5,8 @@
 
 Prints the wall time split into time inside psycopg's execute/executemany/fetch (round trips and
 the server's work) and the rest (Python CPU), the statements per fired timer by SQL text, and,
-with ``--cprofile``, the top of a cProfile (process time) of a second sweep on a fresh copy.
+with ``--cprofile``, the top of a cProfile (process time, or wall time with ``--wall``) of a
+second sweep on a fresh copy.
 Each run sweeps its own copy of the loaded database (``CREATE DATABASE ... TEMPLATE``).
 The last line printed is one JSON object.
 """
@@ -105,6 +106,16 @@ def _copy(admin: str, source: str) -> tuple[str, str]:
     return name, admin.rsplit("/", 1)[0] + f"/{name}"
 
 
+def _server_cpu(pid: Any) -> float | None:
+    """The CPU seconds the sweep's PostgreSQL backend has used (a server on this machine only):
+    the server's share of the work runs on the same two cores as the sweepers."""
+    try:
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _sweep(url: str, profile: cProfile.Profile | None) -> dict[str, Any]:
     from engine.timers import sweep
     from runtime.company import load_company
@@ -114,8 +125,9 @@ def _sweep(url: str, profile: cProfile.Profile | None) -> dict[str, Any]:
     company = load_company(EXAMPLE_COMPANY)
     engine = make_engine(url)
     factory = session_factory(engine)
-    with factory() as session:
-        session.connection()
+    with factory() as session:  # (one thread: the pool hands the sweep this same connection)
+        backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    server = _server_cpu(backend)
     _calls.clear()
     _rows.clear()
     _db_time[0] = 0.0
@@ -127,10 +139,12 @@ def _sweep(url: str, profile: cProfile.Profile | None) -> dict[str, Any]:
     if profile is not None:
         profile.disable()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_after = _server_cpu(backend)
     engine.dispose()
     return {
         "wall_s": wall,
         "cpu_s": cpu,
+        "server_cpu_s": None if server is None or server_after is None else server_after - server,
         "db_s": _db_time[0],
         "fired": result.fired_total,
         "failed": result.failed,
@@ -145,6 +159,7 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("SLAFLOW_TEST_PG_URL"))
     parser.add_argument("--cprofile", default=None, help="write a cProfile of a second sweep here")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--wall", action="store_true", help="profile wall time (waits on the server) instead of CPU")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         template = bench.build_template(Path(tmp))
@@ -161,10 +176,15 @@ def main() -> None:
         finally:
             _drop_pg(database.admin, name)
         fired = max(1, figures["fired"])
+        server = figures["server_cpu_s"]
         print(
             f"wall {figures['wall_s']:.2f}s, process CPU {figures['cpu_s']:.2f}s, in the driver "
-            f"{figures['db_s']:.2f}s; fired {figures['fired']}, failed {figures['failed']}"
+            f"{figures['db_s']:.2f}s, server backend CPU {'?' if server is None else f'{server:.2f}s'}; "
+            f"fired {figures['fired']}, failed {figures['failed']}"
         )
+        figures["cpu_ms_per_timer"] = round(figures["cpu_s"] * 1000 / fired, 3)
+        if server is not None:
+            figures["server_cpu_ms_per_timer"] = round(server * 1000 / fired, 3)
         print("driver calls per fired timer (rows for executemany):")
         for key, count in _calls.most_common():
             extra = f" ({_rows[key] / fired:.2f} rows)" if key in _rows else ""
@@ -173,7 +193,7 @@ def main() -> None:
         figures["round_trips_per_timer"] = round(figures["round_trips"] / fired, 3)
         if args.cprofile:
             name, copy = _copy(database.admin, database.name)
-            profile = cProfile.Profile(time.process_time)
+            profile = cProfile.Profile(time.perf_counter if args.wall else time.process_time)
             try:
                 _sweep(copy, profile)
             finally:

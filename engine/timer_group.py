@@ -12,12 +12,11 @@ timer becomes one driver call per group.
 
 from __future__ import annotations
 
-from collections import namedtuple
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from core.vocabulary import TimerKind
@@ -25,12 +24,25 @@ from engine import records
 from engine.timer_kinds import FINISH_LATER, BreachesAhead, write_finishes
 from sla import breach_log
 from storage.models import Case, SlaClock, Timer, table
+from storage.prepared import Prepared, one_of
 
 _timers, _cases, _clocks = table(Timer), table(Case), table(SlaClock)
-_TimerRow: Any = namedtuple("_TimerRow", [column.key for column in _timers.columns])  # type: ignore[misc]
-_ClockRow: Any = namedtuple("_ClockRow", [column.key for column in _clocks.columns])  # type: ignore[misc]
-"""Plain named tuples, as `storage.prepared` returns when a timer is read alone: the same
-attributes, and a missing one (``getattr(row, "exempted", False)``) costs nothing."""
+
+
+def _rows_of(rows: Table, *, lock: bool) -> Prepared:
+    """The rows whose ids are listed (``b_ids``), in id order, locked with ``lock``: prepared, so
+    a group's reads cost no statement building and no SQLAlchemy result (a row is the plain named
+    tuple `storage.prepared` returns when a timer is read alone)."""
+    by_dialect = {}
+    for dialect, listed in one_of(rows.c.id, "b_ids").items():
+        statement = select(rows).where(listed).order_by(rows.c.id)
+        by_dialect[dialect] = statement.with_for_update() if lock else statement
+    return Prepared(by_dialect)
+
+
+_READ_TIMERS = _rows_of(_timers, lock=True)
+_READ_CASES = _rows_of(_cases, lock=True)
+_READ_CLOCKS = _rows_of(_clocks, lock=False)
 
 __all__ = ["Group", "write_finishes"]
 
@@ -50,16 +62,13 @@ class Group:
         """The group's timers (locked), their cases (locked) and clocks; finishing is held back
         until `write_finishes` (the sweep calls it before committing)."""
         session.info[FINISH_LATER] = []
-        conn = session.connection()
-        timers = _by_id(_TimerRow, conn.execute(
-            select(_timers).where(_timers.c.id.in_(list(ids))).order_by(_timers.c.id).with_for_update()))
+        timers = {row.id: row for row in _READ_TIMERS.all(session, {"b_ids": sorted(ids)})}
         case_ids = sorted({row.case_id for row in timers.values()})
-        cases = {row.id: records.CaseRecord.of(row) for row in conn.execute(
-            select(_cases).where(_cases.c.id.in_(case_ids)).order_by(_cases.c.id).with_for_update())}
+        cases = {row.id: records.CaseRecord.of(row) for row in _READ_CASES.all(session, {"b_ids": case_ids})}
         clock_ids = sorted({row.clock_id for row in timers.values() if row.clock_id is not None})
-        clocks = _by_id(_ClockRow, conn.execute(select(_clocks).where(_clocks.c.id.in_(clock_ids))))
+        clocks = {row.id: row for row in _READ_CLOCKS.all(session, {"b_ids": clock_ids})} if clock_ids else {}
         breaches = None
-        if conn.dialect.name == "postgresql":  # (where a read-back is a round trip of its own)
+        if session.get_bind().dialect.name == "postgresql":  # (where a read-back is a round trip of its own)
             due = sorted({t.clock_id for t in timers.values() if t.kind == TimerKind.BREACH and t.clock_id is not None})
             breaches = BreachesAhead(set(due), *breach_log.read_ahead(session, due)) if due else None
         return cls(timers, cases, clocks, breaches)
@@ -74,6 +83,3 @@ class Group:
         clock = self.clocks.get(timer.clock_id) if timer.clock_id is not None else None
         return timer, self.cases[timer.case_id], clock
 
-
-def _by_id(row_type: Any, rows: Iterable[Any]) -> dict[int, Any]:
-    return {row.id: row_type(*row) for row in rows}

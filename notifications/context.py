@@ -7,6 +7,7 @@ minutes. Labels are resolved here, so a message reads the same whenever it is de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -80,12 +81,29 @@ def case_context(company: Company, case: CaseLike, locale: str) -> dict[str, Any
     }
 
 
+def used_once(session: Session, company: Company, clock: ClockLike, now: datetime) -> Callable[[], float]:
+    """The business minutes ``clock`` has used by ``now`` (`engine.clock_view.clock_used`), counted
+    at the first call and remembered: an event's messages all quote the same figure, so it is
+    counted once per event, not once per recipient (it is most of a context's cost)."""
+    counted: list[float] = []
+
+    def used() -> float:
+        if not counted:
+            counted.append(clock_used(session, company, clock, now))  # type: ignore[arg-type]
+        return counted[0]
+
+    return used
+
+
 def clock_context(
-    session: Session, company: Company, case: CaseLike, clock: ClockLike, now: datetime, locale: str
+    session: Session, company: Company, case: CaseLike, clock: ClockLike, now: datetime, locale: str,
+    used: float | None = None,
 ) -> dict[str, Any]:
     """The clock a warning, breach or escalation is about, with business minutes left at ``now``
-    (negative once overdue), counted on the calendar version the clock runs on."""
-    used = clock_used(session, company, clock, now)  # type: ignore[arg-type]
+    (negative once overdue), counted on the calendar version the clock runs on (``used``: those
+    minutes when the caller counted them already, `used_once`)."""
+    if used is None:
+        used = clock_used(session, company, clock, now)  # type: ignore[arg-type]
     remaining = clock.target_minutes - used if clock.target_minutes is not None else None
     return {
         "kind": clock.kind,
@@ -99,10 +117,14 @@ def clock_context(
 
 
 def breach_context(
-    session: Session, company: Company, clock: ClockLike, breach: BreachLike, now: datetime
+    session: Session, company: Company, clock: ClockLike, breach: BreachLike, now: datetime,
+    used: float | None = None,
 ) -> dict[str, Any]:
-    """The missed deadline; business minutes late so far (the breach row has them once closed)."""
+    """The missed deadline; business minutes late so far (the breach row has them once closed;
+    ``used``: as for `clock_context`)."""
     late = breach.late_minutes
     if late is None:  # still open: the business minutes used beyond the target so far
-        late = max(clock_used(session, company, clock, now) - (clock.target_minutes or 0.0), 0.0)  # type: ignore[arg-type]
+        if used is None:
+            used = clock_used(session, company, clock, now)  # type: ignore[arg-type]
+        late = max(used - (clock.target_minutes or 0.0), 0.0)
     return {"deadline_at": iso(breach.deadline_at), "breached_at": iso(breach.breached_at), "late_minutes": late}

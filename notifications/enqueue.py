@@ -22,6 +22,7 @@ from storage.prepared import prepared_insert
 
 if TYPE_CHECKING:
     from org.chart import Company
+    from sla.calendar import BusinessCalendar
 
 
 def dedupe_key(kind: str, scope: str, level: int, recipient: str, channel: str) -> str:
@@ -51,12 +52,14 @@ def message_rows(
     level: int = 0,
     department: str | None = None,
     channels: Sequence[str] | None = None,
+    calendar: BusinessCalendar | None = None,
 ) -> list[dict[str, Any]]:
     """One message row per channel of ``recipient``, for `enqueue` or `enqueue_rows`.
 
     ``scope`` identifies the cause (e.g. ``case=7|clock=12``); ``department`` is the one the
     message is about, whose calendar is used for a recipient outside the org chart. Non-urgent
-    kinds wait for the recipient's next working instant.
+    kinds wait for the recipient's next working instant (``calendar``: the recipient's, when the
+    caller looked it up already, `org.audience.calendar_of_person`).
     """
     config = notifications_config(company)
     urgent = config.urgent(kind)
@@ -65,7 +68,8 @@ def message_rows(
                                            linked=telegram_actions.linked_channels(session, company, recipient))
     not_before = now
     if not urgent:
-        calendar = audience.calendar_of_person(company, recipient, department)
+        if calendar is None:
+            calendar = audience.calendar_of_person(company, recipient, department)
         not_before = calendar.next_working_instant(held_for_digest(config, kind, context, calendar.tz, now))
     locale = str(context.get("locale") or audience.locale_of(company, recipient))
     return [

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from notifications.context import BreachLike, CaseLike, ClockLike
     from org.chart import Company
+    from sla.calendar import BusinessCalendar
 
 _events = table(CaseEvent)
 _SOURCE = select(_events.c.source).where(
@@ -36,19 +37,20 @@ _SOURCE = select(_events.c.source).where(
 )
 """Built once: each step change reads it (`_moved_by`)."""
 
-Build = Callable[[str, str], dict[str, Any]]
-"""(person, locale) -> kind-specific template variables."""
+Build = Callable[[str], dict[str, Any]]
+"""locale -> kind-specific template variables: the same for every recipient reading that
+language, so `_produce` builds them once per language of an event, not once per recipient."""
 
 
 def case_opened(session: Session, company: Company, case: CaseLike, *, now: datetime) -> None:
     """Both departments hear that a case between them exists (or the people the case names)."""
     _produce(session, company, "case_opened", case, Scope.of_case(case), key=f"case={case.id}", now=now,
-             build=lambda person, locale: {}, audience=_named_in(case))
+             build=lambda locale: {}, audience=_named_in(case))
 
 
 def case_assigned(session: Session, company: Company, case: CaseLike, *, person: str, now: datetime) -> None:
     """The person now holding the step (each assignment event is its own message)."""
-    def build(_: str, locale: str) -> dict[str, Any]:
+    def build(locale: str) -> dict[str, Any]:
         return {"assignee_name": ctx.person_name(company, person, locale)}
 
     _produce(session, company, "assigned", case, Scope.of_case(case, assignee=person),
@@ -57,18 +59,24 @@ def case_assigned(session: Session, company: Company, case: CaseLike, *, person:
 
 def step_warning(session: Session, company: Company, case: CaseLike, clock: ClockLike, *, now: datetime) -> None:
     """The deadline of a clock is near; one message per clock (each state visit has its own)."""
+    used = ctx.used_once(session, company, clock, now)
+
+    def build(locale: str) -> dict[str, Any]:
+        return {"clock": ctx.clock_context(session, company, case, clock, now, locale, used=used())}
+
     _produce(session, company, "warning", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
-             now=now, department=clock.department,
-             build=lambda person, locale: {"clock": ctx.clock_context(session, company, case, clock, now, locale)})
+             now=now, department=clock.department, build=build)
 
 
 def step_breached(
     session: Session, company: Company, case: CaseLike, clock: ClockLike, breach: BreachLike, *, now: datetime
 ) -> None:
     """A clock missed its deadline: its owner and the owning department's head."""
-    def build(_: str, locale: str) -> dict[str, Any]:
-        return {"clock": ctx.clock_context(session, company, case, clock, now, locale),
-                "breach": ctx.breach_context(session, company, clock, breach, now)}
+    used = ctx.used_once(session, company, clock, now)
+
+    def build(locale: str) -> dict[str, Any]:
+        return {"clock": ctx.clock_context(session, company, case, clock, now, locale, used=used()),
+                "breach": ctx.breach_context(session, company, clock, breach, now, used=used())}
 
     _produce(session, company, "breach", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
              now=now, department=clock.department, build=build)
@@ -80,8 +88,10 @@ def escalated(
 ) -> None:
     """Escalation level ``level`` of a clock to ``audience`` (audience specs, e.g. from an
     escalation chain: ``[head_manager]``, ``[director]``, ``[person:orlov]``)."""
-    def build(_: str, locale: str) -> dict[str, Any]:
-        return {"level": level, "clock": ctx.clock_context(session, company, case, clock, now, locale)}
+    used = ctx.used_once(session, company, clock, now)
+
+    def build(locale: str) -> dict[str, Any]:
+        return {"level": level, "clock": ctx.clock_context(session, company, case, clock, now, locale, used=used())}
 
     _produce(session, company, "escalation", case, Scope.of_clock(case, clock), key=f"case={case.id}|clock={clock.id}",
              now=now, department=clock.department, level=level, audience=audience, build=build)
@@ -90,7 +100,7 @@ def escalated(
 def mentioned(session: Session, company: Company, case: CaseLike, *, author: str, people: list[str], text: str,
               now: datetime) -> None:
     """People named with ``@person`` in a comment (each comment event is its own message)."""
-    def build(_: str, locale: str) -> dict[str, Any]:
+    def build(locale: str) -> dict[str, Any]:
         return {"author_name": ctx.person_name(company, author, locale), "comment": text[:500]}
 
     _produce(session, company, "mention", case, Scope.of_case(case), key=f"case={case.id}|event={case.version}",
@@ -119,7 +129,7 @@ def case_resolved(
 def hold_expiring(session: Session, company: Company, case: CaseLike, *, expires_at: datetime, now: datetime) -> None:
     """A step that releases itself (an automatic transition, e.g. a reservation's hold) is about
     to: the case's watchers hear when, so they can act before it goes."""
-    def build(_: str, locale: str) -> dict[str, Any]:
+    def build(locale: str) -> dict[str, Any]:
         return {"expires_at": ensure_utc(expires_at).isoformat()}
 
     _produce(session, company, "hold_expiring", case, Scope.of_case(case),
@@ -138,7 +148,7 @@ def _moved_by(session: Session, case: CaseLike, source: str | None) -> Build:
     if source is None:
         source = session.connection().execute(_SOURCE, {"b_case_id": case.id, "b_seq": case.version}).scalar()
     automatic = source == "timer"
-    return lambda person, locale: {"automatic": automatic}
+    return lambda locale: {"automatic": automatic}
 
 
 def _named_in(case: CaseLike) -> list[str] | None:
@@ -165,19 +175,41 @@ def _produce(
     audience: list[str] | None = None,
 ) -> None:
     """Resolve the audience now, then one context per recipient (in their language and time
-    zone) and one row per channel. ``key`` names the cause for the dedupe key."""
+    zone) and one row per channel. ``key`` names the cause for the dedupe key. What does not
+    depend on the recipient (the case, ``build``'s variables) is built once per language: the
+    recipients' contexts share those parts (a context is only ever serialised, never changed)."""
     now = ensure_utc(now)
     specs = audience if audience is not None else notifications_config(company).audience(kind)
     about = department or scope.department or case.performer
     rows = []
+    in_language: dict[str, dict[str, Any]] = {}
     for person in resolve(company, specs, scope):
-        locale = locale_of(company, person)
-        tz = calendar_of_person(company, person, about).config.tz
-        context = {**ctx.base(company, person, locale, tz), "case": ctx.case_context(company, case, locale),
-                   **build(person, locale)}
+        locale, calendar = _recipient(session, company, person, about)
+        shared = in_language.get(locale)
+        if shared is None:
+            shared = in_language[locale] = {"case": ctx.case_context(company, case, locale), **build(locale)}
+        context = {**ctx.base(company, person, locale, calendar.config.tz), **shared}
         rows += message_rows(session, company, kind=kind, recipient=person, context=context, scope=key, now=now,
-                             case_id=case.id, level=level, department=about)
+                             case_id=case.id, level=level, department=about, calendar=calendar)
     enqueue_rows(session, rows)
+
+
+_RECIPIENTS = "slaflow.notifications.recipients"
+"""``Session.info`` key: (the company, {(person, department about): (language, calendar)})."""
+
+
+def _recipient(session: Session, company: Company, person: str, about: str | None) -> tuple[str, BusinessCalendar]:
+    """The language and working calendar of ``person`` for a message about ``about``, looked up in
+    the org chart once per session and company object (a sweep group's events reach the same
+    heads again and again); another company object (a reloaded config) starts afresh."""
+    held: tuple[Company, dict[tuple[str, str | None], tuple[str, BusinessCalendar]]] | None = session.info.get(
+        _RECIPIENTS)
+    if held is None or held[0] is not company:
+        held = session.info[_RECIPIENTS] = (company, {})
+    found = held[1].get((person, about))
+    if found is None:
+        found = held[1][(person, about)] = (locale_of(company, person), calendar_of_person(company, person, about))
+    return found
 
 
 def test_message(session: Session, company: Company, *, person: str, channel: str, now: datetime) -> int:

@@ -18,19 +18,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Integer, bindparam, column, select, text, update
 from sqlalchemy.orm import Session
 
 from sla.model import ClockRecord
 from storage.models import Breach, table
-from storage.prepared import Prepared, prepared_insert
+from storage.prepared import Prepared, one_of, prepared_insert
 
 _breaches = table(Breach)
 _ROW = ("case_id", "clock_id", "kind", "department", "person", "state", "deadline_at", "breached_at", "detected_at",
         "closed_at", "late_minutes")
 _INSERT = prepared_insert(_breaches, _ROW, unless_exists=("clock_id",))
 _INSERT_WITH_ID = prepared_insert(_breaches, ("id", *_ROW), unless_exists=("clock_id",))
-_RESERVE_IDS = text("SELECT nextval(pg_get_serial_sequence('breaches', 'id')) FROM generate_series(1, :n)")
+_RESERVE_IDS = Prepared({"postgresql": text(
+    "SELECT nextval(pg_get_serial_sequence('breaches', 'id')) AS id FROM generate_series(1, :n)"
+).bindparams(bindparam("n", type_=Integer)).columns(column("id", Integer))})
+_OF_CLOCKS = Prepared({dialect: select(_breaches).where(listed)
+                       for dialect, listed in one_of(_breaches.c.clock_id, "b_ids").items()})
 BreachRow: Any = namedtuple("BreachRow", [column.key for column in _breaches.columns])  # type: ignore[misc]
 """A breach as read (`storage.prepared` rows carry the same names)."""
 _ASSIGN_OPEN = Prepared(
@@ -86,11 +90,9 @@ def read_ahead(session: Session, clock_ids: Sequence[int]) -> tuple[dict[int, An
     lock of the clocks' cases, so no other transaction writes their breaches meanwhile."""
     if not clock_ids:
         return {}, []
-    conn = session.connection()
-    rows = {row.clock_id: BreachRow(*row) for row in conn.execute(
-        select(_breaches).where(_breaches.c.clock_id.in_(list(clock_ids))))}
+    rows = {row.clock_id: BreachRow(*row) for row in _OF_CLOCKS.all(session, {"b_ids": list(clock_ids)})}
     missing = len(set(clock_ids) - rows.keys())
-    ids = [int(n) for (n,) in conn.execute(_RESERVE_IDS, {"n": missing})] if missing else []
+    ids = [int(n) for (n,) in _RESERVE_IDS.all(session, {"n": missing})] if missing else []
     return rows, ids
 
 

@@ -86,17 +86,24 @@ def flush(conn: Connection, driver: DBAPIConnection) -> None:
 def _pipeline(conn: Connection, driver: DBAPIConnection, writes: list[Write]) -> DBAPICursor:
     """``writes`` in one pipeline, their checks run in order; the last one's cursor (the others closed)."""
     cursors: list[DBAPICursor] = []
-    current = writes[0]
+    shared: DBAPICursor | None = None  # for the writes whose result nobody reads: a cursor costs
+    current = writes[0]                # as much as sending a write, and its objects outlive it
     try:
         with driver.pipeline():
             for current in writes:
-                cursors.append(_start(driver, current))
+                if current.check is None and current is not writes[-1]:
+                    shared = shared or driver.cursor()
+                    cursors.append(_start(driver, current, shared))
+                else:
+                    cursors.append(_start(driver, current))
     except BaseException as exc:
         conn._handle_dbapi_exception(exc, current.sql, current.params, None, None)
     for done, cursor in zip(writes, cursors, strict=True):
         _check(done, cursor)
-        if cursor is not cursors[-1]:
+        if cursor is not cursors[-1] and cursor is not shared:
             cursor.close()
+    if shared is not None:
+        shared.close()
     return cursors[-1]
 
 
@@ -108,8 +115,8 @@ def _take(conn: Connection) -> list[Write]:
     return queued
 
 
-def _start(driver: DBAPIConnection, write: Write) -> DBAPICursor:
-    cursor = driver.cursor()
+def _start(driver: DBAPIConnection, write: Write, cursor: DBAPICursor | None = None) -> DBAPICursor:
+    cursor = cursor or driver.cursor()
     if write.many:
         cursor.executemany(write.sql, write.params)
     else:

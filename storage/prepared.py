@@ -25,7 +25,21 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Dialect, Insert, Table, bindparam, insert
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Dialect,
+    Insert,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
@@ -206,6 +220,17 @@ def prepared_insert(
     if returning is not None:
         statements = {name: statement.returning(table.c[returning]) for name, statement in statements.items()}
     return Prepared(statements)
+
+
+def one_of(column: ColumnElement[Any], name: str) -> dict[str, ColumnElement[bool]]:
+    """``column`` is one of the values of the list bound as ``name``, per dialect (a `Prepared`
+    cannot expand ``IN``): PostgreSQL's ``= ANY(array)``, SQLite's ``IN`` over ``json_each`` of the
+    list as JSON text. For ``Prepared({dialect: select(...).where(condition) ...})``."""
+    listed = func.json_each(bindparam(name, type_=JSON)).table_valued("value")
+    return {
+        "postgresql": column == any_(bindparam(name, type_=ARRAY(column.type))),
+        "sqlite": column.in_(select(listed.c.value).scalar_subquery()),
+    }
 
 
 _CONNECTION = "slaflow.prepared.connection"

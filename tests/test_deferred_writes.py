@@ -117,6 +117,23 @@ def test_a_row_count_check_runs_when_the_write_is_sent(sessions: sessionmaker[Se
     assert _stored(sessions) == ["a", "b"]  # the transaction rolled back
 
 
+def test_each_check_gets_its_own_row_count_among_writes_nobody_reads(
+    sessions: sessionmaker[Session], pipelined: bool
+) -> None:
+    """(The writes nobody reads share one cursor in the pipeline: a checked one must not.)"""
+    counts: list[tuple[str, int]] = []
+    with sessions.begin() as session:
+        INSERT_VERSION.later_many(session, [_version("a"), _version("b"), _version("c", "other")])
+        RENAME.later(session, {"b_from": "return", "b_to": "first"}, check=lambda n: counts.append(("first", n)))
+        INSERT_VERSION.later_many(session, [_version("d"), _version("e"), _version("f")])
+        INSERT_VERSION.later(session, _version("g", "other"))
+        RENAME.later(session, {"b_from": "other", "b_to": "second"}, check=lambda n: counts.append(("second", n)))
+        INSERT_VERSION.later(session, _version("h"))
+        assert COUNT_NAMED.scalar(session, {"b_name": "second"}) == 2
+    assert counts == [("first", 2), ("second", 2)]
+    assert _stored(sessions) == ["a", "b", "c", "d", "e", "f", "g", "h"]
+
+
 def test_writes_wait_only_on_postgresql_and_only_inside_a_transaction(
     sessions: sessionmaker[Session], pipelined: bool
 ) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.vocabulary import TimerKind, TimerStatus
 from storage.models import Case, CaseTypeVersion, Timer, table
 from storage.models.base import UtcDateTime
-from storage.prepared import Prepared, prepared_insert, sqlite_utc_text
+from storage.prepared import Prepared, one_of, prepared_insert, sqlite_utc_text
 
 _cases, _timers = table(Case), table(Timer)
 AT = datetime(2026, 3, 29, 0, 30, 15, 123456, tzinfo=UTC)  # the night Europe/Moscow does not move, Paris does
@@ -38,6 +38,8 @@ PENDING_WARNINGS = Prepared(  # literals of the statement's own: kind, status, L
     .limit(2)
 )
 CANCEL = Prepared(update(_timers).where(_timers.c.case_id == bindparam("b_case")).values(status=TimerStatus.CANCELLED))
+LISTED = Prepared({dialect: select(_timers.c.id).where(listed).order_by(_timers.c.id)
+                   for dialect, listed in one_of(_timers.c.id, "b_ids").items()})
 VERSION = ("fingerprint", "name", "definition", "created_at")
 INSERT_VERSION_ONCE = prepared_insert(table(CaseTypeVersion), VERSION, unless_exists=("fingerprint",))
 
@@ -151,3 +153,13 @@ def test_the_one_step_sqlite_datetime_text_is_what_sqlalchemy_writes(moment: dat
     assert sqlite_utc_text(moment) == two_steps(moment)
     with pytest.raises(ValueError, match="naive"):
         sqlite_utc_text(moment.replace(tzinfo=None))
+
+
+def test_one_of_selects_exactly_the_listed_ids(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        _with_version(session)
+        case_id = INSERT_CASE.scalar(session, _case_row())
+        INSERT_TIMERS.execute_many(session, [_timer_row(case_id, TimerKind.WARNING, AT) for _ in range(6)])
+        ids = list(session.scalars(select(Timer.id).order_by(Timer.id)))
+        for listed in ([], [ids[0]], ids[1:4], [ids[5], ids[2], ids[5]], [*ids, 10**9]):
+            assert [row.id for row in LISTED.all(session, {"b_ids": listed})] == sorted(set(listed) & set(ids))
