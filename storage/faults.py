@@ -210,7 +210,7 @@ def ping_when_idle(engine: Engine, idle_seconds: float = PING_IDLE_AFTER) -> Non
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
-        except Exception as exc:
+        except engine.dialect.loaded_dbapi.Error as exc:
             if not engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 raise
             alive = False

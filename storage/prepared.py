@@ -236,7 +236,7 @@ def _connection(session: Session) -> tuple[Connection, DBAPIConnection, bool]:
     (`storage.deferred.pipelined`), looked up once per transaction (``Session.connection()``
     costs more than running a statement on SQLite)."""
     transaction = session.get_nested_transaction() or session.get_transaction()
-    cached = session.info.get(_CONNECTION)
+    cached: tuple[Any, tuple[Connection, DBAPIConnection, bool]] | None = session.info.get(_CONNECTION)
     if cached is not None and transaction is not None and cached[0] is transaction:
         return cached[1]
     # Begins the transaction if none has begun, and a savepoint the session began since (the
