@@ -15,8 +15,10 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+from sqlalchemy.orm import Session, sessionmaker
 
 from bench.engine import (
+    CHUNK,
     CONTEXT,
     DATA,
     FLOOR_STEPS,
@@ -25,7 +27,9 @@ from bench.engine import (
     STEP_TIMERS,
     TABLES,
     TOLD,
+    Loop,
     fire_all,
+    fire_step,
     open_cases,
 )
 from org.chart import Company
@@ -48,23 +52,41 @@ def pg_run(admin_url: str, n_cases: int) -> dict[str, float]:
         ids = open_cases(session_factory(engine), company, 2 * n_cases)
         engine.dispose()  # (a template database has no connections)
         floor_db = _create_pg(admin_url, template=engine_db[0])  # the floor's triggers find the same rows
-        one_s, one_fired = fire_all(session_factory(engine), company, ids[:n_cases])
+        one, floor = run_pg_interleaved(session_factory(engine), company, PgFloor(floor_db[1], company), ids[:n_cases])
         engine.dispose()  # the workers fork: each makes its own engine
         four_s, four_fired = _fire_in_processes(engine_db[1], company, ids[n_cases:], 4)
-        floor_s, floor_fired = pg_floor_run(floor_db[1], engine_db[1], ids[:n_cases])
         same_rows = pg_row_counts(engine_db[1], ids[:n_cases]) == pg_row_counts(floor_db[1], ids[:n_cases])
     finally:
         _drop_pg(admin_url, engine_db[0])
         if floor_db[0]:
             _drop_pg(admin_url, floor_db[0])
-    print(f"pg engine: {one_fired} triggers in {one_s:.2f}s on 1 connection, {four_fired} in {four_s:.2f}s on 4")
-    print(f"pg floor:  {floor_fired} triggers' rows in {floor_s:.2f}s (psycopg pipeline, a transaction each)")
+    print(f"pg engine: {one.fired} triggers in {one.seconds:.2f}s on 1 connection, {four_fired} in {four_s:.2f}s on 4")
+    print(f"pg floor:  {floor.fired} triggers' rows in {floor.seconds:.2f}s (psycopg pipeline, a transaction each, "
+          f"{CHUNK} triggers in turn with the engine on 1 connection)")
     return {
         "pg_same_rows": same_rows,
-        "pg_triggers_per_s_1conn": one_fired / one_s,
+        "pg_triggers_per_s_1conn": one.fired / one.seconds,
         "pg_triggers_per_s_4conn": four_fired / four_s,
-        "pg_floor_per_s": floor_fired / floor_s,
+        "pg_floor_per_s": floor.fired / floor.seconds,
+        "pg_cpu_ms_per_trigger_1conn": 1000 * one.cpu / one.fired,
+        "pg_floor_cpu_ms_per_trigger": 1000 * floor.cpu / floor.fired,
     }
+
+
+def run_pg_interleaved(
+    factory: sessionmaker[Session], company: Company, floor: PgFloor, ids: list[int]
+) -> tuple[Loop, Loop]:
+    """The engine on one connection and the floor, ``CHUNK`` triggers at a time in turn (as on SQLite)."""
+    engine_loop, floor_loop = Loop(), Loop()
+    for step in range(len(MOVES)):
+        for at in range(0, len(ids), CHUNK):
+            chunk = ids[at : at + CHUNK]
+            with engine_loop.timing(len(chunk)):
+                fire_step(factory, company, step, chunk)
+            with floor_loop.timing(len(chunk)):
+                floor.fire_step(step, chunk)
+    floor.close()
+    return engine_loop, floor_loop
 
 
 def _fire_in_processes(url: str, company: Company, ids: list[int], workers: int) -> tuple[float, int]:
@@ -94,26 +116,31 @@ def _worker(url: str, company: Company, ids: list[int], barrier: Any, results: A
     engine.dispose()
 
 
-def pg_floor_run(url: str, engine_url: str, ids: list[int]) -> tuple[float, int]:
-    """`bench.engine.floor_run`'s rows per trigger on a copy of the engine's database as its
-    triggers found it, written with psycopg in pipeline mode: a trigger's statements are sent
-    without waiting (rows are found by subqueries, not read back) and synced once, at its commit."""
-    conn = psycopg.connect(_plain(url))
-    with psycopg.connect(_plain(engine_url)) as engine_conn:  # the calendar versions the engine registered
-        calendars = engine_conn.execute("select fingerprint, name, config, created_at from calendar_versions")
-        calendars = calendars.fetchall()
-    conn.cursor().executemany(
-        "insert into calendar_versions values (%s, %s, %s, %s) on conflict do nothing",
-        [(fingerprint, name, Jsonb(config), created) for fingerprint, name, config, created in calendars],
-    )
-    conn.commit()
-    fingerprints = dict(conn.execute("select name, fingerprint from calendar_versions").fetchall())
-    fired = 0
-    began = time.perf_counter()
-    open_step = "(select id from sla_clocks where case_id = %s and kind = 'step' and stopped_at is null " \
-                "order by id desc limit 1)"
-    whole_case = "(select id from sla_clocks where case_id = %s and kind = 'case')"
-    for step, (trigger, actor, payload) in enumerate(MOVES):
+class PgFloor:
+    """`bench.engine.Floor`'s rows per trigger on a copy of the engine's database as its triggers
+    found it, written with psycopg in pipeline mode: a trigger's statements are sent without
+    waiting (rows are found by subqueries, not read back) and synced once, at its commit."""
+
+    OPEN_STEP = ("(select id from sla_clocks where case_id = %s and kind = 'step' and stopped_at is null "
+                 "order by id desc limit 1)")
+    WHOLE_CASE = "(select id from sla_clocks where case_id = %s and kind = 'case')"
+
+    def __init__(self, url: str, company: Company) -> None:
+        self.conn = conn = psycopg.connect(_plain(url))
+        calendars = [company.calendars[calendar] for _, _, _, calendar, _ in FLOOR_STEPS if calendar is not None]
+        conn.cursor().executemany(  # the calendar versions the engine registers as it goes (not timed)
+            "insert into calendar_versions values (%s, %s, %s, %s) on conflict do nothing",
+            [(c.fingerprint, c.name, Jsonb(c.config.model_dump(mode="json")), START) for c in calendars],
+        )
+        conn.commit()
+        self.fingerprints = {calendar.name: calendar.fingerprint for calendar in calendars}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def fire_step(self, step: int, ids: list[int]) -> None:
+        conn, fingerprints, open_step, whole_case = self.conn, self.fingerprints, self.OPEN_STEP, self.WHOLE_CASE
+        trigger, actor, payload = MOVES[step]
         now = START + timedelta(hours=step + 1)
         state, department, role, calendar, target = FLOOR_STEPS[step]
         from_state = "inspection" if step == 0 else FLOOR_STEPS[step - 1][0]
@@ -186,10 +213,6 @@ def pg_floor_run(url: str, engine_url: str, ids: list[int]) -> tuple[float, int]
                     )
                     _pg_tell(conn, "step_changed", f"case={case_id}|event={seq}", case_id, now)
                 conn.commit()
-            fired += 1
-    elapsed = time.perf_counter() - began
-    conn.close()
-    return elapsed, fired
 
 
 def _pg_tell(conn: psycopg.Connection[Any], kind: str, key: str, case_id: int, now: datetime) -> None:
