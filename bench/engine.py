@@ -1,13 +1,15 @@
 """Triggers applied and committed per second on the SQLite default, single process, against the
-floor: the same rows written with plain ``sqlite3`` (executemany, one transaction per trigger,
-the same WAL/synchronous settings), so the ratio is what the engine's logic and ORM cost.
+floor: the same rows written with plain ``sqlite3`` (one transaction per trigger, the engine's
+connection settings, starting from a copy of the engine's database as its triggers found it), so
+the ratio is what the engine's logic, the ORM session and the subscribers cost.
 
     .venv/bin/python bench/engine.py [--quick] [--cases N]
     .venv/bin/python bench/engine.py --pg [ADMIN_URL] [--quick] [--cases N]
 
 Ends with one JSON line: {"bench": "engine", "triggers_per_s": ..., "floor_per_s": ..., ...}; it
 also gives the CPU time per trigger of both loops (``cpu_ms_per_trigger``, ``floor_cpu_ms_per_trigger``),
-steadier than wall time on a shared machine.
+steadier than wall time on a shared machine, and whether both ended with as many rows in each
+table (``same_rows``: the floor is written by hand for the example company's return case).
 With ``--pg`` the engine runs on PostgreSQL (own databases, created and dropped on the server
 ``ADMIN_URL`` names) on one connection, then on four (one process each), against a floor
 writing the same rows with psycopg in pipeline mode: {"bench": "engine_pg",
@@ -22,6 +24,9 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,20 +64,54 @@ CONTEXT = json.dumps(
 """About the size of a message context the engine stores (~1 KB)."""
 
 
-def engine_run(db: Path, n_cases: int) -> tuple[float, int, dict[str, int], float]:
-    """(seconds, triggers, rows after, CPU seconds of this process while firing)."""
+CHUNK = 100
+"""Triggers the engine fires before the floor writes the same triggers' rows, and so on in turn:
+both loops see the same load on a shared machine, so their ratio holds while it changes."""
+
+
+@dataclass
+class Loop:
+    """Time and CPU time spent by one side of the run, and the triggers it applied."""
+
+    seconds: float = 0.0
+    cpu: float = 0.0
+    fired: int = 0
+
+    def timing(self, triggers: int) -> AbstractContextManager[None]:
+        return _timed(self, triggers)
+
+
+@contextmanager
+def _timed(loop: Loop, triggers: int) -> Iterator[None]:
+    began, cpu = time.perf_counter(), time.process_time()
+    yield
+    loop.seconds += time.perf_counter() - began
+    loop.cpu += time.process_time() - cpu
+    loop.fired += triggers
+
+
+def run(db: Path, floor_db: Path, n_cases: int) -> tuple[Loop, Loop]:
+    """The engine's triggers and the floor's, ``CHUNK`` at a time in turn: (engine, floor). The
+    floor works on a copy of the engine's database as the triggers found it (the cases opened)."""
     url = f"sqlite:///{db}"
     migrate(url)
     company = load_company(EXAMPLE_COMPANY)
     engine = make_engine(url)
     factory = session_factory(engine)
     ids = open_cases(factory, company, n_cases)
-    cpu = time.process_time()
-    elapsed, fired = fire_all(factory, company, ids)
-    cpu = time.process_time() - cpu
-    rows = _row_counts(db)
+    _copy(db, floor_db)
+    floor = Floor(floor_db, company)
+    engine_loop, floor_loop = Loop(), Loop()
+    for step in range(len(MOVES)):
+        for at in range(0, len(ids), CHUNK):
+            chunk = ids[at : at + CHUNK]
+            with engine_loop.timing(len(chunk)):
+                fire_step(factory, company, step, chunk)
+            with floor_loop.timing(len(chunk)):
+                floor.fire_step(step, chunk)
+    floor.close()
     engine.dispose()
-    return elapsed, fired, rows, cpu
+    return engine_loop, floor_loop
 
 
 def open_cases(factory: sessionmaker[Session], company: Company, n_cases: int) -> list[int]:
@@ -95,103 +134,172 @@ def open_cases(factory: sessionmaker[Session], company: Company, n_cases: int) -
 
 def fire_all(factory: sessionmaker[Session], company: Company, ids: list[int]) -> tuple[float, int]:
     """Each case through ``MOVES`` (one trigger, one transaction): (seconds, triggers)."""
-    actors = {name: company.actor(name) for _, name, _ in MOVES}
-    fired = 0
     began = time.perf_counter()
-    for step, (trigger, actor, payload) in enumerate(MOVES):
-        now = START + timedelta(hours=step + 1)
-        for case_id in ids:
-            with factory.begin() as session:
-                cases.fire(
-                    session, company, case_id=case_id, trigger=trigger, actor=actors[actor], payload=payload, now=now
-                )
-            fired += 1
-    return time.perf_counter() - began, fired
+    for step in range(len(MOVES)):
+        fire_step(factory, company, step, ids)
+    return time.perf_counter() - began, len(MOVES) * len(ids)
 
 
-def _row_counts(db: Path) -> dict[str, int]:
+def fire_step(factory: sessionmaker[Session], company: Company, step: int, ids: list[int]) -> None:
+    """``MOVES[step]`` on each case, one transaction each."""
+    trigger, actor, payload = MOVES[step]
+    who, now = company.actor(actor), START + timedelta(hours=step + 1)
+    for case_id in ids:
+        with factory.begin() as session:
+            cases.fire(session, company, case_id=case_id, trigger=trigger, actor=who, payload=payload, now=now)
+
+
+TABLES = ("cases", "case_events", "sla_clocks", "timers", "case_participants", "outbox_messages")
+
+
+def row_counts(db: Path) -> dict[str, int]:
     conn = sqlite3.connect(db)
-    counts = {
-        t: conn.execute(f"select count(*) from {t}").fetchone()[0]
-        for t in ("cases", "case_events", "sla_clocks", "timers", "case_participants")
-    }
+    counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
     conn.close()
     return counts
 
 
-def floor_run(db: Path, n_cases: int) -> tuple[float, int, float]:
-    """The same writes per trigger as the engine makes, in plain sqlite3: update the case, stop the
-    step clock, cancel its timers, insert the event, insert the next clock with its warning,
-    breach and three escalation timers, add the participant."""
-    migrate(f"sqlite:///{db}")
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    ts = START.strftime("%Y-%m-%d %H:%M:%S.%f")
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("insert into case_type_versions values ('f', 'return', '{}', ?)", (ts,))
-    conn.execute("insert into calendar_versions values ('c', 'c', '{}', ?)", (ts,))
-    conn.executemany(
-        "insert into cases (id, case_type, definition_fingerprint, state, data, requester, performer, "
-        "owner_department, version, opened_at, updated_at) values (?, 'return', 'f', 'inspection', ?, 'sales', "
-        "'warehouse', 'warehouse', 1, ?, ?)",
-        [(i, json.dumps(DATA), ts, ts) for i in range(1, n_cases + 1)],
-    )
-    conn.execute("COMMIT")
-    fired = 0
-    clock_id = 0
-    began, cpu = time.perf_counter(), time.process_time()
-    for step, (trigger, _actor, payload) in enumerate(MOVES):
-        for case_id in range(1, n_cases + 1):
-            clock_id += 1
+def _copy(source: Path, target: Path) -> None:
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+
+
+FLOOR_STEPS = [
+    # (state entered, its department and role, its calendar, target minutes; None: the case closes)
+    ("collection", "logistics", "dispatcher", "ekb_logistics", 960.0),
+    ("refund", "accounting", "accountant", "msk_office", 480.0),
+    ("closed", None, None, None, None),
+]
+"""Where ``MOVES`` take a return case in the example company (the floor writes these rows)."""
+STEP_TIMERS = [(TimerKind.WARNING, 0, 29), (TimerKind.BREACH, 0, 48), *[(TimerKind.ESCALATION, n, 24 * n + 29)
+                                                                          for n in (1, 2, 3)]]
+"""A step clock's timers: kind, level, hours after the step starts (about the engine's)."""
+TOLD = {"step_changed": ("ivanov",), "resolved": ("kuznetsova", "smirnov", "ivanov")}
+"""Who the example company tells of a return case's step and of its end (one e-mail each)."""
+
+
+class Floor:
+    """The rows the engine writes per trigger, in plain sqlite3 on a copy of the engine's database
+    as its triggers found it: read the case and its open step clock, stop the clock, cancel the
+    step's timers, append the event; then either start the next step (its clock, five timers, the
+    case row, the department joining, one message) or close the case (its whole-case clock stopped,
+    its timers cancelled, the case row, three messages). Same connection settings as the engine's."""
+
+    def __init__(self, db: Path, company: Company) -> None:
+        self.conn = conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        calendars = [company.calendars[calendar] for _, _, _, calendar, _ in FLOOR_STEPS if calendar is not None]
+        conn.executemany(  # the calendar versions the engine registers as it goes (not timed)
+            "insert or ignore into calendar_versions values (?, ?, ?, ?)",
+            [(c.fingerprint, c.name, json.dumps(c.config.model_dump(mode="json")), _ts(START)) for c in calendars],
+        )
+        self.fingerprints = {calendar.name: calendar.fingerprint for calendar in calendars}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def fire_step(self, step: int, ids: list[int]) -> None:
+        conn, fingerprints = self.conn, self.fingerprints
+        trigger, actor, payload = MOVES[step]
+        now = START + timedelta(hours=step + 1)
+        ts = _ts(now)
+        state, department, role, calendar, target = FLOOR_STEPS[step]
+        for case_id in ids:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("select id, state, version, data from cases where id = ?", (case_id,)).fetchone()
+            _, from_state, version, data = conn.execute(
+                "select id, state, version, data from cases where id = ?", (case_id,)
+            ).fetchone()
+            clock_id, since = conn.execute(
+                "select id, running_since from sla_clocks where case_id = ? and kind = 'step' and stopped_at is null "
+                "order by id desc limit 1",
+                (case_id,),
+            ).fetchone()
             conn.execute(
-                "update sla_clocks set stopped_at = ?, status = 'met', used_minutes = 60 where id = ?",
-                (ts, clock_id - 1),
-            )
-            conn.execute(
-                "update timers set status = 'cancelled' where case_id = ? and state = ? and status = 'pending'",
-                (case_id, "s"),
-            )
-            conn.execute(
-                "insert into case_events (case_id, seq, at, actor, trigger, from_state, to_state, payload, "
-                "source) values (?, ?, ?, 'a', ?, 'x', 'y', ?, 'bench')",
-                (case_id, step + 2, ts, trigger, json.dumps(payload)),
-            )
-            conn.execute(
-                "update cases set state = 'y', data = ?, version = ?, updated_at = ?, due_at = ? "
-                "where id = ? and version = ?",
-                (json.dumps({**DATA, **payload}), step + 2, ts, ts, case_id, step + 1),
+                "update sla_clocks set used_minutes = 60, stopped_at = ?, paused_since = null, status = 'met' "
+                "where id = ?",
+                (ts, clock_id),
             )
             conn.execute(
-                "insert into sla_clocks (id, case_id, kind, state, event_seq, department, calendar, "
-                "calendar_fingerprint, target_minutes, warn_fraction, started_at, running_since, deadline_at, "
-                "warn_at, used_minutes, status) values (?, ?, 'step', 'y', ?, 'logistics', 'c', 'c', 480, 0.75, "
-                "?, ?, ?, ?, 0, 'running')",
-                (clock_id, case_id, step + 2, ts, ts, ts, ts),
+                "update timers set status = 'cancelled', lease_until = null, lease_owner = null "
+                "where case_id = ? and state = ? and status = 'pending'",
+                (case_id, from_state),
             )
-            conn.executemany(
-                "insert into timers (case_id, clock_id, kind, level, state, due_at, status, attempts) "
-                "values (?, ?, ?, 0, 'y', ?, 'pending', 0)",
-                [
-                    (case_id, clock_id, kind, ts)
-                    for kind in (TimerKind.WARNING, TimerKind.BREACH, *[TimerKind.ESCALATION] * 3)
-                ],
+            seq = version + 1
+            conn.execute(
+                "insert into case_events (case_id, seq, at, actor, trigger, from_state, to_state, payload, source) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, 'api')",
+                (case_id, seq, ts, actor, trigger, from_state, state, json.dumps(payload)),
             )
-            conn.execute("insert or ignore into case_participants values (?, ?, 'owner', ?)", (case_id, f"d{step}", ts))
-            if step == len(MOVES) - 1:  # the case closes: both departments are told (two outbox rows)
-                conn.executemany(
-                    "insert or ignore into outbox_messages (dedupe_key, case_id, kind, level, recipient, channel, "
-                    "locale, context, urgent, status, created_at, next_attempt_at, attempts) "
-                    "values (?, ?, 'resolved', 0, ?, 'email', 'ru', ?, 0, 'pending', ?, ?, 0)",
-                    [(f"{case_id}-{who}", case_id, who, CONTEXT, ts, ts) for who in ("head1", "head2")],
+            data = json.dumps({**json.loads(data), **payload})
+            if department is None:  # the case closes
+                (whole,) = conn.execute(
+                    "select id from sla_clocks where case_id = ? and kind = 'case'", (case_id,)
+                ).fetchone()
+                conn.execute(
+                    "update sla_clocks set used_minutes = 180, stopped_at = ?, paused_since = null, status = 'met' "
+                    "where id = ?",
+                    (ts, whole),
                 )
+                conn.execute(
+                    "update timers set status = 'cancelled', lease_until = null, lease_owner = null "
+                    "where clock_id = ? and status = 'pending'",
+                    (whole,),
+                )
+                conn.execute(
+                    "update cases set state = ?, data = ?, owner_department = null, owner_role = null, "
+                    "owner_person = null, due_at = null, version = ?, updated_at = ?, closed_at = ? "
+                    "where id = ? and version = ?",
+                    (state, data, seq, ts, ts, case_id, version),
+                )
+                _tell(conn, "resolved", f"case={case_id}", case_id, ts)
+            else:
+                deadline, warn_at = _ts(now + timedelta(hours=48)), _ts(now + timedelta(hours=29))
+                (new_clock,) = conn.execute(
+                    "insert into sla_clocks (case_id, kind, state, event_seq, department, role, person, calendar, "
+                    "calendar_fingerprint, target_minutes, warn_fraction, started_at, running_since, deadline_at, "
+                    "warn_at, used_minutes, paused_since, stopped_at, status) values (?, 'step', ?, ?, ?, ?, null, "
+                    "?, ?, ?, 0.75, ?, ?, ?, ?, 0, null, null, 'running') returning id",
+                    (case_id, state, seq, department, role, calendar, fingerprints[calendar], target, ts, ts,
+                     deadline, warn_at),
+                ).fetchone()
+                conn.executemany(
+                    "insert into timers (case_id, clock_id, kind, level, trigger, state, due_at, status, fired_at, "
+                    "lease_until, lease_owner, attempts, last_error) values (?, ?, ?, ?, null, ?, ?, 'pending', null, "
+                    "null, null, 0, null)",
+                    [(case_id, new_clock, str(kind), level, state, _ts(now + timedelta(hours=hours)))
+                     for kind, level, hours in STEP_TIMERS],
+                )
+                conn.execute(
+                    "update cases set state = ?, data = ?, owner_department = ?, owner_role = ?, owner_person = null, "
+                    "due_at = ?, version = ?, updated_at = ?, closed_at = null where id = ? and version = ?",
+                    (state, data, department, role, deadline, seq, ts, case_id, version),
+                )
+                conn.execute(
+                    "insert into case_participants (case_id, department, role, since) values (?, ?, 'owner', ?) "
+                    "on conflict (case_id, department) do nothing",
+                    (case_id, department, ts),
+                )
+                _tell(conn, "step_changed", f"case={case_id}|event={seq}", case_id, ts)
             conn.execute("COMMIT")
-            fired += 1
-    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
-    conn.close()
-    return elapsed, fired, cpu
+
+
+def _tell(conn: sqlite3.Connection, kind: str, key: str, case_id: int, ts: str) -> None:
+    conn.executemany(
+        "insert into outbox_messages (dedupe_key, case_id, kind, level, recipient, channel, locale, context, urgent, "
+        "status, created_at, next_attempt_at, attempts, last_error, sent_at, lease_owner, lease_until) "
+        "values (?, ?, ?, 0, ?, 'email', 'ru', ?, 0, 'pending', ?, ?, 0, null, null, null, null) "
+        "on conflict do nothing",
+        [(f"{kind}|{key}|L0|{who}|email", case_id, kind, who, CONTEXT, ts, ts) for who in TOLD[kind]],
+    )
+
+
+def _ts(instant: datetime) -> str:
+    """As the engine stores an instant on SQLite (UTC wall time, microseconds)."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def main() -> None:
@@ -219,37 +327,40 @@ def main() -> None:
                     "bench": "engine_pg",
                     "cases": n_cases,
                     "triggers": 3 * n_cases,
-                    **{key: round(value) for key, value in pg.items()},
+                    **{key: value if isinstance(value, bool) else round(value, 2 if "cpu" in key else None)
+                       for key, value in pg.items()},
                     "floor_fraction_1conn": round(one / floor, 2),
                     "scaling_4conn": round(four / one, 2),
                     "target_floor_fraction_1conn": 0.5,
                     "target_scaling_4conn": 3,
-                    "ok": one >= 0.5 * floor and four >= 3 * one,
+                    "ok": one >= 0.5 * floor and four >= 3 * one and pg["pg_same_rows"],
                 }
             )
         )
         return
     n_cases = args.cases or (300 if args.quick else 3000)
     with tempfile.TemporaryDirectory() as tmp:
-        elapsed, fired, rows, cpu = engine_run(Path(tmp) / "engine.db", n_cases)
-        floor_elapsed, floor_fired, floor_cpu = floor_run(Path(tmp) / "floor.db", n_cases)
-    per_s = fired / elapsed
-    floor_per_s = floor_fired / floor_elapsed
-    print(f"engine: {fired} triggers in {elapsed:.2f}s; rows after: {rows}")
-    print(f"floor:  {floor_fired} triggers' rows in {floor_elapsed:.2f}s (plain sqlite3, a transaction each)")
+        engine_db, floor_db = Path(tmp) / "engine.db", Path(tmp) / "floor.db"
+        engine, floor = run(engine_db, floor_db, n_cases)
+        rows, floor_rows = row_counts(engine_db), row_counts(floor_db)
+    per_s, floor_per_s = engine.fired / engine.seconds, floor.fired / floor.seconds
+    print(f"engine: {engine.fired} triggers in {engine.seconds:.2f}s; rows after: {rows}")
+    print(f"floor:  {floor.fired} triggers' rows in {floor.seconds:.2f}s (plain sqlite3, a transaction each, "
+          f"{CHUNK} triggers in turn with the engine); rows after: {floor_rows}")
     print(
         json.dumps(
             {
                 "bench": "engine",
                 "cases": n_cases,
-                "triggers": fired,
+                "triggers": engine.fired,
                 "triggers_per_s": round(per_s),
                 "floor_per_s": round(floor_per_s),
                 "floor_ratio": round(floor_per_s / per_s, 2),
-                "cpu_ms_per_trigger": round(1000 * cpu / fired, 2),
-                "floor_cpu_ms_per_trigger": round(1000 * floor_cpu / floor_fired, 2),
+                "cpu_ms_per_trigger": round(1000 * engine.cpu / engine.fired, 2),
+                "floor_cpu_ms_per_trigger": round(1000 * floor.cpu / floor.fired, 2),
+                "same_rows": rows == floor_rows,
                 "target_ratio": 2.5,
-                "ok": floor_per_s / per_s <= 2.5,
+                "ok": floor_per_s / per_s <= 2.5 and rows == floor_rows,
             }
         )
     )

@@ -10,43 +10,83 @@ import json
 import multiprocessing
 import time
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+from sqlalchemy.orm import Session, sessionmaker
 
-from bench.engine import CONTEXT, DATA, MOVES, START, fire_all, open_cases
-from core.vocabulary import TimerKind
+from bench.engine import (
+    CHUNK,
+    CONTEXT,
+    DATA,
+    FLOOR_STEPS,
+    MOVES,
+    START,
+    STEP_TIMERS,
+    TABLES,
+    TOLD,
+    Loop,
+    fire_all,
+    fire_step,
+    open_cases,
+)
 from org.chart import Company
 from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, migrate, session_factory
 
+CONTEXT_DOC = Jsonb(json.loads(CONTEXT))
+
 
 def pg_run(admin_url: str, n_cases: int) -> dict[str, float]:
-    """{pg_triggers_per_s_1conn, pg_triggers_per_s_4conn, pg_floor_per_s} for ``n_cases`` cases
-    (three triggers each) per run."""
+    """{pg_same_rows, pg_triggers_per_s_1conn, pg_triggers_per_s_4conn, pg_floor_per_s} for
+    ``n_cases`` cases (three triggers each) per run; ``pg_same_rows``: the floor's cases ended with
+    as many rows in each table as the same cases moved by the engine on one connection."""
     company = load_company(EXAMPLE_COMPANY)
-    engine_db, floor_db = _create_pg(admin_url), _create_pg(admin_url)
+    engine_db, floor_db = _create_pg(admin_url), ("", "")
     try:
         migrate(engine_db[1])
-        migrate(floor_db[1])
         engine = make_engine(engine_db[1])
         ids = open_cases(session_factory(engine), company, 2 * n_cases)
-        one_s, one_fired = fire_all(session_factory(engine), company, ids[:n_cases])
+        engine.dispose()  # (a template database has no connections)
+        floor_db = _create_pg(admin_url, template=engine_db[0])  # the floor's triggers find the same rows
+        one, floor = run_pg_interleaved(session_factory(engine), company, PgFloor(floor_db[1], company), ids[:n_cases])
         engine.dispose()  # the workers fork: each makes its own engine
         four_s, four_fired = _fire_in_processes(engine_db[1], company, ids[n_cases:], 4)
-        floor_s, floor_fired = pg_floor_run(floor_db[1], n_cases)
+        same_rows = pg_row_counts(engine_db[1], ids[:n_cases]) == pg_row_counts(floor_db[1], ids[:n_cases])
     finally:
         _drop_pg(admin_url, engine_db[0])
-        _drop_pg(admin_url, floor_db[0])
-    print(f"pg engine: {one_fired} triggers in {one_s:.2f}s on 1 connection, {four_fired} in {four_s:.2f}s on 4")
-    print(f"pg floor:  {floor_fired} triggers' rows in {floor_s:.2f}s (psycopg pipeline, a transaction each)")
+        if floor_db[0]:
+            _drop_pg(admin_url, floor_db[0])
+    print(f"pg engine: {one.fired} triggers in {one.seconds:.2f}s on 1 connection, {four_fired} in {four_s:.2f}s on 4")
+    print(f"pg floor:  {floor.fired} triggers' rows in {floor.seconds:.2f}s (psycopg pipeline, a transaction each, "
+          f"{CHUNK} triggers in turn with the engine on 1 connection)")
     return {
-        "pg_triggers_per_s_1conn": one_fired / one_s,
+        "pg_same_rows": same_rows,
+        "pg_triggers_per_s_1conn": one.fired / one.seconds,
         "pg_triggers_per_s_4conn": four_fired / four_s,
-        "pg_floor_per_s": floor_fired / floor_s,
+        "pg_floor_per_s": floor.fired / floor.seconds,
+        "pg_cpu_ms_per_trigger_1conn": 1000 * one.cpu / one.fired,
+        "pg_floor_cpu_ms_per_trigger": 1000 * floor.cpu / floor.fired,
     }
+
+
+def run_pg_interleaved(
+    factory: sessionmaker[Session], company: Company, floor: PgFloor, ids: list[int]
+) -> tuple[Loop, Loop]:
+    """The engine on one connection and the floor, ``CHUNK`` triggers at a time in turn (as on SQLite)."""
+    engine_loop, floor_loop = Loop(), Loop()
+    for step in range(len(MOVES)):
+        for at in range(0, len(ids), CHUNK):
+            chunk = ids[at : at + CHUNK]
+            with engine_loop.timing(len(chunk)):
+                fire_step(factory, company, step, chunk)
+            with floor_loop.timing(len(chunk)):
+                floor.fire_step(step, chunk)
+    floor.close()
+    return engine_loop, floor_loop
 
 
 def _fire_in_processes(url: str, company: Company, ids: list[int], workers: int) -> tuple[float, int]:
@@ -76,92 +116,131 @@ def _worker(url: str, company: Company, ids: list[int], barrier: Any, results: A
     engine.dispose()
 
 
-def pg_floor_run(url: str, n_cases: int) -> tuple[float, int]:
-    """`bench.engine.floor_run`'s rows per trigger, written with psycopg in pipeline mode."""
-    conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
-    with conn.pipeline():
-        conn.execute(
-            "insert into case_type_versions (fingerprint, name, definition, created_at) "
-            "values ('f', 'return', '{}', %s)",
-            (START,),
-        )
-        conn.execute(
-            "insert into calendar_versions (fingerprint, name, config, created_at) values ('c', 'c', '{}', %s)",
-            (START,),
-        )
-        conn.cursor().executemany(
-            "insert into cases (id, case_type, definition_fingerprint, state, data, requester, performer, "
-            "owner_department, version, opened_at, updated_at) values (%s, 'return', 'f', 'inspection', %s, 'sales', "
-            "'warehouse', 'warehouse', 1, %s, %s)",
-            [(i, Jsonb(DATA), START, START) for i in range(1, n_cases + 1)],
+class PgFloor:
+    """`bench.engine.Floor`'s rows per trigger on a copy of the engine's database as its triggers
+    found it, written with psycopg in pipeline mode: a trigger's statements are sent without
+    waiting (rows are found by subqueries, not read back) and synced once, at its commit."""
+
+    OPEN_STEP = ("(select id from sla_clocks where case_id = %s and kind = 'step' and stopped_at is null "
+                 "order by id desc limit 1)")
+    WHOLE_CASE = "(select id from sla_clocks where case_id = %s and kind = 'case')"
+
+    def __init__(self, url: str, company: Company) -> None:
+        self.conn = conn = psycopg.connect(_plain(url))
+        calendars = [company.calendars[calendar] for _, _, _, calendar, _ in FLOOR_STEPS if calendar is not None]
+        conn.cursor().executemany(  # the calendar versions the engine registers as it goes (not timed)
+            "insert into calendar_versions values (%s, %s, %s, %s) on conflict do nothing",
+            [(c.fingerprint, c.name, Jsonb(c.config.model_dump(mode="json")), START) for c in calendars],
         )
         conn.commit()
-    fired = clock_id = 0
-    ts = START
-    began = time.perf_counter()
-    for step, (trigger, _actor, payload) in enumerate(MOVES):
-        for case_id in range(1, n_cases + 1):
-            clock_id += 1
+        self.fingerprints = {calendar.name: calendar.fingerprint for calendar in calendars}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def fire_step(self, step: int, ids: list[int]) -> None:
+        conn, fingerprints, open_step, whole_case = self.conn, self.fingerprints, self.OPEN_STEP, self.WHOLE_CASE
+        trigger, actor, payload = MOVES[step]
+        now = START + timedelta(hours=step + 1)
+        state, department, role, calendar, target = FLOOR_STEPS[step]
+        from_state = "inspection" if step == 0 else FLOOR_STEPS[step - 1][0]
+        data = Jsonb({**DATA, **{key: value for _, _, earlier in MOVES[: step + 1] for key, value in earlier.items()}})
+        seq = step + 2
+        for case_id in ids:
             with conn.pipeline():
                 conn.execute("select id, state, version, data from cases where id = %s for update", (case_id,))
                 conn.execute(
-                    "update sla_clocks set stopped_at = %s, status = 'met', used_minutes = 60 where id = %s",
-                    (ts, clock_id - 1),
+                    "update sla_clocks set used_minutes = 60, stopped_at = %s, paused_since = null, status = 'met' "
+                    f"where id = {open_step}",
+                    (now, case_id),
                 )
                 conn.execute(
-                    "update timers set status = 'cancelled' where case_id = %s and state = %s and status = 'pending'",
-                    (case_id, "s"),
+                    "update timers set status = 'cancelled', lease_until = null, lease_owner = null "
+                    "where case_id = %s and state = %s and status = 'pending'",
+                    (case_id, from_state),
                 )
                 conn.execute(
-                    "insert into case_events (case_id, seq, at, actor, trigger, from_state, to_state, "
-                    "payload, source) values (%s, %s, %s, 'a', %s, 'x', 'y', %s, 'bench')",
-                    (case_id, step + 2, ts, trigger, Jsonb(payload)),
+                    "insert into case_events (case_id, seq, at, actor, trigger, from_state, to_state, payload, "
+                    "source) values (%s, %s, %s, %s, %s, %s, %s, %s, 'api')",
+                    (case_id, seq, now, actor, trigger, from_state, state, Jsonb(payload)),
                 )
-                conn.execute(
-                    "update cases set state = 'y', data = %s, version = %s, updated_at = %s, due_at = %s "
-                    "where id = %s and version = %s",
-                    (Jsonb({**DATA, **payload}), step + 2, ts, ts, case_id, step + 1),
-                )
-                conn.execute(
-                    "insert into sla_clocks (id, case_id, kind, state, event_seq, department, calendar, "
-                    "calendar_fingerprint, target_minutes, warn_fraction, started_at, running_since, deadline_at, "
-                    "warn_at, used_minutes, status) values (%s, %s, 'step', 'y', %s, 'logistics', 'c', 'c', 480, "
-                    "0.75, %s, %s, %s, %s, 0, 'running')",
-                    (clock_id, case_id, step + 2, ts, ts, ts, ts),
-                )
-                conn.cursor().executemany(
-                    "insert into timers (case_id, clock_id, kind, level, state, due_at, status, attempts) "
-                    "values (%s, %s, %s, 0, 'y', %s, 'pending', 0)",
-                    [
-                        (case_id, clock_id, str(kind), ts)
-                        for kind in (TimerKind.WARNING, TimerKind.BREACH, *[TimerKind.ESCALATION] * 3)
-                    ],
-                )
-                conn.execute(
-                    "insert into case_participants values (%s, %s, 'owner', %s) on conflict do nothing",
-                    (case_id, f"d{step}", ts),
-                )
-                if step == len(MOVES) - 1:
-                    conn.cursor().executemany(
-                        "insert into outbox_messages (dedupe_key, case_id, kind, level, recipient, channel, locale, "
-                        "context, urgent, status, created_at, next_attempt_at, attempts) values (%s, %s, 'resolved', "
-                        "0, %s, 'email', 'ru', %s, false, 'pending', %s, %s, 0) on conflict do nothing",
-                        [
-                            (f"{case_id}-{who}", case_id, who, Jsonb(json.loads(CONTEXT)), ts, ts)
-                            for who in ("head1", "head2")
-                        ],
+                if department is None:  # the case closes
+                    conn.execute(
+                        "update sla_clocks set used_minutes = 180, stopped_at = %s, paused_since = null, "
+                        f"status = 'met' where id = {whole_case}",
+                        (now, case_id),
                     )
+                    conn.execute(
+                        "update timers set status = 'cancelled', lease_until = null, lease_owner = null "
+                        f"where clock_id = {whole_case} and status = 'pending'",
+                        (case_id,),
+                    )
+                    conn.execute(
+                        "update cases set state = %s, data = %s, owner_department = null, owner_role = null, "
+                        "owner_person = null, due_at = null, version = %s, updated_at = %s, closed_at = %s "
+                        "where id = %s and version = %s",
+                        (state, data, seq, now, now, case_id, seq - 1),
+                    )
+                    _pg_tell(conn, "resolved", f"case={case_id}", case_id, now)
+                else:
+                    deadline = now + timedelta(hours=48)
+                    conn.execute(
+                        "insert into sla_clocks (case_id, kind, state, event_seq, department, role, person, "
+                        "calendar, calendar_fingerprint, target_minutes, warn_fraction, started_at, running_since, "
+                        "deadline_at, warn_at, used_minutes, paused_since, stopped_at, status) values (%s, 'step', "
+                        "%s, %s, %s, %s, null, %s, %s, %s, 0.75, %s, %s, %s, %s, 0, null, null, 'running')",
+                        (case_id, state, seq, department, role, calendar, fingerprints[calendar], target, now, now,
+                         deadline, now + timedelta(hours=29)),
+                    )
+                    conn.cursor().executemany(
+                        "insert into timers (case_id, clock_id, kind, level, trigger, state, due_at, status, "
+                        "fired_at, lease_until, lease_owner, attempts, last_error) values (%s, "
+                        "currval(pg_get_serial_sequence('sla_clocks', 'id')), %s, %s, null, %s, %s, 'pending', "
+                        "null, null, null, 0, null)",
+                        [(case_id, str(kind), level, state, now + timedelta(hours=hours))
+                         for kind, level, hours in STEP_TIMERS],
+                    )
+                    conn.execute(
+                        "update cases set state = %s, data = %s, owner_department = %s, owner_role = %s, "
+                        "owner_person = null, due_at = %s, version = %s, updated_at = %s, closed_at = null "
+                        "where id = %s and version = %s",
+                        (state, data, department, role, deadline, seq, now, case_id, seq - 1),
+                    )
+                    conn.execute(
+                        "insert into case_participants (case_id, department, role, since) values (%s, %s, 'owner', "
+                        "%s) on conflict (case_id, department) do nothing",
+                        (case_id, department, now),
+                    )
+                    _pg_tell(conn, "step_changed", f"case={case_id}|event={seq}", case_id, now)
                 conn.commit()
-            fired += 1
-    elapsed = time.perf_counter() - began
-    conn.close()
-    return elapsed, fired
 
 
-def _create_pg(admin_url: str) -> tuple[str, str]:
+def _pg_tell(conn: psycopg.Connection[Any], kind: str, key: str, case_id: int, now: datetime) -> None:
+    conn.cursor().executemany(
+        "insert into outbox_messages (dedupe_key, case_id, kind, level, recipient, channel, locale, context, urgent, "
+        "status, created_at, next_attempt_at, attempts, last_error, sent_at, lease_owner, lease_until) values "
+        "(%s, %s, %s, 0, %s, 'email', 'ru', %s, false, 'pending', %s, %s, 0, null, null, null, null) "
+        "on conflict do nothing",
+        [(f"{kind}|{key}|L0|{who}|email", case_id, kind, who, CONTEXT_DOC, now, now) for who in TOLD[kind]],
+    )
+
+
+def pg_row_counts(url: str, ids: list[int]) -> dict[str, int]:
+    with psycopg.connect(_plain(url)) as conn:
+        return {
+            table: conn.execute(f"select count(*) from {table} where {key} = any(%s)", (ids,)).fetchone()[0]
+            for table, key in (("cases", "id"), *[(table, "case_id") for table in TABLES[1:]])
+        }
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _create_pg(admin_url: str, template: str | None = None) -> tuple[str, str]:
     name = f"bench_engine_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from math import isfinite
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -244,9 +245,19 @@ def blank(value: Any) -> bool:
 
 
 def plain_json(value: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``value`` as JSON would give it back (a copy), or `InvalidData` if it is not plain JSON."""
     if not isinstance(value, Mapping):
         raise InvalidData(f"{what} must be a JSON object, got {type(value).__name__}")
+    if all(type(key) is str and _flat(item) for key, item in value.items()):
+        return dict(value)  # the usual payload: what the round trip below would return, without it
     try:
         return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
     except (TypeError, ValueError) as exc:
         raise InvalidData(f"{what} is not plain JSON: {exc}") from None
+
+
+def _flat(value: Any) -> bool:
+    """A value JSON gives back unchanged: a string, an integer, a boolean, null or a finite float
+    (exactly those types: a subclass, such as an enum member, comes back as its base type)."""
+    kind = type(value)
+    return kind is str or kind is int or kind is bool or value is None or (kind is float and isfinite(value))

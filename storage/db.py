@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 if TYPE_CHECKING:
     from alembic.config import Config
 from storage.deferred import pipeline_writes
-from storage.faults import guard_sqlite_file, reconnect_after_server_faults
+from storage.faults import guard_sqlite_file, ping_when_idle, reconnect_after_server_faults
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -49,8 +49,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     # No JIT compilation: it pays off for long analytic queries, and costs the app's short ones
     # 30-90 ms each once their estimate passes jit_above_cost (a board's count, bench/dashboard.py).
-    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **kwargs)
+    engine = create_engine(url, connect_args={"options": "-c jit=off"}, **kwargs)
     reconnect_after_server_faults(engine)
+    ping_when_idle(engine)  # not pool_pre_ping: a round trip per transaction (see there)
     pipeline_writes(engine)
     return engine
 

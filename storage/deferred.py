@@ -51,9 +51,14 @@ def pipeline_writes(engine: Engine) -> None:
     event.listen(engine, "rollback_savepoint", _drop_savepoint)
 
 
+def pipelined(conn: Connection) -> bool:
+    """Whether writes may wait on ``conn`` now (its engine pipelines, and a transaction is open)."""
+    return conn.engine in _PIPELINED and conn.in_transaction() and not conn._is_autocommit_isolation()
+
+
 def defer(conn: Connection, driver: DBAPIConnection, write: Write) -> None:
     """Queue ``write`` on a pipelined engine; elsewhere run it now (and check it)."""
-    if conn.engine not in _PIPELINED or not conn.in_transaction() or conn._is_autocommit_isolation():
+    if not pipelined(conn):
         cursor = _send(conn, driver, write)
         _check(write, cursor)
         cursor.close()

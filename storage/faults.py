@@ -182,6 +182,42 @@ database was made read-only: the session keeps that setting), admin/crash shutdo
 connect now. Treated as disconnects, so the pool opens fresh connections once the fault clears."""
 
 
+PING_IDLE_AFTER = 1.0
+"""Seconds a pooled PostgreSQL connection may rest before its next checkout asks the server
+whether it is still there (`ping_when_idle`)."""
+_LAST_CHECKIN = "slaflow.last_checkin"
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = PING_IDLE_AFTER) -> None:
+    """Ping a pooled connection at checkout only if it rested longer than ``idle_seconds``.
+
+    Why: ``pool_pre_ping`` pings at every checkout, one round trip of the ~6 a trigger waits for
+    on PostgreSQL (bench/engine.py --pg); a connection used a moment ago is almost surely alive.
+    The price: after the server restarts, a connection that rested less than ``idle_seconds``
+    fails its first statement (the request answers 503, `UNAVAILABLE`), and that failure marks
+    every connection of the pool as stale (`reconnect_after_server_faults`), so the next
+    checkouts reconnect. A ping that fails discards the connection and the pool opens another."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info[_LAST_CHECKIN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        rested = record.info.get(_LAST_CHECKIN)  # none: connected for this checkout
+        if rested is None or time.monotonic() - rested <= idle_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            raise sa_exc.DisconnectionError()  # the pool discards it and opens a fresh connection
+
+
 def reconnect_after_server_faults(engine: Engine) -> None:
     @event.listens_for(engine, "handle_error")
     def _handle_error(context: Any) -> None:

@@ -50,7 +50,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import SelectBase
 from sqlalchemy.types import TypeEngine
 
-from storage.deferred import QUEUED, Write, defer, run_with_queue
+from storage.deferred import QUEUED, Write, defer, pipelined, run_with_queue
 from storage.models.base import UtcDateTime
 
 Processor = Callable[[Any], Any] | None
@@ -89,6 +89,7 @@ class _Compiled:
         self._one = len(keys) == 1
         self._processed = [(n, slot.process) for n, slot in enumerate(self.slots)
                            if slot.key is not None and slot.process is not None]
+        self._converters: list[tuple[int, Callable[[Any], Any]]] = []
 
     def parameters(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         got = () if self._get is None else (self._get(params),) if self._one else self._get(params)
@@ -106,11 +107,16 @@ class _Compiled:
         assert self.row_type is not None
         if self.results is None:
             codes = [column[1] for column in cursor.description or ()]
-            self.results = tuple(type_.result_processor(self.dialect, code)
+            self.results = tuple(_result_processor(type_, self.dialect, code)
                                  for type_, code in zip(self.column_types, codes, strict=True))
-        results, row_type = self.results, self.row_type
-        return [row_type(*[value if process is None else process(value)
-                           for value, process in zip(raw, results, strict=True)]) for raw in raws]
+            self._converters = [(n, process) for n, process in enumerate(self.results) if process is not None]
+        row_type, converters, rows = self.row_type, self._converters, []
+        for raw in raws:
+            values = list(raw)
+            for n, process in converters:
+                values[n] = process(values[n])
+            rows.append(row_type(*values))
+        return rows
 
 
 class Prepared:
@@ -131,32 +137,38 @@ class Prepared:
         return compiled
 
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[_Compiled, DBAPICursor]:
-        conn, driver = _connection(session)
+        conn, driver, pipelined = _connection(session)
         compiled = self._compiled(conn.dialect)
         parameters = compiled.parameters(params)
-        if QUEUED in conn.info:  # writes wait for this statement: one pipeline (storage.deferred)
+        if pipelined and QUEUED in conn.info:  # writes wait for this statement: one pipeline (storage.deferred)
             return compiled, run_with_queue(conn, driver, Write(compiled.sql, parameters))
-        cursor = driver.cursor()
-        try:
-            cursor.execute(compiled.sql, parameters)
-        except BaseException as exc:
-            _raise_as_sqlalchemy(conn, exc, compiled.sql, parameters, cursor)
-        return compiled, cursor
+        return compiled, _execute(conn, driver, compiled.sql, parameters)
 
     def later(self, session: Session, params: Mapping[str, Any], check: Callable[[int], None] | None = None) -> None:
         """Run it when the transaction next talks to the database (on PostgreSQL, in one pipeline
         with what else waits; on SQLite now): for a write whose result nobody reads. ``check`` gets
         its row count then."""
-        conn, driver = _connection(session)
+        conn, driver, pipelined = _connection(session)
         compiled = self._compiled(conn.dialect)
-        defer(conn, driver, Write(compiled.sql, compiled.parameters(params), check=check))
+        if pipelined:
+            defer(conn, driver, Write(compiled.sql, compiled.parameters(params), check=check))
+            return
+        cursor = _execute(conn, driver, compiled.sql, compiled.parameters(params))
+        if check is not None:
+            check(int(cursor.rowcount))
+        cursor.close()
 
     def later_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         """`execute_many`, sent as `later` sends."""
-        if rows:
-            conn, driver = _connection(session)
-            compiled = self._compiled(conn.dialect)
-            defer(conn, driver, Write(compiled.sql, [compiled.parameters(row) for row in rows], many=True))
+        if not rows:
+            return
+        conn, driver, pipelined = _connection(session)
+        compiled = self._compiled(conn.dialect)
+        batch = [compiled.parameters(row) for row in rows]
+        if pipelined:
+            defer(conn, driver, Write(compiled.sql, batch, many=True))
+        else:
+            _execute(conn, driver, compiled.sql, batch, many=True).close()
 
     def execute(self, session: Session, params: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed."""
@@ -189,18 +201,26 @@ class Prepared:
         """Run it once per row, in one driver call (PostgreSQL pipelines them)."""
         if not rows:
             return
-        conn, driver = _connection(session)
+        conn, driver, pipelined = _connection(session)
         compiled = self._compiled(conn.dialect)
         batch = [compiled.parameters(row) for row in rows]
-        if QUEUED in conn.info:
+        if pipelined and QUEUED in conn.info:
             run_with_queue(conn, driver, Write(compiled.sql, batch, many=True)).close()
             return
-        cursor = driver.cursor()
-        try:
-            cursor.executemany(compiled.sql, batch)  # type: ignore[arg-type]
-        except BaseException as exc:
-            _raise_as_sqlalchemy(conn, exc, compiled.sql, batch, cursor)
-        cursor.close()
+        _execute(conn, driver, compiled.sql, batch, many=True).close()
+
+
+def _execute(conn: Connection, driver: DBAPIConnection, sql: str, parameters: Any, many: bool = False) -> DBAPICursor:
+    """``sql`` on a cursor of its own, now; its error as SQLAlchemy's."""
+    cursor = driver.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+    except BaseException as exc:
+        _raise_as_sqlalchemy(conn, exc, sql, parameters, cursor)
+    return cursor
 
 
 def prepared_insert(
@@ -236,20 +256,22 @@ def one_of(column: ColumnElement[Any], name: str) -> dict[str, ColumnElement[boo
 _CONNECTION = "slaflow.prepared.connection"
 
 
-def _connection(session: Session) -> tuple[Connection, DBAPIConnection]:
-    """The session's connection and its driver connection, looked up once per transaction
-    (``Session.connection()`` costs more than running a statement on SQLite)."""
+def _connection(session: Session) -> tuple[Connection, DBAPIConnection, bool]:
+    """The session's connection, its driver connection and whether its writes may wait
+    (`storage.deferred.pipelined`), looked up once per transaction (``Session.connection()``
+    costs more than running a statement on SQLite)."""
     transaction = session.get_nested_transaction() or session.get_transaction()
-    cached = session.info.get(_CONNECTION)
+    cached: tuple[Any, tuple[Connection, DBAPIConnection, bool]] | None = session.info.get(_CONNECTION)
     if cached is not None and transaction is not None and cached[0] is transaction:
-        return cached[1], cached[2]
+        return cached[1]
     # Begins the transaction if none has begun, and a savepoint the session began since (the
     # session emits SAVEPOINT only when next asked for its connection): keyed by the innermost.
     conn = session.connection()
     driver = conn.connection.dbapi_connection
     assert driver is not None
-    session.info[_CONNECTION] = (session.get_nested_transaction() or session.get_transaction(), conn, driver)
-    return conn, driver
+    found = (conn, driver, pipelined(conn))
+    session.info[_CONNECTION] = (session.get_nested_transaction() or session.get_transaction(), found)
+    return found
 
 
 def _raise_as_sqlalchemy(conn: Connection, exc: BaseException, sql: str, params: Any, cursor: DBAPICursor) -> None:
@@ -296,6 +318,21 @@ def _utc_text(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; use an aware UTC datetime")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def sqlite_utc_datetime(value: str | None) -> datetime | None:
+    """What SQLAlchemy's SQLite DATETIME processor followed by `UtcDateTime` reads (an aware UTC
+    datetime), in one call."""
+    if value is None:
+        return None
+    found = datetime.fromisoformat(value)
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+
+
+def _result_processor(type_: TypeEngine[Any], dialect: Dialect, code: Any) -> Processor:
+    if isinstance(type_, UtcDateTime) and dialect.name == "sqlite":
+        return sqlite_utc_datetime  # the same value in one step (a trigger reads ~10 instants)
+    return type_.result_processor(dialect, code)
 
 
 def _slot(param: BindParameter[Any], dialect: Dialect) -> _Slot:

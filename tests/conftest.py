@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
@@ -149,9 +150,15 @@ def _truncate(url: str) -> None:
     engine = _cleaners.get(url)
     if engine is None:
         engine = _cleaners[url] = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("SET LOCAL synchronous_commit = off"))  # nothing to keep: a throwaway database
-        conn.execute(text(_EMPTY_ALL_TABLES.replace(":tables", f"'{children_first}'")))
+    for attempt in (1, 2):  # a fault test may have killed its connection a moment ago (not pinged then)
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("SET LOCAL synchronous_commit = off"))  # nothing to keep: a throwaway database
+                conn.execute(text(_EMPTY_ALL_TABLES.replace(":tables", f"'{children_first}'")))
+            return
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
 
 
 _cleaners: dict[str, Engine] = {}

@@ -4,10 +4,12 @@ to exactly the stored state and SLA records."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
-from core.errors import SlaflowError
-from engine import cases, replay
+from core.errors import InvalidData, SlaflowError
+from core.vocabulary import ParticipantRole
+from engine import cases, records, replay
 from engine.rebuild import rebuild
 from org.chart import Company
 from state_machines.builtin import BUILTIN_TYPES
@@ -172,3 +175,25 @@ def _snapshot(sessions: sessionmaker[Session], case_id: int) -> tuple[object, ..
             session.scalar(select(func.count()).select_from(Timer).where(Timer.case_id == case_id)),
             session.scalar(select(func.count()).select_from(SlaClock).where(SlaClock.case_id == case_id)),
         )
+
+
+_JSON_LEAVES = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+                | st.sampled_from([ParticipantRole.OWNER, (1, 2)]))
+"""Leaves JSON may change (an enum member, a tuple) or refuse (NaN, infinity) among the plain ones."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=3) | st.integers(), _JSON_LEAVES | st.lists(_JSON_LEAVES, max_size=2)
+                             | st.dictionaries(st.text(max_size=2), _JSON_LEAVES, max_size=2), max_size=4))
+def test_plain_json_is_the_json_round_trip(value: dict[Any, Any]) -> None:
+    """Its shortcut for flat payloads gives what the round trip gives, and refuses what it refuses."""
+    try:
+        expected = json.loads(json.dumps(value, allow_nan=False))
+    except ValueError:
+        with pytest.raises(InvalidData, match="payload is not plain JSON"):
+            records.plain_json(value, "payload")
+        return
+    got = records.plain_json(value, "payload")
+    assert got == expected
+    assert [type(item) for item in got.values()] == [type(item) for item in expected.values()]
+    assert got is not value

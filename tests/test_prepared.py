@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.vocabulary import TimerKind, TimerStatus
 from storage.models import Case, CaseTypeVersion, Timer, table
 from storage.models.base import UtcDateTime
-from storage.prepared import Prepared, one_of, prepared_insert, sqlite_utc_text
+from storage.prepared import Prepared, one_of, prepared_insert, sqlite_utc_datetime, sqlite_utc_text
 
 _cases, _timers = table(Case), table(Timer)
 AT = datetime(2026, 3, 29, 0, 30, 15, 123456, tzinfo=UTC)  # the night Europe/Moscow does not move, Paris does
@@ -163,3 +163,21 @@ def test_one_of_selects_exactly_the_listed_ids(sessions: sessionmaker[Session]) 
         ids = list(session.scalars(select(Timer.id).order_by(Timer.id)))
         for listed in ([], [ids[0]], ids[1:4], [ids[5], ids[2], ids[5]], [*ids, 10**9]):
             assert [row.id for row in LISTED.all(session, {"b_ids": listed})] == sorted(set(listed) & set(ids))
+
+
+@settings(max_examples=300, deadline=None)
+@given(moment=st.datetimes(
+    min_value=datetime(1000, 1, 2),  # noqa: DTZ001
+    max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+    timezones=st.sampled_from([UTC, ZoneInfo("Europe/Moscow"), ZoneInfo("America/St_Johns")]),
+), stored_aware=st.booleans())
+def test_the_one_step_sqlite_datetime_read_is_what_sqlalchemy_reads(moment: datetime, stored_aware: bool) -> None:
+    dialect = sqlite.dialect()
+    two_steps = UtcDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    assert two_steps is not None
+    # what the thin path writes, and a text with an offset (a row written by hand)
+    text = moment.isoformat(" ") if stored_aware else sqlite_utc_text(moment)
+    assert text is not None
+    read = sqlite_utc_datetime(text)
+    assert read == two_steps(text) == moment.astimezone(UTC) and read is not None and read.tzinfo is UTC
+    assert sqlite_utc_datetime(None) is None is two_steps(None)
