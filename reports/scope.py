@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from core.clock import ensure_utc
 from org.chart import Company
 from sla import ledger as sla_ledger
-from sla.model import ClockKind
+from sla.model import ClockKind, ClockStatus
 from storage.models import Case, SlaClock
 
 EXEMPTED = "exempted"
@@ -114,6 +114,17 @@ def clock_departments(session: Session, kind: ClockKind) -> list[str]:
     following = select(func.min(later.c.department)).where(later.c.kind == kind, later.c.department > names.c.name)
     names = names.union_all(select(following.scalar_subquery()).where(names.c.name.is_not(None)))
     return [name for name in session.scalars(select(names.c.name)) if name is not None]
+
+
+def breached_if_open(now: datetime) -> ColumnElement[bool]:
+    """An open clock that `sla.compliance.outcome` calls breached at ``now``: recorded as
+    breached, or running (not suspended) past its deadline. The same rule in SQL, so a query
+    reads only these open clocks whole (their lateness is business time, judged in Python,
+    `sla.ledger.judge`) and counts the others, which are running, by department: at 100,000
+    open cases a week's open steps are thousands of rows, almost all running."""
+    return (_clocks.c.status == ClockStatus.BREACHED) | (
+        _clocks.c.paused_since.is_(None) & _clocks.c.deadline_at.is_not(None) & (_clocks.c.deadline_at < now)
+    )
 
 
 def open_by_department(session: Session, where: list[ColumnElement[bool]]) -> dict[str, list[Any]]:
