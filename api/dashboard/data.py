@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import false, func, select
+from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, defer
 
 from duties.config import duties_of
@@ -28,7 +29,7 @@ from org.scope import case_filter, require_readable
 from reports.scope import Scope, report_zone
 from reports.steps import DepartmentFigures, step_figures
 from reports.trend import WeekTrend, weekly_trend
-from sla.model import ClockKind, ClockRecord
+from sla.model import ClockKind, ClockStatus
 from state_machines.schema import CaseTypeDef
 from storage.models import Case, SlaClock
 
@@ -40,9 +41,11 @@ warning figures, and they are listed `PAGE_SIZE` at a time; the rest are counted
 PAGE_SIZE = 100
 """Rows of the board's open-case list on one page (``?page=N``): rendering 500 rows was half the
 board's time (bench/dashboard.py)."""
-OPEN_COUNT_CAP = 10_000
-"""The open-case count is exact up to this many and shown as "10,000+" beyond: counting every
-open case a department head may read is one scope probe per case (seconds at 100,000 open)."""
+OPEN_COUNT_CAP = 1_000
+"""The open-case count is exact up to this many and shown as "1,000+" beyond: counting every
+open case a department head may read is one scope probe per case (seconds at 100,000 open); up
+to 10,000 it still cost a head 20 ms on SQLite and 80 ms on PostgreSQL with 10,000 open
+(bench/dashboard.py), twice the rest of the board's SQL."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,35 +176,69 @@ def open_rows(
     return [open_row(head_of(session, company, case, now, steps.get(case.id))) for case in found]
 
 
+def step_status_sql(step: Any, now: datetime) -> ColumnElement[str]:
+    """`engine.clock_view.step_status` of an open step clock (``step``: a table alias), in SQL:
+    breached by the ledger's rule (recorded, or running past its deadline:
+    `reports.scope.breached_if_open`), paused, untimed (no target), warning (its warning
+    instant passed), else on track. tests/test_dashboard_reads.py holds it to the Python rule."""
+    return sql_case(
+        (
+            (step.c.status == ClockStatus.BREACHED)
+            | (step.c.paused_since.is_(None) & step.c.deadline_at.is_not(None) & (step.c.deadline_at < now)),
+            literal(StepStatus.BREACHED.value),
+        ),
+        (step.c.paused_since.is_not(None), literal(StepStatus.PAUSED.value)),
+        (step.c.target_minutes.is_(None), literal(StepStatus.UNTIMED.value)),
+        (step.c.warn_at.is_not(None) & (step.c.warn_at <= now), literal(StepStatus.WARNING.value)),
+        else_=literal(StepStatus.OK.value),
+    )
+
+
+_STEP = SlaClock.__table__.alias("current_step")
+
+
+def _current_status(now: datetime) -> Any:
+    """The status of the case's current step clock (`engine.case_view.current_step`: the latest
+    open step clock of its state), NULL without one: a scalar subquery, evaluated only for the
+    rows a limited query returns."""
+    return (
+        select(step_status_sql(_STEP, now))
+        .where(
+            _STEP.c.case_id == Case.id,
+            _STEP.c.kind == ClockKind.STEP,
+            _STEP.c.stopped_at.is_(None),
+            _STEP.c.state == Case.state,
+        )
+        .order_by(_STEP.c.id.desc())
+        .limit(1)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+
+
+def nearest_statuses(
+    session: Session, company: Company, now: datetime, *, reader: ReadScope, limit: int
+) -> list[tuple[int, str]]:
+    """The ``limit`` nearest-deadline open cases and their statuses (`case_status`), in order:
+    one statement, the status of a case without a step clock from its state's definition."""
+    found = session.execute(
+        _nearest(reader, limit).with_only_columns(
+            Case.id, Case.case_type, Case.state, Case.closed_at, _current_status(now).label("status")
+        )
+    )
+    return [(row.id, row.status if row.status is not None else case_status(company, row, None, now)) for row in found]
+
+
 def open_page(
     session: Session, company: Company, now: datetime, *, reader: ReadScope, page: int
 ) -> tuple[list[OpenRow], Counter[str], int]:
-    """The board's list: the `OPEN_LIMIT` nearest-deadline open cases and their open step clocks
-    are read as plain rows for their statuses (the breached and warning figures), and only
-    ``page``'s `PAGE_SIZE` of them become full rows (business time left is a calendar walk per
-    row; ORM objects of 500 cases and clocks were a third of the board's time). Returns the rows,
-    the statuses and how many cases were read."""
-    found: list[Any] = list(
-        session.execute(
-            _nearest(reader, OPEN_LIMIT).with_only_columns(Case.id, Case.case_type, Case.state, Case.closed_at)
-        )
-    )
-    statuses: Counter[str] = Counter()
-    if found:
-        clocks = SlaClock.__table__
-        states = {case.id: case.state for case in found}
-        current: dict[int, Any] = {}
-        for clock in session.execute(
-            select(clocks, false().label("exempted"))  # ClockRecord.of reads it; a missing key is slow
-            .where(clocks.c.case_id.in_(list(states)), clocks.c.kind == ClockKind.STEP, clocks.c.stopped_at.is_(None))
-            .order_by(clocks.c.id)
-        ):
-            if clock.state == states[clock.case_id]:
-                current[clock.case_id] = clock  # ascending ids: the latest one stays (`current_steps`)
-        for case in found:
-            step = current.get(case.id)
-            statuses[case_status(company, case, step, now, None if step is None else ClockRecord.of(step))] += 1
-    ids = [case.id for case in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
+    """The board's list: the `OPEN_LIMIT` nearest-deadline open cases with the status of their
+    current step computed by the database (the breached and warning figures: one statement, no
+    row objects), and only ``page``'s `PAGE_SIZE` of them become full rows (business time left
+    is a calendar walk per row). Returns the rows, the statuses and how many cases were read."""
+    found = nearest_statuses(session, company, now, reader=reader, limit=OPEN_LIMIT)
+    statuses: Counter[str] = Counter(status for _, status in found)
+    ids = [case_id for case_id, _ in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
     shown = (
         sorted(
             session.scalars(select(Case).where(Case.id.in_(ids)).options(defer(Case.data))).all(),

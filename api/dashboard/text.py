@@ -76,7 +76,7 @@ class DashboardLabels(Labels):
         return self(key) if self.has(key) else trigger
 
     def count(self, value: int, capped: bool = False) -> str:
-        """A whole number in the locale's grouping; ``capped``: counted up to it and more exist ("10 000+")."""
+        """A whole number in the locale's grouping; ``capped``: counted up to it and more exist ("1 000+")."""
         return self.number(value, 0) + ("+" if capped else "")
 
     def remaining(self, business_minutes: float | None) -> str:
