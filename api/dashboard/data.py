@@ -9,17 +9,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, defer
 
 from duties.config import duties_of
 from duties.freshness import DutyFreshness, freshness
 from engine import cases
-from engine.case_view import CaseHead, CaseView, case_view, current_steps, head_of
+from engine.case_view import STEP, CaseHead, CaseView, case_view, current_step, current_steps, head_of
 from engine.clock_view import STATUS_ORDER, ClockView, StepStatus, case_status
 from engine.timeline import Entry, timeline
 from engine.views import detail_of
@@ -176,7 +177,7 @@ def open_rows(
     return [open_row(head_of(session, company, case, now, steps.get(case.id))) for case in found]
 
 
-def step_status_sql(step: Any, now: datetime) -> ColumnElement[str]:
+def step_status_sql(step: Any, now: ColumnElement[datetime]) -> ColumnElement[str]:
     """`engine.clock_view.step_status` of an open step clock (``step``: a table alias), in SQL:
     breached by the ledger's rule (recorded, or running past its deadline:
     `reports.scope.breached_if_open`), paused, untimed (no target), warning (its warning
@@ -195,14 +196,16 @@ def step_status_sql(step: Any, now: datetime) -> ColumnElement[str]:
 
 
 _STEP = SlaClock.__table__.alias("current_step")
+_NOW = bindparam("now", type_=SlaClock.__table__.c.deadline_at.type)
+"""The instant the statements built once below judge at (a parameter of each execution)."""
 
 
-def _current_status(now: datetime) -> Any:
+def _current_status() -> Any:
     """The status of the case's current step clock (`engine.case_view.current_step`: the latest
-    open step clock of its state), NULL without one: a scalar subquery, evaluated only for the
-    rows a limited query returns."""
+    open step clock of its state) at `_NOW`, NULL without one: a scalar subquery, evaluated only
+    for the rows a limited query returns."""
     return (
-        select(step_status_sql(_STEP, now))
+        select(step_status_sql(_STEP, _NOW))
         .where(
             _STEP.c.case_id == Case.id,
             _STEP.c.kind == ClockKind.STEP,
@@ -216,16 +219,39 @@ def _current_status(now: datetime) -> Any:
     )
 
 
+@lru_cache(maxsize=256)
+def _nearest_statement(reader: ReadScope, limit: int) -> Select[Any]:
+    """`nearest_statuses`' statement for one reader, built once: building the scope's look-ups
+    and the status expression cost as much CPU as SQLite running them (bench/dashboard.py). A
+    statement depends only on the scope, never on data."""
+    return _nearest(reader, limit).with_only_columns(
+        Case.id, Case.case_type, Case.state, Case.closed_at, _current_status().label("status")
+    )
+
+
+@lru_cache(maxsize=256)
+def _count_statement(reader: ReadScope, cap: int) -> Select[Any]:
+    capped = select(Case.id).where(Case.closed_at.is_(None), case_filter(reader, Case.id)).limit(cap + 1).subquery()
+    return select(func.count()).select_from(capped)
+
+
+_PAGE = (
+    select(Case, STEP)
+    .outerjoin(STEP, current_step(STEP))
+    .where(Case.id.in_(bindparam("ids", expanding=True)))
+    .options(defer(Case.data))
+    .order_by(Case.id, STEP.id)
+)
+"""A page's cases with their current step clocks (`engine.case_view.current_step`; several open
+clocks of one state: the latest is current), in one statement."""
+
+
 def nearest_statuses(
     session: Session, company: Company, now: datetime, *, reader: ReadScope, limit: int
 ) -> list[tuple[int, str]]:
     """The ``limit`` nearest-deadline open cases and their statuses (`case_status`), in order:
     one statement, the status of a case without a step clock from its state's definition."""
-    found = session.execute(
-        _nearest(reader, limit).with_only_columns(
-            Case.id, Case.case_type, Case.state, Case.closed_at, _current_status(now).label("status")
-        )
-    )
+    found = session.execute(_nearest_statement(reader, limit), {"now": now})
     return [(row.id, row.status if row.status is not None else case_status(company, row, None, now)) for row in found]
 
 
@@ -239,27 +265,19 @@ def open_page(
     found = nearest_statuses(session, company, now, reader=reader, limit=OPEN_LIMIT)
     statuses: Counter[str] = Counter(status for _, status in found)
     ids = [case_id for case_id, _ in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
-    shown = (
-        sorted(
-            session.scalars(select(Case).where(Case.id.in_(ids)).options(defer(Case.data))).all(),
-            key=lambda case: ids.index(case.id),
-        )
-        if ids
-        else []
-    )
-    steps = current_steps(session, shown)
-    return [open_row(head_of(session, company, case, now, steps.get(case.id))) for case in shown], statuses, len(found)
+    shown: dict[int, tuple[Case, SlaClock | None]] = {}
+    for case, step in session.execute(_PAGE, {"ids": ids}).tuples() if ids else ():
+        shown[case.id] = (case, step)  # ascending clock ids: the latest one stays
+    rows = []
+    for case_id in ids:
+        case, step = shown[case_id]
+        rows.append(open_row(head_of(session, company, case, now, step)))
+    return rows, statuses, len(found)
 
 
 def open_count(session: Session, reader: ReadScope) -> tuple[int, bool]:
     """Readable open cases, counted up to `OPEN_COUNT_CAP`: (the count, whether there are more)."""
-    capped = (
-        select(Case.id)
-        .where(Case.closed_at.is_(None), case_filter(reader, Case.id))
-        .limit(OPEN_COUNT_CAP + 1)
-        .subquery()
-    )
-    counted = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+    counted = int(session.scalar(_count_statement(reader, OPEN_COUNT_CAP)) or 0)
     return min(counted, OPEN_COUNT_CAP), counted > OPEN_COUNT_CAP
 
 
