@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
@@ -107,7 +108,7 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _outcomes(c: Any, now: datetime) -> list[ColumnElement[Any]]:
+def _outcomes(c: Any, now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
     """The funnel figures over the lead columns ``c`` (a subquery's)."""
     answered = func.coalesce(c.taken_at, c.non_target_at)
     decided = func.coalesce(c.qualified_at, c.non_target_at)
@@ -135,22 +136,56 @@ def _outcomes(c: Any, now: datetime) -> list[ColumnElement[Any]]:
     ]
 
 
-def _bucketed(
-    session: Session, buckets: list[tuple[str, date, datetime]], since: datetime, now: datetime
-) -> list[FunnelRow]:
-    if not buckets:
-        return []
-    until = buckets[-1][2]
-    bucket = case(*((_leads.c.received_at < end, i) for i, (_, _, end) in enumerate(buckets)), else_=len(buckets))
+def _instant(name: str) -> BindParameter[datetime]:
+    return bindparam(name, type_=_leads.c.received_at.type)
+
+
+@lru_cache(maxsize=64)
+def _periods_statement(weeks: int, months: int) -> Select[Any]:
+    """The figures per (week, month) of the leads received in ``[since, until)``: one statement
+    for both tables (a week's figures are the sum over its months, and a month's over its
+    weeks), built once per number of weeks and months with the instants as parameters
+    (``since``, ``until``, ``now``, ``week0``.. and ``month0``..: where each bucket ends) —
+    building the funnel's statements cost more than running them (bench/dashboard.py)."""
+    received = _leads.c.received_at
+
+    def bucket(prefix: str, n: int) -> ColumnElement[int]:
+        return case(*((received < _instant(f"{prefix}{i}"), i) for i in range(n)), else_=n)
+
     # Grouped in an outer query (PostgreSQL cannot match a GROUP BY over bound parameters).
     inner = (
-        select(bucket.label("bucket"), *_leads.c)
-        .where(_leads.c.received_at >= since, _leads.c.received_at < until)
+        select(bucket("week", weeks).label("week"), bucket("month", months).label("month"), *_leads.c)
+        .where(received >= _instant("since"), received < _instant("until"))
         .subquery()
     )
-    query = select(inner.c.bucket, *_outcomes(inner.c, now)).group_by(inner.c.bucket)
-    counts = {int(row[0]): [int(value) for value in row[1:]] for row in session.execute(query)}
-    return [FunnelRow(label, start, *counts.get(i, [])) for i, (label, start, _) in enumerate(buckets)]
+    return select(inner.c.week, inner.c.month, *_outcomes(inner.c, _instant("now"))).group_by(
+        inner.c.week, inner.c.month
+    )
+
+
+Buckets = list[tuple[str, date, datetime]]
+
+
+def _by_period(
+    session: Session, weeks: Buckets, months: Buckets, since: datetime, until: datetime, now: datetime
+) -> tuple[list[FunnelRow], list[FunnelRow]]:
+    """The funnel rows of ``weeks`` and of ``months`` (both cover ``[since, until)``)."""
+    if not weeks or not months:
+        return [], []
+    params: dict[str, datetime] = {"since": since, "until": until, "now": now}
+    params |= {f"week{i}": end for i, (_, _, end) in enumerate(weeks)}
+    params |= {f"month{i}": end for i, (_, _, end) in enumerate(months)}
+    week_counts: dict[int, list[int]] = {}
+    month_counts: dict[int, list[int]] = {}
+    for row in session.execute(_periods_statement(len(weeks), len(months)), params):
+        counts = [int(value) for value in row[2:]]
+        for found, key in ((week_counts, int(row[0])), (month_counts, int(row[1]))):
+            found[key] = [a + b for a, b in zip(found.get(key, [0] * len(counts)), counts, strict=True)]
+
+    def rows(buckets: Buckets, counts: dict[int, list[int]]) -> list[FunnelRow]:
+        return [FunnelRow(label, start, *counts.get(i, [])) for i, (label, start, _) in enumerate(buckets)]
+
+    return rows(weeks, week_counts), rows(months, month_counts)
 
 
 def _groups(session: Session, since: datetime, until: datetime) -> list[GroupRow]:
@@ -175,11 +210,11 @@ def _groups(session: Session, since: datetime, until: datetime) -> list[GroupRow
     return rows
 
 
-def lead_funnel(session: Session, *, since: datetime, until: datetime, tz: tzinfo, now: datetime) -> LeadFunnel:
-    """The funnel for leads received in ``[since, until)``; open SLAs are judged at ``now``."""
+def lead_funnel(
+    session: Session, *, since: datetime, until: datetime, tz: tzinfo, now: datetime, groups: bool = True
+) -> LeadFunnel:
+    """The funnel for leads received in ``[since, until)``; open SLAs are judged at ``now``.
+    ``groups=False`` leaves out the product groups and channels (the dashboard shows none)."""
     since, until, now = ensure_utc(since), ensure_utc(until), ensure_utc(now)
-    return LeadFunnel(
-        weeks=_bucketed(session, iso_weeks(since, until, tz), since, now),
-        months=_bucketed(session, months(since, until, tz), since, now),
-        groups=_groups(session, since, until),
-    )
+    weeks, months_ = _by_period(session, iso_weeks(since, until, tz), months(since, until, tz), since, until, now)
+    return LeadFunnel(weeks=weeks, months=months_, groups=_groups(session, since, until) if groups else [])

@@ -12,7 +12,7 @@ from sqlalchemy import ARRAY, ColumnElement, Float, Select, bindparam, func, sel
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
-from reports.scope import Scope, clock_departments, open_by_department, step_filter
+from reports.scope import Scope, breached_if_open, clock_departments, open_by_department, step_filter, sum_if
 from sla import ledger as sla_ledger
 from sla.compliance import Tally
 from sla.model import ClockKind
@@ -66,18 +66,33 @@ def _ranks(n: int, k: int, d: int) -> tuple[int, float]:
     return scaled // d, float(scaled % d) / float(d)
 
 
-def _counts_statement(session: Session, scope: Scope, departments: list[str]) -> Select[Any]:
-    """Step counts per department: one GROUP BY along the index by department (``department IN``
-    the departments that own steps: SQLite then groups without sorting)."""
-    where = [*step_filter(scope), _clocks.c.department.in_(departments)]
+def _counts_statement(where: list[ColumnElement[bool]], exemptions: bool) -> Select[Any]:
+    """Step counts per department: one GROUP BY along the index by department (``where`` keeps
+    ``department IN`` the departments that own steps: SQLite then groups without sorting)."""
     return (
-        select(
-            _clocks.c.department.label("department"),
-            *sla_ledger.settled_columns(sla_ledger.any_exempted(session, where)),
-        )
+        select(_clocks.c.department.label("department"), *sla_ledger.settled_columns(exemptions))
         .where(*where)
         .group_by(_clocks.c.department)
         .order_by(_clocks.c.department)
+    )
+
+
+def _running_statement(scope: Scope, steps: list[ColumnElement[bool]], exemptions: bool) -> Select[Any]:
+    """The open steps (of ``steps``: `step_filter`) that are not breached at ``scope.at``
+    (`breached_if_open`), counted per department with the suspended ones among them: what
+    `sla.ledger.tally_of` would count as running and paused, without reading them (exempted
+    ones are counted by the aggregate)."""
+    where = [*steps, _clocks.c.stopped_at.is_(None), ~breached_if_open(scope.at)]
+    if exemptions:
+        where.append(~sla_ledger.exempted())
+    return (
+        select(
+            _clocks.c.department.label("department"),
+            func.count().label("running"),
+            sum_if(_clocks.c.paused_since.is_not(None)).label("paused"),
+        )
+        .where(*where)
+        .group_by(_clocks.c.department)
     )
 
 
@@ -134,14 +149,33 @@ def _percentiles(session: Session, scope: Scope, finished: dict[str, int]) -> di
     return found
 
 
+def _tallies(session: Session, scope: Scope) -> list[tuple[Any, DepartmentFigures]]:
+    """Per department: the settled aggregate row and the figures. Open steps are judged as
+    `sla.ledger.tallies` judges them, but only those breached at ``scope.at`` are read (their
+    lateness is business time); the running ones are counted by the database."""
+    steps = step_filter(scope)  # once: with a reader's scope it holds three look-ups to build
+    where = [*steps, _clocks.c.department.in_(clock_departments(session, ClockKind.STEP))]
+    exemptions = sla_ledger.any_exempted(session, where)
+    late = open_by_department(session, [*steps, breached_if_open(scope.at)])
+    running = {row.department: row for row in session.execute(_running_statement(scope, steps, exemptions))}
+    found = []
+    for row in session.execute(_counts_statement(where, exemptions)):
+        figures = sla_ledger.tally_of(session, row.department, row, late.get(row.department, []), scope.at)
+        still = running.get(row.department)
+        if still is not None:
+            figures.running += int(still.running)
+            figures.paused += int(still.paused)
+        found.append((row, figures))
+    return found
+
+
 def step_rows(session: Session, scope: Scope) -> list[tuple[DepartmentFigures, TimeInState]]:
     """Per department: its step figures and time in state (the counts, then the percentiles)."""
-    open_by = open_by_department(session, step_filter(scope))
-    counted = list(session.execute(_counts_statement(session, scope, clock_departments(session, ClockKind.STEP))))
-    times = _percentiles(session, scope, {row.department: int(row.stopped) for row in counted})
+    counted = _tallies(session, scope)
+    times = _percentiles(session, scope, {row.department: int(row.stopped) for row, _ in counted})
     return [
         (
-            sla_ledger.tally_of(session, row.department, row, open_by.get(row.department, []), scope.at),
+            figures,
             TimeInState(
                 department=row.department,
                 finished=int(row.stopped),
@@ -149,13 +183,14 @@ def step_rows(session: Session, scope: Scope) -> list[tuple[DepartmentFigures, T
                 p90_minutes=times.get(row.department, {}).get("p90"),
             ),
         )
-        for row in counted
+        for row, figures in counted
     ]
 
 
 def step_figures(session: Session, scope: Scope) -> list[DepartmentFigures]:
-    """Steps owned, met, breached, running and business minutes late, per owning department."""
-    return [figures for figures, _ in step_rows(session, scope)]
+    """Steps owned, met, breached, running and business minutes late, per owning department
+    (without the time in state: the dashboard shows no percentiles)."""
+    return [figures for _, figures in _tallies(session, scope)]
 
 
 def time_in_state(session: Session, scope: Scope) -> list[TimeInState]:

@@ -1,6 +1,6 @@
 """The board at scale (bench/dashboard.py): its open-case list comes a page at a time out of the
 `OPEN_LIMIT` nearest deadlines, its breached and warning figures still count all of those, and
-the open-case count stops at `OPEN_COUNT_CAP` and says so ("10 000+"), on both databases."""
+the open-case count stops at `OPEN_COUNT_CAP` and says so ("1 000+"), on both databases."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ case's current step clock in one query, and the open total counted only when the
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from engine.case_view import current_steps
 from org.actors import person_scope
 from org.chart import Company
 from org.scope import case_filter
-from sla.model import ClockKind
+from sla.model import ClockKind, ClockStatus
 from storage.models import Case, SlaClock
 
 
@@ -74,3 +75,55 @@ def test_the_open_total_counts_every_readable_open_case_whether_or_not_the_page_
             assert board.listed == min(readable, limit)
             listed = [row.case_id for dept in board.departments for row in dept.rows]
             assert set(listed) <= set(ids)
+
+
+KINDS = {
+    "ok": {},
+    "warning": {"warn_at": "past"},
+    "warning_now": {"warn_at": "now"},
+    "running_late": {"deadline_at": "past"},
+    "due_now": {"deadline_at": "now", "warn_at": "past"},
+    "recorded_breached": {"status": ClockStatus.BREACHED},
+    "paused": {"paused_since": "past", "deadline_at": "past", "status": ClockStatus.PAUSED},
+    "breached_then_paused": {"paused_since": "past", "status": ClockStatus.BREACHED},
+    "untimed": {"target_minutes": None, "deadline_at": None, "warn_at": None},
+    "no_clock_paused_state": {"state": "awaiting_customer"},
+    "no_clock": {"state": "collection"},
+    "newer_clock_of_another_state": {"newer_state": "refund"},
+    "older_clock_breached": {"newer_state": "inspection", "status": ClockStatus.BREACHED},
+}
+"""Step clocks of every kind `engine.clock_view.step_status` tells apart (times relative to ``now``)."""
+
+
+def test_the_board_statuses_computed_in_sql_are_the_python_rule_for_every_kind_of_step(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    ids = _open_returns(sessions, company, clock, len(KINDS))
+    now = clock.now()
+    at = {"past": now - timedelta(minutes=5), "now": now}
+    ahead = {"deadline_at": now + timedelta(hours=10), "warn_at": now + timedelta(hours=5), "paused_since": None,
+             "status": ClockStatus.RUNNING}
+    with sessions.begin() as session:
+        for case_id, changes in zip(ids, KINDS.values(), strict=True):
+            running = session.scalars(select(SlaClock).where(
+                SlaClock.case_id == case_id, SlaClock.kind == ClockKind.STEP, SlaClock.stopped_at.is_(None))).one()
+            changes = {key: at.get(value, value) if isinstance(value, str) else value for key, value in changes.items()}
+            for key, value in ahead.items():
+                setattr(running, key, value)
+            if "state" in changes:
+                session.get_one(Case, case_id).state = str(changes["state"])
+            elif "newer_state" in changes:  # the older clock keeps any other change
+                session.add(_copy(running, state=changes.pop("newer_state")))
+                session.flush()
+                for key, value in changes.items():
+                    setattr(running, key, value)
+            else:
+                for key, value in changes.items():
+                    setattr(running, key, value)
+    director = person_scope(company, "orlov")[1]
+    with sessions() as session:
+        in_sql = dict(data.nearest_statuses(session, company, now, reader=director, limit=100))
+        by_python = {row.case_id: row.status for row in data.open_rows(session, company, now, reader=director)}
+    assert in_sql == by_python
+    assert sorted(Counter(in_sql.values()).items()) == [("breached", 3), ("ok", 3), ("paused", 2), ("untimed", 2),
+                                                        ("warning", 3)]

@@ -171,6 +171,25 @@ def test_the_funnel_counts_a_week_of_leads_per_week_and_month(
     assert (ads.received, ads.non_target) == (3, 1)
 
 
+def test_the_funnel_splits_a_week_that_spans_two_months_into_both_months(
+    sessions: sessionmaker[Session], company: Company
+) -> None:
+    """Weeks and months come from one grouping by (week, month): a week is the sum of its months
+    and a month the sum of its weeks, also when a week starts in one month and ends in the next."""
+    received = {"N1": at(2, days=14), "N2": at(14, days=14), "D1": at(3, days=15), "D2": at(1, days=16),
+                "D3": at(2, days=22), "O1": at(-9, days=-3)}  # Nov 30 11:00 and 23:00, Dec 1, 2 and 8; before (Moscow)
+    for key, when in received.items():
+        record(sessions, company, key, "new", when)
+    record(sessions, company, "D1", "qualified", at(5, days=15))
+    zone = report_zone(company)
+    with sessions() as session:
+        funnel = lead_funnel(session, since=at(0, days=7), until=at(0, days=28), tz=zone, now=at(0, days=27))
+    assert [(w.period, w.received, w.qualified) for w in funnel.weeks] == [
+        ("2026-W48", 0, 0), ("2026-W49", 4, 1), ("2026-W50", 1, 0), ("2026-W51", 0, 0)]
+    assert [(m.period, m.received, m.qualified) for m in funnel.months] == [("2026-11", 2, 0), ("2026-12", 3, 1)]
+    assert sum(m.received for m in funnel.months) == sum(w.received for w in funnel.weeks) == len(received) - 1
+
+
 def test_months_cut_at_local_midnight(company: Company) -> None:
     zone = report_zone(company)
     found = months(datetime(2026, 10, 20, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC), zone)

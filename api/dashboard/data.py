@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import false, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, defer
 
 from duties.config import duties_of
 from duties.freshness import DutyFreshness, freshness
 from engine import cases
-from engine.case_view import CaseHead, CaseView, case_view, current_steps, head_of
+from engine.case_view import STEP, CaseHead, CaseView, case_view, current_step, current_steps, head_of
 from engine.clock_view import STATUS_ORDER, ClockView, StepStatus, case_status
 from engine.timeline import Entry, timeline
 from engine.views import detail_of
@@ -28,7 +30,7 @@ from org.scope import case_filter, require_readable
 from reports.scope import Scope, report_zone
 from reports.steps import DepartmentFigures, step_figures
 from reports.trend import WeekTrend, weekly_trend
-from sla.model import ClockKind, ClockRecord
+from sla.model import ClockKind, ClockStatus
 from state_machines.schema import CaseTypeDef
 from storage.models import Case, SlaClock
 
@@ -40,9 +42,11 @@ warning figures, and they are listed `PAGE_SIZE` at a time; the rest are counted
 PAGE_SIZE = 100
 """Rows of the board's open-case list on one page (``?page=N``): rendering 500 rows was half the
 board's time (bench/dashboard.py)."""
-OPEN_COUNT_CAP = 10_000
-"""The open-case count is exact up to this many and shown as "10,000+" beyond: counting every
-open case a department head may read is one scope probe per case (seconds at 100,000 open)."""
+OPEN_COUNT_CAP = 1_000
+"""The open-case count is exact up to this many and shown as "1,000+" beyond: counting every
+open case a department head may read is one scope probe per case (seconds at 100,000 open); up
+to 10,000 it still cost a head 20 ms on SQLite and 80 ms on PostgreSQL with 10,000 open
+(bench/dashboard.py), twice the rest of the board's SQL."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,56 +177,107 @@ def open_rows(
     return [open_row(head_of(session, company, case, now, steps.get(case.id))) for case in found]
 
 
+def step_status_sql(step: Any, now: ColumnElement[datetime]) -> ColumnElement[str]:
+    """`engine.clock_view.step_status` of an open step clock (``step``: a table alias), in SQL:
+    breached by the ledger's rule (recorded, or running past its deadline:
+    `reports.scope.breached_if_open`), paused, untimed (no target), warning (its warning
+    instant passed), else on track. tests/test_dashboard_reads.py holds it to the Python rule."""
+    return sql_case(
+        (
+            (step.c.status == ClockStatus.BREACHED)
+            | (step.c.paused_since.is_(None) & step.c.deadline_at.is_not(None) & (step.c.deadline_at < now)),
+            literal(StepStatus.BREACHED.value),
+        ),
+        (step.c.paused_since.is_not(None), literal(StepStatus.PAUSED.value)),
+        (step.c.target_minutes.is_(None), literal(StepStatus.UNTIMED.value)),
+        (step.c.warn_at.is_not(None) & (step.c.warn_at <= now), literal(StepStatus.WARNING.value)),
+        else_=literal(StepStatus.OK.value),
+    )
+
+
+_STEP = SlaClock.__table__.alias("current_step")
+_NOW = bindparam("now", type_=SlaClock.__table__.c.deadline_at.type)
+"""The instant the statements built once below judge at (a parameter of each execution)."""
+
+
+def _current_status() -> Any:
+    """The status of the case's current step clock (`engine.case_view.current_step`: the latest
+    open step clock of its state) at `_NOW`, NULL without one: a scalar subquery, evaluated only
+    for the rows a limited query returns."""
+    return (
+        select(step_status_sql(_STEP, _NOW))
+        .where(
+            _STEP.c.case_id == Case.id,
+            _STEP.c.kind == ClockKind.STEP,
+            _STEP.c.stopped_at.is_(None),
+            _STEP.c.state == Case.state,
+        )
+        .order_by(_STEP.c.id.desc())
+        .limit(1)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+
+
+@lru_cache(maxsize=256)
+def _nearest_statement(reader: ReadScope, limit: int) -> Select[Any]:
+    """`nearest_statuses`' statement for one reader, built once: building the scope's look-ups
+    and the status expression cost as much CPU as SQLite running them (bench/dashboard.py). A
+    statement depends only on the scope, never on data."""
+    return _nearest(reader, limit).with_only_columns(
+        Case.id, Case.case_type, Case.state, Case.closed_at, _current_status().label("status")
+    )
+
+
+@lru_cache(maxsize=256)
+def _count_statement(reader: ReadScope, cap: int) -> Select[Any]:
+    capped = select(Case.id).where(Case.closed_at.is_(None), case_filter(reader, Case.id)).limit(cap + 1).subquery()
+    return select(func.count()).select_from(capped)
+
+
+_PAGE = (
+    select(Case, STEP)
+    .outerjoin(STEP, current_step(STEP))
+    .where(Case.id.in_(bindparam("ids", expanding=True)))
+    .options(defer(Case.data))
+    .order_by(Case.id, STEP.id)
+)
+"""A page's cases with their current step clocks (`engine.case_view.current_step`; several open
+clocks of one state: the latest is current), in one statement."""
+
+
+def nearest_statuses(
+    session: Session, company: Company, now: datetime, *, reader: ReadScope, limit: int
+) -> list[tuple[int, str]]:
+    """The ``limit`` nearest-deadline open cases and their statuses (`case_status`), in order:
+    one statement, the status of a case without a step clock from its state's definition."""
+    found = session.execute(_nearest_statement(reader, limit), {"now": now})
+    return [(row.id, row.status if row.status is not None else case_status(company, row, None, now)) for row in found]
+
+
 def open_page(
     session: Session, company: Company, now: datetime, *, reader: ReadScope, page: int
 ) -> tuple[list[OpenRow], Counter[str], int]:
-    """The board's list: the `OPEN_LIMIT` nearest-deadline open cases and their open step clocks
-    are read as plain rows for their statuses (the breached and warning figures), and only
-    ``page``'s `PAGE_SIZE` of them become full rows (business time left is a calendar walk per
-    row; ORM objects of 500 cases and clocks were a third of the board's time). Returns the rows,
-    the statuses and how many cases were read."""
-    found: list[Any] = list(
-        session.execute(
-            _nearest(reader, OPEN_LIMIT).with_only_columns(Case.id, Case.case_type, Case.state, Case.closed_at)
-        )
-    )
-    statuses: Counter[str] = Counter()
-    if found:
-        clocks = SlaClock.__table__
-        states = {case.id: case.state for case in found}
-        current: dict[int, Any] = {}
-        for clock in session.execute(
-            select(clocks, false().label("exempted"))  # ClockRecord.of reads it; a missing key is slow
-            .where(clocks.c.case_id.in_(list(states)), clocks.c.kind == ClockKind.STEP, clocks.c.stopped_at.is_(None))
-            .order_by(clocks.c.id)
-        ):
-            if clock.state == states[clock.case_id]:
-                current[clock.case_id] = clock  # ascending ids: the latest one stays (`current_steps`)
-        for case in found:
-            step = current.get(case.id)
-            statuses[case_status(company, case, step, now, None if step is None else ClockRecord.of(step))] += 1
-    ids = [case.id for case in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
-    shown = (
-        sorted(
-            session.scalars(select(Case).where(Case.id.in_(ids)).options(defer(Case.data))).all(),
-            key=lambda case: ids.index(case.id),
-        )
-        if ids
-        else []
-    )
-    steps = current_steps(session, shown)
-    return [open_row(head_of(session, company, case, now, steps.get(case.id))) for case in shown], statuses, len(found)
+    """The board's list: the `OPEN_LIMIT` nearest-deadline open cases with the status of their
+    current step computed by the database (the breached and warning figures: one statement, no
+    row objects), and only ``page``'s `PAGE_SIZE` of them become full rows (business time left
+    is a calendar walk per row). Returns the rows, the statuses and how many cases were read."""
+    found = nearest_statuses(session, company, now, reader=reader, limit=OPEN_LIMIT)
+    statuses: Counter[str] = Counter(status for _, status in found)
+    ids = [case_id for case_id, _ in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
+    shown: dict[int, tuple[Case, SlaClock | None]] = {}
+    for case, step in session.execute(_PAGE, {"ids": ids}).tuples() if ids else ():
+        shown[case.id] = (case, step)  # ascending clock ids: the latest one stays
+    rows = []
+    for case_id in ids:
+        case, step = shown[case_id]
+        rows.append(open_row(head_of(session, company, case, now, step)))
+    return rows, statuses, len(found)
 
 
 def open_count(session: Session, reader: ReadScope) -> tuple[int, bool]:
     """Readable open cases, counted up to `OPEN_COUNT_CAP`: (the count, whether there are more)."""
-    capped = (
-        select(Case.id)
-        .where(Case.closed_at.is_(None), case_filter(reader, Case.id))
-        .limit(OPEN_COUNT_CAP + 1)
-        .subquery()
-    )
-    counted = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+    counted = int(session.scalar(_count_statement(reader, OPEN_COUNT_CAP)) or 0)
     return min(counted, OPEN_COUNT_CAP), counted > OPEN_COUNT_CAP
 
 

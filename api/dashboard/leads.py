@@ -27,4 +27,4 @@ def board_funnel(session: Session, company: Company, actor: Actor, now: datetime
     today = now.astimezone(tz).date()
     monday = today - timedelta(days=today.weekday()) - timedelta(weeks=WEEKS - 1)
     since = datetime.combine(monday, time(), tzinfo=tz)
-    return lead_funnel(session, since=since, until=now + timedelta(microseconds=1), tz=tz, now=now)
+    return lead_funnel(session, since=since, until=now + timedelta(microseconds=1), tz=tz, now=now, groups=False)
