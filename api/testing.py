@@ -43,8 +43,7 @@ PASSWORDS = {
 
 
 def set_passwords(database_url: str, config: Path, people: Mapping[str, str] = PASSWORDS) -> None:
-    """Give test people their passwords (argon2id hashes in ``accounts``; each password is hashed
-    once per process, as hashing costs ~0.3 s of CPU and the tests set the same ones again)."""
+    """Give test people their passwords (argon2id hashes in ``accounts``, see ``_hashed``)."""
     from org.accounts import store_password_hash
 
     served = runtime(database_url, config)
@@ -58,9 +57,17 @@ def set_passwords(database_url: str, config: Path, people: Mapping[str, str] = P
 
 @cache
 def _hashed(password: str) -> str:
-    from org.passwords import hash_password
+    """An argon2id hash at a low cost (1 pass over 1 MiB), made once per process. Signing in
+    verifies with the parameters the stored hash names; at the production cost (3 passes over
+    64 MiB, ~0.3 s of CPU each) the suite's few hundred sign-ins cost minutes of CPU. Hashes at
+    the production cost are what ``slaflow user set-password`` and invitations store, and
+    tests/test_access_cli.py signs in with one."""
+    from argon2 import PasswordHasher
 
-    return hash_password(password)
+    from org.passwords import check_strength
+
+    check_strength(password)
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
 
 
 def login_csrf(client: TestClient, path: str = "/dashboard/login") -> str:
