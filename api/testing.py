@@ -140,11 +140,11 @@ def write_config(directory: Path, **crm: Any) -> Path:
     return path
 
 
-def dump_yaml(raw: Any) -> str:
+def dump_yaml(raw: Any, *, sort_keys: bool = False) -> str:
     """A company mapping as YAML text, with libyaml's emitter when PyYAML has it (the same text as
     ``yaml.safe_dump``, several times faster)."""
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return str(yaml.dump(raw, Dumper=dumper, allow_unicode=True, sort_keys=False))
+    return str(yaml.dump(raw, Dumper=dumper, allow_unicode=True, sort_keys=sort_keys))
 
 
 def runtime(database_url: str, config: Path) -> Runtime:
