@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +43,31 @@ PASSWORDS = {
 
 
 def set_passwords(database_url: str, config: Path, people: Mapping[str, str] = PASSWORDS) -> None:
-    """Give test people their passwords (argon2id hashes in ``accounts``)."""
-    from org.accounts import set_password
+    """Give test people their passwords (argon2id hashes in ``accounts``, see ``_hashed``)."""
+    from org.accounts import store_password_hash
 
     served = runtime(database_url, config)
     try:
         with served.sessions.begin() as session:
             for person, password in people.items():
-                set_password(session, served.company, person, password, now=SystemClock().now())
+                store_password_hash(session, served.company, person, _hashed(password), now=SystemClock().now())
     finally:
         served.engine.dispose()
+
+
+@cache
+def _hashed(password: str) -> str:
+    """An argon2id hash at a low cost (1 pass over 1 MiB), made once per process. Signing in
+    verifies with the parameters the stored hash names; at the production cost (3 passes over
+    64 MiB, ~0.3 s of CPU each) the suite's few hundred sign-ins cost minutes of CPU. Hashes at
+    the production cost are what ``slaflow user set-password`` and invitations store, and
+    tests/test_access_cli.py signs in with one."""
+    from argon2 import PasswordHasher
+
+    from org.passwords import check_strength
+
+    check_strength(password)
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
 
 
 def login_csrf(client: TestClient, path: str = "/dashboard/login") -> str:
@@ -92,9 +109,22 @@ def token_header(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {API_TOKENS[name]}"}
 
 
+def example_mapping() -> dict[str, Any]:
+    """The example company file as a mapping of its own (a test may change it)."""
+    return copy.deepcopy(_example_mapping())
+
+
+@lru_cache(maxsize=1)
+def _example_mapping() -> dict[str, Any]:
+    from core.yaml_loader import read_yaml
+
+    raw: dict[str, Any] = read_yaml(EXAMPLE_COMPANY)
+    return raw
+
+
 def example_config(**crm: Any) -> dict[str, Any]:
     """The example company as a mapping, with the test API tokens and ``crm`` keys replaced."""
-    raw: dict[str, Any] = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw = example_mapping()
     tokens = [
         {"name": name, "sha256": hashlib.sha256(token.encode()).hexdigest(),
          **({"memberships": ["warehouse/storekeeper"]} if name == "erp" else {"person": name})}
@@ -106,8 +136,15 @@ def example_config(**crm: Any) -> dict[str, Any]:
 
 def write_config(directory: Path, **crm: Any) -> Path:
     path = directory / "company.yaml"
-    path.write_text(yaml.safe_dump(example_config(**crm), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(dump_yaml(example_config(**crm)), encoding="utf-8")
     return path
+
+
+def dump_yaml(raw: Any, *, sort_keys: bool = False) -> str:
+    """A company mapping as YAML text, with libyaml's emitter when PyYAML has it (the same text as
+    ``yaml.safe_dump``, several times faster)."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.dump(raw, Dumper=dumper, allow_unicode=True, sort_keys=sort_keys))
 
 
 def runtime(database_url: str, config: Path) -> Runtime:
@@ -129,6 +166,6 @@ def serving(database_url: str, config: Path, clock: Clock, environ: Mapping[str,
 
 
 __all__ = [
-    "API_TOKENS", "PASSWORDS", "TestClient", "admin_header", "example_config", "login_csrf", "runtime", "serving",
-    "set_passwords", "sign_in", "token_header", "write_config",
+    "API_TOKENS", "PASSWORDS", "TestClient", "admin_header", "dump_yaml", "example_config", "example_mapping",
+    "login_csrf", "runtime", "serving", "set_passwords", "sign_in", "token_header", "write_config",
 ]

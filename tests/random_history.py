@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.testing import example_mapping
 from core.clock import SimulatedClock
 from core.errors import SlaflowError
 from duties.opening import open_due_duties
@@ -27,7 +27,6 @@ from engine import cases
 from engine.timers import sweep
 from org.chart import Company
 from runtime.company import company_from_mapping
-from runtime.settings import EXAMPLE_COMPANY
 from state_machines.machine import machine_for
 from storage.db import make_engine, session_factory
 from storage.models import Case
@@ -53,7 +52,7 @@ WEEK_END = WEEK_START + timedelta(days=7)
 def history_company() -> Company:
     """The example company, with one escalation level that hands the step to the head (the
     price approval's margin check), so replays meet escalation reassignments."""
-    raw: dict[str, Any] = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw: dict[str, Any] = example_mapping()
     body = dict(raw["case_types"]["price_approval"])
     body["states"] = {**body["states"], "margin_check": {
         **body["states"]["margin_check"],

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from api.testing import dump_yaml, example_mapping
 from core.errors import ConfigError, UnknownCaseType, UnknownPerson
 from org.chart import Company
 from runtime.company import load_company
-from runtime.settings import EXAMPLE_COMPANY
 
 
 def test_the_example_company_has_the_departments_of_a_trading_company(company: Company) -> None:
@@ -51,10 +50,10 @@ def test_it_names_the_known_types_for_an_unknown_one(company: Company) -> None:
 
 
 def _write(tmp_path: Path, mutate: Any) -> Path:
-    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw = example_mapping()
     mutate(raw)
     path = tmp_path / "company.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    path.write_text(dump_yaml(raw, sort_keys=True), encoding="utf-8")
     return path
 
 

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from api.testing import example_config
+from api.testing import dump_yaml, example_config
 from crm import samples
 from slaflow.cli import app
 from tests.crm_fake import FakeCrm, fake_crm  # noqa: F401 (fixture)
@@ -31,7 +30,7 @@ def test_it_reports_each_account_ready_or_what_is_missing(
                                "client_secret": {"env": "ZOHO_CLIENT_SECRET"},
                                "token_url": f"{fake_crm.url}/oauth/v2/token"}}
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    config.write_text(dump_yaml(raw), encoding="utf-8")
     environ = {**samples.SAMPLE_ENV, **ENVIRON, "PD_API_WRONG": "nope"}
     environ.pop("SLAFLOW_GENERIC_SECRET")
     for name in (*samples.SAMPLE_ENV, "ZOHO_TOKEN"):

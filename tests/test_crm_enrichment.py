@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.testing import example_config, serving
+from api.testing import dump_yaml, example_config, serving
 from core.clock import SimulatedClock
 from core.vocabulary import InboxStatus
 from crm import samples
@@ -180,7 +179,7 @@ def test_it_enriches_an_id_only_webhook_posted_to_the_app_with_the_apps_secrets(
         "api": {"url": f"{fake_crm.url}/rest/1", "token": {"env": "B24_API"}},
     }
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    config.write_text(dump_yaml(raw), encoding="utf-8")
     fake_crm.records[("bitrix24", "deal", "77")] = dict(DEAL)
     body, headers = samples.bitrix24("ONCRMDEALADD", 77, int(clock.now().timestamp()), token=B24_TOKEN)
     with serving(db_url, config, clock, {**samples.SAMPLE_ENV, **ENVIRON}) as client:
@@ -242,7 +241,7 @@ def test_the_server_retries_a_row_that_failed_on_a_rate_limited_crm_by_itself(
         "api": {"url": f"{fake_crm.url}/rest/1", "token": {"env": "B24_API"}, "max_retries": 1},
     }
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    config.write_text(dump_yaml(raw), encoding="utf-8")
     fake_crm.records[("bitrix24", "deal", "77")] = dict(DEAL)
     fake_crm.records[("bitrix24", "deal", "78")] = {**DEAL, "ID": "78"}
     limited = {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}

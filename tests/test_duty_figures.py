@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.testing import example_config
+from api.testing import dump_yaml, example_config
 from core.clock import SimulatedClock
 from core.errors import InvalidData
 from duties.age import information_age, information_ages
@@ -30,7 +29,7 @@ def stock_company(tmp_path: Path) -> Company:
     stock["figures"] = {"fields": {"stock": {"kind": "per_key", "min": 0}, "skus": {"kind": "integer"},
                                    "comment": {"kind": "text", "required": False}}, "max_age": 60}
     path = tmp_path / "company.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(dump_yaml(raw), encoding="utf-8")
     return load_company(path)
 
 

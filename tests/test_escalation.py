@@ -9,10 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.testing import example_mapping
 from core.clock import SimulatedClock
 from core.errors import NotPermitted
 from engine import cases
@@ -20,7 +20,6 @@ from engine.rebuild import rebuild
 from engine.timers import sweep
 from org.chart import Company
 from runtime.company import company_from_mapping
-from runtime.settings import EXAMPLE_COMPANY
 from storage.models import CaseEvent, OutboxMessage, Timer
 
 RETURN = {"customer": "c", "order": "o", "reason": "r"}
@@ -66,7 +65,7 @@ def test_the_next_level_goes_to_whoever_heads_the_department_when_it_fires(
     sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
 ) -> None:
     _open(sessions, company, clock)
-    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw = example_mapping()
     raw["departments"]["warehouse"]["head"] = "volkova"
     changed = company_from_mapping(raw)
     clock.advance(timedelta(days=1))  # Tuesday 09:00: level 1 is due
@@ -77,7 +76,7 @@ def test_the_next_level_goes_to_whoever_heads_the_department_when_it_fires(
 def test_a_level_can_hand_the_step_to_the_head_as_an_event(
     sessions: sessionmaker[Session], clock: SimulatedClock
 ) -> None:
-    raw: dict[str, Any] = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw: dict[str, Any] = example_mapping()
     body = dict(raw["case_types"]["price_approval"])
     body["states"] = {**body["states"], "margin_check": {
         **body["states"]["margin_check"],

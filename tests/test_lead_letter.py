@@ -121,14 +121,12 @@ def test_the_cli_records_leads_keeps_the_request_and_sends_the_letter_on_demand(
 
 
 def test_a_company_without_leads_gets_a_clear_error(tmp_path: Path, sqlite_url: str) -> None:
-    import yaml
+    from api.testing import dump_yaml, example_mapping
 
-    from runtime.settings import EXAMPLE_COMPANY
-
-    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw = example_mapping()
     del raw["leads"]
     config = tmp_path / "no-leads.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config.write_text(dump_yaml(raw, sort_keys=True), encoding="utf-8")
     done = _slaflow("leads", "letter", "--config", str(config), url=sqlite_url)
     assert done.returncode == 2 and "has no 'leads:' section" in done.stderr
 
@@ -156,14 +154,12 @@ def test_the_letter_and_the_digest_run_on_crons_in_the_head_office_time_zone() -
 
 
 def test_a_company_without_leads_schedules_no_letter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import yaml
+    from api.testing import dump_yaml, example_mapping
 
-    from runtime.settings import EXAMPLE_COMPANY
-
-    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw = example_mapping()
     del raw["leads"]
     config = tmp_path / "no-leads.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config.write_text(dump_yaml(raw, sort_keys=True), encoding="utf-8")
     monkeypatch.setenv("SLAFLOW_CONFIG", str(config))
     names = {d.flow_name for d in build_deployments()}
     assert "daily-digest" in names and "weekly-lead-letter" not in names
@@ -180,17 +176,15 @@ def test_the_regulation_states_the_lead_slas_and_the_letter_schedule(company: Co
 
 
 def test_a_broken_letter_schedule_is_a_config_error(tmp_path: Path) -> None:
-    import yaml
-
+    from api.testing import dump_yaml, example_mapping
     from core.errors import ConfigError
     from runtime.company import load_company
-    from runtime.settings import EXAMPLE_COMPANY
 
-    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw = example_mapping()
     raw["leads"]["letter_cron"] = "0 16 * * 9"
     raw["leads"]["marketing"] = "advertising"
     config = tmp_path / "broken.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config.write_text(dump_yaml(raw, sort_keys=True), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_company(config)
     assert "leads.letter_cron: '0 16 * * 9' is not a cron expression" in str(caught.value)

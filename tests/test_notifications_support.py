@@ -24,18 +24,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from api.testing import example_mapping
 from engine import cases
 from notifications.settings import NotificationSettings, TlsMode
 from org.chart import Company
 from runtime.company import company_from_mapping
-from runtime.settings import EXAMPLE_COMPANY
 from sla.clock_store import record_breach
 from sla.model import ClockRecord
 from storage.models import Breach, Case, OutboxMessage, SlaClock
@@ -172,7 +171,7 @@ def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 def raw_company() -> dict[str, Any]:
-    return dict(yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8")))
+    return dict(example_mapping())
 
 
 def company_with(**changes: Any) -> Company:

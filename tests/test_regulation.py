@@ -15,6 +15,7 @@ from markupsafe import escape
 from typer import Typer
 from typer.testing import CliRunner
 
+from api.testing import example_mapping
 from core.errors import SlaflowError
 from duties.config import DutyConfig
 from org.chart import Company
@@ -27,7 +28,7 @@ from state_machines.duty import NAME as DUTY_TYPE
 from state_machines.values import label_text
 
 DUTIES_YAML = EXAMPLE_COMPANY  # the example company lists its duties under `duties:`
-RAW = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+RAW = example_mapping()
 RAW_DUTIES = yaml.safe_load(DUTIES_YAML.read_text(encoding="utf-8"))["duties"]
 EIGHT_HOURS = {"ru": "8 ч", "en": "8 h", "pl": "8 godz."}
 MON_SAT = {"ru": "пн–сб 08:00–20:00", "en": "Mon–Sat 08:00–20:00", "pl": "pon.–sob. 08:00–20:00"}
@@ -268,7 +269,7 @@ def test_the_regulation_command_writes_the_documents(tmp_path: Path) -> None:
 
 
 def test_a_configured_escalation_chain_is_what_the_regulation_states(company: Company) -> None:
-    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw = example_mapping()
     margin = raw["case_types"]["price_approval"]["states"]["margin_check"]
     margin["escalation"] = {"levels": [{"after": "2h", "notify": ["person:orlov"], "reassign_to": "head"}]}
     before = render_regulation(company, "en", duties=_duties())["md"]

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import func, select
 
-from api.testing import API_TOKENS, TestClient, example_config, runtime, serving
+from api.testing import API_TOKENS, TestClient, dump_yaml, example_config, runtime, serving
 from core.clock import SimulatedClock
 from crm import samples
 from crm.config import crm_config
@@ -97,7 +96,7 @@ def world(db_url: str, tmp_path: Path, clock: SimulatedClock) -> Iterator[World]
     """(client, case ids by name, bearer tokens by principal token key)."""
     opening = company_from_mapping(company_mapping(popov_moved=False))
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(company_mapping(popov_moved=True), allow_unicode=True), encoding="utf-8")
+    config.write_text(dump_yaml(company_mapping(popov_moved=True), sort_keys=True), encoding="utf-8")
     served = runtime(db_url, config)
     ids: dict[str, int] = {}
     tokens = {f"config:{name}": token for name, token in API_TOKENS.items()}

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from api.sessions import COOKIE
-from api.testing import PASSWORDS, TestClient, login_csrf, serving, set_passwords, sign_in, write_config
+from api.testing import PASSWORDS, TestClient, dump_yaml, login_csrf, serving, set_passwords, sign_in, write_config
 from core.clock import SimulatedClock
 from crm import samples
 from org.accounts import invite
@@ -214,7 +213,7 @@ def oidc_web(sqlite_url: str, tmp_path: Path, clock: SimulatedClock, *, password
     raw["auth"] = {"password": password, "oidc": {"issuer": "http://127.0.0.1:9", "client_id": "slaflow",
                                                   "client_secret": {"env": "SLAFLOW_OIDC_SECRET"}}}
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config.write_text(dump_yaml(raw, sort_keys=True), encoding="utf-8")
     return serving(sqlite_url, config, clock, {**samples.SAMPLE_ENV, "SLAFLOW_OIDC_SECRET": "s3cret-s3cret"})
 
 
@@ -244,7 +243,7 @@ def test_a_missing_oidc_secret_stops_the_app_at_start(sqlite_url: str, tmp_path:
     raw["auth"] = {"oidc": {"issuer": "https://id.example.com", "client_id": "slaflow",
                             "client_secret": {"env": "SLAFLOW_OIDC_SECRET"}}}
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config.write_text(dump_yaml(raw, sort_keys=True), encoding="utf-8")
     served = runtime(sqlite_url, config)
     try:
         with pytest.raises(ConfigError, match="auth.oidc.client_secret: environment variable SLAFLOW_OIDC_SECRET"):

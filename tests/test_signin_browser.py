@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 import uvicorn
-import yaml
 from sqlalchemy import select
 
 from api.app import create_app
 from api.sessions import COOKIE
-from api.testing import PASSWORDS, example_config, runtime, set_passwords
+from api.testing import PASSWORDS, dump_yaml, example_config, runtime, set_passwords
 from core.clock import SimulatedClock, SystemClock
 from crm import samples
 from engine import cases
@@ -41,7 +40,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, A
                                 "client_secret": {"env": "SLAFLOW_OIDC_SECRET"},
                                 "label": {"ru": "Войти через SSO", "en": "Sign in with SSO"}}}
         config = folder / "company.yaml"
-        config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        config.write_text(dump_yaml(raw, sort_keys=True), encoding="utf-8")
         url = f"sqlite:///{folder / 'slaflow.db'}"
         migrate(url)
         set_passwords(url, config)

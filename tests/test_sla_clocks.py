@@ -6,16 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.testing import example_mapping
 from core.clock import SimulatedClock
 from engine import cases, records
 from engine.views import case_detail
 from org.chart import Company
 from runtime.company import company_from_mapping
-from runtime.settings import EXAMPLE_COMPANY
 from storage.models import Breach, ClockPause, SlaClock, Timer
 
 REPLACEMENT = {"customer": "c", "order": "o", "product": "p", "complaint": "x"}
@@ -109,7 +108,7 @@ def test_a_changed_calendar_does_not_rewrite_a_running_clock(
         case_id = cases.open_case(session, company, case_type="return",
                                   data={"customer": "c", "order": "o", "reason": "r"}, actor=company.actor("ivanov"),
                                   now=clock.now()).id
-    raw = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw = example_mapping()
     raw["calendars"]["msk_warehouse"]["weekly_hours"]["mon"] = [["08:00", "10:00"]]  # a short Monday from now on
     changed = company_from_mapping(raw)
     assert changed.calendars["msk_warehouse"].fingerprint != company.calendars["msk_warehouse"].fingerprint

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from api.testing import dump_yaml, example_mapping
 from core.errors import ConfigError
 from runtime.company import company_from_mapping, load_company
 from runtime.settings import EXAMPLE_COMPANY
@@ -27,7 +28,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 def example() -> dict[str, object]:
-    loaded: dict[str, object] = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    loaded: dict[str, object] = example_mapping()
     return loaded
 
 
@@ -76,7 +77,7 @@ def test_the_wizard_asks_for_the_company_when_told_to(tmp_path: Path, monkeypatc
 
 
 def test_a_company_chooses_built_in_types_and_adapts_targets_and_owners() -> None:
-    raw = yaml.safe_load(Path(EXAMPLE_COMPANY).read_text(encoding="utf-8"))
+    raw = example_mapping()
     raw["builtin_case_types"] = {
         "return": {"departments": {"logistics": "warehouse"}, "target": "24h",
                    "states": {"inspection": {"target": "2h"}, "collection": {"role": "storekeeper"}}},
@@ -95,7 +96,7 @@ def test_a_company_chooses_built_in_types_and_adapts_targets_and_owners() -> Non
 
 
 def test_only_chosen_types_are_checked_against_the_org_chart() -> None:
-    raw = yaml.safe_load(Path(EXAMPLE_COMPANY).read_text(encoding="utf-8"))
+    raw = example_mapping()
     del raw["departments"]["marketing"]
     raw["people"]["sidorov"].pop("manager", None)
     raw.pop("leads", None)  # the lead records name marketing too; only the case types are checked here
@@ -107,7 +108,7 @@ def test_only_chosen_types_are_checked_against_the_org_chart() -> None:
 
 
 def test_adapting_a_built_in_names_what_is_wrong() -> None:
-    raw = yaml.safe_load(Path(EXAMPLE_COMPANY).read_text(encoding="utf-8"))
+    raw = example_mapping()
     raw["builtin_case_types"] = {"retrun": None, "return": {"departments": {"shipping": "warehouse"},
                                                             "states": {"nowhere": {"target": "1h"}}}}
     with pytest.raises(ConfigError) as raised:
@@ -133,7 +134,7 @@ def test_config_validate_reports_every_problem_serve_would_each_on_its_own_error
     raw["calendars"]["never"] = {"tz": "Europe/Moscow", "weekly_hours": {}}
     raw["departments"]["marketing"]["calendar"] = "never"
     path = tmp_path / "company.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(dump_yaml(raw), encoding="utf-8")
     code, _, err = run(["config", "validate", str(path)], capsys)
     lines = err.strip().splitlines()
     assert code == 2 and all(line.startswith(f"error: {path}: ") for line in lines), err

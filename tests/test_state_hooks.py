@@ -6,22 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.testing import example_mapping
 from core.clock import SimulatedClock
 from engine import cases
 from engine.timers import sweep
 from runtime.company import company_from_mapping
-from runtime.settings import EXAMPLE_COMPANY
 from storage.models import Timer
 
 
 def test_entering_a_hooked_state_starts_its_deployment_once(
     sessions: sessionmaker[Session], clock: SimulatedClock
 ) -> None:
-    raw: dict[str, Any] = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw: dict[str, Any] = example_mapping()
     raw["case_types"]["price_approval"]["states"]["approval"]["hook"] = "notify-cfo/default"
     company = company_from_mapping(raw)
     with sessions.begin() as session:
@@ -48,7 +47,7 @@ def test_a_hook_starts_after_its_transaction_committed_with_no_row_locked(
 
     from storage.models import Case
 
-    raw: dict[str, Any] = yaml.safe_load(EXAMPLE_COMPANY.read_text(encoding="utf-8"))
+    raw: dict[str, Any] = example_mapping()
     raw["case_types"]["price_approval"]["states"]["approval"]["hook"] = "notify-cfo/default"
     company = company_from_mapping(raw)
     with sessions.begin() as session:

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 
-from api.testing import PASSWORDS, TestClient, example_config, serving, set_passwords, sign_in
+from api.testing import PASSWORDS, TestClient, dump_yaml, example_config, serving, set_passwords, sign_in
 from core.clock import SimulatedClock
 from crm import samples
 from notifications import events
@@ -45,7 +44,7 @@ def bot(db_url: str, tmp_path: Path, clock: SimulatedClock) -> Iterator[tuple[Te
     for person in ("sidorov", "ivanov"):
         raw["people"][person]["channels"] = ["telegram", "email"]  # reached only through a linked chat
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    config.write_text(dump_yaml(raw), encoding="utf-8")
     set_passwords(db_url, config, PASSWORDS)
     with fake_bot_api() as api:
         environ = {**samples.SAMPLE_ENV, "SLAFLOW_TELEGRAM_TOKEN": TOKEN, "SLAFLOW_TELEGRAM_API_BASE": api.url,
@@ -256,7 +255,7 @@ def test_a_new_in_your_queue_message_offers_take_and_triggers_but_not_acknowledg
 
 def test_the_webhook_is_off_without_its_secret(db_url: str, tmp_path: Path, clock: SimulatedClock) -> None:
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(example_config(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    config.write_text(dump_yaml(example_config()), encoding="utf-8")
     set_passwords(db_url, config, PASSWORDS)
     with serving(db_url, config, clock, samples.SAMPLE_ENV) as client:
         assert hook(client, text_update(SIDOROV, "/start x"), secret="").status_code == 404

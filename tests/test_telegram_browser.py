@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from api.testing import example_config, runtime
+from api.testing import dump_yaml, example_config, runtime
 from core.clock import SimulatedClock
 from notifications import events
 from notifications.outbox import dispatch_due
@@ -65,7 +64,7 @@ def test_the_telegram_message_layout_with_its_buttons(browser: Any, tmp_path: Pa
     raw = example_config()
     raw["people"]["sidorov"]["channels"] = ["telegram", "email"]
     config = tmp_path / "company.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    config.write_text(dump_yaml(raw), encoding="utf-8")
     served = runtime(url, config)
     company, clock = served.company, SimulatedClock(MONDAY_0900_MSK)
     try:

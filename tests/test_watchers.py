@@ -8,11 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.testing import example_config, serving, token_header, write_config
+from api.testing import dump_yaml, example_config, serving, token_header, write_config
 from core.clock import SimulatedClock
 from core.errors import CaseNotFound
 from crm import samples
@@ -83,7 +82,7 @@ def test_a_configured_notice_warns_the_watchers_before_a_hold_expires(
     raw = example_config()
     raw.setdefault("notifications", {})["hold_notice_minutes"] = 240
     path = tmp_path / "company.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(dump_yaml(raw), encoding="utf-8")
     company = load_company(path)
     now = clock.now()  # Monday 09:00; sales works 09-13 and 14-18: the 24 business hours of the hold end
     # Wednesday 18:00, and the notice 4 business hours before it is due Wednesday 13:00

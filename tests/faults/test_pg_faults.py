@@ -21,23 +21,29 @@ from api.testing import TestClient, serving, token_header, write_config
 from core.clock import SimulatedClock
 from crm import samples
 from storage.db import normalise_url
-from tests.conftest import PG_URL, _truncate
+from tests.conftest import ASYNC_COMMIT, PG_URL, _truncate
 from tests.faults.support import Tally, Workload, verify
 
 N = 4
 
 
 @pytest.fixture
-def pg_url(pg_database: str) -> str:
+def pg_url(pg_database: str, admin: Engine) -> Iterator[str]:
+    """The session's database, emptied, with commits flushed to disk before they are acknowledged
+    as on a real server (the other tests' commits do not wait: tests/conftest.py ASYNC_COMMIT)."""
     _truncate(pg_database)
-    return pg_database
+    with admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name_of(pg_database)}" SET synchronous_commit = on'))
+    yield pg_database
+    with admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name_of(pg_database)}" SET {ASYNC_COMMIT}'))
 
 
 @pytest.fixture
 def admin() -> Iterator[Engine]:
     """A connection to the server's maintenance database (never to the one under test)."""
     assert PG_URL
-    engine = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    engine = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # (a restart)
     yield engine
     engine.dispose()
 
