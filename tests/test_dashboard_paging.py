@@ -45,7 +45,14 @@ def _open_returns(sessions: sessionmaker[Session], company: Company, clock: Simu
 def test_the_open_count_is_exact_up_to_the_cap_and_capped_beyond_it(
     sessions: sessionmaker[Session], company: Company, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _open_returns(sessions, company, clock, 4)
+    """Counted after the last case the list read, in the list's order: deadlines shared by two
+    cases and cases without a deadline (last in the order) must neither be skipped nor counted twice,
+    wherever the list ends."""
+    ids = _open_returns(sessions, company, clock, 6)
+    with sessions.begin() as session:
+        first = session.get_one(Case, ids[0]).due_at
+        for case_id, due in zip(ids, [first, first, None, first, None, None], strict=True):
+            session.get_one(Case, case_id).due_at = due  # two ties, then three without a deadline
     with sessions() as session:
         for person in ("orlov", "kuznetsova", "morozova"):
             scope = person_scope(company, person)[1]
@@ -55,11 +62,14 @@ def test_the_open_count_is_exact_up_to_the_cap_and_capped_beyond_it(
                 )
                 or 0
             )
-            for cap in (readable - 1, readable, readable + 1):
-                if cap < 0:
-                    continue
-                monkeypatch.setattr(data, "OPEN_COUNT_CAP", cap)
-                assert data.open_count(session, scope) == (min(readable, cap), readable > cap), (person, cap)
+            for limit in range(1, readable + 2):
+                for cap in range(limit, readable + 3):
+                    monkeypatch.setattr(data, "OPEN_LIMIT", limit)
+                    monkeypatch.setattr(data, "OPEN_COUNT_CAP", cap)
+                    read = data.nearest_statuses(session, company, clock.now(), reader=scope, limit=limit)
+                    counted = data.open_count(session, scope, read)
+                    assert counted == (min(readable, cap), readable > cap), (person, limit, cap)
+            assert person != "orlov" or readable == len(ids)
 
 
 def test_the_board_lists_one_page_and_counts_statuses_over_every_page(

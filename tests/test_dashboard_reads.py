@@ -122,7 +122,8 @@ def test_the_board_statuses_computed_in_sql_are_the_python_rule_for_every_kind_o
                     setattr(running, key, value)
     director = person_scope(company, "orlov")[1]
     with sessions() as session:
-        in_sql = dict(data.nearest_statuses(session, company, now, reader=director, limit=100))
+        nearest = data.nearest_statuses(session, company, now, reader=director, limit=100)
+        in_sql = {near.case_id: near.status for near in nearest}
         by_python = {row.case_id: row.status for row in data.open_rows(session, company, now, reader=director)}
     assert in_sql == by_python
     assert sorted(Counter(in_sql.values()).items()) == [("breached", 3), ("ok", 3), ("paused", 2), ("untimed", 2),

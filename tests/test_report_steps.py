@@ -7,6 +7,7 @@ stopped; untimed."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,11 +93,16 @@ def test_step_figures_equal_every_open_step_judged_in_python(
         session.execute(delete(BreachReview))
         session.execute(delete(Breach))
         _store(session, case_ids, drawn)
+    readable = case_ids[:2]  # a reader's scope: the counts then count the running steps in their own pass
+    reader = dataclasses.replace(SCOPE, readable=lambda case_id: case_id.in_(readable))
     with sessions() as session:
         figures = step_figures(session, SCOPE)
         with_times = [row for row, _ in step_rows(session, SCOPE)]
         where = sla_ledger.step_where(since=SCOPE.since, until=SCOPE.until)
         judged = sla_ledger.tallies(session, where, NOW)
+        read = step_figures(session, reader)
+        judged_read = sla_ledger.tallies(session, [*where, SlaClock.__table__.c.case_id.in_(readable)], NOW)
     assert figures == judged == with_times
+    assert read == judged_read
     counted = sum(f.steps + f.exempted for f in figures)
     assert counted == sum(1 for _, kind, day, _, _ in drawn if kind != "untimed" and 0 <= day < 7)

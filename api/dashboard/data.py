@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, literal, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, defer
 
@@ -225,14 +225,25 @@ def _nearest_statement(reader: ReadScope, limit: int) -> Select[Any]:
     and the status expression cost as much CPU as SQLite running them (bench/dashboard.py). A
     statement depends only on the scope, never on data."""
     return _nearest(reader, limit).with_only_columns(
-        Case.id, Case.case_type, Case.state, Case.closed_at, _current_status().label("status")
+        Case.id, Case.case_type, Case.state, Case.closed_at, Case.due_at, _current_status().label("status")
     )
 
 
+def _after(no_deadline: bool) -> ColumnElement[bool]:
+    """Open cases after the one at (``after_due``, ``after_id``) in the board's order (deadline,
+    none last; id); ``no_deadline``: that one has none."""
+    due, case_id = bindparam("after_due", type_=Case.due_at.type), bindparam("after_id", type_=Integer())
+    if no_deadline:
+        return Case.due_at.is_(None) & (Case.id > case_id)
+    return (Case.due_at > due) | ((Case.due_at == due) & (Case.id > case_id)) | Case.due_at.is_(None)
+
+
 @lru_cache(maxsize=256)
-def _count_statement(reader: ReadScope, cap: int) -> Select[Any]:
-    capped = select(Case.id).where(Case.closed_at.is_(None), case_filter(reader, Case.id)).limit(cap + 1).subquery()
-    return select(func.count()).select_from(capped)
+def _count_statement(reader: ReadScope, limit: int, no_deadline: bool) -> Select[Any]:
+    """Up to ``limit`` readable open cases after a given one (`_after`): the cheap comparison
+    first, the reader's look-ups only for the cases after it."""
+    after = select(Case.id).where(Case.closed_at.is_(None), _after(no_deadline), case_filter(reader, Case.id))
+    return select(func.count()).select_from(after.limit(limit).subquery())
 
 
 _PAGE = (
@@ -246,25 +257,33 @@ _PAGE = (
 clocks of one state: the latest is current), in one statement."""
 
 
+class Nearest(NamedTuple):
+    case_id: int
+    status: str
+    due_at: datetime | None
+
+
 def nearest_statuses(
     session: Session, company: Company, now: datetime, *, reader: ReadScope, limit: int
-) -> list[tuple[int, str]]:
+) -> list[Nearest]:
     """The ``limit`` nearest-deadline open cases and their statuses (`case_status`), in order:
     one statement, the status of a case without a step clock from its state's definition."""
-    found = session.execute(_nearest_statement(reader, limit), {"now": now})
-    return [(row.id, row.status if row.status is not None else case_status(company, row, None, now)) for row in found]
+    return [
+        Nearest(row.id, row.status if row.status is not None else case_status(company, row, None, now), row.due_at)
+        for row in session.execute(_nearest_statement(reader, limit), {"now": now})
+    ]
 
 
 def open_page(
     session: Session, company: Company, now: datetime, *, reader: ReadScope, page: int
-) -> tuple[list[OpenRow], Counter[str], int]:
+) -> tuple[list[OpenRow], Counter[str], list[Nearest]]:
     """The board's list: the `OPEN_LIMIT` nearest-deadline open cases with the status of their
     current step computed by the database (the breached and warning figures: one statement, no
     row objects), and only ``page``'s `PAGE_SIZE` of them become full rows (business time left
-    is a calendar walk per row). Returns the rows, the statuses and how many cases were read."""
+    is a calendar walk per row). Returns the rows, the statuses and the cases read."""
     found = nearest_statuses(session, company, now, reader=reader, limit=OPEN_LIMIT)
-    statuses: Counter[str] = Counter(status for _, status in found)
-    ids = [case_id for case_id, _ in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
+    statuses: Counter[str] = Counter(near.status for near in found)
+    ids = [near.case_id for near in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
     shown: dict[int, tuple[Case, SlaClock | None]] = {}
     for case, step in session.execute(_PAGE, {"ids": ids}).tuples() if ids else ():
         shown[case.id] = (case, step)  # ascending clock ids: the latest one stays
@@ -272,13 +291,23 @@ def open_page(
     for case_id in ids:
         case, step = shown[case_id]
         rows.append(open_row(head_of(session, company, case, now, step)))
-    return rows, statuses, len(found)
+    return rows, statuses, found
 
 
-def open_count(session: Session, reader: ReadScope) -> tuple[int, bool]:
-    """Readable open cases, counted up to `OPEN_COUNT_CAP`: (the count, whether there are more)."""
-    counted = int(session.scalar(_count_statement(reader, OPEN_COUNT_CAP)) or 0)
-    return min(counted, OPEN_COUNT_CAP), counted > OPEN_COUNT_CAP
+def open_count(session: Session, reader: ReadScope, read: list[Nearest]) -> tuple[int, bool]:
+    """Readable open cases, counted up to `OPEN_COUNT_CAP`: (the count, whether there are more).
+    ``read``: the nearest ones `open_page` read, in order; when they fill `OPEN_LIMIT`, only the
+    cases after the last of them are counted (counting from the start went through the reader's
+    look-ups for those again: a head's count cost more than the list, bench/dashboard.py)."""
+    total = len(read)
+    wanted = OPEN_COUNT_CAP + 1 - total
+    if total >= OPEN_LIMIT and wanted > 0:
+        last = read[-1]
+        counted = session.scalar(
+            _count_statement(reader, wanted, last.due_at is None), {"after_due": last.due_at, "after_id": last.case_id}
+        )
+        total += int(counted or 0)
+    return min(total, OPEN_COUNT_CAP), total > OPEN_COUNT_CAP
 
 
 def by_department(company: Company, rows: list[OpenRow]) -> list[DepartmentBoard]:
@@ -309,7 +338,7 @@ def board(
         since=chosen.since, until=chosen.until, now=now, readable=lambda case_id: case_filter(reader, case_id)
     )
     rows, statuses, read = open_page(session, company, now, reader=reader, page=page)
-    total, capped = (read, False) if read < OPEN_LIMIT else open_count(session, reader)  # fewer: all of them
+    total, capped = open_count(session, reader, read)
     return Board(
         now=now,
         period=chosen,
@@ -317,7 +346,7 @@ def board(
         open_total=total,
         open_capped=capped,
         statuses=statuses,
-        read=read,
+        read=len(read),
         page=page,
         figures=step_figures(session, scope),
         trend=weekly_trend(session, scope, zone) if PERIODS[period_key] > 1 else [],

@@ -128,9 +128,11 @@ class SlaClock(Base):
         # The same by department (one range per department: reports/steps.py, migration 0012).
         Index("ix_sla_clocks_by_department", "kind", "department", "started_at", "status", "used_minutes",
               "target_minutes", "stopped_at", "case_id", postgresql_include=["id"]),
-        # Open clocks only (partial): a period's open clocks without reading its settled ones.
-        Index("ix_sla_clocks_open", "kind", "started_at", sqlite_where=text("stopped_at IS NULL"),
-              postgresql_where=text("stopped_at IS NULL")),
+        # Open clocks only (partial): a period's open clocks without reading its settled ones, and
+        # without reading their rows to count the running ones or find the breached (migration 0014).
+        Index("ix_sla_clocks_open", "kind", "started_at", "department", "status", "target_minutes", "deadline_at",
+              "paused_since", "case_id", "stopped_at", sqlite_where=text("stopped_at IS NULL"),
+              postgresql_where=text("stopped_at IS NULL"), postgresql_include=["id"]),
         # Read scope: the cases a person was ever assigned a step of (org/scope.py).
         Index("ix_sla_clocks_person", "person", "case_id"),
     )
