@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -77,7 +78,7 @@ def test_the_open_total_counts_every_readable_open_case_whether_or_not_the_page_
             assert set(listed) <= set(ids)
 
 
-KINDS = {
+KINDS: dict[str, dict[str, Any]] = {
     "ok": {},
     "warning": {"warn_at": "past"},
     "warning_now": {"warn_at": "now"},

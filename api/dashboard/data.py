@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from itertools import groupby
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, literal, select
 from sqlalchemy import case as sql_case
@@ -224,9 +224,10 @@ def _nearest_statement(reader: ReadScope, limit: int) -> Select[Any]:
     """`nearest_statuses`' statement for one reader, built once: building the scope's look-ups
     and the status expression cost as much CPU as SQLite running them (bench/dashboard.py). A
     statement depends only on the scope, never on data."""
-    return _nearest(reader, limit).with_only_columns(
+    statement: Select[Any] = _nearest(reader, limit).with_only_columns(
         Case.id, Case.case_type, Case.state, Case.closed_at, Case.due_at, _current_status().label("status")
     )
+    return statement
 
 
 def _after(no_deadline: bool) -> ColumnElement[bool]:
@@ -269,7 +270,12 @@ def nearest_statuses(
     """The ``limit`` nearest-deadline open cases and their statuses (`case_status`), in order:
     one statement, the status of a case without a step clock from its state's definition."""
     return [
-        Nearest(row.id, row.status if row.status is not None else case_status(company, row, None, now), row.due_at)
+        Nearest(
+            row.id,
+            # the row carries what `case_status` reads of a case without a step clock
+            row.status if row.status is not None else case_status(company, cast("Case", row), None, now),
+            row.due_at,
+        )
         for row in session.execute(_nearest_statement(reader, limit), {"now": now})
     ]
 
@@ -285,8 +291,8 @@ def open_page(
     statuses: Counter[str] = Counter(near.status for near in found)
     ids = [near.case_id for near in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
     shown: dict[int, tuple[Case, SlaClock | None]] = {}
-    for case, step in session.execute(_PAGE, {"ids": ids}).tuples() if ids else ():
-        shown[case.id] = (case, step)  # ascending clock ids: the latest one stays
+    for case, clock in session.execute(_PAGE, {"ids": ids}).tuples() if ids else ():
+        shown[case.id] = (case, clock)  # ascending clock ids: the latest one stays
     rows = []
     for case_id in ids:
         case, step = shown[case_id]
