@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.dashboard import data
+from api.dashboard import data, open_cases
 from core.clock import SimulatedClock
 from engine import cases
 from engine.case_view import current_steps
@@ -123,7 +123,7 @@ def test_the_board_statuses_computed_in_sql_are_the_python_rule_for_every_kind_o
                     setattr(running, key, value)
     director = person_scope(company, "orlov")[1]
     with sessions() as session:
-        nearest = data.nearest_statuses(session, company, now, reader=director, limit=100)
+        nearest = open_cases.nearest_statuses(session, company, now, reader=director, limit=100)
         in_sql = {near.case_id: near.status for near in nearest}
         by_python = {row.case_id: row.status for row in data.open_rows(session, company, now, reader=director)}
     assert in_sql == by_python
