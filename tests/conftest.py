@@ -53,18 +53,28 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 _CLUSTER_LOCK = Path(tempfile.gettempdir()) / "slaflow-tests-postgresql-cluster.lock"
+_CLUSTER_GATE = Path(tempfile.gettempdir()) / "slaflow-tests-postgresql-cluster.gate"
 
 
 @contextmanager
 def cluster_lock(*, exclusive: bool) -> Iterator[None]:
     """A lock shared by every pytest process on this machine (xdist workers included): tests on
-    PostgreSQL hold it shared; a test that restarts the whole cluster holds it alone."""
+    PostgreSQL hold it shared; a test that restarts the whole cluster holds it alone. flock
+    favours nobody, so tests starting one after another could hold it shared for ever: the test
+    that wants it alone first closes a gate, which later tests pass only once it has finished."""
+    gate = os.open(_CLUSTER_GATE, os.O_CREAT | os.O_RDWR, 0o666)
     fd = os.open(_CLUSTER_LOCK, os.O_CREAT | os.O_RDWR, 0o666)
     try:
+        fcntl.flock(gate, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if not exclusive:
+            os.close(gate)
+            gate = -1
         yield
     finally:
         os.close(fd)  # (closing releases the lock)
+        if gate >= 0:
+            os.close(gate)
 
 
 @pytest.fixture(autouse=True)
