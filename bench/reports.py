@@ -484,7 +484,7 @@ def measure(url: str, repeat: int) -> dict[str, Any]:
 
 def profile(url: str) -> list[dict[str, Any]]:
     """Run inside the child: where one per-department report spends its time, statement by
-    statement. Each statement is charged the wall time from its start to the next statement's
+    statement. Each statement is charged the wall and process CPU time from its start to the next statement's
     (SQLite computes a result while it is fetched: the fetch and the Python work on the rows are
     the statement's too), and named by the report function that ran it."""
     import traceback
@@ -504,21 +504,23 @@ def profile(url: str) -> list[dict[str, Any]]:
     def started(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         frames = [f for f in traceback.extract_stack() if "/reports/" in f.filename or "/sla/" in f.filename]
         where = f"{Path(frames[-1].filename).stem}.{frames[-1].name}:{frames[-1].lineno}" if frames else "?"
-        marks.append((time.perf_counter(), where, " ".join(statement.split())[:160]))
+        marks.append((time.perf_counter(), time.process_time(), where, " ".join(statement.split())[:160]))
 
     event.listen(engine, "before_cursor_execute", started)
     with factory() as session:
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         department_rows(session, scope)
-        ended = time.perf_counter()
+        ended, ended_cpu = time.perf_counter(), time.process_time()
     event.remove(engine, "before_cursor_execute", started)
     engine.dispose()
-    spans = [(start, where, sql) for start, where, sql in marks]
     found = []
-    for i, (start, where, sql) in enumerate(spans):
-        stop = spans[i + 1][0] if i + 1 < len(spans) else ended
-        found.append({"s": round(stop - start, 4), "at": where, "sql": sql})
-    found.append({"s": round(spans[0][0] - began, 4) if spans else 0.0, "at": "before the first statement", "sql": ""})
+    for i, (start, cpu, where, sql) in enumerate(marks):
+        stop, stop_cpu = (marks[i + 1][0], marks[i + 1][1]) if i + 1 < len(marks) else (ended, ended_cpu)
+        found.append({"s": round(stop - start, 4), "cpu_s": round(stop_cpu - cpu, 4), "at": where, "sql": sql})
+    first, first_cpu = (marks[0][0], marks[0][1]) if marks else (ended, ended_cpu)
+    found.append({"s": round(first - began, 4), "cpu_s": round(first_cpu - began_cpu, 4),
+                  "at": "before the first statement", "sql": ""})
+    found.append({"s": round(ended - began, 4), "cpu_s": round(ended_cpu - began_cpu, 4), "at": "total", "sql": ""})
     return sorted(found, key=lambda item: -item["s"])
 
 
@@ -684,7 +686,7 @@ def main() -> None:
         return
     if args.profile:
         for item in profile(args.profile):
-            print(f"{item['s']:8.4f} s  {item['at']:45}  {item['sql']}")
+            print(f"{item['s']:8.4f} s {item['cpu_s']:8.4f} s CPU  {item['at']:45}  {item['sql'][:110]}")
         return
 
     n_cases = args.cases or (100_000 if args.quick else 1_000_000)
