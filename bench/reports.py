@@ -44,12 +44,14 @@ import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from contextlib import closing  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
-from sqlalchemy import bindparam, create_engine, text  # noqa: E402
+from sqlalchemy import bindparam, create_engine, inspect, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from engine import versions  # noqa: E402
 from org.chart import Company  # noqa: E402
@@ -571,11 +573,30 @@ def summary(label: str, measured: dict[str, Any]) -> str:
 
 def loaded(url: str, n_cases: int) -> bool:
     """Whether a kept database holds the whole data set (a load commits per batch: a smaller
-    count is an interrupted load)."""
+    count is an interrupted load). Only a missing database or schema means "not kept": any other
+    error propagates, since the caller then deletes the data set and generates it again (a
+    SQLite file whose write lock another process held for the busy timeout was taken for
+    empty, deleted and regenerated). SQLite is read without a transaction: a read needs no lock."""
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            return False
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cases'").fetchone() is None:
+                return False
+            return bool(conn.execute("SELECT count(*) FROM cases").fetchone()[0] == n_cases)
+    engine = make_engine(url)
     try:
-        return row_counts(url)["cases"] == n_cases
-    except Exception:  # no schema yet: nothing kept
-        return False
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("cases"):
+                return False
+            return bool(conn.execute(text("SELECT count(*) FROM cases")).scalar_one() == n_cases)
+    except OperationalError as error:
+        if "does not exist" in str(error):  # the database itself (PostgreSQL)
+            return False
+        raise
+    finally:
+        engine.dispose()
 
 
 def bench_backend(label: str, url: str, load: Any, args: argparse.Namespace, *, reuse: bool = False) -> dict[str, Any]:
