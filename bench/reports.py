@@ -44,12 +44,14 @@ import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from contextlib import closing  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
-from sqlalchemy import bindparam, create_engine, text  # noqa: E402
+from sqlalchemy import bindparam, create_engine, inspect, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from engine import versions  # noqa: E402
 from org.chart import Company  # noqa: E402
@@ -484,7 +486,7 @@ def measure(url: str, repeat: int) -> dict[str, Any]:
 
 def profile(url: str) -> list[dict[str, Any]]:
     """Run inside the child: where one per-department report spends its time, statement by
-    statement. Each statement is charged the wall time from its start to the next statement's
+    statement. Each statement is charged the wall and process CPU time from its start to the next statement's
     (SQLite computes a result while it is fetched: the fetch and the Python work on the rows are
     the statement's too), and named by the report function that ran it."""
     import traceback
@@ -504,21 +506,23 @@ def profile(url: str) -> list[dict[str, Any]]:
     def started(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         frames = [f for f in traceback.extract_stack() if "/reports/" in f.filename or "/sla/" in f.filename]
         where = f"{Path(frames[-1].filename).stem}.{frames[-1].name}:{frames[-1].lineno}" if frames else "?"
-        marks.append((time.perf_counter(), where, " ".join(statement.split())[:160]))
+        marks.append((time.perf_counter(), time.process_time(), where, " ".join(statement.split())[:160]))
 
     event.listen(engine, "before_cursor_execute", started)
     with factory() as session:
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         department_rows(session, scope)
-        ended = time.perf_counter()
+        ended, ended_cpu = time.perf_counter(), time.process_time()
     event.remove(engine, "before_cursor_execute", started)
     engine.dispose()
-    spans = [(start, where, sql) for start, where, sql in marks]
     found = []
-    for i, (start, where, sql) in enumerate(spans):
-        stop = spans[i + 1][0] if i + 1 < len(spans) else ended
-        found.append({"s": round(stop - start, 4), "at": where, "sql": sql})
-    found.append({"s": round(spans[0][0] - began, 4) if spans else 0.0, "at": "before the first statement", "sql": ""})
+    for i, (start, cpu, where, sql) in enumerate(marks):
+        stop, stop_cpu = (marks[i + 1][0], marks[i + 1][1]) if i + 1 < len(marks) else (ended, ended_cpu)
+        found.append({"s": round(stop - start, 4), "cpu_s": round(stop_cpu - cpu, 4), "at": where, "sql": sql})
+    first, first_cpu = (marks[0][0], marks[0][1]) if marks else (ended, ended_cpu)
+    found.append({"s": round(first - began, 4), "cpu_s": round(first_cpu - began_cpu, 4),
+                  "at": "before the first statement", "sql": ""})
+    found.append({"s": round(ended - began, 4), "cpu_s": round(ended_cpu - began_cpu, 4), "at": "total", "sql": ""})
     return sorted(found, key=lambda item: -item["s"])
 
 
@@ -569,11 +573,30 @@ def summary(label: str, measured: dict[str, Any]) -> str:
 
 def loaded(url: str, n_cases: int) -> bool:
     """Whether a kept database holds the whole data set (a load commits per batch: a smaller
-    count is an interrupted load)."""
+    count is an interrupted load). Only a missing database or schema means "not kept": any other
+    error propagates, since the caller then deletes the data set and generates it again (a
+    SQLite file whose write lock another process held for the busy timeout was taken for
+    empty, deleted and regenerated). SQLite is read without a transaction: a read needs no lock."""
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            return False
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cases'").fetchone() is None:
+                return False
+            return bool(conn.execute("SELECT count(*) FROM cases").fetchone()[0] == n_cases)
+    engine = make_engine(url)
     try:
-        return row_counts(url)["cases"] == n_cases
-    except Exception:  # no schema yet: nothing kept
-        return False
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("cases"):
+                return False
+            return bool(conn.execute(text("SELECT count(*) FROM cases")).scalar_one() == n_cases)
+    except OperationalError as error:
+        if "does not exist" in str(error):  # the database itself (PostgreSQL)
+            return False
+        raise
+    finally:
+        engine.dispose()
 
 
 def bench_backend(label: str, url: str, load: Any, args: argparse.Namespace, *, reuse: bool = False) -> dict[str, Any]:
@@ -684,7 +707,7 @@ def main() -> None:
         return
     if args.profile:
         for item in profile(args.profile):
-            print(f"{item['s']:8.4f} s  {item['at']:45}  {item['sql']}")
+            print(f"{item['s']:8.4f} s {item['cpu_s']:8.4f} s CPU  {item['at']:45}  {item['sql'][:110]}")
         return
 
     n_cases = args.cases or (100_000 if args.quick else 1_000_000)

@@ -47,14 +47,14 @@ def case_figures(session: Session, scope: Scope) -> list[CaseFigures]:
     """Whole-case clocks (cases opened in the period) per requesting department, by the same
     rules as steps (`sla.ledger.tallies`): an open case past its deadline is breached."""
     where = case_clock_filter(_clocks, scope)
-    # IN the requesting departments: SQLite groups along the index by department, without a sort.
-    where.append(_clocks.c.department.in_(clock_departments(session, ClockKind.WHOLE_CASE)))
     if scope.department:
         where.append(_clocks.c.department == scope.department)
+    # IN the requesting departments: SQLite groups along the index by department, without a sort.
+    grouping = [_clocks.c.department.in_(clock_departments(session, ClockKind.WHOLE_CASE))]
     return [
         CaseFigures(department=row.department, cases=row.steps, met=row.met, breached=row.breached,
                     running=row.running)
-        for row in sla_ledger.tallies(session, where, scope.at)
+        for row in sla_ledger.tallies(session, where, scope.at, grouping=grouping)
     ]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label, Row, case, false, func, literal_column, select
+from sqlalchemy import ColumnElement, Label, Row, false, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from core.vocabulary import ExemptionStatus
@@ -69,8 +69,11 @@ def exempted(clock_id: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
     return (clocks.c.id if clock_id is None else clock_id).in_(approved)
 
 
-def _sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    """``count(*) FILTER (WHERE condition)``: a NULL condition counts as false, as a CASE would;
+    SQLite jumps over the aggregate step instead of summing 0 for every other row (the step
+    figures' GROUP BY, 1M cases: ~15% fewer instructions)."""
+    return func.count().filter(condition)
 
 
 def any_exempted(session: Session, where: Sequence[ColumnElement[bool]]) -> bool:
@@ -94,12 +97,12 @@ def settled_columns(exemptions: bool = True) -> list[Label[Any]]:
     breached = counted & (clocks.c.status == ClockStatus.BREACHED)
     over = clocks.c.used_minutes - func.coalesce(clocks.c.target_minutes, 0.0)
     return [
-        (func.count() - _sum_if(exempt)).label("steps") if exemptions else func.count().label("steps"),
-        _sum_if(counted & (clocks.c.status == ClockStatus.MET)).label("met"),
-        _sum_if(breached).label("settled_breached"),
-        func.coalesce(func.sum(case((breached & (over > 0), over), else_=0.0)), 0.0).label("settled_late"),
-        _sum_if(stopped).label("stopped"),
-        (_sum_if(exempt) if exemptions else literal_column("0")).label("exempted"),
+        (func.count() - _count_if(exempt)).label("steps") if exemptions else func.count().label("steps"),
+        _count_if(counted & (clocks.c.status == ClockStatus.MET)).label("met"),
+        _count_if(breached).label("settled_breached"),
+        func.coalesce(func.sum(over).filter(breached & (over > 0)), 0.0).label("settled_late"),
+        func.count(clocks.c.stopped_at).label("stopped"),
+        (_count_if(exempt) if exemptions else literal_column("0")).label("exempted"),
     ]
 
 
@@ -163,12 +166,22 @@ def tally_of(
     return figures
 
 
-def tallies(session: Session, where: Sequence[ColumnElement[bool]], now: datetime) -> list[Tally]:
+def tallies(
+    session: Session,
+    where: Sequence[ColumnElement[bool]],
+    now: datetime,
+    *,
+    grouping: Sequence[ColumnElement[bool]] = (),
+) -> list[Tally]:
     """Per-department figures of the clocks ``where`` selects, at ``now`` (one GROUP BY over the
-    settled clocks, one read of the open ones)."""
+    settled clocks, one read of the open ones). ``grouping`` holds conditions that select the
+    same clocks but shape the GROUP BY's plan (``department IN`` every department: SQLite groups
+    along the index by department); the open clocks are read without them, so SQLite finds them
+    in the partial index of open clocks instead of reading every clock of the period along the
+    department index (1M cases: 0.24 billion instructions for none found)."""
     grouped = (
         select(clocks.c.department.label("department"), *settled_columns(any_exempted(session, where)))
-        .where(*where)
+        .where(*where, *grouping)
         .group_by(clocks.c.department)
         .order_by(clocks.c.department)
     )
