@@ -3,11 +3,12 @@ time in state (median and 90th percentile of business minutes per finished step)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ARRAY, ColumnElement, Float, Select, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -138,7 +139,7 @@ def _minutes_at(session: Session, scope: Scope, department: str, n: int) -> tupl
     with closing(
         session.connection().execute(select(_clocks.c.used_minutes).where(*_finished(scope, department)))
     ) as read:
-        minutes = sorted(map(itemgetter(0), read.cursor))
+        minutes = sorted(map(itemgetter(0), cast("Iterable[tuple[float]]", read.cursor)))
     return len(minutes), {rank: float(minutes[rank]) for rank in _needed(len(minutes))}
 
 
