@@ -29,7 +29,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 # Replace (not prepend) the script folder: bench/calendar.py must not shadow the stdlib calendar.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
@@ -100,7 +100,24 @@ def run(db: Path, floor_db: Path, n_cases: int) -> tuple[Loop, Loop]:
     factory = session_factory(engine)
     ids = open_cases(factory, company, n_cases)
     _copy(db, floor_db)
-    floor = Floor(floor_db, company)
+    loops = interleaved(factory, company, Floor(floor_db, company), ids)
+    engine.dispose()
+    return loops
+
+
+class StepFloor(Protocol):
+    """A floor fires a step of the moves on some cases and closes (SQLite's and PostgreSQL's)."""
+
+    def fire_step(self, step: int, ids: list[int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def interleaved(
+    factory: sessionmaker[Session], company: Company, floor: StepFloor, ids: list[int]
+) -> tuple[Loop, Loop]:
+    """The engine and its floor, ``CHUNK`` triggers at a time in turn: both see the same load on
+    a shared machine, so their ratio holds while the load changes."""
     engine_loop, floor_loop = Loop(), Loop()
     for step in range(len(MOVES)):
         for at in range(0, len(ids), CHUNK):
@@ -110,7 +127,6 @@ def run(db: Path, floor_db: Path, n_cases: int) -> tuple[Loop, Loop]:
             with floor_loop.timing(len(chunk)):
                 floor.fire_step(step, chunk)
     floor.close()
-    engine.dispose()
     return engine_loop, floor_loop
 
 

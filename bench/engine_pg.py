@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy.orm import Session, sessionmaker
 
 from bench.engine import (
     CHUNK,
@@ -27,9 +26,8 @@ from bench.engine import (
     STEP_TIMERS,
     TABLES,
     TOLD,
-    Loop,
     fire_all,
-    fire_step,
+    interleaved,
     open_cases,
 )
 from org.chart import Company
@@ -52,7 +50,7 @@ def pg_run(admin_url: str, n_cases: int) -> dict[str, float]:
         ids = open_cases(session_factory(engine), company, 2 * n_cases)
         engine.dispose()  # (a template database has no connections)
         floor_db = _create_pg(admin_url, template=engine_db[0])  # the floor's triggers find the same rows
-        one, floor = run_pg_interleaved(session_factory(engine), company, PgFloor(floor_db[1], company), ids[:n_cases])
+        one, floor = interleaved(session_factory(engine), company, PgFloor(floor_db[1], company), ids[:n_cases])
         engine.dispose()  # the workers fork: each makes its own engine
         four_s, four_fired = _fire_in_processes(engine_db[1], company, ids[n_cases:], 4)
         same_rows = pg_row_counts(engine_db[1], ids[:n_cases]) == pg_row_counts(floor_db[1], ids[:n_cases])
@@ -71,22 +69,6 @@ def pg_run(admin_url: str, n_cases: int) -> dict[str, float]:
         "pg_cpu_ms_per_trigger_1conn": 1000 * one.cpu / one.fired,
         "pg_floor_cpu_ms_per_trigger": 1000 * floor.cpu / floor.fired,
     }
-
-
-def run_pg_interleaved(
-    factory: sessionmaker[Session], company: Company, floor: PgFloor, ids: list[int]
-) -> tuple[Loop, Loop]:
-    """The engine on one connection and the floor, ``CHUNK`` triggers at a time in turn (as on SQLite)."""
-    engine_loop, floor_loop = Loop(), Loop()
-    for step in range(len(MOVES)):
-        for at in range(0, len(ids), CHUNK):
-            chunk = ids[at : at + CHUNK]
-            with engine_loop.timing(len(chunk)):
-                fire_step(factory, company, step, chunk)
-            with floor_loop.timing(len(chunk)):
-                floor.fire_step(step, chunk)
-    floor.close()
-    return engine_loop, floor_loop
 
 
 def _fire_in_processes(url: str, company: Company, ids: list[int], workers: int) -> tuple[float, int]:
