@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.dashboard import data
+from api.dashboard.open_cases import nearest_statuses
 from api.testing import serving, token_header, write_config
 from core.clock import SimulatedClock
 from crm import samples
@@ -66,7 +67,7 @@ def test_the_open_count_is_exact_up_to_the_cap_and_capped_beyond_it(
                 for cap in range(limit, readable + 3):
                     monkeypatch.setattr(data, "OPEN_LIMIT", limit)
                     monkeypatch.setattr(data, "OPEN_COUNT_CAP", cap)
-                    read = data.nearest_statuses(session, company, clock.now(), reader=scope, limit=limit)
+                    read = nearest_statuses(session, company, clock.now(), reader=scope, limit=limit)
                     counted = data.open_count(session, scope, read)
                     assert counted == (min(readable, cap), readable > cap), (person, limit, cap)
             assert person != "orlov" or readable == len(ids)

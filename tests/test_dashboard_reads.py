@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.dashboard import data
+from api.dashboard.open_cases import nearest_statuses
 from core.clock import SimulatedClock
 from engine import cases
 from engine.case_view import current_steps
@@ -77,7 +79,7 @@ def test_the_open_total_counts_every_readable_open_case_whether_or_not_the_page_
             assert set(listed) <= set(ids)
 
 
-KINDS = {
+KINDS: dict[str, dict[str, Any]] = {
     "ok": {},
     "warning": {"warn_at": "past"},
     "warning_now": {"warn_at": "now"},
@@ -107,7 +109,8 @@ def test_the_board_statuses_computed_in_sql_are_the_python_rule_for_every_kind_o
         for case_id, changes in zip(ids, KINDS.values(), strict=True):
             running = session.scalars(select(SlaClock).where(
                 SlaClock.case_id == case_id, SlaClock.kind == ClockKind.STEP, SlaClock.stopped_at.is_(None))).one()
-            changes = {key: at.get(value, value) if isinstance(value, str) else value for key, value in changes.items()}
+            changes = {key: at.get(value, value) if isinstance(value, str) else value
+                       for key, value in changes.items()}
             for key, value in ahead.items():
                 setattr(running, key, value)
             if "state" in changes:
@@ -122,7 +125,7 @@ def test_the_board_statuses_computed_in_sql_are_the_python_rule_for_every_kind_o
                     setattr(running, key, value)
     director = person_scope(company, "orlov")[1]
     with sessions() as session:
-        nearest = data.nearest_statuses(session, company, now, reader=director, limit=100)
+        nearest = nearest_statuses(session, company, now, reader=director, limit=100)
         in_sql = {near.case_id: near.status for near in nearest}
         by_python = {row.case_id: row.status for row in data.open_rows(session, company, now, reader=director)}
     assert in_sql == by_python
