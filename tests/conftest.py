@@ -45,6 +45,31 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _figures.extend(str(line) for line in lines)
 
 
+SLOWEST_FIRST = (
+    "test_api_schemathesis.py", "test_prefect_pool.py", "test_flows_prefect.py", "test_cli.py",
+    "test_engine_properties.py", "test_lead_letter.py", "test_role_matrix.py", "test_calendar_properties.py",
+    "test_output_consistency.py", "test_what_if_properties.py", "test_signin.py", "test_first_run.py",
+    "test_pg_faults.py", "test_sweeper_concurrency.py", "test_backup.py", "test_dashboard_browser.py",
+)
+"""Files that take longest, longest first (measured 2026-11-30). xdist gives each worker a file at
+a time (``--dist loadfile``) in collection order (``--no-loadscope-reorder``): these start first,
+so that the workers finish together instead of one running a long file alone at the end. The
+other files follow, those with the most tests first (what xdist itself would do)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_in: dict[str, int] = {}
+    for item in items:
+        tests_in[item.path.name] = tests_in.get(item.path.name, 0) + 1
+
+    def rank(item: pytest.Item) -> tuple[int, int, str]:
+        name = item.path.name
+        first = SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+        return first, -tests_in[name], str(item.path)
+
+    items.sort(key=rank)  # (stable: a file's tests keep their order)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _figures:
         terminalreporter.section(FIGURES_SECTION)
