@@ -17,13 +17,13 @@ from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
-from engine import cases
 from org.chart import Company
 from reports.ledger import _open_steps_of_cases, ledger
 from reports.scope import Scope, case_clock_filter
 from sla import ledger as sla_ledger
 from sla.model import ClockKind, ClockStatus
 from storage.models import SlaClock
+from tests.test_sweeper_logic import open_returns
 
 SINCE = datetime(2030, 1, 7, tzinfo=UTC)
 SCOPE = Scope(SINCE, SINCE + timedelta(days=7), now=SINCE + timedelta(days=9))
@@ -96,12 +96,7 @@ def reference(session: Session, scope: Scope, ids: list[int], drawn: list[dict[s
 
 @pytest.fixture
 def case_ids(sessions: sessionmaker[Session], company: Company, clock: SimulatedClock) -> list[int]:
-    with sessions.begin() as session:
-        return [
-            cases.open_case(session, company, case_type="return", actor=company.actor("ivanov"),
-                            data={"customer": "c", "order": "o", "reason": "r"}, now=clock.now()).id
-            for _ in range(CASES)
-        ]  # fmt: skip
+    return open_returns(sessions, company, clock.now(), CASES)
 
 
 def _store(session: Session, ids: list[int], drawn: list[dict[str, Any]]) -> None:

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
 from core.vocabulary import ExemptionStatus
-from engine import cases
 from org.chart import Company
 from reports.scope import Scope
 from reports.steps import step_figures, step_rows
 from sla import ledger as sla_ledger
 from sla.model import ClockKind, ClockStatus
 from storage.models import Breach, BreachReview, CalendarVersion, SlaClock
+from tests.test_sweeper_logic import open_returns
 
 SINCE = datetime(2030, 1, 7, tzinfo=UTC)
 NOW = SINCE + timedelta(days=4, hours=3)
@@ -46,12 +46,7 @@ drawn_clocks = st.lists(one_clock, max_size=12)
 
 @pytest.fixture
 def case_ids(sessions: sessionmaker[Session], company: Company, clock: SimulatedClock) -> list[int]:
-    with sessions.begin() as session:
-        return [
-            cases.open_case(session, company, case_type="return", actor=company.actor("ivanov"),
-                            data={"customer": "c", "order": "o", "reason": "r"}, now=clock.now()).id
-            for _ in range(CASES)
-        ]  # fmt: skip
+    return open_returns(sessions, company, clock.now(), CASES)
 
 
 def _store(session: Session, ids: list[int], drawn: list[tuple[Any, ...]]) -> None:
