@@ -213,19 +213,27 @@ def derived(session: Session, case_id: int) -> dict[str, Any]:
             for c in clocks
         ],
         "breaches": sorted(
-            (index[b.clock_id], b.department, b.person, b.state, b.deadline_at, b.closed_at, round(b.late_minutes, 6))
+            [(index[b.clock_id], b.department, b.person, b.state, b.deadline_at, b.closed_at, round(b.late_minutes, 6))
             for b in session.scalars(select(Breach).where(Breach.case_id == case_id, Breach.closed_at.is_not(None)))
-            if b.late_minutes is not None
+            if b.late_minutes is not None],
+            key=none_first,
         ),
         "pauses": sorted(
-            (index[p.clock_id], p.started_at, p.ended_at, p.reason, p.waiting_on)
-            for p in session.scalars(select(ClockPause).where(ClockPause.clock_id.in_(index)))
+            [(index[p.clock_id], p.started_at, p.ended_at, p.reason, p.waiting_on)
+            for p in session.scalars(select(ClockPause).where(ClockPause.clock_id.in_(index)))],
+            key=none_first,
         ),
         "timers": sorted(
             (t.kind, t.level, t.state, t.due_at, t.trigger or "")
             for t in session.scalars(select(Timer).where(Timer.case_id == case_id))
         ),
     }
+
+
+def none_first(row: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    """A sort key for a record's fields where one may be None (an open pause's end, a breach
+    nobody held): None sorts first, so two rows that tie up to it still compare."""
+    return tuple((value is not None, value if value is not None else 0) for value in row)
 
 
 @dataclass(frozen=True)

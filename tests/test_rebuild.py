@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SimulatedClock
 from duties.opening import open_due_duties
 from engine import cases
-from engine.rebuild import rebuild, what_if
+from engine.rebuild import derived, rebuild, what_if
 from engine.timers import sweep
 from org.chart import Company
 from sla.calendar import BusinessCalendar
-from storage.models import Breach, Case, SlaClock
+from storage.models import Breach, Case, ClockPause, SlaClock
 from tests.random_history import OPEN_DATA, history_company
 from tests.test_cli import slaflow
 
@@ -155,3 +155,24 @@ def test_a_later_shift_would_have_saved_the_warehouse_its_breach(
     after = {row.department: row for row in result.after}
     assert (before["warehouse"].breached, after["warehouse"].breached) == (1, 0)  # 10:00 + 8h = 18:00: on time
     assert result.cases == 1 and result.skipped == {}
+
+
+def test_an_open_pause_that_ties_with_a_closed_one_is_compared_without_error(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    """Two pauses of one clock starting at the same instant, one still open: sorting them used to
+    compare the open one's missing end with a datetime and raise."""
+    with sessions.begin() as session:
+        case_id = cases.open_case(session, company, case_type="return", data=RETURN, actor=company.actor("ivanov"),
+                                  now=clock.now()).id
+        clock_id = session.scalars(select(SlaClock.id).where(SlaClock.case_id == case_id)).first()
+        assert clock_id is not None
+        started = clock.now()
+        session.add_all([
+            ClockPause(clock_id=clock_id, started_at=started, ended_at=None, reason="dependency", waiting_on=None),
+            ClockPause(clock_id=clock_id, started_at=started, ended_at=started + timedelta(hours=1),
+                       reason="dependency", waiting_on="purchasing"),
+        ])
+    with sessions() as session:
+        pauses = derived(session, case_id)["pauses"]
+    assert [pause[2] for pause in pauses] == [None, started + timedelta(hours=1)]
