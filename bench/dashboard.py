@@ -52,6 +52,7 @@ import httpx  # noqa: E402
 
 from bench import scope as scope_bench  # noqa: E402
 from bench import timers as timers_bench  # noqa: E402
+from bench.procstat import cpu_seconds  # noqa: E402
 
 TARGETS_MS = {"board_p99_ms": 150.0, "queue_p99_ms": 150.0, "case_p99_ms": 100.0}
 READERS = {"orlov": "director", "kuznetsova": "head of sales", "smirnov": "head of warehouse"}
@@ -257,12 +258,6 @@ def signed_in(base: str, person: str) -> httpx.Client:
     )
     assert answer.status_code == 303, f"sign-in of {person}: {answer.status_code}"
     return client
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (/proc): the server's work, whatever else runs."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed_ms(client: httpx.Client, paths: list[str], requests: int) -> list[float]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,10 +28,12 @@ from bench.engine import (
     STEP_TIMERS,
     TABLES,
     TOLD,
+    Loop,
     fire_all,
     interleaved,
     open_cases,
 )
+from bench.procstat import postgres_cpu_seconds
 from org.chart import Company
 from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
@@ -50,40 +54,63 @@ def pg_run(admin_url: str, n_cases: int) -> dict[str, float]:
         ids = open_cases(session_factory(engine), company, 2 * n_cases)
         engine.dispose()  # (a template database has no connections)
         floor_db = _create_pg(admin_url, template=engine_db[0])  # the floor's triggers find the same rows
-        one, floor = interleaved(session_factory(engine), company, PgFloor(floor_db[1], company), ids[:n_cases])
+        one, floor = interleaved(session_factory(engine), company, PgFloor(floor_db[1], company), ids[:n_cases],
+                                 server=postgres_cpu_seconds)
         engine.dispose()  # the workers fork: each makes its own engine
-        four_s, four_fired = _fire_in_processes(engine_db[1], company, ids[n_cases:], 4)
+        four = _in_processes(_worker, engine_db[1], company, ids[n_cases:], 4)
+        # The floor's database still holds the second half of the cases as opened: the floor's
+        # own four connections on it show what this machine's cores allow at all.
+        floor_four = _in_processes(_floor_worker, floor_db[1], company, ids[n_cases:], 4)
         same_rows = pg_row_counts(engine_db[1], ids[:n_cases]) == pg_row_counts(floor_db[1], ids[:n_cases])
     finally:
         _drop_pg(admin_url, engine_db[0])
         if floor_db[0]:
             _drop_pg(admin_url, floor_db[0])
-    print(f"pg engine: {one.fired} triggers in {one.seconds:.2f}s on 1 connection, {four_fired} in {four_s:.2f}s on 4")
+    print(f"pg engine: {one.fired} triggers in {one.seconds:.2f}s on 1 connection, "
+          f"{four.fired} in {four.seconds:.2f}s on 4")
     print(f"pg floor:  {floor.fired} triggers' rows in {floor.seconds:.2f}s (psycopg pipeline, a transaction each, "
-          f"{CHUNK} triggers in turn with the engine on 1 connection)")
+          f"{CHUNK} triggers in turn with the engine on 1 connection), {floor_four.fired} in "
+          f"{floor_four.seconds:.2f}s on 4")
+    one_cpu_ms = 1000 * (one.cpu + one.server_cpu) / one.fired
     return {
         "pg_same_rows": same_rows,
         "pg_triggers_per_s_1conn": one.fired / one.seconds,
-        "pg_triggers_per_s_4conn": four_fired / four_s,
+        "pg_triggers_per_s_4conn": four.fired / four.seconds,
         "pg_floor_per_s": floor.fired / floor.seconds,
+        "pg_floor_per_s_4conn": floor_four.fired / floor_four.seconds,
         "pg_cpu_ms_per_trigger_1conn": 1000 * one.cpu / one.fired,
+        "pg_server_cpu_ms_per_trigger_1conn": 1000 * one.server_cpu / one.fired,
         "pg_floor_cpu_ms_per_trigger": 1000 * floor.cpu / floor.fired,
+        "pg_floor_server_cpu_ms_per_trigger": 1000 * floor.server_cpu / floor.fired,
+        # Client and server CPU a trigger on one connection: this machine's cores can't fire
+        # more than cores / that a second, however many connections share them.
+        "pg_cores": os.cpu_count() or 1,
+        "pg_cpu_bound_per_s": 1000 * (os.cpu_count() or 1) / one_cpu_ms,
+        "pg_cores_busy_4conn": (four.cpu + four.server_cpu) / four.seconds,
     }
 
 
-def _fire_in_processes(url: str, company: Company, ids: list[int], workers: int) -> tuple[float, int]:
-    """``workers`` processes, each firing its share of ``ids`` on its own connection, started
-    together; the span from the first start to the last end."""
+def _in_processes(work: Callable[..., None], url: str, company: Company, ids: list[int], workers: int) -> Loop:
+    """``workers`` processes, each running ``work`` on its share of ``ids`` on its own connection,
+    started together: the span from the first start to the last end, the triggers, the client
+    processes' CPU and the server's meanwhile."""
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(workers), context.Queue()
     chunks = [ids[n::workers] for n in range(workers)]
-    procs = [context.Process(target=_worker, args=(url, company, chunk, barrier, results)) for chunk in chunks]
+    procs = [context.Process(target=work, args=(url, company, chunk, barrier, results)) for chunk in chunks]
+    server = postgres_cpu_seconds()
     for proc in procs:
         proc.start()
     spans = [results.get() for _ in procs]
+    server = postgres_cpu_seconds() - server
     for proc in procs:
         proc.join()
-    return max(end for _, end, _ in spans) - min(start for start, _, _ in spans), sum(n for _, _, n in spans)
+    return Loop(
+        seconds=max(end for _, end, _, _ in spans) - min(start for start, _, _, _ in spans),
+        fired=sum(n for _, _, n, _ in spans),
+        cpu=sum(cpu for _, _, _, cpu in spans),
+        server_cpu=server,
+    )
 
 
 def _worker(url: str, company: Company, ids: list[int], barrier: Any, results: Any) -> None:
@@ -92,10 +119,21 @@ def _worker(url: str, company: Company, ids: list[int], barrier: Any, results: A
     with factory() as session:  # connect before the start line
         session.connection()
     barrier.wait()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     _, fired = fire_all(factory, company, ids)
-    results.put((began, time.perf_counter(), fired))
+    results.put((began, time.perf_counter(), fired, time.process_time() - cpu))
     engine.dispose()
+
+
+def _floor_worker(url: str, company: Company, ids: list[int], barrier: Any, results: Any) -> None:
+    floor = PgFloor(url, company)
+    barrier.wait()
+    began, cpu = time.perf_counter(), time.process_time()
+    for step in range(len(MOVES)):
+        for at in range(0, len(ids), CHUNK):
+            floor.fire_step(step, ids[at : at + CHUNK])
+    results.put((began, time.perf_counter(), len(MOVES) * len(ids), time.process_time() - cpu))
+    floor.close()
 
 
 class PgFloor:

@@ -34,6 +34,7 @@ from typing import Any  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench.engine_pg import _drop_pg  # noqa: E402
+from bench.procstat import cpu_seconds  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_timers", ROOT / "bench" / "timers.py")
 assert _spec is not None and _spec.loader is not None
@@ -106,16 +107,6 @@ def _copy(admin: str, source: str) -> tuple[str, str]:
     return name, admin.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _server_cpu(pid: Any) -> float | None:
-    """The CPU seconds the sweep's PostgreSQL backend has used (a server on this machine only):
-    the server's share of the work runs on the same two cores as the sweepers."""
-    try:
-        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError, TypeError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _sweep(url: str, profile: cProfile.Profile | None) -> dict[str, Any]:
     from engine.timers import sweep
     from runtime.company import load_company
@@ -127,7 +118,7 @@ def _sweep(url: str, profile: cProfile.Profile | None) -> dict[str, Any]:
     factory = session_factory(engine)
     with factory() as session:  # (one thread: the pool hands the sweep this same connection)
         backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    server = _server_cpu(backend)
+    server = cpu_seconds(backend)
     _calls.clear()
     _rows.clear()
     _db_time[0] = 0.0
@@ -139,12 +130,12 @@ def _sweep(url: str, profile: cProfile.Profile | None) -> dict[str, Any]:
     if profile is not None:
         profile.disable()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    server_after = _server_cpu(backend)
+    server_after = cpu_seconds(backend)
     engine.dispose()
     return {
         "wall_s": wall,
         "cpu_s": cpu,
-        "server_cpu_s": None if server is None or server_after is None else server_after - server,
+        "server_cpu_s": server_after - server,
         "db_s": _db_time[0],
         "fired": result.fired_total,
         "failed": result.failed,

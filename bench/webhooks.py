@@ -52,6 +52,7 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
+from bench.procstat import cpu_seconds  # noqa: E402
 from core.clock import SystemClock  # noqa: E402
 from core.vocabulary import InboxStatus  # noqa: E402
 from crm.adapters.generic import sign  # noqa: E402
@@ -410,15 +411,6 @@ def wait_processed(engine: Any, expected: int | None, timeout: float) -> float:
             return round(time.monotonic() - started, 1)
         time.sleep(0.1)
     raise TimeoutError(f"inbox rows still unprocessed after {timeout:.0f} s")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def count_rows(engine: Any) -> int:

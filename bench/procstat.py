@@ -1,0 +1,32 @@
+"""CPU time of processes on this machine, read from Linux's ``/proc``: the benches run their
+servers (uvicorn, PostgreSQL, Prefect) on the same cores as their clients, so a figure per
+request or per trigger names whose CPU it is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 when it is gone or not on Linux)."""
+    try:
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError, ValueError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by every PostgreSQL process on this machine (backends, WAL writer,
+    checkpointer): the server's whole share of a workload, when the server runs here."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if name.startswith("postgres"):
+                total += cpu_seconds(int(entry.name))
+    return total
