@@ -1,5 +1,5 @@
 """The hand-over between two sweeper runs: a run lives its whole lifetime, then its successor
-takes over without a gap, and the old run ends as soon as the successor runs.
+takes over, and the old run ends as soon as the successor's process starts.
 
 The sweeper's schedule ticks every ``restart_s`` (60 s by default): if the running sweeper dies
 with its machine, the next tick starts another within one restart, whatever worker is left. But
@@ -9,10 +9,15 @@ still Scheduled (``HOLD_OFF_AHEAD_S`` ahead, before a worker's 10 s prefetch pic
 lets through the tick that starts its successor about two sweeps before its lifetime ends. A dead
 run holds off nothing, so the next tick starts a sweeper as before.
 
-Two sweeper processes side by side cost a second process's memory for as long as they overlap,
-so the old run asks Prefect whether a newer run of its deployment is RUNNING, and ends once one
-is: a run is RUNNING right before its first sweep, so no sweep is missed. If the API does not
-answer, or no successor comes, the run goes on to the end of its lifetime.
+Two sweeper processes side by side cost a second process's memory (130-170 MB) for as long as
+they overlap, so the old run asks Prefect whether a newer run of its deployment is starting
+(PENDING: a worker took its tick and starts its process) or RUNNING, and ends once one is. The
+successor's boot is then a short gap with no sweep (about 8 s on a quiet 2-core machine, longer
+on a busy one): measured in `bench/live.py`, waiting until it ran kept two sweepers for 10-16 s
+at every hand-over, the set-up's memory peak (869 MB against 700 without). A timer due in that
+gap fires at the successor's first sweep. The old run's last question holds off the ticks due
+within a restart (``restart_s``), so no third sweeper starts while the successor boots. If the
+API does not answer, or no successor comes, the run goes on sweeping.
 
 The questions are asked by a thread of the run's own (`Watch`), every ``ASK_EVERY_S``, whatever
 the sweeps are doing: a sweep never waits for Prefect, and a server slow to answer (a burst's
@@ -47,7 +52,7 @@ API_TIMEOUT_S = 30.0
 """A question waits at most this long (its own thread: no sweep waits for it); unanswered, the
 run sweeps on and the watch asks again."""
 HOLD_OFF_MESSAGE = "Held off: the running sweeper {run} sweeps on until {until:%H:%M:%S} UTC (flows/handover.py)."
-COMING_MESSAGE = "Held off: the next sweeper run is starting; {run} sweeps until it runs (flows/handover.py)."
+COMING_MESSAGE = "Held off: the next sweeper run is starting and {run} hands over to it (flows/handover.py)."
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +62,25 @@ class Look:
     """What one question to Prefect found."""
 
     successor_running: bool = False
+    successor_starting: bool = False
+    """A newer run of the deployment is PENDING: its process is starting."""
     held_off: int = 0
+
+    @property
+    def taken_over(self) -> bool:
+        """The successor starts or runs: this run ends."""
+        return self.successor_running or self.successor_starting
 
 
 class Handover:
-    """Asks whether this run's successor runs; holds off the deployment's ticks due before
+    """Asks whether this run's successor starts or runs; holds off the deployment's ticks due before
     ``hold_until`` (wall time, UTC). ``run_id`` None: not a deployed run, nobody takes over."""
 
-    def __init__(self, run_id: str | None, *, hold_until: datetime | None = None) -> None:
+    def __init__(self, run_id: str | None, *, hold_until: datetime | None = None, restart_s: float = 0.0) -> None:
         self.run_id = run_id
         self.hold_until = hold_until
+        self.restart_s = restart_s
+        """The schedule's period: while the successor starts, ticks due within it are held off."""
         self.active = True
         """False once the run's loop ended: a question still in flight holds nothing off."""
         self._mine: tuple[UUID, datetime] | None = None  # our deployment and start time, read once
@@ -129,7 +143,7 @@ class Handover:
             for run in others
         )
         # A successor on its way (a worker took its tick and starts its process) is let
-        # start: every other tick is held off meanwhile, past ``hold_until`` too.
+        # start: every other tick due before it can run is held off, past ``hold_until`` too.
         coming = any(run.state_type == StateType.PENDING for run in others)
         held = 0
         if not successor and now is not None and (soon := self._hold_before(now, coming=coming)) is not None:
@@ -144,7 +158,7 @@ class Handover:
                     held += 1
         if held:
             log.info("held off %d tick(s) of the sweeper schedule: this run sweeps on", held)
-        return Look(successor_running=successor, held_off=held)
+        return Look(successor_running=successor, successor_starting=coming, held_off=held)
 
     def _hold_before(self, now: datetime, *, coming: bool) -> datetime | None:
         """Scheduled ticks due before this are held off (None: none). A run holds ticks off only
@@ -152,8 +166,8 @@ class Handover:
         if not self.active:
             return None
         ahead = now + timedelta(seconds=HOLD_OFF_AHEAD_S)
-        if coming:
-            return ahead
+        if coming:  # this run ends now: the successor holds its own ticks off once it runs
+            return ahead + timedelta(seconds=self.restart_s)
         if self.hold_until is not None and now < self.hold_until:
             return min(self.hold_until, ahead)
         return None
@@ -169,7 +183,7 @@ def new_client() -> SyncPrefectClient:
 class Watch:
     """`Handover.look` asked from a thread of its own every ``every`` seconds while the run
     sweeps (no thread for a run nobody takes over). ``taken_over`` turns True once the successor
-    runs; ``on_successor`` is called then (the loop's wake-up)."""
+    starts or runs; ``on_successor`` is called then (the loop's wake-up)."""
 
     def __init__(
         self, handover: Handover, *, clock: Clock, every: float = ASK_EVERY_S,
@@ -207,7 +221,7 @@ class Watch:
 
     def _ask_until_stopped(self, client: SyncPrefectClient) -> None:
         while not self._stop.is_set():
-            if self.handover.look(now=self.clock.now(), client=client).successor_running:
+            if self.handover.look(now=self.clock.now(), client=client).taken_over:
                 self._taken_over.set()
                 self.on_successor()
                 return

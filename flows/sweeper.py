@@ -10,12 +10,13 @@ deployment's concurrency limit drops a tick that finds the slots taken). So a Py
 started every few minutes, not every tick, and the run's heartbeats let Prefect crash it when its
 machine dies. SIGTERM or SIGINT ends the loop after the batch in hand: the run completes and its
 claims are released at once, instead of waiting for their lease. The old run ends as soon as its
-successor runs (`flows.handover`), and between sweeps a run sleeps until its next tick or, if
-sooner, until a lease another owner holds on a due timer runs out (`engine.timer_leases`): a dead
-sweeper's claims are taken the moment they expire. The outbox is delivered between sweeps in
-slices of about two seconds (`SLICE_S`), so neither a sweep nor such a wake waits for a big batch
-of messages: each waits for one slice at most; in a backlog, one slice per interval between sweeps
-(a burst's timers first, their messages close behind).
+successor's process starts, handing its claims back (`flows.handover`), and between sweeps a
+run sleeps until its next tick or, if sooner, until a lease another owner holds on a due timer
+runs out (`engine.timer_leases`): a dead sweeper's claims are taken the moment they expire. The
+outbox is delivered between sweeps in slices of about two seconds (`SLICE_S`), so neither a sweep
+nor such a wake waits for a big batch of messages: each waits for one slice at most; in a
+backlog, one slice per interval between sweeps (a burst's timers first, their messages close
+behind).
 
 Several sweeps may overlap (the hand-over between runs, or a zombie's leases): claims skip each
 other's rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) and firing
@@ -63,10 +64,10 @@ SLICE_LIMIT = 50
 SLICE_BATCHES = 10
 """At most this many batches in one slice, however fast they go."""
 SUCCESSOR_WAIT_RESTARTS = 2
-"""A deployed run whose lifetime is over sweeps on until its successor runs, at most this many
-schedule restarts (its tick comes within one, its process starts within another): ending at the
-lifetime left no sweeper while a successor booted for 40-80 s on a busy machine (measured: trickle
-timers fired 80 s late, and with no run holding ticks off, a third sweeper started)."""
+"""A deployed run whose lifetime is over sweeps on until its successor starts, at most this many
+schedule restarts (its tick comes within one, a worker takes it within another): ending at the
+lifetime could leave no sweeper for a whole restart and more (with no run holding ticks off, a
+third sweeper started in such a gap)."""
 
 
 def summarise(result: SweepResult, *, owner: str, now: str, capacity: int) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def _flow_run_name() -> str | None:
 
 class StopFlag:
     """Set by SIGTERM/SIGINT while a looping run is in its loop; ``nudge`` also wakes a resting
-    loop without stopping it (the hand-over watch, once the successor runs)."""
+    loop without stopping it (the hand-over watch, once the successor starts)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -189,7 +190,8 @@ def sweep_timers(
                 if not backlog and loop.rest(runtime, stop, watch, next_tick=tick + interval_s):
                     break
         if watch.taken_over:
-            log.info("the next sweeper run is running: this one ends (hand-over)")
+            _release(runtime, loop.owners(runtime))
+            log.info("the next sweeper run is starting: this one ends and hands its claims over")
         if stop.event.is_set():
             _release(runtime, loop.owners(runtime))
             log.info("stop requested: left the loop after the batch in hand; unfired claims released")
@@ -340,7 +342,7 @@ def _handover(loop: _Loop, *, lifetime_s: float, interval_s: float, restart_s: f
     that starts the successor (about two sweeps before the end) are held off."""
     hold = lifetime_s - 2 * interval_s - restart_s
     hold_until = loop.clock.now() + timedelta(seconds=hold) if restart_s > 0 and hold > 0 else None
-    return Handover(loop.run_id if lifetime_s > 0 else None, hold_until=hold_until)
+    return Handover(loop.run_id if lifetime_s > 0 else None, hold_until=hold_until, restart_s=restart_s)
 
 
 def _delivery_settings(log: Any) -> NotificationSettings | None:

@@ -273,13 +273,13 @@ def test_a_sweeper_run_hands_over_once_a_newer_run_of_its_deployment_runs(deploy
                 client.set_flow_run_state(run.id, Completed(), force=True)
 
 
-def test_the_watch_asks_from_its_own_thread_and_wakes_the_loop_once_the_successor_runs(
+def test_the_watch_asks_from_its_own_thread_and_wakes_the_loop_once_the_successor_starts(
     deployed: dict[str, Any],
 ) -> None:
     import threading
 
     from prefect.client.orchestration import get_client
-    from prefect.states import Completed, Running
+    from prefect.states import Completed, Pending, Running
 
     from flows.handover import Handover, Watch
 
@@ -293,7 +293,7 @@ def test_the_watch_asks_from_its_own_thread_and_wakes_the_loop_once_the_successo
             with Watch(Handover(str(old.id)), clock=SystemClock(), every=0.1, on_successor=woken.set) as watch:
                 assert watch.taken_over is False  # asked at once, alone: the run sweeps on
                 assert not woken.wait(0.5)
-                client.set_flow_run_state(new.id, Running(), force=True)
+                client.set_flow_run_state(new.id, Pending(), force=True)  # a worker starts its process
                 assert woken.wait(TIMEOUT / 4)  # the loop's rest is nudged, no sweep asked anything
                 assert watch.taken_over
             ended = Handover(None, hold_until=SystemClock().now() + timedelta(minutes=10))
@@ -340,7 +340,9 @@ def test_a_living_sweeper_holds_off_the_ticks_due_before_its_successor_is_needed
                 client.set_flow_run_state(run.id, Completed(), force=True)
 
 
-def test_ticks_wait_while_the_successor_starts_and_a_run_sweeps_on_until_it_runs(deployed: dict[str, Any]) -> None:
+def test_a_run_hands_over_once_its_successor_starts_and_holds_off_the_ticks_due_meanwhile(
+    deployed: dict[str, Any],
+) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.states import Completed, Pending, Running, Scheduled
@@ -355,20 +357,25 @@ def test_ticks_wait_while_the_successor_starts_and_a_run_sweeps_on_until_it_runs
         client.set_flow_run_state(old.id, Running(), force=True)
         successor = client.create_flow_run_from_deployment(sweeper)
         client.set_flow_run_state(successor.id, Pending(), force=True)  # a worker took its tick: it boots
-        tick = client.create_flow_run_from_deployment(
-            sweeper, state=Scheduled(scheduled_time=now + timedelta(seconds=HOLD_OFF_AHEAD_S - 5))
+        restart_s = 60.0
+        tick, later = (
+            client.create_flow_run_from_deployment(sweeper, state=Scheduled(scheduled_time=now + timedelta(seconds=s)))
+            for s in (HOLD_OFF_AHEAD_S + restart_s - 5, HOLD_OFF_AHEAD_S + restart_s + 30)
         )
         try:
-            # Past its own hold (its lifetime is nearly over), but the successor is still starting:
-            # the next tick would start a third sweeper, so it is held off.
-            look = Handover(str(old.id), hold_until=now - timedelta(seconds=1)).look(now=now)
-            assert not look.successor_running and look.held_off == 1
+            # Past its own hold (its lifetime is nearly over) and the successor is starting: this
+            # run ends now (one sweeper process at a time), and the tick due within a restart
+            # would start a third sweeper while the successor boots, so it is held off.
+            look = Handover(str(old.id), hold_until=now - timedelta(seconds=1), restart_s=restart_s).look(now=now)
+            assert look.successor_starting and look.taken_over and not look.successor_running
+            assert look.held_off == 1
             state = client.read_flow_run(tick.id).state
             assert state is not None and state.type == StateType.CANCELLED and "is starting" in (state.message or "")
+            assert client.read_flow_run(later.id).state_type == StateType.SCHEDULED  # the successor's to hold
             client.set_flow_run_state(successor.id, Running(), force=True)
             assert Handover(str(old.id)).successor_running()
         finally:
-            for run in (old, successor, tick):
+            for run in (old, successor, tick, later):
                 client.set_flow_run_state(run.id, Completed(), force=True)
     # The loop's end: a deployed run outlives its lifetime by up to two restarts while it waits.
     assert not lifetime_over(99.0, deadline=100.0, restart_s=30.0, deployed=True)
