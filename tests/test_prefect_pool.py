@@ -163,7 +163,11 @@ def _api_url() -> str:
     return url
 
 
-def _worker(env: dict[str, str]) -> subprocess.Popen[str]:
+def _worker(sqlite_url: str) -> subprocess.Popen[str]:
+    """A real ``slaflow worker`` on the pool, polling every second, on ``sqlite_url``."""
+    env = {**os.environ, "PREFECT_API_URL": _api_url(), "SLAFLOW_DATABASE_URL": sqlite_url,
+           "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+           "SLAFLOW_CONFIG": str(EXAMPLE_COMPANY)}
     return subprocess.Popen(
         [sys.executable, "-m", "slaflow.commands.flows", "worker", "--grace", "30"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -178,21 +182,12 @@ def test_a_worker_runs_the_looping_sweeper_and_stops_it_cleanly_on_sigterm(
     from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
 
-    env = {**os.environ, "PREFECT_API_URL": _api_url(), "SLAFLOW_DATABASE_URL": sqlite_url,
-           "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
-    env["SLAFLOW_CONFIG"] = str(EXAMPLE_COMPANY)
     run = run_deployment("sweep-timers/slaflow", timeout=0, parameters={"lifetime_s": 600, "interval_s": 1})
-    worker = _worker(env)
+    worker = _worker(sqlite_url)
     try:
-        state = None
-        deadline = time.monotonic() + 300  # a flow-run process starts in ~7 s, minutes on a saturated machine
         with get_client(sync_client=True) as client:
-            while time.monotonic() < deadline:
-                state = client.read_flow_run(run.id).state  # type: ignore[union-attr]
-                if state is not None and state.type == StateType.RUNNING:
-                    break
-                time.sleep(0.5)
-            assert state is not None and state.type == StateType.RUNNING, state
+            # a flow-run process starts in ~7 s, minutes on a saturated machine
+            _wait_for_state(client, run.id, StateType.RUNNING, 300)  # type: ignore[union-attr]
             time.sleep(2)  # a sweep or two
             stopped_at = time.monotonic()
             worker.send_signal(signal.SIGTERM)
@@ -209,6 +204,46 @@ def test_a_worker_runs_the_looping_sweeper_and_stops_it_cleanly_on_sigterm(
     # loop by itself; its "left the loop" log line reaches the worker's output only when the run's
     # process flushes before it exits, which a loaded machine does not always allow.
     assert "Traceback" not in output
+
+
+@pytest.mark.timeout(600)
+def test_a_running_sweeper_ends_by_itself_once_its_successor_starts(deployed: dict[str, Any], sqlite_url: str) -> None:
+    """One sweeper process at a time: the old run completes, by itself, once a newer run of its
+    deployment is Pending (a worker starting its process), long before its lifetime's end."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.deployments import run_deployment
+    from prefect.states import Completed, Pending, Scheduled
+
+    run = run_deployment("sweep-timers/slaflow", timeout=0, parameters={"lifetime_s": 600, "interval_s": 1})
+    worker = _worker(sqlite_url)
+    try:
+        with get_client(sync_client=True) as client:
+            _wait_for_state(client, run.id, StateType.RUNNING, 300)  # type: ignore[union-attr]
+            # Scheduled far ahead (no worker takes it), then Pending: as a worker starting it.
+            later: Any = Scheduled(scheduled_time=SystemClock().now() + timedelta(hours=1))
+            successor = client.create_flow_run_from_deployment(deployed["sweep-timers/slaflow"], state=later)
+            client.set_flow_run_state(successor.id, Pending(), force=True)
+            began = time.monotonic()
+            _wait_for_state(client, run.id, StateType.COMPLETED, 120)  # type: ignore[union-attr]
+            took = time.monotonic() - began
+            client.set_flow_run_state(successor.id, Completed(), force=True)
+    finally:
+        worker.send_signal(signal.SIGTERM)  # a clean stop ends its runs too
+        worker.communicate(timeout=120)
+    assert took < 60, took  # asked every 5 s; the lifetime was 600 s
+
+
+def _wait_for_state(client: Any, run_id: Any, wanted: Any, timeout: float) -> None:
+    """Poll a flow run until its state is of type ``wanted``; fail with the last state seen."""
+    state = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.read_flow_run(run_id).state
+        if state is not None and state.type == wanted:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"flow run {run_id} is {state}, not {wanted}, after {timeout:.0f} s")
 
 
 @pytest.mark.parametrize("command", ["worker", "deploy"])
@@ -249,28 +284,6 @@ def test_runs_late_by_more_than_two_intervals_are_cancelled_and_fresher_ones_kep
         states = {run_id: client.read_flow_run(run_id).state for run_id in (stale.id, fresh.id)}
     assert states[stale.id] is not None and states[stale.id].type == StateType.CANCELLED  # type: ignore[union-attr]
     assert states[fresh.id] is not None and states[fresh.id].name == "Late"  # type: ignore[union-attr]
-
-
-def test_a_sweeper_run_hands_over_once_a_newer_run_of_its_deployment_runs(deployed: dict[str, Any]) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.states import Completed, Running
-
-    from flows.handover import Handover
-
-    sweeper = deployed["sweep-timers/slaflow"]
-    with get_client(sync_client=True) as client:
-        old = client.create_flow_run_from_deployment(sweeper)
-        client.set_flow_run_state(old.id, Running(), force=True)
-        assert not Handover(str(old.id)).successor_running()  # alone: it goes on sweeping
-        new = client.create_flow_run_from_deployment(sweeper)
-        try:
-            assert not Handover(str(old.id)).successor_running()  # a Scheduled one does not count
-            client.set_flow_run_state(new.id, Running(), force=True)
-            assert Handover(str(old.id)).successor_running()
-            assert not Handover(str(new.id)).successor_running()  # an older run is no successor
-        finally:
-            for run in (old, new):
-                client.set_flow_run_state(run.id, Completed(), force=True)
 
 
 def test_the_watch_asks_from_its_own_thread_and_wakes_the_loop_once_the_successor_starts(
