@@ -143,25 +143,19 @@ def _settled_minutes(session: Session, scope: Scope) -> list[tuple[str, str, int
     """(requester, department, cases, business minutes) of the steps of the cases opened in the
     period, open steps as stored, by requester and department. Each step clock carries its case's
     requester and opening instant (`sla.clock_store.start`), so one (requester, department) pair
-    is one range of ``ix_sla_clocks_ledger`` with each case's steps together: the inner GROUP BY
-    follows the index (no join to the whole-case clocks, no sort: SQLite sorted every step of the
-    period's cases by department) and the outer one counts its rows, the cases."""
+    is one range of ``ix_sla_clocks_ledger``, aggregated without a join to the whole-case clocks
+    or a sort (SQLite sorted every step of the period's cases by department: 1M cases, 0.69 s CPU
+    against 0.25 s; counting the cases by a GROUP BY along the index cost 0.35 s)."""
     wanted = scope.department
     found: list[tuple[str, str, int, float]] = []
+    figures = (func.count(func.distinct(_clocks.c.case_id)), func.coalesce(func.sum(_clocks.c.used_minutes), 0.0))
     departments = clock_departments(session, ClockKind.STEP)
     for requester in clock_departments(session, ClockKind.WHOLE_CASE):
         for department in departments:
             if wanted not in (None, requester, department):
                 continue
-            per_case = (
-                select(func.sum(_clocks.c.used_minutes).label("minutes"))
-                .where(*_steps_of_cases(scope), _clocks.c.requester == requester, _clocks.c.department == department)
-                .group_by(_clocks.c.case_opened_at, _clocks.c.case_id)
-                .subquery()
-            )
-            cases, minutes = session.execute(
-                select(func.count(), func.coalesce(func.sum(per_case.c.minutes), 0.0))
-            ).one()
+            pair = [_clocks.c.requester == requester, _clocks.c.department == department]
+            cases, minutes = session.execute(select(*figures).where(*_steps_of_cases(scope), *pair)).one()
             if cases:
                 found.append((requester, department, int(cases), float(minutes)))
     return found
