@@ -36,6 +36,10 @@ def upgrade() -> None:
         "UPDATE sla_clocks SET requester = whole.department, case_opened_at = whole.started_at "
         "FROM sla_clocks AS whole WHERE whole.case_id = sla_clocks.case_id AND whole.kind = 'case'"
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Every row got a new version, each with a new entry in every index: the indexes doubled
+        # (1M cases: ix_sla_clocks_by_department 304 -> 788 MB, its index-only scans ~1.7x slower).
+        op.execute("REINDEX TABLE sla_clocks")
     op.create_index("ix_sla_clocks_ledger", "sla_clocks", LEDGER, unique=False)
 
 
