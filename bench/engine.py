@@ -234,8 +234,8 @@ class Floor:
         state, department, role, calendar, target = FLOOR_STEPS[step]
         for case_id in ids:
             conn.execute("BEGIN IMMEDIATE")
-            _, from_state, version, data = conn.execute(
-                "select id, state, version, data from cases where id = ?", (case_id,)
+            _, from_state, version, data, requester, opened_at = conn.execute(
+                "select id, state, version, data, requester, opened_at from cases where id = ?", (case_id,)
             ).fetchone()
             clock_id, since = conn.execute(
                 "select id, running_since from sla_clocks where case_id = ? and kind = 'step' and stopped_at is null "
@@ -285,10 +285,11 @@ class Floor:
                 (new_clock,) = conn.execute(
                     "insert into sla_clocks (case_id, kind, state, event_seq, department, role, person, calendar, "
                     "calendar_fingerprint, target_minutes, warn_fraction, started_at, running_since, deadline_at, "
-                    "warn_at, used_minutes, paused_since, stopped_at, status) values (?, 'step', ?, ?, ?, ?, null, "
-                    "?, ?, ?, 0.75, ?, ?, ?, ?, 0, null, null, 'running') returning id",
+                    "warn_at, used_minutes, paused_since, stopped_at, status, requester, case_opened_at) values "
+                    "(?, 'step', ?, ?, ?, ?, null, ?, ?, ?, 0.75, ?, ?, ?, ?, 0, null, null, 'running', ?, ?) "
+                    "returning id",
                     (case_id, state, seq, department, role, calendar, fingerprints[calendar], target, ts, ts,
-                     deadline, warn_at),
+                     deadline, warn_at, requester, opened_at),
                 ).fetchone()
                 conn.executemany(
                     "insert into timers (case_id, clock_id, kind, level, trigger, state, due_at, status, fired_at, "

@@ -207,10 +207,11 @@ class PgFloor:
                     conn.execute(
                         "insert into sla_clocks (case_id, kind, state, event_seq, department, role, person, "
                         "calendar, calendar_fingerprint, target_minutes, warn_fraction, started_at, running_since, "
-                        "deadline_at, warn_at, used_minutes, paused_since, stopped_at, status) values (%s, 'step', "
-                        "%s, %s, %s, %s, null, %s, %s, %s, 0.75, %s, %s, %s, %s, 0, null, null, 'running')",
+                        "deadline_at, warn_at, used_minutes, paused_since, stopped_at, status, requester, "
+                        "case_opened_at) select %s, 'step', %s, %s, %s, %s, null, %s, %s, %s, 0.75, %s, %s, %s, %s, "
+                        "0, null, null, 'running', requester, opened_at from cases where id = %s",
                         (case_id, state, seq, department, role, calendar, fingerprints[calendar], target, now, now,
-                         deadline, now + timedelta(hours=29)),
+                         deadline, now + timedelta(hours=29), case_id),
                     )
                     conn.cursor().executemany(
                         "insert into timers (case_id, clock_id, kind, level, trigger, state, due_at, status, "

@@ -11,10 +11,11 @@ timed in a fresh subprocess that also reports its peak RSS.
 
 PostgreSQL runs when ``--pg`` or ``SLAFLOW_TEST_PG_URL`` gives a server: a fresh database is
 created for the run and dropped after it. With ``--keep DIR`` both are kept instead (the SQLite
-file in DIR, the PostgreSQL database ``bench_reports_<cases>_<seed>``) and a later run with the same
-cases and seed measures them again without generating (after migrating them to the newest schema);
+file in DIR, the PostgreSQL database ``bench_reports_<cases>_<seed>``, or ``--name``) and a later run
+with the same cases, seed and name measures them again without generating (after migrating them to the newest schema);
 ``--drop`` removes them. The migrations create the report indexes (0002: the
-period's clocks, REPORT_INDEX; 0012: the same by department, and the open clocks), so the bulk load
+period's clocks, REPORT_INDEX; 0012: the same by department, and the open clocks; 0015: the ledger's,
+by requester and department), so the bulk load
 maintains them; after loading the bench analyses the tables (and vacuums PostgreSQL's, as
 autovacuum would, for index-only scans). ``--compare-indexes`` times the report once more before
 that. Timers, participants and the events of other case types are not generated (the reports do
@@ -212,7 +213,8 @@ CASE_COLUMNS = (
 )
 CLOCK_COLUMNS = (
     "id, case_id, kind, state, event_seq, department, role, person, calendar, calendar_fingerprint, target_minutes, "
-    "warn_fraction, started_at, running_since, deadline_at, warn_at, used_minutes, paused_since, stopped_at, status"
+    "warn_fraction, started_at, running_since, deadline_at, warn_at, used_minutes, paused_since, stopped_at, status, "
+    "requester, case_opened_at"
 )
 BREACH_COLUMNS = (
     "id, case_id, clock_id, kind, department, person, state, deadline_at, breached_at, detected_at, closed_at, "
@@ -258,7 +260,7 @@ def generate(
             batch.clocks.append(
                 (clock_id, case_id, ClockKind.STEP, step.state, seq - 1, step.department, None, None, calendar,
                  calendar_fp, step.target, 0.75, now, now, deadline, now + int(step.target * 2.4), used, None,
-                 now + wall, status)
+                 now + wall, status, kind.requester, opened)
             )  # fmt: skip
             if status == ClockStatus.BREACHED:
                 breach_id += 1
@@ -276,7 +278,7 @@ def generate(
             (case_clock, case_id, ClockKind.WHOLE_CASE, None, 1, kind.requester, None, None, calendar, calendar_fp,
              kind.target, 0.75, opened, opened, case_deadline,
              None if case_deadline is None else opened + int((kind.target or 0) * 2.4), used_total, None, now,
-             ClockStatus.BREACHED if late else ClockStatus.MET)
+             ClockStatus.BREACHED if late else ClockStatus.MET, kind.requester, opened)
         )  # fmt: skip
         if late:
             breach_id += 1
@@ -306,7 +308,7 @@ def generate(
 
 TIME_COLUMNS = {
     "cases": (8, 9, 10),
-    "clocks": (12, 13, 14, 15, 18),
+    "clocks": (12, 13, 14, 15, 18, 21),
     "breaches": (7, 8, 9, 10),
     "events": (3,),
 }
@@ -645,7 +647,7 @@ def run_backends(args: argparse.Namespace, n_cases: int, company: Company, stamp
     """Generate (or reuse, with ``--keep``) and measure each backend; ``--drop`` only drops the kept ones."""
     results: dict[str, Any] = {}
     pg_admin = None if args.no_pg else (args.pg or os.environ.get("SLAFLOW_TEST_PG_URL"))
-    kept_name = f"bench_reports_{n_cases}_{args.seed}"
+    kept_name = args.name or f"bench_reports_{n_cases}_{args.seed}"
     if args.drop:
         if args.keep:
             (args.keep / f"{kept_name}.db").unlink(missing_ok=True)
@@ -699,6 +701,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", metavar="DIR", type=Path, help="keep the databases (and reuse kept ones)")
     parser.add_argument("--drop", action="store_true", help="with --keep: drop the kept databases and stop")
+    parser.add_argument("--name", help="the kept data set's name (default: bench_reports_<cases>_<seed>)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--profile", metavar="URL", help="time each statement of one per-department report on URL")
     args = parser.parse_args()

@@ -92,15 +92,8 @@ def open_case(
     records.join_parties(session, case_id, definition, now)
     clocks.start_case_clock(session, company, case_id=case_id, definition=definition, now=now, data=data)
     step = clocks.enter_state(
-        session,
-        company,
-        case_id=case_id,
-        definition=definition,
-        state_name=definition.initial,
-        data=data,
-        owner_person=None,
-        event_seq=1,
-        now=now,
+        session, company, case_id=case_id, definition=definition, state_name=definition.initial, data=data,
+        owner_person=None, event_seq=1, now=now, requester=definition.requester, opened_at=now,
     )
     records.set_step(session, case_id, owner_department=step.owner_department, owner_role=step.owner_role,
                      due_at=step.due_at)
@@ -186,6 +179,7 @@ def fire(
         owner_person=None,
         event_seq=seq,
         now=now,
+        requester=case.requester, opened_at=case.opened_at,
         was_paused=leaving.paused,
         resume=returning,
     )

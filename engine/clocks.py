@@ -36,13 +36,14 @@ class StepResult:
 
 def enter_state(
     session: Session, company: Company, *, case_id: int, definition: CaseTypeDef, state_name: str,
-    data: dict[str, Any], owner_person: str | None, event_seq: int, now: datetime, was_paused: bool = False,
-    resume: bool = False,
+    data: dict[str, Any], owner_person: str | None, event_seq: int, now: datetime, requester: str,
+    opened_at: datetime, was_paused: bool = False, resume: bool = False,
 ) -> StepResult:
     """Start whatever the new state needs: its step clock and timers, a pause, or the end.
-    ``was_paused`` says whether the state left was paused, so the whole-case clock is only
-    touched when pausedness changes; ``resume`` says the case returns from a dependency, so the
-    state's suspended clock resumes instead of a new one starting."""
+    ``requester`` and ``opened_at`` are the case's (its step clocks carry them). ``was_paused``
+    says whether the state left was paused, so the whole-case clock is only touched when
+    pausedness changes; ``resume`` says the case returns from a dependency, so the state's
+    suspended clock resumes instead of a new one starting."""
     state = definition.states[state_name]
     if state.terminal:
         stop_case_clock(session, company, case_id=case_id, now=now)
@@ -62,7 +63,8 @@ def enter_state(
         due_at = _start_clock(session, company, case_id=case_id, kind=ClockKind.STEP, state=state_name,
                               department=department, role=state.role, person=owner_person,
                               target=definition.step_target(state_name, data), warn_fraction=state.warn_at,
-                              event_seq=event_seq, now=now, escalation_afters=afters)
+                              event_seq=event_seq, now=now, escalation_afters=afters, requester=requester,
+                              opened_at=opened_at)
     if state.hook is not None:  # started by the sweeper's hook handler, once (the timer is the record)
         hook = clock_store.timer_row(case_id, None, TimerKind.HOOK, state_name, now, trigger=state.hook,
                                      level=event_seq)
@@ -116,7 +118,8 @@ def start_case_clock(
 ) -> None:
     _start_clock(session, company, case_id=case_id, kind=ClockKind.WHOLE_CASE, state=None,
                  department=definition.requester, role=None, person=None,
-                 target=case_target(company, definition, data or {}, now), warn_fraction=0.75, event_seq=1, now=now)
+                 target=case_target(company, definition, data or {}, now), warn_fraction=0.75, event_seq=1, now=now,
+                 requester=definition.requester, opened_at=now)
 
 
 def case_target(company: Company, definition: CaseTypeDef, data: dict[str, Any], now: datetime) -> float | None:
@@ -179,14 +182,15 @@ def stop_case_clock(session: Session, company: Company, *, case_id: int, now: da
 def _start_clock(
     session: Session, company: Company, *, case_id: int, kind: ClockKind, state: str | None, department: str,
     role: str | None, person: str | None, target: float | None, warn_fraction: float, event_seq: int, now: datetime,
-    escalation_afters: list[float] | None = None,
+    requester: str, opened_at: datetime, escalation_afters: list[float] | None = None,
 ) -> datetime | None:
-    """Start a clock in ``department``'s calendar (registered as the version it runs on, when not yet)."""
+    """Start a clock in ``department``'s calendar (registered as the version it runs on, when not yet),
+    carrying its case's requester and opening instant."""
     calendar = company.calendar_of(department)
     return clock_store.start(
         session, calendar, case_id=case_id, kind=kind, state=state, department=department, role=role, person=person,
         calendar_fingerprint=calendar.fingerprint, target=target, warn_fraction=warn_fraction, event_seq=event_seq,
-        now=now, escalation_afters=escalation_afters or (),
+        now=now, requester=requester, case_opened_at=opened_at, escalation_afters=escalation_afters or (),
         register_calendar=lambda: versions.register_calendar(session, calendar, now),
     )
 

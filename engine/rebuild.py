@@ -209,6 +209,8 @@ def derived(session: Session, case_id: int) -> dict[str, Any]:
                 c.paused_since,
                 c.stopped_at,
                 c.status if c.stopped_at is not None else "open",
+                c.requester,
+                c.case_opened_at,
             )
             for c in clocks
         ],

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from reports.scope import Scope, case_clock_filter, clock_departments
+from reports.scope import Scope, case_clock_filter, clock_departments, of_type
 from sla import ledger as sla_ledger
 from sla.compliance import Outcome, blame
 from sla.model import ClockKind, ClockStatus
@@ -141,32 +141,39 @@ def ledger(session: Session, scope: Scope) -> list[LedgerCell]:
 
 def _settled_minutes(session: Session, scope: Scope) -> list[tuple[str, str, int, float]]:
     """(requester, department, cases, business minutes) of the steps of the cases opened in the
-    period, open steps as stored, by requester and department. One GROUP BY of the case-step join
-    per requester (the requesters' range of the index by department; they are few, often one):
-    SQLite groups by sorting, and sorting the join's rows by the step's department alone costs
-    ~40% less than by (requester, department) (1M cases: 4.1 against 6.8 billion instructions).
-    The join's rows carry nothing but what the aggregates read: every extra column is sorted with
-    them. With a department filter, another requester's cases need only that department's steps."""
-    whole = _clocks.alias("whole")
-    step = _clocks.alias("step")
-    joined = and_(step.c.case_id == whole.c.case_id, step.c.kind == ClockKind.STEP)
+    period, open steps as stored, by requester and department. Each step clock carries its case's
+    requester and opening instant (`sla.clock_store.start`), so one (requester, department) pair
+    is one range of ``ix_sla_clocks_ledger``, aggregated without a join to the whole-case clocks
+    or a sort (SQLite sorted every step of the period's cases by department: 1M cases, 0.69 s CPU
+    against 0.25 s; counting the cases by a GROUP BY along the index cost 0.35 s)."""
+    wanted = scope.department
     found: list[tuple[str, str, int, float]] = []
+    figures = (func.count(func.distinct(_clocks.c.case_id)), func.coalesce(func.sum(_clocks.c.used_minutes), 0.0))
+    departments = clock_departments(session, ClockKind.STEP)
     for requester in clock_departments(session, ClockKind.WHOLE_CASE):
-        where = [*case_clock_filter(whole, scope), whole.c.department == requester]
-        if scope.department not in (None, requester):
-            where.append(step.c.department == scope.department)
-        minutes = (
-            select(
-                step.c.department,
-                func.count(func.distinct(step.c.case_id)),
-                func.coalesce(func.sum(step.c.used_minutes), 0.0),
-            )
-            .join_from(whole, step, joined)
-            .where(*where)
-            .group_by(step.c.department)
-        )
-        found += [(requester, row[0], int(row[1]), float(row[2])) for row in session.execute(minutes)]
-    return sorted(found)
+        for department in departments:
+            if wanted not in (None, requester, department):
+                continue
+            pair = [_clocks.c.requester == requester, _clocks.c.department == department]
+            cases, minutes = session.execute(select(*figures).where(*_steps_of_cases(scope), *pair)).one()
+            if cases:
+                found.append((requester, department, int(cases), float(minutes)))
+    return found
+
+
+def _steps_of_cases(scope: Scope) -> list[ColumnElement[bool]]:
+    """Step clocks of the cases opened in the period (by the opening instant they carry), within
+    the scope's case-type and reader filters."""
+    where = [
+        _clocks.c.kind == ClockKind.STEP,
+        _clocks.c.case_opened_at >= scope.since,
+        _clocks.c.case_opened_at < scope.until,
+    ]
+    if scope.case_type:
+        where.append(of_type(_clocks.c.case_id, scope.case_type))
+    if scope.readable is not None:
+        where.append(scope.readable(_clocks.c.case_id))
+    return where
 
 
 def case_ledger(session: Session, case_id: int, now: datetime) -> dict[str, float]:

@@ -53,7 +53,8 @@ _SUSPENDED_STEP_CLOCK = Prepared(
 )
 _CLOCK_COLUMNS = ("case_id", "kind", "state", "event_seq", "department", "role", "person", "calendar",
                   "calendar_fingerprint", "target_minutes", "warn_fraction", "started_at", "running_since",
-                  "deadline_at", "warn_at", "used_minutes", "paused_since", "stopped_at", "status")
+                  "deadline_at", "warn_at", "used_minutes", "paused_since", "stopped_at", "status", "requester",
+                  "case_opened_at")
 _INSERT_CLOCK = prepared_insert(_clocks, _CLOCK_COLUMNS, returning="id")
 _INSERT_CLOCK_IF_CALENDAR_STORED = Prepared(
     insert(_clocks)
@@ -163,19 +164,23 @@ def start(
     warn_fraction: float,
     event_seq: int,
     now: datetime,
+    requester: str,
+    case_opened_at: datetime,
     escalation_afters: Sequence[float] = (),
     register_calendar: Callable[[], object] | None = None,
 ) -> datetime | None:
     """Insert a running clock (and its warning, breach and escalation timers); return its deadline.
-    With ``register_calendar``, the clock is inserted if its calendar version is stored, else that
-    is called to store it first (one statement when stored, as is usual)."""
+    It carries its case's ``requester`` and ``case_opened_at`` (the whole-case clock's department
+    and start: the ledger groups by them, `reports.ledger`). With ``register_calendar``, the clock
+    is inserted if its calendar version is stored, else that is called to store it first (one
+    statement when stored, as is usual)."""
     plan = policy.start(calendar, now, target, warn_fraction, escalation_afters)
     row = {
         "case_id": case_id, "kind": kind, "state": state, "event_seq": event_seq, "department": department,
         "role": role, "person": person, "calendar": calendar.name, "calendar_fingerprint": calendar_fingerprint,
         "target_minutes": target, "warn_fraction": warn_fraction, "started_at": now, "running_since": now,
         "deadline_at": plan.deadline, "warn_at": plan.warn_at, "used_minutes": 0.0, "paused_since": None,
-        "stopped_at": None, "status": ClockStatus.RUNNING,
+        "stopped_at": None, "status": ClockStatus.RUNNING, "requester": requester, "case_opened_at": case_opened_at,
     }
     clock_id = None if register_calendar is None else _INSERT_CLOCK_IF_CALENDAR_STORED.scalar(session, row)
     if clock_id is None:

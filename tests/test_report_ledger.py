@@ -111,8 +111,10 @@ def _store(session: Session, ids: list[int], drawn: list[dict[str, Any]]) -> Non
                    enumerate(drawn_case["steps"])]  # fmt: skip
         for kind, department, used, finished, status, seq in clocks:
             start = opened + timedelta(minutes=seq)
+            # Each carries its case's requester and opening (its whole-case clock's), as the engine writes them.
             session.add(SlaClock(
                 case_id=case_id, kind=kind, state=None if kind == ClockKind.WHOLE_CASE else "inspection", event_seq=seq,
+                requester=drawn_case["requester"], case_opened_at=opened + timedelta(minutes=1),
                 department=department, calendar=model.calendar, calendar_fingerprint=model.calendar_fingerprint,
                 target_minutes=60.0, warn_fraction=0.75, started_at=start, running_since=start,
                 deadline_at=start + timedelta(hours=2), used_minutes=used if kind == ClockKind.STEP else 100.0,

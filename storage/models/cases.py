@@ -135,6 +135,10 @@ class SlaClock(Base):
               postgresql_where=text("stopped_at IS NULL"), postgresql_include=["id"]),
         # Read scope: the cases a person was ever assigned a step of (org/scope.py).
         Index("ix_sla_clocks_person", "person", "case_id"),
+        # The ledger: a requester's steps in one department of the cases opened in a period, one
+        # range per (requester, department), each case's steps together (reports/ledger.py, 0015).
+        Index("ix_sla_clocks_ledger", "kind", "requester", "department", "case_opened_at", "case_id",
+              "used_minutes"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -162,6 +166,11 @@ class SlaClock(Base):
     stopped_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), index=True)
     """running, paused, met or breached."""
+    requester: Mapped[str | None] = mapped_column(String(64))
+    """The case's requesting department (its whole-case clock's department), copied when the
+    clock starts so the ledger groups a period's cases' steps without joining them to their case."""
+    case_opened_at: Mapped[datetime | None]
+    """When the case opened (its whole-case clock's start), copied with ``requester``."""
 
 
 class ClockPause(Base):
