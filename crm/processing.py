@@ -9,7 +9,7 @@ A failure rolls everything back and records ``failed`` with the error; the row i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -82,15 +82,19 @@ def process_inbox_event(
 def process_inbox_events(
     factory: sessionmaker[Session], company: Company, inbox_ids: list[int], now: datetime, *,
     apis: ApiRegistry | None = None, parsed: Mapping[int, list[CrmEvent]] | None = None,
+    rows: Sequence[Any] | None = None,
 ) -> list[Processed]:
     """`process_inbox_event` for several rows (the pipeline's and the inbox flow's batches): one
     read, then ONE transaction for all of them. If any event fails, that transaction is rolled back
     and each row is processed on its own, so one bad event never undoes (nor doubles) the others.
     ``parsed``: the events some rows' bodies gave when they were received (the pipeline keeps
-    them), so those bodies are not read again."""
+    them), so those bodies are not read again. ``rows``: the rows as `read_pending` read them (the
+    processor's batches), so they are not read again either."""
     done: dict[int, Processed] = {}
-    ready = _read_enriched(factory, company, inbox_ids, apis or default_registry(company, factory), done,
-                           parsed or {})
+    if rows is None:
+        with factory() as session:
+            rows = session.execute(select(*_READ).where(InboxEvent.id.in_(inbox_ids)).order_by(InboxEvent.id)).all()
+    ready = _read_enriched(factory, company, rows, apis or default_registry(company, factory), done, parsed or {})
     try:
         if ready:
             with factory.begin() as session:
@@ -122,13 +126,17 @@ def process_inbox_events(
     return [done[i] for i in inbox_ids if i in done]
 
 
-def _read_enriched(factory: sessionmaker[Session], company: Company, inbox_ids: list[int], apis: ApiRegistry,
+def read_pending(session: Session, limit: int, *, after_id: int = 0) -> list[Any]:
+    """The oldest ``received`` rows after ``after_id`` with what processing reads of them, in one
+    statement (the processor's batch: no second read of the same rows)."""
+    return list(session.execute(_PENDING, {"after_id": after_id, "limit": limit}).all())
+
+
+def _read_enriched(factory: sessionmaker[Session], company: Company, rows: Sequence[Any], apis: ApiRegistry,
                    done: dict[int, Processed], parsed: Mapping[int, list[CrmEvent]],
                    ) -> dict[int, tuple[list[CrmEvent], list[str]]]:
-    """The rows still to process with their enriched events (one read); the others go to ``done``."""
+    """The rows still to process with their enriched events; the others go to ``done``."""
     ready: dict[int, tuple[list[CrmEvent], list[str]]] = {}
-    with factory() as session:
-        rows = session.execute(select(*_READ).where(InboxEvent.id.in_(inbox_ids)).order_by(InboxEvent.id)).all()
     for row in rows:
         if _settled(row, False):
             done[row.id] = _snapshot(row)
@@ -146,6 +154,12 @@ _ROW = (InboxEvent.id, InboxEvent.source, InboxEvent.account, InboxEvent.status,
 """What settling a row needs of it: read (and locked) as plain columns, no ORM object."""
 _READ = (*_ROW, InboxEvent.body, InboxEvent.raw_body)
 _INBOX = cast(Table, InboxEvent.__table__)
+_PENDING = (
+    select(*_READ)
+    .where(InboxEvent.status == InboxStatus.RECEIVED, InboxEvent.id > bindparam("after_id"))
+    .order_by(InboxEvent.id)
+    .limit(bindparam("limit"))
+)
 _SETTLE = (
     update(_INBOX)
     .where(_INBOX.c.id == bindparam("row_id"))

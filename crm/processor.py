@@ -34,9 +34,8 @@ from core.clock import Clock
 from core.vocabulary import InboxStatus
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.inbox import pending_inbox_ids
 from crm.parking import expire_parked
-from crm.processing import process_inbox_events
+from crm.processing import process_inbox_events, read_pending
 from crm.write_gate import WriteGate
 from org.chart import Company
 from storage.db import normalise_url
@@ -151,9 +150,13 @@ class InboxProcessor:
         doorbell: Doorbell | None,
         apis: ApiRegistry | None = None,
         sqlite: bool = True,
+        reads: sessionmaker[Session] | None = None,
     ) -> None:
+        """``reads``: sessions that find the rows to process without taking SQLite's write lock
+        (`storage.db.make_read_engine`), so a batch hands the lock over once, for its transaction;
+        by default ``factory``'s."""
         self._factory, self._company, self._clock, self._apis = factory, company, clock, apis
-        self._doorbell, self._sqlite = doorbell, sqlite
+        self._doorbell, self._sqlite, self._reads = doorbell, sqlite, reads or factory
         self._seconds_per_event = SQLITE_BATCH_SECONDS
         self._housekept_at: datetime | None = None
         self._retry: list[int] = []
@@ -192,16 +195,18 @@ class InboxProcessor:
         after = 0
         while stop is None or not stop.is_set():
             size = self._batch_size()
+            rows = None
             if self._retry:
                 ids, self._retry = self._retry[:size], self._retry[size:]
             else:
-                with self._factory() as session:
-                    ids = pending_inbox_ids(session, size, statuses=(InboxStatus.RECEIVED,), after_id=after)
-                if not ids:
+                with self._reads() as session:
+                    rows = read_pending(session, size, after_id=after)
+                if not rows:
                     return done
+                ids = [row.id for row in rows]
                 after = ids[-1]  # a row that stays received (storage fault) is not read twice in a pass
             started = time.perf_counter()
-            process_inbox_events(self._factory, self._company, ids, self._clock.now(), apis=self._apis)
+            process_inbox_events(self._factory, self._company, ids, self._clock.now(), apis=self._apis, rows=rows)
             pace = (time.perf_counter() - started) / len(ids)
             self._seconds_per_event = 0.7 * self._seconds_per_event + 0.3 * pace
             done += len(ids)
