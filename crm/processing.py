@@ -33,6 +33,7 @@ from engine import cases, records
 from org.chart import Actor, Company
 from storage.faults import is_unavailable
 from storage.models import Case, CaseEvent, InboxEvent
+from storage.prepared import Prepared, one_of
 
 log = logging.getLogger(__name__)
 
@@ -93,21 +94,19 @@ def process_inbox_events(
     done: dict[int, Processed] = {}
     if rows is None:
         with factory() as session:
-            rows = session.execute(select(*_READ).where(InboxEvent.id.in_(inbox_ids)).order_by(InboxEvent.id)).all()
+            rows = _READ_LISTED.all(session, {"ids": inbox_ids})
     ready = _read_enriched(factory, company, rows, apis or default_registry(company, factory), done, parsed or {})
     try:
         if ready:
             with factory.begin() as session:
-                locked = session.execute(
-                    select(*_ROW).where(InboxEvent.id.in_(list(ready))).order_by(InboxEvent.id).with_for_update()
-                ).all()
+                locked = _LOCK_LISTED.all(session, {"ids": list(ready)})
                 parked = parked_sources(session)  # one lookup for the batch, not one per opened case
                 outcomes: list[dict[str, Any]] = []
                 for row in locked:
                     events, notes = ready[row.id]
                     done[row.id] = _settle(session, company, row, now, events, notes, False, parked, outcomes)
                 if outcomes:
-                    session.execute(_SETTLE, outcomes)  # one statement for the batch's rows
+                    _SETTLE.execute_many(session, outcomes)  # one driver call for the batch's rows
     except Exception as exc:
         if is_unavailable(exc):
             raise
@@ -129,7 +128,7 @@ def process_inbox_events(
 def read_pending(session: Session, limit: int, *, after_id: int = 0) -> list[Any]:
     """The oldest ``received`` rows after ``after_id`` with what processing reads of them, in one
     statement (the processor's batch: no second read of the same rows)."""
-    return list(session.execute(_PENDING, {"after_id": after_id, "limit": limit}).all())
+    return _PENDING.all(session, {"after_id": after_id, "limit": limit})
 
 
 def _read_enriched(factory: sessionmaker[Session], company: Company, rows: Sequence[Any], apis: ApiRegistry,
@@ -154,13 +153,18 @@ _ROW = (InboxEvent.id, InboxEvent.source, InboxEvent.account, InboxEvent.status,
 """What settling a row needs of it: read (and locked) as plain columns, no ORM object."""
 _READ = (*_ROW, InboxEvent.body, InboxEvent.raw_body)
 _INBOX = cast(Table, InboxEvent.__table__)
-_PENDING = (
+_PENDING = Prepared(
     select(*_READ)
     .where(InboxEvent.status == InboxStatus.RECEIVED, InboxEvent.id > bindparam("after_id"))
     .order_by(InboxEvent.id)
     .limit(bindparam("limit"))
 )
-_SETTLE = (
+_READ_LISTED = Prepared({dialect: select(*_READ).where(listed).order_by(InboxEvent.id)
+                         for dialect, listed in one_of(_INBOX.c.id, "ids").items()})
+_LOCK_LISTED = Prepared({dialect: select(*_ROW).where(listed).order_by(InboxEvent.id).with_for_update()
+                         for dialect, listed in one_of(_INBOX.c.id, "ids").items()})
+"""A batch's statements, prepared (`storage.prepared`): built and compiled once, run on the driver."""
+_SETTLE = Prepared(
     update(_INBOX)
     .where(_INBOX.c.id == bindparam("row_id"))
     .values(status=bindparam("new_status"), result=bindparam("new_result", type_=_INBOX.c.result.type),
@@ -168,7 +172,7 @@ _SETTLE = (
             expires_at=bindparam("until", type_=_INBOX.c.expires_at.type), last_error=None,
             attempts=_INBOX.c.attempts + 1)
 )
-"""A processed row's outcome, built once (executed for one row or, batched, for many)."""
+"""A processed row's outcome (executed for one row or, batched, for many)."""
 
 
 def _settled(row: Any, force: bool) -> bool:
@@ -202,11 +206,11 @@ def _settle(session: Session, company: Company, row: Any, now: datetime, events:
     if status == InboxStatus.PARKED:
         if parked is not None:
             parked.add(row.source)
-        session.execute(_SETTLE, outcome)
+        _SETTLE.execute(session, outcome)
     elif later is not None:
         later.append(outcome)
     else:
-        session.execute(_SETTLE, outcome)
+        _SETTLE.execute(session, outcome)
     return Processed(id=row.id, status=status, attempts=row.attempts + 1, result=result, last_error=None)
 
 
