@@ -83,14 +83,16 @@ def process_inbox_event(
 def process_inbox_events(
     factory: sessionmaker[Session], company: Company, inbox_ids: list[int], now: datetime, *,
     apis: ApiRegistry | None = None, parsed: Mapping[int, list[CrmEvent]] | None = None,
-    rows: Sequence[Any] | None = None,
+    rows: Sequence[Any] | None = None, enough: Callable[[], bool] | None = None,
 ) -> list[Processed]:
     """`process_inbox_event` for several rows (the pipeline's and the inbox flow's batches): one
     read, then ONE transaction for all of them. If any event fails, that transaction is rolled back
     and each row is processed on its own, so one bad event never undoes (nor doubles) the others.
     ``parsed``: the events some rows' bodies gave when they were received (the pipeline keeps
     them), so those bodies are not read again. ``rows``: the rows as `read_pending` read them (the
-    processor's batches), so they are not read again either."""
+    processor's batches), so they are not read again either. ``enough``: asked after each row;
+    True ends the transaction there (SQLite's lock is wanted), and the rows not reached are left
+    ``received``, absent from the answer."""
     done: dict[int, Processed] = {}
     if rows is None:
         with factory() as session:
@@ -99,14 +101,7 @@ def process_inbox_events(
     try:
         if ready:
             with factory.begin() as session:
-                locked = _LOCK_LISTED.all(session, {"ids": list(ready)})
-                parked = parked_sources(session)  # one lookup for the batch, not one per opened case
-                outcomes: list[dict[str, Any]] = []
-                for row in locked:
-                    events, notes = ready[row.id]
-                    done[row.id] = _settle(session, company, row, now, events, notes, False, parked, outcomes)
-                if outcomes:
-                    _SETTLE.execute_many(session, outcomes)  # one driver call for the batch's rows
+                _settle_batch(session, company, ready, now, done, enough)
     except Exception as exc:
         if is_unavailable(exc):
             raise
@@ -123,6 +118,21 @@ def process_inbox_events(
             if processed is not None:
                 done[inbox_id] = processed
     return [done[i] for i in inbox_ids if i in done]
+
+
+def _settle_batch(session: Session, company: Company, ready: dict[int, tuple[list[CrmEvent], list[str]]],
+                  now: datetime, done: dict[int, Processed], enough: Callable[[], bool] | None) -> None:
+    """The batch's rows locked, applied and recorded in ``session``'s transaction, until ``enough``."""
+    locked = _LOCK_LISTED.all(session, {"ids": list(ready)})
+    parked = parked_sources(session)  # one lookup for the batch, not one per opened case
+    outcomes: list[dict[str, Any]] = []
+    for n, row in enumerate(locked):
+        if n and enough is not None and enough():
+            break
+        events, notes = ready[row.id]
+        done[row.id] = _settle(session, company, row, now, events, notes, False, parked, outcomes)
+    if outcomes:
+        _SETTLE.execute_many(session, outcomes)  # one driver call for the batch's rows
 
 
 def read_pending(session: Session, limit: int, *, after_id: int = 0) -> list[Any]:

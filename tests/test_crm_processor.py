@@ -161,6 +161,22 @@ def test_a_batch_hands_sqlites_write_lock_over_once(
         gate.close()
 
 
+def test_a_batch_ended_early_for_a_waiting_store_leaves_the_rest_for_the_next(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch ends after its first row (its time is up and, with no gate to ask, a store is
+    assumed to wait): the rows not reached stay received, are read again, and each opens once."""
+    store_orders(sessions, clock, 12)
+    with sessions() as session:
+        rows = read_pending(session, 5)
+    answered = process_inbox_events(sessions, company, [row.id for row in rows], clock.now(), rows=rows,
+                                    enough=lambda: True)
+    assert [p.id for p in answered] == [rows[0].id] and counts(sessions) == (1, 1, 11)
+    monkeypatch.setattr(processor_module, "SQLITE_BATCH_SECONDS", 1e-9)
+    assert InboxProcessor(sessions, company, clock, doorbell=None).drain() == 11
+    assert counts(sessions) == (12, 12, 0)
+
+
 def test_two_processors_racing_on_the_same_rows_open_each_case_once(
     sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
 ) -> None:

@@ -147,7 +147,7 @@ def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> No
         try:
             InboxProcessor(runtime.sessions, runtime.company, SystemClock(), doorbell=bell, apis=apis,
                            sqlite=url.startswith("sqlite"),
-                           reads=session_factory(reads) if reads is not None else None).run(stop)
+                           reads=session_factory(reads) if reads is not None else None, gate=gate).run(stop)
         finally:
             bell.close()
             apis.close()
