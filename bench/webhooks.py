@@ -25,7 +25,10 @@ beside the server, which then only stores (``SLAFLOW_INBOX_PROCESSOR=process``);
 processes in the server's own pipeline thread, as before. CPU time per request of the server and
 per case of the processor (``/proc``) hold on a busy machine where rates do not: they are compared
 with the server's CPU per ``/health/live`` request and the floor's per batched ``open_case``
-(``http_cpu_floor_ratio``, ``processor_cpu_floor_ratio``). The last line printed is one JSON object."""
+(``http_cpu_floor_ratio``, ``processor_cpu_floor_ratio``), and give the cores the target needs
+(``cores_needed_for_target``: 1,000 x the CPU of a stored request + 1,000 x that of a processed
+case; ``cores_needed_at_floors``: the same at the floors' CPU). The last line printed is one JSON
+object."""
 
 from __future__ import annotations
 
@@ -137,6 +140,7 @@ def main() -> None:
     if "sqlite_http_floor_cpu_ms_per_request" in report:
         report["http_cpu_floor_ratio"] = round(
             report["sqlite_http_cpu_ms_per_request"] / max(report["sqlite_http_floor_cpu_ms_per_request"], 0.001), 2)
+    report.update(cores_needed(report))
     report["target_rps"] = TARGET_RPS
     report["target_p99_ms"] = TARGET_P99_MS
     report["target_processing_rps"] = TARGET_PROCESSING_RPS
@@ -144,6 +148,24 @@ def main() -> None:
                         and report["sqlite_processing_rps"] >= TARGET_PROCESSING_RPS
                         and report["sqlite_errors"] == 0)
     print(json.dumps(report))
+
+
+def cores_needed(report: dict[str, Any]) -> dict[str, Any]:
+    """The cores the target would keep busy, from this run's CPU per unit (holds on a busy machine):
+    TARGET_RPS stored requests (the server's CPU per stored webhook) plus TARGET_PROCESSING_RPS
+    cases (the processor's CPU per case), beside the same at the floors (a ``/health/live``
+    request, a batched ``open_case``) and the cores this machine has. Only with the processor in
+    its own process, where the two CPU figures are apart; the load generator is not counted."""
+    if "sqlite_processor_cpu_ms_per_case" not in report:
+        return {"cores_needed_for_target": None, "cores_available": os.cpu_count()}
+    figures = {"cores_needed_for_target": round(
+        (TARGET_RPS * report["sqlite_http_cpu_ms_per_request"]
+         + TARGET_PROCESSING_RPS * report["sqlite_processor_cpu_ms_per_case"]) / 1000, 2)}
+    if "sqlite_http_floor_cpu_ms_per_request" in report:
+        figures["cores_needed_at_floors"] = round(
+            (TARGET_RPS * report["sqlite_http_floor_cpu_ms_per_request"]
+             + TARGET_PROCESSING_RPS * report["sqlite_floor_open_case_batch_cpu_ms_per_case"]) / 1000, 2)
+    return {**figures, "cores_available": os.cpu_count()}
 
 
 class database:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.errors import SlaflowError
 from core.vocabulary import InboxStatus
 from storage.models import InboxEvent
+from storage.prepared import Prepared
 
 PARKED_OUTCOME = "parked"
 Fire = Callable[[int, str, dict[str, Any]], dict[str, Any]]
@@ -48,10 +49,10 @@ _ANY_PARKED = select(InboxEvent.id).where(*_PARKED, InboxEvent.id != bindparam("
 def parked_sources(session: Session) -> set[str]:
     """The sources that have parked rows now (one index-only lookup): a batch that opens cases
     calls `apply_parked` only for these, and adds the sources of the rows it parks itself."""
-    return set(session.scalars(_PARKED_SOURCES))
+    return {row.source for row in _PARKED_SOURCES.all(session, {})}
 
 
-_PARKED_SOURCES = select(InboxEvent.source).where(InboxEvent.status == InboxStatus.PARKED).distinct()
+_PARKED_SOURCES = Prepared(select(InboxEvent.source).where(InboxEvent.status == InboxStatus.PARKED).distinct())
 
 
 def apply_parked(session: Session, source: str, external_key: str, case_id: int, fire: Fire, *,

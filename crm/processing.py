@@ -9,7 +9,7 @@ A failure rolls everything back and records ``failed`` with the error; the row i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -33,6 +33,7 @@ from engine import cases, records
 from org.chart import Actor, Company
 from storage.faults import is_unavailable
 from storage.models import Case, CaseEvent, InboxEvent
+from storage.prepared import Prepared, one_of
 
 log = logging.getLogger(__name__)
 
@@ -82,28 +83,25 @@ def process_inbox_event(
 def process_inbox_events(
     factory: sessionmaker[Session], company: Company, inbox_ids: list[int], now: datetime, *,
     apis: ApiRegistry | None = None, parsed: Mapping[int, list[CrmEvent]] | None = None,
+    rows: Sequence[Any] | None = None, enough: Callable[[], bool] | None = None,
 ) -> list[Processed]:
     """`process_inbox_event` for several rows (the pipeline's and the inbox flow's batches): one
     read, then ONE transaction for all of them. If any event fails, that transaction is rolled back
     and each row is processed on its own, so one bad event never undoes (nor doubles) the others.
     ``parsed``: the events some rows' bodies gave when they were received (the pipeline keeps
-    them), so those bodies are not read again."""
+    them), so those bodies are not read again. ``rows``: the rows as `read_pending` read them (the
+    processor's batches), so they are not read again either. ``enough``: asked after each row;
+    True ends the transaction there (SQLite's lock is wanted), and the rows not reached are left
+    ``received``, absent from the answer."""
     done: dict[int, Processed] = {}
-    ready = _read_enriched(factory, company, inbox_ids, apis or default_registry(company, factory), done,
-                           parsed or {})
+    if rows is None:
+        with factory() as session:
+            rows = _READ_LISTED.all(session, {"ids": inbox_ids})
+    ready = _read_enriched(factory, company, rows, apis or default_registry(company, factory), done, parsed or {})
     try:
         if ready:
             with factory.begin() as session:
-                locked = session.execute(
-                    select(*_ROW).where(InboxEvent.id.in_(list(ready))).order_by(InboxEvent.id).with_for_update()
-                ).all()
-                parked = parked_sources(session)  # one lookup for the batch, not one per opened case
-                outcomes: list[dict[str, Any]] = []
-                for row in locked:
-                    events, notes = ready[row.id]
-                    done[row.id] = _settle(session, company, row, now, events, notes, False, parked, outcomes)
-                if outcomes:
-                    session.execute(_SETTLE, outcomes)  # one statement for the batch's rows
+                _settle_batch(session, company, ready, now, done, enough)
     except Exception as exc:
         if is_unavailable(exc):
             raise
@@ -122,13 +120,32 @@ def process_inbox_events(
     return [done[i] for i in inbox_ids if i in done]
 
 
-def _read_enriched(factory: sessionmaker[Session], company: Company, inbox_ids: list[int], apis: ApiRegistry,
+def _settle_batch(session: Session, company: Company, ready: dict[int, tuple[list[CrmEvent], list[str]]],
+                  now: datetime, done: dict[int, Processed], enough: Callable[[], bool] | None) -> None:
+    """The batch's rows locked, applied and recorded in ``session``'s transaction, until ``enough``."""
+    locked = _LOCK_LISTED.all(session, {"ids": list(ready)})
+    parked = parked_sources(session)  # one lookup for the batch, not one per opened case
+    outcomes: list[dict[str, Any]] = []
+    for n, row in enumerate(locked):
+        if n and enough is not None and enough():
+            break
+        events, notes = ready[row.id]
+        done[row.id] = _settle(session, company, row, now, events, notes, False, parked, outcomes)
+    if outcomes:
+        _SETTLE.execute_many(session, outcomes)  # one driver call for the batch's rows
+
+
+def read_pending(session: Session, limit: int, *, after_id: int = 0) -> list[Any]:
+    """The oldest ``received`` rows after ``after_id`` with what processing reads of them, in one
+    statement (the processor's batch: no second read of the same rows)."""
+    return _PENDING.all(session, {"after_id": after_id, "limit": limit})
+
+
+def _read_enriched(factory: sessionmaker[Session], company: Company, rows: Sequence[Any], apis: ApiRegistry,
                    done: dict[int, Processed], parsed: Mapping[int, list[CrmEvent]],
                    ) -> dict[int, tuple[list[CrmEvent], list[str]]]:
-    """The rows still to process with their enriched events (one read); the others go to ``done``."""
+    """The rows still to process with their enriched events; the others go to ``done``."""
     ready: dict[int, tuple[list[CrmEvent], list[str]]] = {}
-    with factory() as session:
-        rows = session.execute(select(*_READ).where(InboxEvent.id.in_(inbox_ids)).order_by(InboxEvent.id)).all()
     for row in rows:
         if _settled(row, False):
             done[row.id] = _snapshot(row)
@@ -146,7 +163,18 @@ _ROW = (InboxEvent.id, InboxEvent.source, InboxEvent.account, InboxEvent.status,
 """What settling a row needs of it: read (and locked) as plain columns, no ORM object."""
 _READ = (*_ROW, InboxEvent.body, InboxEvent.raw_body)
 _INBOX = cast(Table, InboxEvent.__table__)
-_SETTLE = (
+_PENDING = Prepared(
+    select(*_READ)
+    .where(InboxEvent.status == InboxStatus.RECEIVED, InboxEvent.id > bindparam("after_id"))
+    .order_by(InboxEvent.id)
+    .limit(bindparam("limit"))
+)
+_READ_LISTED = Prepared({dialect: select(*_READ).where(listed).order_by(InboxEvent.id)
+                         for dialect, listed in one_of(_INBOX.c.id, "ids").items()})
+_LOCK_LISTED = Prepared({dialect: select(*_ROW).where(listed).order_by(InboxEvent.id).with_for_update()
+                         for dialect, listed in one_of(_INBOX.c.id, "ids").items()})
+"""A batch's statements, prepared (`storage.prepared`): built and compiled once, run on the driver."""
+_SETTLE = Prepared(
     update(_INBOX)
     .where(_INBOX.c.id == bindparam("row_id"))
     .values(status=bindparam("new_status"), result=bindparam("new_result", type_=_INBOX.c.result.type),
@@ -154,7 +182,7 @@ _SETTLE = (
             expires_at=bindparam("until", type_=_INBOX.c.expires_at.type), last_error=None,
             attempts=_INBOX.c.attempts + 1)
 )
-"""A processed row's outcome, built once (executed for one row or, batched, for many)."""
+"""A processed row's outcome (executed for one row or, batched, for many)."""
 
 
 def _settled(row: Any, force: bool) -> bool:
@@ -188,11 +216,11 @@ def _settle(session: Session, company: Company, row: Any, now: datetime, events:
     if status == InboxStatus.PARKED:
         if parked is not None:
             parked.add(row.source)
-        session.execute(_SETTLE, outcome)
+        _SETTLE.execute(session, outcome)
     elif later is not None:
         later.append(outcome)
     else:
-        session.execute(_SETTLE, outcome)
+        _SETTLE.execute(session, outcome)
     return Processed(id=row.id, status=status, attempts=row.attempts + 1, result=result, last_error=None)
 
 

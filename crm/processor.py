@@ -9,10 +9,12 @@ also looks on its own, and the Prefect inbox flow stays the safety net for what 
 
 On SQLite both processes write the same file, one writer at a time (``BEGIN IMMEDIATE`` and the
 busy timeout of storage.db), and take turns through `crm.write_gate.WriteGate` (a store goes
-before the processor's next transaction); a batch is sized to hold the write lock for about
-SQLITE_BATCH_SECONDS at the pace measured so far, so a webhook waits at most about that to be
-stored. On PostgreSQL rows are locked one by one and a batch is as large as the backlog allows
-(up to MAX_BATCH)."""
+before the processor's next transaction). A batch finds its rows without the lock (a read
+engine) and takes it once, for its transaction; it holds it for about SQLITE_BATCH_SECONDS when
+a store waits (sized at the pace measured so far, and ended after any row once the time is up
+and a store waits), so a webhook waits at most about that to be stored, and is four times as
+large when none waits (a backlog drains in fewer, cheaper transactions). On PostgreSQL rows
+are locked one by one and a batch is as large as the backlog allows (up to MAX_BATCH)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,9 +37,8 @@ from core.clock import Clock
 from core.vocabulary import InboxStatus
 from crm.api.http import CrmApiError
 from crm.api.registry import ApiRegistry
-from crm.inbox import pending_inbox_ids
 from crm.parking import expire_parked
-from crm.processing import process_inbox_events
+from crm.processing import process_inbox_events, read_pending
 from crm.write_gate import WriteGate
 from org.chart import Company
 from storage.db import normalise_url
@@ -51,10 +53,13 @@ POLL_SECONDS = 1.0
 """How long the processor waits for a ring before it looks for stored rows anyway."""
 SQLITE_BATCH_SECONDS = 0.010
 """About how long one batch may hold SQLite's write lock: a webhook's store waits meanwhile, and
-1,000 req/s from 16 connections leave a request 16 ms on average (bench/webhooks.py)."""
+1,000 req/s from 16 connections leave a request 16 ms on average (bench/webhooks.py). Counted in
+the processor's CPU time: on a loaded machine the wall-clock time of a batch stretches with the
+other processes' share, and batches cut by it would be small, their fixed costs (read, lock,
+commit) paid per few rows, so processing slowed most where the cores were scarcest."""
 MIN_BATCH = 4
-"""Each batch hands SQLite's lock to the store and back three times (its two reads, its write):
-below this, a busy machine's scheduling delays at each handoff, not the work, set the pace."""
+"""Each batch hands SQLite's lock to the store and back: below this, a busy machine's scheduling
+delays at each handoff, not the work, set the pace."""
 MAX_BATCH = 256
 STORAGE_RETRY_SECONDS = 1.0
 HOUSEKEEPING_SECONDS = 60.0
@@ -151,9 +156,15 @@ class InboxProcessor:
         doorbell: Doorbell | None,
         apis: ApiRegistry | None = None,
         sqlite: bool = True,
+        reads: sessionmaker[Session] | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
+        """``reads``: sessions that find the rows to process without taking SQLite's write lock
+        (`storage.db.make_read_engine`), so a batch hands the lock over once, for its transaction;
+        by default ``factory``'s. ``gate``: the one attached to ``factory``'s engine, asked
+        whether a store waits (without it, one is assumed to)."""
         self._factory, self._company, self._clock, self._apis = factory, company, clock, apis
-        self._doorbell, self._sqlite = doorbell, sqlite
+        self._doorbell, self._sqlite, self._reads, self._gate = doorbell, sqlite, reads or factory, gate
         self._seconds_per_event = SQLITE_BATCH_SECONDS
         self._housekept_at: datetime | None = None
         self._retry: list[int] = []
@@ -192,26 +203,54 @@ class InboxProcessor:
         after = 0
         while stop is None or not stop.is_set():
             size = self._batch_size()
-            if self._retry:
+            rows = None
+            retrying = bool(self._retry)
+            if retrying:
                 ids, self._retry = self._retry[:size], self._retry[size:]
             else:
-                with self._factory() as session:
-                    ids = pending_inbox_ids(session, size, statuses=(InboxStatus.RECEIVED,), after_id=after)
-                if not ids:
+                with self._reads() as session:
+                    rows = read_pending(session, size, after_id=after)
+                if not rows:
                     return done
-                after = ids[-1]  # a row that stays received (storage fault) is not read twice in a pass
-            started = time.perf_counter()
-            process_inbox_events(self._factory, self._company, ids, self._clock.now(), apis=self._apis)
-            pace = (time.perf_counter() - started) / len(ids)
-            self._seconds_per_event = 0.7 * self._seconds_per_event + 0.3 * pace
-            done += len(ids)
-            self.processed += len(ids)
+                ids = [row.id for row in rows]
+            started = time.thread_time()
+            answered = {p.id for p in process_inbox_events(
+                self._factory, self._company, ids, self._clock.now(), apis=self._apis, rows=rows,
+                enough=self._enough() if self._sqlite else None)}
+            left = [i for i in ids if i not in answered]  # not reached: the lock was wanted
+            if retrying:
+                self._retry[:0] = left
+            else:  # a row that stays received (storage fault) is not read twice in a pass
+                after = left[0] - 1 if left else ids[-1]
+            count = max(1, len(ids) - len(left))
+            self._seconds_per_event = 0.7 * self._seconds_per_event + 0.3 * (time.thread_time() - started) / count
+            done += len(ids) - len(left)
+            self.processed += len(ids) - len(left)
         return done
+
+    def _enough(self) -> Callable[[], bool]:
+        """Whether a batch in progress should end (after the row it just did): its time is up
+        and a store waits. Timed from the first call (after the first row: the lock is held)."""
+        since: list[float] = []
+
+        def enough() -> bool:
+            if not since:
+                since.append(time.thread_time())
+                return False
+            return (time.thread_time() - since[0] >= SQLITE_BATCH_SECONDS
+                    and (self._gate is None or self._gate.store_waiting()))
+
+        return enough
 
     def _batch_size(self) -> int:
         if not self._sqlite:
             return MAX_BATCH
-        return max(MIN_BATCH, min(MAX_BATCH, int(SQLITE_BATCH_SECONDS / self._seconds_per_event)))
+        # Four times as many when no store waits (a backlog drains in fewer transactions; a drain
+        # of 300 rows cost ~2.5 ms of CPU a case at 4 rows a batch, ~1.8 at 16, no less at 64): if
+        # one comes meanwhile, `_enough` ends the batch when its time is up, and the rows not
+        # reached are read again.
+        idle = self._gate is not None and not self._gate.store_waiting()
+        return max(MIN_BATCH, min(MAX_BATCH, int((4 if idle else 1) * SQLITE_BATCH_SECONDS / self._seconds_per_event)))
 
     def _housekeeping(self) -> None:
         now = self._clock.now()

@@ -71,6 +71,16 @@ class WriteGate:
         fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
 
+    def store_waiting(self) -> bool:
+        """Whether a store waits for its turn or is in progress: the processor, holding the lock,
+        asks between two rows of a batch whether to end it there."""
+        try:
+            fcntl.flock(self._turn_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+        return False
+
     def leave(self) -> None:
         self._depth -= 1
         if self._depth == 0:

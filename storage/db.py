@@ -81,6 +81,22 @@ def _configure_sqlite(engine: Engine) -> None:
     engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
 
 
+def make_read_engine(url: str) -> Engine:
+    """An engine for reads that must not queue for SQLite's write lock: no ``BEGIN`` at all, so
+    each statement is its own transaction and, in WAL mode, reads the last commit while another
+    connection (or process) writes. What it read may be stale by the time a writer acts on it:
+    the writer checks again under its lock. On PostgreSQL it is `make_engine`'s."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        engine.dialect.do_begin = _no_begin  # type: ignore[method-assign]
+    return engine
+
+
+def _no_begin(dbapi_connection: Any) -> None:
+    """pysqlite with ``isolation_level = None``: without a BEGIN every statement autocommits."""
+    del dbapi_connection
+
+
 def _begin_immediate(dbapi_connection: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:

@@ -23,9 +23,11 @@ from core.vocabulary import InboxStatus
 from crm import processor as processor_module
 from crm import samples
 from crm.inbox import InboxRecord, store_many
+from crm.processing import process_inbox_events, read_pending
 from crm.processor import Doorbell, InboxProcessor, ProcessorLink
+from crm.write_gate import WriteGate
 from org.chart import Company
-from storage.db import make_engine
+from storage.db import make_engine, make_read_engine, session_factory
 from storage.models import Case, InboxEvent
 
 ENV = samples.SAMPLE_ENV
@@ -101,6 +103,78 @@ def test_it_drains_every_stored_event_into_exactly_one_case(
     assert processor.drain() == 40
     assert counts(sessions) == (40, 40, 0)
     assert processor.drain() == 0
+
+
+def test_a_read_session_sees_the_last_commit_while_another_transaction_writes(
+    db_url: str, sessions: sessionmaker[Session], clock: SimulatedClock
+) -> None:
+    """The processor finds its rows without queueing behind a store (SQLite: no write lock taken)."""
+    store_orders(sessions, clock, 3)
+    reads = make_read_engine(db_url)
+    try:
+        with sessions.begin() as writer:  # holds SQLite's write lock until the block ends
+            writer.add(InboxEvent(source="generic", idempotency_key="late", received_at=clock.now(),
+                                  content_type="application/json", headers={}, body="{}",
+                                  status=InboxStatus.RECEIVED, attempts=0))
+            writer.flush()
+            started = time.monotonic()
+            with session_factory(reads)() as reader:
+                found = read_pending(reader, 10)
+            assert time.monotonic() - started < 5  # (a write-lock wait would last the busy timeout, 30 s)
+            assert len(found) == 3  # the uncommitted row is not seen
+    finally:
+        reads.dispose()
+
+
+def test_a_batch_hands_sqlites_write_lock_over_once(
+    sqlite_url: str, company: Company, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One gate entry per batch (its transaction), not three (two reads and the transaction)."""
+    engine, reads = make_engine(sqlite_url), make_read_engine(sqlite_url)
+    gate = WriteGate.for_url(sqlite_url)
+    assert gate is not None
+    gate.attach(engine)
+    entries, batches = [0], [0]
+    enter = gate.enter
+
+    def counted_enter() -> None:
+        entries[0] += 1
+        enter()
+
+    def counted_process(*args: object, **kwargs: object) -> object:
+        batches[0] += 1
+        return process_inbox_events(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gate, "enter", counted_enter)
+    monkeypatch.setattr("crm.processor.process_inbox_events", counted_process)
+    try:
+        sessions = session_factory(engine)
+        store_orders(sessions, clock, 20)
+        entries[0] = 0
+        processor = InboxProcessor(sessions, company, clock, doorbell=None, reads=session_factory(reads))
+        assert processor.drain() == 20
+        assert batches[0] >= 1 and entries[0] == batches[0]
+        assert counts(sessions)[1:] == (20, 0)
+    finally:
+        engine.dispose()
+        reads.dispose()
+        gate.close()
+
+
+def test_a_batch_ended_early_for_a_waiting_store_leaves_the_rest_for_the_next(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch ends after its first row (its time is up and, with no gate to ask, a store is
+    assumed to wait): the rows not reached stay received, are read again, and each opens once."""
+    store_orders(sessions, clock, 12)
+    with sessions() as session:
+        rows = read_pending(session, 5)
+    answered = process_inbox_events(sessions, company, [row.id for row in rows], clock.now(), rows=rows,
+                                    enough=lambda: True)
+    assert [p.id for p in answered] == [rows[0].id] and counts(sessions) == (1, 1, 11)
+    monkeypatch.setattr(processor_module, "SQLITE_BATCH_SECONDS", 1e-9)
+    assert InboxProcessor(sessions, company, clock, doorbell=None).drain() == 11
+    assert counts(sessions) == (12, 12, 0)
 
 
 def test_two_processors_racing_on_the_same_rows_open_each_case_once(

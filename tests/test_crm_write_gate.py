@@ -78,3 +78,19 @@ def test_the_processors_engine_holds_the_gate_while_a_connection_is_out(tmp_path
 def test_there_is_no_gate_on_postgresql_nor_in_memory() -> None:
     assert WriteGate.for_url("postgresql://postgres@127.0.0.1:5432/x") is None
     assert WriteGate.for_url("sqlite://") is None
+
+
+def test_the_processor_sees_whether_a_store_waits_or_is_in_progress(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gate.db'}"
+    processor, http = WriteGate.for_url(url), WriteGate.for_url(url)
+    assert processor is not None and http is not None
+    try:
+        assert not processor.store_waiting()
+        with http.storing():
+            assert processor.store_waiting()
+        assert not processor.store_waiting()
+        with http.storing():  # the probe itself never keeps a store out
+            pass
+    finally:
+        processor.close()
+        http.close()

@@ -128,6 +128,7 @@ def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> No
     from crm.api.registry import ApiRegistry
     from crm.processor import Doorbell, InboxProcessor
     from crm.write_gate import WriteGate
+    from storage.db import make_read_engine, session_factory
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -139,14 +140,19 @@ def inbox_work(database_url: DbOption = None, config: ConfigOption = None) -> No
         url = runtime.settings.database_url
         apis = ApiRegistry(runtime.company, os.environ, budget_seconds=5.0, sessions=runtime.sessions)
         bell = Doorbell(url)
+        reads = None
         if (gate := WriteGate.for_url(url)) is not None:
             gate.attach(runtime.engine)  # the HTTP app's stores go first at SQLite's write lock
+            reads = make_read_engine(url)  # finding the rows to process takes neither the gate nor the lock
         try:
             InboxProcessor(runtime.sessions, runtime.company, SystemClock(), doorbell=bell, apis=apis,
-                           sqlite=url.startswith("sqlite")).run(stop)
+                           sqlite=url.startswith("sqlite"),
+                           reads=session_factory(reads) if reads is not None else None, gate=gate).run(stop)
         finally:
             bell.close()
             apis.close()
+            if reads is not None:
+                reads.dispose()
 
 
 PARENT_ENV = "SLAFLOW_PROCESSOR_PARENT"

@@ -65,7 +65,7 @@ class InboxEvent(Base):
     __tablename__ = "inbox_events"
     __table_args__ = (
         UniqueConstraint("source", "idempotency_key", name="uq_inbox_idempotency"),
-        Index("ix_inbox_status", "status", "received_at"),
+        Index("ix_inbox_status", "status", "id"),  # batches of received rows in id order (migration 0016)
         Index("ix_inbox_parked", "status", "source", "expires_at"),
         one_of("status", InboxStatus),
     )
