@@ -8,7 +8,7 @@ whole backlog, bodies included, for each batch of a few rows, bench/webhooks.py)
 (failed rows to retry, the inbox list by status) also order by id.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
