@@ -70,10 +70,6 @@ class Scope:
     def at(self) -> datetime:
         assert self.now is not None
         return self.now
-        if self.until <= self.since:
-            raise ValueError(
-                f"empty period: until {self.until.isoformat()} is not after since {self.since.isoformat()}"
-            )
 
 
 def sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
