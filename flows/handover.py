@@ -144,7 +144,14 @@ class Handover:
         )
         # A successor on its way (a worker took its tick and starts its process) is let
         # start: every other tick due before it can run is held off, past ``hold_until`` too.
-        coming = any(run.state_type == StateType.PENDING for run in others)
+        # Only a tick due after this run started counts: a run left Pending by a worker that
+        # died must not end every sweeper that starts after it.
+        coming = any(
+            run.state_type == StateType.PENDING
+            and run.expected_start_time is not None
+            and run.expected_start_time > started
+            for run in others
+        )
         held = 0
         if not successor and now is not None and (soon := self._hold_before(now, coming=coming)) is not None:
             template = COMING_MESSAGE if coming else HOLD_OFF_MESSAGE

@@ -371,9 +371,9 @@ def test_a_run_hands_over_once_its_successor_starts_and_holds_off_the_ticks_due_
         successor = client.create_flow_run_from_deployment(sweeper)
         client.set_flow_run_state(successor.id, Pending(), force=True)  # a worker took its tick: it boots
         restart_s = 60.0
-        tick, later = (
+        tick, later, fresh = (
             client.create_flow_run_from_deployment(sweeper, state=Scheduled(scheduled_time=now + timedelta(seconds=s)))
-            for s in (HOLD_OFF_AHEAD_S + restart_s - 5, HOLD_OFF_AHEAD_S + restart_s + 30)
+            for s in (HOLD_OFF_AHEAD_S + restart_s - 5, HOLD_OFF_AHEAD_S + restart_s + 30, 3600)
         )
         try:
             # Past its own hold (its lifetime is nearly over) and the successor is starting: this
@@ -385,10 +385,13 @@ def test_a_run_hands_over_once_its_successor_starts_and_holds_off_the_ticks_due_
             state = client.read_flow_run(tick.id).state
             assert state is not None and state.type == StateType.CANCELLED and "is starting" in (state.message or "")
             assert client.read_flow_run(later.id).state_type == StateType.SCHEDULED  # the successor's to hold
+            # A run left Pending from before this one started (its worker died) is no successor.
+            client.set_flow_run_state(fresh.id, Running(), force=True)
+            assert not Handover(str(fresh.id)).look().taken_over
             client.set_flow_run_state(successor.id, Running(), force=True)
             assert Handover(str(old.id)).successor_running()
         finally:
-            for run in (old, successor, tick, later):
+            for run in (old, successor, tick, later, fresh):
                 client.set_flow_run_state(run.id, Completed(), force=True)
     # The loop's end: a deployed run outlives its lifetime by up to two restarts while it waits.
     assert not lifetime_over(99.0, deadline=100.0, restart_s=30.0, deployed=True)
