@@ -189,11 +189,11 @@ def sweep_timers(
                     break
                 if not backlog and loop.rest(runtime, stop, watch, next_tick=tick + interval_s):
                     break
-        if watch.taken_over:
+        if watch.taken_over or stop.event.is_set():  # the claims not fired go back at once
             _release(runtime, loop.owners(runtime))
+        if watch.taken_over:
             log.info("the next sweeper run is starting: this one ends and hands its claims over")
         if stop.event.is_set():
-            _release(runtime, loop.owners(runtime))
             log.info("stop requested: left the loop after the batch in hand; unfired claims released")
     return loop.finish(started)
 
