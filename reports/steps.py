@@ -10,7 +10,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, ColumnElement, Float, Select, bindparam, func, select
+from sqlalchemy import ARRAY, ColumnElement, Float, Select, bindparam, false, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
@@ -69,33 +69,69 @@ def _ranks(n: int, k: int, d: int) -> tuple[int, float]:
 
 
 def _counts_statement(where: list[ColumnElement[bool]], exemptions: bool) -> Select[Any]:
-    """Step counts per department: one GROUP BY along the index by department (``where`` keeps
-    ``department IN`` the departments that own steps: SQLite then groups without sorting)."""
+    """Settled step counts per department, over the finished steps of ``where`` only: one range
+    per department of the partial index of finished steps (``ix_sla_clocks_finished``, half the
+    size of the index by department; ``where`` keeps ``department IN`` the departments that own
+    steps: SQLite then groups without sorting). The open steps are counted by `_open_statement`."""
     return (
         select(_clocks.c.department.label("department"), *sla_ledger.settled_columns(exemptions))
-        .where(*where)
+        .where(*where, _clocks.c.stopped_at.is_not(None))
         .group_by(_clocks.c.department)
         .order_by(_clocks.c.department)
     )
 
 
-def _running_statement(steps: list[ColumnElement[bool]], at: datetime, exemptions: bool) -> Select[Any]:
-    """Per department, among the open steps of ``steps`` (`step_filter`), those not breached at
+def _open_statement(steps: list[ColumnElement[bool]], at: datetime, exemptions: bool) -> Select[Any]:
+    """Per department, the open steps of ``steps`` (`step_filter`): how many (``opened``), how
+    many have an approved exemption (``exempted``), and among the others those not breached at
     ``at`` (`breached_if_open`) and the suspended ones among them: what `sla.ledger.tally_of`
-    would count as running and paused, counted without reading them (exempted ones are counted
-    by the aggregate). The index of open clocks covers it."""
+    would count as running and paused, counted without reading them (the breached ones are read,
+    `_breached_open`). The index of open clocks covers it."""
+    exempt = sla_ledger.exempted() if exemptions else false()
     still = ~breached_if_open(at)
     if exemptions:
-        still = still & ~sla_ledger.exempted()
+        still = still & ~exempt
     return (
         select(
             _clocks.c.department.label("department"),
+            func.count().label("opened"),
+            (sum_if(exempt) if exemptions else literal_column("0")).label("exempted"),
             sum_if(still).label("running"),
             sum_if(still & _clocks.c.paused_since.is_not(None)).label("paused"),
         )
         .where(*steps, _clocks.c.stopped_at.is_(None))
         .group_by(_clocks.c.department)
     )
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """A department's counts, finished and open steps together: the settled row `tally_of` reads
+    (``steps`` and ``exempted`` of every step, ``met`` and the breached ones of the finished)."""
+
+    department: str
+    steps: int
+    met: int
+    settled_breached: int
+    settled_late: float
+    stopped: int
+    exempted: int
+
+    @classmethod
+    def of(cls, department: str, settled: Any, opened: Any) -> _Counted:
+        """``settled`` (`_counts_statement`) and ``opened`` (`_open_statement`): either may be None."""
+        open_steps, open_exempted = (int(opened.opened), int(opened.exempted)) if opened is not None else (0, 0)
+        if settled is None:
+            return cls(department, open_steps - open_exempted, 0, 0, 0.0, 0, open_exempted)
+        return cls(
+            department,
+            steps=int(settled.steps) + open_steps - open_exempted,
+            met=int(settled.met),
+            settled_breached=int(settled.settled_breached),
+            settled_late=float(settled.settled_late),
+            stopped=int(settled.stopped),
+            exempted=int(settled.exempted) + open_exempted,
+        )
 
 
 def _breached_open(steps: list[ColumnElement[bool]], at: datetime) -> list[ColumnElement[bool]]:
@@ -160,23 +196,26 @@ def _percentiles(session: Session, scope: Scope, finished: dict[str, int]) -> di
     return found
 
 
-def _tallies(session: Session, scope: Scope) -> list[tuple[Any, DepartmentFigures]]:
-    """Per department: the settled aggregate row and the figures. Open steps are judged as
-    `sla.ledger.tallies` judges them, but only those breached at ``scope.at`` are read (their
-    lateness is business time); the running ones are counted by the database."""
+def _tallies(session: Session, scope: Scope) -> list[tuple[_Counted, DepartmentFigures]]:
+    """Per department: the counts and the figures. Open steps are judged as `sla.ledger.tallies`
+    judges them, but only those breached at ``scope.at`` are read (their lateness is business
+    time); the others are counted by the database, finished and open apart, each from its own
+    partial index."""
     steps = step_filter(scope)  # once: with a reader's scope it holds three look-ups to build
     where = [*steps, _clocks.c.department.in_(clock_departments(session, ClockKind.STEP))]
     exemptions = sla_ledger.any_exempted(session, where)
     late = open_by_department(session, _breached_open(steps, scope.at))
-    running = {row.department: row for row in session.execute(_running_statement(steps, scope.at, exemptions))}
+    opened = {row.department: row for row in session.execute(_open_statement(steps, scope.at, exemptions))}
+    settled = {row.department: row for row in session.execute(_counts_statement(where, exemptions))}
     found = []
-    for row in session.execute(_counts_statement(where, exemptions)):
-        figures = sla_ledger.tally_of(session, row.department, row, late.get(row.department, []), scope.at)
-        still = running.get(row.department)
+    for department in sorted(settled.keys() | opened.keys()):
+        counted = _Counted.of(department, settled.get(department), opened.get(department))
+        figures = sla_ledger.tally_of(session, department, counted, late.get(department, []), scope.at)
+        still = opened.get(department)
         if still is not None:
             figures.running += int(still.running)
             figures.paused += int(still.paused)
-        found.append((row, figures))
+        found.append((counted, figures))
     return found
 
 

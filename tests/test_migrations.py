@@ -26,3 +26,12 @@ def test_it_has_a_single_migration_head() -> None:
 
     heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
     assert len(heads) == 1, heads
+
+
+def test_the_breached_clocks_index_names_the_breached_status_of_the_clock_vocabulary() -> None:
+    """Storage sits below ``sla`` and spells the partial index's status in SQL: it must stay the
+    word the engine writes, or the index would hold no clock and the reports would scan again."""
+    from sla.model import ClockStatus
+    from storage.models.cases import BREACHED_WHERE
+
+    assert BREACHED_WHERE == f"status = '{ClockStatus.BREACHED.value}'"

@@ -114,6 +114,12 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
 
 
+FINISHED_WHERE = "stopped_at IS NOT NULL AND target_minutes IS NOT NULL"
+BREACHED_WHERE = "status = 'breached'"
+"""``sla.model.ClockStatus.BREACHED`` (storage sits below ``sla``; tests/test_migrations.py holds
+the two to the same word)."""
+
+
 class SlaClock(Base):
     """One clock per state visit (kind ``step``, the owning department's OLA) and one per case
     (kind ``case``), each in its owner's business calendar."""
@@ -139,6 +145,16 @@ class SlaClock(Base):
         # range per (requester, department), each case's steps together (reports/ledger.py, 0015).
         Index("ix_sla_clocks_ledger", "kind", "requester", "department", "case_opened_at", "case_id",
               "used_minutes"),
+        # Finished steps only (partial): a department's step counts and percentiles for a period are
+        # one range of an index half the size of the one by department (reports/steps.py, 0017).
+        Index("ix_sla_clocks_finished", "kind", "department", "started_at", "status", "used_minutes",
+              "target_minutes", "case_id", sqlite_where=text(FINISHED_WHERE), postgresql_where=text(FINISHED_WHERE),
+              postgresql_include=["id"]),
+        # Breached clocks only (partial, a few percent): the ledger's breach shares and the late
+        # cases of a period (reports/ledger.py, 0017).
+        Index("ix_sla_clocks_breached", "kind", "started_at", "department", "case_id", "used_minutes",
+              "target_minutes", "stopped_at", sqlite_where=text(BREACHED_WHERE), postgresql_where=text(BREACHED_WHERE),
+              postgresql_include=["id"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
