@@ -402,6 +402,10 @@ def add_indexes(url: str) -> None:
             conn.execute(text(create + " INCLUDE (id)"))
             # VACUUM sets the visibility map (as autovacuum would), so index-only scans work.
             conn.execute(text("VACUUM ANALYZE"))
+            # The load and the vacuum leave GBs of dirty pages: written out now, as a checkpoint
+            # would have long before anyone reads a quarter, not during the first timed report
+            # (which took 3.9 s against 1.3 s for the next ones without this).
+            conn.execute(text("CHECKPOINT"))
     engine.dispose()
 
 
