@@ -23,7 +23,7 @@ down_revision = "0016"
 branch_labels = None
 depends_on = None
 
-FINISHED = ["kind", "department", "started_at", "status", "used_minutes", "target_minutes", "case_id"]
+FINISHED = ["kind", "department", "started_at", "status", "used_minutes", "target_minutes", "case_id", "stopped_at"]
 FINISHED_WHERE = "stopped_at IS NOT NULL AND target_minutes IS NOT NULL"
 BREACHED = ["kind", "started_at", "department", "case_id", "used_minutes", "target_minutes", "stopped_at"]
 BREACHED_WHERE = "status = 'breached'"
