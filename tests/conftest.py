@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,13 @@ from runtime.company import load_company
 from runtime.settings import EXAMPLE_COMPANY
 from storage.db import make_engine, migrate, normalise_url, session_factory
 from storage.models import Base
+
+# The suite imports ~150 test modules in each xdist worker and starts hundreds of Python
+# processes (the CLI, Prefect servers and workers, uvicorn): with PYTHONDONTWRITEBYTECODE set (as
+# on this project's machines) each recompiled everything and pytest re-rewrote every test
+# module's assertions, ~8 s of collection a worker. Bytecode caches are __pycache__/ (ignored by git).
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 PG_URL = os.environ.get("SLAFLOW_TEST_PG_URL")
 os.environ.setdefault("SLAFLOW_CONFIG", str(EXAMPLE_COMPANY))  # commands need a company; the tests use the example
