@@ -19,8 +19,6 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 
-from crm.api.http import CrmApiError
-from crm.api.registry import ApiRegistry
 from crm.config import CaseEventKind, RuleConfig, crm_config
 from engine import events as ev
 from notifications import context as ctx
@@ -32,6 +30,7 @@ from storage.models import Case
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from crm.api.registry import ApiRegistry
     from notifications.context import CaseLike
     from org.chart import Company
 
@@ -160,6 +159,8 @@ def deliver(company: Company, context: dict[str, Any], now: datetime,
             sessions: sessionmaker[Session] | None = None) -> None:
     """Send one write-back row (called by the outbox dispatcher); raise `TransportError`.
     ``sessions`` keeps rotated OAuth tokens (a Bitrix24 app) in the database."""
+    from crm.api.http import CrmApiError  # (here: every command wires write-back; only delivery needs httpx)
+
     target = context.get("target") or {}
     if context.get("error"):
         raise TransportError(str(context["error"]), permanent=True)
@@ -181,6 +182,8 @@ def deliver(company: Company, context: dict[str, Any], now: datetime,
 
 def _registry(company: Company, sessions: sessionmaker[Session] | None) -> ApiRegistry:
     """Write-back clients make one try per attempt: the outbox owns the backoff."""
+    from crm.api.registry import ApiRegistry
+
     registry = getattr(company, "_crm_writeback_registry", None)
     if not isinstance(registry, ApiRegistry):
         registry = ApiRegistry(company, retries=False, sessions=sessions)

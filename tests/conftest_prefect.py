@@ -6,11 +6,17 @@ API URL) when it is first imported. The variables are set here, at import, for t
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import fcntl
+import inspect
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -55,27 +61,109 @@ def _server_problem() -> str | None:
     return None
 
 
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect database migrated once per test session, shared by the xdist workers: a server
+    on a fresh file spends ~10-15 s of its ~20 s start migrating it, on a migrated one ~6 s."""
+    import prefect
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # (the session's folder, above each worker's own)
+    folder = root / f"prefect-template-{prefect.__version__}"
+    folder.mkdir(exist_ok=True)
+    template = folder / "prefect.db"
+    lock = os.open(folder / "lock", os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # (the other worker waits for the first one's template)
+        if not template.exists():
+            _migrate(folder / "migrating.db")
+            partial = folder / "template.partial"
+            partial.unlink(missing_ok=True)
+            with closing(sqlite3.connect(folder / "migrating.db")) as conn:  # one file, WAL included
+                conn.execute("VACUUM INTO ?", (str(partial),))
+            os.replace(partial, template)
+    finally:
+        os.close(lock)  # (closing releases the lock)
+    return template
+
+
+def _migrate(path: Path) -> None:
+    """What the test server does first on a fresh file (Prefect's own migrations), done here."""
+    from prefect.server.database.dependencies import provide_database_interface, temporary_database_interface
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+
+    with (
+        temporary_database_interface(),
+        temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{path}"}),
+    ):
+        # (a loop of its own: Prefect disposes of the engine it made there when the loop closes)
+        asyncio.run(provide_database_interface().create_db())
+
+
+@contextmanager
+def _test_server(database: Path) -> Iterator[None]:
+    """Prefect's ``prefect_test_harness`` (3.8), with the server's database at ``database``."""
+    import prefect.context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.server.database.dependencies import temporary_database_interface
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+    from prefect.testing.utilities import _find_available_port
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain_workers() -> None:
+        """The logs and events still queued, sent before the server stops (as the harness does)."""
+        try:
+            result = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        except RuntimeError:  # (the worker never started)
+            pass
+        events = EventsWorker.drain_all()
+        if inspect.isawaitable(events):
+            await events
+
+    with ExitStack() as stack:
+        stack.enter_context(temporary_database_interface())
+        stack.enter_context(temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{database}"}))
+        server = SubprocessASGIServer(port=_find_available_port())
+        # Registered as the default server, so that Prefect's own code asking for one during a
+        # flow run finds this one instead of starting another (the harness does the same).
+        prior_default = SubprocessASGIServer._instances.get(None)
+        SubprocessASGIServer._instances[None] = server
+        try:
+            server.start(timeout=STARTUP_SECONDS)
+            stack.enter_context(temporary_settings({PREFECT_API_URL: server.api_url}))
+            stack.enter_context(prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()))
+            yield
+            run_coro_as_sync(drain_workers())
+        finally:
+            server.stop()
+            if prior_default is not None:
+                SubprocessASGIServer._instances[None] = prior_default
+            else:
+                SubprocessASGIServer._instances.pop(None, None)
+
+
 @pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    """One Prefect test server for the module (it takes ~10 s to start), flow heartbeats off
-    (a sync flow run otherwise waits ~1 s for its heartbeat thread)."""
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One Prefect test server for the module, on a copy of the session's migrated database, flow
+    heartbeats off (a sync flow run otherwise waits ~1 s for its heartbeat thread)."""
     problem = _server_problem()
     if problem:  # fail, never skip: a silently skipped Prefect suite would hide a broken scheduler
         pytest.fail(problem)
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
 
+    database = tmp_path_factory.mktemp("prefect") / "prefect.db"
+    shutil.copy(_template(tmp_path_factory), database)
     before = set(map(id, SubprocessASGIServer._instances.values()))
     try:
-        with (
-            prefect_test_harness(server_startup_timeout=STARTUP_SECONDS),
-            temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-        ):
+        with _test_server(database), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield
     finally:
-        # The harness stops its server when it exits normally, but not when the start times out;
-        # stop every server started here either way, so no process outlives the tests.
+        # Stop every server started here, whatever happened, so no process outlives the tests.
         for server in list(SubprocessASGIServer._instances.values()):
             if id(server) not in before:
                 server.stop()

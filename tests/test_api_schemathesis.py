@@ -14,14 +14,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.formats import register_string_format, rfc3339_values, unregister_string_format
 
 from api.app import create_app
 from api.testing import API_TOKENS, runtime, write_config
@@ -31,6 +34,20 @@ from storage.models import Base
 
 EXAMPLES = 25
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+DATE_TIMES = rfc3339_values("date-time") | st.builds(
+    "{}T{}".format, st.dates(date(1971, 1, 1), date(2189, 12, 31)).map(str), rfc3339_values("full-time"))
+"""Schemathesis' own date-times (years 1-9999) and, beside them, date-times in the range the lead
+API documents (``api.leads.Moment``'s pattern, 1971-2189). Schemathesis only filters its
+date-times by a pattern: a required pair of them (``GET /api/leads/funnel``) was kept about once
+in 35 draws, ~10 s of rejected draws a run for its 25 examples. Every value it drew is still drawn."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _date_times() -> Iterator[None]:
+    register_string_format("date-time", DATE_TIMES)
+    yield
+    unregister_string_format("date-time")
 
 
 @schemathesis.check

@@ -93,3 +93,16 @@ def test_help_answers_without_importing_the_heavy_parts(tmp_path: Path) -> None:
             "if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert "HEAVY []" in out and "regulation" in out and "worker" in out
+
+
+def test_a_command_that_opens_the_runtime_imports_no_http_client(tmp_path: Path) -> None:
+    """Every command loads the company, which wires CRM write-back; only a delivery needs the CRM
+    API clients (httpx and, through it, pygments: ~0.1-0.2 s of each command's start)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from runtime.assembly import Runtime; from runtime.company import load_company\n"
+            "from runtime.settings import EXAMPLE_COMPANY\nload_company(EXAMPLE_COMPANY)\n"
+            "print('HEAVY', [m for m in ('httpx', 'crm.api.http', 'crm.api.registry') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "HEAVY []" in out
