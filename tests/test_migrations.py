@@ -34,4 +34,4 @@ def test_the_breached_clocks_index_names_the_breached_status_of_the_clock_vocabu
     from sla.model import ClockStatus
     from storage.models.cases import BREACHED_WHERE
 
-    assert BREACHED_WHERE == f"status = '{ClockStatus.BREACHED.value}'"
+    assert f"status = '{ClockStatus.BREACHED.value}'" == BREACHED_WHERE

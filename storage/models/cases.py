@@ -148,8 +148,8 @@ class SlaClock(Base):
         # Finished steps only (partial): a department's step counts and percentiles for a period are
         # one range of an index half the size of the one by department (reports/steps.py, 0017).
         Index("ix_sla_clocks_finished", "kind", "department", "started_at", "status", "used_minutes",
-              "target_minutes", "case_id", "stopped_at", sqlite_where=text(FINISHED_WHERE), postgresql_where=text(FINISHED_WHERE),
-              postgresql_include=["id"]),
+              "target_minutes", "case_id", "stopped_at", sqlite_where=text(FINISHED_WHERE),
+              postgresql_where=text(FINISHED_WHERE), postgresql_include=["id"]),
         # Breached clocks only (partial, a few percent): the ledger's breach shares and the late
         # cases of a period (reports/ledger.py, 0017).
         Index("ix_sla_clocks_breached", "kind", "started_at", "department", "case_id", "used_minutes",
