@@ -84,6 +84,13 @@ def ref_ru_day_minutes(cfg: dict[str, Any], day: date) -> frozenset[int]:
     return frozenset(minutes[: max(0, len(minutes) - cut)])
 
 
+def offset_minutes(tz: ZoneInfo, minute: int) -> int:
+    """The zone's UTC offset in minutes at the UTC minute ``minute`` since the epoch."""
+    found = datetime.fromtimestamp(minute * 60, tz).utcoffset()
+    assert found is not None
+    return int(found // timedelta(minutes=1))
+
+
 class Reference:
     """Minute-by-minute working flags over a window of local days."""
 
@@ -92,14 +99,22 @@ class Reference:
         self.lo = int(datetime(first_day.year, first_day.month, first_day.day, tzinfo=tz).timestamp()) // 60
         last = first_day + timedelta(days=days)
         self.hi = int(datetime(last.year, last.month, last.day, tzinfo=tz).timestamp()) // 60
-        day_cache: dict[date, frozenset[int]] = {}
+        day_cache: dict[int, frozenset[int]] = {}
         self.working: list[bool] = []
+        epoch_ordinal = date(1970, 1, 1).toordinal()
+        offset = 0
         for k in range(self.lo, self.hi):
-            local = datetime.fromtimestamp(k * 60, tz)
-            d = local.date()
-            if d not in day_cache:
-                day_cache[d] = ref_ru_day_minutes(cfg, d) if ru else ref_day_minutes(cfg, d)
-            self.working.append(local.hour * 60 + local.minute in day_cache[d])
+            if k == self.lo or k % 60 == 0:
+                # The zone's offset, read once per UTC hour: the zones here change it on the hour
+                # (checked against the hour's last minute), so every minute's wall-clock time is exact.
+                offset = offset_minutes(tz, k)
+                assert offset_minutes(tz, k - k % 60 + 59) == offset
+            local = k + offset  # minutes since the epoch on the local wall clock
+            day = local // 1440
+            if day not in day_cache:
+                d = date.fromordinal(epoch_ordinal + day)
+                day_cache[day] = ref_ru_day_minutes(cfg, d) if ru else ref_day_minutes(cfg, d)
+            self.working.append(local % 1440 in day_cache[day])
         # prefix[i] = working minutes in [lo, lo + i)
         self.prefix = [0]
         for w in self.working:
