@@ -403,8 +403,9 @@ def add_indexes(url: str) -> None:
             # VACUUM sets the visibility map (as autovacuum would), so index-only scans work.
             conn.execute(text("VACUUM ANALYZE"))
             # The load and the vacuum leave GBs of dirty pages: written out now, as a checkpoint
-            # would have long before anyone reads a quarter, not during the first timed report
-            # (which took 3.9 s against 1.3 s for the next ones without this).
+            # would have long before anyone reads a quarter, not during the first timed report.
+            # (The first report after a load stays slow on this machine, 3.0-3.9 s against
+            # 0.8-1.3 s for the next: it reads its pages from disk, README's reports row.)
             conn.execute(text("CHECKPOINT"))
     engine.dispose()
 
