@@ -121,17 +121,14 @@ class _Counted:
     def of(cls, department: str, settled: Any, opened: Any) -> _Counted:
         """``settled`` (`_counts_statement`) and ``opened`` (`_open_statement`): either may be None."""
         open_steps, open_exempted = (int(opened.opened), int(opened.exempted)) if opened is not None else (0, 0)
-        if settled is None:
-            return cls(department, open_steps - open_exempted, 0, 0, 0.0, 0, open_exempted)
-        return cls(
-            department,
-            steps=int(settled.steps) + open_steps - open_exempted,
-            met=int(settled.met),
-            settled_breached=int(settled.settled_breached),
-            settled_late=float(settled.settled_late),
-            stopped=int(settled.stopped),
-            exempted=int(settled.exempted) + open_exempted,
+        steps, met, breached, late, stopped, exempted = (
+            (int(settled.steps), int(settled.met), int(settled.settled_breached), float(settled.settled_late),
+             int(settled.stopped), int(settled.exempted))
+            if settled is not None
+            else (0, 0, 0, 0.0, 0, 0)
         )
+        return cls(department, steps + open_steps - open_exempted, met, breached, late, stopped,
+                   exempted + open_exempted)
 
 
 def _breached_open(steps: list[ColumnElement[bool]], at: datetime) -> list[ColumnElement[bool]]:

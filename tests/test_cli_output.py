@@ -95,7 +95,7 @@ def test_help_answers_without_importing_the_heavy_parts(tmp_path: Path) -> None:
     assert "HEAVY []" in out and "regulation" in out and "worker" in out
 
 
-def test_a_command_that_opens_the_runtime_imports_no_http_client(tmp_path: Path) -> None:
+def test_a_command_that_opens_the_runtime_imports_no_http_client() -> None:
     """Every command loads the company, which wires CRM write-back; only a delivery needs the CRM
     API clients (httpx and, through it, pygments: ~0.1-0.2 s of each command's start)."""
     import subprocess
