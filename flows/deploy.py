@@ -168,7 +168,8 @@ def build_deployments(plan: Plan | None = None, *, anchor: datetime | None = Non
 
 def scheduled_reports() -> list[RunnerDeployment]:
     """Company-wide scheduled work on a cron in the head office's time zone: the weekly SLA
-    reports on Monday at 09:00 (the director's department's calendar)."""
+    reports on Monday at 09:00 (the director's department's calendar), the report indexes
+    rebuilt on Sunday at 03:00."""
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
 
@@ -193,7 +194,17 @@ def scheduled_reports() -> list[RunnerDeployment]:
         description="E-mail each department head their weekly SLA report and the director the summary.",
         **options,
     )  # sync call: a deployment
-    return [cast("RunnerDeployment", deployment), *lead_deployments(company, tz, **options)]
+    from flows.maintenance import rebuild_report_indexes
+
+    reindex = rebuild_report_indexes.to_deployment(
+        name="company",
+        schedules=[Cron("0 3 * * 0", timezone=tz)],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="Rebuild the report indexes on Sunday night (storage.maintenance).",
+        **options,
+    )
+    return [cast("RunnerDeployment", deployment), cast("RunnerDeployment", reindex),
+            *lead_deployments(company, tz, **options)]
 
 
 def ensure_pool(name: str = POOL) -> bool:

@@ -47,6 +47,10 @@ COMMANDS: dict[str, LazySpec] = {
         "slaflow.commands.flows:up",
         "Run everything on this machine: Prefect server, deployments, HTTP app and a worker.",
     ),
+    "reindex": (
+        "slaflow.commands.maintenance:reindex",
+        "Rebuild the report indexes (weekly at scale, after a bulk import).",
+    ),
     "backup": ("slaflow.commands.backup:backup", "Copy the database to a file (SQLite backup API; pg_dump)."),
     "restore": ("slaflow.commands.backup:restore", "Replace the database with a backup taken by `slaflow backup`."),
     "user": ("slaflow.commands.access:user_app", "People who sign in: invite, set a password, make admin."),

@@ -111,11 +111,15 @@ def test_one_shared_set_of_deployments_each_with_a_cancel_new_limit() -> None:
         Plan(sweep_interval=30, sweeper_restart=40)
 
 
-def test_the_weekly_reports_run_on_a_cron_in_the_head_office_time_zone() -> None:
-    [deployment] = [d for d in build_deployments() if d.flow_name == "weekly-reports"]
+@pytest.mark.parametrize(("flow_name", "cron"), [("weekly-reports", "0 9 * * 1"), ("rebuild-indexes", "0 3 * * 0")])
+def test_the_weekly_reports_and_index_rebuild_run_on_a_cron_in_the_head_office_time_zone(
+    flow_name: str, cron: str
+) -> None:
+    [deployment] = [d for d in build_deployments() if d.flow_name == flow_name]
     assert deployment.schedules is not None
     schedule: Any = deployment.schedules[0].schedule  # a CronSchedule
-    assert (deployment.name, schedule.cron, schedule.timezone) == ("company", "0 9 * * 1", "Europe/Moscow")
+    assert (deployment.name, schedule.cron, schedule.timezone) == ("company", cron, "Europe/Moscow")
+    assert deployment.entrypoint is not None and deployment.entrypoint.startswith("flows.")
 
 
 def test_a_worker_refuses_to_start_without_a_prefect_server(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,7 +64,8 @@ def test_deploy_makes_one_process_pool_with_cancel_new_limits_on_every_deploymen
     assert pool.type == "process"
     assert set(found) == {
         "sweep-timers/slaflow", "dispatch-outbox/slaflow", "process-inbox/slaflow", "reconcile-timers/slaflow",
-        "open-duties/slaflow", "weekly-reports/company", "weekly-lead-letter/company", "daily-digest/company",
+        "open-duties/slaflow", "weekly-reports/company", "rebuild-indexes/company", "weekly-lead-letter/company",
+        "daily-digest/company",
     }
     for name, deployment in found.items():
         assert deployment.work_pool_name == POOL, name
@@ -108,7 +109,8 @@ def test_deploy_adds_the_documented_zombie_automation_and_late_run_cancellation(
     assert zombie.trigger.within == timedelta(seconds=ZOMBIE_AFTER_S)
     [crash] = zombie.actions
     assert isinstance(crash, ChangeFlowRunState) and crash.state.value == "CRASHED"
-    for cron in ("weekly-reports/company", "weekly-lead-letter/company", "daily-digest/company"):
+    for cron in ("weekly-reports/company", "rebuild-indexes/company", "weekly-lead-letter/company",
+                 "daily-digest/company"):
         assert late.pop(cron) == []  # a cron: no interval to be late by
     for name, [automation] in late.items():
         trigger = automation.trigger
