@@ -7,7 +7,9 @@ and nothing ever fills the left half again: at 1M cases they were 55-60 % full
 after the pages left memory read them all from disk (bench/reports.py: 1.32-1.35 s; after a
 rebuild, 90 % full, 0.71-0.88 s). A rebuild packs them again; new clocks then only touch the
 pages at each range's end. PostgreSQL rebuilds ``CONCURRENTLY`` (writers go on); SQLite's
-``REINDEX`` holds the write lock while it runs (docs/operations.md gives the times at 1M cases).
+``REINDEX`` holds the write lock while it runs, one index at a time (the largest, 11 s at 1M
+cases: under the engine's 30 s busy timeout), and SQLite's pages were ~90 % full already (~10 %
+smaller after).
 """
 
 from __future__ import annotations
@@ -43,38 +45,54 @@ class Rebuilt:
 
 
 def rebuild_indexes(engine: Engine, names: Sequence[str] = REPORT_INDEXES) -> list[Rebuilt]:
-    """Rebuild ``names`` (each one of `REPORT_INDEXES`), one after the other. An unknown name, or
-    an index missing from the database (a schema not upgraded), is refused before anything runs."""
+    """Rebuild ``names`` (each one of `REPORT_INDEXES`), one after the other, each committed on
+    its own. An unknown name, or an index missing from the database (a schema not upgraded), is
+    refused before anything runs."""
     unknown = [name for name in names if name not in REPORT_INDEXES]
     if unknown:
         raise SlaflowError(f"unknown index {', '.join(unknown)}; the report indexes are: {', '.join(REPORT_INDEXES)}")
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        missing = [name for name in names if _size(conn, name) is None]
-        if missing:
-            raise SlaflowError(
-                f"the database has no index {', '.join(missing)}: upgrade it first with `slaflow init`")
-        done = []
-        for name in dict.fromkeys(names):
-            before = _size(conn, name) or 0
-            began = time.perf_counter()
-            if conn.dialect.name == "postgresql":
+    missing = [name for name in names if _size(engine, name) is None]
+    if missing:
+        raise SlaflowError(f"the database has no index {', '.join(missing)}: upgrade it first with `slaflow init`")
+    done = []
+    for name in dict.fromkeys(names):
+        before = _size(engine, name) or 0
+        began = time.perf_counter()
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 _drop_failed_rebuilds(conn, name)
                 conn.execute(text(f'REINDEX INDEX CONCURRENTLY "{name}"'))
-            else:
+        else:
+            with engine.begin() as conn:  # slaflow's SQLite engine begins every transaction itself
                 conn.execute(text(f'REINDEX "{name}"'))
-            done.append(Rebuilt(name, before, _size(conn, name) or 0, round(time.perf_counter() - began, 3)))
+        done.append(Rebuilt(name, before, _size(engine, name) or 0, round(time.perf_counter() - began, 3)))
+    if engine.dialect.name == "sqlite":
+        _truncate_wal(engine)
     return done
 
 
-def _size(conn: Connection, name: str) -> int | None:
-    """The index's size in bytes, None if the database has no such index."""
-    if conn.dialect.name == "postgresql":
-        found = conn.execute(text("SELECT pg_relation_size(to_regclass(:name))"), {"name": name}).scalar()
-        return None if found is None else int(found)
-    if conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = :name"), {"name": name}).first():
-        return int(conn.execute(text("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = :name"),
-                                {"name": name}).scalar_one())
-    return None
+def _truncate_wal(engine: Engine) -> None:
+    """Each REINDEX went through the WAL (1.5 GB at 1M cases), which SQLite keeps at its largest
+    size: copy it into the database and cut it back. Outside any transaction (a checkpoint in one
+    is refused), on the driver's connection: slaflow's engine begins one before every statement."""
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # type: ignore[union-attr]
+    finally:
+        raw.close()
+
+
+def _size(engine: Engine, name: str) -> int | None:
+    """The index's size in bytes as committed, None if the database has no such index."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            found = conn.execute(text("SELECT pg_relation_size(to_regclass(:name))"), {"name": name}).scalar()
+            return None if found is None else int(found)
+        exists = text("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = :name")
+        if conn.execute(exists, {"name": name}).first() is None:
+            return None
+        pages = text("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = :name")
+        return int(conn.execute(pages, {"name": name}).scalar_one())
 
 
 def _drop_failed_rebuilds(conn: Connection, name: str) -> None:

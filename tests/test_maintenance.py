@@ -6,7 +6,9 @@ concurrent rebuild left, and refuses what it does not know."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,6 +60,14 @@ def _figures(sessions: sessionmaker[Session]) -> tuple[list[Any], list[Any]]:
         return step_rows(session, SCOPE), ledger(session, SCOPE)
 
 
+def _committed_size(engine: Engine, name: str) -> int:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT pg_relation_size('{name}'::regclass)")).scalar_one())
+    with sqlite3.connect(str(engine.url.database)) as conn:
+        return int(conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (name,)).fetchone()[0])
+
+
 def test_a_rebuild_packs_the_report_indexes_and_changes_no_figure(
     engine: Engine, sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
 ) -> None:
@@ -69,6 +79,9 @@ def test_a_rebuild_packs_the_report_indexes_and_changes_no_figure(
 
     assert list(done) == list(REPORT_INDEXES)
     assert _figures(sessions) == before
+    # Committed: a new connection sees the packed index (a rebuild rolled back would not shrink it).
+    assert _committed_size(engine, "ix_sla_clocks_finished") == done["ix_sla_clocks_finished"].bytes_after
+    assert done["ix_sla_clocks_finished"].bytes_after < done["ix_sla_clocks_finished"].bytes_before
     if engine.dialect.name == "postgresql":
         # Half-full pages packed: the two indexes led by the department shrink by a third or more.
         for name in ("ix_sla_clocks_finished", "ix_sla_clocks_by_department"):
@@ -82,6 +95,8 @@ def test_a_rebuild_packs_the_report_indexes_and_changes_no_figure(
         assert all(r.bytes_after <= r.bytes_before for r in done.values())
         with engine.connect() as conn:
             assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+        wal = Path(f"{engine.url.database}-wal")  # the rebuilt pages went through it: cut back after
+        assert not wal.exists() or wal.stat().st_size == 0
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
