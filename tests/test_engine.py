@@ -196,6 +196,25 @@ def test_opening_refuses_unknown_types_wrong_departments_missing_fields_and_dupl
         assert session.scalar(select(func.count()).select_from(Case)) == 1
 
 
+def test_a_duplicate_that_slips_past_the_check_is_refused_and_its_transaction_goes_on(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _open(sessions, company, clock, external_source="bitrix24", external_key="DEAL-8")
+    # Another process opened DEAL-8's case between this one's check and its insert.
+    monkeypatch.setattr(records, "refuse_duplicate", lambda *_: None)
+    with sessions.begin() as session:
+        with pytest.raises(DuplicateCase, match=f"already exists: case {first}"):
+            cases.open_case(session, company, case_type="return", data=RETURN_DATA, actor=company.actor("ivanov"),
+                            now=clock.now(), external_source="bitrix24", external_key="DEAL-8")
+        # The same transaction goes on (PostgreSQL aborts a transaction at a failed statement).
+        other = cases.open_case(session, company, case_type="return", data=RETURN_DATA,
+                                actor=company.actor("ivanov"), now=clock.now(), external_source="bitrix24",
+                                external_key="DEAL-9")
+    with sessions() as session:
+        keys = dict(session.execute(select(Case.external_key, Case.id)).tuples().all())
+    assert keys == {"DEAL-8": first, "DEAL-9": other.id}
+
+
 def test_a_late_step_is_breached_against_its_department_with_business_minutes_late(
     sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
 ) -> None:
