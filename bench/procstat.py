@@ -8,18 +8,23 @@ import os
 from pathlib import Path
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (0 when it is gone or not on Linux)."""
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU seconds a process has used so far (0 when it is gone or not on Linux);
+    with ``reaped_children``, also its children's that have ended and been waited for."""
     try:
         fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, TypeError, ValueError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds() -> float:
     """CPU seconds used so far by every PostgreSQL process on this machine (backends, WAL writer,
-    checkpointer): the server's whole share of a workload, when the server runs here."""
+    checkpointer) and by the backends that have ended: the server's whole share of a workload,
+    when the server runs here."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -28,5 +33,8 @@ def postgres_cpu_seconds() -> float:
             except OSError:
                 continue
             if name.startswith("postgres"):
-                total += cpu_seconds(int(entry.name))
+                # The postmaster's reaped children are the backends that ended meanwhile (a
+                # connection closed before the second reading): counted, or the difference of two
+                # readings came out negative (`pg_cores_busy_4conn` -1.19, ninth session).
+                total += cpu_seconds(int(entry.name), reaped_children=True)
     return total
