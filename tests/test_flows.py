@@ -167,6 +167,22 @@ def test_the_weekly_reports_flow_queues_each_head_their_figures_and_the_director
     engine.dispose()
 
 
+def test_the_index_rebuild_flow_rebuilds_every_report_index_of_the_database_it_is_given(sqlite_url: str) -> None:
+    import sqlite3
+
+    from flows.maintenance import rebuild_report_indexes
+    from storage.maintenance import REPORT_INDEXES
+
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:  # one index gone: the flow says so
+        conn.execute("DROP INDEX ix_sla_clocks_breached")
+    with pytest.raises(SlaflowError, match="no index ix_sla_clocks_breached"):
+        rebuild_report_indexes.fn(database_url=sqlite_url)
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("CREATE INDEX ix_sla_clocks_breached ON sla_clocks (kind, started_at) WHERE status = 'breached'")
+    sizes = rebuild_report_indexes.fn(database_url=sqlite_url)
+    assert list(sizes) == list(REPORT_INDEXES) and all(size > 0 for size in sizes.values())
+
+
 def test_up_puts_the_prefect_server_beside_a_postgresql_database_and_leaves_sqlite_alone(
     pg_database: str, sqlite_url: str
 ) -> None:
