@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 from core.errors import SlaflowError
 
@@ -83,7 +84,8 @@ def _truncate_wal(engine: Engine) -> None:
 
 
 def _size(engine: Engine, name: str) -> int | None:
-    """The index's size in bytes as committed, None if the database has no such index."""
+    """The index's size in bytes as committed, None if the database has no such index (0 where
+    SQLite was built without its ``dbstat`` table: the size is then unknown, the rebuild the same)."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             found = conn.execute(text("SELECT pg_relation_size(to_regclass(:name))"), {"name": name}).scalar()
@@ -91,8 +93,13 @@ def _size(engine: Engine, name: str) -> int | None:
         exists = text("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = :name")
         if conn.execute(exists, {"name": name}).first() is None:
             return None
-        pages = text("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = :name")
-        return int(conn.execute(pages, {"name": name}).scalar_one())
+        try:
+            pages = text("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = :name")
+            return int(conn.execute(pages, {"name": name}).scalar_one())
+        except OperationalError as exc:
+            if "no such table: dbstat" not in str(exc):
+                raise
+            return 0
 
 
 def _drop_failed_rebuilds(conn: Connection, name: str) -> None:
