@@ -36,7 +36,9 @@ LifeOption = Annotated[float, typer.Option(help="seconds a sweeper run sweeps be
 DispatchOption = Annotated[float, typer.Option(help="seconds between outbox safety-net runs")]
 InboxOption = Annotated[float, typer.Option(help="seconds between inbox safety-net runs")]
 PoolOption = Annotated[str, typer.Option(help="the Prefect work pool")]
-ReportsOption = Annotated[bool, typer.Option(help="also deploy the company-wide weekly reports")]
+ReportsOption = Annotated[
+    bool, typer.Option(help="also deploy the company-wide scheduled work: weekly reports, index rebuild, lead letters")
+]
 LimitOption = Annotated[int, typer.Option(help="flow runs this worker runs at once")]
 GraceOption = Annotated[float, typer.Option(help="seconds the flow runs get to stop on SIGTERM/SIGINT")]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -29,8 +30,7 @@ def reindex(
     with open_runtime(database_url, None) as runtime:  # a missing or outdated database: one clear error
         done = rebuild_indexes(runtime.engine, index or REPORT_INDEXES)
     if json_out:
-        print(json.dumps([{"index": r.index, "bytes_before": r.bytes_before, "bytes_after": r.bytes_after,
-                           "seconds": r.seconds} for r in done]))
+        print(json.dumps([asdict(rebuilt) for rebuilt in done]))
         return
     for r in done:
         console.print(f"{r.index}: {r.bytes_before / 2**20:,.1f} MB -> {r.bytes_after / 2**20:,.1f} MB "
