@@ -52,12 +52,12 @@ def rebuild_indexes(engine: Engine, names: Sequence[str] = REPORT_INDEXES) -> li
     unknown = [name for name in names if name not in REPORT_INDEXES]
     if unknown:
         raise SlaflowError(f"unknown index {', '.join(unknown)}; the report indexes are: {', '.join(REPORT_INDEXES)}")
-    missing = [name for name in names if _size(engine, name) is None]
+    sizes = {name: _size(engine, name) for name in dict.fromkeys(names)}  # read once: dbstat scans the file
+    missing = [name for name, size in sizes.items() if size is None]
     if missing:
         raise SlaflowError(f"the database has no index {', '.join(missing)}: upgrade it first with `slaflow init`")
     done = []
-    for name in dict.fromkeys(names):
-        before = _size(engine, name) or 0
+    for name, before in sizes.items():
         began = time.perf_counter()
         if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -66,7 +66,7 @@ def rebuild_indexes(engine: Engine, names: Sequence[str] = REPORT_INDEXES) -> li
         else:
             with engine.begin() as conn:  # slaflow's SQLite engine begins every transaction itself
                 conn.execute(text(f'REINDEX "{name}"'))
-        done.append(Rebuilt(name, before, _size(engine, name) or 0, round(time.perf_counter() - began, 3)))
+        done.append(Rebuilt(name, before or 0, _size(engine, name) or 0, round(time.perf_counter() - began, 3)))
     if engine.dialect.name == "sqlite":
         _truncate_wal(engine)
     return done
