@@ -8,17 +8,17 @@ processed. A body that text cannot hold (not UTF-8, or NUL) keeps its bytes in `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.vocabulary import InboxStatus
 from crm.events import CrmEvent
 from storage.models import InboxEvent
-from storage.prepared import prepared_insert
+from storage.prepared import Prepared, prepared_insert
 
 DONE = (InboxStatus.PROCESSED, InboxStatus.UNMATCHED, InboxStatus.PARKED, InboxStatus.EXPIRED)
 RETRYABLE = (InboxStatus.RECEIVED, InboxStatus.FAILED)
@@ -68,7 +68,6 @@ class StoredEvent:
 
 
 _INBOX = cast(Table, InboxEvent.__table__)
-_INSERT_MANY = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
 _STORE_ONE = prepared_insert(
     _INBOX,
     ("source", "idempotency_key", "received_at", "content_type", "headers", "body", "status", "attempts", "last_error",
@@ -76,56 +75,34 @@ _STORE_ONE = prepared_insert(
     returning="id",
     unless_exists=("source", "idempotency_key"),
 )
-"""Compiled once: a lone request is stored with this, on every quiet moment."""
+"""Compiled once: every request is stored with this."""
+_FIRST_STORED = Prepared(
+    select(_INBOX.c.id, _INBOX.c.status, _INBOX.c.result, _INBOX.c.last_error)
+    .where(_INBOX.c.source == bindparam("source"), _INBOX.c.idempotency_key == bindparam("key"))
+)
+"""The row a redelivery's key names."""
 
 
 def store(session: Session, record: InboxRecord) -> StoredEvent:
     """Insert the request unless its idempotency key is known; then report the (first) row."""
-    new_id = _STORE_ONE.scalar(session, _values(record))
-    if new_id is not None:
-        return StoredEvent(id=new_id, status=record.status, duplicate=False, result=None,
-                           last_error=record.last_error)
-    first = session.execute(
-        select(InboxEvent.id, InboxEvent.status, InboxEvent.result, InboxEvent.last_error).where(
-            InboxEvent.source == record.source, InboxEvent.idempotency_key == record.idempotency_key
-        )
-    ).one()
-    return StoredEvent(id=first.id, status=first.status, duplicate=True, result=first.result,
-                       last_error=first.last_error)
+    return store_many(session, [record])[0]
 
 
 def store_many(session: Session, records: list[InboxRecord]) -> list[StoredEvent]:
-    """`store` for a batch in a few statements (one SELECT per source, one multi-row INSERT):
-    the group commit of the webhook path. A row inserted concurrently by another process makes
-    the INSERT fail; the caller then falls back to `store`, row by row."""
-    known: dict[tuple[str, str], StoredEvent] = {}
-    for source in {r.source for r in records}:
-        keys = [r.idempotency_key for r in records if r.source == source]
-        for row in session.execute(
-            select(_INBOX.c.id, _INBOX.c.status, _INBOX.c.result, _INBOX.c.last_error, _INBOX.c.idempotency_key)
-            .where(_INBOX.c.source == source, _INBOX.c.idempotency_key.in_(keys))
-        ):
-            known[(source, row.idempotency_key)] = StoredEvent(
-                id=row.id, status=row.status, duplicate=True, result=row.result, last_error=row.last_error)
-    new: dict[tuple[str, str], InboxRecord] = {}
-    for record in records:
-        key = (record.source, record.idempotency_key)
-        if key not in known:
-            new.setdefault(key, record)
-    if new:
-        ids = session.execute(_INSERT_MANY, [_values(r) for r in new.values()]).scalars().all()
-        for (key, record), new_id in zip(new.items(), ids, strict=True):
-            known[key] = StoredEvent(id=new_id, status=record.status, duplicate=False, result=None,
-                                     last_error=record.last_error)
+    """`store` for a batch in one transaction: the group commit of the webhook path. Each row is
+    one prepared ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` (~20 µs on SQLite, where the ORM's
+    duplicate lookup and multi-row insert cost ~1 ms for a batch of four: bench/webhooks.py), and
+    only a key already known (a redelivery, or the same delivery twice in the batch) is looked up."""
     answers: list[StoredEvent] = []
-    first_seen: set[tuple[str, str]] = set()
     for record in records:
-        key = (record.source, record.idempotency_key)
-        answer = known[key]
-        if not answer.duplicate and key in first_seen:  # the same delivery twice in one batch
-            answer = replace(answer, duplicate=True)
-        first_seen.add(key)
-        answers.append(answer)
+        new_id = _STORE_ONE.scalar(session, _values(record))
+        if new_id is not None:
+            answers.append(StoredEvent(id=new_id, status=record.status, duplicate=False, result=None,
+                                       last_error=record.last_error))
+            continue
+        first = _FIRST_STORED.first(session, {"source": record.source, "key": record.idempotency_key})
+        answers.append(StoredEvent(id=first.id, status=first.status, duplicate=True, result=first.result,
+                                   last_error=first.last_error))
     return answers
 
 

@@ -25,7 +25,7 @@ from core.clock import Clock
 from core.vocabulary import InboxStatus
 from crm.api.registry import ApiRegistry
 from crm.events import CrmEvent
-from crm.inbox import InboxRecord, StoredEvent, pending_inbox_ids, store, store_many
+from crm.inbox import InboxRecord, StoredEvent, pending_inbox_ids, store_many
 from crm.processing import process_inbox_events
 from crm.processor import HOUSEKEEPING_SECONDS, housekeeping
 from crm.write_gate import WriteGate
@@ -151,8 +151,7 @@ class InboxPipeline:
         try:
             with self._gate.storing() if self._gate is not None else contextlib.nullcontext(), \
                     self._factory.begin() as session:
-                stored = store_many(session, [item.record for item in batch]) if len(batch) > 1 else [
-                    store(session, batch[0].record)]
+                stored = store_many(session, [item.record for item in batch])
         except Exception as exc:
             if len(batch) > 1:  # one bad row must not fail the others: store them one by one
                 for item in batch:
