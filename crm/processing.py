@@ -28,12 +28,14 @@ from crm.events import CrmEvent
 from crm.inbox import DONE, pending_inbox_ids
 from crm.lead_hook import lead_actions
 from crm.parking import apply_parked, park, parked_sources, parked_until
+from crm.planned import Seen, plan_batch, replayed
 from crm.rules import OPEN, PlannedAction, plan
 from engine import cases, records
 from org.chart import Actor, Company
 from storage.faults import is_unavailable
 from storage.models import Case, CaseEvent, InboxEvent
 from storage.prepared import Prepared, one_of
+from storage.write_plan import PlanAborted, is_planning
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ def process_inbox_events(
     factory: sessionmaker[Session], company: Company, inbox_ids: list[int], now: datetime, *,
     apis: ApiRegistry | None = None, parsed: Mapping[int, list[CrmEvent]] | None = None,
     rows: Sequence[Any] | None = None, enough: Callable[[], bool] | None = None,
+    plan_with: sessionmaker[Session] | None = None,
 ) -> list[Processed]:
     """`process_inbox_event` for several rows (the pipeline's and the inbox flow's batches): one
     read, then ONE transaction for all of them. If any event fails, that transaction is rolled back
@@ -92,7 +95,8 @@ def process_inbox_events(
     them), so those bodies are not read again. ``rows``: the rows as `read_pending` read them (the
     processor's batches), so they are not read again either. ``enough``: asked after each row;
     True ends the transaction there (SQLite's lock is wanted), and the rows not reached are left
-    ``received``, absent from the answer."""
+    ``received``, absent from the answer. ``plan_with``: SQLite read sessions to work the batch
+    out on before taking the write lock (`crm.planned`)."""
     done: dict[int, Processed] = {}
     if rows is None:
         with factory() as session:
@@ -100,8 +104,13 @@ def process_inbox_events(
     ready = _read_enriched(factory, company, rows, apis or default_registry(company, factory), done, parsed or {})
     try:
         if ready:
+            planned = None if plan_with is None else plan_batch(
+                plan_with, lambda session, into: _settle_batch(session, company, ready, now, into, None))
             with factory.begin() as session:
-                _settle_batch(session, company, ready, now, done, enough)
+                if planned is not None and replayed(session, planned, lambda locked: _seen(locked, list(ready))):
+                    done.update(planned.done)
+                else:
+                    _settle_batch(session, company, ready, now, done, enough)
     except Exception as exc:
         if is_unavailable(exc):
             raise
@@ -121,10 +130,12 @@ def process_inbox_events(
 
 
 def _settle_batch(session: Session, company: Company, ready: dict[int, tuple[list[CrmEvent], list[str]]],
-                  now: datetime, done: dict[int, Processed], enough: Callable[[], bool] | None) -> None:
-    """The batch's rows locked, applied and recorded in ``session``'s transaction, until ``enough``."""
+                  now: datetime, done: dict[int, Processed], enough: Callable[[], bool] | None) -> Seen:
+    """The batch's rows locked, applied and recorded in ``session``'s transaction, until ``enough``;
+    what it read that the outcome depends on (a plan's reads are checked again under the lock)."""
     locked = _LOCK_LISTED.all(session, {"ids": list(ready)})
     parked = parked_sources(session)  # one lookup for the batch, not one per opened case
+    seen = (tuple((row.id, row.status) for row in locked), frozenset(parked))
     outcomes: list[dict[str, Any]] = []
     for n, row in enumerate(locked):
         if n and enough is not None and enough():
@@ -133,6 +144,12 @@ def _settle_batch(session: Session, company: Company, ready: dict[int, tuple[lis
         done[row.id] = _settle(session, company, row, now, events, notes, False, parked, outcomes)
     if outcomes:
         _SETTLE.execute_many(session, outcomes)  # one driver call for the batch's rows
+    return seen
+
+
+def _seen(session: Session, ids: list[int]) -> Seen:
+    locked = _LOCK_LISTED.all(session, {"ids": ids})
+    return tuple((row.id, row.status) for row in locked), frozenset(parked_sources(session))
 
 
 def read_pending(session: Session, limit: int, *, after_id: int = 0) -> list[Any]:
@@ -310,12 +327,16 @@ def _perform(session: Session, company: Company, action: PlannedAction, actor: A
             )
         except DuplicateCase:
             return {**outcome, "outcome": "exists", "case_id": _linked_case(session, action, open_only=False)}
+        if (parked is None or source in parked) and is_planning(session):
+            raise PlanAborted("parked events are applied to a new case under the lock")
         late = (apply_parked(session, source, action.external_key, case.id, fire, exclude=inbox_id)
                 if parked is None or source in parked else [])
         state = records.load(session, case.id).state if late else case.state
         return {**outcome, "outcome": "opened", "case_id": case.id, "state": state,
                 **({"applied_parked": late} if late else {})}
     assert action.trigger is not None
+    if is_planning(session):  # what it reads of the case may change before the plan is written
+        raise PlanAborted("a trigger on an existing case is fired under the lock")
     case_id = _linked_case(session, action, open_only=True)
     if case_id is None:
         if config.park_seconds and _linked_case(session, action, open_only=False) is None:

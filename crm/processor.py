@@ -51,7 +51,7 @@ PROCESSOR_ENV = "SLAFLOW_INBOX_PROCESSOR"
 """``process``: the HTTP app (``api.app:app_from_env``) stores only and wakes the processor process."""
 POLL_SECONDS = 1.0
 """How long the processor waits for a ring before it looks for stored rows anyway."""
-SQLITE_BATCH_SECONDS = 0.010
+SQLITE_BATCH_SECONDS = 0.020
 """About how long one batch may hold SQLite's write lock: a webhook's store waits meanwhile, and
 1,000 req/s from 16 connections leave a request 16 ms on average (bench/webhooks.py). Counted in
 the processor's CPU time: on a loaded machine the wall-clock time of a batch stretches with the
@@ -165,6 +165,7 @@ class InboxProcessor:
         whether a store waits (without it, one is assumed to)."""
         self._factory, self._company, self._clock, self._apis = factory, company, clock, apis
         self._doorbell, self._sqlite, self._reads, self._gate = doorbell, sqlite, reads or factory, gate
+        self._plan_with = reads if sqlite else None  # a batch is worked out before the lock (crm.planned)
         self._seconds_per_event = SQLITE_BATCH_SECONDS
         self._housekept_at: datetime | None = None
         self._retry: list[int] = []
@@ -216,7 +217,7 @@ class InboxProcessor:
             started = time.thread_time()
             answered = {p.id for p in process_inbox_events(
                 self._factory, self._company, ids, self._clock.now(), apis=self._apis, rows=rows,
-                enough=self._enough() if self._sqlite else None)}
+                enough=self._enough() if self._sqlite else None, plan_with=self._plan_with)}
             left = [i for i in ids if i not in answered]  # not reached: the lock was wanted
             if retrying:
                 self._retry[:0] = left

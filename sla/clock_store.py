@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import Insert, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.vocabulary import TimerKind, TimerStatus
@@ -56,15 +56,24 @@ _CLOCK_COLUMNS = ("case_id", "kind", "state", "event_seq", "department", "role",
                   "deadline_at", "warn_at", "used_minutes", "paused_since", "stopped_at", "status", "requester",
                   "case_opened_at")
 _INSERT_CLOCK = prepared_insert(_clocks, _CLOCK_COLUMNS, returning="id")
-_INSERT_CLOCK_IF_CALENDAR_STORED = Prepared(
-    insert(_clocks)
-    .from_select(
-        list(_CLOCK_COLUMNS),
-        select(*[bindparam(name, type_=_clocks.c[name].type) for name in _CLOCK_COLUMNS]).where(
-            exists().where(_calendar_versions.c.fingerprint == bindparam("calendar_fingerprint"))
-        ),
+
+
+def _insert_clock_if_calendar_stored(columns: Sequence[str]) -> Insert:
+    return (
+        insert(_clocks)
+        .from_select(
+            list(columns),
+            select(*[bindparam(name, type_=_clocks.c[name].type) for name in columns]).where(
+                exists().where(_calendar_versions.c.fingerprint == bindparam("calendar_fingerprint"))
+            ),
+        )
+        .returning(_clocks.c.id)
     )
-    .returning(_clocks.c.id)
+
+
+_INSERT_CLOCK_IF_CALENDAR_STORED = Prepared(
+    _insert_clock_if_calendar_stored(_CLOCK_COLUMNS),
+    with_id=(_clocks.name, Prepared(_insert_clock_if_calendar_stored(("id", *_CLOCK_COLUMNS)))),
 )
 """The clock, inserted only if its calendar version is stored (no row back otherwise): the check
 rides on the insert, so registering the version costs statements only the first time."""

@@ -52,6 +52,7 @@ from sqlalchemy.types import TypeEngine
 
 from storage.deferred import QUEUED, Write, defer, pipelined, run_with_queue
 from storage.models.base import UtcDateTime
+from storage.write_plan import PlanAborted, PlannedWrite, plan_of
 
 Processor = Callable[[Any], Any] | None
 
@@ -75,6 +76,7 @@ class _Compiled:
     row_type: type[tuple[Any, ...]] | None
     column_types: tuple[TypeEngine[Any], ...]
     dialect: Dialect
+    is_select: bool = False
     results: tuple[Processor, ...] | None = None
     """The result columns' processors, known at the first fetch (some depend on the driver's
     type code of the column, e.g. PostgreSQL's numeric types)."""
@@ -122,11 +124,15 @@ class _Compiled:
 class Prepared:
     """A statement compiled once per dialect (lazily: the dialect is known at first use)."""
 
-    def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement]) -> None:
+    def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement], *,
+                 with_id: tuple[str, Prepared] | None = None) -> None:
         """``statement``, or one per dialect name where they differ (ON CONFLICT). Compiled once
         per dialect name: the type processors come from the first engine of that dialect, so every
-        engine must be configured alike (they are: `storage.db.make_engine`)."""
+        engine must be configured alike (they are: `storage.db.make_engine`). ``with_id``: for an
+        insert whose answer is the new row's id, its table and the same insert taking that id as
+        the parameter ``id`` (a write plan gives it: `storage.write_plan`)."""
         self.statement = statement
+        self.with_id = with_id
         self._by_dialect: dict[str, _Compiled] = {}
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
@@ -139,6 +145,8 @@ class Prepared:
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[_Compiled, DBAPICursor]:
         conn, driver, pipelined = _connection(session)
         compiled = self._compiled(conn.dialect)
+        if plan_of(conn) is not None and not compiled.is_select:
+            raise PlanAborted(f"a write plan cannot give this statement's answer: {compiled.sql[:60]}")
         parameters = compiled.parameters(params)
         if pipelined and QUEUED in conn.info:  # writes wait for this statement: one pipeline (storage.deferred)
             return compiled, run_with_queue(conn, driver, Write(compiled.sql, parameters))
@@ -150,6 +158,9 @@ class Prepared:
         its row count then."""
         conn, driver, pipelined = _connection(session)
         compiled = self._compiled(conn.dialect)
+        if (plan := plan_of(conn)) is not None:
+            plan.record(PlannedWrite(compiled.sql, compiled.parameters(params), check=check))
+            return
         if pipelined:
             defer(conn, driver, Write(compiled.sql, compiled.parameters(params), check=check))
             return
@@ -165,7 +176,9 @@ class Prepared:
         conn, driver, pipelined = _connection(session)
         compiled = self._compiled(conn.dialect)
         batch = [compiled.parameters(row) for row in rows]
-        if pipelined:
+        if (plan := plan_of(conn)) is not None:
+            plan.record(PlannedWrite(compiled.sql, batch, many=True))
+        elif pipelined:
             defer(conn, driver, Write(compiled.sql, batch, many=True))
         else:
             _execute(conn, driver, compiled.sql, batch, many=True).close()
@@ -193,7 +206,17 @@ class Prepared:
         return rows
 
     def scalar(self, session: Session, params: Mapping[str, Any]) -> Any:
-        """The first column of the first row, or None."""
+        """The first column of the first row, or None. While a write plan is recorded, an insert
+        ``with_id`` answers the id the plan gives its row."""
+        if self.with_id is not None:
+            conn = _connection(session)[0]
+            if (plan := plan_of(conn)) is not None:
+                table, variant = self.with_id
+                new_id = plan.reserve(table)
+                compiled = variant._compiled(conn.dialect)
+                plan.record(PlannedWrite(compiled.sql, compiled.parameters({**params, "id": new_id}),
+                                         expect_id=new_id))
+                return new_id
         row = self.first(session, params)
         return None if row is None else row[0]
 
@@ -204,6 +227,9 @@ class Prepared:
         conn, driver, pipelined = _connection(session)
         compiled = self._compiled(conn.dialect)
         batch = [compiled.parameters(row) for row in rows]
+        if (plan := plan_of(conn)) is not None:
+            plan.record(PlannedWrite(compiled.sql, batch, many=True))
+            return
         if pipelined and QUEUED in conn.info:
             run_with_queue(conn, driver, Write(compiled.sql, batch, many=True)).close()
             return
@@ -228,18 +254,22 @@ def prepared_insert(
 ) -> Prepared:
     """An INSERT of exactly ``columns`` (each a bind parameter of the column's own name and type);
     with ``unless_exists``, ``ON CONFLICT (those columns) DO NOTHING`` (then ``returning`` gives
-    no row for a row that existed)."""
+    no row for a row that existed). Returning ``id``, it can take the id a write plan gives."""
+    with_id = None
+    if returning == "id" and "id" not in columns:
+        with_id = (table.name, prepared_insert(table, (*columns, "id"), returning="id", unless_exists=unless_exists))
     values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
     if not unless_exists:
         statement = insert(table).values(values)
-        return Prepared(statement.returning(table.c[returning]) if returning is not None else statement)
+        return Prepared(statement.returning(table.c[returning]) if returning is not None else statement,
+                        with_id=with_id)
     statements: dict[str, Insert] = {
         "sqlite": sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=list(unless_exists)),
         "postgresql": pg_insert(table).values(values).on_conflict_do_nothing(index_elements=list(unless_exists)),
     }
     if returning is not None:
         statements = {name: statement.returning(table.c[returning]) for name, statement in statements.items()}
-    return Prepared(statements)
+    return Prepared(statements, with_id=with_id)
 
 
 def one_of(column: ColumnElement[Any], name: str) -> dict[str, ColumnElement[bool]]:
@@ -299,7 +329,8 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     if columns:
         row_type = namedtuple("Row", [column.key or f"c{n}" for n, column in enumerate(columns)], rename=True)  # type: ignore[misc,no-redef]
     column_types = tuple(column.type.dialect_impl(dialect) for column in columns)
-    return _Compiled(compiled.string, placeholders, slots, positional, row_type, column_types, dialect)
+    return _Compiled(compiled.string, placeholders, slots, positional, row_type, column_types, dialect,
+                     is_select=isinstance(statement, SelectBase))
 
 
 def sqlite_utc_text(value: datetime | None) -> str | None:
