@@ -9,8 +9,8 @@ also looks on its own, and the Prefect inbox flow stays the safety net for what 
 
 On SQLite both processes write the same file, one writer at a time (``BEGIN IMMEDIATE`` and the
 busy timeout of storage.db), and take turns through `crm.write_gate.WriteGate` (a store goes
-before the processor's next transaction). A batch finds its rows without the lock (a read
-engine) and takes it once, for its transaction; it holds it for about SQLITE_BATCH_SECONDS when
+before the processor's next transaction). A batch finds its rows and is worked out without the
+lock (a read engine, `crm.planned`) and takes it once, to write; it holds it for about SQLITE_BATCH_SECONDS when
 a store waits (sized at the pace measured so far, and ended after any row once the time is up
 and a store waits), so a webhook waits at most about that to be stored, and is four times as
 large when none waits (a backlog drains in fewer, cheaper transactions). On PostgreSQL rows
@@ -51,12 +51,15 @@ PROCESSOR_ENV = "SLAFLOW_INBOX_PROCESSOR"
 """``process``: the HTTP app (``api.app:app_from_env``) stores only and wakes the processor process."""
 POLL_SECONDS = 1.0
 """How long the processor waits for a ring before it looks for stored rows anyway."""
-SQLITE_BATCH_SECONDS = 0.020
+SQLITE_BATCH_SECONDS = 0.010
 """About how long one batch may hold SQLite's write lock: a webhook's store waits meanwhile, and
 1,000 req/s from 16 connections leave a request 16 ms on average (bench/webhooks.py). Counted in
-the processor's CPU time: on a loaded machine the wall-clock time of a batch stretches with the
-other processes' share, and batches cut by it would be small, their fixed costs (read, lock,
-commit) paid per few rows, so processing slowed most where the cores were scarcest."""
+the CPU time the processor spends holding the lock (`WriteGate.held_seconds`): a batch worked out
+in a write plan (`crm.planned`) holds it only while its writes run, about half of its time, so
+its batches are about twice as large (fewer commits, each ~1 ms of writing the WAL, whatever the
+batch's size). CPU time, not wall-clock time: on a loaded machine the wall-clock time of a batch
+stretches with the other processes' share, and batches cut by it would be small, their fixed
+costs paid per few rows, so processing slowed most where the cores were scarcest."""
 MIN_BATCH = 4
 """Each batch hands SQLite's lock to the store and back: below this, a busy machine's scheduling
 delays at each handoff, not the work, set the pace."""
@@ -214,7 +217,7 @@ class InboxProcessor:
                 if not rows:
                     return done
                 ids = [row.id for row in rows]
-            started = time.thread_time()
+            started, held = time.thread_time(), self._held()
             answered = {p.id for p in process_inbox_events(
                 self._factory, self._company, ids, self._clock.now(), apis=self._apis, rows=rows,
                 enough=self._enough() if self._sqlite else None, plan_with=self._plan_with)}
@@ -224,10 +227,14 @@ class InboxProcessor:
             else:  # a row that stays received (storage fault) is not read twice in a pass
                 after = left[0] - 1 if left else ids[-1]
             count = max(1, len(ids) - len(left))
-            self._seconds_per_event = 0.7 * self._seconds_per_event + 0.3 * (time.thread_time() - started) / count
+            spent = self._held() - held if self._gate is not None else time.thread_time() - started
+            self._seconds_per_event = 0.7 * self._seconds_per_event + 0.3 * spent / count
             done += len(ids) - len(left)
             self.processed += len(ids) - len(left)
         return done
+
+    def _held(self) -> float:
+        return self._gate.held_seconds if self._gate is not None else 0.0
 
     def _enough(self) -> Callable[[], bool]:
         """Whether a batch in progress should end (after the row it just did): its time is up

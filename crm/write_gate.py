@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,10 @@ class WriteGate:
         self._turn_fd = os.open(self.turn_path, os.O_RDWR | os.O_CREAT, 0o600)
         self._mutex = threading.RLock()  # one holder per process; nested sessions re-enter
         self._depth = 0
+        self._since = 0.0
+        self.held_seconds = 0.0
+        """CPU time the holding thread spent with the gate held, in all (the processor sizes its
+        batches by the lock time a row costs: planned, that is a part of the row's whole time)."""
 
     @classmethod
     def for_url(cls, database_url: str) -> WriteGate | None:
@@ -70,6 +75,7 @@ class WriteGate:
         fcntl.flock(self._turn_fd, fcntl.LOCK_EX)  # waits while a store holds its turn
         fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self._since = time.thread_time()
 
     def store_waiting(self) -> bool:
         """Whether a store waits for its turn or is in progress: the processor, holding the lock,
@@ -84,6 +90,7 @@ class WriteGate:
     def leave(self) -> None:
         self._depth -= 1
         if self._depth == 0:
+            self.held_seconds += time.thread_time() - self._since
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         self._mutex.release()
 

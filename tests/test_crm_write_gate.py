@@ -94,3 +94,29 @@ def test_the_processor_sees_whether_a_store_waits_or_is_in_progress(tmp_path: Pa
     finally:
         processor.close()
         http.close()
+
+
+def test_it_counts_the_cpu_time_spent_holding_it_and_nothing_else(tmp_path: Path) -> None:
+    """The processor sizes its batches by the lock time a row costs (a planned batch holds the
+    lock for part of its work only): busy work outside the gate is not counted, inside it is."""
+    gate = WriteGate.for_url(f"sqlite:///{tmp_path / 'gate.db'}")
+    assert gate is not None
+
+    def busy(seconds: float) -> None:
+        until = time.thread_time() + seconds
+        while time.thread_time() < until:
+            pass
+
+    try:
+        busy(0.05)
+        assert gate.held_seconds == 0.0
+        gate.enter()
+        gate.enter()  # nested: counted once, from the outer enter to the outer leave
+        busy(0.05)
+        gate.leave()
+        busy(0.02)
+        gate.leave()
+        busy(0.05)
+        assert 0.07 <= gate.held_seconds < 0.12
+    finally:
+        gate.close()
