@@ -104,7 +104,8 @@ def planning(session: Session) -> Iterator[WritePlan]:
             raise PlanAborted("the work changed ORM objects, which a plan does not record")
     finally:
         conn.info.pop(PLAN, None)
-        _pragma(driver, "ROLLBACK")
+        if driver.in_transaction:  # (SQLite may have ended it on an error already)
+            _pragma(driver, "ROLLBACK")
         _pragma(driver, "PRAGMA query_only = 0")
 
 

@@ -21,6 +21,8 @@ from core.clock import SimulatedClock
 from crm import planned, processing, samples
 from crm.inbox import InboxRecord, store_many
 from crm.processing import process_inbox_events
+from crm.processor import InboxProcessor
+from crm.write_gate import WriteGate
 from engine.cases import open_case
 from org.chart import Actor, Company
 from runtime.company import company_from_mapping
@@ -173,3 +175,29 @@ def test_a_case_opened_between_the_plan_and_the_lock_is_taken_into_account(
     assert outcomes[-1] == "again under the lock"
     assert with_plan == without
     assert dump(twins[0].writes) == dump(twins[1].writes)
+
+
+def test_the_processor_opens_a_burst_from_plans_each_case_once(
+    twins: tuple[Database, Database], company: Company, clock: SimulatedClock, outcomes: list[str]
+) -> None:
+    """As `slaflow inbox work` runs on SQLite: a read engine to plan on, the write gate to size
+    batches by the lock time they take; the first batch stores the versions, the rest are planned."""
+    db = twins[0]
+    url = str(db.writes.kw["bind"].url)
+    gate, engine = WriteGate.for_url(url), make_engine(url)
+    assert gate is not None
+    gate.attach(engine)
+    try:
+        with db.writes.begin() as session:
+            store_many(session, [order(n) for n in range(300)])
+        processor = InboxProcessor(session_factory(engine), company, clock, doorbell=None, reads=db.reads, gate=gate)
+        assert processor.drain() == 300
+        assert gate.held_seconds > 0
+    finally:
+        engine.dispose()
+        gate.close()
+    tables = dump(db.writes)
+    keys = [row[4] for row in tables["cases"]]  # external_key
+    assert len(keys) == 300 == len(set(keys))
+    assert {row[7] for row in tables["inbox_events"]} == {"processed"}  # status
+    assert outcomes.count("replayed") >= 2 and "again under the lock" not in outcomes
