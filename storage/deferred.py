@@ -38,6 +38,8 @@ class Write:
     params: Any
     many: bool = False
     check: Callable[[int], None] | None = None
+    expect_id: int | None = None
+    """The id the row must come back with (RETURNING): a write plan's (`storage.write_plan`)."""
 
 
 def pipeline_writes(engine: Engine) -> None:

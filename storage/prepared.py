@@ -52,7 +52,7 @@ from sqlalchemy.types import TypeEngine
 
 from storage.deferred import QUEUED, Write, defer, pipelined, run_with_queue
 from storage.models.base import UtcDateTime
-from storage.write_plan import PlanAborted, PlannedWrite, plan_of
+from storage.write_plan import PlanAborted, plan_of
 
 Processor = Callable[[Any], Any] | None
 
@@ -159,7 +159,7 @@ class Prepared:
         conn, driver, pipelined = _connection(session)
         compiled = self._compiled(conn.dialect)
         if (plan := plan_of(conn)) is not None:
-            plan.record(PlannedWrite(compiled.sql, compiled.parameters(params), check=check))
+            plan.record(Write(compiled.sql, compiled.parameters(params), check=check))
             return
         if pipelined:
             defer(conn, driver, Write(compiled.sql, compiled.parameters(params), check=check))
@@ -177,7 +177,7 @@ class Prepared:
         compiled = self._compiled(conn.dialect)
         batch = [compiled.parameters(row) for row in rows]
         if (plan := plan_of(conn)) is not None:
-            plan.record(PlannedWrite(compiled.sql, batch, many=True))
+            plan.record(Write(compiled.sql, batch, many=True))
         elif pipelined:
             defer(conn, driver, Write(compiled.sql, batch, many=True))
         else:
@@ -214,7 +214,7 @@ class Prepared:
                 table, variant = self.with_id
                 new_id = plan.reserve(table)
                 compiled = variant._compiled(conn.dialect)
-                plan.record(PlannedWrite(compiled.sql, compiled.parameters({**params, "id": new_id}),
+                plan.record(Write(compiled.sql, compiled.parameters({**params, "id": new_id}),
                                          expect_id=new_id))
                 return new_id
         row = self.first(session, params)
@@ -228,7 +228,7 @@ class Prepared:
         compiled = self._compiled(conn.dialect)
         batch = [compiled.parameters(row) for row in rows]
         if (plan := plan_of(conn)) is not None:
-            plan.record(PlannedWrite(compiled.sql, batch, many=True))
+            plan.record(Write(compiled.sql, batch, many=True))
             return
         if pipelined and QUEUED in conn.info:
             run_with_queue(conn, driver, Write(compiled.sql, batch, many=True)).close()

@@ -29,7 +29,7 @@ SQLite only: PostgreSQL locks rows, and its writers do not wait for each other's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +37,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session
+
+from storage.deferred import Write
 
 PLAN = "slaflow.write_plan"
 """``Connection.info`` key of the plan being recorded on that connection."""
@@ -47,24 +49,14 @@ class PlanAborted(Exception):
 
 
 @dataclass
-class PlannedWrite:
-    sql: str
-    params: Any
-    many: bool = False
-    check: Callable[[int], None] | None = None
-    expect_id: int | None = None
-    """The id the row must come back with (RETURNING): the one the plan gave it."""
-
-
-@dataclass
 class WritePlan:
     driver: DBAPIConnection
-    writes: list[PlannedWrite] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
     read_max_id: dict[str, int] = field(default_factory=dict)
     """The largest id of each table given ids, as the plan read it (0: the table was empty)."""
     _next_id: dict[str, int] = field(default_factory=dict)
 
-    def record(self, write: PlannedWrite) -> None:
+    def record(self, write: Write) -> None:
         self.writes.append(write)
 
     def reserve(self, table: str) -> int:
@@ -131,7 +123,7 @@ def replay(session: Session, plan: WritePlan) -> bool:
         cursor.close()
 
 
-def _run(cursor: Any, writes: list[PlannedWrite]) -> bool:
+def _run(cursor: Any, writes: list[Write]) -> bool:
     for write in writes:
         if write.many:
             cursor.executemany(write.sql, write.params)
