@@ -38,3 +38,25 @@ def postgres_cpu_seconds() -> float:
                 # readings came out negative (`pg_cores_busy_4conn` -1.19, ninth session).
                 total += cpu_seconds(int(entry.name), reaped_children=True)
     return total
+
+
+def machine_ticks() -> tuple[int, int, int]:
+    """(busy, idle, stolen) clock ticks of all this machine's CPUs so far, from ``/proc/stat``
+    ((0, 0, 0) elsewhere). Stolen: time the hypervisor ran another guest on our virtual CPUs. On
+    this project's 2-core virtual machine, whole runs go at half speed while that happens; a
+    bench that reports it lets a reader tell a slow phase of the host from a slow build."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0, 0
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return user + nice + system + irq + softirq, idle + iowait, steal
+
+
+def shares(before: tuple[int, int, int], after: tuple[int, int, int]) -> dict[str, float]:
+    """The machine's busy and stolen shares of the time between two `machine_ticks` readings."""
+    busy, idle, stolen = (a - b for a, b in zip(after, before, strict=True))
+    total = busy + idle + stolen
+    if total <= 0:
+        return {"machine_busy_share": 0.0, "machine_stolen_share": 0.0}
+    return {"machine_busy_share": round(busy / total, 2), "machine_stolen_share": round(stolen / total, 2)}

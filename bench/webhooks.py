@@ -27,8 +27,10 @@ per case of the processor (``/proc``) hold on a busy machine where rates do not:
 with the server's CPU per ``/health/live`` request and the floor's per batched ``open_case``
 (``http_cpu_floor_ratio``, ``processor_cpu_floor_ratio``), and give the cores the target needs
 (``cores_needed_for_target``: 1,000 x the CPU of a stored request + 1,000 x that of a processed
-case; ``cores_needed_at_floors``: the same at the floors' CPU). The last line printed is one JSON
-object."""
+case; ``cores_needed_at_floors``: the same at the floors' CPU). ``machine_busy_share`` and
+``machine_stolen_share`` (``/proc/stat`` over the load): how busy the whole machine was, and how
+much of its time the hypervisor gave to other guests (on this project's virtual machine whole runs
+go at half speed then, ``http_floor_rps`` with them). The last line printed is one JSON object."""
 
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from bench.procstat import cpu_seconds  # noqa: E402
+from bench.procstat import cpu_seconds, machine_ticks, shares  # noqa: E402
 from core.clock import SystemClock  # noqa: E402
 from core.vocabulary import InboxStatus  # noqa: E402
 from crm.adapters.generic import sign  # noqa: E402
@@ -278,11 +280,13 @@ def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: 
         write_requests(requests_file, count=int(duration * 6000), prefix="load")
         started_rows = count_rows(engine)
         cpu_before = [cpu_seconds(child.pid) for child in children]
+        ticks_before = machine_ticks()
         started = time.monotonic()
         load = wrk_load(wrk, base, requests_file, duration, connections) if wrk else subprocess_python_load(
             base, requests_file, duration, connections)
         elapsed = time.monotonic() - started
         cpu = [cpu_seconds(child.pid) - before for child, before in zip(children, cpu_before, strict=True)]
+        machine = shares(ticks_before, machine_ticks())
         stored = count_rows(engine) - started_rows
         opened_during = count_cases(engine)
         requests_file.unlink()
@@ -295,6 +299,7 @@ def run(url: str, *, duration: float, connections: int, wrk: str | None, drain: 
             # CPU time per unit of work: what holds on a busy machine, where rates do not
             "http_cpu_ms_per_request": round(cpu[0] * 1000 / max(stored, 1), 3),
             "http_cpu_share": round(cpu[0] / elapsed, 2),
+            **machine,  # the whole machine's busy share, and the host's (stolen: a slow phase)
         }
         if len(cpu) > 1:
             figures["processor_cpu_ms_per_case"] = round(cpu[1] * 1000 / max(opened_during, 1), 3)
