@@ -132,7 +132,13 @@ def test_every_kind_of_batch_leaves_the_database_as_the_usual_way_does(
     clock.advance(timedelta(hours=3))
     both(twins, company, [order(n) for n in range(11, 15)], clock.now())
     assert outcomes[-1] == "replayed"
-    assert len(dump(twins[0].writes)["cases"]) == 16  # o-7 once
+    bare = record("generic", "g-bare", b'{"entity":"order","entity_id":"o-bare","stage":"rush_requested"}',
+                  "application/json")
+    both(twins, company, [order(15), bare, order(16)], clock.now())  # a case it cannot open: that row fails
+    assert outcomes[-1] == "not planned"
+    failed = [row for row in dump(twins[0].writes)["inbox_events"] if row[2] == "g-bare"]
+    assert len(failed) == 1 and "failed" in failed[0] and "MissingFields" in str(failed[0])
+    assert len(dump(twins[0].writes)["cases"]) == 18  # o-7 once, o-bare not
 
 
 def test_a_parked_event_is_not_planned_and_its_case_gets_it(
