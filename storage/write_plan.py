@@ -88,9 +88,9 @@ def planning(session: Session) -> Iterator[WritePlan]:
     assert driver is not None
     plan = WritePlan(driver)
     _pragma(driver, "PRAGMA query_only = 1")  # a statement outside the plan cannot write by mistake
-    _pragma(driver, "BEGIN")  # one snapshot for all the plan reads (not one read transaction each)
-    conn.info[PLAN] = plan
     try:
+        _pragma(driver, "BEGIN")  # one snapshot for all the plan reads (not one read transaction each)
+        conn.info[PLAN] = plan
         yield plan
         if session.new or session.dirty or session.deleted:
             raise PlanAborted("the work changed ORM objects, which a plan does not record")

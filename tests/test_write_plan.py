@@ -5,6 +5,7 @@ writes nothing at all, leaving the writer's transaction to do the work the usual
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -169,3 +170,15 @@ def test_a_plan_reads_one_snapshot(engines: tuple[Engine, Engine]) -> None:
     with sessions.begin() as session:
         assert not replay(session, plan)
     assert count(sessions, _cases) == 1
+
+
+def test_a_plan_that_cannot_begin_leaves_its_connection_writable_again(engines: tuple[Engine, Engine]) -> None:
+    _, reads = engines
+    with session_factory(reads)() as planner:
+        driver = planner.connection().connection.dbapi_connection
+        assert driver is not None
+        driver.execute("BEGIN")  # left open by someone: the plan's own BEGIN fails
+        with pytest.raises(sqlite3.OperationalError), planning(planner):
+            pass  # pragma: no cover
+        assert driver.execute("PRAGMA query_only").fetchone()[0] == 0
+        assert not driver.in_transaction
