@@ -107,7 +107,8 @@ def process_inbox_events(
             planned = None if plan_with is None else plan_batch(
                 plan_with, lambda session, into: _settle_batch(session, company, ready, now, into, None))
             with factory.begin() as session:
-                if planned is not None and replayed(session, planned, lambda locked: _seen(locked, list(ready))):
+                seen_now = lambda locked: _seen_of(*_locked(locked, list(ready)))  # noqa: E731
+                if planned is not None and replayed(session, planned, seen_now):
                     done.update(planned.done)
                 else:
                     _settle_batch(session, company, ready, now, done, enough)
@@ -133,9 +134,8 @@ def _settle_batch(session: Session, company: Company, ready: dict[int, tuple[lis
                   now: datetime, done: dict[int, Processed], enough: Callable[[], bool] | None) -> Seen:
     """The batch's rows locked, applied and recorded in ``session``'s transaction, until ``enough``;
     what it read that the outcome depends on (a plan's reads are checked again under the lock)."""
-    locked = _LOCK_LISTED.all(session, {"ids": list(ready)})
-    parked = parked_sources(session)  # one lookup for the batch, not one per opened case
-    seen = (tuple((row.id, row.status) for row in locked), frozenset(parked))
+    locked, parked = _locked(session, list(ready))
+    seen = _seen_of(locked, parked)
     outcomes: list[dict[str, Any]] = []
     for n, row in enumerate(locked):
         if n and enough is not None and enough():
@@ -147,9 +147,14 @@ def _settle_batch(session: Session, company: Company, ready: dict[int, tuple[lis
     return seen
 
 
-def _seen(session: Session, ids: list[int]) -> Seen:
-    locked = _LOCK_LISTED.all(session, {"ids": ids})
-    return tuple((row.id, row.status) for row in locked), frozenset(parked_sources(session))
+def _locked(session: Session, ids: list[int]) -> tuple[list[Any], set[str]]:
+    """The batch's rows, locked, and the sources with parked rows (one lookup for the batch, not
+    one per opened case)."""
+    return _LOCK_LISTED.all(session, {"ids": ids}), parked_sources(session)
+
+
+def _seen_of(locked: list[Any], parked: set[str]) -> Seen:
+    return tuple((row.id, row.status) for row in locked), frozenset(parked)
 
 
 def read_pending(session: Session, limit: int, *, after_id: int = 0) -> list[Any]:
