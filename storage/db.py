@@ -71,12 +71,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        # Statement journals (each statement's undo, needed with foreign keys on: a failing
-        # statement rolls back alone) spill to a temp file past 64 KiB, and once a table spans a
-        # few hundred cases every write transaction spilled: ~60 extra `pwrite`s a CRM case opened
-        # (strace), ~8 % of the inbox processor's CPU. In memory they cost a copy; the trade is that
-        # sorts and REINDEX keep their spill in memory too (at most an index's entries).
-        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     # Take the write lock up front: a deferred transaction that reads, then writes after another
@@ -104,9 +98,22 @@ def _no_begin(dbapi_connection: Any) -> None:
 
 
 def _begin_immediate(dbapi_connection: Any) -> None:
+    """``BEGIN IMMEDIATE``, its statement journals kept in memory.
+
+    Why: each statement's undo (needed with foreign keys on: a failing statement rolls back
+    alone) spills to a temp file past 64 KiB, and once the tables held a few hundred cases every
+    write transaction spilled: ~60 extra ``pwrite``s a CRM case opened (strace), ~8 % of the inbox
+    processor's CPU. SQLite fixes where a transaction's statement journals live when it begins,
+    from ``temp_store``; setting it back right after keeps sorts spilling to temp files as before
+    (in memory, a report's bare ``GROUP BY`` over a quarter of 1M cases took 0.75 s against 0.53
+    and its peak memory rose by half: bench/reports.py)."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("PRAGMA temp_store = MEMORY")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        finally:
+            cursor.execute("PRAGMA temp_store = DEFAULT")
     finally:
         cursor.close()
 

@@ -1,5 +1,5 @@
 """A SQLite write transaction touches the disk only when it commits: its statement journals stay
-in memory (`storage.db`, ``temp_store``), where they used to spill to a temp file in every
+in memory (`storage.db._begin_immediate`, ``temp_store``), where they used to spill to a temp file in every
 transaction once the tables held a few hundred cases (~60 extra writes a case opened)."""
 
 from __future__ import annotations
