@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crm import samples
 from crm.adapters import ADAPTERS, WebhookRequest
+from crm.adapters.base import load_json
 from crm.config import (
     AmoCrmSource,
     Bitrix24Source,
@@ -385,3 +388,30 @@ def test_it_ignores_absurd_timestamps_instead_of_failing() -> None:
     body, _ = samples.bitrix24("ONCRMDEALADD", 1, 10**30, token="t")
     [event] = ADAPTERS["bitrix24"].parse(body, BITRIX)
     assert event.occurred_at is None and event.event_type == "created"
+
+
+_TEXT = st.text(alphabet=st.sampled_from(["a", "\\", "u", "0", "\x00", "я"]), max_size=8)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _TEXT,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+                     max_leaves=12)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _has_nul(item) for key, item in value.items())
+    return isinstance(value, list) and any(_has_nul(item) for item in value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON, ascii_only=st.booleans())
+def test_a_json_body_is_refused_exactly_when_a_nul_is_in_it(value: Any, ascii_only: bool) -> None:
+    """Escaped (``\\u0000``, also beside escaped backslashes) or raw, in a key or a value, at any
+    depth: refused; anything else parses to the same value (the walk runs only for escapes)."""
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    if _has_nul(value):
+        with pytest.raises(MalformedWebhook, match="NUL"):
+            load_json(body)
+    else:
+        assert load_json(body) == value
