@@ -106,7 +106,8 @@ def _begin_immediate(dbapi_connection: Any) -> None:
     processor's CPU. SQLite fixes where a transaction's statement journals live when it begins,
     from ``temp_store``; setting it back right after keeps sorts spilling to temp files as before
     (in memory, a report's bare ``GROUP BY`` over a quarter of 1M cases took 0.75 s against 0.53
-    and its peak memory rose by half: bench/reports.py)."""
+    and its peak memory rose by half: bench/reports.py). Changing ``temp_store`` drops the
+    connection's temporary tables: slaflow makes none (a feature that needs them must move this)."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA temp_store = MEMORY")
