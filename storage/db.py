@@ -101,10 +101,12 @@ def _begin_immediate(dbapi_connection: Any) -> None:
     """``BEGIN IMMEDIATE``, its statement journals kept in memory.
 
     Why: each statement's undo (needed with foreign keys on: a failing statement rolls back
-    alone) spills to a temp file past 64 KiB, and once the tables held a few hundred cases every
-    write transaction spilled: ~60 extra ``pwrite``s a CRM case opened (strace), ~8 % of the inbox
-    processor's CPU. SQLite fixes where a transaction's statement journals live when it begins,
-    from ``temp_store``; setting it back right after keeps sorts spilling to temp files as before
+    alone, and the inbox processor's plans replay in a savepoint, which journals every page they
+    touch) spills to a temp file past 64 KiB, and once the tables held a few hundred cases every
+    write transaction spilled: ~60 extra ``pwrite``s a CRM case opened (strace); the processor's
+    CPU a case fell 16 % without them (bench/webhooks.py). SQLite fixes where a transaction's
+    statement journals live when it begins, from ``temp_store``; setting it back right after
+    keeps sorts spilling to temp files as before
     (in memory, a report's bare ``GROUP BY`` over a quarter of 1M cases took 0.75 s against 0.53
     and its peak memory rose by half: bench/reports.py). Changing ``temp_store`` drops the
     connection's temporary tables: slaflow makes none (a feature that needs them must move this)."""
