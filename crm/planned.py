@@ -47,6 +47,7 @@ def plan_batch(reads: sessionmaker[Session], settle: Callable[[Session, dict[int
     return PlannedBatch(plan, done, seen)
 
 
-def replayed(session: Session, batch: PlannedBatch, seen_now: Callable[[Session], Seen]) -> bool:
-    """Write ``batch`` in ``session``'s transaction if what it read still holds; whether it was."""
-    return seen_now(session) == batch.seen and replay(session, batch.plan)
+def replayed(session: Session, batch: PlannedBatch, seen_now: Seen) -> bool:
+    """Write ``batch`` in ``session``'s transaction if what it read still holds (``seen_now``, read
+    under the lock); whether it was."""
+    return seen_now == batch.seen and replay(session, batch.plan)

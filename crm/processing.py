@@ -107,11 +107,11 @@ def process_inbox_events(
             planned = None if plan_with is None else plan_batch(
                 plan_with, lambda session, into: _settle_batch(session, company, ready, now, into, None))
             with factory.begin() as session:
-                seen_now = lambda locked: _seen_of(*_locked(locked, list(ready)))  # noqa: E731
-                if planned is not None and replayed(session, planned, seen_now):
+                locked = _locked(session, list(ready))  # read once: the plan's check and the usual way
+                if planned is not None and replayed(session, planned, _seen_of(*locked)):
                     done.update(planned.done)
                 else:
-                    _settle_batch(session, company, ready, now, done, enough)
+                    _settle_batch(session, company, ready, now, done, enough, locked)
     except Exception as exc:
         if is_unavailable(exc):
             raise
@@ -131,10 +131,12 @@ def process_inbox_events(
 
 
 def _settle_batch(session: Session, company: Company, ready: dict[int, tuple[list[CrmEvent], list[str]]],
-                  now: datetime, done: dict[int, Processed], enough: Callable[[], bool] | None) -> Seen:
-    """The batch's rows locked, applied and recorded in ``session``'s transaction, until ``enough``;
-    what it read that the outcome depends on (a plan's reads are checked again under the lock)."""
-    locked, parked = _locked(session, list(ready))
+                  now: datetime, done: dict[int, Processed], enough: Callable[[], bool] | None,
+                  locked_read: tuple[list[Any], set[str]] | None = None) -> Seen:
+    """The batch's rows locked (or as ``locked_read`` read them, `_locked`), applied and recorded in
+    ``session``'s transaction, until ``enough``; what it read that the outcome depends on (a plan's
+    reads are checked again under the lock)."""
+    locked, parked = locked_read if locked_read is not None else _locked(session, list(ready))
     seen = _seen_of(locked, parked)
     outcomes: list[dict[str, Any]] = []
     for n, row in enumerate(locked):

@@ -217,7 +217,7 @@ class InboxProcessor:
                 if not rows:
                     return done
                 ids = [row.id for row in rows]
-            started, held = time.thread_time(), self._held()
+            started = self._lock_seconds()
             answered = {p.id for p in process_inbox_events(
                 self._factory, self._company, ids, self._clock.now(), apis=self._apis, rows=rows,
                 enough=self._enough() if self._sqlite else None, plan_with=self._plan_with)}
@@ -227,14 +227,15 @@ class InboxProcessor:
             else:  # a row that stays received (storage fault) is not read twice in a pass
                 after = left[0] - 1 if left else ids[-1]
             count = max(1, len(ids) - len(left))
-            spent = self._held() - held if self._gate is not None else time.thread_time() - started
-            self._seconds_per_event = 0.7 * self._seconds_per_event + 0.3 * spent / count
+            self._seconds_per_event = 0.7 * self._seconds_per_event + 0.3 * (self._lock_seconds() - started) / count
             done += len(ids) - len(left)
             self.processed += len(ids) - len(left)
         return done
 
-    def _held(self) -> float:
-        return self._gate.held_seconds if self._gate is not None else 0.0
+    def _lock_seconds(self) -> float:
+        """CPU seconds spent holding SQLite's lock so far (`WriteGate.held_seconds`); without a
+        gate, all of this thread's."""
+        return self._gate.held_seconds if self._gate is not None else time.thread_time()
 
     def _enough(self) -> Callable[[], bool]:
         """Whether a batch in progress should end (after the row it just did): its time is up
