@@ -133,9 +133,8 @@ def process_inbox_events(
 def _settle_batch(session: Session, company: Company, ready: dict[int, tuple[list[CrmEvent], list[str]]],
                   now: datetime, done: dict[int, Processed], enough: Callable[[], bool] | None,
                   locked_read: tuple[list[Any], set[str]] | None = None) -> Seen:
-    """The batch's rows locked (or as ``locked_read`` read them, `_locked`), applied and recorded in
-    ``session``'s transaction, until ``enough``; what it read that the outcome depends on (a plan's
-    reads are checked again under the lock)."""
+    """The batch's rows locked (or ``locked_read``), applied and recorded in ``session``'s transaction,
+    until ``enough``; what it read that the outcome depends on (checked again under the lock)."""
     locked, parked = locked_read if locked_read is not None else _locked(session, list(ready))
     seen = _seen_of(locked, parked)
     outcomes: list[dict[str, Any]] = []
