@@ -144,13 +144,16 @@ def test_random_moves_keep_the_case_consistent(
         assert case.state in definition.states
         assert case.version == accepted + 1
         assert replay.replay(definition, case.events) == replay.CaseSnapshot.of(case)
-        running = session.scalar(
-            select(func.count())
-            .select_from(SlaClock)
+        open_steps = session.execute(
+            select(SlaClock.state, SlaClock.paused_since)
             .where(SlaClock.case_id == case_id, SlaClock.kind == "step", SlaClock.stopped_at.is_(None))
-        )
+        ).all()
         state = definition.states[case.state]
-        assert running == (0 if state.terminal or state.paused else 1)
+        running = [name for name, paused_since in open_steps if paused_since is None]
+        assert running == ([] if state.terminal or state.paused else [case.state])
+        # Besides it, only the step the state works on behalf of waits, paused (a dependency).
+        waiting = [name for name, paused_since in open_steps if paused_since is not None]
+        assert waiting == ([state.on_behalf_of] if state.on_behalf_of else [])
         if state.terminal:
             assert (
                 session.scalar(
