@@ -163,7 +163,7 @@ class SlaClock(Base):
     state: Mapped[str | None] = mapped_column(String(64))
     event_seq: Mapped[int] = mapped_column(Integer)
     """The event that started this clock."""
-    department: Mapped[str] = mapped_column(String(64), index=True)
+    department: Mapped[str] = mapped_column(String(64))
     role: Mapped[str | None] = mapped_column(String(64))
     person: Mapped[str | None] = mapped_column(String(64))
     calendar: Mapped[str] = mapped_column(String(64))
@@ -180,7 +180,7 @@ class SlaClock(Base):
     """Business minutes used up to ``paused_since``/``stopped_at`` (running time is added on read)."""
     paused_since: Mapped[datetime | None]
     stopped_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
     """running, paused, met or breached."""
     requester: Mapped[str | None] = mapped_column(String(64))
     """The case's requesting department (its whole-case clock's department), copied when the
