@@ -8,31 +8,24 @@ written), so a read that names a department without the clock's kind would scan 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SimulatedClock
 from org.chart import Company
 from reports.report import build_report
-from storage.db import make_engine, session_factory
 from tests.test_sweeper_logic import open_returns
 
 _ALIASED = re.compile(r"\bsla_clocks AS (\w+)")
 _SCAN = re.compile(r"^SCAN (\w+)", re.MULTILINE)
 
 
-@pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    yield engine
-    engine.dispose()
-
-
-def _clock_statements(engine: Engine, run: Any) -> list[tuple[str, Any]]:
+def _clock_statements(engine: Engine, run: Callable[[], None]) -> list[tuple[str, Any]]:
     """The SELECTs ``run`` sends that read ``sla_clocks``, with their parameters."""
     sent: list[tuple[str, Any]] = []
 
@@ -61,10 +54,10 @@ def _clock_scans(engine: Engine, statement: str, parameters: Any) -> list[str]:
     return [name for name in _SCAN.findall(plan) if name in names]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_report_reads_clocks_by_ranges_with_and_without_a_department(
-    engine: Engine, company: Company, clock: SimulatedClock
+    engine: Engine, sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
 ) -> None:
-    sessions = session_factory(engine)
     open_returns(sessions, company, clock.now(), 6)
     since, until = clock.now() - timedelta(days=7), clock.now() + timedelta(days=1)
 
