@@ -69,7 +69,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.slaflow = AppState(
-        company=company, clock=clock, sessions=runtime.sessions, pipeline=pipeline,
+        company=company, clock=clock, sessions=runtime.sessions, reads=runtime.reads, pipeline=pipeline,
         sources={name: cfg for name, cfg in crm.sources.enabled().items() if name in secrets},
         secrets=secrets, unavailable=unavailable,
     )

@@ -24,7 +24,7 @@ from crm.config import crm_config
 from org.actors import Principal
 from org.chart import Actor
 from org.config import oidc_settings
-from org.tokens import principal_for_token
+from org.tokens import find_token, record_token_use
 from runtime.assembly import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="an API token (`slaflow token create`)")
@@ -52,7 +52,7 @@ def install(app: FastAPI, runtime: Runtime, environ: Mapping[str, str]) -> None:
     app.state.auth = AuthContext(
         settings=settings,
         limiter=FailureLimiter(runtime.sessions),
-        store=SessionStore(runtime.sessions, runtime.company, settings, secret),
+        store=SessionStore(runtime.sessions, runtime.company, settings, secret, reads=runtime.reads),
         oidc=None if oidc is None else OidcClient(oidc, secret),
     )
 
@@ -84,9 +84,12 @@ def principal_from_bearer(request: Request, token: str) -> Principal:
     context.limiter.check(limits, now, ask_database=False)
     principal = None
     if token:
-        with state.sessions.begin() as session:
-            principal = principal_for_token(session, state.company, token, now=now,
-                                            configured=crm_config(state.company).api_tokens)
+        with state.reads() as session:
+            principal, stale = find_token(session, state.company, token, now=now,
+                                          configured=crm_config(state.company).api_tokens)
+        if stale is not None:
+            with state.sessions.begin() as session:
+                record_token_use(session, stale, now)
     if principal is None:
         context.limiter.fail(limits, now)
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})

@@ -103,7 +103,7 @@ def breaches(
 ) -> list[dict[str, Any]]:
     """Breaches of the cases the caller may read, exempted ones included (marked)."""
     state = app_state(request)
-    with state.sessions() as session:
+    with state.reads() as session:
         found = list_breaches(session, principal.scope, since=_aware(since, "from"), until=_aware(until, "to"),
                               person=person, department=department, exemption=exemption, limit=limit)
         return [view.as_dict() for view in found]
@@ -112,7 +112,7 @@ def breaches(
 @router.get("/{breach_id}/history", response_model=list[ReviewEventOut], responses=ERRORS)
 def history(breach_id: BreachId, request: Request, principal: CurrentPrincipal) -> list[Any]:
     state = app_state(request)
-    with state.sessions() as session:
+    with state.reads() as session:
         return [ReviewEventOut.model_validate(event, from_attributes=True)
                 for event in review_events(session, principal.scope, breach_id)]
 

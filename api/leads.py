@@ -138,7 +138,7 @@ def leads(
     state = app_state(request)
     check_lead_access(state.company, actor)
     now = state.clock.now()
-    with state.sessions() as session:
+    with state.reads() as session:
         found = list_leads(session, since=since, until=until, status=status, limit=limit)
         return [lead_view(session, state.company, lead, now) for lead in found]
 
@@ -155,7 +155,7 @@ def funnel(
     check_lead_access(state.company, actor)
     if not since < until <= since + MAX_SPAN:
         raise InvalidData("'until' must be after 'since' and at most a year later")
-    with state.sessions() as session:
+    with state.reads() as session:
         result = lead_funnel(session, since=since, until=until, tz=report_zone(state.company), now=state.clock.now())
     return result.to_dict()
 
@@ -170,7 +170,7 @@ def lead(
     """A lead with its SLAs, its disputes and every status it was given."""
     state = app_state(request)
     check_lead_access(state.company, actor)
-    with state.sessions() as session:
+    with state.reads() as session:
         found = get_lead(session, source=source, key=key)
         events = [
             {"at": e.at, "from": e.from_status, "to": e.to_status, "actor": e.actor, "source": e.source}

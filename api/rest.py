@@ -50,7 +50,7 @@ def list_cases(
     state = app_state(request)
     check_case_filters(state.company, case_type=type, department=department)  # a typo is a 422, not []
     now = state.clock.now()
-    with state.sessions() as session:
+    with state.reads() as session:
         found = cases.list_cases(session, case_type=type, department=department, open_only=open, limit=limit,
                                  where=case_filter(principal.scope, Case.id))
         return [case_row(session, state.company, case, now) for case in found]
@@ -60,7 +60,7 @@ def list_cases(
 def get_case(case_id: CaseId, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """A case with its clocks (business time used, deadlines) and its history."""
     state = app_state(request)
-    with state.sessions() as session:
+    with state.reads() as session:
         require_readable(session, principal.scope, case_id)
         return case_detail(session, state.company, cases.get_case(session, case_id), state.clock.now())
 
@@ -124,7 +124,7 @@ def department_figures(request: Request, principal: CurrentPrincipal) -> list[De
     at the app clock's now, as the reports count them (`sla.ledger`), of the cases the caller may read."""
     state = app_state(request)
     where = [*step_where(), case_filter(principal.scope, SlaClock.case_id)]
-    with state.sessions() as session:
+    with state.reads() as session:
         found = {row.department: row for row in tallies(session, where, state.clock.now())}
     departments = [*state.company.config.departments, *sorted(set(found) - set(state.company.config.departments))]
     return [

@@ -55,8 +55,12 @@ class Signed:
 
 
 class SessionStore:
-    def __init__(self, sessions: sessionmaker[Session], company: Company, settings: AuthSettings, secret: str) -> None:
+    def __init__(self, sessions: sessionmaker[Session], company: Company, settings: AuthSettings, secret: str,
+                 *, reads: sessionmaker[Session] | None = None) -> None:
+        """``sessions`` write sign-ins and sign-outs; ``reads`` (default ``sessions``) look up the
+        session of every signed-in request (`runtime.assembly.Runtime.reads`)."""
         self._sessions = sessions
+        self._reads = reads or sessions
         self._company = company
         self.settings = settings
         self._signer = Signer(secret, salt="slaflow-session")
@@ -93,7 +97,7 @@ class SessionStore:
         raw = self._valid_id(request.cookies.get(COOKIE))
         if raw is None:
             return None
-        with self._sessions() as session:
+        with self._reads() as session:
             row = session.get(WebSession, sha256_hex(raw))
             if row is None or row.revoked_at is not None or row.expires_at <= now:
                 return None

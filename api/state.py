@@ -18,6 +18,9 @@ class AppState:
     company: Company
     clock: Clock
     sessions: sessionmaker[Session]
+    reads: sessionmaker[Session]
+    """Sessions for what only reads: on SQLite they do not take the write lock
+    (`runtime.assembly.Runtime.reads`); a write through one fails."""
     pipeline: InboxPipeline
     sources: dict[str, SourceConfig]
     """Enabled webhook sources."""

@@ -178,7 +178,7 @@ def _press(state: AppState, settings: NotificationSettings, update: Any) -> list
     query = update.callback_query
     locale = state.company.locale
     try:
-        with state.sessions() as session:
+        with state.reads() as session:
             person = person_of_user(session, str(query.from_user.id))
         if person is None:
             raise Refused("not_linked")

@@ -52,7 +52,7 @@ def set_passwords(database_url: str, config: Path, people: Mapping[str, str] = P
             for person, password in people.items():
                 store_password_hash(session, served.company, person, _hashed(password), now=SystemClock().now())
     finally:
-        served.engine.dispose()
+        served.close()
 
 
 @cache
@@ -101,7 +101,7 @@ def admin_header(database_url: str, config: Path) -> dict[str, str]:
             token = create_token(session, served.company, name=f"ops-{uuid.uuid4().hex[:8]}", now=SystemClock().now(),
                                  memberships=["sales/manager"], admin=True)
     finally:
-        served.engine.dispose()
+        served.close()
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -162,7 +162,7 @@ def serving(database_url: str, config: Path, clock: Clock, environ: Mapping[str,
         with TestClient(create_app(served, clock, environ=environ, **options)) as client:
             yield client
     finally:
-        served.engine.dispose()
+        served.close()
 
 
 __all__ = [

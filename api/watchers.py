@@ -36,7 +36,7 @@ def _person(principal: Principal) -> str:
 @router.get("/{case_id}/watchers", response_model=Watchers, responses=ERRORS)
 def list_watchers(case_id: CaseId, request: Request, principal: CurrentPrincipal) -> Watchers:
     state = app_state(request)
-    with state.sessions() as session:
+    with state.reads() as session:
         require_readable(session, principal.scope, case_id)
         return Watchers(case_id=case_id, watchers=watchers(session, state.company, case_id))
 

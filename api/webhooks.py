@@ -92,7 +92,7 @@ def get_inbox_event(
     event_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, admin: AdminPrincipal
 ) -> InboxEventRead:
     """A stored webhook and what processing did with it."""
-    with app_state(request).sessions() as session:
+    with app_state(request).reads() as session:
         row = session.get(InboxEvent, event_id)
         if row is None:
             raise HTTPException(404, f"inbox event {event_id} does not exist")
@@ -108,7 +108,7 @@ def list_inbox_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[InboxEventRow]:
     """Stored webhooks, newest first (e.g. ``?status=failed``)."""
-    with app_state(request).sessions() as session:
+    with app_state(request).reads() as session:
         rows = list_inbox(session, status=status, source=source, limit=limit)
         return [InboxEventRow.model_validate(row, from_attributes=True) for row in rows]
 

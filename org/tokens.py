@@ -106,27 +106,44 @@ def revoke_token(session: Session, company: Company, name: str, *, now: datetime
 def principal_for_token(session: Session, company: Company, token: str, *, now: datetime,
                         configured: Sequence[ApiToken] = ()) -> Principal | None:
     """The principal behind a bearer token, or None if it is unknown or revoked (or names a person
-    no longer in the org chart). Records the token's last use."""
+    no longer in the org chart). Records the token's last use in ``session``."""
+    principal, stale = find_token(session, company, token, now=now, configured=configured)
+    if stale is not None:
+        record_token_use(session, stale, now)
+    return principal
+
+
+def find_token(session: Session, company: Company, token: str, *, now: datetime,
+               configured: Sequence[ApiToken] = ()) -> tuple[Principal | None, int | None]:
+    """`principal_for_token` without writing: the principal, and the id of the stored token whose
+    last use is due to be recorded (`record_token_use`), if any. A request reads with it, so a
+    bearer's request takes the write lock only when a minute has passed since its token's last
+    recorded use."""
     digest = sha256_hex(token)
     for listed in configured:
         if listed.sha256 == digest:
             via = f"config-token:{listed.name}"
             if listed.person is not None:
                 return person_principal(company, listed.person, via=via, token_name=listed.name,
-                                        admin=is_admin(session, listed.person))
-            return integration_principal(listed.name, listed.memberships, via=via)
+                                        admin=is_admin(session, listed.person)), None
+            return integration_principal(listed.name, listed.memberships, via=via), None
     row = session.scalar(select(StoredToken).where(StoredToken.token_sha256 == digest,
                                                    StoredToken.revoked_at.is_(None)))
     if row is None:
-        return None
-    if row.last_used_at is None or row.last_used_at <= now - LAST_USE_PRECISION:
-        session.execute(update(StoredToken).where(
-            StoredToken.id == row.id,
-            or_(StoredToken.last_used_at.is_(None), StoredToken.last_used_at <= now - LAST_USE_PRECISION),
-        ).values(last_used_at=now))
+        return None, None
+    stale = row.id if row.last_used_at is None or row.last_used_at <= now - LAST_USE_PRECISION else None
     via = f"token:{row.name}"
     if row.person is not None:
         if row.person not in company.config.people:
-            return None
-        return person_principal(company, row.person, via=via, token_name=row.name, admin=is_admin(session, row.person))
-    return integration_principal(row.name, list(row.memberships), via=via, admin=row.admin)
+            return None, stale
+        return person_principal(company, row.person, via=via, token_name=row.name,
+                                admin=is_admin(session, row.person)), stale
+    return integration_principal(row.name, list(row.memberships), via=via, admin=row.admin), stale
+
+
+def record_token_use(session: Session, token_id: int, now: datetime) -> None:
+    """Record that the token was used at ``now`` (unless a use within the last minute is recorded)."""
+    session.execute(update(StoredToken).where(
+        StoredToken.id == token_id,
+        or_(StoredToken.last_used_at.is_(None), StoredToken.last_used_at <= now - LAST_USE_PRECISION),
+    ).values(last_used_at=now))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from org.chart import Company
 from runtime.company import load_company
 from runtime.settings import Settings, load_settings
-from storage.db import make_engine, migrate, session_factory
+from storage.db import make_engine, make_snapshot_engine, migrate, session_factory
 
 
 @dataclass
@@ -46,6 +46,26 @@ class Runtime:
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         return session_factory(self.engine)
+
+    @cached_property
+    def read_engine(self) -> Engine:
+        """The engine of what only reads (pages, API GETs): on a SQLite file it neither takes nor
+        waits for the write lock (`storage.db.make_snapshot_engine`); elsewhere `engine`."""
+        engine = self.engine
+        if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+            return engine
+        return make_snapshot_engine(self.settings.database_url)
+
+    @cached_property
+    def reads(self) -> sessionmaker[Session]:
+        return self.sessions if self.read_engine is self.engine else session_factory(self.read_engine)
+
+    def close(self) -> None:
+        """Close the database connections this runtime opened."""
+        if "read_engine" in self.__dict__ and self.read_engine is not self.engine:
+            self.read_engine.dispose()
+        if "engine" in self.__dict__:
+            self.engine.dispose()
 
     def migrate(self) -> None:
         migrate(self.settings.database_url)

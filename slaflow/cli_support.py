@@ -55,8 +55,7 @@ def open_runtime(database_url: str | None, config: Path | None) -> Iterator[Runt
     try:
         yield runtime
     finally:
-        if "engine" in runtime.__dict__:
-            runtime.engine.dispose()
+        runtime.close()
 
 
 def now_or(at: datetime | None) -> datetime:

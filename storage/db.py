@@ -92,6 +92,30 @@ def make_read_engine(url: str) -> Engine:
     return engine
 
 
+def make_snapshot_engine(url: str) -> Engine:
+    """An engine for the pages and API reads of a SQLite database: each transaction is a plain
+    (deferred) ``BEGIN``, so all of a page's statements read one snapshot of the last commit, and
+    in WAL mode neither waits for a writer nor makes one wait (a `make_engine` session takes the
+    write lock first: a board of 85 ms held the CRM's webhook stores for as long, and a
+    ``slaflow reindex`` or a long import stalled every page for its length). Its connections are
+    ``query_only``: a write through it fails at once ("attempt to write a readonly database")
+    instead of writing without the lock taken first. PostgreSQL's readers never block its
+    writers: there it is `make_engine`'s."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA query_only = 1")  # (after make_engine's: WAL is set)
+
+        engine.dialect.do_begin = _begin_deferred  # type: ignore[method-assign]
+    return engine
+
+
+def _begin_deferred(dbapi_connection: Any) -> None:
+    """``BEGIN``: a read transaction, its snapshot taken at its first read."""
+    dbapi_connection.execute("BEGIN")
+
+
 def _no_begin(dbapi_connection: Any) -> None:
     """pysqlite with ``isolation_level = None``: without a BEGIN every statement autocommits."""
     del dbapi_connection

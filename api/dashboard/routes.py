@@ -90,7 +90,7 @@ def board(request: Request, lang: Lang = None, period: PeriodKey = "week", page:
         return access.to_login(request)
     state = app_state(request)
     t = _labels(request, lang)
-    with state.sessions() as session:
+    with state.reads() as session:
         shown = data.board(session, state.company, state.clock.now(), period, reader=actor.principal.scope, page=page)
         funnel = board_funnel(session, state.company, actor.principal.actor, state.clock.now(), t.tz)
     figures = [row for row in shown.figures if row.compliance is not None]
@@ -131,7 +131,7 @@ def case_response(
     state = app_state(request)
     t = _labels(request, lang)
     now = state.clock.now()
-    with state.sessions() as session:
+    with state.reads() as session:
         try:
             page = data.case_page(session, state.company, case_id, now, reader=actor.principal.scope)
         except CaseNotFound:

@@ -95,7 +95,7 @@ def login(
     except TooManyFailures as exc:
         return _login_page(request, lang, target, status=429, error=t("login_too_many", seconds=exc.retry_after),
                            headers=dict(exc.headers or {}))
-    with state.sessions() as session:
+    with state.reads() as session:
         ok = person is not None and check_password(session, state.company, person, password)
     if not ok or person is None:
         context.limiter.fail(limits, now)
@@ -128,7 +128,7 @@ def _invitation(request: Request, token: str) -> str | None:
     limits = token_limits(request)
     context.limiter.check(limits, now, ask_database=False)
     try:
-        with state.sessions() as session:
+        with state.reads() as session:
             return invitation_person(session, token, now)
     except InvitationInvalid:
         context.limiter.fail(limits, now)  # after the read transaction ended (SQLite has one writer)

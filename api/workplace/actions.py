@@ -72,7 +72,7 @@ async def _act(request: Request, case_id: int, lang: str | None, done: str,
         return case_response(request, case_id, lang, viewer, status=422, problems=problems.found,
                              values=fields, open_form=done)
     except ConflictError as exc:
-        with state.sessions() as session:
+        with state.reads() as session:
             changes = _changes_since(session, case_id, exc.expected)
         return case_response(request, case_id, lang, viewer, status=409, conflict=changes)
     except (NotPermitted, IllegalTransition) as exc:

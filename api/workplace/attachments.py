@@ -53,7 +53,7 @@ async def upload(case_id: CaseId, request: Request, lang: Lang = None) -> Respon
         if viewer.csrf is not None and not (isinstance(csrf, str) and same(viewer.csrf, csrf)):
             raise HTTPException(403, "the form has expired or did not come from this site; reload the page and retry")
         state = app_state(request)
-        with state.sessions() as session:
+        with state.reads() as session:
             readable = may_read(session, viewer.principal.scope, case_id)
         if not readable:
             return case_response(request, case_id, lang, viewer)  # the not-found page, after the read ended
@@ -86,7 +86,7 @@ def download(case_id: CaseId, sha256: Sha, request: Request) -> Response:
     if viewer is None:
         return access.to_login(request)
     state = app_state(request)
-    with state.sessions() as session:
+    with state.reads() as session:
         if not may_read(session, viewer.principal.scope, case_id):
             raise HTTPException(404, f"case {case_id} does not exist")
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id,

@@ -43,7 +43,7 @@ def _filters(
 
 def _rows(request: Request, filters: QueueFilters, viewer: access.Viewer) -> list[Any]:
     state = app_state(request)
-    with state.sessions() as session:
+    with state.reads() as session:
         return my_queue(session, state.company, viewer.principal, state.clock.now(), filters)
 
 

@@ -23,7 +23,7 @@ def _render(request: Request, lang: str | None, viewer: access.Viewer, code: str
     person = viewer.principal.person
     linked = False
     if person is not None:
-        with app_state(request).sessions() as session:
+        with app_state(request).reads() as session:
             linked = chat_of(session, person) is not None
     bot = request.app.state.telegram_bot_name
     return _page(request, t, "telegram_link.html.j2", viewer, person=person, linked=linked, code=code,
