@@ -43,8 +43,7 @@ def open_runtime(database_url: str | None = None) -> Iterator[Runtime]:
     try:
         yield runtime
     finally:
-        if "engine" in runtime.__dict__:
-            runtime.engine.dispose()
+        runtime.close()
 
 
 def worker_id(lane: int = 0) -> str:

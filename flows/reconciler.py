@@ -83,7 +83,7 @@ def _sample(problem: str, row: dict[str, Any]) -> dict[str, Any]:
 def reconcile_timers(grace_minutes: float = 10.0) -> dict[str, Any]:
     """Log (warning) and show as an artifact the timers stuck for more than ``grace_minutes``."""
     log = run_logger(__name__)
-    with open_runtime() as runtime, runtime.sessions() as session:
+    with open_runtime() as runtime, runtime.reads() as session:
         found = find_stuck(session, now=SystemClock().now(), grace=timedelta(minutes=grace_minutes))
     report = asdict(found)
     if found.total:

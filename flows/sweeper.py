@@ -234,7 +234,7 @@ class _Loop:
         if self.busy:  # after a burst, idle at the idle size (a hand-over adds a second run's memory)
             give_back_memory()
             self.busy = False
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             expiry = next_foreign_expiry(session, now=self.clock.now(), owners=self.owners(runtime))
         wake = self.monotonic() + pause_before_next_sweep(
             until_tick=next_tick - self.monotonic(), now=self.clock.now(), expiry=expiry
@@ -364,7 +364,7 @@ def _add(total: SweepResult, result: SweepResult) -> None:
 
 def _report(runtime: Runtime, result: SweepResult, log: Any) -> list[dict[str, Any]]:
     """Events for the timers one sweep fired, and their rows for the artifact."""
-    with runtime.sessions() as session:
+    with runtime.reads() as session:
         fired = fired_timers(session, result.fired_ids)
     publish_fired(fired)
     log.info("fired %s (%d timers)", dict(sorted(result.fired.items())), result.fired_total)

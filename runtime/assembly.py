@@ -31,13 +31,15 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         """The database, checked first: it exists, answers and has the current schema (a read
-        never creates an empty SQLite file)."""
-        from runtime.readiness import check_database
-
+        never creates an empty SQLite file). A SQLite file is checked through `read_engine`, so
+        a command that only reads never waits for another process's write lock."""
         url = self.settings.database_url
         engine = make_engine(url)
         try:
-            check_database(url, engine)
+            if self._reads_apart:
+                self.read_engine  # noqa: B018 (checks the database)
+            else:
+                _checked(url, engine)
         except Exception:
             engine.dispose()
             raise
@@ -49,12 +51,25 @@ class Runtime:
 
     @cached_property
     def read_engine(self) -> Engine:
-        """The engine of what only reads (pages, API GETs): on a SQLite file it neither takes nor
-        waits for the write lock (`storage.db.make_snapshot_engine`); elsewhere `engine`."""
-        engine = self.engine
-        if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
-            return engine
-        return make_snapshot_engine(self.settings.database_url)
+        """The engine of what only reads (pages, API GETs, commands that read): on a SQLite file
+        it neither takes nor waits for the write lock (`storage.db.make_snapshot_engine`);
+        elsewhere `engine`."""
+        if not self._reads_apart:
+            return self.engine
+        url = self.settings.database_url
+        engine = make_snapshot_engine(url)
+        try:
+            _checked(url, engine)
+        except Exception:
+            engine.dispose()
+            raise
+        return engine
+
+    @property
+    def _reads_apart(self) -> bool:
+        from runtime.readiness import sqlite_path
+
+        return sqlite_path(self.settings.database_url) is not None
 
     @cached_property
     def reads(self) -> sessionmaker[Session]:
@@ -69,3 +84,9 @@ class Runtime:
 
     def migrate(self) -> None:
         migrate(self.settings.database_url)
+
+
+def _checked(url: str, engine: Engine) -> None:
+    from runtime.readiness import check_database  # (its Alembic look-up only when a command needs it)
+
+    check_database(url, engine)

@@ -5,6 +5,7 @@ write through a read session fails instead of slipping past the lock."""
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,6 +20,7 @@ from api.testing import TestClient, runtime, serving, set_passwords, sign_in, to
 from core.clock import SimulatedClock
 from crm import samples
 from org.tokens import create_token
+from slaflow.cli import main
 from storage.models import StoredToken
 
 RESERVATION = {"type": "reservation", "data": {"customer": "ООО Ромашка", "deal": "D-595", "items": "40 паллет"}}
@@ -139,3 +141,35 @@ def test_only_a_sqlite_file_gets_engines_of_its_own_for_reads(db_url: str, confi
             assert served.read_engine is served.engine and served.reads is served.sessions
     finally:
         served.close()
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["slaflow", *args])
+    began = time.perf_counter()
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    seconds = time.perf_counter() - began
+    out, err = capsys.readouterr()
+    assert seconds < 10, f"slaflow {' '.join(args[:2])} waited {seconds:.1f} s for the write lock"
+    return code, out + err
+
+
+@pytest.mark.timeout(120)
+def test_cli_reads_and_reports_do_not_wait_for_a_writer(
+    app: TestClient, sqlite_url: str, config: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    case_id = opened(app)
+    options = ["--database-url", sqlite_url, "--config", str(config)]
+    with WriteLock(sqlite_url):
+        code, out = run_cli(monkeypatch, capsys, "case", "list", *options)
+        assert code == 0 and f"{case_id}" in out, out
+        code, out = run_cli(monkeypatch, capsys, "case", "show", str(case_id), *options)
+        assert code == 0 and "reservation" in out, out
+        code, out = run_cli(monkeypatch, capsys, "report", "--format", "json", "--out", str(tmp_path / "out"),
+                            "--at", "2026-11-30T12:00:00+03:00", *options)
+        assert code == 0, out
+    assert list((tmp_path / "out").glob("*.json"))

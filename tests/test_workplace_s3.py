@@ -124,7 +124,7 @@ def test_an_upload_goes_to_the_bucket_once_and_streams_back_to_readers_only(
             assert upload(client, case_id, morozova, "b.txt", b"other text").status_code == 404
             assert len(bucket.list_objects_v2(Bucket=BUCKET)["Contents"]) == 1
     finally:
-        runtime.engine.dispose()
+        runtime.close()
 
 
 @pytest.mark.parametrize("where", ["down", "no bucket"])
@@ -145,7 +145,7 @@ def test_a_store_that_is_down_or_a_missing_bucket_is_a_clear_503_and_records_not
             assert _attached(client) == []
             assert any("s3://no-such-bucket/prod/attachments/" in r.getMessage() for r in caplog.records)
     finally:
-        runtime.engine.dispose()
+        runtime.close()
 
 
 def test_configuration_mistakes_are_one_clear_message_at_start_up(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def user_list(database_url: DbOption = None, config: ConfigOption = None) -> Non
     from org.accounts import list_accounts
 
     table = Table("person", "password", "admin", "changed (UTC)")
-    with _runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with _runtime(database_url, config) as runtime, runtime.reads() as session:
         for row in list_accounts(session):
             table.add_row(row.person, "yes" if row.has_password else "no", "yes" if row.admin else "",
                           f"{row.updated_at:%Y-%m-%d %H:%M}")
@@ -136,13 +136,13 @@ def token_list(
     from org.tokens import list_tokens
 
     if as_json:
-        with _runtime(database_url, config) as runtime, runtime.sessions() as session:
+        with _runtime(database_url, config) as runtime, runtime.reads() as session:
             for row in list_tokens(session, include_revoked=all_):
                 print(json.dumps({**asdict(row), **{key: value.isoformat() for key, value in asdict(row).items()
                                                     if isinstance(value, datetime)}}))
         return
     table = Table("name", "acts as", "admin", "created", "last used", "revoked")
-    with _runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with _runtime(database_url, config) as runtime, runtime.reads() as session:
         for row in list_tokens(session, include_revoked=all_):
             table.add_row(row.name, row.person or ", ".join(row.memberships), "yes" if row.admin else "",
                           f"{row.created_at:%Y-%m-%d %H:%M}",

@@ -72,7 +72,7 @@ def list_command(
     config: ConfigOption = None,
 ) -> None:
     """Breaches whose deadline passed in the period (that the person may read), with their review."""
-    with open_runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with open_runtime(database_url, config) as runtime, runtime.reads() as session:
         company = runtime.company
         scope = person_scope(company, person)[1]
         period = _period(company, since, until)
@@ -155,7 +155,7 @@ def reject_command(breach_id: BreachId, person: ActorOption, note: NoteOption = 
 def history_command(breach_id: BreachId, person: ActorOption, database_url: DbOption = None,
                     config: ConfigOption = None) -> None:
     """Who recorded, requested and decided what about a breach, and when."""
-    with open_runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with open_runtime(database_url, config) as runtime, runtime.reads() as session:
         company = runtime.company
         events = review_events(session, person_scope(company, person)[1], breach_id)
         zone = report_zone(company)
@@ -178,7 +178,7 @@ def export_command(
     config: ConfigOption = None,
 ) -> None:
     """Per-person figures (steps met, breached, exempted ...) and breaches for a period, CSV and XLSX."""
-    with open_runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with open_runtime(database_url, config) as runtime, runtime.reads() as session:
         company = runtime.company
         period = _period(company, since, until)
         assert period is not None

@@ -178,7 +178,7 @@ def case_show(
     from engine.timeline import history
     from engine.views import detail_of
 
-    with open_runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with open_runtime(database_url, config) as runtime, runtime.reads() as session:
         company = runtime.company
         view = case_view(session, company, cases.get_case(session, case_id), now=now_or(at))
         detail = {**detail_of(view), "history": history(view)}
@@ -236,7 +236,7 @@ def case_list(
         company = runtime.company
         check_case_filters(company, case_type=case_type, department=department, state=state,
                            names=("--type", "--department", "--state"))
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             found = cases.list_cases(
                 session, case_type=case_type, department=department, open_only=open_only, limit=limit, state=state
             )
@@ -265,7 +265,7 @@ def sweep(database_url: DbOption = None, config: ConfigOption = None, at: AtOpti
     with open_runtime(database_url, config) as runtime:
         company = runtime.company
         result = run_sweep(runtime.sessions, company, now=now, owner="cli")
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             fired = session.scalars(
                 select(Timer)
                 .where(Timer.status == TimerStatus.FIRED, Timer.fired_at == now)

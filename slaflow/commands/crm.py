@@ -50,7 +50,7 @@ def inbox_list(
     with _runtime(database_url, config) as runtime:
         with runtime.sessions.begin() as session:  # parked events whose time ran out show as expired
             expire_parked(session, SystemClock().now())
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             for row in list_inbox(session, status=status, source=source, limit=limit):
                 shown = row.status
                 if row.status == InboxStatus.PARKED and row.expires_at is not None:
@@ -74,7 +74,7 @@ def inbox_replay(
     now = SystemClock().now
     done: list[Processed] = []
     with _runtime(database_url, config) as runtime:
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             statuses = {i: session.scalar(select(InboxEvent.status).where(InboxEvent.id == i)) for i in ids or []}
         missing = [i for i, status in statuses.items() if status is None]
         rejected = [i for i, status in statuses.items() if status == InboxStatus.REJECTED]

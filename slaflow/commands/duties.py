@@ -13,7 +13,7 @@ from slaflow.cli_support import AtOption, ConfigOption, DbOption, JsonFlag, loca
 def duties(at: AtOption = None, as_json: JsonFlag = False, database_url: DbOption = None,
            config: ConfigOption = None) -> None:
     """Each duty's latest figures: when they were taken, their age now, stale or not."""
-    with open_runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with open_runtime(database_url, config) as runtime, runtime.reads() as session:
         company = runtime.company
         ages = information_ages(session, company, now_or(at))
     console = Console(soft_wrap=True)

@@ -101,7 +101,7 @@ def list_command(
 ) -> None:
     """Leads with their status and both SLAs."""
     table = Table("source", "key", "status", "received", "first response", "qualification", "group", "channel")
-    with _runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with _runtime(database_url, config) as runtime, runtime.reads() as session:
         company = runtime.company
         now = _now(at, company)
         check_lead_access(company, company.actor(person))
@@ -125,7 +125,7 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """A lead: its times, SLAs, link, disputes and history."""
-    with _runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with _runtime(database_url, config) as runtime, runtime.reads() as session:
         now = _now(at, runtime.company)
         check_lead_access(runtime.company, runtime.company.actor(person))
         lead = get_lead(session, source=source, key=key)

@@ -67,7 +67,7 @@ def notify_test(
         with runtime.sessions.begin() as session:
             message_id = events.test_message(session, runtime.company, person=to, channel=channel, now=now)
         dispatch_due(runtime.sessions, runtime.company, now=now, owner="cli-test", settings=settings, only=[message_id])
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             message = session.get(OutboxMessage, message_id)
             assert message is not None
             if message.status == OutboxStatus.SENT:
@@ -90,7 +90,7 @@ def outbox_list(
         raise SlaflowError(f"--status must be {_ONE_OF}, not {status!r}")
     with _runtime(database_url, config) as runtime:
         table = Table("id", "kind", "case", "recipient", "channel", "status", "attempts", "next attempt", "last error")
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             for m in list_messages(session, status=status, limit=limit):
                 table.add_row(str(m.id), m.kind + (f" L{m.level}" if m.level else ""), str(m.case_id or "-"),
                               m.recipient, m.channel, m.status, str(m.attempts),
@@ -136,7 +136,7 @@ def outbox_show(
     config: ConfigOption = None,
 ) -> None:
     """One message with every delivery attempt."""
-    with _runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with _runtime(database_url, config) as runtime, runtime.reads() as session:
         m = session.get(OutboxMessage, message_id)
         if m is None:
             raise SlaflowError(f"outbox message {message_id} does not exist")

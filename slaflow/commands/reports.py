@@ -65,7 +65,7 @@ def report(
         raise typer.BadParameter(f"--from {first} is after --to {last}", param_hint="--from")
     start = datetime.combine(first, time(), tzinfo=zone)
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
-    with runtime.sessions() as session:
+    with runtime.reads() as session:
         data = build_report(
             session, company, since=start, until=end, department=department, case_type=case_type, now=now, tz=zone,
             lead_departments=lead_departments(company),

@@ -47,7 +47,7 @@ def unfollow_command(case_id: CaseId, person: ActorOption, at: AtOption = None, 
 def list_command(case_id: CaseId, person: ActorOption, database_url: DbOption = None,
                  config: ConfigOption = None) -> None:
     """Who follows a case."""
-    with open_runtime(database_url, config) as runtime, runtime.sessions() as session:
+    with open_runtime(database_url, config) as runtime, runtime.reads() as session:
         company = runtime.company
         require_readable(session, person_scope(company, person)[1], case_id)
         found = watchers(session, company, case_id)
