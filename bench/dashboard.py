@@ -19,6 +19,10 @@ over every reader's requests, sequential (one request at a time).
 Also each page's mean CPU time of the server process per request (``*_server_cpu_ms``, from
 /proc; PostgreSQL's own work is not in it): it moves much less with the machine's load.
 
+On SQLite the director's board and queue are timed once more while another connection takes the
+write lock 20 ms in every 25 (``board_p99_ms_while_writing``, ``queue_p99_ms_while_writing``), as
+the inbox processor does during a CRM burst: a page that took the lock too would queue behind it.
+
 Floors, measured in the same run: the same server answering /health/live over the same
 connection (``floor_http_p99_ms``) and the board's bare main query without scope or Python work
 (``floor_sql_ms``: the 500 nearest-deadline open cases, straight SQL). On this shared machine
@@ -52,6 +56,7 @@ import httpx  # noqa: E402
 
 from bench import scope as scope_bench  # noqa: E402
 from bench import timers as timers_bench  # noqa: E402
+from bench.lock_holder import LockHolder  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
 
 TARGETS_MS = {"board_p99_ms": 150.0, "queue_p99_ms": 150.0, "case_p99_ms": 100.0}
@@ -302,6 +307,8 @@ def measure(url: str, config: Path, workdir: Path, requests: int, first_history:
                 print(
                     f"  {role:18} " + "  ".join(f"{k} {v:7.1f}" for k, v in per_reader[role].items()), file=sys.stderr
                 )
+        if url.startswith("sqlite:///"):
+            writing = while_writing(Path(url.removeprefix("sqlite:///")), server.base, requests)
     figures: dict[str, Any] = {}
     for page, runs in samples.items():
         figures[f"{page}_p50_ms"] = round(statistics.median(runs), 1)
@@ -309,7 +316,22 @@ def measure(url: str, config: Path, workdir: Path, requests: int, first_history:
         figures[f"{page}_server_cpu_ms"] = round(cpu_ms[page] / len(runs), 1)
     figures["floor_sql_ms"] = round(bare_sql_ms(url, 20), 1)
     figures["readers"] = per_reader
+    if url.startswith("sqlite:///"):
+        figures.update(writing)
     return figures
+
+
+def while_writing(path: Path, base: str, requests: int) -> dict[str, Any]:
+    """The director's board and queue p99 while another connection takes the write lock 20 ms at a
+    time (`bench.lock_holder`): a reader that took the lock too would wait for each turn."""
+    found: dict[str, Any] = {}
+    with contextlib.closing(signed_in(base, "orlov")) as client, LockHolder(path) as holder:
+        for page in ("board", "queue"):
+            runs = timed_ms(client, ["/dashboard" if page == "board" else "/dashboard/queue"], requests)
+            found[f"{page}_p99_ms_while_writing"] = round(p99(runs), 1)
+    found["writer_turns"] = holder.turns
+    print(f"  while a writer holds the lock 20 ms in 25: {found}", file=sys.stderr)
+    return found
 
 
 # --------------------------------------------------------------------------- main
@@ -386,8 +408,10 @@ def main() -> None:
             "board_server_cpu_ms",
             "queue_server_cpu_ms",
             "case_server_cpu_ms",
+            "board_p99_ms_while_writing",
+            "queue_p99_ms_while_writing",
         ):
-            if backend in result:
+            if key in result.get(backend, {}):
                 flat[prefix + key] = result[backend][key]
     ok = all(
         flat[prefix + key] < limit
