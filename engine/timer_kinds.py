@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.vocabulary import TimerKind, TimerStatus
@@ -43,28 +43,33 @@ RELEASE = Prepared(
 )
 """Give the timer back unfired (its lease cleared): another sweep, or a later one, takes it."""
 _BREACH_OF_CLOCK = Prepared(select(table(Breach)).where(table(Breach).c.clock_id == bindparam("b_clock_id")))
-_SAME_OR_HIGHER_FIRED = Prepared(
+_STAGE_PASSED = Prepared(
     select(_timers.c.id)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
         _timers.c.kind == TimerKind.ESCALATION,
-        _timers.c.level >= bindparam("b_level"),
         _timers.c.status == TimerStatus.FIRED,
+        or_(_timers.c.level == bindparam("b_level"),
+            and_(_timers.c.level > bindparam("b_level"), _timers.c.fired_at < bindparam("b_due"))),
     )
     .limit(1)
 )
-"""A level fires once per clock and never after a higher one: either fired means this one's stage passed."""
+"""A level fires once per clock, and not once a higher one fired before it came due (its stage
+had passed: a dependency pause moved it). A higher level that fired after it came due fired
+beside it, only earlier (two sweepers, or a retry): it is one of `_HIGHER_DUE`."""
 _HIGHER_DUE = Prepared(
     select(_timers.c.level)
     .where(
         _timers.c.clock_id == bindparam("b_clock_id"),
         _timers.c.kind == TimerKind.ESCALATION,
         _timers.c.level > bindparam("b_level"),
-        _timers.c.status == TimerStatus.PENDING,
-        _timers.c.due_at <= bindparam("b_now"),
+        or_(and_(_timers.c.status == TimerStatus.PENDING, _timers.c.due_at <= bindparam("b_now")),
+            and_(_timers.c.status == TimerStatus.FIRED, _timers.c.fired_at >= bindparam("b_due"))),
     )
     .distinct()
 )
+"""The higher levels due with this one: pending and due now, or fired since this one came due
+(whichever order the sweep took them in, a person hears the highest level only)."""
 FINISH_LATER = "slaflow.finish_later"
 """``Session.info`` key: while a sweep group fires, the finishes held back for one driver call
 (`write_finishes`; see `engine.timer_group`)."""
@@ -230,12 +235,15 @@ def _warn(due: Due) -> TimerKind | None:
 def _escalate(due: Due) -> TimerKind | None:
     """Level N of the step's chain: tell its audience (resolved from the org chart now) and/or
     hand the step to someone (an ``assign`` event). A level fires once per clock, even when a
-    dependency pause re-scheduled it, and never after a higher level (its stage has passed).
-    When higher levels are due too, a person they also reach hears only the highest one: one
-    message naming the higher level instead of several at the same moment."""
+    dependency pause re-scheduled it, and never once a higher level fired before it came due (its
+    stage has passed). When higher levels are due too, a person they also reach hears only the
+    highest one: one message naming the higher level instead of several at the same moment. The
+    order the levels due together are fired in does not matter (two sweepers may take the higher
+    one first): the lower one still tells the people only it reaches, and hands the step over
+    unless a higher level does."""
     session, company, timer, case, now = due.session, due.company, due.timer, due.case, due.now
     clock = due.step_clock()
-    if _SAME_OR_HIGHER_FIRED.scalar(session, {"b_clock_id": clock.id, "b_level": timer.level}):
+    if _STAGE_PASSED.scalar(session, {"b_clock_id": clock.id, "b_level": timer.level, "b_due": timer.due_at}):
         return due.finish(TimerStatus.CANCELLED)
     levels = cases.definition_of(session, company, case).escalation_of(timer.state)
     if timer.level > len(levels):
@@ -243,7 +251,8 @@ def _escalate(due: Due) -> TimerKind | None:
     level = levels[timer.level - 1]
     higher = [
         levels[n - 1]
-        for (n,) in _HIGHER_DUE.all(session, {"b_clock_id": clock.id, "b_level": timer.level, "b_now": now})
+        for (n,) in _HIGHER_DUE.all(session, {"b_clock_id": clock.id, "b_level": timer.level, "b_now": now,
+                                              "b_due": timer.due_at})
         if n <= len(levels)
     ]
     specs = level.notify

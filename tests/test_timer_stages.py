@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SimulatedClock
 from engine import cases
 from engine.rebuild import rebuild
-from engine.timers import claim_due, sweep
+from engine.timers import claim_due, fire_timer, sweep
 from org.chart import Company
 from storage.models import Breach, OutboxMessage, Timer
 
@@ -81,6 +81,51 @@ def test_levels_due_together_reach_a_person_once_naming_the_higher_level(
     _open(sessions, company, clock.now(), "return", RETURN, "ivanov")
     sweep(sessions, company, now=clock.advance(timedelta(days=2, hours=1)), owner="s")
     assert _messages(sessions, "escalation") == Counter({(1, "smirnov"): 1, (3, "orlov"): 1})
+
+
+def test_levels_due_together_give_the_same_messages_whichever_order_they_fire_in(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    # As above, but the levels fire highest first, as two sweepers may take them (each level in
+    # its own transaction): the head of the warehouse still hears level 1, Orlov level 3 only.
+    # (Before, a level found a higher one fired and was cancelled: Smirnov never heard.)
+    case_id = _open(sessions, company, clock.now(), "return", RETURN, "ivanov")
+    at = clock.advance(timedelta(days=2, hours=1))
+    with sessions.begin() as session:
+        claimed = claim_due(session, now=at, owner="s", lease=timedelta(minutes=5))
+    with sessions() as session:
+        rows = session.execute(select(Timer.id, Timer.kind, Timer.level).where(Timer.id.in_(claimed))).all()
+    escalations = sorted((row for row in rows if row.kind == "escalation"), key=lambda row: -row.level)
+    assert [row.level for row in escalations] == [3, 2, 1]
+    for timer_id in [row.id for row in rows if row.kind != "escalation"] + [row.id for row in escalations]:
+        with sessions.begin() as session:
+            fire_timer(session, company, timer_id=timer_id, owner="s", now=at)
+    assert _messages(sessions, "escalation") == Counter({(1, "smirnov"): 1, (3, "orlov"): 1})
+    with sessions() as session:
+        statuses = set(session.scalars(select(Timer.status).where(Timer.case_id == case_id,
+                                                                  Timer.kind == "escalation")))
+    assert statuses == {"fired"}
+    assert rebuild(sessions, company).ok
+
+
+def test_a_level_whose_stage_passed_before_it_came_due_is_cancelled(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    # Level 1 moved past Wednesday 10:00 (as a dependency pause moves a pending level); levels 2
+    # and 3 fire at 10:00. When level 1 comes due at 12:00 its stage has passed: nobody hears it.
+    case_id = _open(sessions, company, clock.now(), "return", RETURN, "ivanov")
+    wednesday = clock.advance(timedelta(days=2, hours=1))
+    with sessions.begin() as session:
+        level_one = session.scalars(select(Timer).where(Timer.case_id == case_id, Timer.kind == "escalation",
+                                                        Timer.level == 1)).one()
+        level_one.due_at = wednesday + timedelta(hours=2)
+        moved = level_one.id
+    assert sweep(sessions, company, now=wednesday, owner="s").fired["escalation"] == 2
+    assert _messages(sessions, "escalation") == Counter({(3, "orlov"): 1})
+    assert sweep(sessions, company, now=wednesday + timedelta(hours=3), owner="s").fired["escalation"] == 0
+    assert _messages(sessions, "escalation") == Counter({(3, "orlov"): 1})
+    with sessions() as session:
+        assert session.scalars(select(Timer.status).where(Timer.id == moved)).one() == "cancelled"
 
 
 def test_a_warning_due_in_the_same_sweep_as_its_breach_is_not_sent(
