@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, aliased
@@ -98,6 +98,16 @@ def _open_step_clock(session: Session, case_id: int) -> SlaClock | None:
     ).first()
 
 
+class Stated(Protocol):
+    """A case as a list read it: its id and the state it is in (a `Case`, or a row of a report)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def state(self) -> str: ...
+
+
 STEP = aliased(SlaClock)
 """The alias a list's query tests a case's current step clock with (`current_step`); one for
 every query, as SQLAlchemy memoizes an alias's columns on it."""
@@ -110,7 +120,7 @@ def current_step(step: type[SlaClock]) -> ColumnElement[bool]:
                 step.state == Case.state)
 
 
-def current_steps(session: Session, found: Sequence[Case]) -> dict[int, SlaClock]:
+def current_steps(session: Session, found: Sequence[Stated]) -> dict[int, SlaClock]:
     """The current step clock (`current_step`) of each of a page of cases, in one query by case
     id. Lists read their page of cases by the cases' own index first and then this: joining the
     clocks before the limit made PostgreSQL join and sort every open case (bench/dashboard.py)."""

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ensure_utc
+from engine.case_view import current_steps
+from engine.clock_view import Remaining, clock_used, remaining
 from org.chart import Company
 from reports.scope import Scope, case_clock_filter, clock_departments
 from sla import ledger as sla_ledger
@@ -68,8 +70,9 @@ def open_cases(
     limit: int = 10,
 ) -> list[OpenCase]:
     """Open cases nearest to or past their step deadline (``cases.due_at``, indexed with
-    ``closed_at``). With ``company``, each gets its remaining business minutes in the owner's
-    calendar (negative when late): arithmetic on the ``limit`` rows listed, not an aggregate."""
+    ``closed_at``). With ``company``, each gets its current step's remaining business minutes
+    (negative when late), counted as the dashboard counts them (`engine.clock_view.remaining`):
+    arithmetic on the ``limit`` rows listed, not an aggregate."""
     now = ensure_utc(now)
     query = (
         select(
@@ -89,15 +92,16 @@ def open_cases(
         query = query.where(_cases.c.owner_department == department)
     if case_type:
         query = query.where(_cases.c.case_type == case_type)
+    rows = list(session.execute(query))
+    # The time left as the board and the case page count it: the step's own business minutes left,
+    # on the calendar version it runs on, not today's calendar between now and the stored deadline.
+    left: dict[int, Remaining | None] = {}
+    if company is not None:
+        for case_id, step in current_steps(session, rows).items():
+            left[case_id] = remaining(step, clock_used(session, company, step, now), now)
     found = []
-    for row in session.execute(query):
-        remaining = None
-        if company is not None and row.owner_department in company.config.departments:
-            calendar = company.calendar_of(row.owner_department)
-            if row.due_at >= now:
-                remaining = calendar.business_minutes_between(now, row.due_at)
-            else:
-                remaining = -calendar.business_minutes_between(row.due_at, now)
+    for row in rows:
+        time_left = left.get(row.id)
         found.append(
             OpenCase(
                 case_id=row.id,
@@ -107,7 +111,7 @@ def open_cases(
                 person=row.owner_person,
                 due_at=row.due_at,
                 opened_at=row.opened_at,
-                remaining_minutes=remaining,
+                remaining_minutes=None if time_left is None else time_left.business_minutes,
             )
         )
     return found

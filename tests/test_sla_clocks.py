@@ -121,3 +121,26 @@ def test_a_changed_calendar_does_not_rewrite_a_running_clock(
     with sessions() as session:
         inspection_clock = session.scalars(select(SlaClock).where(SlaClock.state == "inspection")).one()
         assert (inspection_clock.used_minutes, inspection_clock.status) == (240, "met")
+
+
+def test_the_report_counts_an_open_case_time_left_as_the_case_page_does_after_a_calendar_change(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    from engine.clock_view import clock_used, remaining
+    from reports.cases import open_cases
+
+    with sessions.begin() as session:
+        case_id = cases.open_case(session, company, case_type="return",
+                                  data={"customer": "c", "order": "o", "reason": "r"}, actor=company.actor("ivanov"),
+                                  now=clock.now()).id
+    raw = example_mapping()
+    raw["calendars"]["msk_warehouse"]["weekly_hours"]["mon"] = [["08:00", "10:00"]]  # a short Monday from now on
+    changed = company_from_mapping(raw)
+    clock.advance(timedelta(hours=2))  # 11:00 Moscow on Monday: 2 h of the 8 h inspection used
+    with sessions() as session:
+        [listed] = open_cases(session, changed, now=clock.now())
+        step = session.scalars(select(SlaClock).where(SlaClock.case_id == case_id,
+                                                      SlaClock.state == "inspection")).one()
+        left = remaining(step, clock_used(session, changed, step, clock.now()), clock.now())
+    assert left is not None and left.business_minutes == 360  # on the 08-20 calendar it started on
+    assert listed.case_id == case_id and listed.remaining_minutes == left.business_minutes
