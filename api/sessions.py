@@ -56,11 +56,11 @@ class Signed:
 
 class SessionStore:
     def __init__(self, sessions: sessionmaker[Session], company: Company, settings: AuthSettings, secret: str,
-                 *, reads: sessionmaker[Session] | None = None) -> None:
-        """``sessions`` write sign-ins and sign-outs; ``reads`` (default ``sessions``) look up the
-        session of every signed-in request (`runtime.assembly.Runtime.reads`)."""
+                 *, reads: sessionmaker[Session]) -> None:
+        """``sessions`` write sign-ins and sign-outs; ``reads`` look up the session of every
+        signed-in request (`runtime.assembly.Runtime.reads`)."""
         self._sessions = sessions
-        self._reads = reads or sessions
+        self._reads = reads
         self._company = company
         self.settings = settings
         self._signer = Signer(secret, salt="slaflow-session")

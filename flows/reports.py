@@ -24,7 +24,6 @@ def weekly_reports(days: int = 7, at: datetime | None = None, database_url: str 
     log = run_logger(__name__)
     until = ensure_utc(at) if at is not None else SystemClock().now()
     since = until - timedelta(days=days)
-    written = 0
     with open_runtime(database_url) as runtime:
         company = runtime.company
         with runtime.reads() as session:  # the figures without SQLite's write lock; the messages under it
@@ -33,7 +32,7 @@ def weekly_reports(days: int = 7, at: datetime | None = None, database_url: str 
                 for row in department_figures(session, since=since, until=until)
             ]
         with runtime.sessions.begin() as session:
-            written += _enqueue(session, company, rows, since, until)
+            written = _enqueue(session, company, rows, since, until)
     log.info("weekly reports for %s .. %s: %d messages queued", since.isoformat(), until.isoformat(), written)
     return {"departments": len(rows), "messages": written}
 

@@ -22,8 +22,7 @@ from crm import samples
 from org.tokens import create_token
 from slaflow.cli import main
 from storage.models import StoredToken
-
-RESERVATION = {"type": "reservation", "data": {"customer": "ООО Ромашка", "deal": "D-595", "items": "40 паллет"}}
+from tests.test_api_rest import opened
 
 
 @pytest.fixture
@@ -38,10 +37,8 @@ def app(sqlite_url: str, config: Path, clock: SimulatedClock) -> Iterator[TestCl
         yield client
 
 
-def opened(app: TestClient) -> int:
-    answer = app.post("/api/cases", json=RESERVATION, headers=token_header("ivanov"))
-    assert answer.status_code == 201, answer.text
-    return int(answer.json()["id"])
+def opened_id(app: TestClient) -> int:
+    return int(opened(app)["id"])
 
 
 class WriteLock:
@@ -72,7 +69,7 @@ def timed_get(client: TestClient, path: str, **options: Any) -> Any:
 def test_pages_and_api_reads_answer_the_last_commit_while_a_writer_holds_the_lock(
     app: TestClient, sqlite_url: str
 ) -> None:
-    case_id = opened(app)
+    case_id = opened_id(app)
     assert sign_in(app, "kuznetsova").status_code == 303
     with WriteLock(sqlite_url) as writer:
         writer.execute("UPDATE cases SET state = 'uncommitted' WHERE id = ?", (case_id,))
@@ -85,7 +82,7 @@ def test_pages_and_api_reads_answer_the_last_commit_while_a_writer_holds_the_loc
         for page in ("/dashboard", "/dashboard/queue", f"/dashboard/cases/{case_id}"):
             assert "uncommitted" not in timed_get(app, page).text
     # Once the lock is free the next write goes through, and the next read sees it.
-    second = opened(app)
+    second = opened_id(app)
     listed = app.get("/api/cases", headers=token_header("ivanov")).json()
     assert sorted(row["id"] for row in listed) == sorted([case_id, second])
 
@@ -162,7 +159,7 @@ def test_cli_reads_and_reports_do_not_wait_for_a_writer(
     app: TestClient, sqlite_url: str, config: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    case_id = opened(app)
+    case_id = opened_id(app)
     options = ["--database-url", sqlite_url, "--config", str(config)]
     with WriteLock(sqlite_url):
         code, out = run_cli(monkeypatch, capsys, "case", "list", *options)

@@ -101,16 +101,23 @@ def test_the_customer_pause_is_recorded_on_the_whole_case_clock(
             "paused_state", clock.now() - timedelta(hours=5), clock.now())
 
 
-def test_a_changed_calendar_does_not_rewrite_a_running_clock(
-    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
-) -> None:
+def _return_then_a_short_monday(sessions: sessionmaker[Session], company: Company,
+                                clock: SimulatedClock) -> tuple[int, Company]:
+    """A return opened Monday 09:00 (inspection in the warehouse, 08-20), and the company as it is
+    once the warehouse's Mondays are cut to 08-10 from now on."""
     with sessions.begin() as session:
         case_id = cases.open_case(session, company, case_type="return",
                                   data={"customer": "c", "order": "o", "reason": "r"}, actor=company.actor("ivanov"),
                                   now=clock.now()).id
     raw = example_mapping()
-    raw["calendars"]["msk_warehouse"]["weekly_hours"]["mon"] = [["08:00", "10:00"]]  # a short Monday from now on
-    changed = company_from_mapping(raw)
+    raw["calendars"]["msk_warehouse"]["weekly_hours"]["mon"] = [["08:00", "10:00"]]
+    return case_id, company_from_mapping(raw)
+
+
+def test_a_changed_calendar_does_not_rewrite_a_running_clock(
+    sessions: sessionmaker[Session], company: Company, clock: SimulatedClock
+) -> None:
+    case_id, changed = _return_then_a_short_monday(sessions, company, clock)
     assert changed.calendars["msk_warehouse"].fingerprint != company.calendars["msk_warehouse"].fingerprint
     clock.advance(timedelta(hours=4))  # 13:00 Moscow on Monday
     with sessions() as session:
@@ -129,13 +136,7 @@ def test_the_report_counts_an_open_case_time_left_as_the_case_page_does_after_a_
     from engine.clock_view import clock_used, remaining
     from reports.cases import open_cases
 
-    with sessions.begin() as session:
-        case_id = cases.open_case(session, company, case_type="return",
-                                  data={"customer": "c", "order": "o", "reason": "r"}, actor=company.actor("ivanov"),
-                                  now=clock.now()).id
-    raw = example_mapping()
-    raw["calendars"]["msk_warehouse"]["weekly_hours"]["mon"] = [["08:00", "10:00"]]  # a short Monday from now on
-    changed = company_from_mapping(raw)
+    case_id, changed = _return_then_a_short_monday(sessions, company, clock)
     clock.advance(timedelta(hours=2))  # 11:00 Moscow on Monday: 2 h of the 8 h inspection used
     with sessions() as session:
         [listed] = open_cases(session, changed, now=clock.now())
